@@ -1,0 +1,3 @@
+from leadflow_sf_emulator.cli import main
+
+main()
