@@ -177,9 +177,8 @@ def _computed(obj: ObjectDef, rec: Record) -> None:
 
 def _check_required(obj: ObjectDef, rec: Record, changed: dict[str, Any] | None) -> None:
     missing = [
-        fd.name for fd in obj.fields.values()
-        if (fd.required or fd.default_owner) and fd.createable and rec.get(fd.name) in (None, "")
-        and (changed is None or fd.name in changed)
+        name for name in obj.required_names
+        if rec.get(name) in (None, "") and (changed is None or name in changed)
     ]
     if missing:
         raise SalesforceError(
@@ -267,15 +266,14 @@ def _check_duplicate_rule(store: Store, obj: ObjectDef, rec: Record, ctx: DmlCon
 
 
 def new_record(store: Store, obj: ObjectDef, ctx: DmlContext, record_id: str | None = None) -> Record:
-    rec: Record = {fd.name: fd.default for fd in obj.fields.values()}
+    rec: Record = dict(obj.defaults)
     rec.update({
         "Id": record_id or store.next_id(obj.key_prefix), "IsDeleted": False, "CreatedDate": ctx.now,
         "CreatedById": ctx.user_id, "LastModifiedDate": ctx.now, "LastModifiedById": ctx.user_id,
         "SystemModstamp": ctx.now,
     })
-    for fd in obj.fields.values():
-        if fd.default_owner:
-            rec[fd.name] = ctx.user_id
+    for name in obj.owner_fields:
+        rec[name] = ctx.user_id
     return rec
 
 

@@ -112,7 +112,14 @@ class ObjectDef:
     relationships: dict[str, FieldDef] = field(default_factory=dict)  # lower relationship name -> lookup field
 
     def field(self, name: str) -> FieldDef | None:
-        return self.by_lower.get(name.lower())
+        fd = self.fields.get(name)
+        return fd if fd is not None else self.by_lower.get(name.lower())
+
+    def finish(self) -> None:
+        """Precompute what every write needs."""
+        self.defaults = {f.name: f.default for f in self.fields.values()}
+        self.required_names = [f.name for f in self.fields.values() if (f.required or f.default_owner) and f.createable]
+        self.owner_fields = [f.name for f in self.fields.values() if f.default_owner]
 
     def relationship(self, name: str) -> FieldDef | None:
         return self.relationships.get(name.lower())
@@ -189,6 +196,7 @@ class Schema:
                 obj.by_lower[fd.name.lower()] = fd
                 if fd.relationship_name:
                     obj.relationships[fd.relationship_name.lower()] = fd
+            obj.finish()
             self.objects[name] = obj
             self.by_lower[name.lower()] = obj
             self.by_prefix[obj.key_prefix] = obj

@@ -27,8 +27,11 @@ def _json_default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
+_ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"), ensure_ascii=False)
+
+
 def _encode(rec: Record) -> str:
-    return json.dumps(rec, default=_json_default, separators=(",", ":"))
+    return _ENCODER.encode({k: v for k, v in rec.items() if v is not None})
 
 
 def _decode(obj: ObjectDef, text: str) -> Record:
@@ -75,6 +78,9 @@ class Store:
             if f.unique or f.external_id
         }
         self.indexes[("Lead", "Email")] = {}  # the duplicate rule matches on it
+        self.indexes_by_object: dict[str, list[tuple[str, dict[str, set[str]]]]] = {}
+        for (o, fname), idx in self.indexes.items():
+            self.indexes_by_object.setdefault(o, []).append((fname, idx))
 
     def _load(self) -> None:
         self._empty()
@@ -90,22 +96,20 @@ class Store:
     def _index_add(self, sobject: str, rec: Record) -> None:
         if rec.get("IsDeleted"):
             return
-        for (o, fname), idx in self.indexes.items():
-            if o == sobject:
-                v = rec.get(fname)
-                if v is not None and v != "":
-                    idx.setdefault(index_key(v), set()).add(rec["Id"])
+        for fname, idx in self.indexes_by_object.get(sobject, ()):
+            v = rec.get(fname)
+            if v is not None and v != "":
+                idx.setdefault(index_key(v), set()).add(rec["Id"])
 
     def _index_remove(self, sobject: str, rec: Record) -> None:
-        for (o, fname), idx in self.indexes.items():
-            if o == sobject:
-                v = rec.get(fname)
-                if v is not None and v != "":
-                    ids = idx.get(index_key(v))
-                    if ids:
-                        ids.discard(rec["Id"])
-                        if not ids:
-                            del idx[index_key(v)]
+        for fname, idx in self.indexes_by_object.get(sobject, ()):
+            v = rec.get(fname)
+            if v is not None and v != "":
+                ids = idx.get(index_key(v))
+                if ids:
+                    ids.discard(rec["Id"])
+                    if not ids:
+                        del idx[index_key(v)]
 
     # ---- reads ----------------------------------------------------------------------------------
     def get(self, record_id: str) -> tuple[ObjectDef, Record] | None:

@@ -248,7 +248,11 @@ class QueryEngine:
         if isinstance(node, ast.BoolOp):
             parts = [self.condition(q, obj, i) for i in node.items]
             if node.op == "AND":
-                return lambda r: all(p(r) for p in parts)
+                fn: Any = lambda r: all(p(r) for p in parts)
+                hint = next((p.index_hint for p in parts if getattr(p, "index_hint", None)), None)
+                if hint:
+                    fn.index_hint = hint
+                return fn  # type: ignore[no-any-return]
             return lambda r: any(p(r) for p in parts)
         if isinstance(node, ast.Not):
             inner = self.condition(q, obj, node.item)
@@ -303,6 +307,18 @@ class QueryEngine:
         raise type_error()
 
     def comparison(self, q: ast.Query, obj: ObjectDef, c: ast.Comparison) -> Callable[[Record], bool]:
+        fn: Any = self._comparison(q, obj, c)
+        if c.op in ("=", "IN"):
+            bp = self.bind_path(q, obj, c.field)
+            indexed = bp.name == "Id" or (obj.name, bp.name) in self.store.indexes
+            lits = c.value if isinstance(c.value, list) else [c.value]
+            if not bp.rels and indexed and all(lit.kind == "string" for lit in lits):
+                values = [self._literal(q, bp.fd, lit, c.op) for lit in lits]
+                if all(isinstance(v, str) for v in values):
+                    fn.index_hint = (bp.name, values)
+        return fn  # type: ignore[no-any-return]
+
+    def _comparison(self, q: ast.Query, obj: ObjectDef, c: ast.Comparison) -> Callable[[Record], bool]:
         bp = self.bind_path(q, obj, c.field)
         fd = bp.fd
         if fd.type == "textarea" and fd.length > 255:
@@ -405,7 +421,21 @@ class QueryEngine:
 
     def execute(self, plan: Plan, *, include_deleted: bool = False, source: list[Record] | None = None) -> QueryResult:
         obj = plan.obj
-        records = source if source is not None else list(self.store.records(obj.name, include_deleted=include_deleted))
+        if source is not None:
+            records = source
+        else:
+            hint = getattr(plan.predicate, "index_hint", None)
+            table = self.store.tables[obj.name]
+            if hint and (hint[0] == "Id" or not include_deleted):
+                name, values = hint
+                found: dict[str, None] = {}
+                for v in values:
+                    for rid in ([v] if name == "Id" else self.store.find_by(obj.name, name, v)):
+                        found[rid] = None
+                records = [r for rid in found if (r := table.get(rid)) is not None
+                           and (include_deleted or not r.get("IsDeleted"))]
+            else:
+                records = list(self.store.records(obj.name, include_deleted=include_deleted))
         rows = self._select(plan, records)
         if plan.count_only:
             n = len(rows[plan.offset:])
