@@ -1,0 +1,57 @@
+# leadflow — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(PYTHON) -m uv
+MEMBERS := $(sort $(dir $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)))
+STAMP := $(VENV)/.installed
+
+.PHONY: help install lock run test test-fast lint typecheck schemas bench bench-intake tail clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml $(addsuffix pyproject.toml,$(MEMBERS))
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@test -x $(PY) || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps $(addprefix -e ./,$(MEMBERS))
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the locked dependencies plus every workspace member
+
+lock: ## Recompile requirements.lock (hashed) from every member's dependencies
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(PYTHON) deploy/scripts/lock_inputs.py
+	$(UV) pip compile --quiet --generate-hashes --python-version 3.11 --no-header \
+		deploy/requirements.in -o requirements.lock
+
+run: $(STAMP) ## Start broker, emulator, every service, demo leads and dashboard (Ctrl-C stops all)
+	$(PY) -m leadflow_platform.supervisor deploy/local/run.yaml
+
+test: $(STAMP) ## Run the whole test suite (unit, component, integration, e2e; SQLite and PostgreSQL)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## Unit and component tests only
+	$(PY) -m pytest -m "unit or component" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check libs/contracts libs/platform
+
+typecheck: $(STAMP) ## mypy (strict on libs)
+	$(PY) -m mypy libs/contracts/src libs/platform/src
+
+schemas: $(STAMP) ## Export the JSON Schema of every event to deploy/schemas/
+	$(PY) -m leadflow_contracts.export deploy/schemas
+
+bench-intake: $(STAMP) ## Intake throughput over the real embedded broker (prints leads/s)
+	$(PY) services/intake/bench/bench_intake.py
+
+tail: $(STAMP) ## Print messages on a topic: make tail TOPIC=leads.accepted [BOOTSTRAP=127.0.0.1:19092]
+	$(PY) -m leadflow_platform.tail $(TOPIC) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP),)
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .run

@@ -1,0 +1,59 @@
+"""Events about Salesforce: what leadflow wrote (``CrmSynced``) and what changed there (``CrmChange``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field
+
+from leadflow_contracts.base import Contract, Event, UtcDatetime
+
+
+class SyncOperation(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    CONVERTED = "converted"
+    SLA_STATUS = "sla_status"
+
+
+class CrmSynced(Event):
+    salesforce_id: str
+    object: Literal["Lead", "Contact"] = "Lead"
+    operation: SyncOperation
+    owner_id: str | None = None
+    task_id: str | None = None
+    account_id: str | None = None
+    contact_id: str | None = None
+    opportunity_id: str | None = None
+    submitted_at: UtcDatetime | None = Field(default=None, description="When the lead was first submitted.")
+    source_event_id: str | None = Field(default=None, description="The event this sync applied.")
+    team: str | None = None
+    rating: str | None = None
+    lead_source: str | None = None
+
+
+class ChangeType(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+
+
+class FieldChange(Contract):
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class CrmChange(Event):
+    """A change made in Salesforce, keyed by the lead it concerns (Tasks by ``WhoId``)."""
+
+    object: str
+    record_id: str
+    change_type: ChangeType
+    changed_fields: tuple[FieldChange, ...] = ()
+    record: dict[str, Any] = Field(default_factory=dict, description="The record's fields after the change.")
+    changed_by: str | None = None
+    changed_at: UtcDatetime
+    system_modstamp: UtcDatetime

@@ -1,0 +1,1 @@
+"""Leadflow platform library: the plumbing every service shares. Importing it connects to nothing."""

@@ -1,0 +1,109 @@
+"""One SQLAlchemy 2 async code path for SQLite (embedded default) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, event, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` / ``sqlite:///`` URLs and pick the async drivers."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+    return url
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def is_sqlite(engine: AsyncEngine | AsyncConnection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def insert_ignore(conn: AsyncConnection | AsyncEngine, table: Table) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` for either dialect."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def upsert(conn: AsyncConnection | AsyncEngine, table: Table, keys: list[str], update: list[str]) -> Any:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET update = excluded.update`` for either dialect."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    return stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update})
+
+
+async def check_database(engine: AsyncEngine) -> bool:
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - readiness is a yes/no answer
+        return False
+
+
+# --- idempotency: "have I processed this event already?" -----------------------------------------
+
+idempotency_metadata = MetaData()
+processed_events = Table(
+    "processed_events",
+    idempotency_metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("event_id", String(128), primary_key=True),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+)
+
+
+async def claim_new_events(
+    conn: AsyncConnection, consumer: str, event_ids: Iterable[str], now: datetime
+) -> set[str]:
+    """Record ``event_ids`` as processed by ``consumer``; return the ones not seen before.
+
+    Call inside the transaction that does the work, so a crash before commit forgets the claim too.
+    """
+    ids = list(dict.fromkeys(event_ids))
+    if not ids:
+        return set()
+    seen: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = await conn.execute(
+            select(processed_events.c.event_id).where(
+                processed_events.c.consumer == consumer, processed_events.c.event_id.in_(chunk)
+            )
+        )
+        seen.update(r[0] for r in rows)
+    fresh = [i for i in ids if i not in seen]
+    if fresh:
+        await conn.execute(
+            insert_ignore(conn, processed_events),
+            [{"consumer": consumer, "event_id": i, "processed_at": now} for i in fresh],
+        )
+    return set(fresh)

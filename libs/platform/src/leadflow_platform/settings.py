@@ -1,0 +1,37 @@
+"""Settings base: every service subclasses it with its own env prefix (``INTAKE_``, ``ROUTE_``…)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings. Subclasses set ``model_config = SettingsConfigDict(env_prefix="X_")``.
+
+    ``os.environ`` is read here and nowhere else.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", env_file=".env", extra="ignore")
+
+    service_name: str = "leadflow"
+    instance_id: str = Field(default="", description="Distinguishes replicas in logs and leases.")
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_client_id: str | None = None
+    topic_prefix: str = Field(default="", description="Prepended to every topic name (test isolation).")
+    kafka_idempotent_producer: bool = Field(
+        default=False, description="Enable on Apache Kafka; the embedded Tansu broker does not support it."
+    )
+    kafka_compression: str | None = Field(default="gzip", description="gzip or none (lz4/zstd need extras).")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    database_url: str = "sqlite+aiosqlite:///./var/leadflow.db"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool | None = Field(default=None, description="None = JSON when stdout is not a TTY.")
+    shutdown_grace_seconds: float = 10.0
+
+    def topic(self, name: str) -> str:
+        """The real topic name for a contract topic."""
+        return self.topic_prefix + name

@@ -1,0 +1,137 @@
+"""pytest fixtures: one embedded Kafka broker and one PostgreSQL server per test session.
+
+- ``kafka_bootstrap``: a real Kafka-protocol broker (Tansu) with the contract topics created.
+- ``topic_namespace``: a fresh prefix per test for tests that need isolated topics.
+- ``database_url``: parametrised over SQLite and PostgreSQL (pgserver); a fresh database per test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadflow_platform.embedded_kafka import EmbeddedKafka
+from leadflow_platform.topics_admin import TopicSpec, ensure_topics, load_topics
+
+_db_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def embedded_kafka() -> Iterator[EmbeddedKafka]:
+    log = Path(tempfile.gettempdir()) / f"leadflow-test-tansu-{os.getpid()}.log"
+    broker = EmbeddedKafka(log_file=log).start()
+    try:
+        broker.create_topics()
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(embedded_kafka: EmbeddedKafka) -> str:
+    return embedded_kafka.bootstrap
+
+
+class TopicNamespace:
+    """Contract topics under a unique prefix, so one test's messages never reach another's."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.prefix = f"t{uuid.uuid4().hex[:8]}."
+
+    def __call__(self, topic: str) -> str:
+        return self.prefix + topic
+
+    async def create(self, partitions: int = 3) -> None:
+        specs = {self(name): TopicSpec(partitions=partitions) for name in load_topics()}
+        await ensure_topics(self.bootstrap, specs)
+
+
+@pytest.fixture
+async def topic_namespace(kafka_bootstrap: str) -> TopicNamespace:
+    ns = TopicNamespace(kafka_bootstrap)
+    await ns.create()
+    return ns
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    pgserver = pytest.importorskip("pgserver")
+    workdir = tempfile.mkdtemp(prefix="leadflow-pg-")
+    server = pgserver.get_server(workdir, cleanup_mode="delete")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def _asyncpg_url(uri: str, database: str) -> str:
+    # pgserver: postgresql://postgres:@/postgres?host=/tmp/xyz
+    head, _, query = uri.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"postgresql+asyncpg://{base.split('://', 1)[1]}/{database}?{query}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    server = request.getfixturevalue("postgres_server")
+    name = f"t{os.getpid()}_{next(_db_counter)}"
+    server.psql(f"CREATE DATABASE {name};")
+    return _asyncpg_url(server.get_uri(), name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+
+
+async def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll an (async or sync) predicate until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+async def consume(bootstrap: str, topic: str, count: int, timeout: float = 30.0) -> list[Any]:
+    """Read ``count`` records from the start of ``topic`` (no consumer group: no 5 s assignment wait)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        for _ in range(50):
+            if partitions:
+                break
+            await asyncio.sleep(0.1)
+            await consumer._client.force_metadata_update()  # noqa: SLF001
+            partitions = consumer.partitions_for_topic(topic)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions or [])]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        out: list[Any] = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(out) < count and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                out.extend(records)
+        return out
+    finally:
+        await consumer.stop()

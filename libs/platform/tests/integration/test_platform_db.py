@@ -1,0 +1,29 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from leadflow_platform.db import claim_new_events, create_engine, idempotency_metadata
+
+pytestmark = pytest.mark.integration
+
+
+async def test_claim_new_events_is_idempotent_on_both_databases(database_url):
+    engine = create_engine(database_url)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(idempotency_metadata.create_all)
+        async with engine.begin() as conn:
+            assert await claim_new_events(conn, "c", ["a", "b", "a"], now) == {"a", "b"}
+        async with engine.begin() as conn:
+            assert await claim_new_events(conn, "c", ["b", "c"], now) == {"c"}
+            assert await claim_new_events(conn, "other", ["b"], now) == {"b"}
+        # a rolled back claim is forgotten
+        with pytest.raises(RuntimeError):
+            async with engine.begin() as conn:
+                assert await claim_new_events(conn, "c", ["d"], now) == {"d"}
+                raise RuntimeError("crash before commit")
+        async with engine.begin() as conn:
+            assert await claim_new_events(conn, "c", ["d"], now) == {"d"}
+    finally:
+        await engine.dispose()
