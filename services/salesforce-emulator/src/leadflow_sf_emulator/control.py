@@ -143,6 +143,7 @@ def control_routes(org: Org) -> list[Route]:
                     org.clock.advance(timedelta(seconds=float(body["advanceSeconds"])))
             except (ValueError, TypeError, OverflowError) as e:
                 return _bad(str(e))
+            org.clock_moved()
         return JSONResponse(clock_state())
 
     async def settings(request: Request) -> Response:

@@ -140,6 +140,12 @@ class Org:
         log.info("org_seeded", records=n)
         return n
 
+    def clock_moved(self) -> None:
+        """Moving the clock back in time also moves back the floor of the next audit timestamp."""
+        last = self.store.meta.get("last_stamp")
+        if last and datetime.fromisoformat(last) > self.clock.now():
+            del self.store.meta["last_stamp"]
+
     # ---- DML and queries -------------------------------------------------------------------------
     def dml_context(self, user_id: str, *, allow_save: bool = False, system_mode: bool = False) -> dml.DmlContext:
         return dml.DmlContext(

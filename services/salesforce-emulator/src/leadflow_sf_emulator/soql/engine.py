@@ -66,7 +66,7 @@ class Plan:
     obj: ObjectDef
     columns: list[Any] = field(default_factory=list)  # BoundPath | BoundAggregate | BoundChild
     predicate: Callable[[Record], bool] | None = None
-    order: list[tuple[Callable[[Any], Any], bool, bool]] = field(default_factory=list)
+    order: list[tuple[Callable[[Any], Any], bool, bool, bool]] = field(default_factory=list)
     group_by: list[BoundPath] = field(default_factory=list)
     count_only: bool = False
     aggregate: bool = False
@@ -209,19 +209,21 @@ class QueryEngine:
                 if match is None:
                     raise self._err(q, key.field.pos, "MALFORMED_QUERY", "Ordered aggregate must be selected")
                 k = match.key
+                fold = True
                 getter: Callable[[Any], Any] = lambda row, k=k: row.get(k)
             else:
                 bp = self.bind_path(q, obj, key.field)
                 if bp.fd.type in ("textarea", "multipicklist") and (bp.fd.length > 255 or bp.fd.type == "multipicklist"):
                     raise self._err(q, key.field.pos, "INVALID_FIELD",
                                     f"field '{bp.name}' can not be sorted in a query call")
+                fold = bp.fd.type not in ("id", "reference")
                 if plan.aggregate:
                     k = bp.name
                     getter = lambda row, k=k: row.get(k)
                 else:
                     getter = self.getter(bp)
             nulls_first = key.nulls_first if key.nulls_first is not None else not key.desc
-            plan.order.append((getter, key.desc, nulls_first))
+            plan.order.append((getter, key.desc, nulls_first, fold))
         if q.offset is not None and q.offset > 2000:
             raise SalesforceError("NUMBER_OUTSIDE_VALID_RANGE", "Maximum SOQL offset allowed is 2000")
         plan.limit = q.limit
@@ -406,15 +408,16 @@ class QueryEngine:
         rows = [r for r in records if plan.predicate is None or plan.predicate(r)]
         return rows
 
-    def _sort(self, rows: list[Any], order: list[tuple[Callable[[Any], Any], bool, bool]]) -> list[Any]:
-        for getter, desc, nulls_first in reversed(order):
+    def _sort(self, rows: list[Any], order: list[tuple[Callable[[Any], Any], bool, bool, bool]]) -> list[Any]:
+        for getter, desc, nulls_first, fold in reversed(order):
             null_rank = 0 if nulls_first != desc else 1
 
-            def key(r: Any, getter: Callable[[Any], Any] = getter, null_rank: int = null_rank) -> tuple[Any, ...]:
+            def key(r: Any, getter: Callable[[Any], Any] = getter, null_rank: int = null_rank,
+                    fold: bool = fold) -> tuple[Any, ...]:
                 v = getter(r)
                 if v is None:
                     return (null_rank,)
-                return (1 - null_rank, v.lower() if isinstance(v, str) else v)
+                return (1 - null_rank, v.lower() if fold and isinstance(v, str) else v)
 
             rows = sorted(rows, key=key, reverse=desc)
         return rows

@@ -188,6 +188,8 @@ class Parser:
         self.expect_kw("SELECT")
         select = self.select_list()
         self.expect_kw("FROM")
+        if self.is_kw("GROUP") and not (self.peek().kind == "keyword" and self.peek().value == "BY"):
+            self.tok.kind = "ident"  # `FROM Group`: the object is named like the keyword
         if self.tok.kind != "ident" or "." in self.tok.text:
             raise self.error()
         obj_tok = self.advance()
