@@ -42,7 +42,7 @@ lint: $(STAMP) ## ruff
 	$(PY) -m ruff format --check libs/contracts libs/platform
 
 typecheck: $(STAMP) ## mypy (strict on libs)
-	$(PY) -m mypy libs/contracts/src libs/platform/src
+	$(PY) -m mypy -p leadflow_contracts -p leadflow_platform -p leadflow_cli
 
 schemas: $(STAMP) ## Export the JSON Schema of every event to deploy/schemas/
 	$(PY) -m leadflow_contracts.export deploy/schemas

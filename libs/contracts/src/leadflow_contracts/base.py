@@ -55,5 +55,3 @@ class Event(Contract):
 
     def to_json_bytes(self) -> bytes:
         return self.model_dump_json().encode()
-
-

@@ -96,7 +96,7 @@ class LeadSubmitted(Event):
     ``event_id``. Replaying the same ``event_id`` is harmless.
     """
 
-    lead_id: str = Field(default="", max_length=128)  # type: ignore[assignment]
+    lead_id: str = Field(default="", max_length=128)
     source: SourceInfo
     lead_source: LeadSourceKind = LeadSourceKind.WEB_FORM
     person: Person = Field(default_factory=Person)

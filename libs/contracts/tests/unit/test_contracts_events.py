@@ -1,8 +1,6 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from pydantic import ValidationError
-
 from leadflow_contracts import (
     EVENT_TYPES,
     CallbackWindow,
@@ -11,14 +9,19 @@ from leadflow_contracts import (
     topics,
 )
 from leadflow_contracts.export import render_all
+from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
 
 
 def test_events_are_frozen_and_ignore_unknown_fields():
     ev = LeadSubmitted.model_validate(
-        {"event_id": "e1", "occurred_at": "2026-01-01T10:00:00+01:00", "source": {"system": "web"},
-         "a_field_from_the_future": 1}
+        {
+            "event_id": "e1",
+            "occurred_at": "2026-01-01T10:00:00+01:00",
+            "source": {"system": "web"},
+            "a_field_from_the_future": 1,
+        }
     )
     assert ev.occurred_at == datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
     assert ev.occurred_at.tzinfo == UTC
@@ -34,7 +37,7 @@ def test_naive_datetimes_are_refused():
 
 def test_callback_end_before_start_is_refused():
     start = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
-    with pytest.raises(ValidationError, match="callback.end"):
+    with pytest.raises(ValidationError, match=r"callback\.end"):
         CallbackWindow(start=start, end=start - timedelta(minutes=1))
 
 

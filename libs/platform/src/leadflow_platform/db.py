@@ -18,7 +18,7 @@ def normalise_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
     if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
     return url
 
 
@@ -65,7 +65,7 @@ async def check_database(engine: AsyncEngine) -> bool:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         return True
-    except Exception:  # noqa: BLE001 - readiness is a yes/no answer
+    except Exception:
         return False
 
 
@@ -81,9 +81,7 @@ processed_events = Table(
 )
 
 
-async def claim_new_events(
-    conn: AsyncConnection, consumer: str, event_ids: Iterable[str], now: datetime
-) -> set[str]:
+async def claim_new_events(conn: AsyncConnection, consumer: str, event_ids: Iterable[str], now: datetime) -> set[str]:
     """Record ``event_ids`` as processed by ``consumer``; return the ones not seen before.
 
     Call inside the transaction that does the work, so a crash before commit forgets the claim too.

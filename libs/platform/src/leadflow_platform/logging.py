@@ -71,9 +71,7 @@ def redact_pii(_logger: Any, _method: str, event_dict: MutableMapping[str, Any])
     return event_dict
 
 
-def configure_logging(
-    service: str, *, level: str = "INFO", json: bool | None = None, stream: Any = None
-) -> None:
+def configure_logging(service: str, *, level: str = "INFO", json: bool | None = None, stream: Any = None) -> None:
     """Configure structlog and the stdlib root logger once per process."""
     out = stream or sys.stdout
     as_json = (not out.isatty()) if json is None else json

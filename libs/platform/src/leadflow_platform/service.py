@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ class Lifecycle:
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
     ready_checks: dict[str, ReadyCheck] = field(default_factory=dict)
-    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
 
 def build_http_app(
@@ -88,7 +88,7 @@ def build_http_app(
         for name, check in lifecycle.ready_checks.items():
             try:
                 checks[name] = bool(await check())
-            except Exception:  # noqa: BLE001
+            except Exception:
                 checks[name] = False
         ready = all(checks.values())
         response.status_code = 200 if ready else 503

@@ -65,7 +65,7 @@ def _ready(proc: Process) -> bool:
         try:
             with urllib.request.urlopen(proc.ready_http, timeout=1) as resp:  # noqa: S310 - loopback only
                 return bool(resp.status == 200)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
     return True
 

@@ -15,7 +15,7 @@ async def tail(bootstrap: str, topic: str, from_start: bool, limit: int | None) 
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         if not parts:
-            await consumer._client.force_metadata_update()  # noqa: SLF001
+            await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(topic) or set()
         if not parts:
             raise SystemExit(f"no such topic: {topic}")

@@ -8,9 +8,8 @@ from typing import Any
 import yaml
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from pydantic import BaseModel, ConfigDict, Field
-
 from leadflow_contracts import topics as contract_topics
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TopicSpec(BaseModel):

@@ -1,7 +1,6 @@
 from datetime import UTC, datetime
 
 import pytest
-
 from leadflow_platform.db import claim_new_events, create_engine, idempotency_metadata
 
 pytestmark = pytest.mark.integration

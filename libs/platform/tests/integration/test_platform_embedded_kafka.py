@@ -1,6 +1,5 @@
 import pytest
 from aiokafka import AIOKafkaProducer
-
 from leadflow_contracts import topics
 from leadflow_platform.testing.fixtures import consume
 from leadflow_platform.topics_admin import load_topics

@@ -3,7 +3,6 @@ import json
 
 import pytest
 import structlog
-
 from leadflow_platform.logging import bind, configure_logging, get_logger, mask_text
 
 pytestmark = pytest.mark.unit
@@ -30,8 +29,13 @@ def test_an_email_never_reaches_the_log_output():
 def test_phones_names_and_secrets_are_redacted_but_ids_are_kept():
     lines = _log_lines(
         lambda log: log.info(
-            "x", phone="+47 912 34 567", first_name="Ola", password="hunter2", api_key="k-123",
-            lead_id="L-1", nested={"last_name": "Nordmann", "count": 3},
+            "x",
+            phone="+47 912 34 567",
+            first_name="Ola",
+            password="hunter2",
+            api_key="k-123",
+            lead_id="L-1",
+            nested={"last_name": "Nordmann", "count": 3},
         )
     )
     line = lines[0]
@@ -49,7 +53,7 @@ def test_bound_context_travels_with_every_line():
         log.warning("two")
 
     lines = _log_lines(emit)
-    assert [(l["lead_id"], l["event_id"], l["service"]) for l in lines] == [("L-9", "E-9", "test")] * 2
+    assert [(line["lead_id"], line["event_id"], line["service"]) for line in lines] == [("L-9", "E-9", "test")] * 2
     structlog.contextvars.clear_contextvars()
 
 

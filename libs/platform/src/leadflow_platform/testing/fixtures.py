@@ -121,7 +121,7 @@ async def consume(bootstrap: str, topic: str, count: int, timeout: float = 30.0)
             if partitions:
                 break
             await asyncio.sleep(0.1)
-            await consumer._client.force_metadata_update()  # noqa: SLF001
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic)
         tps = [TopicPartition(topic, p) for p in sorted(partitions or [])]
         consumer.assign(tps)
