@@ -36,22 +36,32 @@ def main() -> None:
         deadline = start + args.seconds
         while time.perf_counter() < deadline and batches < 100_000:
             records = [
-                {"attributes": {"type": "Lead"}, "Leadflow_Id__c": f"bench-{(n + i) % 20000}",
-                 "LastName": f"Lead {n + i}", "Company": f"Company {(n + i) % 997}",
-                 "Email": f"lead{n + i}@example.com", "Score__c": (n + i) % 100, "Status": "Open - Not Contacted",
-                 "Country": "Norway", "Language__c": "no"}
+                {
+                    "attributes": {"type": "Lead"},
+                    "Leadflow_Id__c": f"bench-{(n + i) % 20000}",
+                    "LastName": f"Lead {n + i}",
+                    "Company": f"Company {(n + i) % 997}",
+                    "Email": f"lead{n + i}@example.com",
+                    "Score__c": (n + i) % 100,
+                    "Status": "Open - Not Contacted",
+                    "Country": "Norway",
+                    "Language__c": "no",
+                }
                 for i in range(args.batch)
             ]
-            res = sf.restful("composite/sobjects/Lead/Leadflow_Id__c", method="PATCH",
-                             json={"allOrNone": False, "records": records})
+            res = sf.restful(
+                "composite/sobjects/Lead/Leadflow_Id__c", method="PATCH", json={"allOrNone": False, "records": records}
+            )
             assert all(r["success"] for r in res), res[:3]
             created += sum(1 for r in res if r.get("created"))
             n += args.batch
             batches += 1
         upsert_s = time.perf_counter() - start
-        print(f"collections upsert: {n} records in {batches} batches of {args.batch} over {upsert_s:.1f}s "
-              f"= {n / upsert_s:,.0f} records/s ({batches / upsert_s:.1f} requests/s; {created} created, "
-              f"{n - created} updated)")
+        print(
+            f"collections upsert: {n} records in {batches} batches of {args.batch} over {upsert_s:.1f}s "
+            f"= {n / upsert_s:,.0f} records/s ({batches / upsert_s:.1f} requests/s; {created} created, "
+            f"{n - created} updated)"
+        )
 
         queries = 0
         start = time.perf_counter()

@@ -75,7 +75,9 @@ def build_session(settings: SalesforceSettings) -> requests.Session:
     s.mount("https://", adapter)
     s.mount("http://", adapter)
     if settings.login_url:
-        s.mount(f"https://{settings.domain}.salesforce.com/", _LoginRedirectAdapter(settings.login_url, settings.timeout))
+        s.mount(
+            f"https://{settings.domain}.salesforce.com/", _LoginRedirectAdapter(settings.login_url, settings.timeout)
+        )
     return s
 
 
@@ -90,14 +92,34 @@ def connect(settings: SalesforceSettings, *, session: requests.Session | None = 
     if settings.auth == "session_id":
         return Salesforce(session_id=_secret(settings.session_id), instance_url=settings.instance_url, **common)
     if settings.auth == "soap":
-        return Salesforce(username=settings.username, password=_secret(settings.password),
-                          security_token=_secret(settings.security_token) or "", domain=settings.domain, **common)
+        return Salesforce(
+            username=settings.username,
+            password=_secret(settings.password),
+            security_token=_secret(settings.security_token) or "",
+            domain=settings.domain,
+            **common,
+        )
     if settings.auth == "oauth_password":
         password = (_secret(settings.password) or "") + (_secret(settings.security_token) or "")
-        return Salesforce(username=settings.username, password=password, consumer_key=settings.consumer_key,
-                          consumer_secret=_secret(settings.consumer_secret), domain=settings.domain, **common)
+        return Salesforce(
+            username=settings.username,
+            password=password,
+            consumer_key=settings.consumer_key,
+            consumer_secret=_secret(settings.consumer_secret),
+            domain=settings.domain,
+            **common,
+        )
     if settings.auth == "client_credentials":
-        return Salesforce(consumer_key=settings.consumer_key, consumer_secret=_secret(settings.consumer_secret),
-                          domain=settings.domain, **common)
-    return Salesforce(username=settings.username, consumer_key=settings.consumer_key,
-                      privatekey_file=str(settings.private_key_file), domain=settings.domain, **common)
+        return Salesforce(
+            consumer_key=settings.consumer_key,
+            consumer_secret=_secret(settings.consumer_secret),
+            domain=settings.domain,
+            **common,
+        )
+    return Salesforce(
+        username=settings.username,
+        consumer_key=settings.consumer_key,
+        privatekey_file=str(settings.private_key_file),
+        domain=settings.domain,
+        **common,
+    )

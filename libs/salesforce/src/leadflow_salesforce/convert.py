@@ -62,10 +62,14 @@ def _el(name: str, value: Any) -> str:
 def _envelope(session_id: str, converts: list[LeadConvert]) -> str:
     items = "".join(
         "<urn:leadConverts>"
-        + _el("accountId", c.account_id) + _el("contactId", c.contact_id)
-        + _el("convertedStatus", c.converted_status) + _el("doNotCreateOpportunity", c.do_not_create_opportunity)
-        + _el("leadId", c.lead_id) + _el("opportunityName", c.opportunity_name)
-        + _el("overwriteLeadSource", c.overwrite_lead_source) + _el("ownerId", c.owner_id)
+        + _el("accountId", c.account_id)
+        + _el("contactId", c.contact_id)
+        + _el("convertedStatus", c.converted_status)
+        + _el("doNotCreateOpportunity", c.do_not_create_opportunity)
+        + _el("leadId", c.lead_id)
+        + _el("opportunityName", c.opportunity_name)
+        + _el("overwriteLeadSource", c.overwrite_lead_source)
+        + _el("ownerId", c.owner_id)
         + _el("sendNotificationEmail", c.send_notification_email)
         + "</urn:leadConverts>"
         for c in converts
@@ -135,13 +139,21 @@ def convert_leads(sf: Salesforce, converts: list[LeadConvert]) -> list[LeadConve
     for r in _find_all(root, "result"):
         errors = [
             LeadConvertError(
-                status_code=_text(e, "statusCode") or "UNKNOWN_EXCEPTION", message=_text(e, "message") or "",
+                status_code=_text(e, "statusCode") or "UNKNOWN_EXCEPTION",
+                message=_text(e, "message") or "",
                 fields=[(f.text or "") for f in e if _local(f.tag) == "fields"],
             )
-            for e in r if _local(e.tag) == "errors"
+            for e in r
+            if _local(e.tag) == "errors"
         ]
-        results.append(LeadConvertResult(
-            lead_id=_text(r, "leadId"), success=_text(r, "success") == "true", account_id=_text(r, "accountId"),
-            contact_id=_text(r, "contactId"), opportunity_id=_text(r, "opportunityId"), errors=errors,
-        ))
+        results.append(
+            LeadConvertResult(
+                lead_id=_text(r, "leadId"),
+                success=_text(r, "success") == "true",
+                account_id=_text(r, "accountId"),
+                contact_id=_text(r, "contactId"),
+                opportunity_id=_text(r, "opportunityId"),
+                errors=errors,
+            )
+        )
     return results

@@ -56,10 +56,16 @@ class EmulatorHandle:
     def salesforce_settings(self, **overrides: Any) -> SalesforceSettings:
         """Settings for `leadflow_salesforce.connect` that log in to this emulator (SOAP by default)."""
         base: dict[str, Any] = {
-            "login_url": self.url, "instance_url": self.url, "username": self.username,
-            "password": SecretStr(self.password), "security_token": SecretStr(self.security_token),
-            "consumer_key": self.consumer_key, "consumer_secret": SecretStr(self.consumer_secret),
-            "ca_bundle": self.ca_path, "api_version": self.api_version, "timeout": 30.0,
+            "login_url": self.url,
+            "instance_url": self.url,
+            "username": self.username,
+            "password": SecretStr(self.password),
+            "security_token": SecretStr(self.security_token),
+            "consumer_key": self.consumer_key,
+            "consumer_secret": SecretStr(self.consumer_secret),
+            "ca_bundle": self.ca_path,
+            "api_version": self.api_version,
+            "timeout": 30.0,
         }
         base.update(overrides)
         return SalesforceSettings(**base)
@@ -127,14 +133,29 @@ def start_emulator(
     workdir = Path(tempfile.mkdtemp(prefix="sfemu-"))
     certs = cert_dir or workdir / "certs"
     ready = workdir / "ready"
-    cmd = [sys.executable, "-m", "leadflow_sf_emulator", "--host", "127.0.0.1", "--port", "0", "--data", data,
-           "--cert-dir", str(certs), "--ready-file", str(ready), "--log-level", log_level,
-           "--tls" if tls else "--no-tls"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "leadflow_sf_emulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--data",
+        data,
+        "--cert-dir",
+        str(certs),
+        "--ready-file",
+        str(ready),
+        "--log-level",
+        log_level,
+        "--tls" if tls else "--no-tls",
+    ]
     if seed:
         cmd += ["--seed", seed]
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("SFEMU_")}
     child_env.update(env or {})
-    log_file = open(workdir / "emulator.log", "wb")  # noqa: SIM115 - closed with the process
+    log_file = open(workdir / "emulator.log", "wb")
     proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=child_env)  # noqa: S603
     deadline = time.monotonic() + startup_timeout
     while not ready.exists():
@@ -149,8 +170,11 @@ def start_emulator(
     host, port, scheme = ready.read_text().split()
     log_file.close()
     return EmulatorHandle(
-        url=f"{scheme}://{host}:{port}", ca_path=certs / "ca.pem" if tls else None, data_path=data,
-        process=proc, _workdir=workdir,
+        url=f"{scheme}://{host}:{port}",
+        ca_path=certs / "ca.pem" if tls else None,
+        data_path=data,
+        process=proc,
+        _workdir=workdir,
     )
 
 

@@ -46,8 +46,14 @@ def endpoint_name(segments: list[str]) -> str:
             out.append("{id}")
         elif _LOCATOR_RE.match(s):
             out.append("{locator}")
-        elif i >= 2 and len(segments) >= 4 and segments[-4:-2] and "sobjects" in segments and i == len(segments) - 1 \
-                and segments[i - 3] == "sobjects":
+        elif (
+            i >= 2
+            and len(segments) >= 4
+            and segments[-4:-2]
+            and "sobjects" in segments
+            and i == len(segments) - 1
+            and segments[i - 3] == "sobjects"
+        ):
             out.append("{value}")
         else:
             out.append(s)
@@ -57,8 +63,9 @@ def endpoint_name(segments: list[str]) -> str:
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("sfemu_requests_total", "Requests served", ["endpoint", "method", "status"],
-                                registry=self.registry)
+        self.requests = Counter(
+            "sfemu_requests_total", "Requests served", ["endpoint", "method", "status"], registry=self.registry
+        )
         self.latency = Histogram("sfemu_request_seconds", "Request latency", ["endpoint"], registry=self.registry)
         self.api_usage = Gauge("sfemu_api_usage", "API requests used today", registry=self.registry)
         self.faults = Counter("sfemu_faults_injected_total", "Faults injected", ["kind"], registry=self.registry)
@@ -70,15 +77,29 @@ def _json_bytes(body: Any) -> bytes:
 
 def _fault_response(kind: str, status: int) -> tuple[int, Any]:
     if kind == "UNABLE_TO_LOCK_ROW":
-        return 400, [{"message": "unable to obtain exclusive access to this record or 1 records: 00Q000000000000AAA",
-                      "errorCode": "UNABLE_TO_LOCK_ROW", "fields": []}]
+        return 400, [
+            {
+                "message": "unable to obtain exclusive access to this record or 1 records: 00Q000000000000AAA",
+                "errorCode": "UNABLE_TO_LOCK_ROW",
+                "fields": [],
+            }
+        ]
     if kind == "REQUEST_LIMIT_EXCEEDED":
         return 403, limit_exceeded().rest_body()
     if status == 503:
-        return 503, [{"message": "Server unavailable: the service is temporarily unable to handle the request.",
-                      "errorCode": "SERVER_UNAVAILABLE"}]
-    return status, [{"message": "An unexpected error occurred. Please include this ErrorId if you contact support: "
-                                "1234567890-12345 (-1234567890)", "errorCode": "UNKNOWN_EXCEPTION"}]
+        return 503, [
+            {
+                "message": "Server unavailable: the service is temporarily unable to handle the request.",
+                "errorCode": "SERVER_UNAVAILABLE",
+            }
+        ]
+    return status, [
+        {
+            "message": "An unexpected error occurred. Please include this ErrorId if you contact support: "
+            "1234567890-12345 (-1234567890)",
+            "errorCode": "UNKNOWN_EXCEPTION",
+        }
+    ]
 
 
 def create_app(settings: EmulatorSettings | None = None, *, clock: EmulatorClock | None = None) -> Starlette:
@@ -118,15 +139,22 @@ def create_app(settings: EmulatorSettings | None = None, *, clock: EmulatorClock
             req_bytes = len(body)
             response = await handle(request, method, path, segments, body)
         except _TooLarge:
-            response = _json_response(413, [{
-                "errorCode": "REQUEST_TOO_LARGE",
-                "message": f"Request body exceeds the maximum of {settings.max_body_bytes} bytes"}])
+            response = _json_response(
+                413,
+                [
+                    {
+                        "errorCode": "REQUEST_TOO_LARGE",
+                        "message": f"Request body exceeds the maximum of {settings.max_body_bytes} bytes",
+                    }
+                ],
+            )
         duration = (time.perf_counter() - started) * 1000
         org.record_request(method, path, response.status_code, req_bytes, len(response.body), duration, endpoint)
         metrics.requests.labels(endpoint, method, str(response.status_code)).inc()
         metrics.latency.labels(endpoint).observe(duration / 1000)
-        log.debug("request", method=method, endpoint=endpoint, status=response.status_code,
-                  duration_ms=round(duration, 2))
+        log.debug(
+            "request", method=method, endpoint=endpoint, status=response.status_code, duration_ms=round(duration, 2)
+        )
         return response
 
     async def handle(request: Request, method: str, path: str, segments: list[str], body: bytes) -> Response:
@@ -174,8 +202,15 @@ def create_app(settings: EmulatorSettings | None = None, *, clock: EmulatorClock
 
     def rest(request: Request, method: str, segments: list[str], body: bytes, presented: str | None) -> Response:
         if len(segments) == 1:
-            return JSONResponse([{"label": "Winter '24", "url": f"/services/data/v{settings.api_version}",
-                                  "version": settings.api_version}])
+            return JSONResponse(
+                [
+                    {
+                        "label": "Winter '24",
+                        "url": f"/services/data/v{settings.api_version}",
+                        "version": settings.api_version,
+                    }
+                ]
+            )
         m = _VERSION_RE.match(segments[1])
         if not m or not 20 <= int(m.group(1)) <= 62:
             raise SalesforceError("NOT_FOUND", "The requested resource does not exist", status=404)
@@ -183,9 +218,13 @@ def create_app(settings: EmulatorSettings | None = None, *, clock: EmulatorClock
         org.charge_api_call()
         metrics.api_usage.set(org.api_usage())
         req = ApiRequest(
-            method=method if method != "HEAD" else "GET", segments=segments[2:],
-            params=dict(parse_qsl(request.url.query, keep_blank_values=True)), headers=_lower_headers(request),
-            body=body, user_id=session.user_id, version=segments[1][1:],
+            method=method if method != "HEAD" else "GET",
+            segments=segments[2:],
+            params=dict(parse_qsl(request.url.query, keep_blank_values=True)),
+            headers=_lower_headers(request),
+            body=body,
+            user_id=session.user_id,
+            version=segments[1][1:],
         )
         resp = dispatch(org, req)
         return _render(resp, org.limit_info())
@@ -200,8 +239,11 @@ def create_app(settings: EmulatorSettings | None = None, *, clock: EmulatorClock
                 try:
                     session = org.sessions.validate(soap.session_id(header))
                 except SalesforceError:
-                    raise soap.SoapFault("INVALID_SESSION_ID", "Invalid Session ID found in SessionHeader: "
-                                         "Illegal Session. Session not found, missing session hash") from None
+                    raise soap.SoapFault(
+                        "INVALID_SESSION_ID",
+                        "Invalid Session ID found in SessionHeader: "
+                        "Illegal Session. Session not found, missing session hash",
+                    ) from None
                 try:
                     org.charge_api_call()
                 except SalesforceError as e:
@@ -229,8 +271,7 @@ def create_app(settings: EmulatorSettings | None = None, *, clock: EmulatorClock
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        log.info("emulator_started", data=settings.data, api_version=settings.api_version,
-                 records=org.record_count())
+        log.info("emulator_started", data=settings.data, api_version=settings.api_version, records=org.record_count())
         yield
         org.close()
         log.info("emulator_stopped")
@@ -258,7 +299,7 @@ def _bearer(request: Request) -> str | None:
     h = request.headers.get("authorization", "")
     for prefix in ("Bearer ", "OAuth "):
         if h.startswith(prefix):
-            return h[len(prefix):].strip()
+            return h[len(prefix) :].strip()
     return request.headers.get("x-sfdc-session")
 
 

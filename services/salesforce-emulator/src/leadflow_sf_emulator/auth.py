@@ -66,8 +66,11 @@ def token(org: Org, body: bytes, headers: dict[str, str], base_url: str) -> dict
     sid = org.sessions.issue(user_id)
     issued = str(int(time.time() * 1000))
     return {
-        "access_token": sid, "instance_url": base_url,
-        "id": f"{base_url}/id/{org.settings.org_id}/{user_id}", "token_type": "Bearer", "issued_at": issued,
+        "access_token": sid,
+        "instance_url": base_url,
+        "id": f"{base_url}/id/{org.settings.org_id}/{user_id}",
+        "token_type": "Bearer",
+        "issued_at": issued,
         "signature": base64.b64encode(issued.encode()).decode(),
     }
 
@@ -76,8 +79,12 @@ def _jwt_user(org: Org, assertion: str) -> str:
     s = org.settings
     try:
         if s.jwt_public_key_path is not None:
-            claims = jwt.decode(assertion, s.jwt_public_key_path.read_bytes(), algorithms=["RS256"],
-                                options={"verify_aud": False, "verify_exp": False})
+            claims = jwt.decode(
+                assertion,
+                s.jwt_public_key_path.read_bytes(),
+                algorithms=["RS256"],
+                options={"verify_aud": False, "verify_exp": False},
+            )
         else:
             claims = jwt.decode(assertion, options={"verify_signature": False})
     except jwt.PyJWTError:

@@ -82,10 +82,18 @@ def route(org: Org, req: ApiRequest) -> ApiResponse:
 def _base_info(org: Org, req: ApiRequest, job_id: str, body: dict[str, Any]) -> dict[str, Any]:
     now = format_datetime(org.clock.now())
     return {
-        "id": job_id, "operation": body.get("operation"), "object": body.get("object"),
-        "createdById": req.user_id, "createdDate": now, "systemModstamp": now, "state": "Open",
-        "concurrencyMode": "Parallel", "contentType": "CSV", "apiVersion": float(req.version),
-        "lineEnding": body.get("lineEnding", "LF"), "columnDelimiter": body.get("columnDelimiter", "COMMA"),
+        "id": job_id,
+        "operation": body.get("operation"),
+        "object": body.get("object"),
+        "createdById": req.user_id,
+        "createdDate": now,
+        "systemModstamp": now,
+        "state": "Open",
+        "concurrencyMode": "Parallel",
+        "contentType": "CSV",
+        "apiVersion": float(req.version),
+        "lineEnding": body.get("lineEnding", "LF"),
+        "columnDelimiter": body.get("columnDelimiter", "COMMA"),
     }
 
 
@@ -107,18 +115,26 @@ def create_job(org: Org, req: ApiRequest, kind: str) -> ApiResponse:
             raise _error("INVALIDJOB", f"InvalidJob : Invalid operation: {op}")
         obj = org.schema.get(str(body.get("object") or ""))
         if obj is None:
-            raise _error("INVALIDENTITY", f"InvalidEntity : Entity '{body.get('object')}' is not supported by the Bulk API.")
+            raise _error(
+                "INVALIDENTITY", f"InvalidEntity : Entity '{body.get('object')}' is not supported by the Bulk API."
+            )
         info["object"] = obj.name
         if op == "upsert":
             ext = body.get("externalIdFieldName")
             if not ext:
-                raise _error("INVALIDJOB", "InvalidJob : External ID was blank for Lead. An External ID must be specified for upsert.")
+                raise _error(
+                    "INVALIDJOB",
+                    "InvalidJob : External ID was blank for Lead. An External ID must be specified for upsert.",
+                )
             fd = obj.field(str(ext))
             if fd is None or not (fd.external_id or fd.name == "Id"):
-                raise _error("INVALIDJOB", f"InvalidJob : Field name provided, {ext} does not match an External ID, Salesforce Id, or indexed field for {obj.name}")
+                raise _error(
+                    "INVALIDJOB",
+                    f"InvalidJob : Field name provided, {ext} does not match an External ID, Salesforce Id, "
+                    f"or indexed field for {obj.name}",
+                )
             info["externalIdFieldName"] = fd.name
-        info.update({"jobType": "V2Ingest",
-                     "contentUrl": f"services/data/v{req.version}/jobs/ingest/{job_id}/batches"})
+        info.update({"jobType": "V2Ingest", "contentUrl": f"services/data/v{req.version}/jobs/ingest/{job_id}/batches"})
         org.bulk_jobs[job_id] = Job(job_id, kind, info)
         return ApiResponse(200, info)
     op = body.get("operation")
@@ -135,8 +151,16 @@ def create_job(org: Org, req: ApiRequest, kind: str) -> ApiResponse:
     if any(not hasattr(c, "fd") for c in plan.columns):
         raise _error("INVALIDJOB", "InvalidJob : Nested queries are not supported by Bulk API 2.0")
     result = engine.execute(plan, include_deleted=op == "queryAll")
-    info.update({"object": plan.obj.name, "state": "UploadComplete", "jobType": "V2Query",
-                 "numberRecordsProcessed": 0, "retries": 0, "totalProcessingTime": 0})
+    info.update(
+        {
+            "object": plan.obj.name,
+            "state": "UploadComplete",
+            "jobType": "V2Query",
+            "numberRecordsProcessed": 0,
+            "retries": 0,
+            "totalProcessingTime": 0,
+        }
+    )
     job = Job(job_id, "query", info, columns=result.columns, rows=result.rows)
     org.bulk_jobs[job_id] = job
     response = dict(info)
@@ -200,8 +224,14 @@ def process_ingest(org: Org, req: ApiRequest, job: Job) -> None:
         if op in ("delete", "hardDelete") and names != ["Id"]:
             raise ValueError("Delete jobs take a single Id column")
     except (ValueError, UnicodeDecodeError, csv.Error) as e:
-        job.info.update({"state": "Failed", "errorMessage": f"InvalidBatch : {e}", "numberRecordsProcessed": 0,
-                         "numberRecordsFailed": 0})
+        job.info.update(
+            {
+                "state": "Failed",
+                "errorMessage": f"InvalidBatch : {e}",
+                "numberRecordsProcessed": 0,
+                "numberRecordsFailed": 0,
+            }
+        )
         return
     job.header = header
     txn = org.store.begin()
@@ -233,14 +263,24 @@ def process_ingest(org: Org, req: ApiRequest, job: Job) -> None:
             fields = ",".join(e.fields or [])
             job.failed.append(["", f"{e.code}:{e.message}:{fields} --", *row])
     txn.commit()
-    job.info.update({"state": "JobComplete", "numberRecordsProcessed": len(rows),
-                     "numberRecordsFailed": len(job.failed), "systemModstamp": format_datetime(org.clock.now())})
+    job.info.update(
+        {
+            "state": "JobComplete",
+            "numberRecordsProcessed": len(rows),
+            "numberRecordsFailed": len(job.failed),
+            "systemModstamp": format_datetime(org.clock.now()),
+        }
+    )
 
 
 def _csv(header: list[str], rows: list[list[Any]], job: Job) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, delimiter=_DELIMS[job.info["columnDelimiter"]],
-                   lineterminator=_ENDINGS[job.info["lineEnding"]], quoting=csv.QUOTE_ALL)
+    w = csv.writer(
+        buf,
+        delimiter=_DELIMS[job.info["columnDelimiter"]],
+        lineterminator=_ENDINGS[job.info["lineEnding"]],
+        quoting=csv.QUOTE_ALL,
+    )
     w.writerow(header)
     w.writerows(rows)
     return buf.getvalue()
@@ -268,12 +308,13 @@ def query_results(req: ApiRequest, job: Job) -> ApiResponse:
         raise _error("INVALIDLOCATOR", "Invalid locator or maxRecords") from None
     if max_records < 1 or start < 0 or start > len(job.rows):
         raise _error("INVALIDLOCATOR", "Invalid locator or maxRecords")
-    page = job.rows[start:start + max_records]
+    page = job.rows[start : start + max_records]
     nxt = start + len(page)
     body = _csv(job.columns, [[to_csv_text(v) for v in r] for r in page], job)
     locator = _b36(nxt) if nxt < len(job.rows) else "null"
-    return ApiResponse(200, body, media_type="text/csv",
-                       headers={"Sforce-NumberOfRecords": str(len(page)), "Sforce-Locator": locator})
+    return ApiResponse(
+        200, body, media_type="text/csv", headers={"Sforce-NumberOfRecords": str(len(page)), "Sforce-Locator": locator}
+    )
 
 
 def _b36(n: int) -> str:

@@ -49,10 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    overrides = {k: v for k, v in {
-        "host": args.host, "port": args.port, "data": args.data, "tls": args.tls, "cert_dir": args.cert_dir,
-        "seed": args.seed, "api_version": args.api_version, "log_level": args.log_level,
-    }.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {
+            "host": args.host,
+            "port": args.port,
+            "data": args.data,
+            "tls": args.tls,
+            "cert_dir": args.cert_dir,
+            "seed": args.seed,
+            "api_version": args.api_version,
+            "log_level": args.log_level,
+        }.items()
+        if v is not None
+    }
     settings = EmulatorSettings(**overrides)
     configure_logging(settings.log_level)
     app = create_app(settings)
@@ -60,8 +70,16 @@ def main(argv: list[str] | None = None) -> None:
     if settings.tls:
         certs = ensure_certs(settings.cert_dir)
         ssl = {"ssl_certfile": str(certs.cert), "ssl_keyfile": str(certs.key)}
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=5, **ssl)  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        **ssl,
+    )  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     if args.ready_file:
         _announce_when_ready(server, args.ready_file, "https" if settings.tls else "http")

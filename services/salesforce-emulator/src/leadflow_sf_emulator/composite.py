@@ -74,8 +74,9 @@ def _run_records(org: Org, req: ApiRequest, all_or_none: bool, items: list[Any],
                 results.append(res)
         if failed and all_or_none:
             txn.rollback_to(start)
-            results = [r if not r["success"] else {"id": None, "success": False, "errors": [ROLLED_BACK]}
-                       for r in results]
+            results = [
+                r if not r["success"] else {"id": None, "success": False, "errors": [ROLLED_BACK]} for r in results
+            ]
             if own:
                 txn.rollback()
             return results
@@ -95,7 +96,9 @@ def _records(body: Any) -> tuple[bool, list[Any]]:
     if not isinstance(records, list):
         raise SalesforceError("INVALID_FIELD", "The request must have a records array", fields=["records"])
     if len(records) > MAX_RECORDS:
-        raise SalesforceError("EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
+        raise SalesforceError(
+            "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call"
+        )
     return _bool(body.get("allOrNone", False)), records
 
 
@@ -112,8 +115,9 @@ def _record_type(org: Org, rec: Any, expected: str | None = None) -> Any:
     return obj
 
 
-def collection_write(org: Org, req: ApiRequest, op_name: str, *, sobject: str | None = None,
-                     ext_field: str | None = None) -> ApiResponse:
+def collection_write(
+    org: Org, req: ApiRequest, op_name: str, *, sobject: str | None = None, ext_field: str | None = None
+) -> ApiResponse:
     all_or_none, records = _records(req.json())
     if op_name == "upsert":
         assert sobject is not None and ext_field is not None
@@ -144,21 +148,27 @@ def collection_write(org: Org, req: ApiRequest, op_name: str, *, sobject: str | 
                 return {"id": dml.update(txn, obj, rid, body, ctx), "success": True, "errors": []}
             except SalesforceError as e:
                 if e.code == "NOT_FOUND":
-                    raise SalesforceError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", fields=[]) from None
+                    raise SalesforceError(
+                        "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", fields=[]
+                    ) from None
                 raise
         key = next((k for k in values if k.lower() == fd.name.lower()), None)
         value = values.get(key) if key else None
         if value is None or value == "":
             raise SalesforceError("MISSING_ARGUMENT", f"{fd.name} not specified", fields=[fd.name])
         if counts.get(str(value).lower(), 0) > 1:
-            raise SalesforceError("DUPLICATE_EXTERNAL_ID",
-                                  f"Duplicate external id specified: {value}", fields=[fd.name])
+            raise SalesforceError(
+                "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {value}", fields=[fd.name]
+            )
         try:
             rid, created = dml.upsert(txn, obj, fd.name, value, values, ctx)
         except dml.MultipleMatches as e:
-            raise SalesforceError("DUPLICATE_EXTERNAL_ID",
-                                  f"{fd.name}: more than one record found for external id field: "
-                                  + ", ".join(u.rsplit("/", 1)[-1] for u in e.urls), fields=[fd.name]) from None
+            raise SalesforceError(
+                "DUPLICATE_EXTERNAL_ID",
+                f"{fd.name}: more than one record found for external id field: "
+                + ", ".join(u.rsplit("/", 1)[-1] for u in e.urls),
+                fields=[fd.name],
+            ) from None
         return {"id": rid, "success": True, "errors": [], "created": created}
 
     return ApiResponse(200, _run_records(org, req, all_or_none, records, op))
@@ -170,7 +180,9 @@ def collection_delete(org: Org, req: ApiRequest) -> ApiResponse:
     if not id_list:
         raise SalesforceError("MISSING_ARGUMENT", "ids parameter is required", fields=["ids"])
     if len(id_list) > MAX_RECORDS:
-        raise SalesforceError("EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
+        raise SalesforceError(
+            "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call"
+        )
 
     def op(txn: Txn, ctx: dml.DmlContext, rid: str) -> dict[str, Any]:
         norm = ids.normalize(rid)
@@ -200,7 +212,9 @@ def collection_get(org: Org, req: ApiRequest, sobject: str) -> ApiResponse:
     if not id_list or not fields_text:
         raise SalesforceError("MISSING_ARGUMENT", "ids and fields parameters are required")
     if len(id_list) > 2000:
-        raise SalesforceError("EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 2000 records into this call")
+        raise SalesforceError(
+            "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 2000 records into this call"
+        )
     names = dml.resolve_field_list(obj, fields_text)
     out: list[Any] = []
     for raw in id_list:
@@ -252,8 +266,12 @@ def _substitute(value: Any, refs: dict[str, Any]) -> Any:
 
 
 def _halted(ref: str, message: str = PROCESSING_HALTED) -> dict[str, Any]:
-    return {"body": [{"errorCode": "PROCESSING_HALTED", "message": message}], "httpHeaders": {},
-            "httpStatusCode": 400, "referenceId": ref}
+    return {
+        "body": [{"errorCode": "PROCESSING_HALTED", "message": message}],
+        "httpHeaders": {},
+        "httpStatusCode": 400,
+        "referenceId": ref,
+    }
 
 
 def composite(org: Org, req: ApiRequest) -> ApiResponse:
@@ -264,7 +282,9 @@ def composite(org: Org, req: ApiRequest) -> ApiResponse:
     if not subs:
         raise SalesforceError("INVALID_FIELD", "compositeRequest must contain at least one subrequest")
     if len(subs) > MAX_SUBREQUESTS:
-        raise SalesforceError("LIMIT_EXCEEDED", f"Limit Exceeded: compositeRequest can contain no more than {MAX_SUBREQUESTS} subrequests")
+        raise SalesforceError(
+            "LIMIT_EXCEEDED", f"Limit Exceeded: compositeRequest can contain no more than {MAX_SUBREQUESTS} subrequests"
+        )
     all_or_none = _bool(body.get("allOrNone", False))
     seen: set[str] = set()
     for s in subs:
@@ -287,18 +307,26 @@ def composite(org: Org, req: ApiRequest) -> ApiResponse:
             url = _substitute(s["url"], refs)
             sub_body = _substitute(s.get("body"), refs)
         except _BadReference as e:
-            responses.append(_halted(ref, f"Invalid reference specified. No value for {e} found in {str(e).split('.')[0]}. "
-                                          "Provided referenceId must start with a letter or a number, and it can contain "
-                                          "only letters, numbers and underscores ('_')."))
+            responses.append(
+                _halted(
+                    ref,
+                    f"Invalid reference specified. No value for {e} found in {str(e).split('.')[0]}. "
+                    "Provided referenceId must start with a letter or a number, and it can contain "
+                    "only letters, numbers and underscores ('_').",
+                )
+            )
             if all_or_none:
                 failed_at = i
                 break
             continue
         mark = txn.savepoint()
         resp = _sub_call(org, req, txn, s["method"].upper(), str(url), sub_body, s.get("httpHeaders") or {})
-        item: dict[str, Any] = {"body": resp.body, "httpHeaders": {k: v for k, v in resp.headers.items()
-                                                                   if k == "Location"},
-                                "httpStatusCode": resp.status, "referenceId": ref}
+        item: dict[str, Any] = {
+            "body": resp.body,
+            "httpHeaders": {k: v for k, v in resp.headers.items() if k == "Location"},
+            "httpStatusCode": resp.status,
+            "referenceId": ref,
+        }
         responses.append(item)
         if resp.status >= 400:
             txn.rollback_to(mark)
@@ -317,23 +345,34 @@ def composite(org: Org, req: ApiRequest) -> ApiResponse:
     return ApiResponse(200, {"compositeResponse": responses})
 
 
-def _sub_call(org: Org, req: ApiRequest, txn: Txn, method: str, url: str, body: Any,
-              headers: dict[str, Any]) -> ApiResponse:
+def _sub_call(
+    org: Org, req: ApiRequest, txn: Txn, method: str, url: str, body: Any, headers: dict[str, Any]
+) -> ApiResponse:
     parts = urlsplit(url)
     path = unquote(parts.path)
     prefix = "/services/data/v"
     if not path.startswith(prefix):
         return ApiResponse(400, [{"errorCode": "INVALID_FIELD", "message": f"Invalid URL: {url}"}])
-    rest = path[len(prefix):]
+    rest = path[len(prefix) :]
     version, _, tail = rest.partition("/")
     segments = [s for s in tail.split("/") if s]
     sub = ApiRequest(
-        method=method, segments=segments, params=dict(parse_qsl(parts.query)),
+        method=method,
+        segments=segments,
+        params=dict(parse_qsl(parts.query)),
         headers={**req.headers, **{str(k).lower(): str(v) for k, v in headers.items()}},
-        body=b"", user_id=req.user_id, version=version, txn=txn, parsed=body, has_parsed=body is not None,
+        body=b"",
+        user_id=req.user_id,
+        version=version,
+        txn=txn,
+        parsed=body,
+        has_parsed=body is not None,
     )
     if segments and segments[0] in ("composite", "jobs"):
-        return ApiResponse(400, [{"errorCode": "INVALID_FIELD", "message": f"{segments[0]} is not supported in a composite subrequest"}])
+        return ApiResponse(
+            400,
+            [{"errorCode": "INVALID_FIELD", "message": f"{segments[0]} is not supported in a composite subrequest"}],
+        )
     try:
         return dispatch(org, sub)
     except SalesforceError as e:

@@ -34,12 +34,22 @@ async def _json(request: Request) -> Any:
 
 def control_routes(org: Org) -> list[Route]:
     async def index(request: Request) -> Response:
-        return JSONResponse({"endpoints": [
-            "POST /__emulator__/reset", "POST /__emulator__/seed", "GET /__emulator__/export",
-            "GET|DELETE /__emulator__/requests", "GET /__emulator__/stats", "GET|POST|DELETE /__emulator__/faults",
-            "DELETE /__emulator__/faults/{id}", "POST /__emulator__/sessions/revoke", "GET|POST /__emulator__/clock",
-            "GET|POST /__emulator__/settings",
-        ]})
+        return JSONResponse(
+            {
+                "endpoints": [
+                    "POST /__emulator__/reset",
+                    "POST /__emulator__/seed",
+                    "GET /__emulator__/export",
+                    "GET|DELETE /__emulator__/requests",
+                    "GET /__emulator__/stats",
+                    "GET|POST|DELETE /__emulator__/faults",
+                    "DELETE /__emulator__/faults/{id}",
+                    "POST /__emulator__/sessions/revoke",
+                    "GET|POST /__emulator__/clock",
+                    "GET|POST /__emulator__/settings",
+                ]
+            }
+        )
 
     async def reset(request: Request) -> Response:
         org.reset()
@@ -83,11 +93,16 @@ def control_routes(org: Org) -> list[Route]:
 
     async def stats(request: Request) -> Response:
         records = Counter({name: sum(1 for _ in org.store.records(name)) for name in org.schema.objects})
-        return JSONResponse({
-            "counters": dict(org.counters), "apiUsage": org.api_usage(), "dailyApiLimit": org.daily_limit,
-            "records": dict(records), "activeSessions": org.sessions.active_count(),
-            "duplicateRule": org.duplicate_rule,
-        })
+        return JSONResponse(
+            {
+                "counters": dict(org.counters),
+                "apiUsage": org.api_usage(),
+                "dailyApiLimit": org.daily_limit,
+                "records": dict(records),
+                "activeSessions": org.sessions.active_count(),
+                "duplicateRule": org.duplicate_rule,
+            }
+        )
 
     async def faults(request: Request) -> Response:
         if request.method == "GET":
@@ -119,8 +134,11 @@ def control_routes(org: Org) -> list[Route]:
         return JSONResponse({"revoked": org.sessions.revoke_all(user)})
 
     def clock_state() -> dict[str, Any]:
-        return {"now": format_datetime(org.clock.now()), "offsetSeconds": org.clock.offset.total_seconds(),
-                "frozen": org.clock.frozen}
+        return {
+            "now": format_datetime(org.clock.now()),
+            "offsetSeconds": org.clock.offset.total_seconds(),
+            "frozen": org.clock.frozen,
+        }
 
     async def clock(request: Request) -> Response:
         if request.method == "POST":
@@ -162,9 +180,14 @@ def control_routes(org: Org) -> list[Route]:
                     org.sessions.ttl = timedelta(seconds=int(body["sessionTtlSeconds"]))
             except (ValueError, TypeError) as e:
                 return _bad(str(e))
-        return JSONResponse({"duplicateRule": org.duplicate_rule, "dailyApiLimit": org.daily_limit,
-                             "apiUsage": org.api_usage(),
-                             "sessionTtlSeconds": int(org.sessions.ttl.total_seconds())})
+        return JSONResponse(
+            {
+                "duplicateRule": org.duplicate_rule,
+                "dailyApiLimit": org.daily_limit,
+                "apiUsage": org.api_usage(),
+                "sessionTtlSeconds": int(org.sessions.ttl.total_seconds()),
+            }
+        )
 
     return [
         Route("/", index, methods=["GET"]),

@@ -13,7 +13,9 @@ from leadflow_sf_emulator.schema import FieldDef, ObjectDef
 from leadflow_sf_emulator.store import Record, Store, Txn
 from leadflow_sf_emulator.values import parse_date, parse_datetime, to_wire
 
-_EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+_EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
 _NAME_OBJECTS = {"Lead", "Contact", "User"}
 _CLOSED_STAGES = {"Closed Won": True, "Closed Lost": False}
 
@@ -29,10 +31,23 @@ class DmlContext:
 
 
 def _deser_error(fd: FieldDef, value: Any) -> SalesforceError:
-    kind = {"double": "double", "currency": "double", "percent": "double", "int": "int", "boolean": "boolean",
-            "date": "date", "datetime": "datetime"}.get(fd.type, "string")
-    token = {str: "VALUE_STRING", bool: "VALUE_TRUE", int: "VALUE_NUMBER_INT", float: "VALUE_NUMBER_FLOAT",
-             list: "START_ARRAY", dict: "START_OBJECT"}.get(type(value), "VALUE_STRING")
+    kind = {
+        "double": "double",
+        "currency": "double",
+        "percent": "double",
+        "int": "int",
+        "boolean": "boolean",
+        "date": "date",
+        "datetime": "datetime",
+    }.get(fd.type, "string")
+    token = {
+        str: "VALUE_STRING",
+        bool: "VALUE_TRUE",
+        int: "VALUE_NUMBER_INT",
+        float: "VALUE_NUMBER_FLOAT",
+        list: "START_ARRAY",
+        dict: "START_OBJECT",
+    }.get(type(value), "VALUE_STRING")
     return SalesforceError(
         "JSON_PARSER_ERROR",
         f"Cannot deserialize instance of {kind} from {token} value {value} or request may be missing a required field",
@@ -70,7 +85,8 @@ def coerce(obj: ObjectDef, fd: FieldDef, value: Any) -> Any:
         if fd.precision and abs(fv) >= 10 ** (fd.precision - fd.scale):
             raise SalesforceError(
                 "NUMBER_OUTSIDE_VALID_RANGE",
-                f"{fd.label}: value outside of valid range on numeric field: {value}", fields=[fd.name],
+                f"{fd.label}: value outside of valid range on numeric field: {value}",
+                fields=[fd.name],
             )
         return fv
     if t == "date":
@@ -82,8 +98,7 @@ def coerce(obj: ObjectDef, fd: FieldDef, value: Any) -> Any:
     if t == "datetime":
         if isinstance(value, str):
             dt = parse_datetime(value) or (
-                datetime(d.year, d.month, d.day, tzinfo=UTC)
-                if (d := parse_date(value)) else None
+                datetime(d.year, d.month, d.day, tzinfo=UTC) if (d := parse_date(value)) else None
             )
             if dt is not None:
                 return dt
@@ -100,16 +115,15 @@ def coerce(obj: ObjectDef, fd: FieldDef, value: Any) -> Any:
             return None
         norm = ids.normalize(value)
         if norm is None:
-            raise SalesforceError(
-                "MALFORMED_ID", f"{fd.label}: id value of incorrect type: {value}", fields=[fd.name]
-            )
+            raise SalesforceError("MALFORMED_ID", f"{fd.label}: id value of incorrect type: {value}", fields=[fd.name])
         return norm
     if value == "":
         return None
     if fd.length and len(value) > fd.length:
         shown = value if len(value) <= 60 else value[:57] + "..."
         raise SalesforceError(
-            "STRING_TOO_LONG", f"{fd.label}: data value too large: {shown} (max length={fd.length})",
+            "STRING_TOO_LONG",
+            f"{fd.label}: data value too large: {shown} (max length={fd.length})",
             fields=[fd.name],
         )
     if t == "email" and not _EMAIL_RE.match(value):
@@ -117,7 +131,8 @@ def coerce(obj: ObjectDef, fd: FieldDef, value: Any) -> Any:
     if t == "picklist" and fd.restricted and value not in fd.values:
         raise SalesforceError(
             "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-            f"{fd.label}: bad value for restricted picklist field: {value}", fields=[fd.name],
+            f"{fd.label}: bad value for restricted picklist field: {value}",
+            fields=[fd.name],
         )
     if t == "multipicklist":
         parts = [p.strip() for p in value.split(";") if p.strip()]
@@ -126,7 +141,8 @@ def coerce(obj: ObjectDef, fd: FieldDef, value: Any) -> Any:
                 if p not in fd.values:
                     raise SalesforceError(
                         "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                        f"{fd.label}: bad value for restricted picklist field: {p}", fields=[fd.name],
+                        f"{fd.label}: bad value for restricted picklist field: {p}",
+                        fields=[fd.name],
                     )
         return ";".join(dict.fromkeys(parts)) or None
     return value
@@ -177,8 +193,7 @@ def _computed(obj: ObjectDef, rec: Record) -> None:
 
 def _check_required(obj: ObjectDef, rec: Record, changed: dict[str, Any] | None) -> None:
     missing = [
-        name for name in obj.required_names
-        if rec.get(name) in (None, "") and (changed is None or name in changed)
+        name for name in obj.required_names if rec.get(name) in (None, "") and (changed is None or name in changed)
     ]
     if missing:
         raise SalesforceError(
@@ -198,9 +213,7 @@ def _check_references(store: Store, obj: ObjectDef, rec: Record, changed: dict[s
             )
         found = store.get(value)
         if found is None or found[1].get("IsDeleted"):
-            raise SalesforceError(
-                "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", fields=[name]
-            )
+            raise SalesforceError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", fields=[name])
         parent = found[1]
         if name == "OwnerId":
             if target.name == "User" and not parent.get("IsActive", True):
@@ -210,18 +223,14 @@ def _check_references(store: Store, obj: ObjectDef, rec: Record, changed: dict[s
                     fields=[name],
                 )
             if target.name == "Group" and not _is_queue_for(store, value, obj.name):
-                raise SalesforceError(
-                    "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", fields=[name]
-                )
+                raise SalesforceError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", fields=[name])
 
 
 def _is_queue_for(store: Store, group_id: str, sobject: str) -> bool:
     rec = store.tables["Group"].get(group_id)
     if rec is None or rec.get("Type") != "Queue":
         return False
-    return any(
-        q.get("QueueId") == group_id and q.get("SobjectType") == sobject for q in store.records("QueueSobject")
-    )
+    return any(q.get("QueueId") == group_id and q.get("SobjectType") == sobject for q in store.records("QueueSobject"))
 
 
 def _check_unique(store: Store, obj: ObjectDef, rec: Record, changed: dict[str, Any]) -> None:
@@ -242,36 +251,63 @@ def _check_duplicate_rule(store: Store, obj: ObjectDef, rec: Record, ctx: DmlCon
     if not ctx.duplicate_rule or ctx.allow_save_duplicates or obj.name != "Lead" or not rec.get("Email"):
         return
     matches = [
-        rid for rid in store.find_by("Lead", "Email", rec["Email"])
+        rid
+        for rid in store.find_by("Lead", "Email", rec["Email"])
         if rid != rec["Id"] and not store.tables["Lead"][rid].get("IsConverted")
     ]
     if not matches:
         return
     records = [
-        {"additionalInformation": [], "fieldDiffs": [], "matchConfidence": 100.0,
-         "record": {"attributes": {"type": "Lead", "url": f"/services/data/v{ctx.version}/sobjects/Lead/{rid}"},
-                    "Id": rid}}
+        {
+            "additionalInformation": [],
+            "fieldDiffs": [],
+            "matchConfidence": 100.0,
+            "record": {
+                "attributes": {"type": "Lead", "url": f"/services/data/v{ctx.version}/sobjects/Lead/{rid}"},
+                "Id": rid,
+            },
+        }
         for rid in matches
     ]
     raise SalesforceError(
-        "DUPLICATES_DETECTED", "Use one of these records?", fields=[],
-        extra={"duplicateResult": {
-            "allowSave": True, "duplicateRule": "Leadflow_Lead_Email_Rule", "duplicateRuleEntityType": "Lead",
-            "errorMessage": "Use one of these records?",
-            "matchResults": [{"entityType": "Lead", "errors": [], "matchEngine": "ExactMatchEngine",
-                              "matchRecords": records, "rule": "Leadflow_Lead_Email_Match", "size": len(records),
-                              "success": True}],
-        }},
+        "DUPLICATES_DETECTED",
+        "Use one of these records?",
+        fields=[],
+        extra={
+            "duplicateResult": {
+                "allowSave": True,
+                "duplicateRule": "Leadflow_Lead_Email_Rule",
+                "duplicateRuleEntityType": "Lead",
+                "errorMessage": "Use one of these records?",
+                "matchResults": [
+                    {
+                        "entityType": "Lead",
+                        "errors": [],
+                        "matchEngine": "ExactMatchEngine",
+                        "matchRecords": records,
+                        "rule": "Leadflow_Lead_Email_Match",
+                        "size": len(records),
+                        "success": True,
+                    }
+                ],
+            }
+        },
     )
 
 
 def new_record(store: Store, obj: ObjectDef, ctx: DmlContext, record_id: str | None = None) -> Record:
     rec: Record = dict(obj.defaults)
-    rec.update({
-        "Id": record_id or store.next_id(obj.key_prefix), "IsDeleted": False, "CreatedDate": ctx.now,
-        "CreatedById": ctx.user_id, "LastModifiedDate": ctx.now, "LastModifiedById": ctx.user_id,
-        "SystemModstamp": ctx.now,
-    })
+    rec.update(
+        {
+            "Id": record_id or store.next_id(obj.key_prefix),
+            "IsDeleted": False,
+            "CreatedDate": ctx.now,
+            "CreatedById": ctx.user_id,
+            "LastModifiedDate": ctx.now,
+            "LastModifiedById": ctx.user_id,
+            "SystemModstamp": ctx.now,
+        }
+    )
     for name in obj.owner_fields:
         rec[name] = ctx.user_id
     return rec
@@ -354,9 +390,7 @@ def upsert(
     """(id, created). The external id in the body, if any, must match the one given."""
     fd = external_id_field(obj, ext_name)
     if ext_value is None or ext_value == "":
-        raise SalesforceError(
-            "MISSING_ARGUMENT", f"{fd.name} not specified", fields=[fd.name]
-        )
+        raise SalesforceError("MISSING_ARGUMENT", f"{fd.name} not specified", fields=[fd.name])
     body = dict(values)
     for key in list(body):
         if key.lower() == fd.name.lower():
@@ -381,14 +415,17 @@ def delete(txn: Txn, obj: ObjectDef, record_id: str, ctx: DmlContext) -> str:
         raise SalesforceError("INVALID_TYPE_FOR_OPERATION", f"entity type cannot be deleted: {obj.label}")
     current = live_record(txn.store, obj, record_id)
     rec = dict(current)
-    rec.update({"IsDeleted": True, "LastModifiedDate": ctx.now, "LastModifiedById": ctx.user_id,
-                "SystemModstamp": ctx.now})
+    rec.update(
+        {"IsDeleted": True, "LastModifiedDate": ctx.now, "LastModifiedById": ctx.user_id, "SystemModstamp": ctx.now}
+    )
     txn.put(obj.name, rec)
     return rec["Id"]
 
 
 def record_json(obj: ObjectDef, rec: Record, version: str, fields: list[str] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"attributes": {"type": obj.name, "url": f"/services/data/v{version}/sobjects/{obj.name}/{rec['Id']}"}}
+    out: dict[str, Any] = {
+        "attributes": {"type": obj.name, "url": f"/services/data/v{version}/sobjects/{obj.name}/{rec['Id']}"}
+    }
     names = fields if fields is not None else list(obj.fields)
     for name in names:
         out[name] = to_wire(rec.get(name))
@@ -403,9 +440,12 @@ def resolve_field_list(obj: ObjectDef, text: str) -> list[str]:
             continue
         fd = obj.field(part)
         if fd is None:
-            raise SalesforceError("INVALID_FIELD", f"No such column '{part}' on entity '{obj.name}'. If you are "
-                                  "attempting to use a custom field, be sure to append the '__c' after the custom "
-                                  "field name. Please reference your WSDL or the describe call for the appropriate names.")
+            raise SalesforceError(
+                "INVALID_FIELD",
+                f"No such column '{part}' on entity '{obj.name}'. If you are "
+                "attempting to use a custom field, be sure to append the '__c' after the custom "
+                "field name. Please reference your WSDL or the describe call for the appropriate names.",
+            )
         names.append(fd.name)
     return names
 

@@ -70,24 +70,45 @@ class Org:
         """The integration user and the Lead statuses every org has."""
         s = self.settings
         txn = self.store.begin()
-        ctx = dml.DmlContext(user_id=ids.mint("005", 1, pod="00"), now=self.store.stamp(self.clock.now()),
-                             version=self.version, system_mode=True)
+        ctx = dml.DmlContext(
+            user_id=ids.mint("005", 1, pod="00"),
+            now=self.store.stamp(self.clock.now()),
+            version=self.version,
+            system_mode=True,
+        )
         found = self.store.find_by("User", "Username", s.username)
         if found:
             user_id = found[0]
         else:
             user_id = ctx.user_id
             rec = dml.new_record(self.store, self.schema.objects["User"], ctx, record_id=user_id)
-            rec.update({"Username": s.username, "LastName": "Integration", "FirstName": "Leadflow",
-                        "Name": "Leadflow Integration", "Email": "integration@leadflow.example", "Alias": "lfint",
-                        "TimeZoneSidKey": "UTC", "Role_Name__c": "Integration", "IsActive": True})
+            rec.update(
+                {
+                    "Username": s.username,
+                    "LastName": "Integration",
+                    "FirstName": "Leadflow",
+                    "Name": "Leadflow Integration",
+                    "Email": "integration@leadflow.example",
+                    "Alias": "lfint",
+                    "TimeZoneSidKey": "UTC",
+                    "Role_Name__c": "Integration",
+                    "IsActive": True,
+                }
+            )
             txn.put("User", rec)
         if not any(True for _ in self.store.records("LeadStatus")):
             obj = self.schema.objects["LeadStatus"]
             for i, (label, default, converted) in enumerate(LEAD_STATUSES, start=1):
                 rec = dml.new_record(self.store, obj, ctx, record_id=ids.mint("01J", i, pod="00"))
-                rec.update({"MasterLabel": label, "ApiName": label, "SortOrder": i, "IsDefault": default,
-                            "IsConverted": converted})
+                rec.update(
+                    {
+                        "MasterLabel": label,
+                        "ApiName": label,
+                        "SortOrder": i,
+                        "IsDefault": default,
+                        "IsConverted": converted,
+                    }
+                )
                 txn.put("LeadStatus", rec)
         txn.commit()
         return user_id
@@ -149,8 +170,12 @@ class Org:
     # ---- DML and queries -------------------------------------------------------------------------
     def dml_context(self, user_id: str, *, allow_save: bool = False, system_mode: bool = False) -> dml.DmlContext:
         return dml.DmlContext(
-            user_id=user_id, now=self.store.stamp(self.clock.now()), version=self.version,
-            duplicate_rule=self.duplicate_rule, allow_save_duplicates=allow_save, system_mode=system_mode,
+            user_id=user_id,
+            now=self.store.stamp(self.clock.now()),
+            version=self.version,
+            duplicate_rule=self.duplicate_rule,
+            allow_save_duplicates=allow_save,
+            system_mode=system_mode,
         )
 
     def engine(self) -> QueryEngine:
@@ -180,10 +205,14 @@ class Org:
         return f"api-usage={self.api_usage()}/{self.daily_limit}"
 
     # ---- request log ----------------------------------------------------------------------------
-    def record_request(self, method: str, path: str, status: int, req_bytes: int, resp_bytes: int,
-                       duration_ms: float, endpoint: str) -> None:
-        self.request_log.append(LoggedRequest(
-            datetime.now(UTC).isoformat(), method, path, status, req_bytes, resp_bytes, round(duration_ms, 2)))
+    def record_request(
+        self, method: str, path: str, status: int, req_bytes: int, resp_bytes: int, duration_ms: float, endpoint: str
+    ) -> None:
+        self.request_log.append(
+            LoggedRequest(
+                datetime.now(UTC).isoformat(), method, path, status, req_bytes, resp_bytes, round(duration_ms, 2)
+            )
+        )
         self.counters[f"{method} {endpoint}"] += 1
 
     def close(self) -> None:

@@ -52,7 +52,9 @@ class ApiResponse:
 
 def parse_json(body: bytes) -> Any:
     if not body or not body.strip():
-        raise SalesforceError("JSON_PARSER_ERROR", "The HTTP entity body is required, but this request has no entity body.")
+        raise SalesforceError(
+            "JSON_PARSER_ERROR", "The HTTP entity body is required, but this request has no entity body."
+        )
     try:
         return json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -99,7 +101,7 @@ def _save_result(rid: str, created: bool | None = None) -> dict[str, Any]:
 
 # ---- dispatcher ------------------------------------------------------------------------------------
 def dispatch(org: Org, req: ApiRequest) -> ApiResponse:
-    from leadflow_sf_emulator import bulk2, composite  # noqa: PLC0415 - cyclic by design
+    from leadflow_sf_emulator import bulk2, composite
 
     seg = req.segments
     m = req.method
@@ -107,8 +109,9 @@ def dispatch(org: Org, req: ApiRequest) -> ApiResponse:
     if not seg:
         if m == "GET":
             base = f"/services/data/v{req.version}"
-            return ApiResponse(200, {k: f"{base}/{k}" for k in
-                                     ("sobjects", "query", "queryAll", "limits", "composite", "jobs")})
+            return ApiResponse(
+                200, {k: f"{base}/{k}" for k in ("sobjects", "query", "queryAll", "limits", "composite", "jobs")}
+            )
     elif head == "sobjects":
         return sobjects(org, req)
     elif head in ("query", "queryAll") and len(seg) <= 2:
@@ -128,7 +131,8 @@ def dispatch(org: Org, req: ApiRequest) -> ApiResponse:
 
 def method_not_allowed(method: str) -> SalesforceError:
     return SalesforceError(
-        "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. Allowed are GET,PATCH,POST,DELETE,HEAD",
+        "METHOD_NOT_ALLOWED",
+        f"HTTP Method '{method}' not allowed. Allowed are GET,PATCH,POST,DELETE,HEAD",
         status=405,
     )
 
@@ -138,10 +142,14 @@ def sobjects(org: Org, req: ApiRequest) -> ApiResponse:
     if len(seg) == 1:
         if m != "GET":
             raise method_not_allowed(m)
-        return ApiResponse(200, {
-            "encoding": "UTF-8", "maxBatchSize": 200,
-            "sobjects": [o.describe_basic(v) for o in org.schema.objects.values()],
-        })
+        return ApiResponse(
+            200,
+            {
+                "encoding": "UTF-8",
+                "maxBatchSize": 200,
+                "sobjects": [o.describe_basic(v) for o in org.schema.objects.values()],
+            },
+        )
     obj = _object(org, seg[1])
     if len(seg) == 2:
         if m == "GET":
@@ -151,8 +159,9 @@ def sobjects(org: Org, req: ApiRequest) -> ApiResponse:
             with unit_of_work(org, req) as txn:
                 ctx = org.dml_context(req.user_id, allow_save=req.allow_save)
                 rid = dml.create(txn, obj, _as_record(values), ctx)
-            return ApiResponse(201, _save_result(rid),
-                               headers={"Location": f"/services/data/v{v}/sobjects/{obj.name}/{rid}"})
+            return ApiResponse(
+                201, _save_result(rid), headers={"Location": f"/services/data/v{v}/sobjects/{obj.name}/{rid}"}
+            )
         raise method_not_allowed(m)
     if len(seg) == 3 and seg[2] == "describe":
         if m != "GET":
@@ -220,8 +229,11 @@ def by_external_id(org: Org, req: ApiRequest, obj: ObjectDef, field_name: str, v
             with unit_of_work(org, req) as txn:
                 ctx = org.dml_context(req.user_id, allow_save=req.allow_save)
                 rid, created = dml.upsert(txn, obj, field_name, value, values, ctx)
-            return ApiResponse(201 if created else 200, _save_result(rid, created),
-                               headers={"Location": f"/services/data/v{v}/sobjects/{obj.name}/{rid}"} if created else {})
+            return ApiResponse(
+                201 if created else 200,
+                _save_result(rid, created),
+                headers={"Location": f"/services/data/v{v}/sobjects/{obj.name}/{rid}"} if created else {},
+            )
         if m == "DELETE":
             fd = dml.external_id_field(obj, field_name)
             matches = dml.find_by_external_id(org.store, obj, fd, value, v)
@@ -253,22 +265,24 @@ def replication(org: Org, req: ApiRequest, obj: ObjectDef, kind: str) -> ApiResp
         raise SalesforceError("INVALID_REPLICATION_DATE", "startDate cannot be more than 30 days ago")
     latest = min(end, now.replace(second=0, microsecond=0))
     if kind == "updated":
-        found = sorted(
-            r["Id"] for r in org.store.records(obj.name)
-            if start <= r["SystemModstamp"] < latest
-        )
+        found = sorted(r["Id"] for r in org.store.records(obj.name) if start <= r["SystemModstamp"] < latest)
         return ApiResponse(200, {"ids": found, "latestDateCovered": format_datetime(latest)})
     deleted = sorted(
-        ({"id": r["Id"], "deletedDate": format_datetime(r["SystemModstamp"])}
-         for r in org.store.records(obj.name, include_deleted=True)
-         if r.get("IsDeleted") and start <= r["SystemModstamp"] < latest),
+        (
+            {"id": r["Id"], "deletedDate": format_datetime(r["SystemModstamp"])}
+            for r in org.store.records(obj.name, include_deleted=True)
+            if r.get("IsDeleted") and start <= r["SystemModstamp"] < latest
+        ),
         key=lambda d: d["deletedDate"],
     )
-    return ApiResponse(200, {
-        "deletedRecords": deleted,
-        "earliestDateAvailable": format_datetime((now - timedelta(days=30)).replace(second=0, microsecond=0)),
-        "latestDateCovered": format_datetime(latest),
-    })
+    return ApiResponse(
+        200,
+        {
+            "deletedRecords": deleted,
+            "earliestDateAvailable": format_datetime((now - timedelta(days=30)).replace(second=0, microsecond=0)),
+            "latestDateCovered": format_datetime(latest),
+        },
+    )
 
 
 # ---- query ---------------------------------------------------------------------------------------------
@@ -311,9 +325,17 @@ def query(org: Org, req: ApiRequest, *, include_deleted: bool) -> ApiResponse:
     return _page(org, endpoint, req.version, locator, result.records, 0, batch, result.total_size)
 
 
-def _page(org: Org, endpoint: str, version: str, locator: str, records: list[dict[str, Any]], start: int,
-          batch: int, total: int) -> ApiResponse:
-    page = records[start:start + batch]
+def _page(
+    org: Org,
+    endpoint: str,
+    version: str,
+    locator: str,
+    records: list[dict[str, Any]],
+    start: int,
+    batch: int,
+    total: int,
+) -> ApiResponse:
+    page = records[start : start + batch]
     nxt = start + batch
     body: dict[str, Any] = {"totalSize": total, "done": nxt >= len(records)}
     if nxt < len(records):
@@ -332,15 +354,18 @@ def limits(org: Org) -> ApiResponse:
     def lim(m: int, r: int) -> dict[str, int]:
         return {"Max": m, "Remaining": r}
 
-    return ApiResponse(200, {
-        "ConcurrentAsyncGetReportInstances": lim(200, 200),
-        "DailyApiRequests": lim(mx, max(0, mx - used)),
-        "DailyAsyncApexExecutions": lim(250000, 250000),
-        "DailyBulkApiBatches": lim(15000, 15000),
-        "DailyBulkV2QueryFileStorageMB": lim(976562, 976562),
-        "DailyBulkV2QueryJobs": lim(10000, 10000),
-        "DataStorageMB": lim(1024, 1024),
-        "FileStorageMB": lim(1024, 1024),
-        "HourlyODataCallout": lim(10000, 10000),
-        "SingleEmail": lim(5000, 5000),
-    })
+    return ApiResponse(
+        200,
+        {
+            "ConcurrentAsyncGetReportInstances": lim(200, 200),
+            "DailyApiRequests": lim(mx, max(0, mx - used)),
+            "DailyAsyncApexExecutions": lim(250000, 250000),
+            "DailyBulkApiBatches": lim(15000, 15000),
+            "DailyBulkV2QueryFileStorageMB": lim(976562, 976562),
+            "DailyBulkV2QueryJobs": lim(10000, 10000),
+            "DataStorageMB": lim(1024, 1024),
+            "FileStorageMB": lim(1024, 1024),
+            "HourlyODataCallout": lim(10000, 10000),
+            "SingleEmail": lim(5000, 5000),
+        },
+    )

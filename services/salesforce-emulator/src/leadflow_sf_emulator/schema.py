@@ -13,8 +13,15 @@ from leadflow_sf_emulator.resources import schema_file
 TEXT_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox", "id", "reference"}
 NUMBER_TYPES = {"double", "currency", "percent", "int"}
 _SOAP_TYPES = {
-    "id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int", "double": "xsd:double",
-    "currency": "xsd:double", "percent": "xsd:double", "date": "xsd:date", "datetime": "xsd:dateTime",
+    "id": "tns:ID",
+    "reference": "tns:ID",
+    "boolean": "xsd:boolean",
+    "int": "xsd:int",
+    "double": "xsd:double",
+    "currency": "xsd:double",
+    "percent": "xsd:double",
+    "date": "xsd:date",
+    "datetime": "xsd:dateTime",
 }
 
 
@@ -69,8 +76,11 @@ class FieldDef:
             "createable": self.createable,
             "custom": self.custom,
             "defaultValue": self.default if self.type == "boolean" and self.default is not None else None,
-            "defaultedOnCreate": self.default is not None or self.type == "boolean" or self.default_owner
-            or self.name in ("Id", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp"),
+            "defaultedOnCreate": self.default is not None
+            or self.type == "boolean"
+            or self.default_owner
+            or self.name
+            in ("Id", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp"),
             "digits": 9 if self.type == "int" else 0,
             "externalId": self.external_id,
             "extraTypeInfo": self.extra_type_info,
@@ -134,12 +144,29 @@ class ObjectDef:
 
     def describe_basic(self, version: str) -> dict[str, Any]:
         return {
-            "activateable": False, "createable": self.createable, "custom": False, "customSetting": False,
-            "deletable": self.deletable, "deprecatedAndHidden": False, "feedEnabled": False,
-            "hasSubtypes": False, "isSubtype": False, "keyPrefix": self.key_prefix, "label": self.label,
-            "labelPlural": self.label_plural, "layoutable": True, "mergeable": self.name in ("Lead", "Account", "Contact"),
-            "mruEnabled": True, "name": self.name, "queryable": True, "replicateable": True, "retrieveable": True,
-            "searchable": True, "triggerable": True, "undeletable": self.deletable, "updateable": self.updateable,
+            "activateable": False,
+            "createable": self.createable,
+            "custom": False,
+            "customSetting": False,
+            "deletable": self.deletable,
+            "deprecatedAndHidden": False,
+            "feedEnabled": False,
+            "hasSubtypes": False,
+            "isSubtype": False,
+            "keyPrefix": self.key_prefix,
+            "label": self.label,
+            "labelPlural": self.label_plural,
+            "layoutable": True,
+            "mergeable": self.name in ("Lead", "Account", "Contact"),
+            "mruEnabled": True,
+            "name": self.name,
+            "queryable": True,
+            "replicateable": True,
+            "retrieveable": True,
+            "searchable": True,
+            "triggerable": True,
+            "undeletable": self.deletable,
+            "updateable": self.updateable,
             "urls": self.urls(version),
         }
 
@@ -148,11 +175,23 @@ _SYSTEM_FIELDS = [
     {"name": "Id", "type": "id", "length": 18, "readonly": True, "label": "Record ID"},
     {"name": "IsDeleted", "type": "boolean", "readonly": True, "label": "Deleted"},
     {"name": "CreatedDate", "type": "datetime", "readonly": True, "label": "Created Date"},
-    {"name": "CreatedById", "type": "reference", "readonly": True, "referenceTo": ["User"],
-     "relationshipName": "CreatedBy", "label": "Created By ID"},
+    {
+        "name": "CreatedById",
+        "type": "reference",
+        "readonly": True,
+        "referenceTo": ["User"],
+        "relationshipName": "CreatedBy",
+        "label": "Created By ID",
+    },
     {"name": "LastModifiedDate", "type": "datetime", "readonly": True, "label": "Last Modified Date"},
-    {"name": "LastModifiedById", "type": "reference", "readonly": True, "referenceTo": ["User"],
-     "relationshipName": "LastModifiedBy", "label": "Last Modified By ID"},
+    {
+        "name": "LastModifiedById",
+        "type": "reference",
+        "readonly": True,
+        "referenceTo": ["User"],
+        "relationshipName": "LastModifiedBy",
+        "label": "Last Modified By ID",
+    },
     {"name": "SystemModstamp", "type": "datetime", "readonly": True, "label": "System Modstamp"},
 ]
 
@@ -166,16 +205,25 @@ def _field_def(raw: dict[str, Any]) -> FieldDef:
     if t in ("reference", "id"):
         length = 18
     return FieldDef(
-        name=raw["name"], type=t, label=raw.get("label") or _label_from_name(raw["name"]), length=length,
-        required=bool(raw.get("required")), createable=not readonly,
-        updateable=not readonly and not raw.get("createOnly"), unique=bool(raw.get("unique")),
-        external_id=bool(raw.get("externalId")), values=tuple(raw.get("values", ())),
+        name=raw["name"],
+        type=t,
+        label=raw.get("label") or _label_from_name(raw["name"]),
+        length=length,
+        required=bool(raw.get("required")),
+        createable=not readonly,
+        updateable=not readonly and not raw.get("createOnly"),
+        unique=bool(raw.get("unique")),
+        external_id=bool(raw.get("externalId")),
+        values=tuple(raw.get("values", ())),
         restricted=bool(raw.get("restricted")),
         default=raw.get("default", False if t == "boolean" else None),
         reference_to=tuple(raw.get("referenceTo", ())),
-        relationship_name=raw.get("relationshipName"), name_field=bool(raw.get("nameField")),
-        default_owner=bool(raw.get("defaultOwner")), precision=raw.get("precision", 0),
-        scale=raw.get("scale", 0), extra_type_info=raw.get("extraTypeInfo"),
+        relationship_name=raw.get("relationshipName"),
+        name_field=bool(raw.get("nameField")),
+        default_owner=bool(raw.get("defaultOwner")),
+        precision=raw.get("precision", 0),
+        scale=raw.get("scale", 0),
+        extra_type_info=raw.get("extraTypeInfo"),
     )
 
 
@@ -186,9 +234,13 @@ class Schema:
         self.by_prefix: dict[str, ObjectDef] = {}
         for name, raw in doc["objects"].items():
             obj = ObjectDef(
-                name=name, key_prefix=raw["keyPrefix"], label=raw.get("label", name),
-                label_plural=raw.get("labelPlural", name + "s"), createable=raw.get("createable", True),
-                updateable=raw.get("updateable", True), deletable=raw.get("deletable", True),
+                name=name,
+                key_prefix=raw["keyPrefix"],
+                label=raw.get("label", name),
+                label_plural=raw.get("labelPlural", name + "s"),
+                createable=raw.get("createable", True),
+                updateable=raw.get("updateable", True),
+                deletable=raw.get("deletable", True),
             )
             for rf in [_SYSTEM_FIELDS[0], *raw["fields"], *_SYSTEM_FIELDS[1:]]:
                 fd = _field_def(rf)
@@ -217,18 +269,25 @@ class Schema:
         for other in self.objects.values():
             for fd in other.fields.values():
                 if obj.name in fd.reference_to and fd.name not in ("CreatedById", "LastModifiedById"):
-                    children.append({
-                        "cascadeDelete": False, "childSObject": other.name, "deprecatedAndHidden": False,
-                        "field": fd.name, "relationshipName": _child_relationship(other, fd),
-                    })
+                    children.append(
+                        {
+                            "cascadeDelete": False,
+                            "childSObject": other.name,
+                            "deprecatedAndHidden": False,
+                            "field": fd.name,
+                            "relationshipName": _child_relationship(other, fd),
+                        }
+                    )
         out = obj.describe_basic(version)
-        out.update({
-            "childRelationships": children,
-            "fields": [f.describe() for f in obj.fields.values()],
-            "recordTypeInfos": [],
-            "supportedScopes": [{"label": "All " + obj.label_plural.lower(), "name": "everything"}],
-            "urls": {**obj.urls(version), "uiDetailTemplate": None},
-        })
+        out.update(
+            {
+                "childRelationships": children,
+                "fields": [f.describe() for f in obj.fields.values()],
+                "recordTypeInfos": [],
+                "supportedScopes": [{"label": "All " + obj.label_plural.lower(), "name": "everything"}],
+                "urls": {**obj.urls(version), "uiDetailTemplate": None},
+            }
+        )
         return out
 
     def child_relationships(self, parent: ObjectDef) -> dict[str, tuple[ObjectDef, FieldDef]]:

@@ -101,7 +101,9 @@ def check_password(org: Org, username: str | None, password: str | None, *, toke
     candidates = [secret + token] + ([secret] if token_optional else [])
     ok = password is not None and any(hmac.compare_digest(password, c) for c in candidates)
     if rec is None or not ok or not rec.get("IsActive"):
-        raise SoapFault("INVALID_LOGIN", "Invalid username, password, security token; or user locked out.", "LoginFault")
+        raise SoapFault(
+            "INVALID_LOGIN", "Invalid username, password, security token; or user locked out.", "LoginFault"
+        )
     return rec["Id"]
 
 
@@ -111,18 +113,21 @@ def login(org: Org, op: Element, base_url: str) -> str:
     org_id = org.settings.org_id
     v = org.version
     user = org.store.tables["User"][user_id]
-    return _ENVELOPE.format(body=(
-        "<loginResponse><result>"
-        f"<metadataServerUrl>{base_url}/services/Soap/m/{v}/{org_id[:15]}</metadataServerUrl>"
-        "<passwordExpired>false</passwordExpired><sandbox>true</sandbox>"
-        f"<serverUrl>{base_url}/services/Soap/u/{v}/{org_id[:15]}</serverUrl>"
-        f"<sessionId>{escape(sid)}</sessionId><userId>{user_id}</userId>"
-        f"<userInfo><organizationId>{org_id}</organizationId><userEmail>{escape(user.get('Email') or '')}</userEmail>"
-        f"<userFullName>{escape(user.get('Name') or '')}</userFullName><userId>{user_id}</userId>"
-        f"<userName>{escape(user.get('Username') or '')}</userName>"
-        f"<userTimeZone>{escape(user.get('TimeZoneSidKey') or 'UTC')}</userTimeZone></userInfo>"
-        "</result></loginResponse>"
-    ))
+    return _ENVELOPE.format(
+        body=(
+            "<loginResponse><result>"
+            f"<metadataServerUrl>{base_url}/services/Soap/m/{v}/{org_id[:15]}</metadataServerUrl>"
+            "<passwordExpired>false</passwordExpired><sandbox>true</sandbox>"
+            f"<serverUrl>{base_url}/services/Soap/u/{v}/{org_id[:15]}</serverUrl>"
+            f"<sessionId>{escape(sid)}</sessionId><userId>{user_id}</userId>"
+            f"<userInfo><organizationId>{org_id}</organizationId>"
+            f"<userEmail>{escape(user.get('Email') or '')}</userEmail>"
+            f"<userFullName>{escape(user.get('Name') or '')}</userFullName><userId>{user_id}</userId>"
+            f"<userName>{escape(user.get('Username') or '')}</userName>"
+            f"<userTimeZone>{escape(user.get('TimeZoneSidKey') or 'UTC')}</userTimeZone></userInfo>"
+            "</result></loginResponse>"
+        )
+    )
 
 
 # ---- convertLead -------------------------------------------------------------------------------------
@@ -160,7 +165,9 @@ def convert_one(org: Org, txn: Txn, ctx: dml.DmlContext, lc: Element) -> dict[st
         raise SalesforceError(
             "INVALID_CROSS_REFERENCE_KEY",
             "Converted objects can only be owned by users.  If the lead is not owned by a user, you must specify "
-            "a user for the Owner field.", fields=["ownerId"])
+            "a user for the Owner field.",
+            fields=["ownerId"],
+        )
     owner = owner_id or lead["OwnerId"]
     today = ctx.now.date()
 
@@ -171,13 +178,26 @@ def convert_one(org: Org, txn: Txn, ctx: dml.DmlContext, lc: Element) -> dict[st
         if acc is None or acc.get("IsDeleted"):
             raise SalesforceError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", fields=["accountId"])
     else:
-        account_id = dml.create(txn, schema.objects["Account"], {
-            "Name": lead["Company"], "OwnerId": owner, "Phone": lead.get("Phone"), "Website": lead.get("Website"),
-            "Industry": lead.get("Industry"), "BillingStreet": lead.get("Street"), "BillingCity": lead.get("City"),
-            "BillingState": lead.get("State"), "BillingPostalCode": lead.get("PostalCode"),
-            "BillingCountry": lead.get("Country"), "NumberOfEmployees": lead.get("NumberOfEmployees"),
-            "AnnualRevenue": lead.get("AnnualRevenue"), "Client_Type__c": lead.get("Client_Type__c"),
-        }, ctx)
+        account_id = dml.create(
+            txn,
+            schema.objects["Account"],
+            {
+                "Name": lead["Company"],
+                "OwnerId": owner,
+                "Phone": lead.get("Phone"),
+                "Website": lead.get("Website"),
+                "Industry": lead.get("Industry"),
+                "BillingStreet": lead.get("Street"),
+                "BillingCity": lead.get("City"),
+                "BillingState": lead.get("State"),
+                "BillingPostalCode": lead.get("PostalCode"),
+                "BillingCountry": lead.get("Country"),
+                "NumberOfEmployees": lead.get("NumberOfEmployees"),
+                "AnnualRevenue": lead.get("AnnualRevenue"),
+                "Client_Type__c": lead.get("Client_Type__c"),
+            },
+            ctx,
+        )
     contact_id = _text(lc, "contactId")
     if contact_id is not None:
         contact_id = ids.normalize(contact_id)
@@ -185,27 +205,52 @@ def convert_one(org: Org, txn: Txn, ctx: dml.DmlContext, lc: Element) -> dict[st
         if con is None or con.get("IsDeleted"):
             raise SalesforceError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", fields=["contactId"])
         if con.get("AccountId") != account_id:
-            raise SalesforceError("INVALID_CROSS_REFERENCE_KEY",
-                                  "The contact must belong to the account the lead is converted into",
-                                  fields=["contactId"])
+            raise SalesforceError(
+                "INVALID_CROSS_REFERENCE_KEY",
+                "The contact must belong to the account the lead is converted into",
+                fields=["contactId"],
+            )
         if _bool(_text(lc, "overwriteLeadSource")) and lead.get("LeadSource"):
             dml.update(txn, schema.objects["Contact"], contact_id, {"LeadSource": lead["LeadSource"]}, ctx)
     else:
-        contact_id = dml.create(txn, schema.objects["Contact"], {
-            "AccountId": account_id, "FirstName": lead.get("FirstName"), "LastName": lead["LastName"],
-            "Salutation": lead.get("Salutation"), "Title": lead.get("Title"), "Email": lead.get("Email"),
-            "Phone": lead.get("Phone"), "MobilePhone": lead.get("MobilePhone"), "MailingCity": lead.get("City"),
-            "MailingCountry": lead.get("Country"), "LeadSource": lead.get("LeadSource"), "OwnerId": owner,
-            "Language__c": lead.get("Language__c"), "HasOptedOutOfEmail": lead.get("HasOptedOutOfEmail"),
-            "DoNotCall": lead.get("DoNotCall"),
-        }, ctx)
+        contact_id = dml.create(
+            txn,
+            schema.objects["Contact"],
+            {
+                "AccountId": account_id,
+                "FirstName": lead.get("FirstName"),
+                "LastName": lead["LastName"],
+                "Salutation": lead.get("Salutation"),
+                "Title": lead.get("Title"),
+                "Email": lead.get("Email"),
+                "Phone": lead.get("Phone"),
+                "MobilePhone": lead.get("MobilePhone"),
+                "MailingCity": lead.get("City"),
+                "MailingCountry": lead.get("Country"),
+                "LeadSource": lead.get("LeadSource"),
+                "OwnerId": owner,
+                "Language__c": lead.get("Language__c"),
+                "HasOptedOutOfEmail": lead.get("HasOptedOutOfEmail"),
+                "DoNotCall": lead.get("DoNotCall"),
+            },
+            ctx,
+        )
     opportunity_id = None
     if not _bool(_text(lc, "doNotCreateOpportunity")):
         name = _text(lc, "opportunityName") or f"{lead['Company']}-"
-        opportunity_id = dml.create(txn, schema.objects["Opportunity"], {
-            "Name": name[:120], "AccountId": account_id, "StageName": "Prospecting",
-            "CloseDate": _quarter_end(today).isoformat(), "LeadSource": lead.get("LeadSource"), "OwnerId": owner,
-        }, ctx)
+        opportunity_id = dml.create(
+            txn,
+            schema.objects["Opportunity"],
+            {
+                "Name": name[:120],
+                "AccountId": account_id,
+                "StageName": "Prospecting",
+                "CloseDate": _quarter_end(today).isoformat(),
+                "LeadSource": lead.get("LeadSource"),
+                "OwnerId": owner,
+            },
+            ctx,
+        )
     # Open activities on the lead follow it to the contact.
     task_obj = schema.objects["Task"]
     for task in list(store.records("Task")):
@@ -216,14 +261,23 @@ def convert_one(org: Org, txn: Txn, ctx: dml.DmlContext, lc: Element) -> dict[st
             dml.update(txn, task_obj, task["Id"], changes, ctx)
     system = dml.DmlContext(**{**ctx.__dict__, "system_mode": True})
     lead_changes: dict[str, Any] = {
-        "IsConverted": True, "ConvertedDate": today.isoformat(), "ConvertedAccountId": account_id,
-        "ConvertedContactId": contact_id, "ConvertedOpportunityId": opportunity_id, "Status": status,
+        "IsConverted": True,
+        "ConvertedDate": today.isoformat(),
+        "ConvertedAccountId": account_id,
+        "ConvertedContactId": contact_id,
+        "ConvertedOpportunityId": opportunity_id,
+        "Status": status,
     }
     if owner_id:
         lead_changes["OwnerId"] = owner_id
     dml.update(txn, schema.objects["Lead"], lead_id, lead_changes, system)
-    return {"accountId": account_id, "contactId": contact_id, "leadId": lead_id,
-            "opportunityId": opportunity_id, "success": True}
+    return {
+        "accountId": account_id,
+        "contactId": contact_id,
+        "leadId": lead_id,
+        "opportunityId": opportunity_id,
+        "success": True,
+    }
 
 
 def convert_lead(org: Org, op: Element, user_id: str) -> str:
@@ -248,8 +302,9 @@ def convert_lead(org: Org, op: Element, user_id: str) -> str:
         txn.rollback()
         raise
     txn.commit()
-    return _ENVELOPE.format(body="<convertLeadResponse>" + "".join(_result_xml(r) for r in results)
-                            + "</convertLeadResponse>")
+    return _ENVELOPE.format(
+        body="<convertLeadResponse>" + "".join(_result_xml(r) for r in results) + "</convertLeadResponse>"
+    )
 
 
 def _result_xml(r: dict[str, Any]) -> str:
@@ -262,7 +317,12 @@ def _result_xml(r: dict[str, Any]) -> str:
     if not r["success"]:
         e: SalesforceError = r["error"]
         fields = "".join(f"<fields>{escape(f)}</fields>" for f in (e.fields or []))
-        parts.append(f"<errors>{fields}<message>{escape(e.message)}</message><statusCode>{e.code}</statusCode></errors>")
-    parts += [el("leadId", r.get("leadId")), el("opportunityId", r.get("opportunityId")),
-              el("success", "true" if r["success"] else "false")]
+        parts.append(
+            f"<errors>{fields}<message>{escape(e.message)}</message><statusCode>{e.code}</statusCode></errors>"
+        )
+    parts += [
+        el("leadId", r.get("leadId")),
+        el("opportunityId", r.get("opportunityId")),
+        el("success", "true" if r["success"] else "false"),
+    ]
     return "<result>" + "".join(parts) + "</result>"

@@ -63,7 +63,9 @@ class Store:
         if path != ":memory:":
             self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, sobject TEXT NOT NULL, data TEXT NOT NULL)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, sobject TEXT NOT NULL, data TEXT NOT NULL)"
+        )
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self.tables: dict[str, dict[str, Record]] = {}
         self.indexes: dict[tuple[str, str], dict[str, set[str]]] = {}
@@ -74,7 +76,9 @@ class Store:
     def _empty(self) -> None:
         self.tables = {name: {} for name in self.schema.objects}
         self.indexes = {
-            (o.name, f.name): {} for o in self.schema.objects.values() for f in o.fields.values()
+            (o.name, f.name): {}
+            for o in self.schema.objects.values()
+            for f in o.fields.values()
             if f.unique or f.external_id
         }
         self.indexes[("Lead", "Email")] = {}  # the duplicate rule matches on it
@@ -125,7 +129,8 @@ class Store:
             return sorted(idx.get(index_key(value), ()))
         key = index_key(value)
         return sorted(
-            rid for rid, r in self.tables[sobject].items()
+            rid
+            for rid, r in self.tables[sobject].items()
             if not r.get("IsDeleted") and r.get(field_name) is not None and index_key(r[field_name]) == key
         )
 

@@ -3,10 +3,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from simple_salesforce import Salesforce
-
 from leadflow_salesforce import connect
 from leadflow_salesforce.testing import EmulatorHandle, running_emulator
+from simple_salesforce import Salesforce
 
 
 @pytest.fixture(scope="session")

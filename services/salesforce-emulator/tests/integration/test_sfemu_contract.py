@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from leadflow_salesforce import LeadConvert, connect, convert_leads
+from leadflow_salesforce.client import build_session
+from leadflow_salesforce.testing import EmulatorHandle
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
@@ -19,10 +22,6 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 from simple_salesforce.format import format_soql
-
-from leadflow_salesforce import LeadConvert, connect, convert_leads
-from leadflow_salesforce.client import build_session
-from leadflow_salesforce.testing import EmulatorHandle
 
 pytestmark = pytest.mark.integration
 
@@ -50,8 +49,9 @@ def test_jwt_bearer_login(emu: EmulatorHandle, tmp_path) -> None:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = tmp_path / "key.pem"
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
+    pem.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     sf = connect(emu.salesforce_settings(auth="jwt", private_key_file=pem))
     assert sf.query("SELECT Id FROM User")["totalSize"] >= 1
 
@@ -127,7 +127,12 @@ def test_upsert_created_updated_and_bad_field(sf: Salesforce) -> None:
     r = sf.Lead.upsert("Leadflow_Id__c/lf-1", {"LastName": "A", "Company": "B"}, raw_response=True)
     assert r.status_code == 201 and r.json()["created"] is True
     r2 = sf.Lead.upsert("Leadflow_Id__c/lf-1", {"LastName": "C"}, raw_response=True)
-    assert r2.status_code == 200 and r2.json() == {"id": r.json()["id"], "success": True, "errors": [], "created": False}
+    assert r2.status_code == 200 and r2.json() == {
+        "id": r.json()["id"],
+        "success": True,
+        "errors": [],
+        "created": False,
+    }
     assert sf.Lead.get_by_custom_id("Leadflow_Id__c", "lf-1")["LastName"] == "C"
     with pytest.raises(SalesforceResourceNotFound) as ei:
         sf.Lead.upsert("Company/x", {"LastName": "A"})
@@ -142,15 +147,18 @@ def test_upsert_with_several_matches_is_300(sf: Salesforce) -> None:
     assert len(ei.value.content) == 2 and ei.value.content[0].startswith("/services/data/v59.0/sobjects/Account/")
 
 
-@pytest.mark.parametrize("values, code", [
-    ({"LastName": "x"}, "REQUIRED_FIELD_MISSING"),
-    ({"LastName": "x", "Company": "c" * 256}, "STRING_TOO_LONG"),
-    ({"LastName": "x", "Company": "c", "Status": "Bogus"}, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"),
-    ({"LastName": "x", "Company": "c", "IsConverted": True}, "INVALID_FIELD_FOR_INSERT_UPDATE"),
-    ({"LastName": "x", "Company": "c", "Nope__c": 1}, "INVALID_FIELD"),
-    ({"LastName": "x", "Company": "c", "OwnerId": "005xyz"}, "MALFORMED_ID"),
-    ({"LastName": "x", "Company": "c", "Matched_Account__c": "001000000000999AAA"}, "INVALID_CROSS_REFERENCE_KEY"),
-])
+@pytest.mark.parametrize(
+    "values, code",
+    [
+        ({"LastName": "x"}, "REQUIRED_FIELD_MISSING"),
+        ({"LastName": "x", "Company": "c" * 256}, "STRING_TOO_LONG"),
+        ({"LastName": "x", "Company": "c", "Status": "Bogus"}, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"),
+        ({"LastName": "x", "Company": "c", "IsConverted": True}, "INVALID_FIELD_FOR_INSERT_UPDATE"),
+        ({"LastName": "x", "Company": "c", "Nope__c": 1}, "INVALID_FIELD"),
+        ({"LastName": "x", "Company": "c", "OwnerId": "005xyz"}, "MALFORMED_ID"),
+        ({"LastName": "x", "Company": "c", "Matched_Account__c": "001000000000999AAA"}, "INVALID_CROSS_REFERENCE_KEY"),
+    ],
+)
 def test_create_errors(sf: Salesforce, values: dict, code: str) -> None:
     with pytest.raises(SalesforceMalformedRequest) as ei:
         sf.Lead.create(values)
@@ -174,7 +182,9 @@ def test_describe_and_global_describe(sf: Salesforce) -> None:
     assert fields["OwnerId"]["referenceTo"] == ["Group", "User"]
     assert fields["IsConverted"]["createable"] is False
     g = sf.describe()
-    assert g["maxBatchSize"] == 200 and {"Lead", "Account", "User", "Group", "Task"} <= {s["name"] for s in g["sobjects"]}
+    assert g["maxBatchSize"] == 200 and {"Lead", "Account", "User", "Group", "Task"} <= {
+        s["name"] for s in g["sobjects"]
+    }
     assert sf.Lead.metadata()["objectDescribe"]["name"] == "Lead"
 
 
@@ -213,8 +223,10 @@ def test_duplicate_rule(emu: EmulatorHandle, sf: Salesforce) -> None:
     err = ei.value.content[0]
     assert err["errorCode"] == "DUPLICATES_DETECTED"
     assert err["duplicateResult"]["matchResults"][0]["matchRecords"][0]["record"]["Id"].startswith("00Q")
-    res = sf.Lead.create({"LastName": "A", "Company": "B", "Email": "dup@x.no"},
-                         headers={"Sforce-Duplicate-Rule-Header": "allowSave=true"})
+    res = sf.Lead.create(
+        {"LastName": "A", "Company": "B", "Email": "dup@x.no"},
+        headers={"Sforce-Duplicate-Rule-Header": "allowSave=true"},
+    )
     assert res["success"]
 
 
@@ -233,11 +245,14 @@ def test_convert_lead_new_and_existing_account(sf: Salesforce) -> None:
     sf.Task.create({"WhoId": task_lead, "Subject": "Call back"})
     acc = sf.Account.create({"Name": "Existing AS"})["id"]
     other = new_lead(sf)
-    results = convert_leads(sf, [
-        LeadConvert(lead_id=task_lead, opportunity_name="Fjord deal"),
-        LeadConvert(lead_id=other, account_id=acc, do_not_create_opportunity=True),
-        LeadConvert(lead_id=task_lead),
-    ])
+    results = convert_leads(
+        sf,
+        [
+            LeadConvert(lead_id=task_lead, opportunity_name="Fjord deal"),
+            LeadConvert(lead_id=other, account_id=acc, do_not_create_opportunity=True),
+            LeadConvert(lead_id=task_lead),
+        ],
+    )
     first, second, again = results
     assert first.success and first.account_id and first.contact_id and first.opportunity_id
     lead = sf.Lead.get(task_lead)
@@ -278,8 +293,12 @@ def test_query_errors_and_escapes(sf: Salesforce) -> None:
     new_lead(sf, LastName="O'Neil \\ backslash")
     q = format_soql("SELECT LastName FROM Lead WHERE LastName = {}", "O'Neil \\ backslash")
     assert sf.query(q)["totalSize"] == 1
-    for bad, code in [("SELECT Id FROM Leads", "INVALID_TYPE"), ("SELECT Nope FROM Lead", "INVALID_FIELD"),
-                      ("SELECT Id FROM Lead WHERE", "MALFORMED_QUERY"), ("SELECT Id FROM Lead WHERE LastName = 'x", "MALFORMED_QUERY")]:
+    for bad, code in [
+        ("SELECT Id FROM Leads", "INVALID_TYPE"),
+        ("SELECT Nope FROM Lead", "INVALID_FIELD"),
+        ("SELECT Id FROM Lead WHERE", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Lead WHERE LastName = 'x", "MALFORMED_QUERY"),
+    ]:
         with pytest.raises(SalesforceMalformedRequest) as ei:
             sf.query(bad)
         assert ei.value.content[0]["errorCode"] == code
@@ -299,16 +318,28 @@ def test_datetime_cursor_query_like_a_poller(emu: EmulatorHandle, sf: Salesforce
 
 # ---- collections and composite ------------------------------------------------------------------------
 def test_collections_create_update_delete_get(sf: Salesforce) -> None:
-    recs = [{"attributes": {"type": "Lead"}, "LastName": "A", "Company": "C"},
-            {"attributes": {"type": "Lead"}, "LastName": "B"}]
+    recs = [
+        {"attributes": {"type": "Lead"}, "LastName": "A", "Company": "C"},
+        {"attributes": {"type": "Lead"}, "LastName": "B"},
+    ]
     res = sf.restful("composite/sobjects", method="POST", json={"allOrNone": False, "records": recs})
     assert res[0]["success"] is True
-    assert res[1] == {"success": False, "errors": [{"statusCode": "REQUIRED_FIELD_MISSING",
-                                                     "message": "Required fields are missing: [Company]",
-                                                     "fields": ["Company"]}]}
+    assert res[1] == {
+        "success": False,
+        "errors": [
+            {
+                "statusCode": "REQUIRED_FIELD_MISSING",
+                "message": "Required fields are missing: [Company]",
+                "fields": ["Company"],
+            }
+        ],
+    }
     rid = res[0]["id"]
-    upd = sf.restful("composite/sobjects", method="PATCH",
-                     json={"records": [{"attributes": {"type": "Lead"}, "Id": rid, "Rating": "Hot"}]})
+    upd = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={"records": [{"attributes": {"type": "Lead"}, "Id": rid, "Rating": "Hot"}]},
+    )
     assert upd == [{"id": rid, "success": True, "errors": []}]
     got = sf.restful("composite/sobjects/Lead", params={"ids": rid, "fields": "Rating"})
     assert got[0]["Rating"] == "Hot"
@@ -317,8 +348,10 @@ def test_collections_create_update_delete_get(sf: Salesforce) -> None:
 
 
 def test_collections_all_or_none_rolls_back(sf: Salesforce) -> None:
-    recs = [{"attributes": {"type": "Lead"}, "LastName": "A", "Company": "C"},
-            {"attributes": {"type": "Lead"}, "LastName": "B", "Status": "Bad"}]
+    recs = [
+        {"attributes": {"type": "Lead"}, "LastName": "A", "Company": "C"},
+        {"attributes": {"type": "Lead"}, "LastName": "B", "Status": "Bad"},
+    ]
     res = sf.restful("composite/sobjects", method="POST", json={"allOrNone": True, "records": recs})
     assert res[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
     assert res[1]["errors"][0]["statusCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
@@ -326,10 +359,13 @@ def test_collections_all_or_none_rolls_back(sf: Salesforce) -> None:
 
 
 def test_collections_upsert_by_external_id(sf: Salesforce) -> None:
-    body = {"allOrNone": False, "records": [
-        {"attributes": {"type": "Lead"}, "Leadflow_Id__c": "a", "LastName": "A", "Company": "C"},
-        {"attributes": {"type": "Lead"}, "Leadflow_Id__c": "b", "LastName": "B", "Company": "C"},
-    ]}
+    body = {
+        "allOrNone": False,
+        "records": [
+            {"attributes": {"type": "Lead"}, "Leadflow_Id__c": "a", "LastName": "A", "Company": "C"},
+            {"attributes": {"type": "Lead"}, "Leadflow_Id__c": "b", "LastName": "B", "Company": "C"},
+        ],
+    }
     first = sf.restful("composite/sobjects/Lead/Leadflow_Id__c", method="PATCH", json=body)
     assert [r["created"] for r in first] == [True, True]
     second = sf.restful("composite/sobjects/Lead/Leadflow_Id__c", method="PATCH", json=body)
@@ -347,14 +383,32 @@ def test_collections_too_many_records(sf: Salesforce) -> None:
 
 
 def test_composite_with_references(sf: Salesforce) -> None:
-    res = sf.restful("composite", method="POST", json={"allOrNone": True, "compositeRequest": [
-        {"method": "POST", "url": "/services/data/v59.0/sobjects/Account", "referenceId": "acc",
-         "body": {"Name": "Ref AS"}},
-        {"method": "POST", "url": "/services/data/v59.0/sobjects/Lead", "referenceId": "lead",
-         "body": {"LastName": "R", "Company": "Ref AS", "Matched_Account__c": "@{acc.id}"}},
-        {"method": "GET", "url": "/services/data/v59.0/sobjects/Lead/@{lead.id}?fields=Matched_Account__c",
-         "referenceId": "read"},
-    ]})
+    res = sf.restful(
+        "composite",
+        method="POST",
+        json={
+            "allOrNone": True,
+            "compositeRequest": [
+                {
+                    "method": "POST",
+                    "url": "/services/data/v59.0/sobjects/Account",
+                    "referenceId": "acc",
+                    "body": {"Name": "Ref AS"},
+                },
+                {
+                    "method": "POST",
+                    "url": "/services/data/v59.0/sobjects/Lead",
+                    "referenceId": "lead",
+                    "body": {"LastName": "R", "Company": "Ref AS", "Matched_Account__c": "@{acc.id}"},
+                },
+                {
+                    "method": "GET",
+                    "url": "/services/data/v59.0/sobjects/Lead/@{lead.id}?fields=Matched_Account__c",
+                    "referenceId": "read",
+                },
+            ],
+        },
+    )
     items = res["compositeResponse"]
     assert [i["httpStatusCode"] for i in items] == [201, 201, 200]
     assert items[2]["body"]["Matched_Account__c"] == items[0]["body"]["id"]
@@ -362,11 +416,33 @@ def test_composite_with_references(sf: Salesforce) -> None:
 
 
 def test_composite_all_or_none_halts(sf: Salesforce) -> None:
-    res = sf.restful("composite", method="POST", json={"allOrNone": True, "compositeRequest": [
-        {"method": "POST", "url": "/services/data/v59.0/sobjects/Account", "referenceId": "acc", "body": {"Name": "X"}},
-        {"method": "POST", "url": "/services/data/v59.0/sobjects/Lead", "referenceId": "bad", "body": {"LastName": "R"}},
-        {"method": "POST", "url": "/services/data/v59.0/sobjects/Account", "referenceId": "never", "body": {"Name": "Y"}},
-    ]})
+    res = sf.restful(
+        "composite",
+        method="POST",
+        json={
+            "allOrNone": True,
+            "compositeRequest": [
+                {
+                    "method": "POST",
+                    "url": "/services/data/v59.0/sobjects/Account",
+                    "referenceId": "acc",
+                    "body": {"Name": "X"},
+                },
+                {
+                    "method": "POST",
+                    "url": "/services/data/v59.0/sobjects/Lead",
+                    "referenceId": "bad",
+                    "body": {"LastName": "R"},
+                },
+                {
+                    "method": "POST",
+                    "url": "/services/data/v59.0/sobjects/Account",
+                    "referenceId": "never",
+                    "body": {"Name": "Y"},
+                },
+            ],
+        },
+    )
     items = res["compositeResponse"]
     assert items[0]["body"][0]["errorCode"] == "PROCESSING_HALTED"
     assert items[1]["body"][0]["errorCode"] == "REQUIRED_FIELD_MISSING"
@@ -385,7 +461,9 @@ def test_bulk2_ingest_and_results(sf: Salesforce) -> None:
     assert len(ok) == 50 and ok[0]["sf__Created"] == "true" and ok[0]["sf__Id"].startswith("00Q")
     failed = list(csv.DictReader(io.StringIO(sf.bulk2.Lead.get_failed_records(job))))
     assert failed[0]["sf__Error"].startswith("REQUIRED_FIELD_MISSING")
-    up = sf.bulk2.Lead.upsert(records=[{"Leadflow_Id__c": "bk-1", "Rating": "Hot"}], external_id_field="Leadflow_Id__c", wait=0)
+    up = sf.bulk2.Lead.upsert(
+        records=[{"Leadflow_Id__c": "bk-1", "Rating": "Hot"}], external_id_field="Leadflow_Id__c", wait=0
+    )
     assert up[0]["numberRecordsFailed"] == 0
     assert sf.Lead.get_by_custom_id("Leadflow_Id__c", "bk-1")["Rating"] == "Hot"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from leadflow_sf_emulator import dml, ids
 from leadflow_sf_emulator.clock import EmulatorClock
 from leadflow_sf_emulator.errors import SalesforceError
@@ -42,19 +41,30 @@ def create(org: Org, sobject: str, values: dict) -> str:
     return rid
 
 
-@pytest.mark.parametrize("values, code, fields", [
-    ({"LastName": "x"}, "REQUIRED_FIELD_MISSING", ["Company"]),
-    ({"LastName": "x", "Company": "c" * 256}, "STRING_TOO_LONG", ["Company"]),
-    ({"LastName": "x", "Company": "c", "Status": "Nope"}, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", ["Status"]),
-    ({"LastName": "x", "Company": "c", "IsConverted": True}, "INVALID_FIELD_FOR_INSERT_UPDATE", ["IsConverted"]),
-    ({"LastName": "x", "Company": "c", "Foo__c": 1}, "INVALID_FIELD", None),
-    ({"LastName": "x", "Company": "c", "OwnerId": "bogus"}, "MALFORMED_ID", ["OwnerId"]),
-    ({"LastName": "x", "Company": "c", "OwnerId": "00190000001pPvHAAU"}, "FIELD_INTEGRITY_EXCEPTION", ["OwnerId"]),
-    ({"LastName": "x", "Company": "c", "OwnerId": ids.mint("005", 999999)}, "INVALID_CROSS_REFERENCE_KEY", ["OwnerId"]),
-    ({"LastName": "x", "Company": "c", "Email": "nope"}, "INVALID_EMAIL_ADDRESS", ["Email"]),
-    ({"LastName": "x", "Company": "c", "Score__c": "high"}, "JSON_PARSER_ERROR", None),
-    ({"LastName": "x", "Company": "c", "SLA_Status__c": "Late"}, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", ["SLA_Status__c"]),
-])
+@pytest.mark.parametrize(
+    "values, code, fields",
+    [
+        ({"LastName": "x"}, "REQUIRED_FIELD_MISSING", ["Company"]),
+        ({"LastName": "x", "Company": "c" * 256}, "STRING_TOO_LONG", ["Company"]),
+        ({"LastName": "x", "Company": "c", "Status": "Nope"}, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", ["Status"]),
+        ({"LastName": "x", "Company": "c", "IsConverted": True}, "INVALID_FIELD_FOR_INSERT_UPDATE", ["IsConverted"]),
+        ({"LastName": "x", "Company": "c", "Foo__c": 1}, "INVALID_FIELD", None),
+        ({"LastName": "x", "Company": "c", "OwnerId": "bogus"}, "MALFORMED_ID", ["OwnerId"]),
+        ({"LastName": "x", "Company": "c", "OwnerId": "00190000001pPvHAAU"}, "FIELD_INTEGRITY_EXCEPTION", ["OwnerId"]),
+        (
+            {"LastName": "x", "Company": "c", "OwnerId": ids.mint("005", 999999)},
+            "INVALID_CROSS_REFERENCE_KEY",
+            ["OwnerId"],
+        ),
+        ({"LastName": "x", "Company": "c", "Email": "nope"}, "INVALID_EMAIL_ADDRESS", ["Email"]),
+        ({"LastName": "x", "Company": "c", "Score__c": "high"}, "JSON_PARSER_ERROR", None),
+        (
+            {"LastName": "x", "Company": "c", "SLA_Status__c": "Late"},
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            ["SLA_Status__c"],
+        ),
+    ],
+)
 def test_lead_validation_errors(org: Org, values: dict, code: str, fields: list[str] | None) -> None:
     with pytest.raises(SalesforceError) as ei:
         create(org, "Lead", values)

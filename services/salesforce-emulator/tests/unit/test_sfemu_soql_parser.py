@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from leadflow_sf_emulator import dml
 from leadflow_sf_emulator.clock import EmulatorClock
 from leadflow_sf_emulator.errors import SalesforceError
@@ -27,12 +26,33 @@ def org() -> Org:
     ctx = o.dml_context(o.integration_user_id)
     acc = dml.create(txn, o.schema.objects["Account"], {"Name": "Acme AS", "Key_Account__c": True}, ctx)
     rows = [
-        {"LastName": "Hansen", "Company": "Acme AS", "Email": "h@acme.no", "Score__c": 80, "Country": "Norway",
-         "Matched_Account__c": acc, "Leadflow_Id__c": "lf-1", "SLA_Due__c": "2024-05-15T12:00:00Z"},
-        {"LastName": "O'Brien", "Company": "Back\\slash Ltd", "Email": "ob@x.ie", "Score__c": 40, "Country": "Ireland",
-         "Leadflow_Id__c": "lf-2", "SLA_Due__c": "2024-05-14T09:00:00Z"},
-        {"LastName": "Müller", "Company": "100%_Sure GmbH", "Score__c": None, "Country": "Germany",
-         "Leadflow_Id__c": "lf-3", "Status": "Working - Contacted"},
+        {
+            "LastName": "Hansen",
+            "Company": "Acme AS",
+            "Email": "h@acme.no",
+            "Score__c": 80,
+            "Country": "Norway",
+            "Matched_Account__c": acc,
+            "Leadflow_Id__c": "lf-1",
+            "SLA_Due__c": "2024-05-15T12:00:00Z",
+        },
+        {
+            "LastName": "O'Brien",
+            "Company": "Back\\slash Ltd",
+            "Email": "ob@x.ie",
+            "Score__c": 40,
+            "Country": "Ireland",
+            "Leadflow_Id__c": "lf-2",
+            "SLA_Due__c": "2024-05-14T09:00:00Z",
+        },
+        {
+            "LastName": "Müller",
+            "Company": "100%_Sure GmbH",
+            "Score__c": None,
+            "Country": "Germany",
+            "Leadflow_Id__c": "lf-3",
+            "Status": "Working - Contacted",
+        },
     ]
     for r in rows:
         dml.create(txn, o.schema.objects["Lead"], r, ctx)
@@ -56,8 +76,10 @@ def soql_error(org: Org, q: str) -> SalesforceError:
 
 # ---- grammar --------------------------------------------------------------------------------------------
 def test_parse_full_statement() -> None:
-    q = parse("SELECT Id, Owner.Name, COUNT(Id) cnt FROM Lead WHERE (A = 1 OR B != 'x') AND NOT C IN ('a','b') "
-              "GROUP BY Owner.Name ORDER BY Name DESC NULLS LAST, Id LIMIT 10 OFFSET 5")
+    q = parse(
+        "SELECT Id, Owner.Name, COUNT(Id) cnt FROM Lead WHERE (A = 1 OR B != 'x') AND NOT C IN ('a','b') "
+        "GROUP BY Owner.Name ORDER BY Name DESC NULLS LAST, Id LIMIT 10 OFFSET 5"
+    )
     assert q.sobject == "Lead"
     assert isinstance(q.select[1], ast.FieldRef) and q.select[1].path == ["Owner", "Name"]
     assert isinstance(q.select[2], ast.Aggregate) and q.select[2].alias == "cnt"
@@ -73,8 +95,10 @@ def test_keywords_are_case_insensitive_and_names_keep_schema_spelling(org: Org) 
 
 
 def test_literals_dates_datetimes_and_escapes() -> None:
-    q = parse(r"SELECT Id FROM Lead WHERE CreatedDate > 2024-01-31T10:00:00+00:00 AND D = 2024-01-31 "
-              r"AND Name = 'O\'Brien \\ \n' AND X = LAST_N_DAYS:7 AND Y = TODAY AND Z = null AND W = true")
+    q = parse(
+        r"SELECT Id FROM Lead WHERE CreatedDate > 2024-01-31T10:00:00+00:00 AND D = 2024-01-31 "
+        r"AND Name = 'O\'Brien \\ \n' AND X = LAST_N_DAYS:7 AND Y = TODAY AND Z = null AND W = true"
+    )
     items = q.where.items  # type: ignore[union-attr]
     assert items[0].value.kind == "datetime"
     assert items[1].value.kind == "date"
@@ -83,23 +107,26 @@ def test_literals_dates_datetimes_and_escapes() -> None:
     assert items[5].value.kind == "null" and items[6].value.value is True
 
 
-@pytest.mark.parametrize("q", [
-    "SELECT FROM Lead",
-    "SELECT Id Lead",
-    "SELECT Id FROM Lead WHERE",
-    "SELECT Id FROM Lead WHERE A = 1 AND B = 2 OR C = 3",  # AND/OR mixed without parentheses
-    "SELECT Id FROM Lead WHERE Name = 'unterminated",
-    "SELECT Id FROM Lead WHERE Name = 'bad \\q escape'",
-    "SELECT Id FROM Lead LIMIT -1",
-    "SELECT Id FROM Lead LIMIT 1.5",
-    "SELECT Id FROM Lead WHERE CreatedDate = LAST_N_DAYS",
-    "SELECT Id FROM Lead WHERE CreatedDate = LAST_N_FOO:3",
-    "SELECT Id FROM Lead ORDER BY",
-    "SELECT Id, FROM Lead",
-    "SELECT Id FROM Lead WHERE Name = \"double\"",
-    "SELECT Id FROM Lead; DELETE FROM Lead",
-    "",
-])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "SELECT FROM Lead",
+        "SELECT Id Lead",
+        "SELECT Id FROM Lead WHERE",
+        "SELECT Id FROM Lead WHERE A = 1 AND B = 2 OR C = 3",  # AND/OR mixed without parentheses
+        "SELECT Id FROM Lead WHERE Name = 'unterminated",
+        "SELECT Id FROM Lead WHERE Name = 'bad \\q escape'",
+        "SELECT Id FROM Lead LIMIT -1",
+        "SELECT Id FROM Lead LIMIT 1.5",
+        "SELECT Id FROM Lead WHERE CreatedDate = LAST_N_DAYS",
+        "SELECT Id FROM Lead WHERE CreatedDate = LAST_N_FOO:3",
+        "SELECT Id FROM Lead ORDER BY",
+        "SELECT Id, FROM Lead",
+        'SELECT Id FROM Lead WHERE Name = "double"',
+        "SELECT Id FROM Lead; DELETE FROM Lead",
+        "",
+    ],
+)
 def test_malformed_queries_are_refused(org: Org, q: str) -> None:
     err = soql_error(org, q)
     assert err.code == "MALFORMED_QUERY"
@@ -120,12 +147,15 @@ def test_unknown_object_field_and_relationship(org: Org) -> None:
     assert err.code == "INVALID_FIELD" and "Didn't understand relationship 'Bogus'" in err.message
 
 
-@pytest.mark.parametrize("q, word", [
-    ("SELECT Id FROM Lead WHERE CreatedDate > 2024-01-01", "dateTime"),
-    ("SELECT Id FROM Lead WHERE Score__c > '5'", "double"),
-    ("SELECT Id FROM Lead WHERE IsConverted = 'false'", "boolean"),
-    ("SELECT Id FROM Lead WHERE Company = 5", "string"),
-])
+@pytest.mark.parametrize(
+    "q, word",
+    [
+        ("SELECT Id FROM Lead WHERE CreatedDate > 2024-01-01", "dateTime"),
+        ("SELECT Id FROM Lead WHERE Score__c > '5'", "double"),
+        ("SELECT Id FROM Lead WHERE IsConverted = 'false'", "boolean"),
+        ("SELECT Id FROM Lead WHERE Company = 5", "string"),
+    ],
+)
 def test_type_mismatches_are_invalid_field(org: Org, q: str, word: str) -> None:
     err = soql_error(org, q)
     assert err.code == "INVALID_FIELD" and f"must be of type {word}" in err.message
@@ -147,9 +177,15 @@ def test_comparisons_and_boolean_logic(org: Org) -> None:
     assert names(run(org, "SELECT LastName FROM Lead WHERE Score__c >= 40 ORDER BY Score__c")) == ["O'Brien", "Hansen"]
     assert names(run(org, "SELECT LastName FROM Lead WHERE Score__c = null")) == ["Müller"]
     assert sorted(names(run(org, "SELECT LastName FROM Lead WHERE Score__c != 80"))) == ["Müller", "O'Brien"]
-    assert names(run(org, "SELECT LastName FROM Lead WHERE Country IN ('norway', 'Germany') AND NOT Score__c = null")) == ["Hansen"]
+    assert names(
+        run(org, "SELECT LastName FROM Lead WHERE Country IN ('norway', 'Germany') AND NOT Score__c = null")
+    ) == ["Hansen"]
     assert sorted(names(run(org, "SELECT LastName FROM Lead WHERE Country NOT IN ('Norway')"))) == ["Müller", "O'Brien"]
-    assert sorted(names(run(org, "SELECT LastName FROM Lead WHERE (Score__c > 50 OR Country = 'Germany') AND IsConverted = false"))) == ["Hansen", "Müller"]
+    assert sorted(
+        names(
+            run(org, "SELECT LastName FROM Lead WHERE (Score__c > 50 OR Country = 'Germany') AND IsConverted = false")
+        )
+    ) == ["Hansen", "Müller"]
 
 
 def test_like_is_case_insensitive_and_honours_escapes(org: Org) -> None:
@@ -181,8 +217,11 @@ def test_relative_dates_use_the_emulator_clock(org: Org) -> None:
 
 
 def test_parent_paths_render_nested_and_null(org: Org) -> None:
-    recs = run(org, "SELECT LastName, Owner.Name, Matched_Account__r.Name, Matched_Account__r.Owner.Email "
-                    "FROM Lead ORDER BY LastName")
+    recs = run(
+        org,
+        "SELECT LastName, Owner.Name, Matched_Account__r.Name, Matched_Account__r.Owner.Email "
+        "FROM Lead ORDER BY LastName",
+    )
     hansen = recs[0]
     assert hansen["Owner"]["attributes"]["type"] == "User"
     assert hansen["Matched_Account__r"]["Name"] == "Acme AS"
@@ -193,9 +232,16 @@ def test_parent_paths_render_nested_and_null(org: Org) -> None:
 def test_order_by_nulls_and_multiple_keys(org: Org) -> None:
     asc = names(run(org, "SELECT LastName FROM Lead ORDER BY Score__c"))
     assert asc == ["Müller", "O'Brien", "Hansen"]  # nulls first by default
-    assert names(run(org, "SELECT LastName FROM Lead ORDER BY Score__c ASC NULLS LAST")) == ["O'Brien", "Hansen", "Müller"]
+    assert names(run(org, "SELECT LastName FROM Lead ORDER BY Score__c ASC NULLS LAST")) == [
+        "O'Brien",
+        "Hansen",
+        "Müller",
+    ]
     assert names(run(org, "SELECT LastName FROM Lead ORDER BY Score__c DESC")) == ["Hansen", "O'Brien", "Müller"]
-    assert names(run(org, "SELECT LastName FROM Lead ORDER BY Status DESC, LastName LIMIT 2 OFFSET 1")) == ["Hansen", "O'Brien"]
+    assert names(run(org, "SELECT LastName FROM Lead ORDER BY Status DESC, LastName LIMIT 2 OFFSET 1")) == [
+        "Hansen",
+        "O'Brien",
+    ]
 
 
 def test_count_and_aggregates(org: Org) -> None:
@@ -211,7 +257,9 @@ def test_count_and_aggregates(org: Org) -> None:
 def test_child_subquery(org: Org) -> None:
     lead_id = run(org, "SELECT Id FROM Lead WHERE Leadflow_Id__c = 'lf-1'")[0]["Id"]
     txn = org.store.begin()
-    dml.create(txn, org.schema.objects["Task"], {"WhoId": lead_id, "Subject": "Call"}, org.dml_context(org.integration_user_id))
+    dml.create(
+        txn, org.schema.objects["Task"], {"WhoId": lead_id, "Subject": "Call"}, org.dml_context(org.integration_user_id)
+    )
     txn.commit()
     recs = run(org, "SELECT LastName, (SELECT Subject FROM Tasks) FROM Lead ORDER BY LastName")
     assert recs[0]["Tasks"]["records"][0]["Subject"] == "Call"

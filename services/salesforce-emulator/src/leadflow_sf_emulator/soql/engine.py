@@ -18,8 +18,15 @@ from leadflow_sf_emulator.store import Record, Store
 from leadflow_sf_emulator.values import to_wire
 
 _TEXT = {"string", "textarea", "email", "phone", "url", "picklist", "combobox"}
-_TYPE_WORD = {"boolean": "boolean", "int": "integer", "double": "double", "currency": "double", "percent": "double",
-              "date": "date", "datetime": "dateTime"}
+_TYPE_WORD = {
+    "boolean": "boolean",
+    "int": "integer",
+    "double": "double",
+    "currency": "double",
+    "percent": "double",
+    "date": "date",
+    "datetime": "dateTime",
+}
 _CUSTOM_FIELD_HINT = (
     "If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. "
     "Please reference your WSDL or the describe call for the appropriate names."
@@ -100,23 +107,33 @@ class QueryEngine:
         if len(path) > 1 and path[0].lower() == obj.name.lower() and obj.relationship(path[0]) is None:
             path = path[1:]
         if len(path) > 6:
-            raise self._err(q, ref.pos, "MALFORMED_QUERY", "SOQL statements cannot query more than 5 levels of relationships")
+            raise self._err(
+                q, ref.pos, "MALFORMED_QUERY", "SOQL statements cannot query more than 5 levels of relationships"
+            )
         current = [obj]
         rels: list[FieldDef] = []
         rel_objects: list[list[ObjectDef]] = []
         for seg in path[:-1]:
             fd = next((o.relationship(seg) for o in current if o.relationship(seg) is not None), None)
             if fd is None:
-                raise self._err(q, ref.pos, "INVALID_FIELD",
-                                f"Didn't understand relationship '{seg}' in field path. {_CUSTOM_REL_HINT}")
+                raise self._err(
+                    q,
+                    ref.pos,
+                    "INVALID_FIELD",
+                    f"Didn't understand relationship '{seg}' in field path. {_CUSTOM_REL_HINT}",
+                )
             rels.append(fd)
             current = [self.schema.objects[t] for t in fd.reference_to]
             rel_objects.append(current)
         last = path[-1]
         final = next((o.field(last) for o in current if o.field(last) is not None), None)
         if final is None:
-            raise self._err(q, ref.pos, "INVALID_FIELD",
-                            f"No such column '{last}' on entity '{current[0].name}'. {_CUSTOM_FIELD_HINT}")
+            raise self._err(
+                q,
+                ref.pos,
+                "INVALID_FIELD",
+                f"No such column '{last}' on entity '{current[0].name}'. {_CUSTOM_FIELD_HINT}",
+            )
         return BoundPath(rels, rel_objects, final.name, final)
 
     def getter(self, bp: BoundPath) -> Callable[[Record], Any]:
@@ -144,15 +161,20 @@ class QueryEngine:
         if obj is None:
             obj = self.schema.get(q.sobject)
             if obj is None:
-                raise self._err(q, q.sobject_pos, "INVALID_TYPE",
-                                f"sObject type '{q.sobject}' is not supported. {_CUSTOM_OBJECT_HINT}")
+                raise self._err(
+                    q,
+                    q.sobject_pos,
+                    "INVALID_TYPE",
+                    f"sObject type '{q.sobject}' is not supported. {_CUSTOM_OBJECT_HINT}",
+                )
         plan = Plan(obj)
         items: list[Any] = []
         for item in q.select:
             if isinstance(item, ast.FieldsFn):
                 if item.kind == "ALL" and (q.limit is None or q.limit > 200):
-                    raise self._err(q, item.pos, "MALFORMED_QUERY",
-                                    "The SOQL FIELDS function must have a LIMIT of at most 200")
+                    raise self._err(
+                        q, item.pos, "MALFORMED_QUERY", "The SOQL FIELDS function must have a LIMIT of at most 200"
+                    )
                 for fd in obj.fields.values():
                     if item.kind == "ALL" or (item.kind == "CUSTOM") == fd.custom:
                         items.append(ast.FieldRef([fd.name], item.pos))
@@ -171,14 +193,22 @@ class QueryEngine:
             elif isinstance(item, ast.Aggregate):
                 if item.field is None:  # COUNT()
                     if len(items) > 1 or q.group_by:
-                        raise self._err(q, item.pos, "MALFORMED_QUERY",
-                                        "COUNT() and non-aggregate fields or GROUP BY cannot be mixed")
+                        raise self._err(
+                            q,
+                            item.pos,
+                            "MALFORMED_QUERY",
+                            "COUNT() and non-aggregate fields or GROUP BY cannot be mixed",
+                        )
                     plan.count_only = True
                     continue
                 bp = self.bind_path(q, obj, item.field)
                 if item.func in ("SUM", "AVG") and bp.fd.type not in NUMBER_TYPES:
-                    raise self._err(q, item.pos, "MALFORMED_QUERY",
-                                    f"field {item.field.text} does not support aggregate operator {item.func}")
+                    raise self._err(
+                        q,
+                        item.pos,
+                        "MALFORMED_QUERY",
+                        f"field {item.field.text} does not support aggregate operator {item.func}",
+                    )
                 key = item.alias or f"expr{expr_n}"
                 if not item.alias:
                     expr_n += 1
@@ -195,31 +225,46 @@ class QueryEngine:
             group_keys = {g.key.lower() for g in plan.group_by}
             for col in plan.columns:
                 if isinstance(col, BoundPath) and col.key.lower() not in group_keys:
-                    raise self._err(q, q.sobject_pos, "MALFORMED_QUERY",
-                                    f"Field must be grouped or aggregated: {col.name}")
+                    raise self._err(
+                        q, q.sobject_pos, "MALFORMED_QUERY", f"Field must be grouped or aggregated: {col.name}"
+                    )
         if q.where is not None:
             plan.predicate = self.condition(q, obj, q.where)
         for key in q.order_by:
             if isinstance(key.field, ast.Aggregate):
                 if not plan.aggregate:
-                    raise self._err(q, key.field.pos, "MALFORMED_QUERY", "Aggregate ordering requires an aggregate query")
-                match = next((c for c in plan.columns if isinstance(c, BoundAggregate) and c.func == key.field.func
-                              and c.path is not None and key.field.field is not None
-                              and c.path.key.lower() == self.bind_path(q, obj, key.field.field).key.lower()), None)
+                    raise self._err(
+                        q, key.field.pos, "MALFORMED_QUERY", "Aggregate ordering requires an aggregate query"
+                    )
+                match = next(
+                    (
+                        c
+                        for c in plan.columns
+                        if isinstance(c, BoundAggregate)
+                        and c.func == key.field.func
+                        and c.path is not None
+                        and key.field.field is not None
+                        and c.path.key.lower() == self.bind_path(q, obj, key.field.field).key.lower()
+                    ),
+                    None,
+                )
                 if match is None:
                     raise self._err(q, key.field.pos, "MALFORMED_QUERY", "Ordered aggregate must be selected")
                 k = match.key
                 fold = True
-                getter: Callable[[Any], Any] = lambda row, k=k: row.get(k)
+                getter: Callable[[Any], Any] = lambda row, k=k: row.get(k)  # noqa: E731
             else:
                 bp = self.bind_path(q, obj, key.field)
-                if bp.fd.type in ("textarea", "multipicklist") and (bp.fd.length > 255 or bp.fd.type == "multipicklist"):
-                    raise self._err(q, key.field.pos, "INVALID_FIELD",
-                                    f"field '{bp.name}' can not be sorted in a query call")
+                if bp.fd.type in ("textarea", "multipicklist") and (
+                    bp.fd.length > 255 or bp.fd.type == "multipicklist"
+                ):
+                    raise self._err(
+                        q, key.field.pos, "INVALID_FIELD", f"field '{bp.name}' can not be sorted in a query call"
+                    )
                 fold = bp.fd.type not in ("id", "reference")
                 if plan.aggregate:
                     k = bp.name
-                    getter = lambda row, k=k: row.get(k)
+                    getter = lambda row, k=k: row.get(k)  # noqa: E731
                 else:
                     getter = self.getter(bp)
             nulls_first = key.nulls_first if key.nulls_first is not None else not key.desc
@@ -235,9 +280,12 @@ class QueryEngine:
         rels = self.schema.child_relationships(parent)
         found = rels.get(sub.sobject.lower())
         if found is None:
-            raise self._err(q, sub.sobject_pos, "INVALID_TYPE",
-                            f"Didn't understand relationship '{sub.sobject}' in FROM part of query call. "
-                            f"{_CUSTOM_REL_HINT}")
+            raise self._err(
+                q,
+                sub.sobject_pos,
+                "INVALID_TYPE",
+                f"Didn't understand relationship '{sub.sobject}' in FROM part of query call. {_CUSTOM_REL_HINT}",
+            )
         child, fd = found
         sub_plan = self.plan(sub, child)
         if sub_plan.aggregate or sub_plan.count_only:
@@ -250,7 +298,7 @@ class QueryEngine:
         if isinstance(node, ast.BoolOp):
             parts = [self.condition(q, obj, i) for i in node.items]
             if node.op == "AND":
-                fn: Any = lambda r: all(p(r) for p in parts)
+                fn: Any = lambda r: all(p(r) for p in parts)  # noqa: E731
                 hint = next((p.index_hint for p in parts if getattr(p, "index_hint", None)), None)
                 if hint:
                     fn.index_hint = hint
@@ -266,11 +314,17 @@ class QueryEngine:
         t = fd.type
         if lit.kind == "null":
             return None
+
         def type_error() -> SalesforceError:
             word = _TYPE_WORD.get(t, "string")
             quoted = "should be enclosed in quotes" if word == "string" else "should not be enclosed in quotes"
-            return self._err(q, lit.pos, "INVALID_FIELD",
-                             f"value of filter criterion for field '{fd.name}' must be of type {word} and {quoted}")
+            return self._err(
+                q,
+                lit.pos,
+                "INVALID_FIELD",
+                f"value of filter criterion for field '{fd.name}' must be of type {word} and {quoted}",
+            )
+
         if t in ("id", "reference"):
             if lit.kind != "string":
                 raise type_error()
@@ -333,8 +387,12 @@ class QueryEngine:
             vals = [self._literal(q, fd, v, op) for v in c.value]
             if op in ("INCLUDES", "EXCLUDES"):
                 if fd.type != "multipicklist":
-                    raise self._err(q, c.pos, "INVALID_FIELD",
-                                    f"{op.lower()} or excludes operator only valid on multipicklist field")
+                    raise self._err(
+                        q,
+                        c.pos,
+                        "INVALID_FIELD",
+                        f"{op.lower()} or excludes operator only valid on multipicklist field",
+                    )
                 sets = [frozenset(p.strip().lower() for p in (v or "").split(";") if p.strip()) for v in vals]
 
                 def inc(r: Record) -> bool:
@@ -372,8 +430,12 @@ class QueryEngine:
         if isinstance(lit, tuple):  # date literal range
             lo, hi = lit[1]
             tests: dict[str, Callable[[Any], bool]] = {
-                "=": lambda v: lo <= v < hi, "!=": lambda v: not (lo <= v < hi), "<": lambda v: v < lo,
-                "<=": lambda v: v < hi, ">": lambda v: v >= hi, ">=": lambda v: v >= lo,
+                "=": lambda v: lo <= v < hi,
+                "!=": lambda v: not (lo <= v < hi),
+                "<": lambda v: v < lo,
+                "<=": lambda v: v < hi,
+                ">": lambda v: v >= hi,
+                ">=": lambda v: v >= lo,
             }
             test = tests[op]
             if op == "!=":
@@ -383,9 +445,9 @@ class QueryEngine:
             lit = lit.lower()
             if fd.type == "multipicklist" and op in ("=", "!="):
                 want = frozenset(p.strip() for p in lit.split(";") if p.strip())
-                eq = lambda r: frozenset(p.lower() for p in (get(r) or "").split(";") if p) == want
+                eq = lambda r: frozenset(p.lower() for p in (get(r) or "").split(";") if p) == want  # noqa: E731
                 return eq if op == "=" else (lambda r: not eq(r))
-            getv: Callable[[Record], Any] = lambda r: (v.lower() if isinstance(v := get(r), str) else v)
+            getv: Callable[[Record], Any] = lambda r: v.lower() if isinstance(v := get(r), str) else v  # noqa: E731
         else:
             getv = get
         if op == "=":
@@ -393,7 +455,10 @@ class QueryEngine:
         if op == "!=":
             return lambda r: getv(r) != lit
         cmp: dict[str, Callable[[Any], bool]] = {
-            "<": lambda v: v < lit, "<=": lambda v: v <= lit, ">": lambda v: v > lit, ">=": lambda v: v >= lit,
+            "<": lambda v: v < lit,
+            "<=": lambda v: v <= lit,
+            ">": lambda v: v > lit,
+            ">=": lambda v: v >= lit,
         }
         test = cmp[op]
         return lambda r: (v := getv(r)) is not None and test(v)
@@ -412,8 +477,9 @@ class QueryEngine:
         for getter, desc, nulls_first, fold in reversed(order):
             null_rank = 0 if nulls_first != desc else 1
 
-            def key(r: Any, getter: Callable[[Any], Any] = getter, null_rank: int = null_rank,
-                    fold: bool = fold) -> tuple[Any, ...]:
+            def key(
+                r: Any, getter: Callable[[Any], Any] = getter, null_rank: int = null_rank, fold: bool = fold
+            ) -> tuple[Any, ...]:
                 v = getter(r)
                 if v is None:
                     return (null_rank,)
@@ -433,15 +499,18 @@ class QueryEngine:
                 name, values = hint
                 found: dict[str, None] = {}
                 for v in values:
-                    for rid in ([v] if name == "Id" else self.store.find_by(obj.name, name, v)):
+                    for rid in [v] if name == "Id" else self.store.find_by(obj.name, name, v):
                         found[rid] = None
-                records = [r for rid in found if (r := table.get(rid)) is not None
-                           and (include_deleted or not r.get("IsDeleted"))]
+                records = [
+                    r
+                    for rid in found
+                    if (r := table.get(rid)) is not None and (include_deleted or not r.get("IsDeleted"))
+                ]
             else:
                 records = list(self.store.records(obj.name, include_deleted=include_deleted))
         rows = self._select(plan, records)
         if plan.count_only:
-            n = len(rows[plan.offset:])
+            n = len(rows[plan.offset :])
             if plan.limit is not None:
                 n = min(n, plan.limit)
             return QueryResult(obj, n, [], [], [])
@@ -449,7 +518,7 @@ class QueryEngine:
             return self._aggregate(plan, rows)
         rows = self._sort(rows, plan.order) if plan.order else rows
         if plan.offset:
-            rows = rows[plan.offset:]
+            rows = rows[plan.offset :]
         if plan.limit is not None:
             rows = rows[: plan.limit]
         children: dict[int, dict[str, list[Record]]] = {}
@@ -498,8 +567,12 @@ class QueryEngine:
                     break
                 pobj, r = found
                 if relname not in target:
-                    target[relname] = {"attributes": {
-                        "type": pobj.name, "url": f"/services/data/v{self.version}/sobjects/{pobj.name}/{r['Id']}"}}
+                    target[relname] = {
+                        "attributes": {
+                            "type": pobj.name,
+                            "url": f"/services/data/v{self.version}/sobjects/{pobj.name}/{r['Id']}",
+                        }
+                    }
                 target = target[relname]
             else:
                 target[col.name] = to_wire(r.get(col.name) if r is not None else None)
@@ -528,7 +601,7 @@ class QueryEngine:
         if plan.order:
             out_rows = self._sort(out_rows, plan.order)
         if plan.offset:
-            out_rows = out_rows[plan.offset:]
+            out_rows = out_rows[plan.offset :]
         if plan.limit is not None:
             out_rows = out_rows[: plan.limit]
         cols = [c.name if isinstance(c, BoundPath) else c.key for c in plan.columns]

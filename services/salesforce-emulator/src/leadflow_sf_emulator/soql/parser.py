@@ -11,28 +11,100 @@ from dataclasses import dataclass
 
 from leadflow_sf_emulator.errors import SalesforceError
 from leadflow_sf_emulator.soql.ast import (
-    Aggregate, BoolOp, Comparison, FieldRef, FieldsFn, Literal, Not, OrderKey, Pos, Query, SubQuery,
+    Aggregate,
+    BoolOp,
+    Comparison,
+    FieldRef,
+    FieldsFn,
+    Literal,
+    Not,
+    OrderKey,
+    Pos,
+    Query,
+    SubQuery,
 )
 from leadflow_sf_emulator.values import parse_date, parse_datetime
 
 KEYWORDS = {
-    "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "LIMIT", "OFFSET", "NULL",
-    "TRUE", "FALSE", "ASC", "DESC", "NULLS", "FIRST", "LAST", "GROUP", "HAVING", "INCLUDES", "EXCLUDES",
-    "WITH", "FOR", "USING", "TYPEOF", "ROLLUP", "CUBE",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "LIKE",
+    "ORDER",
+    "BY",
+    "LIMIT",
+    "OFFSET",
+    "NULL",
+    "TRUE",
+    "FALSE",
+    "ASC",
+    "DESC",
+    "NULLS",
+    "FIRST",
+    "LAST",
+    "GROUP",
+    "HAVING",
+    "INCLUDES",
+    "EXCLUDES",
+    "WITH",
+    "FOR",
+    "USING",
+    "TYPEOF",
+    "ROLLUP",
+    "CUBE",
 }
 AGGREGATES = {"COUNT", "COUNT_DISTINCT", "MIN", "MAX", "SUM", "AVG"}
 DATE_LITERALS = {
-    "YESTERDAY", "TODAY", "TOMORROW", "LAST_WEEK", "THIS_WEEK", "NEXT_WEEK", "LAST_MONTH", "THIS_MONTH",
-    "NEXT_MONTH", "LAST_90_DAYS", "NEXT_90_DAYS", "THIS_QUARTER", "LAST_QUARTER", "NEXT_QUARTER", "THIS_YEAR",
-    "LAST_YEAR", "NEXT_YEAR",
+    "YESTERDAY",
+    "TODAY",
+    "TOMORROW",
+    "LAST_WEEK",
+    "THIS_WEEK",
+    "NEXT_WEEK",
+    "LAST_MONTH",
+    "THIS_MONTH",
+    "NEXT_MONTH",
+    "LAST_90_DAYS",
+    "NEXT_90_DAYS",
+    "THIS_QUARTER",
+    "LAST_QUARTER",
+    "NEXT_QUARTER",
+    "THIS_YEAR",
+    "LAST_YEAR",
+    "NEXT_YEAR",
 }
 DATE_N_LITERALS = {
-    "LAST_N_DAYS", "NEXT_N_DAYS", "N_DAYS_AGO", "LAST_N_WEEKS", "NEXT_N_WEEKS", "N_WEEKS_AGO", "LAST_N_MONTHS",
-    "NEXT_N_MONTHS", "N_MONTHS_AGO", "LAST_N_QUARTERS", "NEXT_N_QUARTERS", "LAST_N_YEARS", "NEXT_N_YEARS",
+    "LAST_N_DAYS",
+    "NEXT_N_DAYS",
+    "N_DAYS_AGO",
+    "LAST_N_WEEKS",
+    "NEXT_N_WEEKS",
+    "N_WEEKS_AGO",
+    "LAST_N_MONTHS",
+    "NEXT_N_MONTHS",
+    "N_MONTHS_AGO",
+    "LAST_N_QUARTERS",
+    "NEXT_N_QUARTERS",
+    "LAST_N_YEARS",
+    "NEXT_N_YEARS",
     "N_YEARS_AGO",
 }
-_STRING_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\",
-                   "_": "\\_", "%": "\\%"}
+_STRING_ESCAPES = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+    '"': '"',
+    "'": "'",
+    "\\": "\\",
+    "_": "\\_",
+    "%": "\\%",
+}
 
 _TOKEN_RE = re.compile(
     r"""
@@ -97,9 +169,14 @@ def tokenize(text: str) -> list[Token]:
                     esc = text[j + 1]
                     if esc not in _STRING_ESCAPES:
                         raise soql_error(
-                            "MALFORMED_QUERY", text, Pos(row, j - line_start + 1),
-                            "Invalid string literal '" + text[i:j + 2] + "'. Illegal character sequence '\\"
-                            + esc + "' in string literal.",
+                            "MALFORMED_QUERY",
+                            text,
+                            Pos(row, j - line_start + 1),
+                            "Invalid string literal '"
+                            + text[i : j + 2]
+                            + "'. Illegal character sequence '\\"
+                            + esc
+                            + "' in string literal.",
                         )
                     buf.append(_STRING_ESCAPES[esc])
                     j += 2
@@ -111,7 +188,7 @@ def tokenize(text: str) -> list[Token]:
                     line_start = j + 1
                 buf.append(ch)
                 j += 1
-            tokens.append(Token("string", text[i:j + 1], "".join(buf), pos))
+            tokens.append(Token("string", text[i : j + 1], "".join(buf), pos))
             i = j + 1
             continue
         tok_text = m.group(0)
@@ -120,7 +197,12 @@ def tokenize(text: str) -> list[Token]:
         elif kind == "datetime":
             dt = parse_datetime(tok_text)
             if dt is None:
-                raise soql_error("MALFORMED_QUERY", text, pos, f"line {pos.row}:{pos.col - 1} no viable alternative at character '{tok_text}'")
+                raise soql_error(
+                    "MALFORMED_QUERY",
+                    text,
+                    pos,
+                    f"line {pos.row}:{pos.col - 1} no viable alternative at character '{tok_text}'",
+                )
             tokens.append(Token("datetime", tok_text, dt, pos))
         elif kind == "date":
             d = parse_date(tok_text)
@@ -128,7 +210,9 @@ def tokenize(text: str) -> list[Token]:
                 raise soql_error("MALFORMED_QUERY", text, pos, f"unexpected token: {tok_text}")
             tokens.append(Token("date", tok_text, d, pos))
         elif kind == "number":
-            tokens.append(Token("number", tok_text, float(tok_text) if any(c in tok_text for c in ".") else int(tok_text), pos))
+            tokens.append(
+                Token("number", tok_text, float(tok_text) if any(c in tok_text for c in ".") else int(tok_text), pos)
+            )
         else:
             tokens.append(Token(kind, tok_text, tok_text, pos))
         i = m.end()
