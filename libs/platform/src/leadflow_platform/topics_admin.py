@@ -33,7 +33,7 @@ class TopicsFile(BaseModel):
 
 def default_topics_file() -> Path:
     here = Path(__file__).resolve()
-    for parent in here.parents:
+    for parent in (Path.cwd(), *here.parents):
         candidate = parent / "deploy" / "topics.yaml"
         if candidate.exists():
             return candidate

@@ -1,0 +1,1 @@
+"""Demo lead generator and live progress for `make run`."""
