@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(sort $(dir $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock run test test-fast lint typecheck schemas bench bench-intake tail clean
+.PHONY: help install lock run test test-fast lint typecheck schemas schema-compat bench bench-intake tail clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ typecheck: $(STAMP) ## mypy (strict on libs)
 
 schemas: $(STAMP) ## Export the JSON Schema of every event to deploy/schemas/
 	$(PY) -m leadflow_contracts.export deploy/schemas
+
+schema-compat: $(STAMP) ## Fail on a breaking change against the last released schemas (deploy/schemas/released/v1)
+	$(PY) -m leadflow_contracts.compat deploy/schemas/released/v1 deploy/schemas
 
 bench-intake: $(STAMP) ## Intake throughput over the real embedded broker (prints leads/s)
 	$(PY) services/intake/bench/bench_intake.py
