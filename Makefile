@@ -53,6 +53,9 @@ schema-compat: $(STAMP) ## Fail on a breaking change against the last released s
 bench-intake: $(STAMP) ## Intake throughput over the real embedded broker (prints leads/s)
 	$(PY) services/intake/bench/bench_intake.py
 
+bench-emulator: $(STAMP) ## Salesforce emulator throughput (Collections upserts/s, queries/s)
+	$(PY) services/salesforce-emulator/bench/bench_emulator.py
+
 tail: $(STAMP) ## Print messages on a topic: make tail TOPIC=leads.accepted [BOOTSTRAP=127.0.0.1:19092]
 	$(PY) -m leadflow_platform.tail $(TOPIC) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP),)
 

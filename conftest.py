@@ -1,3 +1,7 @@
-"""Root conftest: shared fixtures (embedded Kafka, PostgreSQL via pgserver, databases) for every test folder."""
+"""Root conftest: shared fixtures for every test folder.
 
-pytest_plugins = ["leadflow_platform.testing.fixtures"]
+- leadflow_platform.testing.fixtures: embedded Kafka, topic namespaces, SQLite/PostgreSQL (pgserver) databases.
+- leadflow_salesforce.pytest_plugin: one Salesforce emulator (HTTPS) per session, reset per test.
+"""
+
+pytest_plugins = ["leadflow_platform.testing.fixtures", "leadflow_salesforce.pytest_plugin"]
