@@ -1,0 +1,1 @@
+"""Adapters: the seen-events repository, the Kafka publisher, configuration file loaders."""

@@ -1,0 +1,1 @@
+"""Pure intake domain: parsing, normalisation, consent, signatures. No I/O, no clock, no logging."""

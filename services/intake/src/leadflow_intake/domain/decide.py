@@ -1,0 +1,232 @@
+"""The intake decision: a parsed ``LeadSubmitted`` → ``Accepted`` (a normalised lead and the trace
+step explaining it) or a ``Rejection``.
+
+Contact policy (``strict_contact``):
+- A lead needs an e-mail or a phone; neither → ``no_contact``.
+- Lenient (default): an invalid e-mail or phone is *dropped* when the other contact is valid: the
+  lead is kept, the trace step lists the dropped field and why. If no valid contact remains the
+  lead is rejected with ``invalid_email`` / ``invalid_phone`` naming the field.
+- Strict: any invalid contact field rejects the lead.
+- An unknown country or language never rejects: it is dropped and recorded in the trace.
+Consent: ``may_call is False`` → accepted with ``do_not_call``; ``may_email is False`` →
+``do_not_email``. A normalised e-mail or phone on the suppression list → ``suppressed``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from leadflow_contracts import LeadSubmitted, NormalizedLead, RejectionReason, TraceStep
+
+from leadflow_intake.domain.contact import ContactError, Email, Phone, normalise_email, normalise_phone
+from leadflow_intake.domain.geo import domain_from_website, normalise_country, normalise_language
+from leadflow_intake.domain.names import normalise_name
+from leadflow_intake.domain.parsing import INTAKE_NAMESPACE
+from leadflow_intake.domain.rejections import Rejection
+from leadflow_intake.domain.suppression import SuppressionList
+
+SERVICE = "intake"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionContext:
+    now: datetime
+    channel: str = "kafka"
+    default_region: str | None = None
+    suppression: SuppressionList = field(default_factory=SuppressionList)
+    strict_contact: bool = False
+    authenticated_source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    lead_id: str
+    event_id: str
+    lead: NormalizedLead
+    step: TraceStep
+    dropped: tuple[str, ...] = ()
+
+
+def derive_lead_id(source_system: str, event_id: str) -> str:
+    return str(uuid.uuid5(INTAKE_NAMESPACE, f"lead:{source_system}\x1f{event_id}"))
+
+
+def accepted_event_id(source_system: str, event_id: str) -> str:
+    """Deterministic, so a redelivered submission yields the same ``LeadAccepted`` id (and dedupe key)."""
+    return str(uuid.uuid5(INTAKE_NAMESPACE, f"accepted:{source_system}\x1f{event_id}"))
+
+
+def _blank(value: str | None) -> bool:
+    return value is None or not value.strip()
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(value.split())
+    return text or None
+
+
+def decide(sub: LeadSubmitted, ctx: DecisionContext) -> Accepted | Rejection:
+    system = sub.source.system
+    if ctx.authenticated_source is not None and system != ctx.authenticated_source:
+        return Rejection(
+            RejectionReason.SCHEMA_VIOLATION,
+            "source.system does not match the source system the request authenticated as",
+            "source.system",
+        )
+    dropped: list[tuple[str, str]] = []
+
+    country: str | None = None
+    if not _blank(sub.company.country):
+        try:
+            country = normalise_country(sub.company.country or "")
+        except ContactError as exc:
+            dropped.append(("company.country", f"invalid_country: {exc}"))
+
+    region, region_from = (country, "company.country") if country else (ctx.default_region, "source.default_region")
+
+    email: Email | None = None
+    email_error: str | None = None
+    if not _blank(sub.person.email):
+        try:
+            email = normalise_email(sub.person.email or "")
+        except ContactError as exc:
+            email_error = f"person.email is not a valid e-mail address: {exc}"
+
+    phone: Phone | None = None
+    phone_error: str | None = None
+    if not _blank(sub.person.phone):
+        try:
+            phone = normalise_phone(sub.person.phone or "", region)
+        except ContactError as exc:
+            phone_error = f"person.phone is not a valid phone number: {exc}"
+
+    errors = tuple(
+        {"field": f, "type": t, "message": m}
+        for f, t, m in (
+            ("person.email", RejectionReason.INVALID_EMAIL.value, email_error),
+            ("person.phone", RejectionReason.INVALID_PHONE.value, phone_error),
+        )
+        if m
+    )
+    if email is None and phone is None:
+        if email_error:
+            return Rejection(RejectionReason.INVALID_EMAIL, _join(email_error, phone_error), "person.email", errors)
+        if phone_error:
+            return Rejection(RejectionReason.INVALID_PHONE, phone_error, "person.phone", errors)
+        return Rejection(
+            RejectionReason.NO_CONTACT, "a lead needs person.email or person.phone; both are empty", "person.email"
+        )
+    if ctx.strict_contact and (email_error or phone_error):
+        if email_error:
+            return Rejection(RejectionReason.INVALID_EMAIL, email_error, "person.email", errors)
+        return Rejection(RejectionReason.INVALID_PHONE, phone_error or "", "person.phone", errors)
+    if email_error:
+        dropped.append(("person.email", f"invalid_email: {email_error}"))
+    if phone_error:
+        dropped.append(("person.phone", f"invalid_phone: {phone_error}"))
+
+    if email is not None and email.canonical in ctx.suppression:
+        return Rejection(RejectionReason.SUPPRESSED, "person.email is on the suppression list", "person.email")
+    if phone is not None and phone.e164 in ctx.suppression:
+        return Rejection(RejectionReason.SUPPRESSED, "person.phone is on the suppression list", "person.phone")
+
+    language: str | None = None
+    if not _blank(sub.person.language):
+        try:
+            language = normalise_language(sub.person.language or "")
+        except ContactError as exc:
+            dropped.append(("person.language", f"invalid_language: {exc}"))
+
+    company_domain, domain_from = _company_domain(sub, email, dropped)
+
+    do_not_call = sub.consent.may_call is False
+    do_not_email = sub.consent.may_email is False
+    lead_id = sub.lead_id or derive_lead_id(system, sub.event_id)
+    lead = NormalizedLead(
+        source_event_id=sub.event_id,
+        submitted_at=sub.occurred_at,
+        accepted_at=ctx.now,
+        source=sub.source,
+        lead_source=sub.lead_source,
+        first_name=normalise_name(sub.person.first_name),
+        last_name=normalise_name(sub.person.last_name, surname=True),
+        email=email.address if email else None,
+        email_domain=email.domain if email else None,
+        email_is_free=email.is_free if email else False,
+        phone_e164=phone.e164 if phone else None,
+        phone_country=phone.country if phone else None,
+        job_title=_clean(sub.person.job_title),
+        language=language,
+        company_name=_clean(sub.company.name),
+        company_domain=company_domain,
+        employees=sub.company.employees,
+        industry=_clean(sub.company.industry),
+        country=country,
+        region=_clean(sub.company.region),
+        postcode=_clean(sub.company.postcode),
+        city=_clean(sub.company.city),
+        do_not_call=do_not_call,
+        do_not_email=do_not_email,
+        consent_text=sub.consent.consent_text,
+        consented_at=sub.consent.consented_at,
+        message=sub.message,
+        engagement=sub.engagement,
+        callback=sub.callback,
+    )
+    flags = [name for name, on in (("do_not_call", do_not_call), ("do_not_email", do_not_email)) if on]
+    reason = "valid contact data"
+    if dropped:
+        reason += "; dropped " + "; ".join(f"{f} ({why})" for f, why in dropped)
+    if flags:
+        reason += "; flagged " + ", ".join(flags)
+    step = TraceStep(
+        service=SERVICE,
+        decision="accepted",
+        reason=reason,
+        at=ctx.now,
+        data={
+            "channel": ctx.channel,
+            "do_not_call": do_not_call,
+            "do_not_email": do_not_email,
+            "dropped_fields": ",".join(f for f, _ in dropped) or None,
+            "phone_region": region if phone else None,
+            "phone_region_from": (region_from if region else None) if phone else None,
+            "email_is_free": email.is_free if email else None,
+            "company_domain_from": domain_from,
+            "lead_id_derived": not sub.lead_id,
+        },
+    )
+    return Accepted(
+        lead_id=lead_id,
+        event_id=accepted_event_id(system, sub.event_id),
+        lead=lead,
+        step=step,
+        dropped=tuple(f for f, _ in dropped),
+    )
+
+
+def _join(first: str, second: str | None) -> str:
+    return first if not second else f"{first}; {second}"
+
+
+def _company_domain(
+    sub: LeadSubmitted, email: Email | None, dropped: list[tuple[str, str]]
+) -> tuple[str | None, str | None]:
+    if not _blank(sub.company.domain):
+        try:
+            return domain_from_website(sub.company.domain or ""), "company.domain"
+        except ContactError as exc:
+            dropped.append(("company.domain", f"invalid_domain: {exc}"))
+    if not _blank(sub.company.website):
+        try:
+            return domain_from_website(sub.company.website or ""), "company.website"
+        except ContactError as exc:
+            dropped.append(("company.website", f"invalid_website: {exc}"))
+    if email is not None and not email.is_free:
+        return email.domain, "person.email"
+    return None, None
+

@@ -1,0 +1,133 @@
+"""Raw bytes → ``LeadSubmitted``, or a rejection that says exactly what is wrong.
+
+Order of checks: size (> limit: ``too_large``), UTF-8 (``invalid_utf8``), JSON (``invalid_json``),
+a JSON object (``schema_violation``), the contract (``missing_field`` when a required field is
+absent, else ``schema_violation``), each naming the field by its dotted path.
+
+A submission without ``event_id`` gets one derived from the SHA-256 of its bytes, so replaying
+the same bytes is recognised as a replay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from leadflow_contracts import LeadSubmitted, RejectionReason
+from pydantic import ValidationError
+
+from leadflow_intake.domain.rejections import Rejection
+
+INTAKE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://leadflow.dev/intake")
+MAX_LISTED_ERRORS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    lead: LeadSubmitted
+    event_id_derived: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Unparsed:
+    """A submission that could not become a ``LeadSubmitted``, with whatever ids could be read."""
+
+    rejection: Rejection
+    event_id: str | None = None
+    lead_id: str | None = None
+    source_system: str | None = None
+
+
+def content_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def derived_event_id(raw: bytes) -> str:
+    return str(uuid.uuid5(INTAKE_NAMESPACE, "content:" + content_hash(raw)))
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(root)"
+
+
+def _rejection_from_validation(exc: ValidationError) -> Rejection:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    listed = tuple(
+        {"field": field_path(e["loc"]), "type": e["type"], "message": e["msg"]} for e in errors[:MAX_LISTED_ERRORS]
+    )
+    missing = [e for e in errors if e["type"] == "missing"]
+    first = missing[0] if missing else errors[0]
+    field = field_path(first["loc"])
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if missing:
+        message = f"required field {field} is missing{more}"
+        return Rejection(RejectionReason.MISSING_FIELD, message, field, listed)
+    message = f"{field}: {first['msg']}{more}"
+    return Rejection(RejectionReason.SCHEMA_VIOLATION, message, field, listed)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value[:128] if isinstance(value, str) and value else None
+
+
+def parse_submission(raw: bytes, *, max_bytes: int, defaults: Mapping[str, Any] | None = None) -> Parsed | Unparsed:
+    """Turn ``raw`` into a ``LeadSubmitted``. ``defaults`` fill top-level keys the payload lacks
+    (the HTTP entry point supplies the authenticated ``source`` and the receive time)."""
+    if len(raw) > max_bytes:
+        return Unparsed(
+            Rejection(RejectionReason.TOO_LARGE, f"payload is {len(raw)} bytes; the limit is {max_bytes} bytes")
+        )
+    if defaults is None:
+        # Fast path (the common case on Kafka): pydantic's own JSON parser, no intermediate dict.
+        try:
+            lead = LeadSubmitted.model_validate_json(raw)
+        except ValidationError:
+            pass  # classify below, with the precise reason
+        else:
+            return _with_event_id(lead, raw)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Unparsed(
+            Rejection(RejectionReason.INVALID_UTF8, f"payload is not valid UTF-8 (byte {exc.start}: {exc.reason})")
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Unparsed(
+            Rejection(
+                RejectionReason.INVALID_JSON,
+                f"payload is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            )
+        )
+    if not isinstance(data, dict):
+        return Unparsed(
+            Rejection(
+                RejectionReason.SCHEMA_VIOLATION,
+                f"payload must be a JSON object, not {type(data).__name__}",
+                "(root)",
+            )
+        )
+    if defaults:
+        data = {**defaults, **data}
+    source = data.get("source")
+    hints = {
+        "event_id": _str_or_none(data.get("event_id")),
+        "lead_id": _str_or_none(data.get("lead_id")),
+        "source_system": _str_or_none(source.get("system")) if isinstance(source, dict) else None,
+    }
+    try:
+        lead = LeadSubmitted.model_validate(data)
+    except ValidationError as exc:
+        return Unparsed(_rejection_from_validation(exc), **hints)
+    return _with_event_id(lead, raw)
+
+
+def _with_event_id(lead: LeadSubmitted, raw: bytes) -> Parsed:
+    if "event_id" in lead.model_fields_set:
+        return Parsed(lead, event_id_derived=False)
+    return Parsed(lead.model_copy(update={"event_id": derived_event_id(raw)}), event_id_derived=True)

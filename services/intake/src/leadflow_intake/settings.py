@@ -1,0 +1,59 @@
+"""Intake settings (env prefix ``INTAKE_``). ``os.environ`` is read here and nowhere else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leadflow_platform.settings import ServiceSettings
+from pydantic import Field, SecretStr, create_model
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IntakeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", env_file=".env", extra="ignore")
+
+    service_name: str = "intake"
+    http_port: int = 8001
+    database_url: str = "sqlite+aiosqlite:///./var/intake.db"
+
+    sources_file: Path | None = Field(
+        default=None,
+        description="YAML of source systems (API-key hashes, signing-secret env names, default regions). "
+        "Without it HTTP intake refuses every request (401); Kafka intake still works.",
+    )
+    suppression_file: Path | None = Field(
+        default=None, description="File of SHA-256 hashes of suppressed e-mails / E.164 phones, one a line."
+    )
+    default_region: str | None = Field(
+        default=None, description="ISO 3166 alpha-2 for national phone numbers of sources without their own."
+    )
+    strict_contact: bool = Field(
+        default=False, description="Reject a lead with any invalid e-mail/phone instead of dropping that field."
+    )
+    max_payload_bytes: int = Field(default=64 * 1024, ge=1024)
+    http_read_limit_bytes: int = Field(
+        default=1024 * 1024, description="Bodies beyond this are refused (413) without being read or published."
+    )
+    signature_tolerance_seconds: int = Field(default=300, ge=1)
+    batch_max_records: int = Field(default=1000, ge=1)
+    batch_timeout_ms: int = Field(default=100, ge=1)
+    consumer_group: str = "leadflow-intake"
+    create_topics: bool = Field(default=True, description="Create missing topics from deploy/topics.yaml at start.")
+    retry_backoff_seconds: float = Field(
+        default=1.0, ge=0, description="Pause before a batch that failed on the database or broker is re-read."
+    )
+
+
+class _SecretsBase(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+
+def read_secrets(env_names: list[str]) -> dict[str, SecretStr | None]:
+    """Read the named environment variables (the sources' signing secrets) as ``SecretStr``,
+    through pydantic-settings so a ``.env`` file works the same way as for every other setting."""
+    if not env_names:
+        return {}
+    fields: dict[str, object] = {name.lower(): (SecretStr | None, None) for name in env_names}
+    model = create_model("SourceSecrets", __base__=_SecretsBase, **fields)  # type: ignore[call-overload]
+    values = model()
+    return {name: getattr(values, name.lower()) for name in env_names}
