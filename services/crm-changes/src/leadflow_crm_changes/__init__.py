@@ -1,0 +1,1 @@
+"""crm-changes: the Salesforce change feed (SystemModstamp polling → ``crm.changes``)."""

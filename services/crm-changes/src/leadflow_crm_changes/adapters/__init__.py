@@ -1,0 +1,1 @@
+"""I/O: the database (cursors, record snapshots, lease) and the Salesforce gateway."""

@@ -1,0 +1,1 @@
+"""Pure code: feed configuration and SOQL, cursor arithmetic, change classification. No I/O."""
