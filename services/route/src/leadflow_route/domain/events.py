@@ -1,0 +1,132 @@
+"""From contract events to routing requests, and from decisions back to a ``LeadRouted`` event."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from leadflow_contracts import Assignment, LeadRouted, LeadScored, ReassignRequested, SlaTarget, TraceStep
+
+from leadflow_route.domain.routing import Decision, RoutingRequest
+from leadflow_route.domain.sla import SlaInput
+
+SERVICE = "route"
+_NAMESPACE = uuid.UUID("6b0f4c1e-9a53-4f57-9d0e-2f8d6a3c1b7a")
+
+Incoming = LeadScored | ReassignRequested
+
+
+def routed_event_id(source_event_id: str) -> str:
+    """Deterministic: a replayed input yields the same output id, so downstream dedup works."""
+    return str(uuid.uuid5(_NAMESPACE, f"{SERVICE}:{source_event_id}"))
+
+
+def _unique(ids: Iterable[str | None]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(i for i in ids if i))
+
+
+def previous_owners(event: Incoming, history: Sequence[str]) -> tuple[str, ...]:
+    """Everyone who owned the lead before: our own history, the previous routing and the trace."""
+    found: list[str | None] = list(history)
+    if isinstance(event, ReassignRequested) and event.previous_routing is not None:
+        a = event.previous_routing.assignment
+        found += [*a.previous_owner_ids, a.owner_id]
+        found += _trace_owners(event.previous_routing.trace)
+    found += _trace_owners(event.trace)
+    return _unique(found)
+
+
+def _trace_owners(trace: Iterable[TraceStep]) -> list[str | None]:
+    out: list[str | None] = []
+    for step in trace:
+        if step.service == SERVICE:
+            owner = step.data.get("owner_id")
+            out.append(owner if isinstance(owner, str) else None)
+    return out
+
+
+def routing_request(event: Incoming, history: Sequence[str]) -> RoutingRequest:
+    lead, enrichment = event.lead, event.enrichment
+    country = lead.country or enrichment.firmographics.country or lead.phone_country
+    base = {
+        "lead_id": event.lead_id,
+        "client_type": enrichment.client_type,
+        "country": country,
+        "language": lead.language,
+        "key_account": enrichment.match.key_account,
+        "account_owner_id": enrichment.match.owner_id,
+    }
+    if isinstance(event, LeadScored):
+        return RoutingRequest(**base)
+    owners = previous_owners(event, history)
+    exclude = frozenset(_unique([*event.exclude_owner_ids, *owners]))
+    team = event.previous_routing.assignment.team if event.previous_routing is not None else None
+    return RoutingRequest(**base, exclude_owner_ids=exclude, target=event.target, preferred_team=team,
+                          reassignment=True)
+
+
+def sla_input(event: Incoming, team: str | None) -> SlaInput:
+    previous = None
+    if isinstance(event, ReassignRequested) and event.previous_routing is not None:
+        previous = event.previous_routing.sla
+    return SlaInput(
+        rating=event.score.rating.value,
+        lead_source=event.lead.lead_source.value,
+        client_type=event.enrichment.client_type.value,
+        team=team,
+        prospect_timezone=event.enrichment.timezone or (event.lead.callback.timezone if event.lead.callback else None),
+        callback=event.lead.callback,
+        previous=previous,
+    )
+
+
+def reassignment_number(event: Incoming, history: Sequence[str]) -> int:
+    if isinstance(event, LeadScored):
+        return 0
+    from_event = event.previous_routing.reassignment + 1 if event.previous_routing is not None else 1
+    return max(from_event, len(history))
+
+
+def routed_event(
+    event: Incoming, decision: Decision, sla: SlaTarget, *, history: Sequence[str], now: datetime
+) -> LeadRouted:
+    owners = tuple(o for o in previous_owners(event, history) if o != decision.owner_id)
+    reassignment = reassignment_number(event, history)
+    step = TraceStep(
+        service=SERVICE,
+        decision=f"{decision.policy}:{decision.owner_type}",
+        reason=decision.reason,
+        at=now,
+        data={
+            "owner_id": decision.owner_id,
+            "owner_type": decision.owner_type,
+            "team": decision.team,
+            "policy": decision.policy,
+            "sla_policy": sla.policy,
+            "first_touch_due": sla.first_touch_due.isoformat(),
+            "reassignment": reassignment,
+            "source_event_id": event.event_id,
+            **decision.data,
+        },
+    )
+    return LeadRouted(
+        event_id=routed_event_id(event.event_id),
+        lead_id=event.lead_id,
+        occurred_at=now,
+        trace=event.with_step(step),
+        lead=event.lead,
+        enrichment=event.enrichment,
+        score=event.score,
+        assignment=Assignment(
+            owner_id=decision.owner_id,
+            owner_type=decision.owner_type,
+            owner_name=decision.owner_name,
+            team=decision.team,
+            policy=decision.policy,
+            reason=decision.reason,
+            previous_owner_ids=owners,
+        ),
+        sla=sla,
+        reassignment=reassignment,
+    )
