@@ -1,0 +1,1 @@
+"""crm-sync: routed leads, SLA status and conversions into Salesforce; ``crm.synced`` out."""

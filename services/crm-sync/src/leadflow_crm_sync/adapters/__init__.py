@@ -1,0 +1,1 @@
+"""Salesforce gateway (port + simple-salesforce adapter) and the SQL repository."""

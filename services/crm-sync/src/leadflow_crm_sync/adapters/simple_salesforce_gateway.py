@@ -1,0 +1,123 @@
+"""The real gateway: simple-salesforce (unmodified) over leadflow_salesforce's verified TLS session."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Literal
+
+import requests
+from leadflow_platform.logging import get_logger
+from leadflow_platform.metrics import SALESFORCE_BUDGET, SALESFORCE_CALLS
+from leadflow_salesforce import ConvertLeadFault, LeadConvert, LeadConvertResult, SalesforceSettings, connect
+from leadflow_salesforce import convert_leads as _convert_leads
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError, SalesforceExpiredSession
+
+from leadflow_crm_sync.adapters.gateway import SalesforceCallError
+from leadflow_crm_sync.domain.budget import ApiUsage
+from leadflow_crm_sync.domain.outcomes import classify_request_error
+
+log = get_logger(__name__)
+
+
+def _error_code(content: Any) -> tuple[str | None, str]:
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return content[0].get("errorCode") or content[0].get("statusCode"), str(content[0].get("message") or "")
+    if isinstance(content, dict):
+        return content.get("errorCode") or content.get("error"), str(content.get("message") or "")
+    return None, str(content)[:300]
+
+
+class SimpleSalesforceGateway:
+    def __init__(self, settings: SalesforceSettings, *, service: str = "crm-sync", concurrency: int = 2) -> None:
+        self._settings = settings
+        self._service = service
+        self._sf: Salesforce | None = None
+        self._lock = threading.Lock()
+        self._sem = asyncio.Semaphore(concurrency)
+        self._usage: ApiUsage | None = None
+        self.logins = 0
+
+    # ---- connection --------------------------------------------------------------------------------
+    def _client(self) -> Salesforce:
+        with self._lock:
+            if self._sf is None:
+                try:
+                    self._sf = connect(self._settings)
+                except SalesforceAuthenticationFailed as e:
+                    raise SalesforceCallError("retry", 500, "LOGIN_FAILED", str(e.message)[:300]) from None
+                except requests.RequestException as e:
+                    raise SalesforceCallError("retry", None, type(e).__name__, str(e)[:300]) from None
+                self.logins += 1
+                log.info("salesforce_login", instance=self._sf.sf_instance, logins=self.logins)
+            return self._sf
+
+    def _drop_client(self) -> None:
+        with self._lock:
+            self._sf = None
+
+    def _note_usage(self, sf: Salesforce) -> None:
+        usage = sf.api_usage.get("api-usage") if sf.api_usage else None
+        if usage is not None:
+            self._usage = ApiUsage(used=int(usage.used), total=int(usage.total))
+            SALESFORCE_BUDGET.labels(self._service).set(self._usage.remaining)
+
+    def _call(self, operation: str, fn: Any) -> Any:
+        sf = self._client()
+        try:
+            result = fn(sf)
+        except SalesforceExpiredSession:
+            # Session-id mode cannot refresh, or the re-login failed: build a new client next time.
+            self._drop_client()
+            SALESFORCE_CALLS.labels(self._service, operation, "session").inc()
+            raise SalesforceCallError("session", 401, "INVALID_SESSION_ID", "session expired") from None
+        except SalesforceError as e:
+            code, message = _error_code(e.content)
+            kind = classify_request_error(e.status, code)
+            SALESFORCE_CALLS.labels(self._service, operation, kind).inc()
+            raise SalesforceCallError(kind, e.status, code, message) from None
+        except ConvertLeadFault as e:
+            kind = classify_request_error(e.status, e.code)
+            SALESFORCE_CALLS.labels(self._service, operation, kind).inc()
+            raise SalesforceCallError(kind, e.status, e.code, e.message) from None
+        except SalesforceAuthenticationFailed as e:
+            self._drop_client()
+            SALESFORCE_CALLS.labels(self._service, operation, "login_failed").inc()
+            raise SalesforceCallError("retry", 500, "LOGIN_FAILED", str(e.message)[:300]) from None
+        except requests.RequestException as e:
+            SALESFORCE_CALLS.labels(self._service, operation, "network").inc()
+            raise SalesforceCallError("retry", None, type(e).__name__, str(e)[:300]) from None
+        self._note_usage(sf)
+        SALESFORCE_CALLS.labels(self._service, operation, "ok").inc()
+        return result
+
+    async def _run(self, operation: str, fn: Any) -> Any:
+        async with self._sem:
+            return await asyncio.to_thread(self._call, operation, fn)
+
+    # ---- the port ----------------------------------------------------------------------------------
+    async def save(self, mode: Literal["upsert", "update"], sobject: str, ext_field: str | None,
+                   records: list[dict[str, Any]]) -> list[Any]:
+        path = f"composite/sobjects/{sobject}/{ext_field}" if mode == "upsert" else "composite/sobjects"
+        body = {"allOrNone": False, "records": records}
+        result = await self._run(f"{mode}:{sobject}", lambda sf: sf.restful(path, method="PATCH", json=body))
+        if not isinstance(result, list) or len(result) != len(records):
+            raise SalesforceCallError("retry", 200, "UNEXPECTED_RESPONSE", f"expected {len(records)} results")
+        return result
+
+    async def convert(self, converts: list[LeadConvert]) -> list[LeadConvertResult]:
+        return await self._run("convertLead", lambda sf: _convert_leads(sf, converts))  # type: ignore[no-any-return]
+
+    async def query(self, soql: str) -> list[dict[str, Any]]:
+        result = await self._run("query", lambda sf: sf.query_all(soql))
+        return list(result.get("records", []))
+
+    def usage(self) -> ApiUsage | None:
+        return self._usage
+
+    async def close(self) -> None:
+        sf = self._sf
+        self._drop_client()
+        if sf is not None:
+            await asyncio.to_thread(sf.session.close)

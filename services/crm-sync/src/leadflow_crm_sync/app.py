@@ -1,0 +1,121 @@
+"""Composition root: ``create_app(settings, *, clock=None, broker=None, gateway=None, policy=None)``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from leadflow_contracts import Event
+from leadflow_platform.broker import make_broker
+from leadflow_platform.clock import Clock, SystemClock
+from leadflow_platform.db import check_database, create_engine
+from leadflow_platform.logging import get_logger
+from leadflow_platform.metrics import EVENTS_OUT
+from leadflow_platform.service import Lifecycle, build_http_app
+from leadflow_platform.topics_admin import ensure_topics, load_topics
+
+from leadflow_crm_sync.adapters.gateway import SalesforceGateway
+from leadflow_crm_sync.adapters.repository import Repository
+from leadflow_crm_sync.adapters.simple_salesforce_gateway import SimpleSalesforceGateway
+from leadflow_crm_sync.directory import TeamDirectory
+from leadflow_crm_sync.domain.backoff import Backoff
+from leadflow_crm_sync.domain.policy import SyncPolicy, load_policy
+from leadflow_crm_sync.handlers import ConsumerPause, register
+from leadflow_crm_sync.service import SERVICE, SyncService
+from leadflow_crm_sync.settings import CrmSyncSettings
+from leadflow_crm_sync.writer import BatchWriter, WriterConfig
+
+log = get_logger(__name__)
+
+
+def writer_config(settings: CrmSyncSettings) -> WriterConfig:
+    return WriterConfig(
+        flush_size=settings.flush_size, linger_seconds=settings.linger_ms / 1000,
+        backoff=Backoff(base=settings.retry_base_seconds, cap=settings.retry_cap_seconds),
+        rate_limit_backoff=Backoff(base=settings.rate_limit_base_seconds, cap=settings.rate_limit_cap_seconds,
+                                   jitter=0.2),
+        hold_seconds=settings.hold_seconds, max_record_retries=settings.max_record_retries,
+    )
+
+
+def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker: KafkaBroker | None = None,
+               gateway: SalesforceGateway | None = None, policy: SyncPolicy | None = None) -> FastAPI:
+    clock = clock or SystemClock()
+    policy = policy or load_policy(settings.policy_file)
+    broker = broker or make_broker(settings)
+    gateway = gateway or SimpleSalesforceGateway(settings.salesforce, service=SERVICE,
+                                                 concurrency=settings.salesforce_concurrency)
+    engine = create_engine(settings.database_url)
+    repo = Repository(engine)
+    writer = BatchWriter(gateway, writer_config(settings))
+
+    async def publish(outputs: list[tuple[str, Event]]) -> None:
+        async def one(topic: str, event: Event) -> None:
+            await broker.publish(event.to_json_bytes(), topic=settings.topic(topic), key=event.kafka_key(),
+                                 headers={"content-type": "application/json"})
+            EVENTS_OUT.labels(SERVICE, topic).inc()
+
+        await asyncio.gather(*(one(t, e) for t, e in outputs))
+
+    directory = TeamDirectory(fetch=lambda soql: writer.call(lambda: gateway.query(soql)), clock=clock,
+                              ttl=timedelta(seconds=settings.directory_ttl_seconds))
+    service = SyncService(repo=repo, writer=writer, gateway=gateway, policy=policy, clock=clock, publish=publish,
+                          directory=directory)
+    pause = ConsumerPause()
+    lock = asyncio.Lock()
+    register(broker, settings, service, pause, lock)
+
+    async def create_topics() -> None:
+        specs = {settings.topic(name): spec for name, spec in load_topics().items()}
+        await ensure_topics(settings.kafka_bootstrap, specs)
+
+    async def drain_loop() -> None:
+        while True:
+            await asyncio.sleep(settings.deferred_interval_seconds)
+            try:
+                async with lock:
+                    await service.drain_deferred()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("deferred_drain_failed")
+
+    async def shutdown() -> None:
+        with contextlib.suppress(Exception):
+            await writer.drain()
+        await gateway.close()
+        await engine.dispose()
+
+    lifecycle = Lifecycle(
+        broker=broker,
+        on_startup=[create_topics, repo.create_tables],
+        on_shutdown=[shutdown],
+        ready_checks={"database": lambda: check_database(engine)},
+        background=[drain_loop],
+    )
+    router = APIRouter()
+
+    @router.get("/status")
+    async def status() -> dict[str, Any]:
+        usage = gateway.usage()
+        return {
+            "paused_for_seconds": round(writer.paused_for(), 3), "pause_reason": writer.pause_reason,
+            "consumer_paused": pause.paused, "writer": writer.stats.__dict__,
+            "api_usage": {"used": usage.used, "total": usage.total, "remaining": usage.remaining} if usage else None,
+            "deferred_writes": await repo.count_deferred(), "policy_version": policy.version,
+        }
+
+    app = build_http_app(settings, lifecycle, routers=[router])
+    app.state.broker = broker
+    app.state.service = service
+    app.state.writer = writer
+    app.state.gateway = gateway
+    app.state.repo = repo
+    app.state.pause = pause
+    app.state.policy = policy
+    app.state.engine = engine
+    return app

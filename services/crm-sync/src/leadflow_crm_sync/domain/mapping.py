@@ -1,0 +1,270 @@
+"""Leadflow events → Salesforce record payloads (Lead fields, Tasks). Pure functions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from leadflow_contracts import DuplicateOf, LeadRouted, SlaEvent, SlaEventKind
+
+from leadflow_crm_sync.domain.ids import (
+    LEAD_EXTERNAL_ID,
+    TASK_EXTERNAL_ID,
+    is_user_id,
+    lead_external_id,
+    sf_date,
+    sf_datetime,
+    task_external_id,
+)
+from leadflow_crm_sync.domain.policy import SyncPolicy, TaskTemplate, WriteKind
+from leadflow_crm_sync.domain.state import LeadState
+from leadflow_crm_sync.domain.writes import RecordWrite
+
+# Field lengths of the Lead object (Salesforce standard fields and our custom fields).
+_LIMITS = {
+    "FirstName": 40, "LastName": 80, "Company": 255, "Title": 128, "City": 40, "State": 80, "PostalCode": 20,
+    "Country": 80, "Phone": 40, "Website": 255, "Description": 32000, "Industry": 255, "Grade__c": 10,
+    "Routing_Reason__c": 255, "Language__c": 10, "Score_Reasons__c": 32768,
+}
+_EMAIL_MAX = 80
+FIRST_WRITE_ONLY = ("Status", "SLA_Status__c")
+"""Fields leadflow sets when it creates the record; afterwards reps (Status) and sla.events own them."""
+_DUPLICATE_SKIP = ("LeadSource", "Description", "Status", "SLA_Status__c")
+"""Fields left alone when a duplicate updates an existing record: its origin and its history stay."""
+
+
+def _text(field: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    limit = _LIMITS.get(field)
+    return value[:limit] if limit else value
+
+
+def score_reasons_text(event: LeadRouted, limit: int) -> str:
+    reasons = sorted(event.score.reasons, key=lambda r: -abs(r.points))[:limit]
+    lines = [f"{r.points:+g} {r.component}: {r.reason}" for r in reasons]
+    lines.append(f"ruleset {event.score.ruleset_version}")
+    return "\n".join(lines)
+
+
+def sla_due(event: LeadRouted) -> datetime:
+    return event.sla.callback_due or event.sla.first_touch_due
+
+
+def lead_fields(event: LeadRouted, policy: SyncPolicy) -> dict[str, Any]:
+    """Every field leadflow owns on the Lead, from a routed event (no Status, no external id)."""
+    lead, enr, score, asg = event.lead, event.enrichment, event.score, event.assignment
+    lp = policy.lead
+    email = lead.email if lead.email and len(lead.email) <= _EMAIL_MAX else None
+    fields: dict[str, Any] = {
+        "FirstName": _text("FirstName", lead.first_name),
+        "LastName": _text("LastName", lead.last_name) or lp.missing_last_name,
+        "Company": _text("Company", lead.company_name or enr.match.account_name) or lp.missing_company,
+        "Title": _text("Title", lead.job_title),
+        "Email": email,
+        "Phone": _text("Phone", lead.phone_e164),
+        "Website": _text("Website", lead.company_domain),
+        "Industry": _text("Industry", lead.industry or enr.firmographics.industry),
+        "NumberOfEmployees": lead.employees if lead.employees is not None else enr.firmographics.employees,
+        "Country": _text("Country", lead.country),
+        "State": _text("State", lead.region),
+        "City": _text("City", lead.city),
+        "PostalCode": _text("PostalCode", lead.postcode),
+        "Description": _text("Description", lead.message),
+        "LeadSource": lp.lead_sources[lead.lead_source],
+        "Rating": score.rating.value,
+        "OwnerId": asg.owner_id,
+        "DoNotCall": bool(lead.do_not_call),
+        "HasOptedOutOfEmail": bool(lead.do_not_email),
+        "Score__c": round(float(score.score), 2),
+        "Grade__c": score.grade.value,
+        "Score_Reasons__c": _text("Score_Reasons__c", score_reasons_text(event, lp.score_reasons_max)),
+        "Routing_Reason__c": _text("Routing_Reason__c", f"{asg.policy}: {asg.reason}"),
+        "SLA_Due__c": sf_datetime(sla_due(event)),
+        "Client_Type__c": lp.client_types[enr.client_type],
+        "Matched_Account__c": enr.match.account_id,
+        "Language__c": _text("Language__c", lead.language),
+        "Callback_At__c": sf_datetime(lead.callback.start) if lead.callback else None,
+    }
+    return fields
+
+
+def content_hash(fields: dict[str, Any]) -> str:
+    """A stable digest of what we would write; equal digests mean the write would change nothing."""
+    material = {k: v for k, v in fields.items() if k not in FIRST_WRITE_ONLY}
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LeadPlan:
+    """What to do for one routed event."""
+
+    target: Literal["lead_upsert", "lead_update", "contact"]
+    kind: WriteKind
+    content_hash: str
+    write: RecordWrite | None
+    """None: nothing changed since the last write (or a duplicate of a Contact: no Lead write)."""
+    reason: str
+
+
+def _kind(event: LeadRouted, state: LeadState) -> WriteKind:
+    if not state.written:
+        return WriteKind.NEW_LEAD
+    if state.owner_id != event.assignment.owner_id:
+        return WriteKind.OWNER_CHANGE
+    return WriteKind.LEAD_UPDATE
+
+
+def plan_lead(event: LeadRouted, state: LeadState, policy: SyncPolicy) -> LeadPlan:
+    fields = lead_fields(event, policy)
+    digest = content_hash(fields)
+    kind = _kind(event, state)
+    dup: DuplicateOf | None = event.enrichment.duplicate_of
+    if dup is not None and dup.object == "Contact":
+        return LeadPlan("contact", kind, digest, None, f"duplicate of Contact (matched on {dup.matched_on})")
+    if state.written and state.content_hash == digest and not state.converted:
+        return LeadPlan("lead_upsert" if state.mode == "upsert" else "lead_update", kind, digest, None,
+                        "unchanged since the last write")
+    if state.converted:
+        return LeadPlan("lead_upsert", kind, digest, None, "lead already converted: leadflow no longer writes it")
+    if dup is not None and dup.object == "Lead" and (state.mode == "update" or not state.written):
+        body = {k: v for k, v in fields.items() if v is not None and k not in _DUPLICATE_SKIP}
+        if fields["LastName"] == policy.lead.missing_last_name:
+            body.pop("LastName", None)
+        if fields["Company"] == policy.lead.missing_company:
+            body.pop("Company", None)
+        write = RecordWrite("Lead", "update", dup.record_id, body, kind)
+        return LeadPlan("lead_update", kind, digest, write, f"duplicate of Lead {dup.record_id} (matched on "
+                        f"{dup.matched_on}): updating it")
+    body = {k: v for k, v in fields.items() if v is not None}  # never blank what a rep filled in
+    if not state.written:
+        body["Status"] = policy.lead.new_status
+        body["SLA_Status__c"] = state.pending_sla_status or policy.lead.sla_status.get(SlaEventKind.STARTED)
+    write = RecordWrite("Lead", "upsert", lead_external_id(event.lead_id), body, kind, ext_field=LEAD_EXTERNAL_ID)
+    return LeadPlan("lead_upsert", kind, digest, write, "new lead" if not state.written else kind.value)
+
+
+def fallback_upsert(event: LeadRouted, state: LeadState, policy: SyncPolicy) -> LeadPlan:
+    """The duplicate's target is gone (deleted, converted): create the lead as a new one instead."""
+    fields = lead_fields(event, policy)
+    body = {k: v for k, v in fields.items() if v is not None}
+    body["Status"] = policy.lead.new_status
+    body["SLA_Status__c"] = state.pending_sla_status or policy.lead.sla_status.get(SlaEventKind.STARTED)
+    write = RecordWrite("Lead", "upsert", lead_external_id(event.lead_id), body, WriteKind.NEW_LEAD,
+                        ext_field=LEAD_EXTERNAL_ID)
+    return LeadPlan("lead_upsert", WriteKind.NEW_LEAD, content_hash(fields), write,
+                    "duplicate target gone: created as a new lead")
+
+
+# ---- Tasks -----------------------------------------------------------------------------------------
+def _zone(name: str | None) -> ZoneInfo:
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return ZoneInfo("UTC")
+
+
+def _task(key: str, template: TaskTemplate, kind: WriteKind, *, who_id: str, owner_id: str | None,
+          due: datetime, tz: str | None, description: str, subject: str | None = None,
+          reminder_at: datetime | None = None, what_id: str | None = None, subtype: str = "Task") -> RecordWrite:
+    fields: dict[str, Any] = {
+        "Subject": (subject or template.subject)[:255],
+        "WhoId": who_id,
+        "ActivityDate": sf_date(due.astimezone(_zone(tz))),
+        "Priority": template.priority,
+        "IsReminderSet": True,
+        "ReminderDateTime": sf_datetime(reminder_at or (due - timedelta(minutes=template.reminder_minutes_before))),
+        "Description": description[:32000],
+        "TaskSubtype": subtype,
+    }
+    if is_user_id(owner_id):
+        fields["OwnerId"] = owner_id
+    if what_id:
+        fields["WhatId"] = what_id
+    return RecordWrite("Task", "upsert", key, fields, kind, ext_field=TASK_EXTERNAL_ID)
+
+
+def callback_task(event: LeadRouted, who_id: str, policy: SyncPolicy) -> RecordWrite | None:
+    """The "call back" Task, due when the prospect asked, owned by the assigned rep (one per lead)."""
+    cb = event.lead.callback
+    if cb is None:
+        return None
+    tz = cb.timezone or event.enrichment.timezone
+    when = cb.start.astimezone(_zone(tz))
+    desc = f"The prospect asked to be called back at {when:%Y-%m-%d %H:%M} ({tz or 'UTC'})"
+    if cb.end is not None:
+        desc += f", until {cb.end.astimezone(_zone(tz)):%H:%M}"
+    return _task(task_external_id(event.lead_id, "callback"), policy.tasks.callback, WriteKind.CALLBACK_TASK,
+                 who_id=who_id, owner_id=event.assignment.owner_id, due=cb.start, tz=tz, description=desc + ".",
+                 subtype="Call")
+
+
+def inquiry_task(event: LeadRouted, contact_id: str, policy: SyncPolicy) -> RecordWrite:
+    """A duplicate of a Contact: no new Lead; a follow-up Task on the Contact for the assigned owner."""
+    dup = event.enrichment.duplicate_of
+    owner = event.assignment.owner_id if is_user_id(event.assignment.owner_id) else (dup.owner_id if dup else None)
+    lines = [
+        f"New {event.lead.lead_source.value} inquiry from an existing contact (matched on "
+        f"{dup.matched_on if dup else 'contact'}).",
+        f"Score {event.score.score:g} ({event.score.grade.value}, {event.score.rating.value}).",
+        f"Routing: {event.assignment.policy}: {event.assignment.reason}",
+    ]
+    if event.lead.message:
+        lines.append(f"Message: {event.lead.message}")
+    return _task(task_external_id(event.lead_id, "inquiry"), policy.tasks.inquiry, WriteKind.INQUIRY_TASK,
+                 who_id=contact_id, owner_id=owner, due=sla_due(event), tz=event.sla.timezone,
+                 description="\n".join(lines), what_id=event.enrichment.match.account_id)
+
+
+def sla_status_write(event: SlaEvent, state: LeadState, policy: SyncPolicy) -> tuple[str | None, RecordWrite | None]:
+    """(the SLA_Status__c value this event means, the write to make or None)."""
+    status = policy.lead.sla_status.get(event.kind)
+    if status is None or state.object != "Lead":
+        return status, None
+    if not state.written or state.sla_status == status or state.converted:
+        return status, None
+    breach = event.kind in (SlaEventKind.BREACHED, SlaEventKind.ESCALATED)
+    kind = WriteKind.SLA_BREACH if breach else WriteKind.SLA_STATUS
+    assert state.salesforce_id is not None
+    return status, RecordWrite("Lead", "update", state.salesforce_id, {"SLA_Status__c": status}, kind)
+
+
+def sla_warning_task(event: SlaEvent, state: LeadState, policy: SyncPolicy) -> RecordWrite | None:
+    owner = event.owner_id or state.owner_id
+    if state.salesforce_id is None or not is_user_id(owner):
+        return None
+    t = policy.tasks.sla_warning
+    subject = f"{t.subject} ({event.clock.replace('_', ' ')} due {sf_datetime(event.due_at)[:16]}Z)"
+    return _task(task_external_id(event.lead_id, "sla-warning", f"{event.clock}:{event.due_at.isoformat()}"), t,
+                 WriteKind.REMINDER_TASK, who_id=state.salesforce_id, owner_id=owner, due=event.due_at, tz=None,
+                 subject=subject, reminder_at=event.occurred_at,
+                 description=f"The {event.clock} SLA ({event.policy}) is due at {event.due_at.isoformat()}.")
+
+
+def escalation_task(event: SlaEvent, state: LeadState, leader_id: str | None,
+                    policy: SyncPolicy) -> RecordWrite | None:
+    if state.salesforce_id is None or not is_user_id(leader_id):
+        return None
+    t = policy.tasks.escalation
+    action = event.escalation_action or "notify team leader"
+    subject = f"{t.subject}: {action} (step {event.escalation_step})"
+    desc = (f"The {event.clock} SLA ({event.policy}) was due at {event.due_at.isoformat()} and is breached. "
+            f"Owner: {event.owner_id or state.owner_id or 'unknown'}; team: {event.team or state.team or 'unknown'}. "
+            f"Escalation action: {action}.")
+    return _task(task_external_id(event.lead_id, "sla-escalation",
+                                  f"{event.clock}:{event.due_at.isoformat()}:{event.escalation_step}"), t,
+                 WriteKind.ESCALATION_TASK, who_id=state.salesforce_id, owner_id=leader_id, due=event.occurred_at,
+                 tz=None, subject=subject, reminder_at=event.occurred_at, description=desc)
+
+
+def now_utc_date(now: datetime) -> str:
+    return now.astimezone(UTC).date().isoformat()

@@ -1,0 +1,61 @@
+"""The write plan: what crm-sync asks Salesforce to do, and what came back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from leadflow_crm_sync.domain.policy import WriteKind
+
+
+@dataclass(frozen=True)
+class RecordWrite:
+    """One record in an sObject Collections call.
+
+    ``mode="upsert"``: PATCH composite/sobjects/{sobject}/{ext_field} (the record carries the external id);
+    ``mode="update"``: PATCH composite/sobjects (the record carries ``Id``).
+    """
+
+    sobject: str
+    mode: Literal["upsert", "update"]
+    key: str
+    fields: dict[str, Any]
+    kind: WriteKind
+    ext_field: str | None = None
+
+    def group(self) -> tuple[str, str, str | None]:
+        return (self.mode, self.sobject, self.ext_field)
+
+    def record(self) -> dict[str, Any]:
+        rec: dict[str, Any] = {"attributes": {"type": self.sobject}}
+        rec.update(self.fields)
+        if self.mode == "update":
+            rec["Id"] = self.key
+        elif self.ext_field:
+            rec[self.ext_field] = self.key
+        return rec
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    FAILED = "failed"          # permanent: dead-letter with the Salesforce error
+    RETRY = "retry"            # retriable per record (e.g. UNABLE_TO_LOCK_ROW)
+    CONVERTED_LEAD = "converted_lead"   # the lead was converted in the meantime: nothing more to write
+    TARGET_GONE = "target_gone"         # update by Id on a deleted/unknown/converted record
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """One record's answer, classified."""
+
+    outcome: Outcome
+    id: str | None = None
+    status_code: str | None = None
+    message: str | None = None
+    fields: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Outcome.CREATED, Outcome.UPDATED)

@@ -1,0 +1,40 @@
+"""crm-sync settings: environment variables with the ``CRMSYNC_`` prefix (nested: ``CRMSYNC_SALESFORCE__USERNAME``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leadflow_platform.settings import ServiceSettings
+from leadflow_salesforce import SalesforceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class CrmSyncSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CRMSYNC_", env_file=".env", extra="ignore",
+                                      env_nested_delimiter="__")
+
+    service_name: str = "crm-sync"
+    http_port: int = 8005
+    database_url: str = "sqlite+aiosqlite:///./var/crm-sync.db"
+    consumer_group: str = "leadflow-crm-sync"
+
+    salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
+    policy_file: Path | None = Field(default=None, description="crm-sync policy YAML; None = the bundled one")
+
+    batch_max_records: int = Field(default=1000, ge=1, description="Kafka records per handler call")
+    batch_timeout_ms: int = Field(default=20, ge=1)
+    max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
+    flush_size: int = Field(default=200, ge=1, le=200, description="records per sObject Collections call")
+    linger_ms: float = Field(default=5.0, ge=0, description="wait this long for more writes before a call")
+    salesforce_concurrency: int = Field(default=2, ge=1, le=16)
+
+    retry_base_seconds: float = Field(default=0.5, gt=0)
+    retry_cap_seconds: float = Field(default=30.0, gt=0)
+    rate_limit_base_seconds: float = Field(default=5.0, gt=0)
+    rate_limit_cap_seconds: float = Field(default=300.0, gt=0)
+    hold_seconds: float = Field(default=60.0, gt=0, description="hold a batch this long before rewinding Kafka")
+    max_record_retries: int = Field(default=8, ge=0)
+
+    deferred_interval_seconds: float = Field(default=30.0, gt=0)
+    directory_ttl_seconds: float = Field(default=900.0, gt=0)
