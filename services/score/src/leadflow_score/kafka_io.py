@@ -1,0 +1,68 @@
+"""Kafka plumbing shared by this service's handlers: raw batch decoding, keyed JSON publishing, dead letters.
+
+Handlers receive the raw records (key, value, coordinates) and parse the contract themselves, so one
+poison message is dead-lettered with its original bytes instead of failing the whole batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from leadflow_contracts import DeadLetter, Event
+
+JSON_HEADERS = {"content-type": "application/json"}
+_DLQ_NS = uuid.UUID("0b7a1c52-6f0e-4a51-9d43-5f8a3c2e9b11")
+
+
+class Publisher(Protocol):
+    """What handlers need from a FastStream publisher."""
+
+    async def publish(self, message: Any, *, key: bytes | None = ..., headers: dict[str, str] | None = ...) -> Any:
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    key: bytes | None
+    value: bytes
+    topic: str
+    partition: int
+    offset: int
+
+
+async def raw_batch_decoder(msg: Any) -> list[RawRecord]:
+    """FastStream decoder for batch subscribers: the records as they came, nothing parsed."""
+    return [
+        RawRecord(r.key, r.value or b"", r.topic, r.partition, r.offset) for r in msg.raw_message
+    ]
+
+
+async def publish_events(publisher: Publisher, events: Sequence[Event]) -> None:
+    """Publish concurrently (one broker round trip for the lot), each keyed by lead_id."""
+    if events:
+        await asyncio.gather(*(publisher.publish(e.to_json_bytes(), key=e.kafka_key(), headers=JSON_HEADERS)
+                               for e in events))
+
+
+def dead_letter(service: str, record: RawRecord, reason: str, message: str, at: datetime,
+                lead_id: str | None = None, retriable: bool = False) -> DeadLetter:
+    key = record.key.decode("utf-8", "replace") if record.key else None
+    return DeadLetter(
+        event_id=str(uuid.uuid5(_DLQ_NS, f"{service}:{record.topic}:{record.partition}:{record.offset}:{reason}")),
+        lead_id=lead_id or key or "unknown",
+        occurred_at=at,
+        service=service,
+        topic=record.topic,
+        reason=reason,
+        message=message[:2000],
+        original_base64=base64.b64encode(record.value).decode(),
+        retriable=retriable,
+        detail={"partition": str(record.partition), "offset": str(record.offset)},
+        failed_at=at,
+    )
