@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from leadflow_contracts import ClientType
-
 from leadflow_route.domain.ledger import Ledger, RepLoad
 from leadflow_route.domain.roster import Roster
 from leadflow_route.domain.routing import Router, RoutingError, RoutingRequest

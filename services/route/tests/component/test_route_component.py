@@ -1,0 +1,183 @@
+"""The route service through its subscriber with TestKafkaBroker (in-memory broker, real SQLite ledger)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+from leadflow_contracts import ChangeType, CrmChange, DeadLetter, LeadRouted, topics
+from leadflow_platform.broker import make_broker
+from leadflow_platform.clock import FakeClock
+from leadflow_route.adapters.roster_source import StaticRosterSource
+from leadflow_route.app import create_app
+from leadflow_route.settings import RouteSettings
+from leadflow_route.testing import (
+    MONDAY_10_UTC,
+    reassign_event,
+    sample_config,
+    sample_queues,
+    sample_reps,
+    scored_event,
+)
+
+pytestmark = pytest.mark.component
+
+
+class Harness:
+    def __init__(self, app: Any, settings: RouteSettings, routed: list[tuple[bytes | None, bytes]],
+                 dead: list[bytes]) -> None:
+        self.app, self.settings, self.routed, self.dead = app, settings, routed, dead
+        self.broker = app.state.broker
+
+    async def publish(self, topic: str, payload: bytes, key: str) -> None:
+        await self.broker.publish(payload, self.settings.topic(topic), key=key.encode(),
+                                  headers={"content-type": "application/json"})
+
+    def routed_events(self) -> list[LeadRouted]:
+        return [LeadRouted.model_validate_json(v) for _, v in self.routed]
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    settings = RouteSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'route.db'}", topic_prefix="c.",
+                             kafka_bootstrap="127.0.0.1:1")
+    broker = make_broker(settings)
+    routed: list[tuple[bytes | None, bytes]] = []
+    dead: list[bytes] = []
+
+    app = create_app(settings, clock=FakeClock(MONDAY_10_UTC), broker=broker,
+                     roster_source=StaticRosterSource(sample_reps(), sample_queues()),
+                     routing_config=sample_config(), create_topics=False, refresh_roster=False)
+    async with TestKafkaBroker(broker) as br:
+        async with app.router.lifespan_context(app):
+            original = br.publish
+
+            async def recording_publish(message: Any, topic: str = "", **kw: Any) -> Any:
+                if topic == settings.topic(topics.LEADS_ROUTED):
+                    routed.append((kw.get("key"), message))
+                elif topic == settings.topic(topics.LEADS_DEADLETTER):
+                    dead.append(message)
+                return await original(message, topic, **kw)
+
+            br.publish = recording_publish  # type: ignore[method-assign]
+            yield Harness(app, settings, routed, dead)
+
+
+async def test_scored_lead_is_routed_with_owner_sla_and_trace(harness: Harness) -> None:
+    ev = scored_event("lead-1", country="DE", language="de")
+    await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
+    assert len(harness.routed) == 1
+    key, _ = harness.routed[0]
+    routed = harness.routed_events()[0]
+    assert key == b"lead-1" and routed.lead_id == "lead-1"
+    assert routed.assignment.owner_id in {"D1", "D2"} and routed.assignment.team == "DACH"
+    assert routed.assignment.policy == "new_lead" and "weighted round-robin" in routed.assignment.reason
+    assert routed.sla.policy == "hot" and routed.sla.calendar == "dach"
+    assert routed.trace[-1].service == "route" and routed.trace[-1].data["owner_id"] == routed.assignment.owner_id
+    assert routed.reassignment == 0
+
+
+async def test_replay_republishes_the_same_decision_without_advancing_the_ledger(harness: Harness) -> None:
+    ev = scored_event("lead-2")
+    for _ in range(3):
+        await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
+    payloads = [v for _, v in harness.routed]
+    assert len(payloads) == 3 and len(set(payloads)) == 1
+    ledger = await harness.app.state.store.ledger_snapshot()
+    assert sum(load.assigned_total for load in ledger.loads.values()) == 1
+
+
+async def test_reassignment_goes_to_someone_new_and_releases_the_old_owner(harness: Harness) -> None:
+    ev = scored_event("lead-3", country="NO")
+    await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
+    first = harness.routed_events()[-1]
+    owners = [first.assignment.owner_id]
+    current = first
+    for step in range(2):
+        req = reassign_event(current)
+        await harness.publish(topics.LEADS_REASSIGN, req.to_json_bytes(), req.lead_id)
+        current = harness.routed_events()[-1]
+        assert current.assignment.owner_id not in owners
+        assert current.assignment.previous_owner_ids == tuple(owners)
+        assert current.reassignment == step + 1
+        owners.append(current.assignment.owner_id)
+    ledger = await harness.app.state.store.ledger_snapshot()
+    assert [ledger.get(o).open_leads for o in owners] == [0, 0, 1]
+    # everyone in the team has had it now: the fourth owner is the team queue
+    req = reassign_event(current)
+    await harness.publish(topics.LEADS_REASSIGN, req.to_json_bytes(), req.lead_id)
+    assert harness.routed_events()[-1].assignment.owner_id == "Q_NORD"
+
+
+async def test_bad_bytes_and_bad_events_are_dead_lettered_with_the_original(harness: Harness) -> None:
+    await harness.publish(topics.LEADS_SCORED, b"{not json", "lead-x")
+    await harness.publish(topics.LEADS_REASSIGN, json.dumps({"lead_id": "lead-y"}).encode(), "lead-y")
+    assert harness.routed == []
+    letters = [DeadLetter.model_validate_json(d) for d in harness.dead]
+    assert [(d.lead_id, d.reason, d.service) for d in letters] == [("lead-x", "invalid_event", "route"),
+                                                                  ("lead-y", "invalid_event", "route")]
+    assert base64.b64decode(letters[0].original_base64) == b"{not json"
+    assert letters[0].topic == "c.leads.scored" and letters[1].message.startswith("occurred_at: Field required")
+
+
+async def test_user_change_from_crm_keeps_the_roster_current(harness: Harness) -> None:
+    change = CrmChange(lead_id="user-N3", occurred_at=MONDAY_10_UTC, object="User", record_id="N3",
+                       change_type=ChangeType.UPDATED, record={"Is_Absent__c": True},
+                       changed_at=MONDAY_10_UTC, system_modstamp=MONDAY_10_UTC)
+    await harness.publish(topics.CRM_CHANGES, change.to_json_bytes(), change.lead_id)
+    assert harness.app.state.roster.current.rep("N3").absent is True
+    cached = await harness.app.state.store.load_roster()
+    assert cached.rep("N3").absent is True and cached.rep("N3").weight == 3.0
+    for i in range(12):
+        ev = scored_event(f"lead-u{i}", country="NO")
+        await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
+    assert "N3" not in {r.assignment.owner_id for r in harness.routed_events()}
+
+
+async def test_lead_closed_in_salesforce_frees_the_reps_capacity(harness: Harness) -> None:
+    ev = scored_event("lead-4", country="DE", language="de")
+    await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
+    owner = harness.routed_events()[-1].assignment.owner_id
+    assert (await harness.app.state.store.ledger_snapshot()).get(owner).open_leads == 1
+    at = datetime(2026, 1, 5, 11, 0, tzinfo=UTC)
+    change = CrmChange(lead_id="lead-4", occurred_at=at, object="Lead", record_id="00QX",
+                       change_type=ChangeType.UPDATED, record={"Status": "Closed - Not Converted", "OwnerId": owner},
+                       changed_at=at, system_modstamp=at)
+    for _ in range(2):  # a replayed change is applied once
+        await harness.publish(topics.CRM_CHANGES, change.to_json_bytes(), change.lead_id)
+    assert (await harness.app.state.store.ledger_snapshot()).get(owner).open_leads == 0
+    history = await harness.app.state.store.owner_history("lead-4")
+    assert [h.open for h in history] == [False]
+
+
+async def test_lead_taken_over_in_salesforce_moves_the_load(harness: Harness) -> None:
+    ev = scored_event("lead-5", country="DE", language="de")
+    await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
+    owner = harness.routed_events()[-1].assignment.owner_id
+    other = "005OTHERUSER00000A"
+    change = CrmChange(lead_id="lead-5", occurred_at=MONDAY_10_UTC, object="Lead", record_id="00QY",
+                       change_type=ChangeType.UPDATED, record={"OwnerId": other, "Status": "Working - Contacted"},
+                       changed_at=MONDAY_10_UTC, system_modstamp=MONDAY_10_UTC)
+    await harness.publish(topics.CRM_CHANGES, change.to_json_bytes(), change.lead_id)
+    ledger = await harness.app.state.store.ledger_snapshot()
+    assert (ledger.get(owner).open_leads, ledger.get(other).open_leads) == (0, 1)
+    # a later reassignment also avoids the rep who took it over in Salesforce
+    req = reassign_event(harness.routed_events()[-1])
+    await harness.publish(topics.LEADS_REASSIGN, req.to_json_bytes(), req.lead_id)
+    assert harness.routed_events()[-1].assignment.previous_owner_ids == (owner, other)
+
+
+async def test_lead_no_one_can_take_is_dead_lettered_not_dropped(harness: Harness) -> None:
+    harness.app.state.roster.current = type(harness.app.state.roster.current)()
+    ev = scored_event("lead-6", client_type=__import__("leadflow_contracts").ClientType.CREDIT_HOLD)
+    await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
+    assert harness.routed == []
+    letter = DeadLetter.model_validate_json(harness.dead[-1])
+    assert letter.reason == "no_owner" and "head of sales" in letter.message
+    assert base64.b64decode(letter.original_base64) == ev.to_json_bytes()
