@@ -27,7 +27,8 @@ def roster(*changes, drop: tuple[str, ...] = ()):  # type: ignore[no-untyped-def
 
 def route(req: RoutingRequest, rost: Roster | None = None, ledger: Ledger | None = None, now: datetime = NOW,
           **config):  # type: ignore[no-untyped-def]
-    return Router(sample_config(**config)).route(req, rost if rost is not None else roster(), ledger if ledger is not None else Ledger(), now)
+    rost = rost if rost is not None else roster()
+    return Router(sample_config(**config)).route(req, rost, ledger if ledger is not None else Ledger(), now)
 
 
 # ---- key accounts -------------------------------------------------------------------------------------

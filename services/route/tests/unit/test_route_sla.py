@@ -17,7 +17,8 @@ POLICIES = repo_root() / "deploy" / "policies"
 
 @pytest.fixture(scope="module")
 def planner() -> SlaPlanner:
-    return SlaPlanner(load_sla_policies(POLICIES / "sla-policies.yaml"), load_calendar_file(POLICIES / "calendars.yaml"))
+    policies = load_sla_policies(POLICIES / "sla-policies.yaml")
+    return SlaPlanner(policies, load_calendar_file(POLICIES / "calendars.yaml"))
 
 
 def utc(*args: int) -> datetime:
@@ -101,7 +102,8 @@ def test_reassignment_keeps_the_deadline_when_the_policy_says_so(planner: SlaPla
 def test_unknown_calendar_reference_is_refused() -> None:
     from leadflow_businesstime import parse_calendars, parse_sla_policies
 
-    calendars = parse_calendars({"version": "1", "calendars": {"x": {"timezone": "UTC", "hours": {"mon": ["09:00-17:00"]}}}})
+    calendar = {"timezone": "UTC", "hours": {"mon": ["09:00-17:00"]}}
+    calendars = parse_calendars({"version": "1", "calendars": {"x": calendar}})
     policies = parse_sla_policies({"version": "1", "policies": [{"name": "d", "calendar": "nope",
                                                                 "first_touch_minutes": 5, "qualify_days": 1}]})
     with pytest.raises(ValueError, match="unknown calendar 'nope'"):
