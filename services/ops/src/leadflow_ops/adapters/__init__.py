@@ -1,0 +1,1 @@
+"""Adapters: read-model repository, Kafka lag reader, republisher."""

@@ -1,0 +1,766 @@
+"""Read-model repository: applies batches of contract events (idempotent on event_id) and answers
+the console's queries from indexes and pre-aggregated counters. One code path for SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from leadflow_contracts import CrmChange, CrmSynced, DeadLetter, LeadRejected, LeadRouted, SlaEvent
+from leadflow_contracts import topics as T
+from leadflow_platform.db import claim_new_events, insert_ignore
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from leadflow_ops.adapters import tables as t
+from leadflow_ops.domain import leads as L
+from leadflow_ops.domain.stats import bin_index, bucket_start, get_window, window_start
+
+CONSUMER = "ops"
+DIMENSIONS = ("all", "team", "rep", "source", "rating")
+_LEAD_COLUMNS = [c.name for c in t.leads.columns]
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive: every stored time is UTC, so say so."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class RawDeadLetter:
+    """A message on a dead-letter topic that is not even a valid DeadLetter/LeadRejected."""
+
+    source_topic: str
+    event_id: str
+    raw: bytes
+    reason: str
+    lead_id: str | None = None
+
+
+@dataclass
+class ApplyResult:
+    applied: int = 0
+    duplicates: int = 0
+    dead_letters: list[tuple[str, str]] = field(default_factory=list)
+    """(source topic, reason) of dead letters seen for the first time."""
+
+
+def _increment(
+    conn: AsyncConnection, table: Any, keys: list[str], counters: list[str], keep: Sequence[str] = ()
+) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    set_: dict[str, Any] = {c: table.c[c] + stmt.excluded[c] for c in counters}
+    for c in keep:
+        set_[c] = func.coalesce(stmt.excluded[c], table.c[c])
+    return stmt.on_conflict_do_update(index_elements=keys, set_=set_)
+
+
+def _upsert_all(conn: AsyncConnection, table: Any, keys: list[str]) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    )
+
+
+def _state_from_row(row: Any) -> L.LeadState:
+    d = dict(row._mapping)
+    for key in ("submitted_at", "routed_at", "owner_at", "due_at", "touched_at", "breached_at"):
+        d[key] = utc(d[key])
+    return L.LeadState(**d)
+
+
+def _row_from_state(state: L.LeadState) -> dict[str, Any]:
+    return asdict(state)
+
+
+class _Batch:
+    """Everything one batch changes, accumulated in memory and written in a handful of statements."""
+
+    def __init__(self) -> None:
+        self.team: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        self.owner: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        self.owner_meta: dict[str, tuple[str | None, str | None, str | None]] = {}
+        self.bins: dict[tuple[str, str, datetime, str, str, int], int] = defaultdict(int)
+        self.outcomes: dict[tuple[str, str, datetime, str], list[int]] = defaultdict(lambda: [0, 0])
+        self.arrivals: dict[datetime, int] = defaultdict(int)
+        self.assignments: dict[tuple[datetime, str, str], int] = defaultdict(int)
+        self.sla_rows: list[dict[str, Any]] = []
+        self.breach_rows: list[dict[str, Any]] = []
+        self.breach_updates: list[tuple[str, str, dict[str, Any]]] = []
+        self.reps: dict[str, dict[str, Any]] = {}
+        self.dead: list[dict[str, Any]] = []
+
+    def transition(self, old: L.LeadState | None, tr: L.Transition) -> None:
+        new = tr.state
+        for key, delta in L.team_deltas(old, new).items():
+            acc = self.team[key]
+            for i, d in enumerate(delta):
+                acc[i] += d
+        for key, delta in L.owner_deltas(old, new).items():
+            acc2 = self.owner[key]
+            for i, d in enumerate(delta):
+                acc2[i] += d
+        if new.owner_id:
+            self.owner_meta[new.owner_id] = (new.owner_type, new.team, new.owner_name)
+        keys = {
+            "all": "all",
+            "team": new.team or "(none)",
+            "rep": new.owner_id or "(none)",
+            "source": new.source or "(none)",
+            "rating": new.rating or "(none)",
+        }
+        if tr.outcome is not None:
+            at = new.touched_at or new.breached_at
+            assert at is not None
+            for grain in ("h", "d"):
+                bucket = bucket_start(at, grain)
+                for dim, key in keys.items():
+                    acc3 = self.outcomes[(grain, dim, bucket, key)]
+                    acc3[0 if tr.outcome == "on_time" else 1] += 1
+        if tr.sample is not None:
+            for grain in ("h", "d"):
+                bucket = bucket_start(tr.sample.at, grain)
+                for measure in ("total", "system", "human"):
+                    value = getattr(tr.sample, measure)
+                    if value is None:
+                        continue
+                    b = bin_index(value)
+                    for dim, key in keys.items():
+                        self.bins[(grain, dim, bucket, key, measure, b)] += 1
+
+
+class OpsRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._write_lock = asyncio.Lock()
+        self.version = 0
+        """Bumped after every committed batch: the live page pushes when it changes."""
+
+    async def create_schema(self) -> None:
+        from leadflow_platform.db import idempotency_metadata
+
+        async with self.engine.begin() as conn:
+            await conn.run_sync(idempotency_metadata.create_all)
+            await conn.run_sync(t.metadata.create_all)
+
+    # --- writes ------------------------------------------------------------------------------------
+
+    async def apply(self, items: Sequence[Any], now: datetime) -> ApplyResult:
+        """Apply contract events (and ``RawDeadLetter`` records) in one transaction, each at most once."""
+        result = ApplyResult()
+        if not items:
+            return result
+        async with self._write_lock, self.engine.begin() as conn:
+            fresh = await claim_new_events(conn, CONSUMER, [i.event_id for i in items], now)
+            todo = []
+            for item in items:
+                if item.event_id in fresh:
+                    fresh.discard(item.event_id)  # a duplicate inside the batch counts once
+                    todo.append(item)
+                else:
+                    result.duplicates += 1
+            lead_ids = {i.lead_id for i in todo if isinstance(i, LeadRouted | CrmSynced | SlaEvent)}
+            states = await self._load_states(conn, lead_ids)
+            original = dict(states)
+            batch = _Batch()
+            for item in todo:
+                self._apply_one(item, states, batch, now, result)
+                result.applied += 1
+            changed = [s for lid, s in states.items() if s is not None and original.get(lid) != s]
+            await self._write(conn, batch, changed)
+        if result.applied:
+            self.version += 1
+        return result
+
+    def _apply_one(
+        self, item: Any, states: dict[str, L.LeadState | None], batch: _Batch, now: datetime, result: ApplyResult
+    ) -> None:
+        if isinstance(item, LeadRouted):
+            old = states.get(item.lead_id)
+            tr = L.on_routed(
+                old,
+                L.Routed(
+                    occurred_at=item.occurred_at,
+                    team=item.assignment.team,
+                    rating=item.score.rating.value,
+                    source=item.lead.lead_source.value,
+                    owner_id=item.assignment.owner_id,
+                    owner_type=item.assignment.owner_type,
+                    owner_name=item.assignment.owner_name,
+                    policy=item.assignment.policy,
+                    submitted_at=item.lead.submitted_at,
+                    first_touch_due=item.sla.first_touch_due,
+                    reassignment=item.reassignment,
+                ),
+                item.lead_id,
+            )
+            batch.transition(old, tr)
+            states[item.lead_id] = tr.state
+            if tr.new_arrival:
+                batch.arrivals[bucket_start(item.occurred_at, "h")] += 1
+            batch.assignments[
+                (bucket_start(item.occurred_at, "d"), item.assignment.team or "(none)", item.assignment.owner_id)
+            ] += 1
+        elif isinstance(item, CrmSynced):
+            old = states.get(item.lead_id)
+            tr = L.on_synced(
+                old,
+                L.Synced(
+                    occurred_at=item.occurred_at,
+                    salesforce_id=item.salesforce_id if item.object == "Lead" else "",
+                    owner_id=item.owner_id,
+                    submitted_at=item.submitted_at,
+                    team=item.team,
+                    rating=item.rating,
+                    source=item.lead_source,
+                ),
+                item.lead_id,
+            )
+            batch.transition(old, tr)
+            states[item.lead_id] = tr.state
+        elif isinstance(item, SlaEvent):
+            old = states.get(item.lead_id)
+            tr = L.on_sla(
+                old,
+                L.Sla(
+                    occurred_at=item.occurred_at,
+                    kind=item.kind.value,
+                    clock=item.clock,
+                    policy=item.policy,
+                    due_at=item.due_at,
+                    started_at=item.started_at,
+                    owner_id=item.owner_id,
+                    team=item.team,
+                    rating=item.rating,
+                    source=item.lead_source,
+                    escalation_step=item.escalation_step,
+                ),
+                item.lead_id,
+            )
+            batch.transition(old, tr)
+            states[item.lead_id] = tr.state
+            batch.sla_rows.append(
+                {
+                    "event_id": item.event_id,
+                    "lead_id": item.lead_id,
+                    "kind": item.kind.value,
+                    "clock": item.clock,
+                    "policy": item.policy,
+                    "occurred_at": item.occurred_at,
+                    "due_at": item.due_at,
+                    "owner_id": item.owner_id,
+                    "team": item.team,
+                    "escalation_step": item.escalation_step,
+                    "escalation_action": item.escalation_action,
+                    "met_how": item.met_how,
+                }
+            )
+            state = tr.state
+            if item.kind.value == "breached":
+                batch.breach_rows.append(
+                    {
+                        "event_id": item.event_id,
+                        "lead_id": item.lead_id,
+                        "clock": item.clock,
+                        "policy": item.policy,
+                        "team": item.team or state.team,
+                        "owner_id": item.owner_id or state.owner_id,
+                        "rating": item.rating or state.rating,
+                        "due_at": item.due_at,
+                        "breached_at": item.occurred_at,
+                        "escalation_step": item.escalation_step,
+                        "escalation_action": item.escalation_action,
+                        "met_at": None,
+                    }
+                )
+            elif item.kind.value == "escalated":
+                batch.breach_updates.append(
+                    (
+                        item.lead_id,
+                        item.clock,
+                        {"escalation_step": item.escalation_step, "escalation_action": item.escalation_action},
+                    )
+                )
+            elif item.kind.value == "met":
+                batch.breach_updates.append((item.lead_id, item.clock, {"met_at": item.occurred_at}))
+        elif isinstance(item, CrmChange):
+            if item.object == "User":
+                rec = item.record
+                name = rec.get("Name") or " ".join(x for x in (rec.get("FirstName"), rec.get("LastName")) if x)
+                batch.reps[item.record_id] = {
+                    "user_id": item.record_id,
+                    "name": name or None,
+                    "team": rec.get("Team__c"),
+                    "role": rec.get("Role_Name__c"),
+                    "weight": rec.get("Weight__c"),
+                    "active": bool(rec.get("IsActive", True)) and item.change_type.value != "deleted",
+                    "absent": bool(rec.get("Is_Absent__c") or False),
+                    "updated_at": item.changed_at,
+                }
+        elif isinstance(item, LeadRejected):
+            batch.dead.append(
+                {
+                    "event_id": item.event_id,
+                    "source_topic": T.LEADS_REJECTED,
+                    "original_topic": T.LEADS_INBOUND,
+                    "service": "intake",
+                    "reason": item.reason.value,
+                    "message": item.message,
+                    "lead_id": item.lead_id,
+                    "original_base64": item.original_base64,
+                    "occurred_at": item.occurred_at,
+                    "received_at": now,
+                }
+            )
+            result.dead_letters.append((T.LEADS_REJECTED, item.reason.value))
+        elif isinstance(item, DeadLetter):
+            batch.dead.append(
+                {
+                    "event_id": item.event_id,
+                    "source_topic": T.LEADS_DEADLETTER,
+                    "original_topic": item.topic,
+                    "service": item.service,
+                    "reason": item.reason,
+                    "message": item.message,
+                    "lead_id": item.lead_id,
+                    "original_base64": item.original_base64,
+                    "occurred_at": item.occurred_at,
+                    "received_at": now,
+                }
+            )
+            result.dead_letters.append((T.LEADS_DEADLETTER, item.reason))
+        elif isinstance(item, RawDeadLetter):
+            batch.dead.append(
+                {
+                    "event_id": item.event_id,
+                    "source_topic": item.source_topic,
+                    "original_topic": item.source_topic,
+                    "service": "unknown",
+                    "reason": item.reason,
+                    "message": "the dead-letter record itself could not be parsed",
+                    "lead_id": item.lead_id,
+                    "original_base64": base64.b64encode(item.raw).decode(),
+                    "occurred_at": None,
+                    "received_at": now,
+                }
+            )
+            result.dead_letters.append((item.source_topic, item.reason))
+        else:
+            raise TypeError(f"OpsRepository.apply cannot handle {type(item).__name__}")
+
+    async def _load_states(self, conn: AsyncConnection, lead_ids: Iterable[str]) -> dict[str, L.LeadState | None]:
+        ids = list(lead_ids)
+        out: dict[str, L.LeadState | None] = dict.fromkeys(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = await conn.execute(select(t.leads).where(t.leads.c.lead_id.in_(chunk)))
+            for row in rows:
+                out[row.lead_id] = _state_from_row(row)
+        return out
+
+    async def _write(self, conn: AsyncConnection, b: _Batch, changed: list[L.LeadState]) -> None:
+        if changed:
+            await conn.execute(_upsert_all(conn, t.leads, ["lead_id"]), [_row_from_state(s) for s in changed])
+        team_rows = [
+            {"team": k[0], "rating": k[1], "open": v[0], "breached": v[1], "queued": v[2]}
+            for k, v in b.team.items()
+            if any(v)
+        ]
+        if team_rows:
+            await conn.execute(
+                _increment(conn, t.team_counters, ["team", "rating"], ["open", "breached", "queued"]), team_rows
+            )
+        owners = set(b.owner) | set(b.owner_meta)
+        if owners:
+            rows = []
+            for owner_id in sorted(owners):
+                d = b.owner.get(owner_id, [0, 0])
+                owner_type, team, name = b.owner_meta.get(owner_id, (None, None, None))
+                rows.append(
+                    {
+                        "owner_id": owner_id,
+                        "owner_type": owner_type,
+                        "team": team,
+                        "owner_name": name,
+                        "open": d[0],
+                        "breached": d[1],
+                    }
+                )
+            await conn.execute(
+                _increment(
+                    conn,
+                    t.owner_counters,
+                    ["owner_id"],
+                    ["open", "breached"],
+                    keep=["owner_type", "team", "owner_name"],
+                ),
+                rows,
+            )
+        if b.bins:
+            await conn.execute(
+                _increment(conn, t.speed_bins, ["grain", "dim", "bucket", "key", "measure", "bin"], ["n"]),
+                [
+                    {"grain": g, "dim": d, "bucket": bk, "key": k, "measure": m, "bin": i, "n": n}
+                    for (g, d, bk, k, m, i), n in b.bins.items()
+                ],
+            )
+        if b.outcomes:
+            await conn.execute(
+                _increment(conn, t.outcomes, ["grain", "dim", "bucket", "key"], ["on_time", "missed"]),
+                [
+                    {"grain": g, "dim": d, "bucket": bk, "key": k, "on_time": v[0], "missed": v[1]}
+                    for (g, d, bk, k), v in b.outcomes.items()
+                ],
+            )
+        if b.arrivals:
+            await conn.execute(
+                _increment(conn, t.arrivals, ["bucket"], ["n"]),
+                [{"bucket": k, "n": n} for k, n in b.arrivals.items()],
+            )
+        if b.assignments:
+            await conn.execute(
+                _increment(conn, t.assignments, ["bucket", "team", "owner_id"], ["n"]),
+                [{"bucket": k[0], "team": k[1], "owner_id": k[2], "n": n} for k, n in b.assignments.items()],
+            )
+        if b.sla_rows:
+            await conn.execute(insert_ignore(conn, t.sla_events), b.sla_rows)
+        if b.breach_rows:
+            await conn.execute(insert_ignore(conn, t.breaches), b.breach_rows)
+        for lead_id, clock, values in b.breach_updates:
+            stmt = update(t.breaches).where(t.breaches.c.lead_id == lead_id, t.breaches.c.clock == clock)
+            if "met_at" in values:
+                stmt = stmt.where(t.breaches.c.met_at.is_(None))
+            else:
+                stmt = stmt.where(t.breaches.c.escalation_step <= values["escalation_step"])
+            await conn.execute(stmt.values(**values))
+        if b.reps:
+            await conn.execute(_upsert_all(conn, t.reps, ["user_id"]), list(b.reps.values()))
+        if b.dead:
+            await conn.execute(insert_ignore(conn, t.dead_letters), b.dead)
+
+    async def record_replay(self, event_id: str, user: str, now: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(t.dead_letters)
+                .where(t.dead_letters.c.event_id == event_id)
+                .values(replay_count=t.dead_letters.c.replay_count + 1, last_replayed_at=now, last_replayed_by=user)
+            )
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    async def now_snapshot(self, now: datetime) -> dict[str, Any]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(t.team_counters).where(t.team_counters.c.open > 0))).all()
+            due = {}
+            for minutes in (15, 60):
+                due[minutes] = (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(t.leads)
+                        .where(
+                            t.leads.c.closed.is_(False),
+                            t.leads.c.due_at >= now,
+                            t.leads.c.due_at < now + timedelta(minutes=minutes),
+                        )
+                    )
+                ).scalar_one()
+            overdue = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(t.leads)
+                    .where(
+                        t.leads.c.closed.is_(False),
+                        t.leads.c.due_at < now,
+                        t.leads.c.due_at >= now - timedelta(days=1),
+                        t.leads.c.breached_at.is_(None),
+                    )
+                )
+            ).scalar_one()
+            queues = (
+                await conn.execute(
+                    select(t.owner_counters)
+                    .where(t.owner_counters.c.owner_type == "queue", t.owner_counters.c.open > 0)
+                    .order_by(t.owner_counters.c.open.desc())
+                )
+            ).all()
+        teams: dict[str, dict[str, Any]] = {}
+        ratings: set[str] = set()
+        for r in rows:
+            team = teams.setdefault(r.team, {"team": r.team, "open": 0, "breached": 0, "queued": 0, "by_rating": {}})
+            team["open"] += r.open
+            team["breached"] += r.breached
+            team["queued"] += r.queued
+            team["by_rating"][r.rating] = r.open
+            ratings.add(r.rating)
+        order = {"Hot": 0, "Warm": 1, "Cold": 2}
+        return {
+            "at": now.isoformat(),
+            "open": sum(r.open for r in rows),
+            "breached": sum(r.breached for r in rows),
+            "unassigned": sum(r.queued for r in rows),
+            "due_15": due[15],
+            "due_60": due[60],
+            "overdue_unflagged": overdue,
+            "ratings": sorted(ratings, key=lambda x: (order.get(x, 9), x)),
+            "teams": sorted(teams.values(), key=lambda x: x["team"]),
+            "queues": [
+                {"owner_id": q.owner_id, "name": q.owner_name or q.owner_id, "team": q.team, "open": q.open}
+                for q in queues
+            ],
+            "version": self.version,
+        }
+
+    async def speed(self, window: str, dim: str, now: datetime) -> tuple[dict, dict]:  # type: ignore[type-arg]
+        """(bins keyed by (key, measure) → {bin: n}, outcomes keyed by key → (on_time, missed))."""
+        if dim not in DIMENSIONS:
+            raise ValueError(f"dimension must be one of {DIMENSIONS}, got {dim!r}")
+        w = get_window(window)
+        start = window_start(now, w)
+        async with self.engine.connect() as conn:
+            bin_rows = await conn.execute(
+                select(t.speed_bins.c.key, t.speed_bins.c.measure, t.speed_bins.c.bin, func.sum(t.speed_bins.c.n))
+                .where(t.speed_bins.c.grain == w.grain, t.speed_bins.c.dim == dim, t.speed_bins.c.bucket >= start)
+                .group_by(t.speed_bins.c.key, t.speed_bins.c.measure, t.speed_bins.c.bin)
+            )
+            bins: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+            for key, measure, b, n in bin_rows:
+                bins[(key, measure)][b] = int(n)
+            out_rows = await conn.execute(
+                select(t.outcomes.c.key, func.sum(t.outcomes.c.on_time), func.sum(t.outcomes.c.missed))
+                .where(t.outcomes.c.grain == w.grain, t.outcomes.c.dim == dim, t.outcomes.c.bucket >= start)
+                .group_by(t.outcomes.c.key)
+            )
+            outs = {key: (int(a or 0), int(m or 0)) for key, a, m in out_rows}
+        return dict(bins), outs
+
+    async def names(self) -> dict[str, str]:
+        """Owner id → display name (reps from Salesforce users, else the name routing gave)."""
+        async with self.engine.connect() as conn:
+            out = {r.owner_id: r.owner_name for r in await conn.execute(select(t.owner_counters)) if r.owner_name}
+            out.update({r.user_id: r.name for r in await conn.execute(select(t.reps)) if r.name})
+        return out
+
+    async def breaches(
+        self,
+        *,
+        team: str | None = None,
+        policy: str | None = None,
+        clock: str | None = None,
+        open_only: bool = False,
+        lead_id: str | None = None,
+        search: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        b, ld, oc = t.breaches, t.leads, t.owner_counters
+        stmt = (
+            select(
+                b,
+                ld.c.salesforce_id,
+                ld.c.closed,
+                ld.c.touched_at,
+                oc.c.owner_name,
+                t.reps.c.name.label("rep_name"),
+            )
+            .select_from(
+                b.outerjoin(ld, ld.c.lead_id == b.c.lead_id)
+                .outerjoin(oc, oc.c.owner_id == b.c.owner_id)
+                .outerjoin(t.reps, t.reps.c.user_id == b.c.owner_id)
+            )
+            .order_by(b.c.breached_at.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        if team:
+            stmt = stmt.where(b.c.team == team)
+        if policy:
+            stmt = stmt.where(b.c.policy == policy)
+        if clock:
+            stmt = stmt.where(b.c.clock == clock)
+        if lead_id:
+            stmt = stmt.where(b.c.lead_id == lead_id)
+        if open_only:
+            stmt = stmt.where(b.c.met_at.is_(None), or_(ld.c.closed.is_(None), ld.c.closed.is_(False)))
+        if search:
+            like = f"%{search.strip()}%"
+            stmt = stmt.where(
+                or_(
+                    b.c.lead_id.ilike(like),
+                    b.c.policy.ilike(like),
+                    b.c.team.ilike(like),
+                    oc.c.owner_name.ilike(like),
+                    t.reps.c.name.ilike(like),
+                    b.c.escalation_action.ilike(like),
+                )
+            )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        out = []
+        for r in rows:
+            d = dict(r._mapping)
+            for k in ("due_at", "breached_at", "met_at", "touched_at"):
+                d[k] = utc(d[k])
+            d["owner_display"] = d.pop("rep_name") or d.get("owner_name") or d.get("owner_id")
+            out.append(d)
+        return out
+
+    async def breach_filters(self) -> dict[str, list[str]]:
+        async with self.engine.connect() as conn:
+            teams = [
+                r[0]
+                for r in await conn.execute(select(t.team_counters.c.team).distinct().order_by(t.team_counters.c.team))
+            ]
+            policies = [
+                r[0]
+                for r in await conn.execute(
+                    select(t.breaches.c.policy)
+                    .where(t.breaches.c.policy.is_not(None))
+                    .distinct()
+                    .order_by(t.breaches.c.policy)
+                )
+            ]
+        return {"teams": teams, "policies": policies}
+
+    async def lead(self, lead_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(t.leads).where(t.leads.c.lead_id == lead_id))).first()
+            if row is None:
+                return None
+            events = (
+                await conn.execute(
+                    select(t.sla_events).where(t.sla_events.c.lead_id == lead_id).order_by(t.sla_events.c.occurred_at)
+                )
+            ).all()
+        state = _state_from_row(row)
+        d = asdict(state)
+        d["events"] = [{**dict(e._mapping), "occurred_at": utc(e.occurred_at), "due_at": utc(e.due_at)} for e in events]
+        return d
+
+    async def team_load_inputs(
+        self, now: datetime, days: int
+    ) -> tuple[list[Any], list[Any], dict[tuple[str, str], int]]:
+        since = bucket_start(now, "d") - timedelta(days=days - 1)
+        async with self.engine.connect() as conn:
+            owners = (
+                await conn.execute(select(t.owner_counters).where(t.owner_counters.c.owner_type != "queue"))
+            ).all()
+            rep_rows = (await conn.execute(select(t.reps))).all()
+            assigned_rows = await conn.execute(
+                select(t.assignments.c.owner_id, t.assignments.c.team, func.sum(t.assignments.c.n))
+                .where(t.assignments.c.bucket >= since)
+                .group_by(t.assignments.c.owner_id, t.assignments.c.team)
+            )
+            assigned = {(o, tm): int(n) for o, tm, n in assigned_rows}
+        return owners, rep_rows, assigned
+
+    async def arrivals_per_hour(self, now: datetime, hours: int = 24) -> float:
+        since = bucket_start(now, "h") - timedelta(hours=hours)
+        until = bucket_start(now, "h")
+        async with self.engine.connect() as conn:
+            n = (
+                await conn.execute(
+                    select(func.coalesce(func.sum(t.arrivals.c.n), 0)).where(
+                        t.arrivals.c.bucket >= since, t.arrivals.c.bucket < until
+                    )
+                )
+            ).scalar_one()
+            current = (
+                await conn.execute(
+                    select(func.coalesce(func.sum(t.arrivals.c.n), 0)).where(t.arrivals.c.bucket == until)
+                )
+            ).scalar_one()
+        # full past hours, plus the current partial hour scaled by how much of it has passed
+        elapsed = max((now - until).total_seconds() / 3600, 1 / 60)
+        if n == 0:
+            return float(current) / elapsed if current else 0.0
+        return float(n) / hours
+
+    async def available_reps(self) -> int:
+        async with self.engine.connect() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(t.reps)
+                        .where(
+                            t.reps.c.active.is_(True),
+                            t.reps.c.absent.is_(False),
+                            or_(
+                                t.reps.c.role.is_(None),
+                                t.reps.c.role.in_(("Seller", "Key Account Manager", "Team Leader")),
+                            ),
+                        )
+                    )
+                ).scalar_one()
+            )
+
+    async def dead_letter_counts(self) -> list[dict[str, Any]]:
+        d = t.dead_letters
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(d.c.source_topic, d.c.service, d.c.reason, func.count(), func.max(d.c.received_at))
+                .group_by(d.c.source_topic, d.c.service, d.c.reason)
+                .order_by(func.count().desc())
+            )
+            return [
+                {"source_topic": s, "service": sv, "reason": r, "count": int(n), "last": utc(last)}
+                for s, sv, r, n, last in rows
+            ]
+
+    async def dead_letter_list(self, *, reason: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        d = t.dead_letters
+        stmt = (
+            select(
+                d.c.event_id,
+                d.c.source_topic,
+                d.c.original_topic,
+                d.c.service,
+                d.c.reason,
+                d.c.lead_id,
+                d.c.received_at,
+                d.c.replay_count,
+                d.c.last_replayed_at,
+            )
+            .order_by(d.c.received_at.desc())
+            .limit(limit)
+        )
+        if reason:
+            stmt = stmt.where(d.c.reason == reason)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [
+            {**dict(r._mapping), "received_at": utc(r.received_at), "last_replayed_at": utc(r.last_replayed_at)}
+            for r in rows
+        ]
+
+    async def dead_letter(self, event_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(t.dead_letters).where(t.dead_letters.c.event_id == event_id))).first()
+        if row is None:
+            return None
+        d = dict(row._mapping)
+        for k in ("occurred_at", "received_at", "last_replayed_at"):
+            d[k] = utc(d[k])
+        return d
+
+    async def counts(self) -> dict[str, int]:
+        """Table sizes (for the benchmark and health)."""
+        async with self.engine.connect() as conn:
+            out = {}
+            for name, table in (("leads", t.leads), ("sla_events", t.sla_events), ("breaches", t.breaches)):
+                out[name] = int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+        return out
+
+
+__all__ = ["ApplyResult", "OpsRepository", "RawDeadLetter", "and_", "utc"]

@@ -1,0 +1,1 @@
+"""Pure ops domain: metrics math, Erlang C, read-model state transitions, masking."""

@@ -1,0 +1,1 @@
+"""Web layer: pages, JSON APIs, server-sent events, auth."""

@@ -1,0 +1,450 @@
+"""Pages (server-rendered), JSON APIs and the live server-sent-event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from leadflow_platform.logging import get_logger
+
+from leadflow_ops import views
+from leadflow_ops.adapters.repository import DIMENSIONS
+from leadflow_ops.domain.stats import WINDOWS
+from leadflow_ops.metrics import REPLAYS
+from leadflow_ops.web import charts
+from leadflow_ops.web.security import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    Principal,
+    check_csrf,
+    principal,
+    require_operator,
+)
+
+log = get_logger(__name__)
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters["duration"] = charts.duration
+templates.env.filters["pct"] = lambda v, d=1: "–" if v is None else f"{v:.{d}f} %"
+templates.env.filters["ts"] = lambda v: "–" if v is None else v.strftime("%Y-%m-%d %H:%M:%S UTC")
+templates.env.globals["hbar"] = charts.hbar_chart
+templates.env.globals["stacked"] = charts.stacked_bar_chart
+templates.env.globals["line"] = charts.line_chart
+templates.env.globals["pairs"] = charts.pairs
+templates.env.globals["stacks"] = charts.stacks
+templates.env.globals["duration"] = charts.duration
+templates.env.globals["pct0"] = lambda v: f"{v:.0f} %"
+templates.env.globals["pct1"] = lambda v: f"{v:.1%}"
+templates.env.globals["inf"] = float("inf")
+templates.env.globals["rate"] = lambda v: f"{v:.1f}/s"
+
+router = APIRouter()
+Who = Annotated[Principal, Depends(principal)]
+
+
+def _now(request: Request) -> datetime:
+    return request.app.state.clock.now()  # type: ignore[no-any-return]
+
+
+def _render(request: Request, name: str, who: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+    settings = request.app.state.settings
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "user": who.user if who else None,
+            "csrf": who.session.csrf if who else "",
+            "page": name.removesuffix(".html"),
+            "sf_url": settings.salesforce_instance_url.rstrip("/"),
+            **ctx,
+        },
+        status_code=status,
+    )
+
+
+# --- login ----------------------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, error: str | None = None) -> HTMLResponse:
+    cookie, token = request.app.state.sessions.login_token()
+    response = _render(request, "login.html", None, login_csrf=token, error=None)
+    _set_cookie(request, response, LOGIN_COOKIE, cookie, max_age=3600)
+    return response
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.settings.cookie_secure,
+        path="/",
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=80)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    sessions = request.app.state.sessions
+    if not sessions.check_login_token(request.cookies.get(LOGIN_COOKIE), csrf_token):
+        cookie, token = sessions.login_token()
+        response = _render(request, "login.html", None, 403, login_csrf=token, error="Form expired: try again.")
+        _set_cookie(request, response, LOGIN_COOKIE, cookie, max_age=3600)
+        return response
+    user = await asyncio.to_thread(request.app.state.directory.authenticate, username, password)
+    if user is None:
+        log.info("login_failed", username=username)
+        cookie, token = sessions.login_token()
+        response = _render(request, "login.html", None, 401, login_csrf=token, error="Wrong user name or password.")
+        _set_cookie(request, response, LOGIN_COOKIE, cookie, max_age=3600)
+        return response
+    value, _session = sessions.issue(user.username)
+    log.info("login", username=user.username, role=user.role.value)
+    response = RedirectResponse("/now", status_code=303)
+    _set_cookie(request, response, SESSION_COOKIE, value, max_age=sessions.max_age)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, who: Who) -> Response:
+    await check_csrf(request, who)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+async def root(who: Who) -> Response:
+    return RedirectResponse("/now", status_code=303)
+
+
+# --- Now ------------------------------------------------------------------------------------------
+
+
+@router.get("/now", response_class=HTMLResponse)
+async def now_page(request: Request, who: Who) -> HTMLResponse:
+    snap = await request.app.state.feed.get(_now(request))
+    return _render(request, "now.html", who, snap=snap, snap_json=json.dumps(snap))
+
+
+@router.get("/api/now")
+async def now_api(request: Request, who: Who) -> dict[str, Any]:
+    return await request.app.state.feed.get(_now(request))  # type: ignore[no-any-return]
+
+
+@router.get("/events/now")
+async def now_events(request: Request, who: Who) -> StreamingResponse:
+    settings = request.app.state.settings
+    feed = request.app.state.feed
+
+    async def stream() -> Any:
+        started = time.monotonic()
+        last = None
+        yield "retry: 1000\n\n"
+        while time.monotonic() - started < settings.sse_max_seconds:
+            if await request.is_disconnected():
+                return
+            snap = await feed.get(_now(request))
+            body = json.dumps(snap, sort_keys=True)
+            if body != last:
+                last = body
+                yield f"event: now\ndata: {body}\n\n"
+            else:
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(settings.sse_interval_seconds)
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
+
+
+# --- Speed to lead --------------------------------------------------------------------------------
+
+
+def _window(window: str) -> str:
+    if window not in WINDOWS:
+        raise HTTPException(400, f"window must be one of {sorted(WINDOWS)}")
+    return window
+
+
+def _dim(dim: str) -> str:
+    if dim not in DIMENSIONS:
+        raise HTTPException(400, f"by must be one of {list(DIMENSIONS)}")
+    return dim
+
+
+@router.get("/speed", response_class=HTMLResponse)
+async def speed_page(request: Request, who: Who, window: str = "24h", by: str = "team") -> HTMLResponse:
+    rows = await views.speed(request.app.state.repo, _window(window), _dim(by), _now(request))
+    return _render(request, "speed.html", who, rows=rows, window=window, by=by, windows=WINDOWS, dims=DIMENSIONS)
+
+
+@router.get("/api/speed")
+async def speed_api(request: Request, who: Who, window: str = "24h", by: str = "team") -> dict[str, Any]:
+    rows = await views.speed(request.app.state.repo, _window(window), _dim(by), _now(request))
+    return {"window": window, "by": by, "rows": views.speed_json(rows)}
+
+
+# --- Breaches -------------------------------------------------------------------------------------
+
+
+async def _breaches(request: Request, who: Principal, search: str | None, **filters: Any) -> HTMLResponse:
+    repo = request.app.state.repo
+    page = max(0, int(filters.pop("page", 0) or 0))
+    rows = await repo.breaches(search=search, limit=50, offset=page * 50, **filters)
+    options = await repo.breach_filters()
+    return _render(
+        request,
+        "breaches.html",
+        who,
+        rows=rows,
+        options=options,
+        filters=filters,
+        search=search or "",
+        now=_now(request),
+        page_no=page,
+    )
+
+
+@router.get("/breaches", response_class=HTMLResponse)
+async def breaches_page(
+    request: Request,
+    who: Who,
+    team: str | None = None,
+    policy: str | None = None,
+    clock: str | None = None,
+    open: bool = False,
+    lead: Annotated[str | None, Query(max_length=128)] = None,
+    page: int = 0,
+) -> HTMLResponse:
+    return await _breaches(
+        request,
+        who,
+        None,
+        team=team or None,
+        policy=policy or None,
+        clock=clock or None,
+        open_only=open,
+        lead_id=lead or None,
+        page=page,
+    )
+
+
+@router.post("/breaches/search", response_class=HTMLResponse)
+async def breaches_search(
+    request: Request,
+    who: Who,
+    q: Annotated[str, Form(max_length=120)] = "",
+    team: Annotated[str, Form()] = "",
+    policy: Annotated[str, Form()] = "",
+    clock: Annotated[str, Form()] = "",
+    open: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Free-text search is a POST so what people type (names, maybe an e-mail) never lands in a URL."""
+    await check_csrf(request, who)
+    return await _breaches(
+        request, who, q or None, team=team or None, policy=policy or None, clock=clock or None, open_only=bool(open)
+    )
+
+
+@router.get("/api/breaches")
+async def breaches_api(
+    request: Request, who: Who, team: str | None = None, policy: str | None = None, open: bool = False, limit: int = 50
+) -> dict[str, Any]:
+    rows = await request.app.state.repo.breaches(team=team, policy=policy, open_only=open, limit=min(limit, 500))
+    return {"rows": rows}
+
+
+@router.get("/leads/{lead_id}", response_class=HTMLResponse)
+async def lead_page(request: Request, who: Who, lead_id: str) -> HTMLResponse:
+    repo = request.app.state.repo
+    lead = await repo.lead(lead_id)
+    if lead is None:
+        raise HTTPException(404, "no such lead in the ops read model")
+    rows = await repo.breaches(lead_id=lead_id, limit=20)
+    names = await repo.names()
+    return _render(request, "lead.html", who, lead=lead, breaches=rows, names=names, now=_now(request))
+
+
+# --- Team load ------------------------------------------------------------------------------------
+
+
+@router.get("/team", response_class=HTMLResponse)
+async def team_page(request: Request, who: Who) -> HTMLResponse:
+    settings = request.app.state.settings
+    rows = await views.team(request.app.state.repo, settings, _now(request))
+    teams: dict[str, list[Any]] = {}
+    for r in rows:
+        teams.setdefault(r.team, []).append(r)
+    return _render(request, "team.html", who, teams=teams, days=settings.team_load_days)
+
+
+@router.get("/api/team")
+async def team_api(request: Request, who: Who) -> dict[str, Any]:
+    rows = await views.team(request.app.state.repo, request.app.state.settings, _now(request))
+    return {"rows": [asdict(r) for r in rows]}
+
+
+# --- Pipeline health and dead letters ---------------------------------------------------------------
+
+
+@router.get("/pipeline", response_class=HTMLResponse)
+async def pipeline_page(request: Request, who: Who, reason: str | None = None) -> HTMLResponse:
+    repo = request.app.state.repo
+    return _render(
+        request,
+        "pipeline.html",
+        who,
+        pipe=views.pipeline(request.app.state.monitor),
+        counts=await repo.dead_letter_counts(),
+        letters=await repo.dead_letter_list(reason=reason or None),
+        reason=reason or "",
+    )
+
+
+@router.get("/api/pipeline")
+async def pipeline_api(request: Request, who: Who) -> dict[str, Any]:
+    repo = request.app.state.repo
+    return {**views.pipeline(request.app.state.monitor), "dead_letters": await repo.dead_letter_counts()}
+
+
+@router.get("/deadletters/{event_id}", response_class=HTMLResponse)
+async def dead_letter_page(request: Request, who: Who, event_id: str) -> HTMLResponse:
+    row = await request.app.state.repo.dead_letter(event_id)
+    if row is None:
+        raise HTTPException(404, "no such dead letter")
+    view = views.dead_letter_view(row)
+    return _render(
+        request,
+        "deadletter.html",
+        who,
+        dl=view,
+        edited=view["payload_masked"],
+        error=None,
+        done=None,
+        target=views.replay_target(row, request.app.state.settings),
+    )
+
+
+@router.post("/deadletters/{event_id}/replay", response_class=HTMLResponse)
+async def replay(
+    request: Request, who: Who, event_id: str, payload: Annotated[str, Form(max_length=1_000_000)]
+) -> HTMLResponse:
+    await check_csrf(request, who)
+    require_operator(who)
+    repo = request.app.state.repo
+    settings = request.app.state.settings
+    row = await repo.dead_letter(event_id)
+    if row is None:
+        raise HTTPException(404, "no such dead letter")
+    view = views.dead_letter_view(row)
+    target = views.replay_target(row, settings)
+    try:
+        topic, body = views.prepare_replay(row, payload, settings)
+    except views.ReplayError as exc:
+        REPLAYS.labels(topic=row["original_topic"], outcome="refused").inc()
+        return _render(
+            request, "deadletter.html", who, 422, dl=view, edited=payload, error=str(exc), done=None, target=target
+        )
+    headers = {"x-leadflow-replay-of": event_id, "x-leadflow-replayed-by": who.user.username}
+    await request.app.state.republish(body, topic, (row.get("lead_id") or "unknown").encode(), headers)
+    await repo.record_replay(event_id, who.user.username, _now(request))
+    REPLAYS.labels(topic=row["original_topic"], outcome="published").inc()
+    log.info("dead_letter_replayed", event_id=event_id, topic=topic, lead_id=row.get("lead_id"), by=who.user.username)
+    row = await repo.dead_letter(event_id) or row
+    return _render(
+        request,
+        "deadletter.html",
+        who,
+        dl=views.dead_letter_view(row),
+        edited=payload,
+        error=None,
+        done=f"Republished to {topic}.",
+        target=target,
+    )
+
+
+# --- Staffing -------------------------------------------------------------------------------------
+
+
+def _opt_float(value: str | None, name: str, lo: float, hi: float) -> float | None:
+    if value is None or value.strip() == "":
+        return None
+    try:
+        v = float(value)
+    except ValueError:
+        raise HTTPException(400, f"{name} must be a number") from None
+    if not lo <= v <= hi:
+        raise HTTPException(400, f"{name} must be within {lo}..{hi}")
+    return v
+
+
+async def _staffing(
+    request: Request, arrivals: str | None, aht: str | None, target: str | None, level: str | None, roster: str | None
+) -> Any:
+    lvl = _opt_float(level, "level (%)", 1, 99.9)
+    r = _opt_float(roster, "roster", 0, 5000)
+    return await views.staffing(
+        request.app.state.repo,
+        request.app.state.settings,
+        _now(request),
+        arrivals=_opt_float(arrivals, "arrivals", 0, 1_000_000),
+        aht=_opt_float(aht, "aht", 1, 86_400),
+        target_seconds=_opt_float(target, "target", 0, 86_400),
+        target_level=None if lvl is None else lvl / 100,
+        roster=None if r is None else int(r),
+    )
+
+
+@router.get("/staffing", response_class=HTMLResponse)
+async def staffing_page(
+    request: Request,
+    who: Who,
+    arrivals: str | None = None,
+    aht: str | None = None,
+    target: str | None = None,
+    level: str | None = None,
+    roster: str | None = None,
+) -> HTMLResponse:
+    try:
+        plan, inputs = await _staffing(request, arrivals, aht, target, level, roster)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return _render(request, "staffing.html", who, plan=plan, inputs=inputs)
+
+
+@router.get("/api/staffing")
+async def staffing_api(
+    request: Request,
+    who: Who,
+    arrivals: str | None = None,
+    aht: str | None = None,
+    target: str | None = None,
+    level: str | None = None,
+    roster: str | None = None,
+) -> dict[str, Any]:
+    try:
+        plan, inputs = await _staffing(request, arrivals, aht, target, level, roster)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return {"plan": views.plan_json(plan), "inputs": inputs}
+
+
+def json_error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
