@@ -46,8 +46,8 @@ LEGAL_SUFFIX_SEQUENCES: tuple[tuple[str, ...], ...] = (
 )
 _CONNECTORS = frozenset({"and", "und", "og", "och", "en", "et"})
 _EXTRA_FOLD = str.maketrans(
-    {"ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss", "đ": "d", "Đ": "d", "ł": "l",
-     "Ł": "l", "þ": "th", "Þ": "th", "ð": "d", "Ð": "d", "ı": "i"}
+    {"ø": "o", "Ø": "O", "æ": "ae", "Æ": "Ae", "œ": "oe", "Œ": "Oe", "ß": "ss", "đ": "d", "Đ": "D", "ł": "l",
+     "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D", "ı": "i"}
 )
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
