@@ -179,7 +179,7 @@ def _task(key: str, template: TaskTemplate, kind: WriteKind, *, who_id: str, own
     fields: dict[str, Any] = {
         "Subject": (subject or template.subject)[:255],
         "WhoId": who_id,
-        "ActivityDate": sf_date(due.astimezone(_zone(tz))),
+        "ActivityDate": sf_date(due.astimezone(_zone(tz)).date()),
         "Priority": template.priority,
         "IsReminderSet": True,
         "ReminderDateTime": sf_datetime(reminder_at or (due - timedelta(minutes=template.reminder_minutes_before))),
