@@ -1,0 +1,1 @@
+"""Adapters: the timer store (database) and the event publisher (Kafka)."""

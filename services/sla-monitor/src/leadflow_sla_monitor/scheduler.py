@@ -1,0 +1,169 @@
+"""The scheduler loop: claim due timers, fire them, publish, then commit the new state.
+
+Exactly-once effect per timer step, with any number of instances and restarts:
+1. ``claim_due`` leases a batch of due timers to this instance (SKIP LOCKED / BEGIN IMMEDIATE).
+2. The pure ``fire`` computes the transition (warning, breach, ladder steps) from ``now``.
+3. The events are published (ids deterministic per lead/clock/cycle/kind/step).
+4. ``save_timer`` writes the new state only if the version is unchanged and the lease is ours.
+A crash after 3 and before 4 leaves the lease to expire; the next claim re-publishes the same ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from leadflow_platform.clock import Clock
+from leadflow_platform.logging import get_logger
+from leadflow_platform.metrics import SLA_EVENTS, SLA_TIMERS
+from prometheus_client import Histogram
+
+from leadflow_sla_monitor.adapters.publisher import Outgoing
+from leadflow_sla_monitor.domain.timers import (
+    MARK_UNAVAILABLE,
+    Emission,
+    Timer,
+    Transition,
+    event_id,
+    fire,
+    owner_unavailable,
+)
+from leadflow_sla_monitor.service import SlaMonitor, reassign_request, sla_event
+
+log = get_logger("leadflow_sla_monitor.scheduler")
+
+FIRE_LAG = Histogram(
+    "leadflow_sla_fire_lag_seconds",
+    "Time from a timer's scheduled instant to its events being published",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30, 300),
+)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        monitor: SlaMonitor,
+        clock: Clock,
+        *,
+        instance_id: str,
+        batch_size: int = 500,
+        lease: timedelta = timedelta(seconds=30),
+        poll_seconds: float = 0.1,
+    ) -> None:
+        self.monitor = monitor
+        self.store = monitor.store
+        self.clock = clock
+        self.instance_id = instance_id
+        self.batch_size = batch_size
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self.rounds = 0
+        self.fired = 0
+
+    def wake(self) -> None:
+        """Look for due timers now (e.g. a test moved the clock)."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """One round: returns the number of timers claimed."""
+        now = self.clock.now()
+        claimed = await self.store.claim_due(now, self.instance_id, self.lease, self.batch_size)
+        self.rounds += 1
+        if not claimed:
+            return 0
+        try:
+            await self._fire(claimed, now)
+        except Exception:
+            await self.store.release(claimed, self.instance_id)
+            raise
+        return len(claimed)
+
+    async def _fire(self, claimed: list[Timer], now: datetime) -> None:
+        monitor = self.monitor
+        transitions: list[tuple[Transition, list[Emission]]] = []
+        owners = {t.owner_id for t in claimed if t.owner_id}
+        async with self.store.engine.connect() as conn:
+            streaks = {o: await self.store.streak(conn, o) for o in owners}
+            needs_lead = set()
+            for timer in claimed:
+                policy = monitor.policy(timer.policy)
+                calendar = monitor.calendars.for_timer(timer.calendar, timer.timezone)
+                transition = fire(timer, policy, calendar, now)
+                extra: list[Emission] = []
+                if transition.breached and timer.owner_id:
+                    streaks[timer.owner_id] += 1
+                    run = streaks[timer.owner_id]
+                    if owner_unavailable(run, policy):
+                        extra.append(
+                            Emission(
+                                event_id(timer.lead_id, timer.clock, timer.cycle, MARK_UNAVAILABLE, run),
+                                "escalated",
+                                timer.due_at,
+                                reason=f"{run} breaches in a row by {timer.owner_id}",
+                                escalation_action=MARK_UNAVAILABLE,
+                            )
+                        )
+                if any(e.reassign_target for e in transition.emissions):
+                    needs_lead.add(timer.lead_id)
+                transitions.append((transition, extra))
+            lead_records = await self.store.get_leads(conn, needs_lead)
+
+        out: list[Outgoing] = []
+        for transition, extra in transitions:
+            timer = transition.timer
+            for emission in (*transition.emissions, *extra):
+                out.append(Outgoing(monitor.topics.sla_events, sla_event(timer, emission)))
+                lead = lead_records.get(timer.lead_id)
+                if emission.reassign_target and lead is not None:
+                    request = reassign_request(timer, emission, lead, now)
+                    if request is not None:
+                        out.append(Outgoing(monitor.topics.reassign, request))
+        if out:
+            await monitor.publisher.publish_all(out)
+        published_at = self.clock.now()
+
+        async with self.store.engine.begin() as conn:
+            for (transition, _extra), original in zip(transitions, claimed, strict=True):
+                saved = await self.store.save_timer(conn, transition.timer, now, claimed_by=self.instance_id)
+                if not saved:
+                    log.warning("timer_changed_while_firing", lead_id=original.lead_id, clock=original.clock)
+                    continue
+                if transition.breached and original.owner_id:
+                    await self.store.set_streak(conn, original.owner_id, streaks[original.owner_id], now)
+        for transition, extra in transitions:
+            for emission in (*transition.emissions, *extra):
+                SLA_EVENTS.labels(emission.kind, transition.timer.clock).inc()
+                FIRE_LAG.observe(max((published_at - emission.at).total_seconds(), 0.0))
+            log.info(
+                "sla_timer_fired",
+                lead_id=transition.timer.lead_id,
+                clock=transition.timer.clock,
+                state=transition.timer.state.value,
+                reason=transition.reason,
+            )
+        self.fired += len(claimed)
+
+    async def run(self) -> None:
+        """Loop until cancelled: rounds back to back while work is due, else wait ``poll_seconds``."""
+        log.info("scheduler_started", instance=self.instance_id)
+        while True:
+            try:
+                claimed = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("scheduler_round_failed", error=type(exc).__name__, exc_info=True)
+                claimed = 0
+                await asyncio.sleep(min(1.0, self.poll_seconds * 10))
+            if claimed >= self.batch_size:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def refresh_gauges(self) -> None:
+        for state, count in (await self.store.count_by_state()).items():
+            SLA_TIMERS.labels(state).set(count)

@@ -1,0 +1,331 @@
+"""Use cases: start clocks when a lead is routed, stop them when the CRM shows a touch or qualification.
+
+Each batch runs in one database transaction that also claims the incoming event ids
+(``claim_new_events``); the resulting events are published *before* the commit, with event ids
+derived from (lead, clock, cycle, kind, step), so a crash in between re-publishes the same ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from leadflow_businesstime import BusinessCalendar, CalendarsFile, SlaPolicy, SlaPolicySet
+from leadflow_contracts import topics
+from leadflow_contracts.base import TraceStep
+from leadflow_contracts.crm import CrmChange
+from leadflow_contracts.pipeline import LeadRouted, ReassignRequested
+from leadflow_contracts.sla import SlaEvent, SlaEventKind
+from leadflow_platform.clock import Clock
+from leadflow_platform.db import claim_new_events
+from leadflow_platform.logging import get_logger
+from leadflow_platform.metrics import SLA_EVENTS
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from leadflow_sla_monitor.adapters.publisher import EventPublisher, Outgoing
+from leadflow_sla_monitor.adapters.store import LeadRecord, TimerStore
+from leadflow_sla_monitor.domain.signals import SignalRules, classify, salesforce_ids
+from leadflow_sla_monitor.domain.timers import (
+    UNMET_STATES,
+    Emission,
+    Timer,
+    callback_target,
+    first_touch_target,
+    meet,
+    new_timer,
+    qualify_target,
+    restart_for_new_owner,
+)
+
+log = get_logger("leadflow_sla_monitor.service")
+SERVICE = "sla-monitor"
+
+
+@dataclass(frozen=True)
+class Topics:
+    sla_events: str = topics.SLA_EVENTS
+    reassign: str = topics.LEADS_REASSIGN
+    deadletter: str = topics.LEADS_DEADLETTER
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> Topics:
+        return cls(prefix + topics.SLA_EVENTS, prefix + topics.LEADS_REASSIGN, prefix + topics.LEADS_DEADLETTER)
+
+
+class Calendars:
+    """Looks up the calendar a timer was computed in (by its stored name and time zone)."""
+
+    def __init__(self, file: CalendarsFile) -> None:
+        self.file = file
+        self._cache: dict[tuple[str, str], BusinessCalendar] = {}
+
+    @property
+    def by_name(self) -> Mapping[str, BusinessCalendar]:
+        return self.file.calendars
+
+    def for_timer(self, name: str, timezone: str) -> BusinessCalendar:
+        key = (name, timezone)
+        found = self._cache.get(key)
+        if found is None:
+            base_name = name.split(":", 1)[-1].split("@", 1)[0]
+            base = (
+                self.file.calendars.get(base_name)
+                or self.file.for_team(None)
+                or next(iter(self.file.calendars.values()))
+            )
+            found = base if base.timezone == timezone else base.with_timezone(timezone, name=name)
+            self._cache[key] = found
+        return found
+
+    def for_lead(self, policy: SlaPolicy, team: str | None, prospect_timezone: str | None) -> BusinessCalendar:
+        team_calendar = self.file.for_team(team)
+        return policy.resolve_calendar(self.file.calendars, prospect_timezone, team_calendar=team_calendar)
+
+
+def sla_event(timer: Timer, emission: Emission, *, trace_reason: str | None = None) -> SlaEvent:
+    return SlaEvent(
+        event_id=emission.event_id,
+        lead_id=timer.lead_id,
+        occurred_at=emission.at,
+        kind=SlaEventKind(emission.kind),
+        clock=timer.clock,
+        policy=timer.policy,
+        due_at=timer.due_at,
+        owner_id=timer.owner_id,
+        team=timer.team,
+        rating=timer.rating,
+        lead_source=timer.lead_source,
+        started_at=timer.started_at,
+        met_by=timer.met_by if emission.kind == "met" else None,
+        met_how=timer.met_how if emission.kind == "met" else None,
+        business_seconds=emission.business_seconds,
+        wall_seconds=emission.wall_seconds,
+        escalation_step=emission.escalation_step,
+        escalation_action=emission.escalation_action,
+        trace=(
+            TraceStep(
+                service=SERVICE,
+                decision=emission.kind,
+                reason=trace_reason or emission.reason,
+                at=emission.at,
+                data={"clock": timer.clock, "cycle": timer.cycle, "calendar": timer.calendar},
+            ),
+        ),
+    )
+
+
+def reassign_request(timer: Timer, emission: Emission, lead: LeadRecord, now: datetime) -> ReassignRequested | None:
+    """The ``leads.reassign`` request for a reassign/team-queue escalation (never back to a previous owner)."""
+    if emission.reassign_target is None:
+        return None
+    routed = LeadRouted.model_validate_json(lead.routed_json)
+    exclude = tuple(
+        dict.fromkeys(
+            o for o in (*lead.previous_owners, *routed.assignment.previous_owner_ids, routed.assignment.owner_id) if o
+        )
+    )
+    return ReassignRequested(
+        event_id=emission.event_id,
+        lead_id=timer.lead_id,
+        occurred_at=now,
+        trace=routed.with_step(TraceStep(service=SERVICE, decision="reassign", reason=emission.reason, at=emission.at)),
+        lead=routed.lead,
+        enrichment=routed.enrichment,
+        score=routed.score,
+        reason=f"sla {timer.clock} breached at {timer.due_at.isoformat()}: {emission.reason}",
+        requested_by=SERVICE,
+        exclude_owner_ids=exclude,
+        target=emission.reassign_target,
+        escalation_step=emission.escalation_step,
+        previous_routing=routed,
+    )
+
+
+class SlaMonitor:
+    def __init__(
+        self,
+        store: TimerStore,
+        publisher: EventPublisher,
+        policies: SlaPolicySet,
+        calendars: Calendars,
+        clock: Clock,
+        *,
+        rules: SignalRules | None = None,
+        topics_: Topics | None = None,
+        consumer: str = "sla-monitor",
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.policies = policies
+        self.calendars = calendars
+        self.clock = clock
+        self.rules = rules or SignalRules()
+        self.topics = topics_ or Topics()
+        self.consumer = consumer
+
+    def policy(self, name: str) -> SlaPolicy:
+        return self.policies.by_name(name) or self.policies.policies[-1]
+
+    async def _publish_and_commit(self, conn: AsyncConnection, out: list[Outgoing]) -> None:
+        if out:
+            await self.publisher.publish_all(out)
+        await conn.commit()
+        for m in out:
+            if isinstance(m.event, SlaEvent):
+                SLA_EVENTS.labels(m.event.kind.value, m.event.clock).inc()
+
+    # --- leads.routed -----------------------------------------------------------------------------
+
+    async def handle_routed(self, batch: Sequence[LeadRouted]) -> int:
+        """Start (or, after a reassignment, restart) the clocks; returns the number of events published."""
+        now = self.clock.now()
+        out: list[Outgoing] = []
+        async with self.store.engine.connect() as conn:
+            fresh = await claim_new_events(conn, f"{self.consumer}:routed", [r.event_id for r in batch], now)
+            for routed in batch:
+                if routed.event_id in fresh:
+                    out.extend(await self._on_routed(conn, routed, now))
+            await self._publish_and_commit(conn, out)
+        return len(out)
+
+    async def _on_routed(self, conn: AsyncConnection, routed: LeadRouted, now: datetime) -> list[Outgoing]:
+        lead_id = routed.lead_id
+        existing_lead = await self.store.get_lead(conn, lead_id)
+        if existing_lead is not None and routed.reassignment < existing_lead.reassignment:
+            log.info("routed_stale_ignored", lead_id=lead_id, reassignment=routed.reassignment)
+            return []
+        assignment = routed.assignment
+        policy = self.policies.by_name(routed.sla.policy) or self.policies.select(
+            routed.score.rating.value, routed.lead.lead_source.value, routed.enrichment.client_type.value
+        )
+        callback = routed.lead.callback
+        prospect_tz = routed.enrichment.timezone or (callback.timezone if callback else None)
+        calendar = self.calendars.for_lead(policy, assignment.team, prospect_tz)
+        previous = list(existing_lead.previous_owners if existing_lead else ())
+        if existing_lead and existing_lead.owner_id and existing_lead.owner_id != assignment.owner_id:
+            previous.append(existing_lead.owner_id)
+        previous.extend(assignment.previous_owner_ids)
+        record = LeadRecord(
+            lead_id=lead_id,
+            salesforce_id=existing_lead.salesforce_id if existing_lead else None,
+            owner_id=assignment.owner_id,
+            reassignment=routed.reassignment,
+            previous_owners=tuple(dict.fromkeys(o for o in previous if o and o != assignment.owner_id)),
+            routed_json=routed.model_dump_json(),
+            prospect_timezone=prospect_tz,
+        )
+        await self.store.save_lead(conn, record, now)
+
+        started_at = routed.occurred_at
+        context = {
+            "owner_id": assignment.owner_id,
+            "team": assignment.team,
+            "rating": routed.score.rating.value,
+            "lead_source": routed.lead.lead_source.value,
+            "client_type": routed.enrichment.client_type.value,
+        }
+        timers = await self.store.get_timers(conn, lead_id)
+        out: list[Outgoing] = []
+        if "first_touch" not in timers:
+            sla = routed.sla
+            targets = [
+                first_touch_target(policy, calendar, started_at, _after(sla.first_touch_due, started_at)),
+                qualify_target(policy, calendar, started_at, _after(sla.qualify_due, started_at)),
+            ]
+            if callback is not None:
+                targets.append(callback_target(policy, callback.start, callback.end, sla.callback_due))
+            for target in targets:
+                timer, started = new_timer(
+                    lead_id,
+                    target,
+                    policy=policy,
+                    calendar=calendar,
+                    started_at=started_at,
+                    cycle=routed.reassignment,
+                    **context,
+                )
+                if await self.store.insert_timer(conn, timer, now):
+                    out.append(Outgoing(self.topics.sla_events, sla_event(timer, started)))
+            log.info("sla_clocks_started", lead_id=lead_id, policy=policy.name, calendar=calendar.name)
+            return out
+
+        for clock, timer in timers.items():
+            if timer.state not in UNMET_STATES:
+                continue
+            if clock == "first_touch" and policy.reset_on_reassign and routed.reassignment > timer.cycle:
+                target = first_touch_target(
+                    policy, calendar, started_at, _after(routed.sla.first_touch_due, started_at)
+                )
+                updated, started = restart_for_new_owner(
+                    timer,
+                    target,
+                    owner_id=assignment.owner_id,
+                    team=assignment.team,
+                    started_at=started_at,
+                    cycle=routed.reassignment,
+                )
+                updated = replace(updated, calendar=calendar.name, timezone=calendar.timezone, policy=policy.name)
+                if await self.store.save_timer(conn, updated, now):
+                    out.append(Outgoing(self.topics.sla_events, sla_event(updated, started)))
+            elif timer.owner_id != assignment.owner_id:
+                await self.store.save_timer(
+                    conn, replace(timer, owner_id=assignment.owner_id, team=assignment.team), now
+                )
+        log.info("sla_owner_changed", lead_id=lead_id, owner_id=assignment.owner_id, reassignment=routed.reassignment)
+        return out
+
+    # --- crm.changes ------------------------------------------------------------------------------
+
+    async def handle_changes(self, batch: Sequence[CrmChange]) -> int:
+        now = self.clock.now()
+        out: list[Outgoing] = []
+        async with self.store.engine.connect() as conn:
+            fresh = await claim_new_events(conn, f"{self.consumer}:changes", [c.event_id for c in batch], now)
+            for change in batch:
+                if change.event_id in fresh:
+                    out.extend(await self._on_change(conn, change, now))
+            await self._publish_and_commit(conn, out)
+        return len(out)
+
+    async def _on_change(self, conn: AsyncConnection, change: CrmChange, now: datetime) -> list[Outgoing]:
+        lead = await self.store.get_lead(conn, change.lead_id)
+        if lead is None:
+            lead = await self.store.find_lead_by_salesforce_id(conn, (change.lead_id, *salesforce_ids(change)))
+        if lead is None:
+            return []
+        if change.object == "Lead" and lead.salesforce_id != change.record_id:
+            await self.store.set_salesforce_id(conn, lead.lead_id, change.record_id, now)
+        signal = classify(change, self.rules)
+        if signal is None:
+            return []
+        timers = await self.store.get_timers(conn, lead.lead_id)
+        out: list[Outgoing] = []
+        for clock in signal.clocks:
+            timer = timers.get(clock)
+            if timer is None:
+                continue
+            calendar = self.calendars.for_timer(timer.calendar, timer.timezone)
+            transition = meet(timer, at=signal.at, by=signal.by, how=signal.how, calendar=calendar)
+            if not transition.emissions:
+                continue
+            if not await self.store.save_timer(conn, transition.timer, now):
+                log.warning("timer_changed_concurrently", lead_id=lead.lead_id, clock=clock)
+                continue
+            if transition.reason == "met_on_time" and timer.owner_id:
+                await self.store.set_streak(conn, timer.owner_id, 0, now)
+            for emission in transition.emissions:
+                out.append(Outgoing(self.topics.sla_events, sla_event(transition.timer, emission)))
+            log.info(
+                "sla_met",
+                lead_id=lead.lead_id,
+                clock=clock,
+                how=signal.how,
+                late=transition.reason == "met_late",
+            )
+        return out
+
+
+def _after(value: datetime | None, start: datetime) -> datetime | None:
+    """A precomputed deadline, if it is after the start (else recompute from the policy)."""
+    return value if value is not None and value > start else None
