@@ -56,6 +56,9 @@ bench-intake: $(STAMP) ## Intake throughput over the real embedded broker (print
 bench-emulator: $(STAMP) ## Salesforce emulator throughput (Collections upserts/s, queries/s)
 	$(PY) services/salesforce-emulator/bench/bench_emulator.py
 
+bench-import: $(STAMP) ## Import a generated 100,000-row CSV over the embedded broker (rows/s; add ARGS=--with-intake)
+	$(PY) libs/importer/bench/bench_import.py $(ARGS)
+
 tail: $(STAMP) ## Print messages on a topic: make tail TOPIC=leads.accepted [BOOTSTRAP=127.0.0.1:19092]
 	$(PY) -m leadflow_platform.tail $(TOPIC) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP),)
 

@@ -14,7 +14,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadflow", description="Leadflow command line.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for ep in sorted(entry_points(group="leadflow.commands"), key=lambda e: e.name):
-        ep.load()(sub)
+        try:
+            register = ep.load()
+        except ImportError as exc:  # one broken plug-in must not take the others down
+            print(f"leadflow: command {ep.name!r} unavailable: {exc}", file=sys.stderr)
+            continue
+        register(sub)
     return parser
 
 
