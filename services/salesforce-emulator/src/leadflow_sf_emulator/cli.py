@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(settings)
     ssl: dict[str, str] = {}
     if settings.tls:
-        certs = ensure_certs(settings.cert_dir)
+        certs = ensure_certs(settings.cert_dir, tuple(settings.cert_hosts))
         ssl = {"ssl_certfile": str(certs.cert), "ssl_keyfile": str(certs.key)}
     config = uvicorn.Config(
         app,

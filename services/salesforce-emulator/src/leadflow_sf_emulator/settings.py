@@ -17,6 +17,10 @@ class EmulatorSettings(BaseSettings):
     api_version: str = "59.0"
     tls: bool = True
     cert_dir: Path = Path(".run/sfemu-certs")
+    cert_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "::1"],
+        description="Names/IPs in the server certificate (add the compose service name, e.g. 'salesforce').",
+    )
     seed: str | None = Field(default=None, description="fixture file to load into an empty org ('demo' = built-in)")
     schema_path: Path | None = None
 
