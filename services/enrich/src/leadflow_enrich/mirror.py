@@ -30,6 +30,7 @@ from leadflow_enrich.domain.records import (
     merge_partial,
     object_for,
     parse_bool,
+    parse_datetime,
 )
 
 log = get_logger(__name__)
@@ -117,15 +118,19 @@ class Mirror:
         cursor = await self.repo.cursor(obj)
         since = (cursor.system_modstamp or _EPOCH) - self.overlap
         raw = await self.reader.changed_since(obj, since)
-        upserts: list[MirrorRecord] = []
-        deletes: list[str] = []
-        for item in raw:
-            if parse_bool(item.get("IsDeleted")):
-                if item.get("Id"):
-                    deletes.append(str(item["Id"]))
-            else:
-                upserts.extend(_parse(obj, [item]))
-        stamp = max((r.system_modstamp for r in upserts if r.system_modstamp), default=None)
+        latest: dict[str, Mapping[str, Any]] = {}
+        for item in raw:  # one row per record; if a record shows up twice, its newest state wins
+            rid = str(item.get("Id") or "")
+            if not rid:
+                continue
+            seen = latest.get(rid)
+            if seen is None or (parse_datetime(item.get("SystemModstamp")) or _EPOCH) >= (
+                    parse_datetime(seen.get("SystemModstamp")) or _EPOCH):
+                latest[rid] = item
+        deletes = [rid for rid, item in latest.items() if parse_bool(item.get("IsDeleted"))]
+        upserts = _parse(obj, [item for item in latest.values() if not parse_bool(item.get("IsDeleted"))])
+        stamps = [parse_datetime(item.get("SystemModstamp")) for item in latest.values()]
+        stamp = max((t for t in stamps if t is not None), default=None)
         await self._write(obj, upserts, deletes, cursor=stamp)
         self.stats.incremental[obj] = self.stats.incremental.get(obj, 0) + len(raw)
         if raw:
