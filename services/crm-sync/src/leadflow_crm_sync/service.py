@@ -166,6 +166,9 @@ class SyncService:
             await self.publish(b.outputs)
             b.result.published = len(b.outputs)
         await self.repo.commit(b.unit, self.clock.now())
+        log.info("batch_synced", records=len(records), routed=len(routed), sla=len(slas), changes=len(changes),
+                 published=b.result.published, dead_lettered=b.result.dead_lettered,
+                 replays_skipped=b.result.skipped_replays, deferred=b.result.deferred, held=b.result.unavailable)
         return b.result
 
     # ---- leads.routed ------------------------------------------------------------------------------
@@ -234,6 +237,10 @@ class SyncService:
             if plan.write is None:
                 if state.written:
                     new_states[lead_id] = base
+                    if state.object == "Lead" and not state.converted and state.salesforce_id:
+                        cb = callback_task(ev, state.salesforce_id, self.policy)  # created before, or now
+                        if cb is not None:
+                            task_writes.append((lead_id, "callback", cb))
                 continue
             if isinstance(res, Unavailable):
                 b.blocked.add(ev.event_id)
@@ -287,7 +294,7 @@ class SyncService:
             for old in superseded.get(lead_id, []):
                 self._synced(b, old, st, SyncOperation.UNCHANGED, "superseded by a later routing in the same batch")
             self._synced(b, ev, st, op, plan.reason, task_id=task_id)
-            log.info("lead_synced", lead_id=lead_id, salesforce_id=st.salesforce_id, operation=op.value,
+            log.debug("lead_synced", lead_id=lead_id, salesforce_id=st.salesforce_id, operation=op.value,
                      owner_id=st.owner_id, reason=plan.reason)
 
     def _defer(self, b: _Batch, ev: LeadRouted, state: LeadState, plan: LeadPlan, reason: str) -> None:
@@ -329,7 +336,7 @@ class SyncService:
             if res.ok and res.id:
                 out[(j.event.event_id, j.purpose)] = res.id
                 b.unit.tasks.append((j.write.key, j.lead_id, j.purpose, res.id))
-                log.info("task_created", lead_id=j.lead_id, purpose=j.purpose, task_id=res.id)
+                log.debug("task_created", lead_id=j.lead_id, purpose=j.purpose, task_id=res.id)
             else:
                 # The lead itself is written; the Task failed for good: dead-letter with the error, keep going.
                 self._dead_letter(b, j.kind, j.raw, j.lead_id, f"salesforce:{res.status_code}", res.message or "",

@@ -65,6 +65,7 @@ class FakeSalesforce:
     """key (external id or Id) → errors (statusCode, message) returned for its next attempts."""
     on_call: Callable[[Call], None] | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _index: dict[tuple[str, Any], str] = field(default_factory=dict)
 
     def _new_id(self, sobject: str) -> str:
         n = next(self._ids)
@@ -74,6 +75,9 @@ class FakeSalesforce:
         return self.records.setdefault(sobject, {})
 
     def by_field(self, sobject: str, name: str, value: Any) -> dict[str, Any] | None:
+        if name.endswith("__c") and name.startswith("Leadflow_"):  # external ids: indexed, like the real org
+            rid = self._index.get((sobject, value))
+            return self.table(sobject).get(rid) if rid else None
         return next((r for r in self.table(sobject).values() if r.get(name) == value), None)
 
     def _record_call(self, call: Call) -> None:
@@ -133,6 +137,7 @@ class FakeSalesforce:
                 continue
             rid = self._new_id(obj)
             self.table(obj)[rid] = {"Id": rid, **values}
+            self._index[(obj, key)] = rid
             out.append({"id": rid, "success": True, "errors": [], "created": True})
         return out
 
@@ -242,3 +247,56 @@ def lead_change(lead_id: str, record_id: str, *, status: str | None = "Closed - 
     return CrmChange(lead_id=lead_id, occurred_at=T0 + timedelta(hours=1), object="Lead", record_id=record_id,
                      change_type=ChangeType.UPDATED, changed_fields=changes, record=rec, changed_by=changed_by,
                      changed_at=T0 + timedelta(hours=1), system_modstamp=T0 + timedelta(hours=1))
+
+
+# ---- a component-test harness: the app on TestKafkaBroker with the fake org ---------------------------
+@dataclass
+class Harness:
+    """create_app wired to a FakeSalesforce and a FakeClock; collects crm.synced and leads.deadletter."""
+
+    app: Any
+    broker: Any
+    fake: FakeSalesforce
+    settings: Any
+    synced: list[dict[str, Any]] = field(default_factory=list)
+    dead: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def service(self) -> Any:
+        return self.app.state.service
+
+    async def publish(self, event: Any, topic: str) -> None:
+        body = event if isinstance(event, bytes) else event.to_json_bytes()
+        await self.broker.publish(body, topic=self.settings.topic(topic), key=b"k")
+
+
+def build_harness(database_url: str, fake: FakeSalesforce | None = None, **overrides: Any) -> Harness:
+    """Build (not start) the harness; use ``async with TestKafkaBroker(h.broker)`` around the test."""
+    import uuid
+
+    from leadflow_contracts import topics
+    from leadflow_platform.broker import make_broker
+    from leadflow_platform.clock import FakeClock
+
+    from leadflow_crm_sync.app import create_app
+    from leadflow_crm_sync.settings import CrmSyncSettings
+
+    opts: dict[str, Any] = {"database_url": database_url, "topic_prefix": f"c{uuid.uuid4().hex[:6]}.",
+                            "retry_base_seconds": 0.01, "retry_cap_seconds": 0.05, "rate_limit_base_seconds": 0.02,
+                            "rate_limit_cap_seconds": 0.1, "hold_seconds": 1.0, "linger_ms": 1.0}
+    opts.update(overrides)
+    settings = CrmSyncSettings(**opts)
+    fake = fake or FakeSalesforce()
+    broker = make_broker(settings)
+    app = create_app(settings, broker=broker, gateway=fake, clock=FakeClock(T0 + timedelta(hours=2)))
+    h = Harness(app=app, broker=broker, fake=fake, settings=settings)
+
+    @broker.subscriber(settings.topic(topics.CRM_SYNCED))
+    async def _synced(body: dict[str, Any]) -> None:
+        h.synced.append(body)
+
+    @broker.subscriber(settings.topic(topics.LEADS_DEADLETTER))
+    async def _dead(body: dict[str, Any]) -> None:
+        h.dead.append(body)
+
+    return h
