@@ -40,10 +40,21 @@ def fingerprint(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:8]
 
 
+_NOT_PHONE = re.compile(r"\d{1,3}(\.\d{1,3}){3}|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}(:\d{2})?")
+
+
+def _phone(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = sum(c.isdigit() for c in text)
+    if digits < 7 or _NOT_PHONE.fullmatch(text) or (text.count(".") >= 2 and "+" not in text):
+        return text  # an IP address, a date, a time or a version number, not a phone
+    return f"<phone:{fingerprint(text)}>"
+
+
 def mask_text(text: str) -> str:
     """Replace emails and phone numbers inside free text."""
     text = _EMAIL.sub(lambda m: f"<email:{fingerprint(m.group(0).lower())}>", text)
-    return _PHONE.sub(lambda m: f"<phone:{fingerprint(m.group(0))}>", text)
+    return _PHONE.sub(_phone, text)
 
 
 def _redact(key: str, value: Any) -> Any:

@@ -70,6 +70,14 @@ def _ready(proc: Process) -> bool:
     return True
 
 
+def _resolve(cmd: list[str]) -> list[str]:
+    """``python`` is this interpreter; console scripts are looked up next to it (the venv's bin)."""
+    if cmd[0] == "python":
+        return [sys.executable, *cmd[1:]]
+    beside = Path(sys.executable).parent / cmd[0]
+    return [str(beside), *cmd[1:]] if beside.exists() else cmd
+
+
 def _pump(name: str, stream: Any, width: int) -> None:
     for raw in iter(stream.readline, b""):
         sys.stdout.write(f"{name:<{width}} | {raw.decode(errors='replace')}")
@@ -91,27 +99,39 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop_all)
     code = 0
     try:
+        # Processes whose `order` shares a tens digit form a phase: a phase starts together and
+        # must be ready before the next one starts (broker + emulator, then intake, then …).
+        phases: dict[int, list[Process]] = {}
         for proc in procs:
+            phases.setdefault(proc.order // 10, []).append(proc)
+        for phase in sorted(phases):
             if stopping.is_set():
                 break
-            cmd = [sys.executable if c == "python" else c for c in proc.cmd]
-            env = {**os.environ, **env_extra, **proc.env, "PYTHONUNBUFFERED": "1"}
-            child = subprocess.Popen(  # noqa: S603
-                cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-            )
-            children.append((proc, child))
-            threading.Thread(target=_pump, args=(proc.name, child.stdout, width), daemon=True).start()
-            if proc.oneshot:
-                continue
-            deadline = time.monotonic() + proc.ready_timeout
-            while not _ready(proc):
-                if child.poll() is not None or stopping.is_set():
-                    raise RuntimeError(f"{proc.name} exited before it was ready (code {child.returncode})")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{proc.name} not ready after {proc.ready_timeout}s")
-                time.sleep(0.1)
-            for label, url in proc.urls.items():
-                print(f"{'leadflow':<{width}} | {proc.name} {label}: {url}", flush=True)
+            started: list[tuple[Process, subprocess.Popen[bytes]]] = []
+            for proc in phases[phase]:
+                env = {**os.environ, **env_extra, **proc.env, "PYTHONUNBUFFERED": "1"}
+                child = subprocess.Popen(  # noqa: S603
+                    _resolve(proc.cmd),
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                children.append((proc, child))
+                started.append((proc, child))
+                threading.Thread(target=_pump, args=(proc.name, child.stdout, width), daemon=True).start()
+            for proc, child in started:
+                if proc.oneshot:
+                    continue
+                deadline = time.monotonic() + proc.ready_timeout
+                while not _ready(proc):
+                    if child.poll() is not None or stopping.is_set():
+                        raise RuntimeError(f"{proc.name} exited before it was ready (code {child.returncode})")
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{proc.name} not ready after {proc.ready_timeout}s")
+                    time.sleep(0.1)
+                for label, url in proc.urls.items():
+                    print(f"{'leadflow':<{width}} | {proc.name} {label}: {url}", flush=True)
         print(f"{'leadflow':<{width}} | all {len(children)} processes started; Ctrl-C stops them", flush=True)
         while not stopping.is_set():
             for proc, child in children:
@@ -120,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                     code = 1
                     stopping.set()
             stopping.wait(0.5)
-    except RuntimeError as exc:
+    except (RuntimeError, OSError) as exc:
         print(f"{'leadflow':<{width}} | {exc}", flush=True)
         code = 1
     finally:

@@ -38,7 +38,9 @@ processes:
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "leadflow_platform.supervisor", str(base)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     lines = []
     deadline = time.monotonic() + 60

@@ -60,3 +60,13 @@ def test_bound_context_travels_with_every_line():
 def test_mask_text_keeps_ordinary_numbers():
     assert mask_text("order 42 shipped in 2026") == "order 42 shipped in 2026"
     assert "+4791234567" not in mask_text("call +4791234567 now")
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1:19092", "on 2026-11-26 at 10:29:00", "version 1.12.10", "port 8443"])
+def test_addresses_dates_and_versions_are_not_mistaken_for_phones(text):
+    assert mask_text(text) == text
+
+
+@pytest.mark.parametrize("phone", ["+47 912 34 567", "+49 (30) 1234-5678", "0049 30 12345678", "+44.20.7946.0958"])
+def test_phone_formats_are_masked(phone):
+    assert "<phone:" in mask_text(f"call {phone} today")
