@@ -63,7 +63,8 @@ def field_xml(sobject: str, f: dict[str, Any]) -> str:
         body += _el("precision", f.get("precision", 18))
     if t == "reference":
         target = f["referenceTo"][0]
-        child_label, child_name = CHILD_LABELS.get((sobject, f["name"]), (f"{sobject}s", f"{sobject}s_{f['name'][:-3]}"))
+        default = (f"{sobject}s", f"{sobject}s_{f['name'][:-3]}")
+        child_label, child_name = CHILD_LABELS.get((sobject, f["name"]), default)
         body += _el("referenceTo", target) + _el("relationshipLabel", child_label)
         body += _el("relationshipName", child_name)
     if t not in ("boolean", "picklist", "multipicklist"):

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from faststream.kafka import TestKafkaBroker
 from leadflow_contracts import DuplicateOf, topics
-
 from leadflow_crm_sync.adapters.gateway import SalesforceCallError
 from leadflow_crm_sync.domain.budget import ApiUsage
 from leadflow_crm_sync.service import Incoming

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from leadflow_contracts import DuplicateOf, LeadSourceKind, SlaEventKind
 from leadflow_contracts.pipeline import ClientType
-
 from leadflow_crm_sync.domain.ids import lead_external_id, task_external_id
 from leadflow_crm_sync.domain.mapping import (
     callback_task,

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 import yaml
 from leadflow_contracts import ChangeType, CrmChange
-
 from leadflow_crm_sync.domain.backoff import Backoff
 from leadflow_crm_sync.domain.budget import ApiUsage, decide, reserve
 from leadflow_crm_sync.domain.conversion import observed_conversion, plan_conversion, wants_conversion
@@ -75,7 +74,8 @@ def test_save_results_are_classified(raw: dict, mode: str, outcome: Outcome) -> 
 
 def test_failed_save_result_keeps_the_salesforce_error() -> None:
     r = classify_save_result({"success": False, "errors": [
-        {"statusCode": "STRING_TOO_LONG", "message": "Company: data value too large", "fields": ["Company"]}]}, "upsert")
+        {"statusCode": "STRING_TOO_LONG", "message": "Company: data value too large", "fields": ["Company"]}]},
+        "upsert")
     assert (r.status_code, r.message, r.fields) == ("STRING_TOO_LONG", "Company: data value too large", ("Company",))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from leadflow_crm_sync.adapters.gateway import SalesforceCallError
 from leadflow_crm_sync.domain.backoff import Backoff
 from leadflow_crm_sync.domain.ids import LEAD_EXTERNAL_ID
