@@ -19,7 +19,8 @@ from importlib import resources
 
 import phonenumbers
 
-_LOCAL_ATOM = re.compile(r"^[\w!#$%&'*+/=?^`{|}~\-]+$")
+_LOCAL_PART = re.compile(r"^[\w!#$%&'*+/=?^`{|}~\-]+(?:\.[\w!#$%&'*+/=?^`{|}~\-]+)*$")
+_WHITESPACE = re.compile(r"\s")
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?$")
 
 
@@ -57,6 +58,7 @@ def is_free_email_domain(domain: str) -> bool:
     return domain.lower() in free_email_domains()
 
 
+@lru_cache(maxsize=16384)
 def normalise_domain(raw: str) -> str:
     """Lower-case, strip a trailing dot, validate the labels (IDNA for non-ASCII). Raises ContactError."""
     domain = raw.strip().rstrip(".").lower()
@@ -89,7 +91,7 @@ def normalise_email(raw: str) -> Email:
         text = text[1:-1].strip()
     if not text:
         raise ContactError("it is empty")
-    if any(c.isspace() for c in text):
+    if _WHITESPACE.search(text):
         raise ContactError("it contains whitespace")
     if text.count("@") != 1:
         raise ContactError("it must contain exactly one @")
@@ -100,7 +102,7 @@ def normalise_email(raw: str) -> Email:
         raise ContactError("the part before @ is longer than 64 characters")
     if local.startswith(".") or local.endswith(".") or ".." in local:
         raise ContactError("the part before @ has a misplaced dot")
-    if not all(_LOCAL_ATOM.match(atom) for atom in local.split(".")):
+    if not _LOCAL_PART.match(local):
         raise ContactError("the part before @ contains characters not allowed in an address")
     domain = normalise_domain(domain_part)
     address = f"{local}@{domain}"
@@ -122,10 +124,11 @@ def normalise_phone(raw: str, region: str | None) -> Phone:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise ContactError(f"it cannot be read as a phone number ({_parse_error(exc)})") from exc
-    if not phonenumbers.is_valid_number(number):
+    country = phonenumbers.region_code_for_number(number)  # what is_valid_number does, done once
+    if country is None or not phonenumbers.is_valid_number_for_region(number, country):
         raise ContactError("it is not a valid number for its country")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return Phone(e164=e164, country=phonenumbers.region_code_for_number(number))
+    return Phone(e164=e164, country=country)
 
 
 def _parse_error(exc: phonenumbers.NumberParseException) -> str:

@@ -47,6 +47,7 @@ def _country_index() -> dict[str, str]:
     return index
 
 
+@lru_cache(maxsize=4096)
 def normalise_country(raw: str) -> str:
     """ISO 3166-1 alpha-2 for a code (alpha-2/-3) or an English/local name. Raises ContactError."""
     key = _country_key(raw)
@@ -73,6 +74,7 @@ def _known_language(subtag: str) -> bool:
     return pycountry.languages.get(alpha_3=subtag) is not None
 
 
+@lru_cache(maxsize=4096)
 def normalise_language(raw: str) -> str:
     """A BCP 47 tag with conventional case (``de``, ``nb-NO``, ``zh-Hant-TW``); ``de_DE`` and English
     names (``German``) are accepted. Raises ContactError for an unknown primary language."""
@@ -99,6 +101,7 @@ def normalise_language(raw: str) -> str:
     return "-".join(out)
 
 
+@lru_cache(maxsize=16384)
 def domain_from_website(raw: str) -> str:
     """The registrable-looking host of a website: scheme, ``www.``, port, path and credentials removed."""
     text = raw.strip()

@@ -10,6 +10,7 @@ handled (``McDonald``) and nobiliary particles kept lower case (``van der Berg``
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 PARTICLES = frozenset(
     {"van", "der", "den", "de", "del", "della", "di", "da", "das", "dos", "du", "la", "le", "von", "zu",
@@ -39,13 +40,16 @@ def _capitalise_word(word: str) -> str:
 
 
 def normalise_name(raw: str | None, *, surname: bool = False) -> str | None:
+    return None if raw is None else _normalise_name(raw, surname)
+
+
+@lru_cache(maxsize=16384)  # names repeat a lot (first names above all); the work is pure
+def _normalise_name(raw: str, surname: bool) -> str | None:
     """Trim and collapse whitespace; fix the case of all-upper / all-lower names. Empty → ``None``.
 
     Particles stay lower case only in surnames (``van der Berg``); a first name ``la toya`` becomes
     ``La Toya``.
     """
-    if raw is None:
-        return None
     text = _SPACES.sub(" ", raw).strip()
     if not text:
         return None
