@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -19,7 +20,7 @@ log = get_logger(__name__)
 class OffsetSource(Protocol):
     async def groups(self) -> list[str]: ...
 
-    async def committed(self, group: str) -> dict[Partition, int]: ...
+    async def committed(self, group: str, partitions: list[Partition]) -> dict[Partition, int]: ...
 
     async def end_offsets(self, partitions: list[Partition]) -> dict[Partition, int]: ...
 
@@ -54,9 +55,15 @@ class KafkaOffsetSource:
         admin, _ = await self._ensure()
         return sorted({g[0] for g in await admin.list_consumer_groups()})
 
-    async def committed(self, group: str) -> dict[Partition, int]:
+    async def committed(self, group: str, partitions: list[Partition]) -> dict[Partition, int]:
+        """Committed offsets for the given partitions (asking for "all partitions" with a null topic
+        list is not understood by every broker: the embedded Tansu closes the connection)."""
         admin, _ = await self._ensure()
-        offsets = await admin.list_consumer_group_offsets(group)
+        if not partitions:
+            return {}
+        offsets = await admin.list_consumer_group_offsets(
+            group, partitions=[TopicPartition(t, p) for t, p in partitions]
+        )
         return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
     async def end_offsets(self, partitions: list[Partition]) -> dict[Partition, int]:
@@ -115,19 +122,17 @@ class PipelineMonitor:
 
         try:
             groups = [g for g in await self.source.groups() if g.startswith(self.group_prefix)]
-            rows: list[LagRow] = []
-            for group in groups:
-                committed = {
-                    tp: off
-                    for tp, off in (await self.source.committed(group)).items()
-                    if not self.prefix or tp[0].startswith(self.prefix)
-                }
-                if not committed:
-                    continue
-                ends = await self.source.end_offsets(sorted({*committed}))
-                rows.extend(consumer_lag(group, committed, ends, self.prefix))
             parts = await self.source.topic_partitions(self.topics)
             ends_all = await self.source.end_offsets(parts)
+            rows: list[LagRow] = []
+            for group in groups:
+                committed = await self.source.committed(group, parts)
+                # a group reads a topic if it has committed past 0 on one of its partitions (Kafka
+                # reports -1 for "never committed", Tansu reports 0)
+                consumed = {tp[0] for tp, off in committed.items() if off > 0}
+                mine = {tp: off for tp, off in committed.items() if tp[0] in consumed}
+                if mine:
+                    rows.extend(consumer_lag(group, mine, ends_all, self.prefix))
             per_topic: dict[str, int] = {}
             for (topic, _), off in ends_all.items():
                 key = contract_topic(topic, self.prefix)
@@ -142,6 +147,8 @@ class PipelineMonitor:
                 TOPIC_END_OFFSET.labels(topic=topic).set(off)
         except Exception as exc:  # the page shows the error; the sampler keeps going
             log.warning("lag_sample_failed", error=type(exc).__name__, detail=str(exc))
+            with contextlib.suppress(Exception):
+                await self.source.close()  # reconnect on the next sample
             self.snapshot = PipelineSnapshot(
                 at=time.time(),
                 lag=self.snapshot.lag,

@@ -363,6 +363,8 @@ async def replay(
             request, "deadletter.html", who, 422, dl=view, edited=payload, error=str(exc), done=None, target=target
         )
     headers = {"x-leadflow-replay-of": event_id, "x-leadflow-replayed-by": who.user.username}
+    if view["payload_is_json"]:
+        headers["content-type"] = "application/json"
     await request.app.state.republish(body, topic, (row.get("lead_id") or "unknown").encode(), headers)
     await repo.record_replay(event_id, who.user.username, _now(request))
     REPLAYS.labels(topic=row["original_topic"], outcome="published").inc()

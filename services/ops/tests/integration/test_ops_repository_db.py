@@ -1,0 +1,79 @@
+"""The read-model repository on SQLite and PostgreSQL: one code path, same answers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from leadflow_ops import testing as F
+from leadflow_ops.adapters.repository import OpsRepository
+from leadflow_platform.clock import FakeClock
+from leadflow_platform.db import create_engine
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def repo(database_url: str) -> AsyncIterator[OpsRepository]:
+    engine = create_engine(database_url)
+    r = OpsRepository(engine)
+    await r.create_schema()
+    yield r
+    await engine.dispose()
+
+
+async def test_batch_apply_and_queries(repo: OpsRepository) -> None:
+    t0 = FakeClock().now()
+    events = [
+        F.routed("L1", t0, due_in=300, owner_name="Greta Lind"),
+        F.routed("L2", t0, team="Nordics", rating="Cold", owner_id="R9", due_in=1800),
+        F.routed("L3", t0, owner_id="QUEUE1", owner_type="queue", owner_name="DACH queue"),
+        F.synced("L1", t0 + timedelta(seconds=5), sf_id="00Q000000000009AAA"),
+        F.sla(
+            "L1", "breached", t0 + timedelta(seconds=301), due_at=t0 + timedelta(seconds=300), step=1, action="notify"
+        ),
+        F.sla(
+            "L2", "met", t0 + timedelta(seconds=100), due_at=t0 + timedelta(seconds=1800), owner_id="R9", team="Nordics"
+        ),
+        F.user_change("R9", t0, name="Ravi Nine", team="Nordics", weight=1.5),
+        F.rejected("L5", t0),
+    ]
+    result = await repo.apply(events, t0)
+    assert result.applied == len(events) and result.duplicates == 0
+    again = await repo.apply(events, t0)
+    assert again.applied == 0 and again.duplicates == len(events)
+
+    snap = await repo.now_snapshot(t0 + timedelta(seconds=400))
+    assert snap["open"] == 2 and snap["breached"] == 1 and snap["unassigned"] == 1
+    assert {t["team"] for t in snap["teams"]} == {"Inbound DACH"}
+
+    rows = await repo.breaches(search="GRETA")  # case-insensitive on both databases
+    assert [r["lead_id"] for r in rows] == ["L1"]
+    assert rows[0]["salesforce_id"] == "00Q000000000009AAA" and rows[0]["escalation_action"] == "notify"
+    assert await repo.breaches(search="nobody") == []
+    assert [r["lead_id"] for r in await repo.breaches(team="Inbound DACH", open_only=True)] == ["L1"]
+
+    bins, outcomes = await repo.speed("24h", "team", t0 + timedelta(minutes=10))
+    assert outcomes == {"Inbound DACH": (0, 1), "Nordics": (1, 0)}
+    assert sum(bins[("Nordics", "human")].values()) == 1
+
+    lead = await repo.lead("L1")
+    assert lead is not None and [e["kind"] for e in lead["events"]] == ["breached"]
+    owners, reps, assigned = await repo.team_load_inputs(t0, 7)
+    assert {o.owner_id for o in owners} == {"005REP0000000001", "R9"}
+    assert [r.name for r in reps] == ["Ravi Nine"] and assigned[("R9", "Nordics")] == 1
+    assert await repo.available_reps() == 1
+    assert (await repo.dead_letter_counts())[0]["reason"] == "invalid_email"
+    assert await repo.arrivals_per_hour(t0 + timedelta(hours=1, minutes=1)) == pytest.approx(3 / 24)
+
+
+async def test_counters_survive_many_small_batches(repo: OpsRepository) -> None:
+    t0 = FakeClock().now()
+    for i in range(40):
+        await repo.apply([F.routed(f"M{i}", t0, rating=("Hot", "Warm")[i % 2])], t0)
+    for i in range(0, 40, 4):
+        await repo.apply([F.sla(f"M{i}", "met", t0 + timedelta(minutes=1), due_at=t0 + timedelta(minutes=15))], t0)
+    snap = await repo.now_snapshot(t0)
+    assert snap["open"] == 30
+    assert snap["teams"][0]["by_rating"] == {"Hot": 10, "Warm": 20}
