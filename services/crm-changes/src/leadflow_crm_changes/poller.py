@@ -168,6 +168,7 @@ class ChangeFeed:
         state = self.cursors[obj.name]
         started = self.clock.now()
         page = await self.sf.query(changes_soql(obj, state.query_after), include_deleted=True)
+        answered = self.clock.now()
         stats.api_calls += 1
         read_up_to: datetime | None = None
         while True:
@@ -178,7 +179,7 @@ class ChangeFeed:
                 break
             page = await self.sf.query_more(page.next_url)
             stats.api_calls += 1
-        new_state = after_poll(state, query_started_at=started, finished_at=self.clock.now(),
+        new_state = after_poll(state, query_started_at=started, answered_at=answered,
                                read_up_to=read_up_to, overlap=self.config.overlap)
         if (new_state.settled, new_state.frontier) != (state.settled, state.frontier):
             async with self.repo.engine.begin() as conn:

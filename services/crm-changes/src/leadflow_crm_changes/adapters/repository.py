@@ -155,10 +155,12 @@ class Repository:
 
     @staticmethod
     async def fence(conn: AsyncConnection, name: str, holder: str, now: datetime, ttl_seconds: float) -> None:
-        """Inside a writing transaction: renew the lease, or raise LeaseLost (the transaction rolls back)."""
+        """Inside a writing transaction: renew the lease, or raise LeaseLost (the transaction rolls back).
+
+        Still ours though expired (a slow page) is fine: nobody took it, and taking it changes the holder."""
         res = await conn.execute(
             update(lease)
-            .where(lease.c.name == name, lease.c.holder == holder, lease.c.expires_at_ms >= _ms(now))
+            .where(lease.c.name == name, lease.c.holder == holder)
             .values(expires_at_ms=_ms(now) + int(ttl_seconds * 1000))
         )
         if res.rowcount != 1:

@@ -84,8 +84,10 @@ def to_version(object_name: str, raw: Mapping[str, Any]) -> Version:
 
 def diff(old: Mapping[str, Any], new: Mapping[str, Any], tracked: tuple[str, ...]) -> tuple[FieldChange, ...]:
     """The tracked fields whose value differs, in tracked order."""
+    # model_construct: the values are plain JSON values read from the API; validation would only cost time
     return tuple(
-        FieldChange(field=f, old=old.get(f), new=new.get(f)) for f in tracked if old.get(f) != new.get(f)
+        FieldChange.model_construct(field=f, old=old.get(f), new=new.get(f))
+        for f in tracked if old.get(f) != new.get(f)
     )
 
 
@@ -104,7 +106,9 @@ def decide(
     if previous is not None and not previous.deleted:
         return Decision(Outcome.EMIT, "changed", ChangeType.UPDATED, diff(previous.fields, values, tracked), snapshot)
     if version.created_at is not None and version.created_at == version.last_modified_at:
-        created = tuple(FieldChange(field=f, old=None, new=v) for f, v in values.items() if v is not None)
+        created = tuple(
+            FieldChange.model_construct(field=f, old=None, new=v) for f, v in values.items() if v is not None
+        )
         return Decision(Outcome.EMIT, "created", ChangeType.CREATED, created, snapshot)
     # First sight of a record modified since it was created: the old values are unknown.
     return Decision(Outcome.EMIT, "first_seen_update", ChangeType.UPDATED, (), snapshot)

@@ -3,15 +3,21 @@
 A Salesforce transaction stamps SystemModstamp when it writes and commits later (up to
 ``overlap`` seconds later, by assumption). So after a poll has read up to stamp F, a version
 stamped at or before F may still appear. Each poll therefore reads from the *settled* stamp S
-(every version ≤ S has been read), not from F. A poll that finished at local time t having seen F
-leaves a checkpoint (t, F); every version stamped ≤ F had begun by t and so committed by
+(every version ≤ S has been read), not from F. A poll that read up to F leaves a checkpoint
+(t, F), t being when its first page arrived (the result set was fixed by then: later pages come
+from the same query locator); every version stamped ≤ F had been stamped by t and so committed by
 t + overlap. A later poll whose query started at or after t + overlap, reading from S (below every
 unread version ≤ F), saw all of them: S may then move to F.
+
+Besides, Salesforce stamps with its own clock and a query sees everything committed before it
+ran, so a version stamped ≤ F − overlap (committed by F ≤ the query's time, in Salesforce's clock)
+was visible to the poll that read F: S may also move to F − overlap at once (the classic rule).
 
 Consequences: an idle org settles one overlap after its last change and then costs one query per
 object per poll; a burst is re-read (and de-duplicated) for one overlap, not forever; a restart
 loses the in-memory checkpoints and re-reads from the persisted S, which has no gaps.
-Only local durations are compared with the overlap, so a Salesforce clock that is offset from ours
+The checkpoint rule compares local durations only and the classic one Salesforce stamps only, so a
+Salesforce clock offset from ours
 (the emulator's settable clock) does not matter; one moved *backwards* does (documented).
 """
 
@@ -24,7 +30,7 @@ from datetime import datetime, timedelta
 @dataclass(frozen=True)
 class Checkpoint:
     at: datetime
-    """Local time when the poll that read up to ``frontier`` finished."""
+    """Local time when the first page of the poll that read up to ``frontier`` arrived."""
     frontier: datetime
 
 
@@ -51,12 +57,13 @@ def _max(a: datetime | None, b: datetime | None) -> datetime | None:
 
 
 def after_poll(
-    state: CursorState, *, query_started_at: datetime, finished_at: datetime, read_up_to: datetime | None,
+    state: CursorState, *, query_started_at: datetime, answered_at: datetime, read_up_to: datetime | None,
     overlap: timedelta,
 ) -> CursorState:
     """The state after a poll that read every version after ``state.settled`` (all its pages) completed.
 
-    ``read_up_to`` is the newest stamp the poll read (None if it read nothing).
+    ``query_started_at``: when the poll's query was sent; ``answered_at``: when its first page arrived;
+    ``read_up_to``: the newest stamp the poll read (None if it read nothing).
     """
     settled = state.settled
     keep: list[Checkpoint] = []
@@ -66,8 +73,10 @@ def after_poll(
         else:
             keep.append(cp)
     frontier = _max(state.frontier, read_up_to)
+    if read_up_to is not None:
+        settled = _max(settled, read_up_to - overlap)
     if frontier is not None:
-        keep.append(Checkpoint(finished_at, frontier))
+        keep.append(Checkpoint(answered_at, frontier))
     keep = [cp for cp in keep if settled is None or cp.frontier > settled]
     return CursorState(settled=settled, frontier=frontier, pending=tuple(keep))
 
