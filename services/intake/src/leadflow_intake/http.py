@@ -88,8 +88,9 @@ def build_router(
         source = sources.get(name) if name else None
         expected = source.config.api_key_sha256 if source and source.config.api_key_sha256 else _DUMMY_HASH
         failure = check_api_key(_presented_key(request), expected)
-        if source is None or source.config.api_key_sha256 is None:
-            failure = failure or AuthFailure("unknown_source", "X-Leadflow-Source names no configured source")
+        if failure is None and (source is None or source.config.api_key_sha256 is None):
+            # An unknown source answers exactly like a wrong key: no probing for source names.
+            failure = AuthFailure("invalid_api_key", "the API key is not valid for this source")
         if failure is not None:
             log.warning("http_auth_failed", source=name or None, code=failure.code)
             return _unauthorized(failure)

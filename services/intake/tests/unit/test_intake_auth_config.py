@@ -3,8 +3,6 @@ import hmac
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
-
 from leadflow_intake.adapters.config_files import (
     ConfigError,
     SourceRegistry,
@@ -14,6 +12,7 @@ from leadflow_intake.adapters.config_files import (
 from leadflow_intake.domain.signatures import api_key_hash, check_api_key, check_signature, sign
 from leadflow_intake.domain.suppression import suppression_hash
 from leadflow_intake.sign import curl_command, sign_headers
+from pydantic import SecretStr
 
 pytestmark = pytest.mark.unit
 

@@ -2,7 +2,6 @@ from datetime import UTC, datetime
 
 import pytest
 from leadflow_contracts import LeadSubmitted, RejectionReason
-
 from leadflow_intake.domain.decide import Accepted, DecisionContext, decide, derive_lead_id
 from leadflow_intake.domain.rejections import Rejection
 from leadflow_intake.domain.suppression import SuppressionList

@@ -1,5 +1,4 @@
 import pytest
-
 from leadflow_intake.domain.contact import ContactError, normalise_email, normalise_phone
 from leadflow_intake.domain.geo import domain_from_website, normalise_country, normalise_language
 from leadflow_intake.domain.names import normalise_name

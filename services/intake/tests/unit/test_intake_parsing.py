@@ -2,7 +2,6 @@ import json
 
 import pytest
 from leadflow_contracts import RejectionReason
-
 from leadflow_intake.domain.parsing import Parsed, Unparsed, derived_event_id, parse_submission
 
 pytestmark = pytest.mark.unit
