@@ -1,0 +1,1 @@
+"""telesales-sim: simulated reps working their Salesforce queues for the demo."""

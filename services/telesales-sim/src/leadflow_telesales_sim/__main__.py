@@ -1,0 +1,19 @@
+"""``python -m leadflow_telesales_sim``: run the simulated reps."""
+
+from __future__ import annotations
+
+from leadflow_platform.logging import configure_logging
+from leadflow_platform.service import serve
+
+from leadflow_telesales_sim.app import create_app
+from leadflow_telesales_sim.settings import TelesalesSimSettings
+
+
+def main() -> None:
+    settings = TelesalesSimSettings()
+    configure_logging(settings.service_name, level=settings.log_level, json=settings.log_json)
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""I/O: Salesforce (one session per simulated rep) and the plan store."""

@@ -1,0 +1,58 @@
+"""Composition root: Salesforce sessions, plan store, the simulation loop; nothing connects at import."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from leadflow_platform.clock import Clock, SystemClock
+from leadflow_platform.db import check_database, create_engine
+from leadflow_platform.service import Lifecycle, build_http_app
+
+from leadflow_telesales_sim.adapters.repository import PlanStore
+from leadflow_telesales_sim.adapters.salesforce import SimpleSalesforceSimulator, SimulatorPort
+from leadflow_telesales_sim.domain.model import load_behaviour
+from leadflow_telesales_sim.settings import TelesalesSimSettings
+from leadflow_telesales_sim.simulator import Simulator
+
+
+def create_app(
+    settings: TelesalesSimSettings,
+    *,
+    clock: Clock | None = None,
+    salesforce: SimulatorPort | None = None,
+    run_simulation: bool = True,
+) -> FastAPI:
+    """``run_simulation=False``: tests drive ``app.state.simulator.tick()`` with a FakeClock."""
+    clock = clock or SystemClock()
+    behaviour = load_behaviour(settings.behaviour_file, settings.behaviour)  # bad config fails at start-up
+    engine = create_engine(settings.database_url)
+    store = PlanStore(engine)
+    port = salesforce or SimpleSalesforceSimulator(settings.salesforce, rep_passwords=settings.rep_passwords)
+    sim = Simulator(port, store, clock, behaviour, time_scale=settings.time_scale, seed=settings.seed,
+                    rep_roles=settings.rep_roles, rep_usernames=settings.rep_usernames,
+                    poll_interval=settings.poll_interval_seconds, error_backoff=settings.error_backoff_seconds)
+
+    async def dispose() -> None:
+        await engine.dispose()
+
+    async def database_ready() -> bool:
+        return await check_database(engine)
+
+    lifecycle = Lifecycle(
+        broker=None,
+        on_startup=[store.create_tables],
+        on_shutdown=[dispose],
+        ready_checks={"database": database_ready},
+        background=[sim.run] if run_simulation else [],
+    )
+    app = build_http_app(settings, lifecycle)
+
+    @app.get("/v1/stats", include_in_schema=False)
+    async def stats() -> dict[str, object]:
+        s = sim.stats
+        return {"reps": len(sim.reps), "planned": s.planned, "calls": s.calls, "status_changes": s.status_changes,
+                "cancelled": s.cancelled, "by_outcome": s.by_outcome, "time_scale": sim.time_scale}
+
+    app.state.simulator = sim
+    app.state.store = store
+    app.state.engine = engine
+    return app

@@ -1,0 +1,1 @@
+"""Pure decision model of a simulated rep: seeded RNG in, a plan of timed actions (with its reason) out."""

@@ -1,0 +1,120 @@
+"""The simulation loop over a hand-written Salesforce fake and a FakeClock: who does what, when, as whom."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from leadflow_platform.clock import FakeClock
+from leadflow_platform.db import create_engine
+from leadflow_telesales_sim.adapters.repository import PlanStore
+from leadflow_telesales_sim.adapters.salesforce import QueuedLead, Rep
+from leadflow_telesales_sim.domain.model import load_behaviour
+from leadflow_telesales_sim.simulator import Simulator
+
+pytestmark = pytest.mark.unit
+
+QUICK_QUALIFY = {"ignore_probability": 0, "quick_probability": 1, "quick_first_touch_minutes": [1, 1],
+                 "connect_probability": 1, "qualify_probability": 1, "disqualify_probability": 0,
+                 "decide_after_minutes": [4, 4]}
+
+
+class FakeOrg:
+    """Leads by id (owner, status); records every write with the acting rep."""
+
+    def __init__(self) -> None:
+        self.leads: dict[str, dict] = {}
+        self.writes: list[tuple] = []
+
+    async def reps(self, roles, usernames):
+        return [Rep("005A", "a@x.example"), Rep("005B", "b@x.example")]
+
+    async def lead_statuses(self):
+        return {"Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"}
+
+    async def queued_leads(self, owner_ids, statuses):
+        return [QueuedLead(k, v["owner"], v["status"]) for k, v in sorted(self.leads.items())
+                if v["owner"] in owner_ids and v["status"] in statuses]
+
+    async def log_call(self, rep, lead_id, disposition, seconds, day: date):
+        self.writes.append(("call", rep.user_id, lead_id, disposition))
+        return f"00T{len(self.writes)}"
+
+    async def set_status(self, rep, lead_id, status):
+        self.writes.append(("status", rep.user_id, lead_id, status))
+        self.leads[lead_id]["status"] = status
+
+
+@pytest.fixture
+async def store(sqlite_url):
+    engine = create_engine(sqlite_url)
+    s = PlanStore(engine)
+    await s.create_tables()
+    yield s
+    await engine.dispose()
+
+
+def make(org, store, clock, **overrides):
+    return Simulator(org, store, clock, load_behaviour(overrides={**QUICK_QUALIFY, **overrides}), time_scale=60,
+                     seed=1, rep_roles=["Seller"], rep_usernames=[])
+
+
+async def test_rep_calls_then_qualifies_as_itself_on_the_simulated_schedule(store):
+    org, clock = FakeOrg(), FakeClock()
+    org.leads["00Q1"] = {"owner": "005A", "status": "Open - Not Contacted"}
+    sim = make(org, store, clock)
+    await sim.start()
+    await sim.tick()
+    assert org.writes == []
+    clock.advance(1)
+    await sim.tick()
+    assert org.writes == [("call", "005A", "00Q1", "Connected"), ("status", "005A", "00Q1", "Working - Contacted")]
+    clock.advance(3.9)
+    await sim.tick()
+    assert len(org.writes) == 2
+    clock.advance(0.2)
+    await sim.tick()
+    assert org.writes[-1] == ("status", "005A", "00Q1", "Closed - Converted")
+    assert sim.plans["00Q1"].state == "finished"
+
+
+async def test_restart_resumes_plans_without_redoing_actions(store):
+    org, clock = FakeOrg(), FakeClock()
+    org.leads["00Q1"] = {"owner": "005A", "status": "Open - Not Contacted"}
+    sim = make(org, store, clock)
+    await sim.start()
+    await sim.tick()
+    clock.advance(1)
+    await sim.tick()
+    again = make(org, store, clock)  # a restarted process: plans come from the database
+    await again.start()
+    clock.advance(4)
+    await again.tick()
+    assert [w[0] for w in org.writes] == ["call", "status", "status"]
+    assert again.stats.planned == 0
+
+
+async def test_reassigned_lead_is_cancelled_for_the_old_rep_and_planned_for_the_new(store):
+    org, clock = FakeOrg(), FakeClock()
+    org.leads["00Q1"] = {"owner": "005A", "status": "Open - Not Contacted"}
+    org.leads["00Q2"] = {"owner": "005Z", "status": "Open - Not Contacted"}  # not a simulated rep
+    sim = make(org, store, clock)
+    await sim.start()
+    await sim.tick()
+    org.leads["00Q1"]["owner"] = "005B"  # reassigned (SLA escalation) before the first call
+    await sim.tick()
+    clock.advance(1)
+    await sim.tick()
+    assert {w[1] for w in org.writes} == {"005B"} and all(w[2] == "00Q1" for w in org.writes)
+    assert sim.stats.planned == 2
+
+
+async def test_ignored_leads_are_never_touched(store):
+    org, clock = FakeOrg(), FakeClock()
+    org.leads = {f"00Q{i}": {"owner": "005A", "status": "Open - Not Contacted"} for i in range(5)}
+    sim = make(org, store, clock, ignore_probability=1)
+    await sim.start()
+    await sim.tick()
+    clock.advance(3600)
+    await sim.tick()
+    assert org.writes == [] and sim.stats.by_outcome == {"ignored": 5}
