@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from leadflow_platform.broker import make_broker
 from leadflow_platform.clock import Clock, SystemClock
 from leadflow_platform.db import create_engine
@@ -41,6 +42,7 @@ class IntakeComponents:
     service: IntakeService
     sources: SourceRegistry
     policy: IntakePolicy
+    subscriber: BatchSubscriber
 
 
 def load_sources(settings: IntakeSettings) -> SourceRegistry:
@@ -84,7 +86,7 @@ def create_app(
         clock=clock,
         topic_prefix=settings.topic_prefix,
     )
-    register_inbound(broker, settings, service)
+    subscriber = register_inbound(broker, settings, service)
 
     async def create_topics() -> None:
         if settings.create_topics:
@@ -111,5 +113,7 @@ def create_app(
         title="leadflow intake",
         routers=[build_router(service, sources, settings, clock)],
     )
-    app.state.intake = IntakeComponents(settings, broker, engine, repository, service, sources, policy)
+    app.state.intake = IntakeComponents(
+        settings, broker, engine, repository, service, sources, policy, subscriber
+    )
     return app

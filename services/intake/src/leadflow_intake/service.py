@@ -82,6 +82,8 @@ class IntakeService:
         self.inbound_topic = topic_prefix + topics.LEADS_INBOUND
         self.accepted_topic = topic_prefix + topics.LEADS_ACCEPTED
         self.rejected_topic = topic_prefix + topics.LEADS_REJECTED
+        self.counts: dict[str, int] = {"accepted": 0, "rejected": 0, "duplicate": 0}
+        """What this instance published / skipped since it started (tests, diagnostics)."""
 
     async def process(self, submissions: Sequence[Submission]) -> list[Outcome]:
         """Evaluate, de-duplicate and publish a batch. Raises if the database or broker fails
@@ -217,6 +219,9 @@ class IntakeService:
             else:
                 duplicates += 1
                 log.info("lead_duplicate", lead_id=o.lead_id, event_id=o.event_id, channel=channel)
+        self.counts["accepted"] += accepted
+        self.counts["rejected"] += rejected
+        self.counts["duplicate"] += duplicates
         if accepted:
             EVENTS_OUT.labels(SERVICE, self.accepted_topic).inc(accepted)
         if rejected:
