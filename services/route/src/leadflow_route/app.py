@@ -59,7 +59,7 @@ def create_app(
 
     async def setup_topics() -> None:
         if create_topics:
-            specs = {settings.topic(name): spec for name, spec in load_topics().items()}
+            specs = {settings.topic(name): spec for name, spec in load_topics(settings.topics_file).items()}
             await ensure_topics(settings.kafka_bootstrap, specs)
 
     async def setup_database() -> None:

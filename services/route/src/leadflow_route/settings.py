@@ -21,6 +21,8 @@ class RouteSettings(ServiceSettings):
     sla_policies: Path = Field(default=Path("deploy/policies/sla-policies.yaml"))
     calendars: Path = Field(default=Path("deploy/policies/calendars.yaml"))
 
+    topics_file: Path | None = Field(default=None, description="deploy/topics.yaml; None = found above the code.")
+
     salesforce: SalesforceSettings | None = Field(
         default=None, description="Where to load Users and Queues from; None = only the cached roster / fixture."
     )

@@ -10,7 +10,6 @@ import pytest
 from leadflow_businesstime import load_calendar_file, load_sla_policies
 from leadflow_contracts import LeadRouted
 from leadflow_platform.clock import FakeClock
-
 from leadflow_route.adapters.roster_source import StaticRosterSource
 from leadflow_route.adapters.store import RouteStore, make_engine
 from leadflow_route.domain.routing import Router

@@ -23,11 +23,11 @@ class RepLoad:
 
 
 def hour_bucket(local: datetime) -> str:
-    return local.strftime("%Y-%m-%dT%H")
+    return f"{local.year:04d}-{local.month:02d}-{local.day:02d}T{local.hour:02d}"
 
 
 def day_bucket(local: datetime) -> str:
-    return local.strftime("%Y-%m-%d")
+    return f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
 
 
 @dataclass
@@ -99,14 +99,11 @@ class Ledger:
         total = sum(w for _, w in candidates)
         credits = {rep_id: self.get(rep_id).credit + weight for rep_id, weight in candidates}
         weights = dict(candidates)
-        winner = max(credits, key=lambda r: (credits[r], weights[r], _reverse(r)))
+        # max() keeps the first of equals: walking ids in order makes the smallest id win a tie
+        winner = max(sorted(credits), key=lambda r: (credits[r], weights[r]))
         for rep_id, credit in credits.items():
             if rep_id == winner:
                 credit -= total
             self._put(replace(self.get(rep_id), credit=credit))
         return winner
 
-
-def _reverse(value: str) -> tuple[int, ...]:
-    """Sort key that makes the smaller id win ties under ``max``."""
-    return tuple(-ord(c) for c in value)

@@ -11,7 +11,7 @@ from typing import Literal
 from leadflow_contracts import ClientType
 
 from leadflow_route.domain.config import PolicyName, RoutingConfig, TeamConfig
-from leadflow_route.domain.ledger import Ledger
+from leadflow_route.domain.ledger import Ledger, day_bucket, hour_bucket
 from leadflow_route.domain.roster import Queue, Rep, Roster, normalise_language
 
 Target = Literal["any", "team_queue", "team_leader"]
@@ -65,6 +65,29 @@ class Router:
             "existing_customer": self._existing_customer,
             "new_lead": self._new_lead,
         }
+        # Shift state and local time depend only on (rep, now): cached for the current ``now``,
+        # so a batch routed at one instant reads each rep's calendar once.
+        self._at: datetime | None = None
+        self._local: dict[str, datetime] = {}
+        self._on_shift: dict[str, bool] = {}
+        self._buckets: dict[str, tuple[str, str]] = {}
+
+    def _local_time(self, rep: Rep, now: datetime) -> datetime:
+        if now != self._at:
+            self._at, self._local, self._on_shift, self._buckets = now, {}, {}, {}
+        local = self._local.get(rep.id)
+        if local is None:
+            local = self._local[rep.id] = rep.local_time(now)
+        return local
+
+    def _shift(self, rep: Rep, now: datetime) -> bool:
+        local = self._local_time(rep, now)
+        key = f"{rep.id}|{rep.timezone}|{rep.working_hours}"
+        on = self._on_shift.get(key)
+        if on is None:
+            hours = rep.hours(self.config.default_working_hours)
+            on = self._on_shift[key] = True if hours is None else hours.covers(local)
+        return on
 
     # ---- entry point -------------------------------------------------------------------------------
     def route(self, req: RoutingRequest, roster: Roster, ledger: Ledger, now: datetime) -> Decision:
@@ -84,7 +107,7 @@ class Router:
             raise RoutingError(f"no policy decided for lead {req.lead_id}")
         if decision.owner_type == "user":
             rep = roster.rep(decision.owner_id)
-            ledger.record_assignment(decision.owner_id, rep.local_time(now) if rep else now)
+            ledger.record_assignment(decision.owner_id, self._local_time(rep, now) if rep else now)
         return decision
 
     # ---- availability --------------------------------------------------------------------------------
@@ -95,18 +118,24 @@ class Router:
             return "inactive"
         if rep.absent:
             return "absent"
-        if not rep.on_shift(now, self.config.default_working_hours):
+        if not self._shift(rep, now):
             return "off shift"
         return None
 
     def _cap_reached(self, rep: Rep, team: TeamConfig, ledger: Ledger, now: datetime) -> str | None:
         caps = team.caps
-        local = rep.local_time(now)
-        if caps.max_open is not None and ledger.get(rep.id).open_leads >= caps.max_open:
+        if caps.max_open is None and caps.per_hour is None and caps.per_day is None:
+            return None
+        load = ledger.get(rep.id)
+        if caps.max_open is not None and load.open_leads >= caps.max_open:
             return "max open leads"
-        if caps.per_hour is not None and ledger.in_hour(rep.id, local) >= caps.per_hour:
+        buckets = self._buckets.get(rep.id)
+        if buckets is None:
+            local = self._local_time(rep, now)
+            buckets = self._buckets[rep.id] = (hour_bucket(local), day_bucket(local))
+        if caps.per_hour is not None and load.hour_bucket == buckets[0] and load.hour_count >= caps.per_hour:
             return "hourly cap"
-        if caps.per_day is not None and ledger.in_day(rep.id, local) >= caps.per_day:
+        if caps.per_day is not None and load.day_bucket == buckets[1] and load.day_count >= caps.per_day:
             return "daily cap"
         return None
 

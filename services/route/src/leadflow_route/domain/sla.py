@@ -30,14 +30,26 @@ class SlaPlanner:
             raise ValueError("; ".join(problems))
         self.policies = policies
         self.calendars = calendars
+        # Due times depend only on (policy, calendar, now): a batch routed at one instant computes each once.
+        self._at: datetime | None = None
+        self._due: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+
+    def _due_times(self, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime) -> tuple[datetime, datetime]:
+        if now != self._at:
+            self._at, self._due = now, {}
+        key = (policy.name, calendar.name)
+        due = self._due.get(key)
+        if due is None:
+            due = self._due[key] = (calendar.add_business_time(now, policy.first_touch),
+                                    calendar.add_business_days(now, policy.qualify_days))
+        return due
 
     def calendar_for(self, policy: SlaPolicy, team: str | None, prospect_timezone: str | None) -> BusinessCalendar:
-        """The prospect's zone for policies that say so; else the team's calendar if it has one; else the policy's."""
-        if policy.uses_prospect_zone:
-            return policy.resolve_calendar(dict(self.calendars.calendars), prospect_timezone)
+        """The policy decides: a named calendar, the routed team's (``team``) or the prospect's zone (``prospect``)."""
+        team_calendar = None
         if team and team in self.calendars.teams:
-            return self.calendars.calendars[self.calendars.teams[team]]
-        return self.calendars.calendars[policy.calendar]
+            team_calendar = self.calendars.calendars[self.calendars.teams[team]]
+        return policy.resolve_calendar(dict(self.calendars.calendars), prospect_timezone, team_calendar=team_calendar)
 
     def plan(self, lead: SlaInput, now: datetime) -> SlaTarget:
         policy = self.policies.select(lead.rating, lead.lead_source, lead.client_type)
@@ -45,7 +57,7 @@ class SlaPlanner:
         previous = lead.previous
         if previous is not None and previous.policy == policy.name and not policy.reset_on_reassign:
             return previous
-        first_touch = calendar.add_business_time(now, policy.first_touch)
+        first_touch, qualify_due = self._due_times(policy, calendar, now)
         callback_due = None
         if lead.callback is not None:
             # The prospect named the time: that is when the call is due. A time already past
@@ -56,7 +68,7 @@ class SlaPlanner:
         return SlaTarget(
             policy=policy.name,
             first_touch_due=first_touch,
-            qualify_due=calendar.add_business_days(now, policy.qualify_days),
+            qualify_due=qualify_due,
             callback_due=callback_due,
             calendar=calendar.name,
             timezone=calendar.timezone,
