@@ -68,7 +68,8 @@ async def bench_domain(n: int) -> None:
                                                                           "max_open": 10**6})})
              for name, t in config.teams.items()}
     router = Router(config.model_copy(update={"teams": teams}))
-    planner = SlaPlanner(load_sla_policies(POLICIES / "sla-policies.yaml"), load_calendar_file(POLICIES / "calendars.yaml"))
+    policies = load_sla_policies(POLICIES / "sla-policies.yaml")
+    planner = SlaPlanner(policies, load_calendar_file(POLICIES / "calendars.yaml"))
     events = leads(n)
     requests = [routing_request(e, []) for e in events]
     now = events[0].occurred_at.replace(hour=10)
@@ -91,7 +92,8 @@ async def bench_service(n: int, max_records: int) -> None:
         kafka.create_topics()
         settings = RouteSettings(kafka_bootstrap=kafka.bootstrap, database_url=f"sqlite+aiosqlite:///{tmp}/route.db",
                                  routing_config=CONFIG, sla_policies=POLICIES / "sla-policies.yaml",
-                                 calendars=POLICIES / "calendars.yaml", batch_max_records=max_records, log_level="WARNING")
+                                 calendars=POLICIES / "calendars.yaml", batch_max_records=max_records,
+                                 log_level="WARNING")
         events = leads(n, seed=23)
         clock = FakeClock(events[0].occurred_at.replace(hour=10))
         app = create_app(settings, clock=clock, roster_source=FixtureRosterSource(FIXTURE), create_topics=False,
