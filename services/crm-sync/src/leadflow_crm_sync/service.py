@@ -10,6 +10,7 @@ take (outage, limit) are neither published nor claimed: the caller rewinds Kafka
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -132,6 +133,7 @@ class SyncService:
 
     # ---- entry point -------------------------------------------------------------------------------
     async def process(self, records: list[Incoming]) -> BatchResult:
+        started = time.perf_counter()
         b = _Batch()
         parsed: list[tuple[Kind, Event, bytes]] = []
         for rec in records:
@@ -162,13 +164,18 @@ class SyncService:
 
         b.unit.claims = [e.event_id for _, e, _ in parsed if e.event_id not in b.blocked]
         b.result.unavailable = len(b.blocked)
+        planned = time.perf_counter()
         if b.outputs:
             await self.publish(b.outputs)
             b.result.published = len(b.outputs)
+        published = time.perf_counter()
         await self.repo.commit(b.unit, self.clock.now())
         log.info("batch_synced", records=len(records), routed=len(routed), sla=len(slas), changes=len(changes),
                  published=b.result.published, dead_lettered=b.result.dead_lettered,
-                 replays_skipped=b.result.skipped_replays, deferred=b.result.deferred, held=b.result.unavailable)
+                 replays_skipped=b.result.skipped_replays, deferred=b.result.deferred, held=b.result.unavailable,
+                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                 publish_ms=round((published - planned) * 1000, 1),
+                 commit_ms=round((time.perf_counter() - published) * 1000, 1))
         return b.result
 
     # ---- leads.routed ------------------------------------------------------------------------------
@@ -196,7 +203,7 @@ class SyncService:
             if not decision.allowed:
                 self._defer(b, ev, state, plan, decision.reason)
                 continue
-            b.unit.undeferred.append(_deferred_key(plan.write))
+            b.unit.undefer(_deferred_key(plan.write))
             writes.append((lead_id, plan.write))
 
         results = dict(zip([lid for lid, _ in writes], await self.writer.write([w for _, w in writes]), strict=True))
@@ -300,8 +307,8 @@ class SyncService:
     def _defer(self, b: _Batch, ev: LeadRouted, state: LeadState, plan: LeadPlan, reason: str) -> None:
         assert plan.write is not None
         w = plan.write
-        b.unit.deferred.append((_deferred_key(w), ev.lead_id, w.kind.value, {
-            "write": _write_dict(w), "content_hash": plan.content_hash, "event": ev.model_dump(mode="json")}))
+        b.unit.defer(_deferred_key(w), ev.lead_id, w.kind.value, {
+            "write": _write_dict(w), "content_hash": plan.content_hash, "event": ev.model_dump(mode="json")})
         b.result.deferred += 1
         b.result.reasons.append(reason)
         b.unit.states[ev.lead_id] = _state_from_event(state, ev).with_(owner_id=state.owner_id)
@@ -323,8 +330,8 @@ class SyncService:
             decision = self._allowed(j.write.kind)
             if not decision.allowed:
                 log.info("task_deferred", lead_id=j.lead_id, purpose=j.purpose, reason=decision.reason)
-                b.unit.deferred.append((_deferred_key(j.write), j.lead_id, j.write.kind.value,
-                                        {"write": _write_dict(j.write), "purpose": j.purpose}))
+                b.unit.defer(_deferred_key(j.write), j.lead_id, j.write.kind.value,
+                             {"write": _write_dict(j.write), "purpose": j.purpose})
                 b.result.deferred += 1
                 continue
             todo.append(j)
@@ -361,10 +368,10 @@ class SyncService:
                 decision = self._allowed(write.kind)
                 if decision.allowed:
                     status_writes.append((ev, raw, write, status or ""))
-                    b.unit.undeferred.append(f"sla|{ev.lead_id}")
+                    b.unit.undefer(f"sla|{ev.lead_id}")
                 else:
-                    b.unit.deferred.append((f"sla|{ev.lead_id}", ev.lead_id, write.kind.value, {
-                        "write": _write_dict(write), "sla_status": status}))
+                    b.unit.defer(f"sla|{ev.lead_id}", ev.lead_id, write.kind.value,
+                                 {"write": _write_dict(write), "sla_status": status})
                     b.unit.states[ev.lead_id] = state.with_(sla_status=status)
                     b.result.deferred += 1
             task: RecordWrite | None = None

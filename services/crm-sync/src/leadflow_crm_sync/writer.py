@@ -62,6 +62,7 @@ class WriterStats:
     retried_records: int = 0
     failed_calls: int = 0
     rate_limited: int = 0
+    call_seconds: float = 0.0
 
 
 class BatchWriter:
@@ -204,9 +205,11 @@ class BatchWriter:
                 return
             self.stats.calls += 1
             self.stats.records += len(todo)
+            started = self._now()
             try:
                 raw = await self.gateway.save(mode, sobject, ext_field, [it.write.record() for it in todo])  # type: ignore[arg-type]
             except SalesforceCallError as e:
+                self.stats.call_seconds += self._now() - started
                 self.stats.failed_calls += 1
                 if e.kind != "bad_request":
                     self._on_error(e)
@@ -219,6 +222,7 @@ class BatchWriter:
                 todo[0].future.set_result(SaveResult(Outcome.FAILED, status_code=e.code or f"HTTP_{e.status}",
                                                      message=e.message))
                 return
+            self.stats.call_seconds += self._now() - started
             self._on_success()
             again: list[_Item] = []
             for it, item in zip(todo, raw, strict=True):

@@ -120,6 +120,18 @@ class UnitOfWork:
     undeferred: list[str] = field(default_factory=list)
     claims: list[str] = field(default_factory=list)
 
+    def defer(self, key: str, lead_id: str, kind: str, payload: dict[str, Any]) -> None:
+        """Keep a write for later (API budget); a later write of the same key in this batch replaces it."""
+        self.undeferred = [k for k in self.undeferred if k != key]
+        self.deferred = [d for d in self.deferred if d[0] != key]
+        self.deferred.append((key, lead_id, kind, payload))
+
+    def undefer(self, key: str) -> None:
+        """A newer write of the same record supersedes anything deferred for it."""
+        self.deferred = [d for d in self.deferred if d[0] != key]
+        if key not in self.undeferred:
+            self.undeferred.append(key)
+
     def empty(self) -> bool:
         return not (self.states or self.tasks or self.conversions or self.deferred or self.undeferred or self.claims)
 
