@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from leadflow_contracts import ClientType
 
@@ -29,8 +30,13 @@ def _months_between(earlier: date, later: date) -> int:
     return months
 
 
+@lru_cache(maxsize=256)
+def _lowered(options: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(o.lower() for o in options)
+
+
 def _in(value: str | None, options: tuple[str, ...]) -> bool:
-    return value is not None and value.strip().lower() in {o.lower() for o in options}
+    return value is not None and value.strip().lower() in _lowered(options)
 
 
 def classify(account: AccountRecord | None, on: date, policy: ClientTypePolicy) -> ClientTypeDecision:

@@ -205,10 +205,21 @@ class MirrorIndex:
         return self.account_by_phone.get(e164, set())
 
     def fuzzy_name_candidates(self, normalised: str, limit: int) -> list[str]:
-        """Up to ``limit`` normalised account names sharing the most tokens / 4-letter prefixes with ``normalised``."""
-        shared: dict[str, int] = {}
-        for key in name_block_keys(normalised):
-            for name in self.name_blocks.get(key, ()):
-                shared[name] = shared.get(name, 0) + 1
-        ranked = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [name for name, _ in ranked[:limit]]
+        """At most ``limit`` normalised account names worth scoring against ``normalised``.
+
+        Small postings (rare keys) are taken whole; when every key is common, only names sharing at least
+        two keys with the lead are kept. Ties are cut by name, so the pool is deterministic.
+        """
+        postings = sorted((self.name_blocks[k] for k in name_block_keys(normalised) if k in self.name_blocks),
+                          key=len)
+        if not postings:
+            return []
+        pool: set[str] = set()
+        for names in postings:
+            if len(pool) + len(names) > limit:
+                break
+            pool |= names
+        if not pool:
+            smallest, others = postings[0], postings[1:]
+            pool = set().union(*(smallest & other for other in others)) if others else set(smallest)
+        return sorted(pool)[:limit]

@@ -99,12 +99,17 @@ def normalise_company_name(name: str | None) -> str:
 
 
 def name_block_keys(normalised: str) -> set[str]:
-    """Keys under which a normalised name is filed for fuzzy candidate lookup: its tokens and 4-letter prefixes."""
+    """Keys under which a normalised name is filed for fuzzy candidate lookup: each word's first 4 letters
+    and, for longer words, its last 4 (a typo rarely hits both ends of a word). Numbers count only when the
+    name has nothing else."""
     keys: set[str] = set()
-    for token in normalised.split():
+    tokens = normalised.split()
+    words = [t for t in tokens if not t.isdigit()] or tokens  # numbers are weak evidence unless alone
+    for token in words:
         if len(token) >= 2:
-            keys.add(token)
-            keys.add("^" + token[:4])
+            keys.add(token[:4])
+            if len(token) >= 6:
+                keys.add("$" + token[-4:])
     return keys
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import phonenumbers
-from phonenumbers import timezone as phone_timezone
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from leadflow_enrich.domain.policy import EnrichPolicy
 
@@ -19,13 +18,28 @@ class TimezoneDecision:
     reason: str
 
 
-@lru_cache(maxsize=65536)
 def zones_for_phone(e164: str) -> tuple[str, ...]:
-    try:
-        parsed = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
+    """Zones for an E.164 number by the longest prefix in libphonenumber's time-zone data.
+
+    The number is already E.164 (intake normalised it), so no parsing is needed: the lookup is the one
+    ``phonenumbers.timezone.time_zones_for_geographical_number`` does, minus the number-type check (a
+    mobile or non-geographic number falls back to its country's zones through the shorter prefixes).
+    """
+    if not e164.startswith("+") or not e164[1:].isdigit():
         return ()
-    zones = phone_timezone.time_zones_for_number(parsed)
+    digits = e164[1:]
+    for length in range(min(TIMEZONE_LONGEST_PREFIX, len(digits)), 0, -1):
+        zones = _zones_for_prefix(digits[:length])
+        if zones is not None:
+            return zones
+    return ()
+
+
+@lru_cache(maxsize=65536)
+def _zones_for_prefix(prefix: str) -> tuple[str, ...] | None:
+    zones = TIMEZONE_DATA.get(prefix)
+    if zones is None:
+        return None
     return tuple(sorted(z for z in zones if z != _UNKNOWN))
 
 
