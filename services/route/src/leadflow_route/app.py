@@ -65,6 +65,8 @@ def create_app(
     async def setup_database() -> None:
         await store.create_schema(config.teams)
         await roster.start()
+        for problem in service.router.problems(roster.current) if roster.current.reps else ():
+            log.warning("routing_config_problem", problem=problem)
         log.info("route_ready", routing_config=config.version, policies=list(config.policies),
                  sla_policies=planner.policies.version, roster=roster.loaded_from, users=len(roster.current.reps))
 

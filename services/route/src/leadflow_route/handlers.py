@@ -21,6 +21,7 @@ from leadflow_platform.broker import DEFAULT_ACK_POLICY
 from leadflow_platform.clock import Clock
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import EVENTS_FAILED, EVENTS_IN, EVENTS_OUT, HANDLER_SECONDS
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from leadflow_route.domain.events import Incoming
@@ -29,6 +30,7 @@ from leadflow_route.settings import RouteSettings
 
 log = get_logger(__name__)
 SERVICE = "route"
+DECISIONS = Counter("leadflow_route_decisions_total", "Routing decisions", ["policy", "owner_type"])
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class RouteHandlers:
                 dead.append(self._dead_letter(by_id[event_id], "no_owner", reason))
             await self._publish(self.t_routed, result.published)
             for routed in result.routed:
+                DECISIONS.labels(routed.assignment.policy, routed.assignment.owner_type).inc()
                 log.info("lead_routed", lead_id=routed.lead_id, owner_id=routed.assignment.owner_id,
                          owner_type=routed.assignment.owner_type, team=routed.assignment.team,
                          policy=routed.assignment.policy, reason=routed.assignment.reason,

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from leadflow_businesstime import CalendarError
 from leadflow_contracts import ChangeType, CrmChange, LeadRouted
 from leadflow_platform.clock import Clock
 from leadflow_platform.logging import get_logger
@@ -23,7 +22,7 @@ from leadflow_route.adapters.store import OwnerRecord, RouteStore
 from leadflow_route.domain.events import Incoming, routed_event, routing_request, sla_input
 from leadflow_route.domain.ledger import Ledger
 from leadflow_route.domain.roster import Roster, merge_user_change
-from leadflow_route.domain.routing import Router, RoutingError
+from leadflow_route.domain.routing import Router
 from leadflow_route.domain.sla import SlaPlanner
 
 log = get_logger(__name__)
@@ -143,7 +142,7 @@ class RouteService:
                 try:
                     decision = self.router.route(routing_request(ev, owner_ids), roster, ledger, now)
                     sla = self.planner.plan(sla_input(ev, decision.team), now)
-                except (RoutingError, CalendarError, ValueError, KeyError) as exc:
+                except Exception as exc:  # pure code: the same input fails the same way, so dead-letter it
                     ledger.restore(snapshot)
                     result.failed.append((ev.event_id, f"{type(exc).__name__}: {exc}"))
                     continue

@@ -105,3 +105,19 @@ def test_rep_from_a_salesforce_user_record() -> None:
                                                                "Nordics", "Seller")
     default = rep_from_record({"Id": "005B", "Weight__c": None, "IsActive": "false"})
     assert default.weight == 1.0 and default.active is False and default.timezone == "UTC"
+
+
+def test_config_references_are_checked_against_the_roster() -> None:
+    from leadflow_route.domain.roster import Roster
+    from leadflow_route.domain.routing import Router
+    from leadflow_route.testing import sample_config, sample_queues, sample_reps
+
+    router = Router(sample_config())
+    assert router.problems(Roster(sample_reps(), sample_queues())) == []
+    reps = [r for r in sample_reps() if r.id not in {"HEAD", "D1", "D2"}]
+    problems = router.problems(Roster(reps, [q for q in sample_queues() if q.developer_name != "Queue_DACH"]))
+    assert problems == [
+        "head_of_sales: unknown user 'HEAD'",
+        "teams.DACH.queue: unknown queue 'Queue_DACH'",
+        "teams.DACH: no user with Team__c 'DACH' and a seller role ['Seller']",
+    ]

@@ -89,6 +89,25 @@ class Router:
             on = self._on_shift[key] = True if hours is None else hours.covers(local)
         return on
 
+    def problems(self, roster: Roster) -> list[str]:
+        """Configuration references the roster does not know (the field named, as in config errors)."""
+        c, out = self.config, []
+        if roster.rep(c.head_of_sales) is None:
+            out.append(f"head_of_sales: unknown user {c.head_of_sales!r}")
+        if roster.queue(c.finance_queue) is None:
+            out.append(f"finance_queue: unknown queue {c.finance_queue!r}")
+        if c.key_accounts.queue and roster.queue(c.key_accounts.queue) is None:
+            out.append(f"key_accounts.queue: unknown queue {c.key_accounts.queue!r}")
+        out += [f"key_accounts.managers: unknown user {m!r}" for m in c.key_accounts.managers if roster.rep(m) is None]
+        for name, team in c.teams.items():
+            if team.leader and roster.rep(team.leader) is None:
+                out.append(f"teams.{name}.leader: unknown user {team.leader!r}")
+            if roster.queue(team.queue) is None:
+                out.append(f"teams.{name}.queue: unknown queue {team.queue!r}")
+            if not any(r.role in team.seller_roles for r in roster.team(name)):
+                out.append(f"teams.{name}: no user with Team__c {name!r} and a seller role {list(team.seller_roles)}")
+        return out
+
     # ---- entry point -------------------------------------------------------------------------------
     def route(self, req: RoutingRequest, roster: Roster, ledger: Ledger, now: datetime) -> Decision:
         decision: Decision | None = None
