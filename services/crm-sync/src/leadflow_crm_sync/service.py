@@ -10,6 +10,7 @@ take (outage, limit) are neither published nor claimed: the caller rewinds Kafka
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -586,8 +587,6 @@ def _state_from_event(state: LeadState, ev: LeadRouted) -> LeadState:
 
 
 def _lead_id_guess(raw: bytes) -> str:
-    import json
-
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
