@@ -142,20 +142,27 @@ async def run(args: argparse.Namespace) -> int:
     with EmbeddedKafka(log_file=log) as kafka:
         await ensure_topics(kafka.bootstrap, load_topics())
         bootstrap = kafka.bootstrap
-        port = free_port()
-        env = {**os.environ, "INTAKE_KAFKA_BOOTSTRAP": bootstrap, "INTAKE_HTTP_PORT": str(port),
-               "INTAKE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'intake.db'}",
-               "INTAKE_DEFAULT_REGION": "DE", "INTAKE_LOG_LEVEL": args.log_level, "INTAKE_LOG_JSON": "true",
-               "INTAKE_BATCH_MAX_RECORDS": str(args.max_records)}
-        proc = None
+        ports = [free_port() for _ in range(args.instances)]
+        base_env = {**os.environ, "INTAKE_KAFKA_BOOTSTRAP": bootstrap,
+                    "INTAKE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'intake.db'}",
+                    "INTAKE_DEFAULT_REGION": "DE", "INTAKE_LOG_LEVEL": args.log_level, "INTAKE_LOG_JSON": "true",
+                    "INTAKE_BATCH_MAX_RECORDS": str(args.max_records)}
+        if args.compression:
+            base_env["INTAKE_KAFKA_COMPRESSION"] = args.compression
+        procs: list[subprocess.Popen[bytes]] = []
         app_task = None
         if args.in_process:
-            app_task = asyncio.create_task(_serve_in_process(env))
+            app_task = asyncio.create_task(_serve_in_process({**base_env, "INTAKE_HTTP_PORT": str(ports[0])}))
         else:
-            proc = subprocess.Popen([sys.executable, "-m", "leadflow_intake"], env=env,
-                                    stdout=open(workdir / "intake.log", "wb"), stderr=subprocess.STDOUT)
+            for n, port in enumerate(ports):
+                env = {**base_env, "INTAKE_HTTP_PORT": str(port), "INTAKE_INSTANCE_ID": f"bench-{n}"}
+                procs.append(subprocess.Popen([sys.executable, "-m", "leadflow_intake"], env=env,
+                                              stdout=open(workdir / f"intake-{n}.log", "wb"),
+                                              stderr=subprocess.STDOUT))
+        port = ports[0]
         try:
-            await wait_http(f"http://127.0.0.1:{port}/readyz", 60)
+            for p in ports:
+                await wait_http(f"http://127.0.0.1:{p}/readyz", 60)
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024,
                                         max_request_size=4 * 1024 * 1024)
             await producer.start()
@@ -163,12 +170,18 @@ async def run(args: argparse.Namespace) -> int:
                 out_topics = [topics.LEADS_ACCEPTED, topics.LEADS_REJECTED]
                 # Warm-up: the consumer group's first assignment (~5 s on Tansu) is not intake's speed.
                 warm_start = await end_offsets(bootstrap, out_topics)
-                await producer.send_and_wait(topics.LEADS_INBOUND, good_lead(-1, random.Random(1)), key=b"warm")
-                warm, _ = await count_verdicts(bootstrap, warm_start, 1, 60)
-                if warm != 1:
-                    print("intake did not answer the warm-up lead", file=sys.stderr)
+                warm_n = 1 if args.instances == 1 else 24
+                for w in range(warm_n):
+                    await producer.send_and_wait(topics.LEADS_INBOUND, good_lead(-1 - w, random.Random(w)),
+                                                 key=f"warm-{w}".encode())
+                warm, _ = await count_verdicts(bootstrap, warm_start, warm_n, 90)
+                if warm != warm_n:
+                    print("intake did not answer the warm-up leads", file=sys.stderr)
                     return 1
+                if args.instances > 1:
+                    await asyncio.sleep(5)  # let the group settle after the last member joined
                 start_offsets = await end_offsets(bootstrap, out_topics)
+                cpu_before = sum(cpu_seconds(p.pid) for p in procs)
                 counter = asyncio.create_task(count_verdicts(bootstrap, start_offsets, len(leads), args.timeout))
                 t0 = time.perf_counter()
                 futures = [await producer.send(topics.LEADS_INBOUND, raw, key=str(i).encode())
@@ -176,24 +189,45 @@ async def run(args: argparse.Namespace) -> int:
                 await asyncio.gather(*futures)
                 t_published = time.perf_counter()
                 seen, t_last = await counter
-                stats = scrape_handler_stats(f"http://127.0.0.1:{port}/metrics")
+                cpu_used = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
+                per_instance = [scrape_handler_stats(f"http://127.0.0.1:{p}/metrics") for p in ports]
+                stats = (sum(s[0] for s in per_instance if s), sum(s[1] for s in per_instance if s))
             finally:
                 await producer.stop()
         finally:
-            if proc is not None:
+            for proc in procs:
                 proc.terminate()
-                proc.wait(15)
+            for proc in procs:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
             if app_task is not None:
                 app_task.cancel()
     elapsed = t_last - t0
-    print(f"leads: {len(leads)} ({bad} bad), verdicts read: {seen}")
+    print(f"leads: {len(leads)} ({bad} bad), intake instances: {args.instances}, "
+          f"compression: {args.compression or 'default'}, verdicts read: {seen}")
     print(f"publish: {len(leads) / (t_published - t0):,.0f} leads/s ({t_published - t0:.2f} s)")
     print(f"intake end-to-end: {seen / elapsed:,.0f} leads/s ({elapsed:.2f} s, first publish -> last verdict)")
+    if procs:
+        print(f"intake CPU: {cpu_used:.2f} s ({cpu_used / max(seen, 1) * 1e6:.0f} us/lead, i.e. "
+              f"{seen / max(cpu_used, 1e-9):,.0f} leads per CPU-second); load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} cores")
     if stats:
         batches, seconds = stats
-        print(f"intake batches: {batches:.0f}, avg {(len(leads) + 1) / max(batches, 1):.0f} leads/batch, "
+        print(f"intake batches: {batches:.0f}, avg {len(leads) / max(batches, 1):.0f} leads/batch, "
               f"handler time {seconds:.2f} s ({seconds / max(seen, 1) * 1e6:.0f} us/lead)")
     return 0 if seen == len(leads) else 1
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process (Linux /proc), 0 where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def scrape_handler_stats(url: str) -> tuple[float, float] | None:
@@ -231,6 +265,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--log-level", default="WARNING", help="intake's log level (DEBUG shows each batch)")
     parser.add_argument("--in-process", action="store_true", help="run intake in this process (shares the core)")
+    parser.add_argument("--instances", type=int, default=1, help="intake processes in one consumer group")
+    parser.add_argument("--compression", default=None, help="override INTAKE_KAFKA_COMPRESSION (gzip, none)")
     return asyncio.run(run(parser.parse_args()))
 
 
