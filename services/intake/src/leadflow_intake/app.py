@@ -72,6 +72,7 @@ def create_app(
         )
     policy = IntakePolicy(
         max_payload_bytes=settings.max_payload_bytes,
+        max_original_bytes=settings.max_original_bytes,
         strict_contact=settings.strict_contact,
         default_region=settings.default_region,
         suppression=suppression,

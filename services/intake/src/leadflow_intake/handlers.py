@@ -51,7 +51,10 @@ def register_inbound(broker: KafkaBroker, settings: IntakeSettings, service: Int
     @subscriber
     async def on_inbound(msg: KafkaMessage) -> None:
         records = msg.raw_message if isinstance(msg.raw_message, tuple | list) else (msg.raw_message,)
-        batch = [Submission(raw=r.value or b"", channel="kafka") for r in records]
+        batch = [
+            Submission(raw=r.value or b"", channel="kafka", origin=f"{r.topic}/{r.partition}/{r.offset}")
+            for r in records
+        ]
         try:
             await service.process(batch)
         except Exception as exc:

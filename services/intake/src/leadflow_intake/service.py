@@ -35,6 +35,8 @@ class Submission:
     channel: Channel = "kafka"
     authenticated_source: str | None = None
     defaults: Mapping[str, Any] | None = None
+    origin: str | None = None
+    """Where the bytes came from (``topic/partition/offset`` on Kafka), recorded in rejections."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,9 @@ class Outcome:
 @dataclass(frozen=True, slots=True)
 class IntakePolicy:
     max_payload_bytes: int = 64 * 1024
+    max_original_bytes: int = 512 * 1024
+    """A rejection carries at most this many original bytes (broker message limits); beyond it the
+    rejection says so, with the SHA-256 and origin of the full message."""
     strict_contact: bool = False
     default_region: str | None = None
     suppression: SuppressionList = field(default_factory=SuppressionList)
@@ -171,12 +176,19 @@ class IntakeService:
         rejection_id = str(uuid.uuid5(INTAKE_NAMESPACE, f"rejected:{digest}"))
         if not lead_id:
             lead_id = derive_lead_id(system, event_id) if system and event_id else f"unparsed-{digest[:32]}"
+        original = sub.raw
+        message = rejection.message
+        if len(original) > self.policy.max_original_bytes:
+            original = original[: self.policy.max_original_bytes]
+            message += (f" (original truncated to its first {len(original)} of {len(sub.raw)} bytes; "
+                        f"sha256 {digest}; full message at {sub.origin or 'the sender'})")
         step = TraceStep(
             service=SERVICE,
             decision="rejected",
             reason=rejection.reason.value,
             at=now,
-            data={"channel": sub.channel, "field": rejection.field, "bytes": len(sub.raw)},
+            data={"channel": sub.channel, "field": rejection.field, "bytes": len(sub.raw),
+                  "sha256": digest, "origin": sub.origin},
         )
         event = LeadRejected(
             event_id=rejection_id,
@@ -184,13 +196,13 @@ class IntakeService:
             occurred_at=now,
             trace=(step,),
             reason=rejection.reason,
-            message=rejection.message,
+            message=message,
             field=rejection.field,
             errors=rejection.errors,
             source_event_id=event_id,
             source_system=system,
             channel=sub.channel,
-            original_base64=base64.b64encode(sub.raw).decode("ascii"),
+            original_base64=base64.b64encode(original).decode("ascii"),
         )
         return _Pending(
             Outcome("rejected", lead_id, event_id, rejection_id, rejection=rejection),

@@ -31,6 +31,11 @@ class IntakeSettings(ServiceSettings):
         default=False, description="Reject a lead with any invalid e-mail/phone instead of dropping that field."
     )
     max_payload_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_original_bytes: int = Field(
+        default=512 * 1024, ge=1024,
+        description="A rejection carries at most this many original bytes (the rest is named by SHA-256 and "
+        "topic/partition/offset), so it always fits in a broker message.",
+    )
     http_read_limit_bytes: int = Field(
         default=1024 * 1024, description="Bodies beyond this are refused (413) without being read or published."
     )

@@ -2,6 +2,8 @@
 the same service, database (SQLite) and publisher."""
 
 import base64
+import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -172,6 +174,24 @@ async def test_duplicates_inside_one_batch_are_published_once(intake):
     )
     assert [o.status for o in outcomes] == ["accepted", "duplicate", "rejected", "duplicate"]
     assert len(intake.accepted) == 1 and len(intake.rejected) == 1
+
+
+async def test_huge_payloads_are_rejected_with_a_bounded_original_and_a_pointer(sqlite_url):
+    from leadflow_intake.service import Submission
+
+    harness = await make_harness(sqlite_url)
+    service = harness.app.state.intake.service
+    service.policy = dataclasses.replace(service.policy, max_original_bytes=100_000)
+    body = b'{"pad": "' + b"z" * 300_000 + b'"}'
+    async with TestKafkaBroker(harness.broker):
+        [outcome] = await service.process([Submission(body, origin="leads.inbound/2/41")])
+    [event] = harness.rejected_events()
+    assert outcome.status == "rejected" and event.reason.value == "too_large"
+    assert base64.b64decode(event.original_base64) == body[:100_000]
+    assert "truncated" in event.message and "leads.inbound/2/41" in event.message
+    assert event.trace[-1].data["sha256"] == hashlib.sha256(body).hexdigest()
+    await harness.client.aclose()
+    await harness.app.state.intake.engine.dispose()
 
 
 async def test_a_failed_publish_commits_no_claim_so_the_retry_publishes(sqlite_url):
