@@ -258,6 +258,7 @@ async def service_rate(org: dict[str, list[dict[str, Any]]], leads: list[LeadAcc
                     print("enrich did not answer the warm-up lead; see", workdir / "enrich.log", file=sys.stderr)
                     return 1
                 start = await end_offsets(bootstrap, topics.LEADS_ENRICHED)
+                cpu0 = process_cpu_seconds(proc.pid)
                 counter = asyncio.create_task(count_from(bootstrap, start, len(leads), args.timeout))
                 t0 = time.perf_counter()
                 futures = [await producer.send(topics.LEADS_ACCEPTED, raw, key=ev.kafka_key())
@@ -265,6 +266,8 @@ async def service_rate(org: dict[str, list[dict[str, Any]]], leads: list[LeadAcc
                 await asyncio.gather(*futures)
                 t_pub = time.perf_counter()
                 seen, t_last = await counter
+                cpu = process_cpu_seconds(proc.pid) - cpu0
+                stats = handler_stats(f"http://127.0.0.1:{port}/metrics", "accepted_batch")
             finally:
                 await producer.stop()
         finally:
@@ -273,7 +276,35 @@ async def service_rate(org: dict[str, list[dict[str, Any]]], leads: list[LeadAcc
     print(f"publish: {len(leads) / (t_pub - t0):,.0f} leads/s ({t_pub - t0:.2f} s)")
     print(f"enrich service over the embedded broker: {seen / (t_last - t0):,.0f} leads/s "
           f"({seen} enriched in {t_last - t0:.2f} s, first publish -> last enriched)")
+    print(f"enrich process CPU: {cpu:.2f} s -> {seen / max(cpu, 1e-9):,.0f} leads/s per core of service CPU "
+          f"({cpu / max(seen, 1) * 1e6:.0f} us/lead: parse, enrich, serialise, publish)")
+    if stats:
+        batches, seconds = stats
+        print(f"enrich batches: {batches:.0f} (avg {len(leads) / max(batches, 1):.0f} leads), handler time "
+              f"{seconds:.2f} s ({seconds / max(seen, 1) * 1e6:.0f} us/lead incl. publish waits)")
     return 0 if seen == len(leads) else 1
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc), so contention from other processes does not count."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def handler_stats(url: str, handler: str) -> tuple[float, float] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    count = total = None
+    for line in text.splitlines():
+        if f'handler="{handler}"' in line and 'service="enrich"' in line:
+            if line.startswith("leadflow_handler_seconds_count"):
+                count = float(line.rsplit(" ", 1)[1])
+            elif line.startswith("leadflow_handler_seconds_sum"):
+                total = float(line.rsplit(" ", 1)[1])
+    return (count, total) if count is not None and total is not None else None
 
 
 async def run(args: argparse.Namespace) -> int:

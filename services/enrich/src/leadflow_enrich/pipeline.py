@@ -71,10 +71,9 @@ class EnrichPipeline:
                 log.warning("lead_dead_lettered", lead_id=d.lead_id, reason=d.reason, detail=d.message[:300])
         EVENTS_OUT.labels(SERVICE, "leads.enriched").inc(len(out))
         HANDLER_SECONDS.labels(SERVICE, "accepted_batch").observe(time.perf_counter() - started)
-        for e in out:
-            m = e.enrichment
-            log.debug("lead_enriched", lead_id=e.lead_id, account_id=m.match.account_id, method=m.match.method.value,
-                      client_type=m.client_type.value, duplicate=m.duplicate_of.record_id if m.duplicate_of else None)
+        log.debug("leads_enriched", received=len(records), published=len(out), dead_lettered=len(dead),
+                  matched=sum(1 for e in out if e.enrichment.match.account_id),
+                  duplicates=sum(1 for e in out if e.enrichment.duplicate_of))
         return out
 
 

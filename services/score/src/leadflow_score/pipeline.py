@@ -78,9 +78,8 @@ class ScorePipeline:
                 log.warning("lead_dead_lettered", lead_id=d.lead_id, reason=d.reason, detail=d.message[:300])
         EVENTS_OUT.labels(SERVICE, "leads.scored").inc(len(out))
         HANDLER_SECONDS.labels(SERVICE, "enriched_batch").observe(time.perf_counter() - started)
-        for s in out:
-            log.debug("lead_scored", lead_id=s.lead_id, score=s.score.score, grade=s.score.grade.value,
-                      rating=s.score.rating.value, ruleset=s.score.ruleset_version)
+        log.debug("leads_scored", received=len(records), published=len(out), dead_lettered=len(dead),
+                  hot=sum(1 for x in out if x.score.rating.value == "Hot"), ruleset=self.ruleset.version)
         return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from leadflow_contracts import Enrichment, Firmographics, LeadAccepted, LeadEnriched, TraceStep
 
@@ -29,6 +29,11 @@ def enriched_event_id(accepted_event_id: str) -> str:
     return str(uuid.uuid5(_EVENT_NS, "enrich:" + accepted_event_id))
 
 
+def _step(**fields: object) -> TraceStep:
+    """Trace steps are built from values this module made (UTC time, plain data): skip re-validation."""
+    return TraceStep.model_construct(**fields)  # type: ignore[arg-type]
+
+
 def enrich(
     event: LeadAccepted,
     index: MirrorIndex,
@@ -36,6 +41,7 @@ def enrich(
     reference: Mapping[str, Firmographics],
     at: datetime,
 ) -> LeadEnriched:
+    at = at.astimezone(UTC)
     lead = event.lead
     matched = match_account(lead, index, policy.matching)
     duplicate = find_duplicate(event.lead_id, lead, index)
@@ -47,17 +53,17 @@ def enrich(
     tz = timezone_for(lead.phone_e164, lead.country, lead.region, policy)
     m = matched.match
     steps = (
-        TraceStep(service=SERVICE, decision="account_match", reason=matched.reason, at=at,
+        _step(service=SERVICE, decision="account_match", reason=matched.reason, at=at,
                   data={"account_id": m.account_id, "method": m.method.value, "confidence": m.confidence,
                         "candidates": m.candidates, "policy": policy.version}),
-        TraceStep(service=SERVICE, decision="duplicate_check", reason=duplicate.reason, at=at,
+        _step(service=SERVICE, decision="duplicate_check", reason=duplicate.reason, at=at,
                   data={"object": duplicate.duplicate.object if duplicate.duplicate else None,
                         "record_id": duplicate.duplicate.record_id if duplicate.duplicate else None}),
-        TraceStep(service=SERVICE, decision="client_type", reason=client.reason, at=at,
+        _step(service=SERVICE, decision="client_type", reason=client.reason, at=at,
                   data={"client_type": client.client_type.value}),
-        TraceStep(service=SERVICE, decision="firmographics", reason=firmo.reason, at=at,
+        _step(service=SERVICE, decision="firmographics", reason=firmo.reason, at=at,
                   data={"source": firmo.firmographics.source, "size_band": firmo.firmographics.size_band}),
-        TraceStep(service=SERVICE, decision="timezone", reason=tz.reason, at=at, data={"timezone": tz.timezone}),
+        _step(service=SERVICE, decision="timezone", reason=tz.reason, at=at, data={"timezone": tz.timezone}),
     )
     return LeadEnriched(
         event_id=enriched_event_id(event.event_id),
