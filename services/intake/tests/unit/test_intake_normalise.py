@@ -82,6 +82,8 @@ def test_invalid_emails_say_what_is_wrong_without_echoing_the_value(raw, why):
         ("020 7946 0958", "GB", "+442079460958", "GB"),
         ("+1 650-253-0000", "DE", "+16502530000", "US"),
         ("(650) 253-0000 ext. 12", "US", "+16502530000", "US"),
+        ("01534 712345", "GB", "+441534712345", "JE"),  # +44 shared by GB, JE, GG, IM
+        ("(416) 967-1111", "US", "+14169671111", "CA"),  # +1 shared by US, CA, …
     ],
 )
 def test_phones_become_e164_in_the_given_region(raw, region, e164, country):

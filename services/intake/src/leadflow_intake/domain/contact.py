@@ -124,9 +124,19 @@ def normalise_phone(raw: str, region: str | None) -> Phone:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise ContactError(f"it cannot be read as a phone number ({_parse_error(exc)})") from exc
-    country = phonenumbers.region_code_for_number(number)  # what is_valid_number does, done once
-    if country is None or not phonenumbers.is_valid_number_for_region(number, country):
-        raise ContactError("it is not a valid number for its country")
+    # Common case first: the number belongs to the region it was read in, so one metadata check
+    # decides. Otherwise (+1 / +44 shared by several regions, or a foreign number) ask which region
+    # the number belongs to, as ``is_valid_number`` would.
+    if (
+        region is not None
+        and number.country_code == phonenumbers.country_code_for_region(region)
+        and phonenumbers.is_valid_number_for_region(number, region)
+    ):
+        country: str | None = region
+    else:
+        country = phonenumbers.region_code_for_number(number)
+        if country is None or not phonenumbers.is_valid_number_for_region(number, country):
+            raise ContactError("it is not a valid number for its country")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return Phone(e164=e164, country=country)
 
