@@ -81,7 +81,8 @@ async def run(args: argparse.Namespace) -> None:
         await ensure_topics(kafka.bootstrap, specs)
         settings = CrmSyncSettings(kafka_bootstrap=kafka.bootstrap, topic_prefix=prefix,
                                    database_url=f"sqlite+aiosqlite:///{tmp / 'crm-sync.db'}",
-                                   salesforce=emu.salesforce_settings())
+                                   salesforce=emu.salesforce_settings(), consumers=args.consumers,
+                                   salesforce_concurrency=args.concurrency)
         app = create_app(settings)
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, linger_ms=5, max_batch_size=1 << 20,
                                     compression_type="gzip")
@@ -115,7 +116,8 @@ async def run(args: argparse.Namespace) -> None:
             calls = _writes(log)
             rest_calls = sum(n for k, n in calls.items() if "/data/" in k or "composite" in k or "query" in k)
             elapsed = done - start
-            print(f"leads: {args.leads} (callbacks {args.callbacks:.0%}), partitions: 6")
+            print(f"leads: {args.leads} (callbacks {args.callbacks:.0%}), partitions: 6, consumers: {args.consumers}, "
+                  f"concurrent Salesforce calls: {args.concurrency}")
             print(f"publish: {published - start:.2f}s; first publish -> last crm.synced: {elapsed:.2f}s")
             print(f"throughput: {args.leads / elapsed:,.0f} leads/s upserted into the emulator through crm-sync")
             print(f"Salesforce calls in the burst: {sum(calls.values())} (REST {rest_calls}, API usage charged "
@@ -147,6 +149,8 @@ def main() -> None:
     p.add_argument("--leads", type=int, default=10_000)
     p.add_argument("--callbacks", type=float, default=0.0, help="share of leads with a callback Task")
     p.add_argument("--log-level", default="WARNING")
+    p.add_argument("--consumers", type=int, default=1, help="CRMSYNC_CONSUMERS")
+    p.add_argument("--concurrency", type=int, default=2, help="CRMSYNC_SALESFORCE_CONCURRENCY")
     asyncio.run(run(p.parse_args()))
 
 

@@ -24,7 +24,7 @@ from leadflow_crm_sync.adapters.simple_salesforce_gateway import SimpleSalesforc
 from leadflow_crm_sync.directory import TeamDirectory
 from leadflow_crm_sync.domain.backoff import Backoff
 from leadflow_crm_sync.domain.policy import SyncPolicy, load_policy
-from leadflow_crm_sync.handlers import ConsumerPause, register
+from leadflow_crm_sync.handlers import ConsumerPause, SharedExclusiveLock, register
 from leadflow_crm_sync.service import SERVICE, SyncService
 from leadflow_crm_sync.settings import CrmSyncSettings
 from leadflow_crm_sync.writer import BatchWriter, WriterConfig
@@ -66,7 +66,7 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
     service = SyncService(repo=repo, writer=writer, gateway=gateway, policy=policy, clock=clock, publish=publish,
                           directory=directory)
     pause = ConsumerPause()
-    lock = asyncio.Lock()
+    lock = SharedExclusiveLock()
     register(broker, settings, service, pause, lock)
 
     async def create_topics() -> None:
@@ -77,7 +77,7 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
         while True:
             await asyncio.sleep(settings.deferred_interval_seconds)
             try:
-                async with lock:
+                async with lock.exclusive():
                     await service.drain_deferred()
             except asyncio.CancelledError:
                 raise

@@ -1,4 +1,4 @@
-"""The one FastStream subscriber: a batch of ``leads.routed`` + ``sla.events`` + ``crm.changes`` records.
+"""The FastStream batch subscriber(s): ``leads.routed`` + ``sla.events`` + ``crm.changes`` records in one batch.
 
 Thin: it hands the records to ``SyncService.process`` and, when Salesforce could not take some of them
 (outage, REQUEST_LIMIT_EXCEEDED), pauses the consumer and rewinds to the batch (NackMessage → seek), so
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -27,10 +29,10 @@ log = get_logger(__name__)
 
 
 class ConsumerPause:
-    """Pause the subscriber's partitions while Salesforce refuses work; resume on a timer."""
+    """Pause the subscribers' partitions while Salesforce refuses work; resume on a timer."""
 
     def __init__(self) -> None:
-        self.subscriber: Any = None
+        self.subscribers: list[Any] = []
         self._resume: asyncio.TimerHandle | None = None
         self.pauses = 0
 
@@ -38,12 +40,17 @@ class ConsumerPause:
     def paused(self) -> bool:
         return self._resume is not None
 
+    def _consumers(self) -> list[Any]:
+        found = (getattr(s, "consumer", None) for s in self.subscribers)
+        return [c for c in found if c is not None and hasattr(c, "pause")]
+
     def pause(self, seconds: float) -> None:
-        consumer = getattr(self.subscriber, "consumer", None)
-        if consumer is None or not hasattr(consumer, "pause"):
+        consumers = self._consumers()
+        if not consumers:
             return
-        with contextlib.suppress(Exception):
-            consumer.pause(*consumer.assignment())
+        for consumer in consumers:
+            with contextlib.suppress(Exception):
+                consumer.pause(*consumer.assignment())
         self.pauses += 1
         if self._resume is not None:
             self._resume.cancel()
@@ -52,30 +59,66 @@ class ConsumerPause:
 
     def resume(self) -> None:
         self._resume = None
-        consumer = getattr(self.subscriber, "consumer", None)
-        if consumer is None:
-            return
-        with contextlib.suppress(Exception):
-            consumer.resume(*consumer.paused())
+        for consumer in self._consumers():
+            with contextlib.suppress(Exception):
+                consumer.resume(*consumer.paused())
         log.info("consumption_resumed")
 
 
+class SharedExclusiveLock:
+    """Batches run side by side (shared); the deferred-write drain runs alone (exclusive)."""
+
+    def __init__(self) -> None:
+        self._cond = asyncio.Condition()
+        self._shared = 0
+        self._exclusive = False
+
+    @contextlib.asynccontextmanager
+    async def shared(self) -> AsyncIterator[None]:
+        async with self._cond:
+            await self._cond.wait_for(lambda: not self._exclusive)
+            self._shared += 1
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._shared -= 1
+                self._cond.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        async with self._cond:
+            await self._cond.wait_for(lambda: not self._exclusive and self._shared == 0)
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
 def register(broker: KafkaBroker, settings: CrmSyncSettings, service: SyncService, pause: ConsumerPause,
-             lock: asyncio.Lock) -> None:
+             lock: SharedExclusiveLock) -> None:
     kinds: dict[str, Kind] = {
         settings.topic(topics.LEADS_ROUTED): "routed",
         settings.topic(topics.SLA_EVENTS): "sla",
         settings.topic(topics.CRM_CHANGES): "changes",
     }
+    for _ in range(settings.consumers):
+        # Range assignment: a member gets the same partition numbers of all three topics, so one lead's
+        # routed, SLA and change events (all keyed by lead_id) are handled by one consumer, in order.
+        subscriber = broker.subscriber(
+            *kinds, group_id=settings.consumer_group, batch=True, max_records=settings.batch_max_records,
+            batch_timeout_ms=settings.batch_timeout_ms, auto_offset_reset="earliest", ack_policy=DEFAULT_ACK_POLICY,
+            max_poll_interval_ms=settings.max_poll_interval_ms, partition_assignment_strategy=(RangePartitionAssignor,),
+        )
+        pause.subscribers.append(subscriber)
+        subscriber(_handler(kinds, settings, service, pause, lock))
 
-    subscriber = broker.subscriber(
-        *kinds, group_id=settings.consumer_group, batch=True, max_records=settings.batch_max_records,
-        batch_timeout_ms=settings.batch_timeout_ms, auto_offset_reset="earliest", ack_policy=DEFAULT_ACK_POLICY,
-        max_poll_interval_ms=settings.max_poll_interval_ms,
-    )
-    pause.subscriber = subscriber
 
-    @subscriber
+def _handler(kinds: dict[str, Kind], settings: CrmSyncSettings, service: SyncService, pause: ConsumerPause,
+             lock: SharedExclusiveLock) -> Any:
     async def on_batch(message: KafkaMessage) -> None:
         raw = message.raw_message
         records = raw if isinstance(raw, tuple | list) else (raw,)
@@ -89,7 +132,7 @@ def register(broker: KafkaBroker, settings: CrmSyncSettings, service: SyncServic
         if not incoming:
             return
         with HANDLER_SECONDS.labels(SERVICE, "batch").time():
-            async with lock:
+            async with lock.shared():
                 result = await service.process(incoming)
         if result.unavailable:
             wait = max(service.writer.paused_for(), settings.retry_base_seconds)
@@ -97,3 +140,5 @@ def register(broker: KafkaBroker, settings: CrmSyncSettings, service: SyncServic
                         resume_in=round(wait, 3), reason=service.writer.pause_reason)
             pause.pause(wait)
             raise NackMessage
+
+    return on_batch

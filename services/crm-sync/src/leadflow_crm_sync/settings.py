@@ -22,6 +22,8 @@ class CrmSyncSettings(ServiceSettings):
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     policy_file: Path | None = Field(default=None, description="crm-sync policy YAML; None = the bundled one")
 
+    consumers: int = Field(default=1, ge=1, le=12, description="Kafka consumers in this process (partitions in "
+                           "parallel; writes still share Collections calls)")
     batch_max_records: int = Field(default=1000, ge=1, description="Kafka records per handler call")
     batch_timeout_ms: int = Field(default=20, ge=1)
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
