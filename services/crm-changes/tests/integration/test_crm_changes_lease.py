@@ -52,11 +52,11 @@ async def test_two_instances_only_one_polls_and_the_standby_takes_over(
     async with contextlib.AsyncExitStack() as stack:
         a = await stack.enter_async_context(running(s_a, run_feed=True))
         b = await stack.enter_async_context(running(s_b, run_feed=True))
-        await wait_for(lambda: a.feed.active or b.feed.active, timeout=20)
+        await wait_for(lambda: a.feed.active or b.feed.active, timeout=60)
         active, standby = (a, b) if a.feed.active else (b, a)
         first = [rep_sf.Lead.create({"LastName": f"L{i}", "Company": "Kraft", "Leadflow_Id__c": f"x{i}"})["id"]
                  for i in range(3)]
-        await wait_for(lambda: active.feed.totals.emitted == 3, timeout=20)
+        await wait_for(lambda: active.feed.totals.emitted == 3, timeout=60)
         await asyncio.sleep(1.0)
         assert not standby.feed.active and standby.feed.polls_completed == 0
         # the active instance hangs (no more renewals): the standby takes over once the lease expires
@@ -69,7 +69,7 @@ async def test_two_instances_only_one_polls_and_the_standby_takes_over(
         active.feed.step = hang
         second = [rep_sf.Lead.create({"LastName": f"M{i}", "Company": "Kraft", "Leadflow_Id__c": f"y{i}"})["id"]
                   for i in range(2)]
-        await wait_for(lambda: standby.feed.totals.emitted == 2, timeout=20)
+        await wait_for(lambda: standby.feed.totals.emitted == 2, timeout=60)
         hung.set()
         events = await consume(kafka_bootstrap, topic, 6, timeout=3)
     got = [CrmChange.model_validate(json.loads(r.value)).record_id for r in events]
