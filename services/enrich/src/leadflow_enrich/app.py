@@ -50,6 +50,9 @@ def create_app(
 ) -> FastAPI:
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.policy_file)
+    if settings.dormant_after_months is not None:
+        policy = policy.model_copy(update={"client_type": policy.client_type.model_copy(
+            update={"dormant_after_months": settings.dormant_after_months})})
     broker = broker or make_broker(settings)
     engine = create_engine(settings.database_url)
     repo = MirrorRepository(engine)

@@ -19,6 +19,9 @@ class EnrichSettings(ServiceSettings):
     database_url: str = "sqlite+aiosqlite:///./var/enrich.db"
 
     policy_file: Path | None = Field(default=None, description="Enrichment policy YAML; None = the bundled v1.")
+    dormant_after_months: int | None = Field(
+        default=None, ge=0, description="Overrides the policy's client_type.dormant_after_months (0 = off)."
+    )
     reference_file: Path | None = Field(default=None, description="Firmographics CSV; None = the bundled file.")
 
     salesforce: SalesforceSettings | None = Field(

@@ -4,14 +4,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from faststream.kafka import TestKafkaBroker
 from leadflow_contracts import ClientType, MatchMethod
 from leadflow_enrich.adapters.mirror_repository import MirrorRepository
 from leadflow_enrich.adapters.policy_file import load_policy
 from leadflow_enrich.adapters.salesforce_reader import SimpleSalesforceReader
+from leadflow_enrich.app import create_app
 from leadflow_enrich.domain.client_type import classify
 from leadflow_enrich.domain.index import MirrorIndex
 from leadflow_enrich.domain.matching import match_account
 from leadflow_enrich.mirror import Mirror
+from leadflow_enrich.settings import EnrichSettings
 from leadflow_enrich.testing import normalized_lead
 from leadflow_platform.clock import FakeClock
 from leadflow_platform.db import create_engine
@@ -75,3 +78,14 @@ async def test_full_load_then_incremental_poll_from_the_emulator(emulator: Emula
         assert stored.system_modstamp is not None and stored.system_modstamp > datetime(2025, 6, 2, tzinfo=UTC)
     finally:
         await engine.dispose()
+
+
+async def test_app_built_from_settings_loads_the_mirror_from_the_emulator(emulator: EmulatorHandle,
+                                                                          sqlite_url: str) -> None:
+    settings = EnrichSettings(database_url=sqlite_url, salesforce=emulator.salesforce_settings(),
+                              bulk_wait_seconds=0, kafka_bootstrap="127.0.0.1:1")
+    app = create_app(settings, ensure_kafka_topics=False)
+    async with TestKafkaBroker(app.state.broker), app.router.lifespan_context(app):
+        counts = app.state.index.counts()
+        assert counts["Account"] >= 300 and counts["User"] > 10 and counts["Queue"] >= 5
+        assert app.state.mirror.ready
