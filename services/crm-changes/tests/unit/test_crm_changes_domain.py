@@ -151,3 +151,15 @@ def test_bad_configuration_names_the_field():
     with pytest.raises(ValidationError, match="start_from"):
         CrmChangesSettings(start_from="yesterday")
     assert CrmChangesSettings(start_from="2026-01-05T09:00:00Z").start_from.startswith("2026")
+
+
+def test_settings_read_nested_salesforce_env(monkeypatch):
+    monkeypatch.setenv("CRMCHANGES_SALESFORCE__USERNAME", "integration@leadflow.example")
+    monkeypatch.setenv("CRMCHANGES_SALESFORCE__LOGIN_URL", "https://127.0.0.1:8443")
+    monkeypatch.setenv("CRMCHANGES_POLL_INTERVAL_SECONDS", "2")
+    monkeypatch.setenv("CRMCHANGES_INTEGRATION_USER_IDS", '["005000000000002AAA"]')
+    s = CrmChangesSettings()
+    assert s.salesforce.username == "integration@leadflow.example"
+    assert s.salesforce.login_url == "https://127.0.0.1:8443"
+    assert s.poll_interval_seconds == 2.0 and s.integration_user_ids == ["005000000000002AAA"]
+    assert (s.http_port, s.service_name) == (8006, "crm-changes")

@@ -96,3 +96,14 @@ def test_bad_behaviour_names_the_field(tmp_path):
     bad.write_text("version: 1\nsurprise: true\n")
     with pytest.raises(BehaviourError, match="surprise"):
         load_behaviour(bad)
+
+
+def test_settings_read_time_scale_and_nested_salesforce_env(monkeypatch):
+    from leadflow_telesales_sim.settings import TelesalesSimSettings
+
+    monkeypatch.setenv("TSIM_TIME_SCALE", "120")
+    monkeypatch.setenv("TSIM_SALESFORCE__USERNAME", "integration@leadflow.example")
+    monkeypatch.setenv("TSIM_BEHAVIOUR", '{"ignore_probability": 0.5}')
+    s = TelesalesSimSettings()
+    assert (s.time_scale, s.salesforce.username, s.http_port) == (120.0, "integration@leadflow.example", 8009)
+    assert load_behaviour(s.behaviour_file, s.behaviour).ignore_probability == 0.5
