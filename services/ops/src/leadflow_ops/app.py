@@ -84,7 +84,15 @@ def create_app(
     async def gauges_job() -> None:
         import asyncio
 
+        last_prune = 0.0
         while True:
+            if asyncio.get_running_loop().time() - last_prune > 3600:
+                last_prune = asyncio.get_running_loop().time()
+                try:
+                    pruned = await repo.prune(clock.now())
+                    log.info("hourly_rows_pruned", rows=pruned)
+                except Exception as exc:
+                    log.warning("prune_failed", error=type(exc).__name__)
             try:
                 snap = await feed.get(clock.now())
                 for team in snap["teams"]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -15,9 +15,13 @@ from leadflow_ops.domain.stats import (
     bin_index,
     bucket_start,
     get_window,
+    merge_hist,
+    pack_hist,
     percentile,
     percentile_from_bins,
     speed_rows,
+    unpack_hist,
+    window_segments,
     window_start,
 )
 
@@ -97,6 +101,33 @@ def test_windows_are_whole_buckets_ending_now() -> None:
         get_window("2h")
     with pytest.raises(ValueError, match="timezone-aware"):
         bucket_start(datetime(2026, 1, 1), "h")
+
+
+def test_long_windows_read_whole_weeks_and_cover_every_day_once() -> None:
+    now = datetime(2026, 3, 12, 9, 5, tzinfo=UTC)  # a Thursday
+    assert bucket_start(now, "w") == datetime(2026, 3, 9, tzinfo=UTC)  # Monday
+    segments = window_segments(now, get_window("30d"))
+    assert segments == [
+        ("d", datetime(2026, 2, 11, tzinfo=UTC), datetime(2026, 2, 16, tzinfo=UTC)),
+        ("w", datetime(2026, 2, 16, tzinfo=UTC), None),
+    ]
+    covered = [datetime(2026, 2, 11, tzinfo=UTC) + timedelta(days=i) for i in range(30)]
+    for day in covered:
+        hits = [
+            g
+            for g, since, until in segments
+            if since <= bucket_start(day, g) and (until is None or bucket_start(day, g) < until)
+        ]
+        assert len(hits) == 1, day
+    assert window_segments(now, get_window("7d")) == [("d", datetime(2026, 3, 6, tzinfo=UTC), None)]
+    monday = datetime(2026, 3, 31, 12, tzinfo=UTC)  # the window starts on Monday 2 March: weeks only
+    assert window_segments(monday, get_window("30d"))[0] == ("w", datetime(2026, 3, 2, tzinfo=UTC), None)
+
+
+def test_packed_histograms_roundtrip_and_merge() -> None:
+    packed = pack_hist({12: 3, 3: 1, 7: 0})
+    assert packed == '{"3":1,"12":3}'
+    assert merge_hist(unpack_hist(packed), {12: 2, 40: 1}) == {3: 1, 12: 5, 40: 1}
 
 
 def test_attainment() -> None:

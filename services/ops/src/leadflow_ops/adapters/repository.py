@@ -8,20 +8,29 @@ import asyncio
 import base64
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from leadflow_contracts import CrmChange, CrmSynced, DeadLetter, LeadRejected, LeadRouted, SlaEvent
 from leadflow_contracts import topics as T
 from leadflow_platform.db import claim_new_events, insert_ignore
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow_ops.adapters import tables as t
 from leadflow_ops.domain import leads as L
-from leadflow_ops.domain.stats import bin_index, bucket_start, get_window, window_start
+from leadflow_ops.domain.stats import (
+    WRITE_GRAINS,
+    bin_index,
+    bucket_start,
+    get_window,
+    merge_hist,
+    pack_hist,
+    unpack_hist,
+    window_segments,
+)
 
 CONSUMER = "ops"
 DIMENSIONS = ("all", "team", "rep", "source", "rating")
@@ -80,8 +89,11 @@ def _state_from_row(row: Any) -> L.LeadState:
     return L.LeadState(**d)
 
 
+_STATE_FIELDS = tuple(f.name for f in fields(L.LeadState))
+
+
 def _row_from_state(state: L.LeadState) -> dict[str, Any]:
-    return asdict(state)
+    return {name: getattr(state, name) for name in _STATE_FIELDS}  # asdict() deep-copies: 10x slower
 
 
 class _Batch:
@@ -91,7 +103,7 @@ class _Batch:
         self.team: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
         self.owner: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         self.owner_meta: dict[str, tuple[str | None, str | None, str | None]] = {}
-        self.bins: dict[tuple[str, str, datetime, str, str, int], int] = defaultdict(int)
+        self.hists: dict[tuple[str, str, datetime, str, str], dict[int, int]] = defaultdict(dict)
         self.outcomes: dict[tuple[str, str, datetime, str], list[int]] = defaultdict(lambda: [0, 0])
         self.arrivals: dict[datetime, int] = defaultdict(int)
         self.assignments: dict[tuple[datetime, str, str], int] = defaultdict(int)
@@ -123,13 +135,13 @@ class _Batch:
         if tr.outcome is not None:
             at = new.touched_at or new.breached_at
             assert at is not None
-            for grain in ("h", "d"):
+            for grain in WRITE_GRAINS:
                 bucket = bucket_start(at, grain)
                 for dim, key in keys.items():
                     acc3 = self.outcomes[(grain, dim, bucket, key)]
                     acc3[0 if tr.outcome == "on_time" else 1] += 1
         if tr.sample is not None:
-            for grain in ("h", "d"):
+            for grain in WRITE_GRAINS:
                 bucket = bucket_start(tr.sample.at, grain)
                 for measure in ("total", "system", "human"):
                     value = getattr(tr.sample, measure)
@@ -137,7 +149,8 @@ class _Batch:
                         continue
                     b = bin_index(value)
                     for dim, key in keys.items():
-                        self.bins[(grain, dim, bucket, key, measure, b)] += 1
+                        h = self.hists[(grain, dim, bucket, key, measure)]
+                        h[b] = h.get(b, 0) + 1
 
 
 class OpsRepository:
@@ -407,14 +420,8 @@ class OpsRepository:
                 ),
                 rows,
             )
-        if b.bins:
-            await conn.execute(
-                _increment(conn, t.speed_bins, ["grain", "dim", "bucket", "key", "measure", "bin"], ["n"]),
-                [
-                    {"grain": g, "dim": d, "bucket": bk, "key": k, "measure": m, "bin": i, "n": n}
-                    for (g, d, bk, k, m, i), n in b.bins.items()
-                ],
-            )
+        if b.hists:
+            await self._merge_hists(conn, b.hists)
         if b.outcomes:
             await conn.execute(
                 _increment(conn, t.outcomes, ["grain", "dim", "bucket", "key"], ["on_time", "missed"]),
@@ -437,17 +444,69 @@ class OpsRepository:
             await conn.execute(insert_ignore(conn, t.sla_events), b.sla_rows)
         if b.breach_rows:
             await conn.execute(insert_ignore(conn, t.breaches), b.breach_rows)
-        for lead_id, clock, values in b.breach_updates:
-            stmt = update(t.breaches).where(t.breaches.c.lead_id == lead_id, t.breaches.c.clock == clock)
-            if "met_at" in values:
-                stmt = stmt.where(t.breaches.c.met_at.is_(None))
-            else:
-                stmt = stmt.where(t.breaches.c.escalation_step <= values["escalation_step"])
-            await conn.execute(stmt.values(**values))
+        met = [{"l": lid, "c": clk, "m": v["met_at"]} for lid, clk, v in b.breach_updates if "met_at" in v]
+        if met:
+            await conn.execute(
+                update(t.breaches)
+                .where(
+                    t.breaches.c.lead_id == bindparam("l"),
+                    t.breaches.c.clock == bindparam("c"),
+                    t.breaches.c.met_at.is_(None),
+                )
+                .values(met_at=bindparam("m")),
+                met,
+            )
+        steps = [
+            {"l": lid, "c": clk, "s": v["escalation_step"], "a": v["escalation_action"]}
+            for lid, clk, v in b.breach_updates
+            if "escalation_step" in v
+        ]
+        if steps:
+            await conn.execute(
+                update(t.breaches)
+                .where(
+                    t.breaches.c.lead_id == bindparam("l"),
+                    t.breaches.c.clock == bindparam("c"),
+                    t.breaches.c.escalation_step <= bindparam("s"),
+                )
+                .values(escalation_step=bindparam("s"), escalation_action=bindparam("a")),
+                steps,
+            )
         if b.reps:
             await conn.execute(_upsert_all(conn, t.reps, ["user_id"]), list(b.reps.values()))
         if b.dead:
             await conn.execute(insert_ignore(conn, t.dead_letters), b.dead)
+
+    async def _merge_hists(
+        self, conn: AsyncConnection, hists: dict[tuple[str, str, datetime, str, str], dict[int, int]]
+    ) -> None:
+        """Read-modify-write of packed histograms. Safe because every write runs under the repository's
+        write lock (one consumer per ops process; run one ops consumer replica)."""
+        h = t.speed_hist
+        keys = list(hists)
+        existing: dict[tuple[str, str, datetime, str, str], dict[int, int]] = {}
+        cols = (h.c.grain, h.c.dim, h.c.bucket, h.c.key, h.c.measure)
+        for start in range(0, len(keys), 300):
+            chunk = keys[start : start + 300]
+            rows = await conn.execute(select(*cols, h.c.hist).where(tuple_(*cols).in_(chunk)))
+            for g, d, bk, k, m, text in rows:
+                existing[(g, d, utc(bk), k, m)] = unpack_hist(text)  # type: ignore[index]
+        out = []
+        for key, counts in hists.items():
+            merged = merge_hist(existing.get(key, {}), counts)
+            g, d, bk, k, m = key
+            out.append({"grain": g, "dim": d, "bucket": bk, "key": k, "measure": m, "hist": pack_hist(merged)})
+        await conn.execute(_upsert_all(conn, h, ["grain", "dim", "bucket", "key", "measure"]), out)
+
+    async def prune(self, now: datetime, keep_hours: int = 48) -> int:
+        """Drop hourly histogram/outcome rows older than the longest hourly window needs."""
+        cutoff = bucket_start(now, "h") - timedelta(hours=keep_hours)
+        async with self._write_lock, self.engine.begin() as conn:
+            a = await conn.execute(
+                delete(t.speed_hist).where(t.speed_hist.c.grain == "h", t.speed_hist.c.bucket < cutoff)
+            )
+            b = await conn.execute(delete(t.outcomes).where(t.outcomes.c.grain == "h", t.outcomes.c.bucket < cutoff))
+            return int(a.rowcount or 0) + int(b.rowcount or 0)
 
     async def record_replay(self, event_id: str, user: str, now: datetime) -> None:
         async with self.engine.begin() as conn:
@@ -525,23 +584,26 @@ class OpsRepository:
         """(bins keyed by (key, measure) → {bin: n}, outcomes keyed by key → (on_time, missed))."""
         if dim not in DIMENSIONS:
             raise ValueError(f"dimension must be one of {DIMENSIONS}, got {dim!r}")
-        w = get_window(window)
-        start = window_start(now, w)
+        segments = window_segments(now, get_window(window))
+        h, o = t.speed_hist, t.outcomes
+        bins: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+        outs: dict[str, tuple[int, int]] = {}
         async with self.engine.connect() as conn:
-            bin_rows = await conn.execute(
-                select(t.speed_bins.c.key, t.speed_bins.c.measure, t.speed_bins.c.bin, func.sum(t.speed_bins.c.n))
-                .where(t.speed_bins.c.grain == w.grain, t.speed_bins.c.dim == dim, t.speed_bins.c.bucket >= start)
-                .group_by(t.speed_bins.c.key, t.speed_bins.c.measure, t.speed_bins.c.bin)
-            )
-            bins: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
-            for key, measure, b, n in bin_rows:
-                bins[(key, measure)][b] = int(n)
-            out_rows = await conn.execute(
-                select(t.outcomes.c.key, func.sum(t.outcomes.c.on_time), func.sum(t.outcomes.c.missed))
-                .where(t.outcomes.c.grain == w.grain, t.outcomes.c.dim == dim, t.outcomes.c.bucket >= start)
-                .group_by(t.outcomes.c.key)
-            )
-            outs = {key: (int(a or 0), int(m or 0)) for key, a, m in out_rows}
+            for grain, since, until in segments:
+                where = [h.c.grain == grain, h.c.dim == dim, h.c.bucket >= since]
+                if until is not None:
+                    where.append(h.c.bucket < until)
+                for key, measure, text in await conn.execute(select(h.c.key, h.c.measure, h.c.hist).where(*where)):
+                    merge_hist(bins[(key, measure)], unpack_hist(text))
+                owhere = [o.c.grain == grain, o.c.dim == dim, o.c.bucket >= since]
+                if until is not None:
+                    owhere.append(o.c.bucket < until)
+                rows = await conn.execute(
+                    select(o.c.key, func.sum(o.c.on_time), func.sum(o.c.missed)).where(*owhere).group_by(o.c.key)
+                )
+                for key, on_time, missed in rows:
+                    a, m = outs.get(key, (0, 0))
+                    outs[key] = (a + int(on_time or 0), m + int(missed or 0))
         return dict(bins), outs
 
     async def names(self) -> dict[str, str]:
@@ -593,17 +655,10 @@ class OpsRepository:
         if open_only:
             stmt = stmt.where(b.c.met_at.is_(None), or_(ld.c.closed.is_(None), ld.c.closed.is_(False)))
         if search:
-            like = f"%{search.strip()}%"
-            stmt = stmt.where(
-                or_(
-                    b.c.lead_id.ilike(like),
-                    b.c.policy.ilike(like),
-                    b.c.team.ilike(like),
-                    oc.c.owner_name.ilike(like),
-                    t.reps.c.name.ilike(like),
-                    b.c.escalation_action.ilike(like),
-                )
-            )
+            condition = await self._search_condition(search.strip())
+            if condition is None:
+                return []
+            stmt = stmt.where(condition)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         out = []
@@ -614,6 +669,26 @@ class OpsRepository:
             d["owner_display"] = d.pop("rep_name") or d.get("owner_name") or d.get("owner_id")
             out.append(d)
         return out
+
+    async def _search_condition(self, text: str) -> Any:
+        """Free text → indexed conditions: lead id prefix, or owners/teams/policies whose name contains
+        the text (resolved against the small dimension tables, so the big table is never LIKE-scanned)."""
+        if not text:
+            return None
+        needle = text.lower()
+        b = t.breaches
+        owners = [oid for oid, name in (await self.names()).items() if needle in name.lower() or oid == text]
+        options = await self.breach_filters()
+        teams = [x for x in options["teams"] if needle in x.lower()]
+        policies = [x for x in options["policies"] if needle in x.lower()]
+        conditions = [and_(b.c.lead_id >= text, b.c.lead_id < text + "\U0010ffff")]
+        if owners:
+            conditions.append(b.c.owner_id.in_(owners))
+        if teams:
+            conditions.append(b.c.team.in_(teams))
+        if policies:
+            conditions.append(b.c.policy.in_(policies))
+        return or_(*conditions)
 
     async def breach_filters(self) -> dict[str, list[str]]:
         async with self.engine.connect() as conn:
@@ -763,4 +838,4 @@ class OpsRepository:
         return out
 
 
-__all__ = ["ApplyResult", "OpsRepository", "RawDeadLetter", "and_", "utc"]
+__all__ = ["ApplyResult", "OpsRepository", "RawDeadLetter", "utc"]

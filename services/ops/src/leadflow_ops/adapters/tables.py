@@ -64,16 +64,16 @@ owner_counters = Table(
     Column("breached", Integer, nullable=False, default=0),
 )
 
-speed_bins = Table(
-    "ops_speed_bins",
+speed_hist = Table(
+    "ops_speed_hist",
     metadata,
     Column("grain", String(1), primary_key=True),
     Column("dim", String(8), primary_key=True),
     Column("bucket", TS, primary_key=True),
     Column("key", String(121), primary_key=True),
     Column("measure", String(8), primary_key=True),
-    Column("bin", Integer, primary_key=True),
-    Column("n", Integer, nullable=False),
+    Column("hist", Text, nullable=False),
+    # one row per histogram: {"bin": count, …} as compact JSON (see domain.stats.pack_hist)
 )
 
 outcomes = Table(
@@ -139,7 +139,8 @@ breaches = Table(
     Index("ix_ops_breaches_at", "breached_at"),
     Index("ix_ops_breaches_lead", "lead_id", "clock"),
     Index("ix_ops_breaches_team_at", "team", "breached_at"),
-    Index("ix_ops_breaches_policy", "policy"),
+    Index("ix_ops_breaches_policy", "policy", "breached_at"),
+    Index("ix_ops_breaches_owner", "owner_id", "breached_at"),
 )
 
 reps = Table(

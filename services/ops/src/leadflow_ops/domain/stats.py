@@ -6,6 +6,7 @@ one (``24h`` = this clock hour and the 23 before it), so they map onto pre-aggre
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -75,7 +76,9 @@ def percentile_from_bins(counts: Mapping[int, int], q: float) -> float | None:
 
 # --- windows --------------------------------------------------------------------------------------
 
-GRAINS: dict[str, timedelta] = {"h": timedelta(hours=1), "d": timedelta(days=1)}
+GRAINS: dict[str, timedelta] = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(days=7)}
+WRITE_GRAINS = ("h", "d", "w")
+"""Every sample is added to an hourly, a daily and a weekly (Monday 00:00 UTC) bucket."""
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,33 @@ def bucket_start(ts: datetime, grain: str) -> datetime:
         return ts.replace(minute=0, second=0, microsecond=0)
     if grain == "d":
         return ts.replace(hour=0, minute=0, second=0, microsecond=0)
+    if grain == "w":
+        day = ts.replace(hour=0, minute=0, second=0, microsecond=0)
+        return day - timedelta(days=day.weekday())
     raise ValueError(f"grain must be one of {sorted(GRAINS)}, got {grain!r}")
 
 
 def window_start(now: datetime, window: Window) -> datetime:
     """First bucket of ``window`` ending with the bucket that holds ``now``."""
     return bucket_start(now, window.grain) - GRAINS[window.grain] * (window.buckets - 1)
+
+
+def window_segments(now: datetime, window: Window) -> list[tuple[str, datetime, datetime | None]]:
+    """The buckets to read for ``window`` as (grain, from, until-exclusive or None = open).
+
+    Long day windows read whole weeks where they can: 30 days = a few days + at most 5 weeks, so a
+    page reads ~11 buckets per key instead of 30."""
+    start = window_start(now, window)
+    if window.grain != "d" or window.buckets < 14:
+        return [(window.grain, start, None)]
+    monday = bucket_start(start, "w")
+    if monday < start:
+        monday += GRAINS["w"]
+    segments: list[tuple[str, datetime, datetime | None]] = []
+    if monday > start:
+        segments.append(("d", start, monday))
+    segments.append(("w", monday, None))
+    return segments
 
 
 # --- attainment -----------------------------------------------------------------------------------
@@ -166,7 +190,7 @@ def speed_rows(
         rows.append(
             SpeedRow(
                 key=key,
-                touches=sum(total.values()) or sum(human.values()),
+                touches=max(sum(total.values()), sum(human.values())),
                 total_p50=percentile_from_bins(total, 50),
                 total_p90=percentile_from_bins(total, 90),
                 system_p50=percentile_from_bins(system, 50),
@@ -178,6 +202,21 @@ def speed_rows(
             )
         )
     return rows
+
+
+def pack_hist(counts: Mapping[int, int]) -> str:
+    """Compact, stable text form of a histogram: ``{"bin": count}`` JSON sorted by bin."""
+    return json.dumps({str(k): counts[k] for k in sorted(counts) if counts[k]}, separators=(",", ":"))
+
+
+def unpack_hist(text: str) -> dict[int, int]:
+    return {int(k): int(v) for k, v in json.loads(text).items()}
+
+
+def merge_hist(into: dict[int, int], other: Mapping[int, int]) -> dict[int, int]:
+    for index, n in other.items():
+        into[index] = into.get(index, 0) + n
+    return into
 
 
 def add_bins(target: dict[int, int], source: Iterable[tuple[int, int]]) -> dict[int, int]:
