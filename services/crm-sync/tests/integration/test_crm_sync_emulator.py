@@ -106,7 +106,7 @@ async def stack(kafka_bootstrap: str, emu: EmulatorHandle, tmp_path_factory: pyt
     db = Path(tmp_path_factory.mktemp("crmsync")) / "crm-sync.db"
     settings = CrmSyncSettings(
         kafka_bootstrap=kafka_bootstrap, topic_prefix=ns.prefix, database_url=f"sqlite+aiosqlite:///{db}",
-        salesforce=emu.salesforce_settings(timeout=10.0), retry_base_seconds=0.2, retry_cap_seconds=1.0,
+        salesforce=emu.salesforce_settings(timeout=5.0), retry_base_seconds=0.2, retry_cap_seconds=1.0,
         rate_limit_base_seconds=0.5, rate_limit_cap_seconds=1.5, hold_seconds=2.0, deferred_interval_seconds=1.0,
         consumer_group=f"crm-sync-it-{ns.prefix}",
     )
@@ -260,6 +260,19 @@ async def test_unable_to_lock_row_is_retried(stackf: dict[str, Any], sf: Salesfo
     await stackf["publish"](routed("it-lock", owner_id=SELLER, occurred_at=NOW), topics.LEADS_ROUTED, "it-lock")
     (s,) = await synced(stackf["collector"], "it-lock")
     assert s["salesforce_id"] == lead_by_ext(sf, "it-lock")["Id"]
+
+
+async def test_a_timed_out_write_that_landed_anyway_is_not_duplicated(stackf: dict[str, Any], sf: Salesforce,
+                                                                     emu: EmulatorHandle) -> None:
+    # The emulator answers the first call after 6 s (the client gives up at 5 s) but still applies it:
+    # the retry and the late write meet on the external id.
+    emu.add_fault(kind="latency", latency_ms=6000, path="*/composite/sobjects/Lead/*", times=1)
+    await stackf["publish"](routed("it-timeout", owner_id=SELLER, occurred_at=NOW), topics.LEADS_ROUTED)
+    (s,) = await synced(stackf["collector"], "it-timeout")
+    await asyncio.sleep(1.5)  # let the late first call finish
+    assert sf.query("SELECT COUNT() FROM Lead WHERE Leadflow_Id__c = 'it-timeout'")["totalSize"] == 1
+    assert s["salesforce_id"] == lead_by_ext(sf, "it-timeout")["Id"]
+    assert stackf["app"].state.writer.stats.failed_calls >= 1
 
 
 async def test_revoked_session_logs_in_again(stackf: dict[str, Any], sf: Salesforce, emu: EmulatorHandle) -> None:
