@@ -21,6 +21,8 @@ from leadflow_businesstime import load_calendar_file, load_sla_policies
 from leadflow_contracts import ClientType, LeadRouted, LeadSourceKind, Rating, topics
 from leadflow_platform.clock import FakeClock
 from leadflow_platform.embedded_kafka import EmbeddedKafka
+from leadflow_platform.logging import configure_logging
+from leadflow_platform.topics_admin import ensure_topics
 from leadflow_route.adapters.roster_source import FixtureRosterSource
 from leadflow_route.app import create_app
 from leadflow_route.domain.config import load_routing_config
@@ -89,7 +91,7 @@ async def bench_domain(n: int) -> None:
 
 async def bench_service(n: int, max_records: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedKafka(log_file=Path(tmp) / "tansu.log") as kafka:
-        kafka.create_topics()
+        await ensure_topics(kafka.bootstrap)
         settings = RouteSettings(kafka_bootstrap=kafka.bootstrap, database_url=f"sqlite+aiosqlite:///{tmp}/route.db",
                                  routing_config=CONFIG, sla_policies=POLICIES / "sla-policies.yaml",
                                  calendars=POLICIES / "calendars.yaml", batch_max_records=max_records,
@@ -139,6 +141,7 @@ def main() -> None:
     parser.add_argument("--max-records", type=int, default=500)
     parser.add_argument("--skip-service", action="store_true")
     args = parser.parse_args()
+    configure_logging("route-bench", level="WARNING")
     asyncio.run(bench_domain(args.decisions))
     if not args.skip_service:
         asyncio.run(bench_service(args.leads, args.max_records))

@@ -71,6 +71,7 @@ class Router:
         self._local: dict[str, datetime] = {}
         self._on_shift: dict[str, bool] = {}
         self._buckets: dict[str, tuple[str, str]] = {}
+        self._members_cache: dict[tuple[int, str], tuple[Roster, list[Rep]]] = {}
 
     def _local_time(self, rep: Rep, now: datetime) -> datetime:
         if now != self._at:
@@ -202,6 +203,23 @@ class Router:
             return TeamChoice(rep.team, self.config.teams[rep.team], f"team {rep.team} of the account owner")
         return self.select_team(req, roster)
 
+    def _members(self, team: TeamChoice, roster: Roster) -> list[Rep]:
+        """The reps who take round-robin leads in a team (cached per roster object)."""
+        key = (id(roster), team.name)
+        cached = self._members_cache.get(key)
+        if cached is not None and cached[0] is roster:
+            return cached[1]
+        cfg = team.config
+        leader = roster.rep(cfg.leader)
+        leader_id = leader.id if leader is not None and cfg.leader_sells else None
+        members = [
+            r for r in roster.team(team.name) if r.weight > 0 and (r.role in cfg.seller_roles or r.id == leader_id)
+        ]
+        if len(self._members_cache) > 64:
+            self._members_cache.clear()
+        self._members_cache[key] = (roster, members)
+        return members
+
     # ---- policies ------------------------------------------------------------------------------------
     def _credit_hold(self, req: RoutingRequest, roster: Roster, ledger: Ledger, now: datetime) -> Decision | None:
         if req.client_type != ClientType.CREDIT_HOLD:
@@ -275,11 +293,7 @@ class Router:
     def _new_lead(self, req: RoutingRequest, roster: Roster, ledger: Ledger, now: datetime) -> Decision:
         team = self.select_team(req, roster)
         cfg = team.config
-        leader = roster.rep(cfg.leader)
-        leader_id = leader.id if leader is not None and cfg.leader_sells else None
-        members = [
-            r for r in roster.team(team.name) if r.weight > 0 and (r.role in cfg.seller_roles or r.id == leader_id)
-        ]
+        members = self._members(team, roster)
         eligible: list[Rep] = []
         skipped: Counter[str] = Counter()
         for rep in members:
