@@ -52,14 +52,23 @@ def observed_conversion(change: CrmChange) -> ConvertedIds | None:
 
 
 def wants_conversion(change: CrmChange, policy: ConversionPolicy) -> str | None:
-    """The reason to convert, or None. A rep moved the lead to a qualified status."""
-    if change.object != "Lead" or change.change_type != ChangeType.UPDATED:
+    """The reason to convert, or None: the lead is in a qualified status and not converted yet.
+
+    The status change itself is the usual signal; when the feed saw the record for the first time (no old
+    values) the record's current status decides, so a qualification is not missed. Converting is idempotent.
+    """
+    if change.object != "Lead" or change.change_type == ChangeType.DELETED:
         return None
     if change.record.get("IsConverted") is True:
         return None
     new_status = _status_change(change)
-    if new_status is not None and new_status in policy.qualified_statuses:
-        return f"status set to {new_status!r} by {change.changed_by or 'someone'}"
+    if new_status is not None:
+        if new_status in policy.qualified_statuses:
+            return f"status set to {new_status!r} by {change.changed_by or 'someone'}"
+        return None
+    current = change.record.get("Status")
+    if current in policy.qualified_statuses:
+        return f"status is {current!r} (first seen by the change feed)"
     return None
 
 
