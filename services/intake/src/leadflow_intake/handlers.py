@@ -63,4 +63,4 @@ def register_inbound(broker: KafkaBroker, settings: IntakeSettings, service: Int
             await asyncio.sleep(settings.retry_backoff_seconds)
             raise
 
-    return subscriber  # type: ignore[no-any-return]
+    return subscriber
