@@ -141,10 +141,11 @@ class SyncService:
             try:
                 event = _PARSERS[rec.kind].model_validate_json(rec.value)
             except ValidationError as e:
-                first = e.errors()[0] if e.errors() else {}
-                where = ".".join(str(p) for p in first.get("loc", ())) or "(root)"
+                errs = e.errors()
+                where = ".".join(str(p) for p in errs[0]["loc"]) if errs else "(root)"
+                why = errs[0]["msg"] if errs else str(e)
                 self._dead_letter(b, rec.kind, rec.value, _lead_id_guess(rec.value), "invalid_event",
-                                  f"not a valid {_PARSERS[rec.kind].__name__}: {where}: {first.get('msg', e)}")
+                                  f"not a valid {_PARSERS[rec.kind].__name__}: {where or '(root)'}: {why}")
                 continue
             parsed.append((rec.kind, event, rec.value))
         if parsed:
@@ -210,13 +211,13 @@ class SyncService:
         results = dict(zip([lid for lid, _ in writes], await self.writer.write([w for _, w in writes]), strict=True))
         # A duplicate whose target record is gone becomes a new lead.
         retry: list[tuple[str, RecordWrite]] = []
-        for lead_id, res in list(results.items()):
-            if isinstance(res, SaveResult) and res.outcome is Outcome.TARGET_GONE:
+        for lead_id, first_try in list(results.items()):
+            if isinstance(first_try, SaveResult) and first_try.outcome is Outcome.TARGET_GONE:
                 ev = latest[lead_id][0]
                 plan = fallback_upsert(ev, states.get(lead_id) or LeadState(lead_id=lead_id), self.policy)
                 plans[lead_id] = plan
                 assert plan.write is not None
-                log.info("duplicate_target_gone", lead_id=lead_id, code=res.status_code)
+                log.info("duplicate_target_gone", lead_id=lead_id, code=first_try.status_code)
                 retry.append((lead_id, plan.write))
         if retry:
             results.update(zip([lid for lid, _ in retry], await self.writer.write([w for _, w in retry]), strict=True))
@@ -241,7 +242,7 @@ class SyncService:
                 continue
             if lead_id in b.deferred_leads:
                 continue  # _defer recorded the state; the drain publishes when it writes
-            res = results.get(lead_id)
+            res: SaveResult | Unavailable | None = results.get(lead_id)
             if plan.write is None:
                 if state.written:
                     new_states[lead_id] = base
@@ -284,14 +285,14 @@ class SyncService:
             b.unit.states[lead_id] = st  # the record is written even if a Task still has to be retried
             if ev.event_id in b.blocked:
                 continue
-            res = results.get(lead_id)
+            outcome = results.get(lead_id)
             plan = plans[lead_id]
             if st.converted:
                 op = SyncOperation.UNCHANGED
             elif plan.target == "contact":
                 op = SyncOperation.UPDATED
-            elif isinstance(res, SaveResult) and res.ok:
-                op = SyncOperation.CREATED if res.outcome is Outcome.CREATED else SyncOperation.UPDATED
+            elif isinstance(outcome, SaveResult) and outcome.ok:
+                op = SyncOperation.CREATED if outcome.outcome is Outcome.CREATED else SyncOperation.UPDATED
             elif plan.write is None:
                 op = SyncOperation.UNCHANGED
             else:
@@ -411,11 +412,11 @@ class SyncService:
         for ev, _status in applied:
             if ev.event_id in b.blocked:
                 continue
-            state = b.unit.states.get(ev.lead_id) or states.get(ev.lead_id)
-            if state is None or not state.written:
+            current = b.unit.states.get(ev.lead_id) or states.get(ev.lead_id)
+            if current is None or not current.written:
                 continue
             task_id = task_ids.get((ev.event_id, f"sla-{ev.kind.value}"))
-            self._synced(b, ev, state, SyncOperation.SLA_STATUS, f"sla {ev.kind.value} ({ev.clock})", task_id=task_id)
+            self._synced(b, ev, current, SyncOperation.SLA_STATUS, f"sla {ev.kind.value} ({ev.clock})", task_id=task_id)
 
     # ---- crm.changes: conversion --------------------------------------------------------------------
     async def _changes(self, b: _Batch, items: list[tuple[CrmChange, bytes]], states: dict[str, LeadState]) -> None:

@@ -224,7 +224,7 @@ def routed(lead_id: str = "lead-1", *, owner_id: str = "005000000000001AAA", own
         kwargs["event_id"] = event_id
     return LeadRouted(
         lead_id=lead_id, occurred_at=occurred_at, lead=lead, enrichment=enrichment, score=sc,
-        assignment=Assignment(owner_id=owner_id, owner_type=owner_type, team=team, policy="round_robin",  # type: ignore[arg-type]
+        assignment=Assignment(owner_id=owner_id, owner_type=owner_type, team=team, policy="round_robin",
                               reason="weighted round-robin in Nordics"),
         sla=SlaTarget(policy="hot-web", first_touch_due=occurred_at + timedelta(minutes=30),
                       callback_due=callback_at, calendar="NO", timezone="Europe/Oslo"),

@@ -11,7 +11,7 @@ from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import SALESFORCE_BUDGET, SALESFORCE_CALLS
 from leadflow_salesforce import ConvertLeadFault, LeadConvert, LeadConvertResult, SalesforceSettings, connect
 from leadflow_salesforce import convert_leads as _convert_leads
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError, SalesforceExpiredSession
 
 from leadflow_crm_sync.adapters.gateway import SalesforceCallError
