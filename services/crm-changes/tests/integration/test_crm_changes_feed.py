@@ -124,3 +124,20 @@ async def test_idle_org_costs_one_query_per_object_per_poll(
     assert len(log) == len(queries) == polls * objects
     assert all(r["path"].rstrip("/").endswith("queryAll") for r in queries)
     assert api_calls() - counted_before == polls * objects
+
+
+async def test_rep_change_before_the_first_poll_of_a_new_lead_still_reports_the_status(
+    emu, integration_sf, rep_sf, reps, make_settings, running, kafka_bootstrap, topic_namespace, sqlite_url
+):
+    settings = make_settings(emu, kafka_bootstrap, topic_namespace.prefix, sqlite_url)
+    async with running(settings) as svc:
+        await svc.feed.step()
+        lead = integration_sf.Lead.create({"LastName": "Walsh", "Company": "Haven Ltd", "Leadflow_Id__c": "lf-fast"})
+        rep_sf.Lead.update(lead["id"], {"Status": "Working - Contacted"})  # within one poll interval
+        await svc.feed.step()
+        events = await _events(kafka_bootstrap, topic_namespace(CRM_CHANGES), 2, timeout=3)
+    assert len(events) == 1
+    key, ev = events[0]
+    assert (key, ev.change_type, ev.changed_by) == ("lf-fast", ChangeType.UPDATED, reps["rep1"])
+    assert ("Status", None, "Working - Contacted") in [(c.field, c.old, c.new) for c in ev.changed_fields]
+    assert "old values unknown" in ev.trace[0].reason

@@ -105,13 +105,14 @@ def decide(
         return Decision(Outcome.EMIT, "deleted", ChangeType.DELETED, (), snapshot)
     if previous is not None and not previous.deleted:
         return Decision(Outcome.EMIT, "changed", ChangeType.UPDATED, diff(previous.fields, values, tracked), snapshot)
+    present = tuple(
+        FieldChange.model_construct(field=f, old=None, new=v) for f, v in values.items() if v is not None
+    )
     if version.created_at is not None and version.created_at == version.last_modified_at:
-        created = tuple(
-            FieldChange.model_construct(field=f, old=None, new=v) for f, v in values.items() if v is not None
-        )
-        return Decision(Outcome.EMIT, "created", ChangeType.CREATED, created, snapshot)
-    # First sight of a record modified since it was created: the old values are unknown.
-    return Decision(Outcome.EMIT, "first_seen_update", ChangeType.UPDATED, (), snapshot)
+        return Decision(Outcome.EMIT, "created", ChangeType.CREATED, present, snapshot)
+    # First sight of a record modified since it was created (e.g. leadflow created it and a rep changed it
+    # before the next poll): the old values are unknown, so every field is reported with old = None.
+    return Decision(Outcome.EMIT, "first_seen_update (old values unknown)", ChangeType.UPDATED, present, snapshot)
 
 
 def lead_key(version: Version, lead_ids: Mapping[str, str]) -> tuple[str, str]:
