@@ -181,3 +181,21 @@ async def test_lead_no_one_can_take_is_dead_lettered_not_dropped(harness: Harnes
     letter = DeadLetter.model_validate_json(harness.dead[-1])
     assert letter.reason == "no_owner" and "head of sales" in letter.message
     assert base64.b64decode(letter.original_base64) == ev.to_json_bytes()
+
+
+async def test_a_database_outage_is_retried_not_skipped(harness: Harness) -> None:
+    service = harness.app.state.service
+    original, failures = service.route, []
+
+    async def flaky(events):  # type: ignore[no-untyped-def]
+        if len(failures) < 2:
+            failures.append(1)
+            raise ConnectionError("database unavailable")
+        return await original(events)
+
+    service.route = flaky
+    harness.app.state.handlers.settings.retry_max_seconds = 0.05
+    ev = scored_event("lead-7")
+    await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
+    assert len(failures) == 2
+    assert [r.lead_id for r in harness.routed_events()] == ["lead-7"]
