@@ -119,6 +119,8 @@ def register(broker: KafkaBroker, settings: CrmSyncSettings, service: SyncServic
 
 def _handler(kinds: dict[str, Kind], settings: CrmSyncSettings, service: SyncService, pause: ConsumerPause,
              lock: SharedExclusiveLock) -> Any:
+    failures = [0]
+
     async def on_batch(message: KafkaMessage) -> None:
         raw = message.raw_message
         records = raw if isinstance(raw, tuple | list) else (raw,)
@@ -131,9 +133,20 @@ def _handler(kinds: dict[str, Kind], settings: CrmSyncSettings, service: SyncSer
             incoming.append(Incoming(kind, bytes(r.value)))
         if not incoming:
             return
-        with HANDLER_SECONDS.labels(SERVICE, "batch").time():
-            async with lock.shared():
-                result = await service.process(incoming)
+        try:
+            with HANDLER_SECONDS.labels(SERVICE, "batch").time():
+                async with lock.shared():
+                    result = await service.process(incoming)
+        except Exception:
+            # AckPolicy.ACK would commit the batch of a raising handler: rewind instead, after a growing pause,
+            # so an unexpected failure (database down, a bug) loses nothing. Poison messages never get here:
+            # they are dead-lettered by the service.
+            failures[0] += 1
+            wait = min(60.0, settings.retry_base_seconds * 2 ** min(failures[0], 8))
+            log.exception("batch_failed", records=len(incoming), consecutive=failures[0], resume_in=round(wait, 3))
+            pause.pause(wait)
+            raise NackMessage from None
+        failures[0] = 0
         if result.unavailable:
             wait = max(service.writer.paused_for(), settings.retry_base_seconds)
             log.warning("batch_rewound", records=len(incoming), unavailable=result.unavailable,

@@ -193,3 +193,23 @@ async def test_fake_defaults_keep_the_fake_honest() -> None:
     (res,) = await fake.save("upsert", "Lead", "Leadflow_Id__c", [{"attributes": {"type": "Lead"},
                                                                    "Leadflow_Id__c": "x", "LastName": "L"}])
     assert res["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
+
+
+async def test_an_unexpected_failure_rewinds_instead_of_committing(h: Harness) -> None:
+    real_commit = h.app.state.repo.commit
+
+    async def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("database is gone")
+
+    h.app.state.repo.commit = broken
+    ev = routed("lead-crash")
+    async with TestKafkaBroker(h.broker):
+        # TestKafkaBroker re-raises a handler's exception into publish(); a rewind (NackMessage) does not.
+        await h.publish(ev, ROUTED)
+    assert await h.app.state.repo.already_processed([ev.event_id]) == set(), "not claimed: it will be redelivered"
+    assert h.synced and h.synced[0]["lead_id"] == "lead-crash", "published before the failed commit (at least once)"
+    h.app.state.repo.commit = real_commit
+    async with TestKafkaBroker(h.broker):
+        await h.publish(ev, ROUTED)  # the redelivery
+    assert await h.app.state.repo.already_processed([ev.event_id]) == {ev.event_id}
+    assert len(h.fake.writes("Lead")) == 2 and len(h.fake.table("Lead")) == 1, "written twice, one record"
