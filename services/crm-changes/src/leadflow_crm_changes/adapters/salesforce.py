@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 
 from leadflow_platform.metrics import SALESFORCE_BUDGET, SALESFORCE_CALLS
 from leadflow_salesforce import SalesforceSettings, connect
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 from simple_salesforce.format import format_soql
 
 SERVICE = "crm-changes"

@@ -11,12 +11,12 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from leadflow_platform.metrics import SALESFORCE_CALLS
 from leadflow_salesforce import SalesforceSettings, connect
 from pydantic import SecretStr
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce, SFType
 from simple_salesforce.format import format_soql
 
 SERVICE = "telesales-sim"
@@ -46,6 +46,10 @@ class SimulatorPort(Protocol):
     async def log_call(self, rep: Rep, lead_id: str, disposition: str, seconds: int, day: date) -> str: ...
 
     async def set_status(self, rep: Rep, lead_id: str, status: str) -> None: ...
+
+
+def _sobject(sf: Salesforce, name: str) -> SFType:
+    return cast(SFType, getattr(sf, name))
 
 
 class SimpleSalesforceSimulator:
@@ -95,7 +99,7 @@ class SimpleSalesforceSimulator:
 
     async def lead_statuses(self) -> set[str]:
         sf = await self._reader()
-        desc = await self._call("describe", lambda: sf.Lead.describe())
+        desc = await self._call("describe", lambda: _sobject(sf, "Lead").describe())
         for f in desc["fields"]:
             if f["name"] == "Status":
                 return {p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)}
@@ -115,9 +119,9 @@ class SimpleSalesforceSimulator:
         body = {"WhoId": lead_id, "Subject": "Call", "TaskSubtype": "Call", "Status": "Completed",
                 "Priority": "Normal", "CallType": "Outbound", "CallDisposition": disposition,
                 "CallDurationInSeconds": seconds, "ActivityDate": day.isoformat(), "OwnerId": rep.user_id}
-        res = await self._call("create", lambda: sf.Task.create(body))
+        res = await self._call("create", lambda: _sobject(sf, "Task").create(body))
         return str(res["id"])
 
     async def set_status(self, rep: Rep, lead_id: str, status: str) -> None:
         sf = await self._as(rep)
-        await self._call("update", lambda: sf.Lead.update(lead_id, {"Status": status}))
+        await self._call("update", lambda: _sobject(sf, "Lead").update(lead_id, {"Status": status}))
