@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from leadflow_contracts import (
     Grade,
@@ -74,50 +76,103 @@ def decay_factor(activity: datetime | None, at: datetime, half_life_days: float)
     return float(0.5 ** (age_days / half_life_days))
 
 
-def _fit_matches(rule: object, event: LeadEnriched) -> str | None:
-    """A detail string when ``rule`` applies to the lead, else None."""
-    lead, enr = event.lead, event.enrichment
+FitCheck = Callable[[LeadEnriched], str | None]
+EngagementCheck = Callable[[LeadEnriched], tuple[str, datetime | None] | None]
+
+
+def _fit_check(rule: object) -> FitCheck:
+    """A function telling whether ``rule`` applies to a lead (a detail string) or not (None)."""
     if isinstance(rule, TitleRule):
-        return lead.job_title if lead.job_title and _regex(rule.pattern).search(lead.job_title) else None
+        regex = _regex(rule.pattern)
+
+        def title(e: LeadEnriched) -> str | None:
+            t = e.lead.job_title
+            return t if t and regex.search(t) else None
+        return title
     if isinstance(rule, CompanySizeRule):
-        employees = enr.firmographics.employees if enr.firmographics.employees is not None else lead.employees
-        return f"{employees} employees" if rule.contains(employees) else None
+        def size(e: LeadEnriched) -> str | None:
+            f = e.enrichment.firmographics
+            employees = f.employees if f.employees is not None else e.lead.employees
+            return f"{employees} employees" if rule.contains(employees) else None
+        return size
     if isinstance(rule, IndustryRule):
-        industry = enr.firmographics.industry or lead.industry
-        wanted = {v.lower() for v in rule.values}
-        return industry if industry and industry.lower() in wanted else None
+        wanted = frozenset(v.lower() for v in rule.values)
+
+        def industry(e: LeadEnriched) -> str | None:
+            value = e.enrichment.firmographics.industry or e.lead.industry
+            return value if value and value.lower() in wanted else None
+        return industry
     if isinstance(rule, CountryRule):
-        country = (lead.country or enr.firmographics.country or "").upper()
-        return country if country in rule.values else None
+        countries = frozenset(rule.values)
+
+        def country(e: LeadEnriched) -> str | None:
+            value = (e.lead.country or e.enrichment.firmographics.country or "").upper()
+            return value if value in countries else None
+        return country
     if isinstance(rule, FreeMailRule):
-        return "free-mail address" if lead.email_is_free else None
+        return lambda e: "free-mail address" if e.lead.email_is_free else None
     if isinstance(rule, ClientTypeRule):
-        return enr.client_type.value if enr.client_type in rule.values else None
+        types = frozenset(rule.values)
+        return lambda e: e.enrichment.client_type.value if e.enrichment.client_type in types else None
     if isinstance(rule, DuplicateRule):
-        dup = enr.duplicate_of
-        return f"{dup.object} {dup.record_id}" if dup else None
+        def duplicate(e: LeadEnriched) -> str | None:
+            dup = e.enrichment.duplicate_of
+            return f"{dup.object} {dup.record_id}" if dup else None
+        return duplicate
     raise TypeError(f"not a fit rule: {type(rule).__name__}")  # pragma: no cover
 
 
-def _engagement_matches(rule: object, event: LeadEnriched) -> tuple[str, datetime | None] | None:
-    """(detail, activity time the points decay from) when ``rule`` applies, else None."""
-    lead = event.lead
-    eng = lead.engagement
-    activity = eng.last_activity_at or lead.submitted_at
+def _activity(e: LeadEnriched) -> datetime:
+    return e.lead.engagement.last_activity_at or e.lead.submitted_at
+
+
+def _engagement_check(rule: object) -> EngagementCheck:
+    """A function giving (detail, activity time the points decay from) when ``rule`` applies, else None."""
     if isinstance(rule, LeadSourceRule):
-        return (lead.lead_source.value, lead.submitted_at) if lead.lead_source in rule.values else None
+        sources = frozenset(rule.values)
+        return lambda e: (e.lead.lead_source.value, e.lead.submitted_at) if e.lead.lead_source in sources else None
     if isinstance(rule, CallbackRule):
-        return ("callback requested", lead.submitted_at) if lead.callback is not None else None
+        return lambda e: ("callback requested", e.lead.submitted_at) if e.lead.callback is not None else None
     if isinstance(rule, VisitsRule):
-        return (f"{eng.visits} visits", activity) if rule.contains(eng.visits) else None
+        return lambda e: (f"{e.lead.engagement.visits} visits", _activity(e)) if rule.contains(
+            e.lead.engagement.visits) else None
     if isinstance(rule, PageViewsRule):
-        return (f"{eng.page_views} page views", activity) if rule.contains(eng.page_views) else None
+        return lambda e: (f"{e.lead.engagement.page_views} page views", _activity(e)) if rule.contains(
+            e.lead.engagement.page_views) else None
     if isinstance(rule, TimeOnSiteRule):
-        seconds = eng.time_on_site_seconds
-        return (f"{seconds:.0f}s on site", activity) if rule.contains(seconds) else None
+        return lambda e: (f"{e.lead.engagement.time_on_site_seconds:.0f}s on site", _activity(e)) if rule.contains(
+            e.lead.engagement.time_on_site_seconds) else None
     if isinstance(rule, DownloadsRule):
-        return (f"{eng.content_downloads} downloads", activity) if rule.contains(eng.content_downloads) else None
+        return lambda e: (f"{e.lead.engagement.content_downloads} downloads", _activity(e)) if rule.contains(
+            e.lead.engagement.content_downloads) else None
     raise TypeError(f"not an engagement rule: {type(rule).__name__}")  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    fit: tuple[tuple[Any, FitCheck], ...]
+    engagement: tuple[tuple[Any, EngagementCheck], ...]
+
+
+_COMPILED: dict[int, tuple[Ruleset, _Compiled]] = {}
+
+
+def _compiled(ruleset: Ruleset) -> _Compiled:
+    """The rule set turned into check functions once (cached per rule-set object)."""
+    hit = _COMPILED.get(id(ruleset))
+    if hit is not None and hit[0] is ruleset:
+        return hit[1]
+    compiled = _Compiled(fit=tuple((r, _fit_check(r)) for r in ruleset.fit.rules),
+                         engagement=tuple((r, _engagement_check(r)) for r in ruleset.engagement.rules))
+    if len(_COMPILED) > 64:
+        _COMPILED.clear()
+    _COMPILED[id(ruleset)] = (ruleset, compiled)
+    return compiled
+
+
+def _reason(component: str, points: float, text: str) -> ScoreReason:
+    """Reasons are made here from validated rules: skip re-validation."""
+    return ScoreReason.model_construct(component=component, points=points, reason=text)  # type: ignore[arg-type]
 
 
 def _clip(value: float, top: float) -> float:
@@ -140,25 +195,26 @@ def band_for(engagement: float, ruleset: Ruleset) -> str:
 
 def score_rules(event: LeadEnriched, ruleset: Ruleset) -> RuleScore:
     at = event.occurred_at
+    checks = _compiled(ruleset)
     reasons: list[ScoreReason] = []
     used_groups: set[str] = set()
     fit = 0.0
-    for rule in ruleset.fit.rules:
+    for rule, check in checks.fit:
         if rule.group and rule.group in used_groups:
             continue
-        detail = _fit_matches(rule, event)
+        detail = check(event)
         if detail is None:
             continue
         if rule.group:
             used_groups.add(rule.group)
         fit += rule.points
-        reasons.append(ScoreReason(component="fit", points=rule.points, reason=f"{rule.reason} ({detail})"))
+        reasons.append(_reason("fit", rule.points, f"{rule.reason} ({detail})"))
     engagement = 0.0
     half_life = ruleset.engagement.half_life_days
-    for erule in ruleset.engagement.rules:
+    for erule, echeck in checks.engagement:
         if erule.group and erule.group in used_groups:
             continue
-        found = _engagement_matches(erule, event)
+        found = echeck(event)
         if found is None:
             continue
         if erule.group:
@@ -170,7 +226,7 @@ def score_rules(event: LeadEnriched, ruleset: Ruleset) -> RuleScore:
         text = f"{erule.reason} ({detail})"
         if factor < 0.995:
             text += f", decayed x{factor:.2f}"
-        reasons.append(ScoreReason(component="engagement", points=points, reason=text))
+        reasons.append(_reason("engagement", points, text))
     fit_c = round(_clip(fit, ruleset.fit.max_points), 2)
     eng_c = round(_clip(engagement, ruleset.engagement.max_points), 2)
     score = 100.0 * (ruleset.weights.fit * fit_c / ruleset.fit.max_points
