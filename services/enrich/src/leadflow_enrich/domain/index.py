@@ -7,7 +7,7 @@ Built from the mirror tables at start and updated record by record as changes ar
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from leadflow_enrich.domain.normalise import (
     domain_of,
@@ -102,11 +102,11 @@ class MirrorIndex:
             self.queues.pop(record_id, None)
 
     def get(self, obj: MirrorObject, record_id: str) -> MirrorRecord | None:
-        table: dict[str, MirrorRecord] = {  # type: ignore[assignment]
+        tables: dict[str, Mapping[str, MirrorRecord]] = {
             "Account": self.accounts, "Contact": self.contacts, "Lead": self.leads, "User": self.users,
             "Queue": self.queues,
-        }[obj]
-        return table.get(record_id)
+        }
+        return tables[obj].get(record_id)
 
     def _add_account(self, rec: AccountRecord) -> None:
         self.accounts[rec.id] = rec
