@@ -114,3 +114,24 @@ async def test_reassignment_history_is_kept_per_lead(instances) -> None:  # type
     history = await inst.store.owner_history("r1")
     assert [h.owner_id for h in history] == [routed.assignment.owner_id, again.routed[0].assignment.owner_id]
     assert [h.open for h in history] == [False, True]
+
+
+async def test_a_unit_of_work_waits_for_the_other_instances_lock(instances) -> None:  # type: ignore[no-untyped-def]
+    a, b = await instances(), await instances()
+    order: list[str] = []
+    a_holds = asyncio.Event()
+
+    async def first() -> None:
+        async with a.store.unit_of_work():
+            order.append("a-in")
+            a_holds.set()
+            await asyncio.sleep(0.5)
+            order.append("a-out")
+
+    async def second() -> None:
+        await a_holds.wait()
+        async with b.store.unit_of_work():
+            order.append("b-in")
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), timeout=30)
+    assert order == ["a-in", "a-out", "b-in"]
