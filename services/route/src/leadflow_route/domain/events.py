@@ -75,7 +75,8 @@ def sla_input(event: Incoming, team: str | None) -> SlaInput:
         lead_source=event.lead.lead_source.value,
         client_type=event.enrichment.client_type.value,
         team=team,
-        prospect_timezone=event.enrichment.timezone or (event.lead.callback.timezone if event.lead.callback else None),
+        # the zone the prospect chose the callback time in, else the one enrich derived
+        prospect_timezone=(event.lead.callback.timezone if event.lead.callback else None) or event.enrichment.timezone,
         callback=event.lead.callback,
         previous=previous,
     )
