@@ -247,7 +247,8 @@ async def main() -> int:
     parser.add_argument("--open", type=int, default=100_000)
     parser.add_argument("--sla-events", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=30)
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file in a temp dir")
+    parser.add_argument("--no-fill", action="store_true", help="reuse the data already in --database-url")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ops-bench-"))
     url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'ops.db'}"
@@ -258,9 +259,11 @@ async def main() -> int:
     app = create_app(settings, clock=clock, lag_monitor=False, create_topics=False)
     repo = app.state.repo
     await repo.create_schema()
-    started = time.perf_counter()
-    counts = await fill(repo.engine, args.open, args.sla_events, random.Random(42))
-    print(f"filled in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    if not args.no_fill:
+        started = time.perf_counter()
+        counts = await fill(repo.engine, args.open, args.sla_events, random.Random(42))
+        print(f"filled in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        print(f"database: {url}")
 
     lead = "lead-0000042"
     breach_team = TEAMS[1]

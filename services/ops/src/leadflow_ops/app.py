@@ -30,7 +30,6 @@ from leadflow_ops.web import routes
 from leadflow_ops.web.security import ForbiddenError, NotAuthenticatedError, SecurityHeaders
 
 log = get_logger(__name__)
-Republish = Callable[[bytes, str, bytes, dict[str, str]], Awaitable[None]]
 
 
 def create_app(
@@ -72,7 +71,11 @@ def create_app(
         log.warning("session_secret_generated", hint="set OPS_SESSION_SECRET so sessions survive restarts")
 
     async def ensure_contract_topics() -> None:
-        specs = load_topics()
+        try:
+            specs = load_topics()
+        except FileNotFoundError:  # an installed image without deploy/topics.yaml: topics are managed elsewhere
+            log.warning("topics_file_missing", hint="create the contract topics with your Kafka tooling")
+            return
         if settings.topic_prefix:
             specs = {settings.topic(k): v for k, v in specs.items()}
         await ensure_topics(settings.kafka_bootstrap, specs)

@@ -77,3 +77,13 @@ async def test_counters_survive_many_small_batches(repo: OpsRepository) -> None:
     snap = await repo.now_snapshot(t0)
     assert snap["open"] == 30
     assert snap["teams"][0]["by_rating"] == {"Hot": 10, "Warm": 20}
+
+
+async def test_prune_drops_old_hourly_rows_and_keeps_days(repo: OpsRepository) -> None:
+    t0 = FakeClock().now()
+    await repo.apply([F.routed("P1", t0 - timedelta(days=5))], t0)
+    await repo.apply([F.sla("P1", "met", t0 - timedelta(days=5) + timedelta(minutes=2), due_at=t0)], t0)
+    before = await repo.speed("7d", "all", t0)
+    assert await repo.prune(t0) > 0
+    assert await repo.speed("7d", "all", t0) == before  # daily rows untouched
+    assert await repo.speed("24h", "all", t0) == ({}, {})

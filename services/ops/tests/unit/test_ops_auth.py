@@ -109,3 +109,18 @@ def test_login_form_token_is_double_submit() -> None:
     assert not codec.check_login_token(None, value)
     other_cookie, _ = codec.login_token()
     assert not codec.check_login_token(other_cookie, value)
+
+
+def test_hash_password_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import io
+
+    from leadflow_ops.cli import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["ops", "hash-password", "--stdin", "--iterations", "1000"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse\n"))
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("pbkdf2_sha256$1000$") and verify_password("correct horse", printed)

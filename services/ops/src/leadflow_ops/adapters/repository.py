@@ -15,7 +15,7 @@ from typing import Any
 from leadflow_contracts import CrmChange, CrmSynced, DeadLetter, LeadRejected, LeadRouted, SlaEvent
 from leadflow_contracts import topics as T
 from leadflow_platform.db import claim_new_events, insert_ignore
-from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, false, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -528,7 +528,7 @@ class OpsRepository:
                         select(func.count())
                         .select_from(t.leads)
                         .where(
-                            t.leads.c.closed.is_(False),
+                            t.leads.c.closed == false(),
                             t.leads.c.due_at >= now,
                             t.leads.c.due_at < now + timedelta(minutes=minutes),
                         )
@@ -539,7 +539,7 @@ class OpsRepository:
                     select(func.count())
                     .select_from(t.leads)
                     .where(
-                        t.leads.c.closed.is_(False),
+                        t.leads.c.closed == false(),
                         t.leads.c.due_at < now,
                         t.leads.c.due_at >= now - timedelta(days=1),
                         t.leads.c.breached_at.is_(None),

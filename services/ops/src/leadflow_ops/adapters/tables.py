@@ -40,7 +40,7 @@ leads = Table(
     Column("escalation_step", Integer, nullable=False, default=0),
     Column("outcome", String(8)),
     Column("reassignments", Integer, nullable=False, default=0),
-    Index("ix_ops_leads_open_due", "closed", "due_at"),
+    Index("ix_ops_leads_open_due", "closed", "due_at", "breached_at"),  # covering for the Now counts
 )
 
 team_counters = Table(
