@@ -22,7 +22,6 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
-    insert,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -227,4 +226,4 @@ class Repository:
             return await claim_new_events(conn, CONSUMER, unit.claims, now)
 
 
-__all__ = ["CONSUMER", "Repository", "UnitOfWork", "insert", "metadata"]
+__all__ = ["CONSUMER", "Repository", "UnitOfWork", "metadata"]
