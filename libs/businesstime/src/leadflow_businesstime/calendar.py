@@ -118,13 +118,21 @@ class HolidaySource(BaseModel):
 
     @model_validator(mode="after")
     def _supported(self) -> HolidaySource:
-        try:
-            holidays_lib.country_holidays(self.country, subdiv=self.subdivision, years=2026)
-        except NotImplementedError as exc:
-            raise ValueError(f"country {self.country!r} is not supported by the holidays package") from exc
-        except Exception as exc:  # the package raises NotImplementedError or ValueError for a bad subdivision
-            raise ValueError(f"subdivision {self.subdivision!r} of {self.country!r}: {exc}") from exc
+        problem = _holiday_source_problem(self.country, self.subdivision)
+        if problem is not None:
+            raise ValueError(problem)
         return self
+
+
+@lru_cache(maxsize=256)
+def _holiday_source_problem(country: str, subdivision: str | None) -> str | None:
+    try:
+        holidays_lib.country_holidays(country, subdiv=subdivision, years=2026)
+    except NotImplementedError:
+        return f"country {country!r} is not supported by the holidays package"
+    except Exception as exc:  # the package raises NotImplementedError or ValueError for a bad subdivision
+        return f"subdivision {subdivision!r} of {country!r}: {exc}"
+    return None
 
 
 @lru_cache(maxsize=512)

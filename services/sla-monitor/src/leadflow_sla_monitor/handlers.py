@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -64,20 +64,22 @@ def parse_batch(records: Sequence[Any], model: type[E], topic: str, now: datetim
     return good, bad
 
 
-def _register(
+def register(
     broker: KafkaBroker,
     settings: SlaSettings,
-    topic: str,
-    model: type[E],
-    process: Callable[[list[E]], Awaitable[int]],
-    publisher: EventPublisher,
+    monitor: SlaMonitor,
     clock: Clock,
-    title: str,
-    on_done: Callable[[], None],
+    on_done: Callable[[], None] = lambda: None,
 ) -> Any:
-    real_topic = settings.topic(topic)
+    """One batch subscriber for both inputs (one consumer-group member, one join): each record is
+    parsed by the topic it came from; routings are handled before CRM changes of the same batch."""
+    routed_topic = settings.topic(topics.LEADS_ROUTED)
+    changes_topic = settings.topic(topics.CRM_CHANGES)
+    deadletter_topic = settings.topic(topics.LEADS_DEADLETTER)
+    publisher: EventPublisher = monitor.publisher
     subscriber = broker.subscriber(
-        real_topic,
+        routed_topic,
+        changes_topic,
         group_id=settings.consumer_group,
         batch=True,
         max_records=settings.batch_max_records,
@@ -86,58 +88,43 @@ def _register(
         # A raising batch is rewound and read again (with ACK the offsets would be committed anyway).
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=raw_body,
-        title=title,
+        title="sla-monitor.inputs",
+        description="LeadRouted (start clocks) and CrmChange (stop clocks).",
     )
 
     @subscriber
     async def handle(msg: KafkaMessage) -> None:
         records = msg.raw_message if isinstance(msg.raw_message, tuple | list) else (msg.raw_message,)
-        EVENTS_IN.labels(SERVICE, real_topic).inc(len(records))
-        good, bad = parse_batch(records, model, real_topic, clock.now())
+        now = clock.now()
+        routed_records = [r for r in records if r.topic == routed_topic]
+        change_records = [r for r in records if r.topic != routed_topic]
+        routed, bad_routed = parse_batch(routed_records, LeadRouted, routed_topic, now)
+        changes, bad_changes = parse_batch(change_records, CrmChange, changes_topic, now)
+        bad = bad_routed + bad_changes
         try:
             if bad:
-                await publisher.publish_all([Outgoing(settings.topic(topics.LEADS_DEADLETTER), d) for d in bad])
-                EVENTS_FAILED.labels(SERVICE, real_topic, "invalid_contract").inc(len(bad))
-                log.warning("dead_lettered", topic=real_topic, count=len(bad))
-            if good:
-                await process(good)
-                on_done()
+                await publisher.publish_all([Outgoing(deadletter_topic, d) for d in bad])
+                log.warning("dead_lettered", count=len(bad))
+            if routed:
+                await monitor.handle_routed(routed)
+            if changes:
+                await monitor.handle_changes(changes)
         except Exception as exc:
-            EVENTS_FAILED.labels(SERVICE, real_topic, "infrastructure").inc(len(records))
-            log.error("batch_failed_will_retry", topic=real_topic, size=len(records), error=type(exc).__name__)
+            for topic, n in ((routed_topic, len(routed_records)), (changes_topic, len(change_records))):
+                if n:
+                    EVENTS_FAILED.labels(SERVICE, topic, "infrastructure").inc(n)
+            log.error("batch_failed_will_retry", size=len(records), error=type(exc).__name__)
             await asyncio.sleep(settings.retry_backoff_seconds)
             raise
+        for topic, n, failed in (
+            (routed_topic, len(routed_records), len(bad_routed)),
+            (changes_topic, len(change_records), len(bad_changes)),
+        ):
+            if n:
+                EVENTS_IN.labels(SERVICE, topic).inc(n)
+            if failed:
+                EVENTS_FAILED.labels(SERVICE, topic, "invalid_contract").inc(failed)
+        if routed or changes:
+            on_done()
 
     return subscriber
-
-
-def register(
-    broker: KafkaBroker,
-    settings: SlaSettings,
-    monitor: SlaMonitor,
-    clock: Clock,
-    on_done: Callable[[], None] = lambda: None,
-) -> tuple[Any, Any]:
-    routed = _register(
-        broker,
-        settings,
-        topics.LEADS_ROUTED,
-        LeadRouted,
-        monitor.handle_routed,
-        monitor.publisher,
-        clock,
-        "sla-monitor.routed",
-        on_done,
-    )
-    changes = _register(
-        broker,
-        settings,
-        topics.CRM_CHANGES,
-        CrmChange,
-        monitor.handle_changes,
-        monitor.publisher,
-        clock,
-        "sla-monitor.changes",
-        on_done,
-    )
-    return routed, changes

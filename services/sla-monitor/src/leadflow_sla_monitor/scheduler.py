@@ -84,7 +84,7 @@ class Scheduler:
         transitions: list[tuple[Transition, list[Emission]]] = []
         owners = {t.owner_id for t in claimed if t.owner_id}
         async with self.store.engine.connect() as conn:
-            streaks = {o: await self.store.streak(conn, o) for o in owners}
+            streaks = await self.store.streaks(conn, owners)
             needs_lead = set()
             for timer in claimed:
                 policy = monitor.policy(timer.policy)
@@ -124,24 +124,29 @@ class Scheduler:
         published_at = self.clock.now()
 
         async with self.store.engine.begin() as conn:
-            for (transition, _extra), original in zip(transitions, claimed, strict=True):
-                saved = await self.store.save_timer(conn, transition.timer, now, claimed_by=self.instance_id)
-                if not saved:
+            saved = await self.store.save_claimed(conn, [t.timer for t, _ in transitions], now, self.instance_id)
+            breached_owners: dict[str, int] = {}
+            for ok, (transition, _extra), original in zip(saved, transitions, claimed, strict=True):
+                if not ok:
                     log.warning("timer_changed_while_firing", lead_id=original.lead_id, clock=original.clock)
                     continue
                 if transition.breached and original.owner_id:
-                    await self.store.set_streak(conn, original.owner_id, streaks[original.owner_id], now)
+                    breached_owners[original.owner_id] = streaks[original.owner_id]
+            await self.store.set_streaks(conn, breached_owners, now)
+        kinds: dict[str, int] = {}
         for transition, extra in transitions:
             for emission in (*transition.emissions, *extra):
                 SLA_EVENTS.labels(emission.kind, transition.timer.clock).inc()
                 FIRE_LAG.observe(max((published_at - emission.at).total_seconds(), 0.0))
-            log.info(
+                kinds[emission.kind] = kinds.get(emission.kind, 0) + 1
+            log.debug(
                 "sla_timer_fired",
                 lead_id=transition.timer.lead_id,
                 clock=transition.timer.clock,
                 state=transition.timer.state.value,
                 reason=transition.reason,
             )
+        log.info("sla_timers_fired", timers=len(claimed), instance=self.instance_id, **kinds)
         self.fired += len(claimed)
 
     async def run(self) -> None:
@@ -160,9 +165,22 @@ class Scheduler:
                 continue
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_seconds())
             except TimeoutError:
                 pass
+
+    async def _idle_seconds(self) -> float:
+        """How long to wait before the next round: until the next deadline, at most ``poll_seconds``."""
+        try:
+            next_due = await self.store.next_due()
+        except Exception:
+            return self.poll_seconds
+        if next_due is None:
+            return self.poll_seconds
+        ahead = (next_due - self.clock.now()).total_seconds()
+        if ahead <= 0:  # due but claimed by another instance (or just fired): the normal pace
+            return self.poll_seconds
+        return min(self.poll_seconds, ahead)
 
     async def refresh_gauges(self) -> None:
         for state, count in (await self.store.count_by_state()).items():

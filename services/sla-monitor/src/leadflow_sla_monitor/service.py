@@ -8,7 +8,7 @@ derived from (lead, clock, cycle, kind, step), so a crash in between re-publishe
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from leadflow_businesstime import BusinessCalendar, CalendarsFile, SlaPolicy, SlaPolicySet
@@ -178,20 +178,31 @@ class SlaMonitor:
     # --- leads.routed -----------------------------------------------------------------------------
 
     async def handle_routed(self, batch: Sequence[LeadRouted]) -> int:
-        """Start (or, after a reassignment, restart) the clocks; returns the number of events published."""
+        """Start (or, after a reassignment, restart) the clocks; returns the number of events published.
+
+        The batch's leads and timers are read with one query each and new rows are written with one
+        ``executemany`` each, so a batch costs a handful of round trips, not a few per lead.
+        """
         now = self.clock.now()
         out: list[Outgoing] = []
         async with self.store.engine.connect() as conn:
             fresh = await claim_new_events(conn, f"{self.consumer}:routed", [r.event_id for r in batch], now)
-            for routed in batch:
-                if routed.event_id in fresh:
-                    out.extend(await self._on_routed(conn, routed, now))
+            todo = [r for r in batch if r.event_id in fresh]
+            work = _RoutedBatch(
+                leads=await self.store.get_leads(conn, [r.lead_id for r in todo]),
+                timers=await self.store.get_timers_of(conn, [r.lead_id for r in todo]),
+            )
+            for routed in todo:
+                out.extend(await self._on_routed(conn, routed, now, work))
+            await work.flush(self.store, conn, now)
             await self._publish_and_commit(conn, out)
         return len(out)
 
-    async def _on_routed(self, conn: AsyncConnection, routed: LeadRouted, now: datetime) -> list[Outgoing]:
+    async def _on_routed(
+        self, conn: AsyncConnection, routed: LeadRouted, now: datetime, work: _RoutedBatch
+    ) -> list[Outgoing]:
         lead_id = routed.lead_id
-        existing_lead = await self.store.get_lead(conn, lead_id)
+        existing_lead = work.leads.get(lead_id)
         if existing_lead is not None and routed.reassignment < existing_lead.reassignment:
             log.info("routed_stale_ignored", lead_id=lead_id, reassignment=routed.reassignment)
             return []
@@ -215,7 +226,8 @@ class SlaMonitor:
             routed_json=routed.model_dump_json(),
             prospect_timezone=prospect_tz,
         )
-        await self.store.save_lead(conn, record, now)
+        work.leads[lead_id] = record
+        work.lead_writes[lead_id] = record
 
         started_at = routed.occurred_at
         context = {
@@ -225,7 +237,7 @@ class SlaMonitor:
             "lead_source": routed.lead.lead_source.value,
             "client_type": routed.enrichment.client_type.value,
         }
-        timers = await self.store.get_timers(conn, lead_id)
+        timers = work.timers.setdefault(lead_id, {})
         out: list[Outgoing] = []
         if "first_touch" not in timers:
             sla = routed.sla
@@ -245,12 +257,14 @@ class SlaMonitor:
                     cycle=routed.reassignment,
                     **context,
                 )
-                if await self.store.insert_timer(conn, timer, now):
-                    out.append(Outgoing(self.topics.sla_events, sla_event(timer, started)))
+                timers[timer.clock] = timer
+                work.timer_inserts.append(timer)
+                out.append(Outgoing(self.topics.sla_events, sla_event(timer, started)))
             log.info("sla_clocks_started", lead_id=lead_id, policy=policy.name, calendar=calendar.name)
             return out
 
-        for clock, timer in timers.items():
+        await work.flush(self.store, conn, now)  # rows created earlier in this batch must exist to be updated
+        for clock, timer in list(timers.items()):
             if timer.state not in UNMET_STATES:
                 continue
             if clock == "first_touch" and policy.reset_on_reassign and routed.reassignment > timer.cycle:
@@ -267,39 +281,51 @@ class SlaMonitor:
                 )
                 updated = replace(updated, calendar=calendar.name, timezone=calendar.timezone, policy=policy.name)
                 if await self.store.save_timer(conn, updated, now):
+                    timers[clock] = replace(updated, version=updated.version + 1)
                     out.append(Outgoing(self.topics.sla_events, sla_event(updated, started)))
             elif timer.owner_id != assignment.owner_id:
-                await self.store.save_timer(
-                    conn, replace(timer, owner_id=assignment.owner_id, team=assignment.team), now
-                )
+                updated = replace(timer, owner_id=assignment.owner_id, team=assignment.team)
+                if await self.store.save_timer(conn, updated, now):
+                    timers[clock] = replace(updated, version=updated.version + 1)
         log.info("sla_owner_changed", lead_id=lead_id, owner_id=assignment.owner_id, reassignment=routed.reassignment)
         return out
 
     # --- crm.changes ------------------------------------------------------------------------------
 
     async def handle_changes(self, batch: Sequence[CrmChange]) -> int:
+        """Stop the clocks a touch or qualification meets; returns the number of events published."""
         now = self.clock.now()
         out: list[Outgoing] = []
         async with self.store.engine.connect() as conn:
             fresh = await claim_new_events(conn, f"{self.consumer}:changes", [c.event_id for c in batch], now)
-            for change in batch:
-                if change.event_id in fresh:
-                    out.extend(await self._on_change(conn, change, now))
+            todo = [c for c in batch if c.event_id in fresh]
+            leads = await self.store.get_leads(conn, [c.lead_id for c in todo])
+            relevant: list[tuple[CrmChange, LeadRecord]] = []
+            learnt: dict[str, LeadRecord] = {}  # Salesforce id → lead, from Lead changes earlier in the batch
+            for change in todo:
+                lead = leads.get(change.lead_id)
+                if lead is None and change.object in ("Lead", "Task"):
+                    ids = (change.lead_id, *salesforce_ids(change))
+                    lead = next((learnt[i] for i in ids if i in learnt), None)
+                    lead = lead or await self.store.find_lead_by_salesforce_id(conn, ids)
+                if lead is not None:
+                    relevant.append((change, lead))
+                    if change.object == "Lead":
+                        learnt[change.record_id] = lead
+            timers = await self.store.get_timers_of(conn, [lead.lead_id for _, lead in relevant])
+            for change, lead in relevant:
+                out.extend(await self._on_change(conn, change, lead, timers.setdefault(lead.lead_id, {}), now))
             await self._publish_and_commit(conn, out)
         return len(out)
 
-    async def _on_change(self, conn: AsyncConnection, change: CrmChange, now: datetime) -> list[Outgoing]:
-        lead = await self.store.get_lead(conn, change.lead_id)
-        if lead is None:
-            lead = await self.store.find_lead_by_salesforce_id(conn, (change.lead_id, *salesforce_ids(change)))
-        if lead is None:
-            return []
+    async def _on_change(
+        self, conn: AsyncConnection, change: CrmChange, lead: LeadRecord, timers: dict[str, Timer], now: datetime
+    ) -> list[Outgoing]:
         if change.object == "Lead" and lead.salesforce_id != change.record_id:
             await self.store.set_salesforce_id(conn, lead.lead_id, change.record_id, now)
         signal = classify(change, self.rules)
         if signal is None:
             return []
-        timers = await self.store.get_timers(conn, lead.lead_id)
         out: list[Outgoing] = []
         for clock in signal.clocks:
             timer = timers.get(clock)
@@ -312,6 +338,7 @@ class SlaMonitor:
             if not await self.store.save_timer(conn, transition.timer, now):
                 log.warning("timer_changed_concurrently", lead_id=lead.lead_id, clock=clock)
                 continue
+            timers[clock] = replace(transition.timer, version=transition.timer.version + 1)
             if transition.reason == "met_on_time" and timer.owner_id:
                 await self.store.set_streak(conn, timer.owner_id, 0, now)
             for emission in transition.emissions:
@@ -324,6 +351,24 @@ class SlaMonitor:
                 late=transition.reason == "met_late",
             )
         return out
+
+
+@dataclass
+class _RoutedBatch:
+    """One batch's view of its leads and timers, and the rows to write at the end."""
+
+    leads: dict[str, LeadRecord]
+    timers: dict[str, dict[str, Timer]]
+    lead_writes: dict[str, LeadRecord] = field(default_factory=dict)
+    timer_inserts: list[Timer] = field(default_factory=list)
+
+    async def flush(self, store: TimerStore, conn: AsyncConnection, now: datetime) -> None:
+        if self.lead_writes:
+            await store.save_leads(conn, list(self.lead_writes.values()), now)
+            self.lead_writes.clear()
+        if self.timer_inserts:
+            await store.insert_timers(conn, self.timer_inserts, now)
+            self.timer_inserts.clear()
 
 
 def _after(value: datetime | None, start: datetime) -> datetime | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from leadflow_businesstime import CalendarsFile, SlaPolicySet, parse_calendars, parse_sla_policies
@@ -74,10 +75,12 @@ POLICIES: dict[str, Any] = {
 }
 
 
+@lru_cache(maxsize=1)
 def test_calendars() -> CalendarsFile:
     return parse_calendars(CALENDARS, "test-calendars")
 
 
+@lru_cache(maxsize=1)
 def test_policies() -> SlaPolicySet:
     return parse_sla_policies(POLICIES, "test-policies", test_calendars().calendars)
 

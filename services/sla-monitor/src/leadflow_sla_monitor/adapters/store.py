@@ -33,6 +33,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    bindparam,
     func,
     or_,
     select,
@@ -189,18 +190,25 @@ class TimerStore:
         return _lead_from_row(row) if row else None
 
     async def save_lead(self, conn: AsyncConnection, lead: LeadRecord, now: datetime) -> None:
-        values = {
-            "lead_id": lead.lead_id,
-            "salesforce_id": lead.salesforce_id,
-            "owner_id": lead.owner_id,
-            "reassignment": lead.reassignment,
-            "previous_owners": json.dumps(list(lead.previous_owners)),
-            "routed_json": lead.routed_json,
-            "prospect_timezone": lead.prospect_timezone,
-            "updated_at": now,
-        }
-        stmt = upsert(conn, leads, ["lead_id"], [k for k in values if k != "lead_id"])
-        await conn.execute(stmt, values)
+        await self.save_leads(conn, [lead], now)
+
+    async def save_leads(self, conn: AsyncConnection, batch: Sequence[LeadRecord], now: datetime) -> None:
+        rows = [
+            {
+                "lead_id": lead.lead_id,
+                "salesforce_id": lead.salesforce_id,
+                "owner_id": lead.owner_id,
+                "reassignment": lead.reassignment,
+                "previous_owners": json.dumps(list(lead.previous_owners)),
+                "routed_json": lead.routed_json,
+                "prospect_timezone": lead.prospect_timezone,
+                "updated_at": now,
+            }
+            for lead in batch
+        ]
+        if rows:
+            stmt = upsert(conn, leads, ["lead_id"], [k for k in rows[0] if k != "lead_id"])
+            await conn.execute(stmt, rows)
 
     async def set_salesforce_id(self, conn: AsyncConnection, lead_id: str, salesforce_id: str, now: datetime) -> None:
         await conn.execute(
@@ -218,6 +226,16 @@ class TimerStore:
         rows = await conn.execute(select(timers).where(timers.c.lead_id == lead_id))
         return {r.clock: timer_from_row(r) for r in rows}
 
+    async def get_timers_of(self, conn: AsyncConnection, lead_ids: Iterable[str]) -> dict[str, dict[str, Timer]]:
+        """Timers of many leads: ``{lead_id: {clock: timer}}``."""
+        ids = list(dict.fromkeys(lead_ids))
+        found: dict[str, dict[str, Timer]] = {}
+        for start in range(0, len(ids), 500):
+            rows = await conn.execute(select(timers).where(timers.c.lead_id.in_(ids[start : start + 500])))
+            for r in rows:
+                found.setdefault(r.lead_id, {})[r.clock] = timer_from_row(r)
+        return found
+
     async def get_timer(self, lead_id: str, clock: str) -> Timer | None:
         async with self.engine.connect() as conn:
             row = (
@@ -229,6 +247,11 @@ class TimerStore:
         """Insert a new timer; False if the lead already has this clock."""
         result = await conn.execute(insert_ignore(conn, timers), {**timer_values(timer), "updated_at": now})
         return bool(result.rowcount)
+
+    async def insert_timers(self, conn: AsyncConnection, batch: Sequence[Timer], now: datetime) -> None:
+        """Insert new timers in one ``executemany`` (existing (lead, clock) pairs are left alone)."""
+        if batch:
+            await conn.execute(insert_ignore(conn, timers), [{**timer_values(t), "updated_at": now} for t in batch])
 
     async def save_timer(
         self, conn: AsyncConnection, timer: Timer, now: datetime, *, claimed_by: str | None = None
@@ -253,6 +276,52 @@ class TimerStore:
             values["claim_expires"] = None
         result = await conn.execute(update(timers).where(*conditions).values(**values))
         return bool(result.rowcount)
+
+    async def save_claimed(
+        self, conn: AsyncConnection, batch: Sequence[Timer], now: datetime, claimed_by: str
+    ) -> list[bool]:
+        """``save_timer`` for many claimed timers in one round trip (``executemany``); per-row only
+        if some row was changed meanwhile (its version moved on), to say which ones were written."""
+        if not batch:
+            return []
+        columns = [c for c in _TIMER_FIELDS if c not in ("lead_id", "clock", "version")]
+        stmt = (
+            update(timers)
+            .where(
+                timers.c.lead_id == bindparam("b_lead_id"),
+                timers.c.clock == bindparam("b_clock"),
+                timers.c.version == bindparam("b_version"),
+                timers.c.claimed_by == claimed_by,
+            )
+            .values(
+                {c: bindparam(f"v_{c}", type_=timers.c[c].type) for c in columns}
+                | {"version": bindparam("v_version"), "updated_at": now, "claimed_by": None, "claim_expires": None}
+            )
+        )
+        params = []
+        for timer in batch:
+            values = timer_values(timer)
+            params.append(
+                {f"v_{c}": values[c] for c in columns}
+                | {
+                    "b_lead_id": timer.lead_id,
+                    "b_clock": timer.clock,
+                    "b_version": timer.version,
+                    "v_version": timer.version + 1,
+                }
+            )
+        result = await conn.execute(stmt, params)
+        if result.rowcount == len(batch):
+            return [True] * len(batch)
+        # Someone changed some of them: find out which (their version is not ours + 1).
+        keys = [(t.lead_id, t.clock) for t in batch]
+        rows = await conn.execute(
+            select(timers.c.lead_id, timers.c.clock, timers.c.version, timers.c.claimed_by).where(
+                timers.c.lead_id.in_([k[0] for k in keys])
+            )
+        )
+        current = {(r.lead_id, r.clock): (r.version, r.claimed_by) for r in rows}
+        return [current.get((t.lead_id, t.clock), (None, None))[0] == t.version + 1 for t in batch]
 
     async def claim_due(self, now: datetime, instance: str, lease: timedelta, limit: int) -> list[Timer]:
         """Claim up to ``limit`` timers whose ``next_fire_at`` has come, oldest first."""
@@ -297,13 +366,16 @@ class TimerStore:
                 )
 
     async def next_due(self) -> datetime | None:
+        """The earliest ``next_fire_at`` of any active timer (one index probe per active state)."""
+        found: list[datetime] = []
         async with self.engine.connect() as conn:
-            value: datetime | None = (
-                await conn.execute(
-                    select(func.min(timers.c.next_fire_at)).where(timers.c.state.in_([s.value for s in ACTIVE_STATES]))
-                )
-            ).scalar()
-        return value
+            for state in ACTIVE_STATES:
+                value: datetime | None = (
+                    await conn.execute(select(func.min(timers.c.next_fire_at)).where(timers.c.state == state.value))
+                ).scalar()
+                if value is not None:
+                    found.append(value)
+        return min(found) if found else None
 
     async def count_by_state(self) -> dict[str, int]:
         async with self.engine.connect() as conn:
@@ -317,6 +389,25 @@ class TimerStore:
             await conn.execute(select(owner_streaks.c.consecutive_breaches).where(owner_streaks.c.owner_id == owner_id))
         ).scalar()
         return int(value or 0)
+
+    async def streaks(self, conn: AsyncConnection, owner_ids: Iterable[str]) -> dict[str, int]:
+        ids = list(dict.fromkeys(owner_ids))
+        found: dict[str, int] = dict.fromkeys(ids, 0)
+        for start in range(0, len(ids), 500):
+            rows = await conn.execute(
+                select(owner_streaks.c.owner_id, owner_streaks.c.consecutive_breaches).where(
+                    owner_streaks.c.owner_id.in_(ids[start : start + 500])
+                )
+            )
+            found.update({r[0]: int(r[1]) for r in rows})
+        return found
+
+    async def set_streaks(self, conn: AsyncConnection, values: dict[str, int], now: datetime) -> None:
+        if values:
+            stmt = upsert(conn, owner_streaks, ["owner_id"], ["consecutive_breaches", "updated_at"])
+            await conn.execute(
+                stmt, [{"owner_id": o, "consecutive_breaches": v, "updated_at": now} for o, v in values.items()]
+            )
 
     async def set_streak(self, conn: AsyncConnection, owner_id: str, value: int, now: datetime) -> None:
         stmt = upsert(conn, owner_streaks, ["owner_id"], ["consecutive_breaches", "updated_at"])
