@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -106,7 +107,7 @@ def create_app(
                 log.warning("gauge_refresh_failed", error=type(exc).__name__)
             await asyncio.sleep(5)
 
-    background: list[Callable[[], Awaitable[None]]] = [gauges_job]
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = [gauges_job]
     if monitor is not None:
         mon = monitor
         background.append(lambda: mon.run(settings.lag_interval_seconds))

@@ -136,7 +136,7 @@ def sla(
         lead_id=lead_id,
         occurred_at=at,
         kind=SlaEventKind(kind),
-        clock=clock,  # type: ignore[arg-type]
+        clock=clock,
         policy=policy,
         due_at=due_at,
         owner_id=owner_id,

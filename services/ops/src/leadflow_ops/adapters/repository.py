@@ -115,13 +115,13 @@ class _Batch:
 
     def transition(self, old: L.LeadState | None, tr: L.Transition) -> None:
         new = tr.state
-        for key, delta in L.team_deltas(old, new).items():
-            acc = self.team[key]
+        for team_key, delta in L.team_deltas(old, new).items():
+            acc = self.team[team_key]
             for i, d in enumerate(delta):
                 acc[i] += d
-        for key, delta in L.owner_deltas(old, new).items():
-            acc2 = self.owner[key]
-            for i, d in enumerate(delta):
+        for owner_key, delta3 in L.owner_deltas(old, new).items():
+            acc2 = self.owner[owner_key]
+            for i, d in enumerate(delta3):
                 acc2[i] += d
         if new.owner_id:
             self.owner_meta[new.owner_id] = (new.owner_type, new.team, new.owner_name)
@@ -737,7 +737,7 @@ class OpsRepository:
                 .group_by(t.assignments.c.owner_id, t.assignments.c.team)
             )
             assigned = {(o, tm): int(n) for o, tm, n in assigned_rows}
-        return owners, rep_rows, assigned
+        return list(owners), list(rep_rows), assigned
 
     async def arrivals_per_hour(self, now: datetime, hours: int = 24) -> float:
         since = bucket_start(now, "h") - timedelta(hours=hours)

@@ -7,9 +7,10 @@ Events may arrive in any order across topics: every transition tolerates missing
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 Outcome = Literal["on_time", "missed"]
 
@@ -227,12 +228,12 @@ def _owner_contrib(state: LeadState | None) -> dict[str, tuple[int, int]]:
     return {state.owner_id: (1, int(state.is_breached))}
 
 
-def _diff(old: dict, new: dict) -> dict:  # type: ignore[type-arg]
-    out = {}
+def _diff(old: Mapping[Any, Sequence[int]], new: Mapping[Any, Sequence[int]]) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
     for key in set(old) | set(new):
         before = old.get(key)
         after = new.get(key)
-        width = len(before or after)
+        width = len(before or after or ())
         delta = tuple((after[i] if after else 0) - (before[i] if before else 0) for i in range(width))
         if any(delta):
             out[key] = delta

@@ -99,8 +99,8 @@ def _restore(edited: Any, original: Any, key: str = "") -> Any:
         source = original if isinstance(original, dict) else {}
         return {k: _restore(v, source.get(k), str(k)) for k, v in edited.items()}
     if isinstance(edited, list):
-        source = original if isinstance(original, list) else []
-        return [_restore(v, source[i] if i < len(source) else None, key) for i, v in enumerate(edited)]
+        items = original if isinstance(original, list) else []
+        return [_restore(v, items[i] if i < len(items) else None, key) for i, v in enumerate(edited)]
     if isinstance(edited, str) and MASK_MARK in edited:
         if original is not None and mask_json(original, key) == edited:
             return original

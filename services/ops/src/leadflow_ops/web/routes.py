@@ -115,10 +115,10 @@ async def login(
         return response
     value, _session = sessions.issue(user.username)
     log.info("login", username=user.username, role=user.role.value)
-    response = RedirectResponse("/now", status_code=303)
-    _set_cookie(request, response, SESSION_COOKIE, value, max_age=sessions.max_age)
-    response.delete_cookie(LOGIN_COOKIE, path="/")
-    return response
+    redirect = RedirectResponse("/now", status_code=303)
+    _set_cookie(request, redirect, SESSION_COOKIE, value, max_age=sessions.max_age)
+    redirect.delete_cookie(LOGIN_COOKIE, path="/")
+    return redirect
 
 
 @router.post("/logout")
