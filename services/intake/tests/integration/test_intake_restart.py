@@ -42,3 +42,36 @@ async def test_dedupe_survives_a_restart(database_url):
     assert outcomes[2].lead_id == (await first.process([Submission(lead_bytes(1))]))[0].lead_id
     await second.repository.engine.dispose()
     await first.repository.engine.dispose()
+
+
+async def test_concurrent_claims_of_one_event_have_exactly_one_winner(database_url):
+    """Two replicas may hold the same event during a rebalance: the database decides, once."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    repositories = [SeenEventsRepository(create_engine(database_url)) for _ in range(2)]
+    await repositories[0].create_tables()
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    first_inside, release = asyncio.Event(), asyncio.Event()
+
+    async def first():
+        async with repositories[0].claim(["evt-x", "evt-y"], [], now) as (fresh, _):
+            first_inside.set()
+            await release.wait()  # still publishing: the claim is not committed yet
+            return fresh
+
+    async def second():
+        await first_inside.wait()
+        async with repositories[1].claim(["evt-x", "evt-z"], [], now) as (fresh, _):
+            return fresh
+
+    first_task = asyncio.create_task(first())
+    second_task = asyncio.create_task(second())
+    await first_inside.wait()
+    await asyncio.sleep(0.3)
+    assert not second_task.done()  # it waits for the first transaction instead of guessing
+    release.set()
+    assert await first_task == {"evt-x", "evt-y"}
+    assert await second_task == {"evt-z"}
+    for repository in repositories:
+        await repository.engine.dispose()
