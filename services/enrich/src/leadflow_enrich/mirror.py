@@ -131,11 +131,11 @@ class Mirror:
         upserts = _parse(obj, [item for item in latest.values() if not parse_bool(item.get("IsDeleted"))])
         stamps = [parse_datetime(item.get("SystemModstamp")) for item in latest.values()]
         stamp = max((t for t in stamps if t is not None), default=None)
-        await self._write(obj, upserts, deletes, cursor=stamp)
-        self.stats.incremental[obj] = self.stats.incremental.get(obj, 0) + len(raw)
-        if raw:
-            log.info("mirror_incremental", object=obj, records=len(raw), deleted=len(deletes))
-        return len(raw)
+        changed = await self._write(obj, upserts, deletes, cursor=stamp)
+        self.stats.incremental[obj] = self.stats.incremental.get(obj, 0) + changed
+        if changed:
+            log.info("mirror_incremental", object=obj, read=len(raw), changed=changed)
+        return changed
 
     async def poll_once(self) -> int:
         total = 0
@@ -158,7 +158,9 @@ class Mirror:
                      *, cursor: datetime | None = None) -> int:
         deletes = list(deletes)
         async with self._lock:
-            fresh = [r for r in upserts if _newer_or_same(r, self.index.get(obj, r.id))]
+            fresh = [r for r in upserts
+                     if (old := self.index.get(obj, r.id)) != r and _newer_or_same(r, old)]
+            deletes = [rid for rid in deletes if self.index.get(obj, rid) is not None]
             async with self.repo.engine.begin() as conn:
                 await self.repo.delete(conn, obj, deletes)
                 await self.repo.upsert(conn, obj, fresh)
