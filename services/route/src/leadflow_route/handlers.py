@@ -30,6 +30,7 @@ from leadflow_route.settings import RouteSettings
 
 log = get_logger(__name__)
 SERVICE = "route"
+JSON_HEADERS = {"content-type": "application/json"}
 DECISIONS = Counter("leadflow_route_decisions_total", "Routing decisions", ["policy", "owner_type"])
 
 
@@ -119,12 +120,18 @@ class RouteHandlers:
                 delay = min(delay * 2, self.settings.retry_max_seconds)
 
     async def _publish(self, topic: str, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Hand every message to the producer first (``no_confirm``), then await all acknowledgements together:
+        the producer batches them, and a failure raises here, before the offsets are committed."""
         if not messages:
             return
-        await asyncio.gather(*(
-            self.broker.publish(payload, topic, key=lead_id.encode(), headers={"content-type": "application/json"})
-            for lead_id, payload in messages
-        ))
+        pending: list[asyncio.Future[Any]] = []
+        for lead_id, payload in messages:
+            sent = await self.broker.publish(payload, topic, key=lead_id.encode(), headers=JSON_HEADERS,
+                                             no_confirm=True)
+            if asyncio.isfuture(sent):  # TestKafkaBroker delivers synchronously and returns no future
+                pending.append(sent)
+        if pending:
+            await asyncio.gather(*pending)
         EVENTS_OUT.labels(SERVICE, topic).inc(len(messages))
 
     def _dead_letter(self, record: RawRecord, reason: str, message: str) -> DeadLetter:
