@@ -31,6 +31,7 @@ from leadflow_sla_monitor.domain.timers import (
     Emission,
     Timer,
     callback_target,
+    first_touch_for_callback,
     first_touch_target,
     meet,
     new_timer,
@@ -79,7 +80,9 @@ class Calendars:
         return found
 
     def for_lead(self, policy: SlaPolicy, team: str | None, prospect_timezone: str | None) -> BusinessCalendar:
-        team_calendar = self.file.for_team(team)
+        """As route decides it: the team's calendar from the ``teams`` mapping, else the policy's fallback."""
+        name = self.file.teams.get(team) if team else None
+        team_calendar = self.file.calendars[name] if name else None
         return policy.resolve_calendar(self.file.calendars, prospect_timezone, team_calendar=team_calendar)
 
 
@@ -241,12 +244,12 @@ class SlaMonitor:
         out: list[Outgoing] = []
         if "first_touch" not in timers:
             sla = routed.sla
-            targets = [
-                first_touch_target(policy, calendar, started_at, _after(sla.first_touch_due, started_at)),
-                qualify_target(policy, calendar, started_at, _after(sla.qualify_due, started_at)),
-            ]
+            first_touch = first_touch_target(policy, calendar, started_at, _after(sla.first_touch_due, started_at))
+            targets = [first_touch, qualify_target(policy, calendar, started_at, _after(sla.qualify_due, started_at))]
             if callback is not None:
-                targets.append(callback_target(policy, callback.start, callback.end, sla.callback_due))
+                requested = callback_target(policy, callback.start, callback.end)
+                targets[0] = first_touch_for_callback(first_touch, requested, started_at)
+                targets.append(requested)
             for target in targets:
                 timer, started = new_timer(
                     lead_id,

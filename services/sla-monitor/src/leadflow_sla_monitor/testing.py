@@ -124,6 +124,9 @@ def make_routed(
         callback=callback,
     )
     extra: dict[str, Any] = {"event_id": event_id} if event_id else {}
+    callback_due = callback.start if callback is not None else None
+    if callback_due is not None and callback_due > at and first_touch_due is None:
+        first_touch_due = callback_due  # as route stamps it: the call is due when the prospect asked
     return LeadRouted(
         lead_id=lead_id,
         occurred_at=at,
@@ -141,6 +144,7 @@ def make_routed(
         sla=SlaTarget(
             policy=policy,
             first_touch_due=first_touch_due or _route_due(policy, team, prospect_timezone, at),
+            callback_due=callback_due,
             calendar="oslo",
             timezone="Europe/Oslo",
         ),

@@ -11,6 +11,7 @@ from leadflow_sla_monitor.domain.timers import (
     callback_target,
     event_id,
     fire,
+    first_touch_for_callback,
     first_touch_target,
     meet,
     new_timer,
@@ -208,6 +209,30 @@ def test_reminder_and_breach_of_a_callback_use_wall_time() -> None:
     assert [e.kind for e in reminder.emissions] == ["warning"]
     breach = fire(reminder.timer, policy, cal, datetime(2026, 3, 7, 11, 15, tzinfo=OSLO))
     assert [e.kind for e in breach.emissions] == ["breached", "escalated"]
+
+
+def test_a_callback_breach_only_notifies_and_first_touch_waits_for_the_window() -> None:
+    hot = POLICIES.by_name("hot")
+    assert hot is not None and len(hot.escalation) == 3
+    cal = CALS["oslo"]
+    requested = datetime(2026, 3, 2, 14, 0, tzinfo=OSLO)
+    callback = callback_target(hot, requested, requested + timedelta(minutes=30))
+    assert callback.due_at == datetime(2026, 3, 2, 14, 45, tzinfo=OSLO)  # window end + 15 min tolerance
+    timer, _ = new_timer("L7", callback, policy=hot, calendar=cal, started_at=MONDAY_9)
+    breach = fire(timer, hot, cal, callback.due_at)
+    assert [(e.kind, e.escalation_action) for e in breach.emissions] == [
+        ("breached", None),
+        ("escalated", "notify_team_leader"),
+    ]
+    assert breach.timer.state is TimerState.ESCALATED  # no reassign from the callback clock
+    # Route stamps first touch at the requested minute; the window's tolerance applies to it too.
+    stamped = first_touch_target(hot, cal, MONDAY_9, requested)
+    ft = first_touch_for_callback(stamped, callback, MONDAY_9)
+    assert ft.due_at == callback.due_at and ft.warn_at == callback.warn_at
+    # A callback already past when the lead is routed leaves the business-time target alone.
+    past = callback_target(hot, MONDAY_9 - timedelta(hours=2), None)
+    normal = first_touch_target(hot, cal, MONDAY_9)
+    assert first_touch_for_callback(normal, past, MONDAY_9) is normal
 
 
 def test_owner_unavailable_exactly_at_threshold() -> None:

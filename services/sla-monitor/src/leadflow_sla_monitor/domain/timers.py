@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from leadflow_businesstime import BusinessCalendar, EscalationAction, SlaPolicy
+from leadflow_businesstime import BusinessCalendar, EscalationAction, EscalationStep, SlaPolicy
 
 ClockName = Literal["first_touch", "qualify", "callback"]
 CLOCKS: tuple[ClockName, ...] = ("first_touch", "qualify", "callback")
@@ -143,14 +143,21 @@ def qualify_target(
     return Target("qualify", due, warn_time(calendar, started_at, due, policy.warn_at, business=True))
 
 
-def callback_target(
-    policy: SlaPolicy, requested_start: datetime, requested_end: datetime | None, due_at: datetime | None = None
-) -> Target:
-    """A requested callback is due at the end of the requested window plus the tolerance (wall time);
-    the warning (a reminder) comes when the window opens minus the tolerance."""
-    due = due_at or (requested_end or requested_start) + policy.callback_tolerance
+def callback_target(policy: SlaPolicy, requested_start: datetime, requested_end: datetime | None) -> Target:
+    """A requested callback is due at the end of the requested window (its start if it has no end)
+    plus the tolerance, in wall time: the prospect chose it. The warning (a reminder for the owner)
+    comes when the window opens minus the tolerance; a touch before that does not meet it."""
+    due = (requested_end or requested_start) + policy.callback_tolerance
     warn = requested_start - policy.callback_tolerance
     return Target("callback", due, warn if warn < due else None, business=False)
+
+
+def first_touch_for_callback(first_touch: Target, callback: Target, started_at: datetime) -> Target:
+    """With a callback still ahead, the first touch is due when the callback is (not earlier, e.g.
+    at the exact requested minute as route stamps it): the window's tolerance applies to both."""
+    if callback.warn_at is None or callback.due_at <= started_at or first_touch.due_at >= callback.due_at:
+        return first_touch
+    return Target("first_touch", callback.due_at, callback.warn_at, business=False)
 
 
 def new_timer(
@@ -225,6 +232,14 @@ def _step_time(calendar: BusinessCalendar, base: datetime, delay: timedelta) -> 
     return calendar.add_business_time(base, delay) if delay > timedelta(0) else base
 
 
+def ladder(timer: Timer, policy: SlaPolicy) -> tuple[EscalationStep, ...]:
+    """The escalation steps for this clock. A callback breach only notifies: moving the lead is the
+    first-touch clock's job (its deadline covers the callback), so one miss never reassigns twice."""
+    if timer.clock == "callback":
+        return tuple(s for s in policy.escalation if s.action is EscalationAction.NOTIFY_TEAM_LEADER)
+    return policy.escalation
+
+
 def fire(timer: Timer, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime) -> Transition:
     """Everything due on ``timer`` by ``now``: warning, breach and the escalation steps whose time has come.
 
@@ -234,7 +249,8 @@ def fire(timer: Timer, policy: SlaPolicy, calendar: BusinessCalendar, now: datet
     current = timer
     emissions: list[Emission] = []
     breached = False
-    for _ in range(len(policy.escalation) + 3):
+    steps = ladder(timer, policy)
+    for _ in range(len(steps) + 3):
         at = current.next_fire_at
         if not current.active or at is None or at > now:
             break
@@ -259,8 +275,8 @@ def fire(timer: Timer, policy: SlaPolicy, calendar: BusinessCalendar, now: datet
                     reason=f"{current.clock} not met by {current.due_at.isoformat()} (policy {policy.name})",
                 )
             )
-            if policy.escalation:
-                nxt: datetime | None = _step_time(calendar, current.due_at, policy.escalation[0].delay)
+            if steps:
+                nxt: datetime | None = _step_time(calendar, current.due_at, steps[0].delay)
                 state = TimerState.BREACHED
             else:
                 nxt, state = None, TimerState.ESCALATED
@@ -268,7 +284,7 @@ def fire(timer: Timer, policy: SlaPolicy, calendar: BusinessCalendar, now: datet
             continue
         # BREACHED: run ladder step number escalation_step (0-based).
         index = current.escalation_step
-        step = policy.escalation[index] if index < len(policy.escalation) else None
+        step = steps[index] if index < len(steps) else None
         if step is None:
             current = replace(current, state=TimerState.ESCALATED, next_fire_at=None)
             break
@@ -282,17 +298,17 @@ def fire(timer: Timer, policy: SlaPolicy, calendar: BusinessCalendar, now: datet
                 event_id(current.lead_id, current.clock, current.cycle, "escalated", index + 1),
                 "escalated",
                 at,
-                reason=f"escalation step {index + 1}/{len(policy.escalation)}: {step.action.value}",
+                reason=f"escalation step {index + 1}/{len(steps)}: {step.action.value}",
                 escalation_step=index + 1,
                 escalation_action=step.action.value,
                 reassign_target=target,
             )
         )
-        if index + 1 < len(policy.escalation):
+        if index + 1 < len(steps):
             current = replace(
                 current,
                 escalation_step=index + 1,
-                next_fire_at=_step_time(calendar, at, policy.escalation[index + 1].delay),
+                next_fire_at=_step_time(calendar, at, steps[index + 1].delay),
             )
         else:
             current = replace(current, escalation_step=index + 1, state=TimerState.ESCALATED, next_fire_at=None)
