@@ -54,12 +54,15 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
     writer = BatchWriter(gateway, writer_config(settings))
 
     async def publish(outputs: list[tuple[str, Event]]) -> None:
-        async def one(topic: str, event: Event) -> None:
-            await broker.publish(event.to_json_bytes(), topic=settings.topic(topic), key=event.kafka_key(),
-                                 headers={"content-type": "application/json"})
+        """Enqueue every event, then wait for all the broker acknowledgements (before the claims commit)."""
+        pending: list[asyncio.Future[Any]] = []
+        for topic, event in outputs:
+            sent = await broker.publish(event.to_json_bytes(), topic=settings.topic(topic), key=event.kafka_key(),
+                                        headers={"content-type": "application/json"}, no_confirm=True)
+            if isinstance(sent, asyncio.Future):
+                pending.append(sent)
             EVENTS_OUT.labels(SERVICE, topic).inc()
-
-        await asyncio.gather(*(one(t, e) for t, e in outputs))
+        await asyncio.gather(*pending)
 
     directory = TeamDirectory(fetch=lambda soql: writer.call(lambda: gateway.query(soql)), clock=clock,
                               ttl=timedelta(seconds=settings.directory_ttl_seconds))
