@@ -126,7 +126,9 @@ async def run(args: argparse.Namespace) -> None:
                 print(f"  {n:6d}  {k}")
             stats = app.state.writer.stats
             print(f"writer: calls={stats.calls} records={stats.records} retried={stats.retried_records} "
-                  f"failed_calls={stats.failed_calls} time in Salesforce calls={stats.call_seconds:.2f}s")
+                  f"failed_calls={stats.failed_calls}")
+            print(f"Salesforce: call time {stats.call_seconds:.2f}s summed over calls; wall time with a call in "
+                  f"flight {stats.busy_seconds:.2f}s of {elapsed:.2f}s")
 
             # Replay the burst (same events): nothing should reach Salesforce.
             control.delete(f"{emu.url}/__emulator__/requests", timeout=30).raise_for_status()

@@ -63,6 +63,8 @@ class WriterStats:
     failed_calls: int = 0
     rate_limited: int = 0
     call_seconds: float = 0.0
+    busy_seconds: float = 0.0
+    """Wall time with at least one call in flight."""
 
 
 class BatchWriter:
@@ -82,6 +84,8 @@ class BatchWriter:
         self._rate_attempt = 0
         self._fail_attempt = 0
         self.stats = WriterStats()
+        self._in_flight = 0
+        self._busy_since = 0.0
 
     # ---- pause state -------------------------------------------------------------------------------
     def paused_for(self) -> float:
@@ -119,6 +123,20 @@ class BatchWriter:
             if self._now() + wait > deadline:
                 raise Unavailable(f"Salesforce paused for {wait:.1f}s more: {self.pause_reason}")
             await asyncio.sleep(wait)
+
+    def _call_started(self) -> float:
+        now = self._now()
+        if self._in_flight == 0:
+            self._busy_since = now
+        self._in_flight += 1
+        return now
+
+    def _call_ended(self, started: float) -> None:
+        now = self._now()
+        self.stats.call_seconds += now - started
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self.stats.busy_seconds += now - self._busy_since
 
     # ---- generic call with the same retry rules (convertLead, queries) ------------------------------
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
@@ -205,11 +223,11 @@ class BatchWriter:
                 return
             self.stats.calls += 1
             self.stats.records += len(todo)
-            started = self._now()
+            started = self._call_started()
             try:
                 raw = await self.gateway.save(mode, sobject, ext_field, [it.write.record() for it in todo])  # type: ignore[arg-type]
             except SalesforceCallError as e:
-                self.stats.call_seconds += self._now() - started
+                self._call_ended(started)
                 self.stats.failed_calls += 1
                 if e.kind != "bad_request":
                     self._on_error(e)
@@ -222,7 +240,7 @@ class BatchWriter:
                 todo[0].future.set_result(SaveResult(Outcome.FAILED, status_code=e.code or f"HTTP_{e.status}",
                                                      message=e.message))
                 return
-            self.stats.call_seconds += self._now() - started
+            self._call_ended(started)
             self._on_success()
             again: list[_Item] = []
             for it, item in zip(todo, raw, strict=True):
