@@ -1,0 +1,1 @@
+"""Predictive lead scoring trained on the org's own history."""
