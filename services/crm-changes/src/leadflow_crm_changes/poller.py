@@ -46,6 +46,13 @@ class FeedConfig:
     error_backoff: float = 5.0
 
 
+@dataclass(frozen=True)
+class PreparedPage:
+    events: list[CrmChange]
+    snapshots: list[SnapshotRow]
+    newest: datetime | None
+
+
 @dataclass
 class PollStats:
     read: int = 0
@@ -149,7 +156,10 @@ class ChangeFeed:
     # ---- one poll --------------------------------------------------------------------------------
     async def poll_once(self) -> PollStats:
         stats = PollStats()
-        for obj in self.config.objects:
+        for i, obj in enumerate(self.config.objects):
+            if i and not await self.repo.acquire_lease(self.config.lease_name, self.config.holder, self.clock.now(),
+                                                       self.config.lease_ttl):
+                raise LeaseLost(self.config.lease_name)  # renewed before every object: a slow cycle keeps it
             try:
                 await self._poll_object(obj, stats)
             except Exception:
@@ -171,21 +181,30 @@ class ChangeFeed:
         answered = self.clock.now()
         stats.api_calls += 1
         read_up_to: datetime | None = None
-        while True:
-            # fetch the next page while this one is decided, published and stored
-            prefetch = asyncio.ensure_future(self.sf.query_more(page.next_url)) if page.next_url else None
-            try:
-                newest = await self._process_page(obj, page.records, stats)
-            except BaseException:
-                if prefetch is not None:
-                    prefetch.cancel()
-                raise
-            if newest is not None and (read_up_to is None or newest > read_up_to):
-                read_up_to = newest
-            if prefetch is None:
-                break
-            page = await prefetch
-            stats.api_calls += 1
+        # A pipeline: page N+1 is fetched and page N decided while page N-1 is published and committed.
+        # Pages hold distinct records (one query), and commits stay in page order.
+        prefetch: asyncio.Future[Any] | None = None
+        in_flight: asyncio.Future[None] | None = None
+        try:
+            while True:
+                prefetch = asyncio.ensure_future(self.sf.query_more(page.next_url)) if page.next_url else None
+                prepared = await self._prepare_page(obj, page.records, stats)
+                if prepared.newest is not None and (read_up_to is None or prepared.newest > read_up_to):
+                    read_up_to = prepared.newest
+                if in_flight is not None:
+                    await in_flight
+                in_flight = asyncio.ensure_future(self._finish_page(obj, prepared, stats))
+                if prefetch is None:
+                    break
+                page = await prefetch
+                prefetch = None
+                stats.api_calls += 1
+            await in_flight
+        except BaseException:
+            for fut in (prefetch, in_flight):
+                if fut is not None and not fut.done():
+                    fut.cancel()
+            raise
         new_state = after_poll(state, query_started_at=started, answered_at=answered,
                                read_up_to=read_up_to, overlap=self.config.overlap)
         if (new_state.settled, new_state.frontier) != (state.settled, state.frontier):
@@ -197,9 +216,10 @@ class ChangeFeed:
         if new_state.settled is not None:
             CURSOR_SETTLED.labels(obj.name).set(new_state.settled.timestamp())
 
-    async def _process_page(self, obj: FeedObject, raw: list[dict[str, Any]], stats: PollStats) -> datetime | None:
+    async def _prepare_page(self, obj: FeedObject, raw: list[dict[str, Any]], stats: PollStats) -> PreparedPage:
+        """Decide every version of a page against the stored snapshots (no writes)."""
         if not raw:
-            return None
+            return PreparedPage([], [], None)
         versions: list[ch.Version] = []
         for r in raw:
             try:
@@ -232,18 +252,23 @@ class ChangeFeed:
                 continue
             lead_id, reason = ch.lead_key(v, lead_keys)
             events.append(ch.to_event(v, decision, lead_id, reason))
-        if events:
-            await self.publish(events)
-            stats.emitted += len(events)
-        stats.by_object[obj.name] = stats.by_object.get(obj.name, 0) + len(events)
+        return PreparedPage(events, snapshots, newest)
+
+    async def _finish_page(self, obj: FeedObject, page: PreparedPage, stats: PollStats) -> None:
+        """Publish the page's events, then remember its versions (and renew the lease) in one transaction."""
+        if page.events:
+            await self.publish(page.events)
+            stats.emitted += len(page.events)
+            stats.by_object[obj.name] = stats.by_object.get(obj.name, 0) + len(page.events)
+        if not page.snapshots and page.newest is None:
+            return
         async with self.repo.engine.begin() as conn:
             await self.repo.fence(conn, self.config.lease_name, self.config.holder, self.clock.now(),
                                   self.config.lease_ttl)
-            await self.repo.save_snapshots(conn, snapshots)
+            await self.repo.save_snapshots(conn, page.snapshots)
             state = self.cursors[obj.name]
-            if newest is not None and (state.frontier is None or newest > state.frontier):
-                await self.repo.save_cursor(conn, obj.name, state.settled, newest, self.clock.now())
-        return newest
+            if page.newest is not None and (state.frontier is None or page.newest > state.frontier):
+                await self.repo.save_cursor(conn, obj.name, state.settled, page.newest, self.clock.now())
 
     def _remember_lead(self, record_id: str, key: str) -> None:
         if len(self._lead_keys) >= _LEAD_CACHE_MAX:
