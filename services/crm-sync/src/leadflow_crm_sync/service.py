@@ -136,8 +136,14 @@ class SyncService:
     async def process(self, records: list[Incoming]) -> BatchResult:
         started = time.perf_counter()
         b = _Batch()
+        # Redeliveries (a rewound batch, a replay) are recognised by their event id before the full parse.
+        ids = [_event_id_guess(rec.value) for rec in records]
+        done = await self.repo.already_processed(i for i in ids if i)
+        b.result.skipped_replays = sum(1 for i in ids if i and i in done)
         parsed: list[tuple[Kind, Event, bytes]] = []
-        for rec in records:
+        for rec, guessed in zip(records, ids, strict=True):
+            if guessed and guessed in done:
+                continue
             try:
                 event = _PARSERS[rec.kind].model_validate_json(rec.value)
             except ValidationError as e:
@@ -148,10 +154,11 @@ class SyncService:
                                   f"not a valid {_PARSERS[rec.kind].__name__}: {where or '(root)'}: {why}")
                 continue
             parsed.append((rec.kind, event, rec.value))
-        if parsed:
-            done = await self.repo.already_processed(e.event_id for _, e, _ in parsed)
-            b.result.skipped_replays = sum(1 for _, e, _ in parsed if e.event_id in done)
-            parsed = [p for p in parsed if p[1].event_id not in done]
+        late = {e.event_id for _, e, _ in parsed} - set(ids)  # ids the quick look could not read
+        if late:
+            again = await self.repo.already_processed(late)
+            b.result.skipped_replays += len(again)
+            parsed = [p for p in parsed if p[1].event_id not in again]
         states = await self.repo.load_states(e.lead_id for _, e, _ in parsed)
 
         routed = [(e, raw) for k, e, raw in parsed if k == "routed"]
@@ -266,10 +273,10 @@ class SyncService:
                 for old in superseded.get(lead_id, []):
                     b.blocked.discard(old.event_id)
                 continue
+            first = {} if state.written else {"sla_status": plan.write.fields.get("SLA_Status__c"),
+                                                "pending_sla_status": None}
             st = base.with_(salesforce_id=res.id, mode=plan.write.mode, content_hash=plan.content_hash,
-                            object="Lead")
-            if not state.written:
-                st = st.with_(sla_status=plan.write.fields.get("SLA_Status__c"), pending_sla_status=None)
+                            object="Lead", **first)
             new_states[lead_id] = st
             assert res.id is not None
             cb = callback_task(ev, res.id, self.policy)
@@ -525,7 +532,7 @@ class SyncService:
         for (key, lead_id, payload, write), res in zip(todo, results, strict=True):
             if isinstance(res, Unavailable):
                 continue
-            b.unit.undeferred.append(key)
+            b.unit.undefer(key)
             if not res.ok:
                 log.warning("deferred_write_failed", lead_id=lead_id, code=res.status_code)
                 continue
@@ -585,6 +592,15 @@ def _state_from_event(state: LeadState, ev: LeadRouted) -> LeadState:
         client_type=ev.enrichment.client_type.value, company=ev.lead.company_name or m.account_name,
         email=ev.lead.email, campaign=campaign.utm_campaign or campaign.campaign_id, last_event_id=ev.event_id,
     )
+
+
+def _event_id_guess(raw: bytes) -> str | None:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = data.get("event_id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= 128 else None
 
 
 def _lead_id_guess(raw: bytes) -> str:

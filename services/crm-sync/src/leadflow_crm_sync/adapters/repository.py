@@ -115,24 +115,34 @@ class UnitOfWork:
     states: dict[str, LeadState] = field(default_factory=dict)
     tasks: list[tuple[str, str, str, str]] = field(default_factory=list)  # key, lead_id, purpose, sf id
     conversions: list[tuple[str, str | None, ConvertedIds]] = field(default_factory=list)
-    deferred: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)  # key, lead, kind, payload
-    undeferred: list[str] = field(default_factory=list)
+    _deferred: dict[str, tuple[str, str, str, dict[str, Any]]] = field(default_factory=dict)
+    _undeferred: dict[str, None] = field(default_factory=dict)
     claims: list[str] = field(default_factory=list)
+
+    @property
+    def deferred(self) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """(key, lead_id, kind, payload) to keep for later."""
+        return list(self._deferred.values())
+
+    @property
+    def undeferred(self) -> list[str]:
+        """Keys whose deferred write is done or superseded."""
+        return list(self._undeferred)
 
     def defer(self, key: str, lead_id: str, kind: str, payload: dict[str, Any]) -> None:
         """Keep a write for later (API budget); a later write of the same key in this batch replaces it."""
-        self.undeferred = [k for k in self.undeferred if k != key]
-        self.deferred = [d for d in self.deferred if d[0] != key]
-        self.deferred.append((key, lead_id, kind, payload))
+        self._undeferred.pop(key, None)
+        self._deferred.pop(key, None)
+        self._deferred[key] = (key, lead_id, kind, payload)
 
     def undefer(self, key: str) -> None:
         """A newer write of the same record supersedes anything deferred for it."""
-        self.deferred = [d for d in self.deferred if d[0] != key]
-        if key not in self.undeferred:
-            self.undeferred.append(key)
+        self._deferred.pop(key, None)
+        self._undeferred[key] = None
 
     def empty(self) -> bool:
-        return not (self.states or self.tasks or self.conversions or self.deferred or self.undeferred or self.claims)
+        return not (self.states or self.tasks or self.conversions or self._deferred or self._undeferred
+                    or self.claims)
 
 
 class Repository:
