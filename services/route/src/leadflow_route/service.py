@@ -76,9 +76,10 @@ class RosterManager:
         log.info("roster_loaded", users=len(roster.reps), queues=len(roster.queues))
         return True
 
-    async def run_periodic(self, interval: float) -> None:
+    async def run_periodic(self, interval: float, retry_empty: float = 2.0) -> None:
+        """Refresh every ``interval``; while there is no roster at all (first start, Salesforce down), retry sooner."""
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(min(interval, retry_empty) if not self.current.reps else interval)
             await self.refresh()
 
     async def apply_user(self, record: dict[str, Any]) -> None:

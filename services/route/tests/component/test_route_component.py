@@ -199,3 +199,29 @@ async def test_a_database_outage_is_retried_not_skipped(harness: Harness) -> Non
     await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
     assert len(failures) == 2
     assert [r.lead_id for r in harness.routed_events()] == ["lead-7"]
+
+
+async def test_roster_refresh_retries_quickly_until_salesforce_answers(tmp_path: Path) -> None:
+    import asyncio
+
+    from leadflow_route.adapters.store import RouteStore, make_engine
+    from leadflow_route.service import RosterManager
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
+    store = RouteStore(engine)
+    await store.create_schema(["Nordics"])
+    source = StaticRosterSource(sample_reps(), sample_queues(), fail=True)
+    manager = RosterManager(store, source, FakeClock(MONDAY_10_UTC))
+    await manager.start()
+    assert not manager.current.reps and source.fetches == 1
+    task = asyncio.create_task(manager.run_periodic(3600, retry_empty=0.01))
+    try:
+        while source.fetches < 3:
+            await asyncio.sleep(0.01)
+        source.fail = False
+        while not manager.current.reps:
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await engine.dispose()
+    assert len(manager.current.reps) == len(sample_reps()) and manager.loaded_from == "source"
