@@ -2,8 +2,9 @@
 
 One batch subscriber reads ``leads.scored``, ``leads.reassign`` and ``crm.changes`` (one consumer,
 one group join). Bytes that are not a valid contract event go to ``leads.deadletter`` with the
-reason and the original bytes. A database failure is retried (with backoff) rather than raised,
-because the ack policy commits offsets after the handler returns: raising would skip the batch.
+reason and the original bytes. A database or publish failure is retried (with backoff) rather than
+raised: the ack policy commits offsets when the handler ends, even with an exception, so raising would
+skip the batch. Republishing is harmless: a lead's ``LeadRouted`` always has the same event id.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class RouteHandlers:
             by_id = {e.event_id: r for e, r in leads}
             for event_id, reason in result.failed:
                 dead.append(self._dead_letter(by_id[event_id], "no_owner", reason))
-            await self._publish(self.t_routed, result.published)
+            await self._retrying("publish", lambda: self._publish(self.t_routed, result.published))
             for routed in result.routed:
                 DECISIONS.labels(routed.assignment.policy, routed.assignment.owner_type).inc()
                 log.info("lead_routed", lead_id=routed.lead_id, owner_id=routed.assignment.owner_id,
@@ -106,7 +107,8 @@ class RouteHandlers:
         if changes:
             await self._retrying("changes", lambda: self.service.apply_changes(changes))
         if dead:
-            await self._publish(self.t_dead, [(d.lead_id, d.to_json_bytes()) for d in dead])
+            letters = [(d.lead_id, d.to_json_bytes()) for d in dead]
+            await self._retrying("publish", lambda: self._publish(self.t_dead, letters))
         HANDLER_SECONDS.labels(SERVICE, "batch").observe(time.perf_counter() - started)
 
     async def _retrying(self, what: str, call: Any) -> Any:

@@ -225,3 +225,21 @@ async def test_roster_refresh_retries_quickly_until_salesforce_answers(tmp_path:
         task.cancel()
         await engine.dispose()
     assert len(manager.current.reps) == len(sample_reps()) and manager.loaded_from == "source"
+
+
+async def test_a_failed_publish_is_retried_so_the_decision_is_not_lost(harness: Harness) -> None:
+    handlers = harness.app.state.handlers
+    handlers.settings.retry_max_seconds = 0.05
+    original, failures = handlers._publish, []
+
+    async def flaky(topic, messages):  # type: ignore[no-untyped-def]
+        if not failures:
+            failures.append(topic)
+            raise ConnectionError("broker unavailable")
+        return await original(topic, messages)
+
+    handlers._publish = flaky
+    ev = scored_event("lead-8")
+    await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
+    assert failures == ["c.leads.routed"]
+    assert [r.lead_id for r in harness.routed_events()] == ["lead-8"]
