@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from leadflow_contracts import (
     Grade,
@@ -66,7 +66,7 @@ class RuleScore:
     grade: Grade
     rating: Rating
     band: str
-    reasons: tuple[ScoreReason, ...]
+    reasons: tuple[Reason, ...]
 
 
 def decay_factor(activity: datetime | None, at: datetime, half_life_days: float) -> float:
@@ -170,9 +170,16 @@ def _compiled(ruleset: Ruleset) -> _Compiled:
     return compiled
 
 
-def _reason(component: str, points: float, text: str) -> ScoreReason:
-    """Reasons are made here from validated rules: skip re-validation."""
-    return ScoreReason.model_construct(component=component, points=points, reason=text)  # type: ignore[arg-type]
+class Reason(NamedTuple):
+    """One rule's contribution (a plain tuple while scoring; the top ones become ``ScoreReason``)."""
+
+    component: Literal["fit", "engagement", "model"]
+    points: float
+    reason: str
+
+
+def _reason(component: Literal["fit", "engagement"], points: float, text: str) -> Reason:
+    return Reason(component, points, text)
 
 
 def _clip(value: float, top: float) -> float:
@@ -196,7 +203,7 @@ def band_for(engagement: float, ruleset: Ruleset) -> str:
 def score_rules(event: LeadEnriched, ruleset: Ruleset) -> RuleScore:
     at = event.occurred_at
     checks = _compiled(ruleset)
-    reasons: list[ScoreReason] = []
+    reasons: list[Reason] = []
     used_groups: set[str] = set()
     fit = 0.0
     for rule, check in checks.fit:
@@ -237,10 +244,10 @@ def score_rules(event: LeadEnriched, ruleset: Ruleset) -> RuleScore:
                      rating=ruleset.ratings[grade][band], band=band, reasons=tuple(reasons))
 
 
-def top_reasons(reasons: tuple[ScoreReason, ...] | list[ScoreReason], n: int) -> tuple[ScoreReason, ...]:
+def top_reasons(reasons: Sequence[Reason], n: int) -> tuple[ScoreReason, ...]:
     """The ``n`` reasons that moved the score most (by absolute points; ties keep rule order)."""
     ranked = sorted(enumerate(reasons), key=lambda ir: (-abs(ir[1].points), ir[0]))
-    return tuple(r for _, r in ranked[:n])
+    return tuple(ScoreReason(component=r.component, points=r.points, reason=r.reason) for _, r in ranked[:n])
 
 
 def blend(rules: RuleScore, model: ModelScore | None, weight: float, ruleset: Ruleset) -> Score:
