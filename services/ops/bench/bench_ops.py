@@ -77,9 +77,8 @@ async def fill(engine: Any, open_leads: int, sla_target: int, rng: random.Random
             }
         )
 
-    closed = max(0, (sla_target - open_leads * 1.46) // 2.85)  # see the mix below
-    total = open_leads + int(closed)
-    for i in range(total):
+    i = -1
+    while (i := i + 1) < open_leads or len(sla) < sla_target:  # open leads first, then history up to the target
         is_open = i < open_leads
         lead_id = f"lead-{i:07d}"
         queued = is_open and rng.random() < 0.05

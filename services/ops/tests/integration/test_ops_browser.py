@@ -161,7 +161,14 @@ async def seed(console: Console) -> datetime:
             await console.send(
                 T.SLA_EVENTS,
                 F.sla(
-                    ev.lead_id, "met", touch, due_at=ev.sla.first_touch_due, owner_id=owner, team=team, rating=rating
+                    ev.lead_id,
+                    "met",
+                    touch,
+                    due_at=ev.sla.first_touch_due,
+                    started_at=ev.occurred_at + timedelta(seconds=4 + i % 5),  # the clock starts with the owner
+                    owner_id=owner,
+                    team=team,
+                    rating=rating,
                 ),
             )
     await console.send(
@@ -253,7 +260,7 @@ async def test_operator_replays_a_dead_letter(console: Console) -> None:
     masked = json.loads(await payload.input_value())
     assert "Schmidt" not in json.dumps(masked)
     masked["person"]["email"] = "anna.schmidt@example.com"
-    await payload.fill(json.dumps(masked, indent=2))
+    await payload.fill(json.dumps(masked, indent=2, ensure_ascii=False))
     page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     await page.click("#replay-btn")
     await expect(page.locator("#replay-done")).to_contain_text("Republished to")
