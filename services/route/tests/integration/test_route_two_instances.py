@@ -9,13 +9,20 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from leadflow_contracts import LeadRouted, topics
+from leadflow_contracts import DeadLetter, LeadRouted, topics
 from leadflow_platform.clock import FakeClock
 from leadflow_platform.testing.fixtures import consume, wait_for
 from leadflow_route.adapters.roster_source import StaticRosterSource
 from leadflow_route.app import create_app
 from leadflow_route.settings import RouteSettings
-from leadflow_route.testing import MONDAY_10_UTC, sample_config, sample_queues, sample_reps, scored_event
+from leadflow_route.testing import (
+    MONDAY_10_UTC,
+    reassign_event,
+    sample_config,
+    sample_queues,
+    sample_reps,
+    scored_event,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -69,6 +76,20 @@ async def test_two_instances_share_the_ledger(kafka_bootstrap: str, topic_namesp
         both = (one.state.calls["leads"], two.state.calls["leads"])
         ledger = await one.state.store.ledger_snapshot()
 
+        # the same group also takes reassignments and dead-letters what it cannot read
+        first = LeadRouted.model_validate_json(next(r.value for r in records if r.key == b"two-1"))
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            req = reassign_event(first)
+            await producer.send(topic_namespace(topics.LEADS_REASSIGN), req.to_json_bytes(), key=b"two-1")
+            await producer.send(topic_namespace(topics.LEADS_SCORED), b"\xff not json", key=b"broken-1")
+            await producer.flush()
+        finally:
+            await producer.stop()
+        more = await consume(kafka_bootstrap, topic_namespace(topics.LEADS_ROUTED), LEADS + 1, timeout=30)
+        letters = await consume(kafka_bootstrap, topic_namespace(topics.LEADS_DEADLETTER), 1, timeout=30)
+
     routed = [LeadRouted.model_validate_json(r.value) for r in records]
     assert len(routed) == LEADS and len({r.lead_id for r in routed}) == LEADS
     assert all(r.key == e.lead_id.encode() for r, e in zip(records, routed, strict=True))
@@ -78,3 +99,10 @@ async def test_two_instances_share_the_ledger(kafka_bootstrap: str, topic_namesp
     assert (got["N1"], got["N2"], got["N3"]) == (20, 40, 60)
     assert (got["D1"], got["D2"], got["Q_DACH"]) == (7, 7, 106)
     assert [ledger.get(r).assigned_total for r in ("N1", "N2", "N3", "D1", "D2")] == [20, 40, 60, 7, 7]
+
+    reassigned = [LeadRouted.model_validate_json(r.value) for r in more if r.key == b"two-1"]
+    assert len(reassigned) == 2 and reassigned[-1].reassignment == 1
+    assert reassigned[-1].assignment.owner_id != first.assignment.owner_id
+    assert reassigned[-1].assignment.previous_owner_ids == (first.assignment.owner_id,)
+    letter = DeadLetter.model_validate_json(letters[0].value)
+    assert (letter.lead_id, letter.reason) == ("broken-1", "invalid_event")
