@@ -29,11 +29,6 @@ def enriched_event_id(accepted_event_id: str) -> str:
     return str(uuid.uuid5(_EVENT_NS, "enrich:" + accepted_event_id))
 
 
-def _step(**fields: object) -> TraceStep:
-    """Trace steps are built from values this module made (UTC time, plain data): skip re-validation."""
-    return TraceStep.model_construct(**fields)  # type: ignore[arg-type]
-
-
 def enrich(
     event: LeadAccepted,
     index: MirrorIndex,
@@ -53,17 +48,17 @@ def enrich(
     tz = timezone_for(lead.phone_e164, lead.country, lead.region, policy)
     m = matched.match
     steps = (
-        _step(service=SERVICE, decision="account_match", reason=matched.reason, at=at,
+        TraceStep(service=SERVICE, decision="account_match", reason=matched.reason, at=at,
                   data={"account_id": m.account_id, "method": m.method.value, "confidence": m.confidence,
                         "candidates": m.candidates, "policy": policy.version}),
-        _step(service=SERVICE, decision="duplicate_check", reason=duplicate.reason, at=at,
+        TraceStep(service=SERVICE, decision="duplicate_check", reason=duplicate.reason, at=at,
                   data={"object": duplicate.duplicate.object if duplicate.duplicate else None,
                         "record_id": duplicate.duplicate.record_id if duplicate.duplicate else None}),
-        _step(service=SERVICE, decision="client_type", reason=client.reason, at=at,
+        TraceStep(service=SERVICE, decision="client_type", reason=client.reason, at=at,
                   data={"client_type": client.client_type.value}),
-        _step(service=SERVICE, decision="firmographics", reason=firmo.reason, at=at,
+        TraceStep(service=SERVICE, decision="firmographics", reason=firmo.reason, at=at,
                   data={"source": firmo.firmographics.source, "size_band": firmo.firmographics.size_band}),
-        _step(service=SERVICE, decision="timezone", reason=tz.reason, at=at, data={"timezone": tz.timezone}),
+        TraceStep(service=SERVICE, decision="timezone", reason=tz.reason, at=at, data={"timezone": tz.timezone}),
     )
     return LeadEnriched(
         event_id=enriched_event_id(event.event_id),
