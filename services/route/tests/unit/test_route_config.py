@@ -45,6 +45,7 @@ def test_shipped_config_loads_and_matches_the_demo_org() -> None:
         (lambda d: d.update(default_team="Mars"), "<root>", "default_team 'Mars'"),
         (lambda d: d.update(policies=["key_account", "vip"]), "policies.1", "Input should be"),
         (lambda d: d.update(policies=["key_account"]), "policies", "new_lead must be listed"),
+        (lambda d: d.update(policies=["new_lead", "duplicate", "new_lead"]), "policies", "listed twice"),
         (lambda d: d.update(default_working_hours="weekdays"), "default_working_hours", "cannot read"),
         (lambda d: d["teams"]["Benelux"].update(countries=["DE"]), "<root>", "country DE is in both"),
         (lambda d: d.pop("head_of_sales"), "head_of_sales", "Field required"),

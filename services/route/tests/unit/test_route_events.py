@@ -35,6 +35,16 @@ def test_scored_lead_becomes_a_request_without_exclusions() -> None:
     assert req.exclude_owner_ids == frozenset() and req.reassignment is False
 
 
+def test_duplicate_owner_comes_from_enrichment() -> None:
+    from leadflow_contracts import DuplicateOf, Enrichment
+
+    ev = scored_event()
+    dup = ev.model_copy(update={"enrichment": Enrichment(duplicate_of=DuplicateOf(
+        object="Lead", record_id="00QA", matched_on="email", owner_id="005REP"))})
+    assert routing_request(dup, []).duplicate_owner_id == "005REP"
+    assert routing_request(ev, []).duplicate_owner_id is None
+
+
 def test_routed_event_carries_assignment_sla_trace_and_a_deterministic_id() -> None:
     ev = scored_event("lead-a")
     routed = routed_event(ev, decide("N1"), SLA, history=[], now=MONDAY_10_UTC)

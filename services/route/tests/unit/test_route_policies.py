@@ -59,6 +59,24 @@ def test_no_key_account_manager_free_goes_to_head_of_sales() -> None:
     assert "inactive" in d.reason and "head of sales" in d.reason
 
 
+# ---- duplicates ---------------------------------------------------------------------------------------
+def test_duplicate_of_an_open_record_stays_with_its_owner() -> None:
+    d = route(RoutingRequest("l1", country="DE", duplicate_owner_id="N1"))
+    assert (d.owner_id, d.policy, d.team) == ("N1", "duplicate", "Nordics")
+
+
+@pytest.mark.parametrize("owner", ["Q_NORD", "005GONE", "N1"])
+def test_duplicate_whose_owner_cannot_take_it_is_routed_normally(owner: str) -> None:
+    rost = roster(rep("N1", absent=True))
+    d = route(RoutingRequest("l1", country="DE", language="de", duplicate_owner_id=owner), rost)
+    assert d.policy == "new_lead" and d.team == "DACH"
+
+
+def test_duplicate_owner_is_not_kept_on_reassignment() -> None:
+    d = route(RoutingRequest("l1", country="NO", duplicate_owner_id="N1", exclude_owner_ids=frozenset({"N1"})))
+    assert d.policy == "new_lead" and d.owner_id != "N1"
+
+
 # ---- existing customers -------------------------------------------------------------------------------
 def test_existing_customer_goes_to_account_owner() -> None:
     d = route(RoutingRequest("l1", ClientType.EXISTING_CUSTOMER, country="DE", account_owner_id="D1"))

@@ -13,8 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from leadflow_route.domain.roster import WorkingHoursError, normalise_language, parse_working_hours
 
-PolicyName = Literal["credit_hold", "key_account", "existing_customer", "new_lead"]
-DEFAULT_POLICY_ORDER: tuple[PolicyName, ...] = ("credit_hold", "key_account", "existing_customer", "new_lead")
+PolicyName = Literal["credit_hold", "key_account", "duplicate", "existing_customer", "new_lead"]
+DEFAULT_POLICY_ORDER: tuple[PolicyName, ...] = (
+    "credit_hold", "key_account", "duplicate", "existing_customer", "new_lead",
+)
 
 
 class RoutingConfigError(ValueError):

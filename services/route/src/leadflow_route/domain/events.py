@@ -56,6 +56,7 @@ def routing_request(event: Incoming, history: Sequence[str]) -> RoutingRequest:
         "language": lead.language,
         "key_account": enrichment.match.key_account,
         "account_owner_id": enrichment.match.owner_id,
+        "duplicate_owner_id": enrichment.duplicate_of.owner_id if enrichment.duplicate_of else None,
     }
     if isinstance(event, LeadScored):
         return RoutingRequest(**base)

@@ -29,6 +29,8 @@ class RoutingRequest:
     language: str | None = None
     key_account: bool = False
     account_owner_id: str | None = None
+    duplicate_owner_id: str | None = None
+    """Owner of the open Salesforce record this lead duplicates (crm-sync updates that record)."""
     exclude_owner_ids: frozenset[str] = frozenset()
     target: Target = "any"
     preferred_team: str | None = None
@@ -62,6 +64,7 @@ class Router:
         self._policies: dict[PolicyName, Callable[[RoutingRequest, Roster, Ledger, datetime], Decision | None]] = {
             "credit_hold": self._credit_hold,
             "key_account": self._key_account,
+            "duplicate": self._duplicate,
             "existing_customer": self._existing_customer,
             "new_lead": self._new_lead,
         }
@@ -274,6 +277,13 @@ class Router:
         if queue is not None:
             return self._queue(queue, None, "key_account", f"{prefix}; nobody free; key account queue")
         return self._last_resort(roster, None, "key_account", f"{prefix}; nobody free")
+
+    def _duplicate(self, req: RoutingRequest, roster: Roster, ledger: Ledger, now: datetime) -> Decision | None:
+        """A duplicate of an open record stays with the rep who already works that record, if they can take it."""
+        owner = roster.rep(req.duplicate_owner_id)
+        if owner is None or self.unavailable_because(owner, req, now) is not None:
+            return None
+        return self._user(owner, owner.team, "duplicate", "duplicate of an open record: stays with its owner")
 
     def _existing_customer(self, req: RoutingRequest, roster: Roster, ledger: Ledger, now: datetime
                            ) -> Decision | None:
