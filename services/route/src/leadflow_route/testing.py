@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from leadflow_contracts import (
     AccountMatch,
@@ -114,12 +114,13 @@ def scored_event(
     return LeadScored(lead_id=lead_id, occurred_at=at, lead=lead, enrichment=enrichment, score=score, **kwargs)
 
 
-def reassign_event(routed: LeadRouted, *, target: str = "any", exclude: tuple[str, ...] = (),
+def reassign_event(routed: LeadRouted, *, target: Literal["any", "team_queue", "team_leader"] = "any",
+                   exclude: tuple[str, ...] = (),
                    at: datetime = MONDAY_10_UTC, reason: str = "sla breached") -> ReassignRequested:
     return ReassignRequested(
         lead_id=routed.lead_id, occurred_at=at, trace=routed.trace, lead=routed.lead, enrichment=routed.enrichment,
         score=routed.score, reason=reason, requested_by="sla-monitor", exclude_owner_ids=exclude,
-        target=target, escalation_step=1, previous_routing=routed,  # type: ignore[arg-type]
+        target=target, escalation_step=1, previous_routing=routed,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from leadflow_contracts import Assignment, LeadRouted, LeadScored, ReassignRequested, SlaTarget, TraceStep
@@ -49,22 +50,21 @@ def _trace_owners(trace: Iterable[TraceStep]) -> list[str | None]:
 def routing_request(event: Incoming, history: Sequence[str]) -> RoutingRequest:
     lead, enrichment = event.lead, event.enrichment
     country = lead.country or enrichment.firmographics.country or lead.phone_country
-    base = {
-        "lead_id": event.lead_id,
-        "client_type": enrichment.client_type,
-        "country": country,
-        "language": lead.language,
-        "key_account": enrichment.match.key_account,
-        "account_owner_id": enrichment.match.owner_id,
-        "duplicate_owner_id": enrichment.duplicate_of.owner_id if enrichment.duplicate_of else None,
-    }
+    request = RoutingRequest(
+        lead_id=event.lead_id,
+        client_type=enrichment.client_type,
+        country=country,
+        language=lead.language,
+        key_account=enrichment.match.key_account,
+        account_owner_id=enrichment.match.owner_id,
+        duplicate_owner_id=enrichment.duplicate_of.owner_id if enrichment.duplicate_of else None,
+    )
     if isinstance(event, LeadScored):
-        return RoutingRequest(**base)
+        return request
     owners = previous_owners(event, history)
-    exclude = frozenset(_unique([*event.exclude_owner_ids, *owners]))
     team = event.previous_routing.assignment.team if event.previous_routing is not None else None
-    return RoutingRequest(**base, exclude_owner_ids=exclude, target=event.target, preferred_team=team,
-                          reassignment=True)
+    return replace(request, exclude_owner_ids=frozenset(_unique([*event.exclude_owner_ids, *owners])),
+                   target=event.target, preferred_team=team, reassignment=True)
 
 
 def sla_input(event: Incoming, team: str | None) -> SlaInput:
