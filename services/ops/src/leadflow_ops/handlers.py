@@ -7,12 +7,13 @@ dead-letter browser, so nothing loops).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
 from leadflow_contracts import CrmChange, CrmSynced, DeadLetter, LeadRejected, LeadRouted, SlaEvent
@@ -28,6 +29,7 @@ from leadflow_ops.metrics import DEAD_LETTERS
 from leadflow_ops.settings import OpsSettings
 
 log = get_logger(__name__)
+T_ = TypeVar("T_")
 
 CONTRACTS: dict[str, type[Any]] = {
     T.LEADS_ROUTED: LeadRouted,
@@ -92,6 +94,18 @@ class OpsConsumer:
         self.clock = clock
         self.publish_dead_letter = publish_dead_letter
 
+    async def _until_done(self, step: str, op: Callable[[], Awaitable[T_]]) -> T_:
+        """Retry ``op`` with capped backoff until it succeeds. The ack policy commits offsets even when a
+        handler raises, so raising would lose the batch; cancellation (shutdown) stops without a commit."""
+        delay = 0.2
+        while True:
+            try:
+                return await op()
+            except Exception as exc:
+                log.warning("ops_step_failed_retrying", step=step, error=type(exc).__name__, retry_in=delay)
+                await self.clock.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     async def handle(self, records: list[Record]) -> None:
         started = time.perf_counter()
         now = self.clock.now()
@@ -104,9 +118,11 @@ class OpsConsumer:
             if dead is not None:
                 EVENTS_FAILED.labels(service="ops", topic=record.topic, reason=dead.reason).inc()
                 log.warning("poison_message", topic=record.topic, reason=dead.reason, lead_id=dead.lead_id)
-                await self.publish_dead_letter(dead, T.LEADS_DEADLETTER)
+                await self._until_done(
+                    "publish_dead_letter", functools.partial(self.publish_dead_letter, dead, T.LEADS_DEADLETTER)
+                )
                 EVENTS_OUT.labels(service="ops", topic=T.LEADS_DEADLETTER).inc()
-        result = await self.repo.apply(items, now)
+        result = await self._until_done("apply", lambda: self.repo.apply(items, now))
         for topic, reason in result.dead_letters:
             DEAD_LETTERS.labels(topic=topic, reason=reason).inc()
         HANDLER_SECONDS.labels(service="ops", handler="read_models").observe(time.perf_counter() - started)

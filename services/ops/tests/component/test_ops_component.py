@@ -324,3 +324,20 @@ async def test_staffing_defaults_to_measured_arrivals(harness: Harness) -> None:
     assert custom["plan"]["intensity"] == pytest.approx(48.0)
     assert 0.84 < custom["plan"]["roster_service_level"] < 0.85
     assert bad.status_code == 400 and "level" in bad.json()["error"]
+
+
+async def test_a_failing_database_is_retried_not_skipped(harness: Harness) -> None:
+    """The ack policy commits offsets even when a handler raises, so the consumer retries instead."""
+    repo = harness.app.state.repo
+    original = repo.apply
+    failures = [RuntimeError("database is locked"), RuntimeError("connection reset")]
+
+    async def flaky(items: Any, now: Any) -> Any:
+        if failures:
+            raise failures.pop(0)
+        return await original(items, now)
+
+    repo.apply = flaky
+    await harness.send(T.LEADS_ROUTED, F.routed("L1", harness.clock.now()))
+    assert failures == []
+    assert (await repo.now_snapshot(harness.clock.now()))["open"] == 1
