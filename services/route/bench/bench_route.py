@@ -22,7 +22,7 @@ from leadflow_contracts import ClientType, LeadRouted, LeadSourceKind, Rating, t
 from leadflow_platform.clock import FakeClock
 from leadflow_platform.embedded_kafka import EmbeddedKafka
 from leadflow_platform.logging import configure_logging
-from leadflow_platform.topics_admin import ensure_topics
+from leadflow_platform.topics_admin import TopicSpec, ensure_topics
 from leadflow_route.adapters.roster_source import FixtureRosterSource
 from leadflow_route.app import create_app
 from leadflow_route.domain.config import load_routing_config
@@ -92,6 +92,7 @@ async def bench_domain(n: int) -> None:
 async def bench_service(n: int, max_records: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedKafka(log_file=Path(tmp) / "tansu.log") as kafka:
         await ensure_topics(kafka.bootstrap)
+        await ensure_topics(kafka.bootstrap, {"bench.raw": TopicSpec(partitions=6)})
         settings = RouteSettings(kafka_bootstrap=kafka.bootstrap, database_url=f"sqlite+aiosqlite:///{tmp}/route.db",
                                  routing_config=CONFIG, sla_policies=POLICIES / "sla-policies.yaml",
                                  calendars=POLICIES / "calendars.yaml", batch_max_records=max_records,
@@ -127,11 +128,37 @@ async def bench_service(n: int, max_records: int) -> None:
                         seen.add(routed.lead_id)
                         owners[routed.assignment.owner_type] += 1
             elapsed = time.perf_counter() - t0
-            await producer.stop()
             await consumer.stop()
+            raw = await raw_hop(kafka.bootstrap, producer, n)
+            await producer.stop()
+        print(f"baseline: raw aiokafka consume -> produce hop over the same {n} leads.scored records in "
+              f"{raw:.2f}s = {n / raw:,.0f} msg/s")
         print(f"service: {len(seen)}/{n} leads routed over the real broker in {elapsed:.2f}s = "
               f"{len(seen) / elapsed:,.0f} leads/s (publish took {t_pub:.2f}s; batch max_records={max_records}; "
               f"SQLite ledger; owners {dict(owners)})")
+
+
+async def raw_hop(bootstrap: str, producer: AIOKafkaProducer, n: int) -> float:
+    """The floor under any service on this broker and machine: consume, copy, produce, no parsing."""
+    consumer = AIOKafkaConsumer(topics.LEADS_SCORED, bootstrap_servers=bootstrap, group_id="bench-raw-hop",
+                                auto_offset_reset="earliest", max_poll_records=2000)
+    await consumer.start()
+    try:
+        first = await consumer.getone()  # pay the group join before timing
+        t0 = time.perf_counter()
+        pending = [await producer.send("bench.raw", first.value, key=first.key)]
+        count = 1
+        while count < n + 1:  # + the warm-up lead
+            batch = await consumer.getmany(timeout_ms=500, max_records=2000)
+            for records in batch.values():
+                for r in records:
+                    pending.append(await producer.send("bench.raw", r.value, key=r.key))
+                    count += 1
+            await asyncio.gather(*pending)
+            pending.clear()
+        return time.perf_counter() - t0
+    finally:
+        await consumer.stop()
 
 
 def main() -> None:
