@@ -11,8 +11,11 @@ from faststream.security import SASLPlaintext
 
 from leadflow_platform.settings import ServiceSettings
 
-DEFAULT_ACK_POLICY = AckPolicy.ACK
-"""Offsets are committed after the handler returns (at-least-once); a raising handler is retried."""
+DEFAULT_ACK_POLICY = AckPolicy.NACK_ON_ERROR
+"""Offsets are committed after the handler returns (at-least-once). A handler that raises is *not*
+committed: FastStream nacks it, which on Kafka seeks back so the message (or batch) is read again.
+(``AckPolicy.ACK`` would commit even after an exception and lose the work.) Handlers should turn
+poison messages into dead letters themselves and back off before raising on transient failures."""
 
 
 def make_broker(settings: ServiceSettings, **overrides: Any) -> KafkaBroker:

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, event, select, text
+from sqlalchemy import Column, DateTime, MetaData, String, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -84,24 +84,18 @@ processed_events = Table(
 async def claim_new_events(conn: AsyncConnection, consumer: str, event_ids: Iterable[str], now: datetime) -> set[str]:
     """Record ``event_ids`` as processed by ``consumer``; return the ones not seen before.
 
+    Atomic: ``INSERT … ON CONFLICT DO NOTHING RETURNING`` returns exactly the rows this call inserted,
+    so two replicas that hold the same messages during a rebalance can never both win a claim.
     Call inside the transaction that does the work, so a crash before commit forgets the claim too.
     """
     ids = list(dict.fromkeys(event_ids))
-    if not ids:
-        return set()
-    seen: set[str] = set()
+    fresh: set[str] = set()
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        rows = await conn.execute(
-            select(processed_events.c.event_id).where(
-                processed_events.c.consumer == consumer, processed_events.c.event_id.in_(chunk)
-            )
+        stmt = (
+            insert_ignore(conn, processed_events)
+            .values([{"consumer": consumer, "event_id": i, "processed_at": now} for i in chunk])
+            .returning(processed_events.c.event_id)
         )
-        seen.update(r[0] for r in rows)
-    fresh = [i for i in ids if i not in seen]
-    if fresh:
-        await conn.execute(
-            insert_ignore(conn, processed_events),
-            [{"consumer": consumer, "event_id": i, "processed_at": now} for i in fresh],
-        )
-    return set(fresh)
+        fresh.update(row[0] for row in await conn.execute(stmt))
+    return fresh

@@ -32,7 +32,7 @@ PII_KEYS = frozenset(
 )
 SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey", "authorization", "session_id", "signature")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"(?<![\w.])\+?\d[\d ()\-.]{6,}\d(?![\w.])")
+_PHONE = re.compile(r"(?<![\w.\-])\+?\d[\d ()\-.]{6,}\d(?![\w.\-])")
 
 
 def fingerprint(value: str) -> str:

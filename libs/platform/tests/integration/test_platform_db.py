@@ -26,3 +26,24 @@ async def test_claim_new_events_is_idempotent_on_both_databases(database_url):
             assert await claim_new_events(conn, "c", ["d"], now) == {"d"}
     finally:
         await engine.dispose()
+
+
+async def test_two_concurrent_claims_of_one_event_have_exactly_one_winner(database_url):
+    import asyncio
+
+    engine = create_engine(database_url)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(idempotency_metadata.create_all)
+
+        async def claim(ids):
+            async with engine.begin() as conn:
+                return await claim_new_events(conn, "c", ids, now)
+
+        results = await asyncio.gather(*[claim([f"e{i}" for i in range(50)]) for _ in range(4)])
+        won = [r for r in results if r]
+        assert sum(len(r) for r in results) == 50, "every id claimed exactly once across the racers"
+        assert set().union(*won) == {f"e{i}" for i in range(50)}
+    finally:
+        await engine.dispose()

@@ -70,3 +70,8 @@ def test_addresses_dates_and_versions_are_not_mistaken_for_phones(text):
 @pytest.mark.parametrize("phone", ["+47 912 34 567", "+49 (30) 1234-5678", "0049 30 12345678", "+44.20.7946.0958"])
 def test_phone_formats_are_masked(phone):
     assert "<phone:" in mask_text(f"call {phone} today")
+
+
+def test_ids_with_digit_groups_are_not_mistaken_for_phones():
+    text = "lead demo-1234-5678 event 3f1c2b8e-1234-5678-9abc-123456789012"
+    assert mask_text(text) == text
