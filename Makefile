@@ -53,6 +53,12 @@ schema-compat: $(STAMP) ## Fail on a breaking change against the last released s
 bench-intake: $(STAMP) ## Intake throughput over the real embedded broker (prints leads/s)
 	$(PY) services/intake/bench/bench_intake.py
 
+bench-enrich: $(STAMP) ## Enrich: pure matching/enrichment rate and the service over the embedded broker (leads/s)
+	$(PY) services/enrich/bench/bench_enrich.py
+
+bench-score: $(STAMP) ## Score: pure rule-scoring rate and the service over the embedded broker (leads/s)
+	$(PY) services/score/bench/bench_score.py
+
 bench-emulator: $(STAMP) ## Salesforce emulator throughput (Collections upserts/s, queries/s)
 	$(PY) services/salesforce-emulator/bench/bench_emulator.py
 
