@@ -67,7 +67,7 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
     directory = TeamDirectory(fetch=lambda soql: writer.call(lambda: gateway.query(soql)), clock=clock,
                               ttl=timedelta(seconds=settings.directory_ttl_seconds))
     service = SyncService(repo=repo, writer=writer, gateway=gateway, policy=policy, clock=clock, publish=publish,
-                          directory=directory)
+                          directory=directory, budget_probe_seconds=settings.budget_probe_seconds)
     pause = ConsumerPause()
     lock = SharedExclusiveLock()
     register(broker, settings, service, pause, lock)

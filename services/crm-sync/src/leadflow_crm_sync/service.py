@@ -95,7 +95,8 @@ class _Batch:
 
 class SyncService:
     def __init__(self, *, repo: Repository, writer: BatchWriter, gateway: SalesforceGateway, policy: SyncPolicy,
-                 clock: Clock, publish: Publish, directory: TeamDirectory) -> None:
+                 clock: Clock, publish: Publish, directory: TeamDirectory,
+                 budget_probe_seconds: float = 300.0) -> None:
         self.repo = repo
         self.writer = writer
         self.gateway = gateway
@@ -103,6 +104,8 @@ class SyncService:
         self.clock = clock
         self.publish = publish
         self.directory = directory
+        self.budget_probe_seconds = budget_probe_seconds
+        self._last_probe: float | None = None
 
     # ---- helpers -----------------------------------------------------------------------------------
     def _step(self, decision: str, reason: str) -> TraceStep:
@@ -510,20 +513,34 @@ class SyncService:
             ConvertedIds(res.account_id, res.contact_id, res.opportunity_id)
 
     # ---- deferred writes (API budget) ---------------------------------------------------------------
+    async def _probe_budget(self) -> bool:
+        """Nothing else refreshes the usage while only deferred writes wait: ask /limits, not too often."""
+        now = time.monotonic()
+        if self._last_probe is not None and now - self._last_probe < self.budget_probe_seconds:
+            return False
+        self._last_probe = now
+        try:
+            usage = await self.writer.call(self.gateway.refresh_usage)
+        except (Unavailable, SalesforceCallError) as e:
+            log.warning("budget_probe_failed", error=str(e))
+            return False
+        log.info("budget_probed", remaining=usage.remaining if usage else None)
+        return True
+
     async def drain_deferred(self, limit: int = 1000) -> int:
         """Write what the budget held back, now that it allows it. Returns the number written."""
         rows = await self.repo.deferred_writes(limit)
         if not rows:
             return 0
         b = _Batch()
-        todo: list[tuple[str, str, dict[str, Any], RecordWrite]] = []
+        writes = []
         for key, lead_id, _kind, payload in rows:
             w = payload["write"]
-            write = RecordWrite(w["sobject"], w["mode"], w["key"], w["fields"], WriteKind(w["kind"]),
-                                w.get("ext_field"))
-            if not self._allowed(write.kind).allowed:
-                continue
-            todo.append((key, lead_id, payload, write))
+            writes.append((key, lead_id, payload, RecordWrite(w["sobject"], w["mode"], w["key"], w["fields"],
+                                                              WriteKind(w["kind"]), w.get("ext_field"))))
+        todo = [t for t in writes if self._allowed(t[3].kind).allowed]
+        if not todo and await self._probe_budget():
+            todo = [t for t in writes if self._allowed(t[3].kind).allowed]
         if not todo:
             return 0
         results = await self.writer.write([w for _, _, _, w in todo])

@@ -39,4 +39,6 @@ class CrmSyncSettings(ServiceSettings):
     max_record_retries: int = Field(default=8, ge=0)
 
     deferred_interval_seconds: float = Field(default=30.0, gt=0)
+    budget_probe_seconds: float = Field(default=300.0, gt=0, description="while writes wait for the API budget "
+                                        "and nothing else calls Salesforce, ask /limits this often (1 API call)")
     directory_ttl_seconds: float = Field(default=900.0, gt=0)

@@ -57,6 +57,9 @@ class FakeSalesforce:
 
     users: list[dict[str, Any]] = field(default_factory=list)
     usage_value: ApiUsage | None = None
+    """What the last call's Sforce-Limit-Info said."""
+    org_usage: ApiUsage | None = None
+    """What /limits would say now (set it to let a probe see the budget recover)."""
     calls: list[Call] = field(default_factory=list)
     records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     fail_calls: list[SalesforceCallError] = field(default_factory=list)
@@ -184,6 +187,12 @@ class FakeSalesforce:
         return []
 
     def usage(self) -> ApiUsage | None:
+        return self.usage_value
+
+    async def refresh_usage(self) -> ApiUsage | None:
+        self._record_call(Call("limits", None, []))
+        if self.org_usage is not None:
+            self.usage_value = self.org_usage
         return self.usage_value
 
     async def close(self) -> None:

@@ -213,3 +213,20 @@ async def test_an_unexpected_failure_rewinds_instead_of_committing(h: Harness) -
         await h.publish(ev, ROUTED)  # the redelivery
     assert await h.app.state.repo.already_processed([ev.event_id]) == {ev.event_id}
     assert len(h.fake.writes("Lead")) == 2 and len(h.fake.table("Lead")) == 1, "written twice, one record"
+
+
+async def test_deferred_writes_probe_the_budget_when_nothing_else_calls_salesforce(h: Harness) -> None:
+    async with TestKafkaBroker(h.broker):
+        await h.publish(routed("lead-1"), ROUTED)
+        h.fake.usage_value = ApiUsage(used=99_900, total=100_000)
+        await h.publish(routed("lead-1", score=91.0, occurred_at=T0 + timedelta(minutes=5)), ROUTED)
+        assert await h.app.state.repo.count_deferred() == 1
+        h.fake.org_usage = ApiUsage(used=99_950, total=100_000)  # still low when probed
+        assert await h.service.drain_deferred() == 0
+        assert await h.service.drain_deferred() == 0
+        assert sum(1 for c in h.fake.calls if c.operation == "limits") == 1, "one probe per probe interval"
+        h.fake.org_usage = ApiUsage(used=100, total=100_000)  # the daily window moved on
+        h.service._last_probe = None  # the probe interval has passed
+        assert await h.service.drain_deferred() == 1
+    assert sum(1 for c in h.fake.calls if c.operation == "limits") == 2
+    assert h.fake.table("Lead")[h.synced[0]["salesforce_id"]]["Score__c"] == 91.0

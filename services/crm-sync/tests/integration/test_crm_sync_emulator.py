@@ -108,6 +108,7 @@ async def stack(kafka_bootstrap: str, emu: EmulatorHandle, tmp_path_factory: pyt
         kafka_bootstrap=kafka_bootstrap, topic_prefix=ns.prefix, database_url=f"sqlite+aiosqlite:///{db}",
         salesforce=emu.salesforce_settings(timeout=5.0), retry_base_seconds=0.2, retry_cap_seconds=1.0,
         rate_limit_base_seconds=0.5, rate_limit_cap_seconds=1.5, hold_seconds=2.0, deferred_interval_seconds=1.0,
+        budget_probe_seconds=1.0,
         consumer_group=f"crm-sync-it-{ns.prefix}",
     )
     app = create_app(settings)
@@ -273,6 +274,29 @@ async def test_a_timed_out_write_that_landed_anyway_is_not_duplicated(stackf: di
     assert sf.query("SELECT COUNT() FROM Lead WHERE Leadflow_Id__c = 'it-timeout'")["totalSize"] == 1
     assert s["salesforce_id"] == lead_by_ext(sf, "it-timeout")["Id"]
     assert stackf["app"].state.writer.stats.failed_calls >= 1
+
+
+async def test_below_the_api_reserve_new_leads_go_through_and_cosmetic_updates_wait(
+        stackf: dict[str, Any], sf: Salesforce, emu: EmulatorHandle) -> None:
+    app = stackf["app"]
+    emu.configure(dailyApiLimit=100_000, apiUsage=99_700)  # 300 left; the reserve is 5 % = 5,000
+    try:
+        await stackf["publish"](routed("it-budget", owner_id=SELLER, occurred_at=NOW), topics.LEADS_ROUTED, "it-budget")
+        (created,) = await synced(stackf["collector"], "it-budget")
+        assert created["operation"] == "created", "a new lead is critical"
+        usage = app.state.gateway.usage()
+        assert usage is not None and usage.remaining < 300, "read from Sforce-Limit-Info"
+        cosmetic = routed("it-budget", owner_id=SELLER, occurred_at=NOW + timedelta(minutes=1), score=91.0)
+        await stackf["publish"](cosmetic, topics.LEADS_ROUTED, "it-budget")
+        await wait_for(lambda: app.state.repo.count_deferred(), timeout=30)
+        assert lead_by_ext(sf, "it-budget")["Score__c"] == 72.0
+    finally:
+        emu.configure(apiUsage=0)  # the day rolls over: the drain's /limits probe sees it
+    out = await synced(stackf["collector"], "it-budget", n=2)
+    assert out[1]["operation"] == "updated" and out[1]["source_event_id"] == cosmetic.event_id
+    assert lead_by_ext(sf, "it-budget")["Score__c"] == 91.0
+    assert app.state.gateway.usage().remaining > 90_000
+    assert any(r["path"].endswith("/limits/") or r["path"].endswith("/limits") for r in emu.requests_log(10_000))
 
 
 async def test_revoked_session_logs_in_again(stackf: dict[str, Any], sf: Salesforce, emu: EmulatorHandle) -> None:

@@ -116,6 +116,15 @@ class SimpleSalesforceGateway:
     def usage(self) -> ApiUsage | None:
         return self._usage
 
+    async def refresh_usage(self) -> ApiUsage | None:
+        limits = await self._run("limits", lambda sf: sf.limits())
+        daily = limits.get("DailyApiRequests") if isinstance(limits, dict) else None
+        if isinstance(daily, dict) and "Max" in daily and "Remaining" in daily:
+            total, remaining = int(daily["Max"]), int(daily["Remaining"])
+            self._usage = ApiUsage(used=max(0, total - remaining), total=total)
+            SALESFORCE_BUDGET.labels(self._service).set(self._usage.remaining)
+        return self._usage
+
     async def close(self) -> None:
         sf = self._sf
         self._drop_client()
