@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -79,7 +82,8 @@ def create_app(
         rules=SignalRules.build(settings.untouched_statuses, settings.qualified_statuses, settings.touch_task_types),
         topics_=Topics.with_prefix(settings.topic_prefix),
     )
-    instance = settings.instance_id or f"sla-{id(monitor):x}"
+    # The lease owner: unique per process even when replicas share an image (hostname, pid, random).
+    instance = settings.instance_id or f"sla-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     scheduler = Scheduler(
         monitor,
         clock,

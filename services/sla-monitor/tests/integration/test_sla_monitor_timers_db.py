@@ -269,3 +269,23 @@ async def test_two_instances_fire_each_timer_once(database_url: str) -> None:
     assert len({e.lead_id for e in breached}) == n
     assert len({e.event_id for e in events}) == len(events)
     assert fired_a > 0 and fired_b > 0, (fired_a, fired_b)
+
+
+async def test_routing_and_reassignment_in_one_batch(database_url: str) -> None:
+    clock = FakeClock(MONDAY_9)
+    engine, store, monitor, _scheduler, pub = await build(database_url, clock)
+    try:
+        later = MONDAY_9 + timedelta(minutes=70)
+        first = make_routed("B1", MONDAY_9, owner_id="005A")
+        second = make_routed("B1", later, owner_id="005B", reassignment=1)
+        again = make_routed("B1", MONDAY_9, owner_id="005A", event_id=first.event_id)  # a redelivery
+        await monitor.handle_routed([first, second, again])
+        timer = await store.get_timer("B1", "first_touch")
+        assert timer is not None and timer.owner_id == "005B" and timer.cycle == 1 and timer.started_at == later
+        started = [e for e in sla_events(pub) if e.kind == "started" and e.clock == "first_touch"]
+        assert [e.owner_id for e in started] == ["005A", "005B"]
+        async with engine.connect() as conn:
+            lead = await store.get_lead(conn, "B1")
+        assert lead is not None and lead.previous_owners == ("005A",) and lead.reassignment == 1
+    finally:
+        await engine.dispose()
