@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from leadflow_businesstime import load_calendar_file, load_sla_policies
@@ -74,6 +77,13 @@ def create_app(
         if refresh_roster and source is not None:
             await roster.run_periodic(settings.roster_refresh_seconds)
 
+    async def prune_loop() -> None:
+        while True:
+            removed = await store.prune_decisions(clock.now() - timedelta(days=settings.decision_retention_days))
+            if removed:
+                log.info("decisions_pruned", removed=removed)
+            await asyncio.sleep(3600)
+
     async def roster_ready() -> bool:
         return bool(roster.current.reps)
 
@@ -85,7 +95,7 @@ def create_app(
         on_startup=[setup_topics, setup_database],
         on_shutdown=[engine.dispose],
         ready_checks={"database": database_ready, "roster": roster_ready},
-        background=[roster_loop],
+        background=[roster_loop, prune_loop],
     )
     app = build_http_app(settings, lifecycle)
     app.state.broker = broker

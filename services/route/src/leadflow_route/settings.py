@@ -33,4 +33,7 @@ class RouteSettings(ServiceSettings):
     consumer_group: str = "leadflow-route"
     batch_max_records: int = Field(default=500, ge=1)
     batch_timeout_ms: int = Field(default=50, ge=1)
+    decision_retention_days: float = Field(
+        default=8.0, gt=0, description="Keep produced LeadRouted this long for replays (> the topics' 7-day retention)."
+    )
     retry_max_seconds: float = Field(default=5.0, gt=0)

@@ -135,3 +135,20 @@ async def test_a_unit_of_work_waits_for_the_other_instances_lock(instances) -> N
 
     await asyncio.wait_for(asyncio.gather(first(), second()), timeout=30)
     assert order == ["a-in", "a-out", "b-in"]
+
+
+async def test_old_decisions_are_pruned_and_the_owner_history_kept(instances) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    inst = await instances()
+    old = scored_event("p1", country="NO")
+    await inst.service.route([old])
+    inst.clock.advance(timedelta(days=9))
+    new = scored_event("p2", country="NO")
+    await inst.service.route([new])
+    removed = await inst.store.prune_decisions(inst.clock.now() - timedelta(days=8))
+    assert removed == 1
+    async with inst.store.unit_of_work() as uow:
+        stored = await uow.stored_decisions([old.event_id, new.event_id])
+    assert set(stored) == {new.event_id}
+    assert [h.owner_id for h in await inst.store.owner_history("p1")]  # the no-ping-pong memory stays

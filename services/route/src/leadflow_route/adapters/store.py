@@ -142,6 +142,12 @@ class RouteStore:
             await conn.execute(stmt)
             yield UnitOfWork(conn)
 
+    async def prune_decisions(self, older_than: datetime) -> int:
+        """Forget produced decisions older than the input topics' retention: no replay can ask for them."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(decisions.delete().where(decisions.c.created_at < older_than))
+            return int(result.rowcount or 0)
+
     # ---- roster cache ----------------------------------------------------------------------------
     async def save_roster(self, roster: Roster, now: datetime) -> None:
         rows = [{"kind": "user", "record_id": r.id, "payload": r.model_dump_json(), "updated_at": now}
