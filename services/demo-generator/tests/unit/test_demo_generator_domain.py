@@ -65,5 +65,7 @@ def test_progress_latency_percentiles():
         p.seen("synced", f"L{i}", at=100.0 + (i + 1) / 1000)
     assert percentile(list(p.latencies_ms), 50) == pytest.approx(50)
     assert percentile(list(p.latencies_ms), 99) == pytest.approx(99)
-    assert "synced 100" in p.line() and "p50 50 ms" in p.line()
+    assert "in Salesforce 100 (writes 100)" in p.line() and "p50 50 ms" in p.line()
+    p.seen("synced", "L1", at=200.0)  # a later write for the same lead (e.g. SLA status)
+    assert "in Salesforce 100 (writes 101)" in p.line()
     assert percentile([], 50) is None

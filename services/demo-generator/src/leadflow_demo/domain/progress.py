@@ -22,6 +22,7 @@ class Progress:
     counts: Counter[str] = field(default_factory=Counter)
     published_at: dict[str, float] = field(default_factory=dict)
     latencies_ms: deque[float] = field(default_factory=deque)
+    synced_leads: set[str] = field(default_factory=set)
 
     def published(self, lead_id: str | None, at: float, kind: str) -> None:
         self.counts["in"] += 1
@@ -33,6 +34,14 @@ class Progress:
                     del self.published_at[key]
 
     def seen(self, stage: str, lead_id: str, at: float) -> None:
+        if stage == "synced":
+            # crm.synced also reports later writes (SLA status, conversion): count each lead once
+            self.counts["crm_writes"] += 1
+            if lead_id in self.synced_leads:
+                return
+            self.synced_leads.add(lead_id)
+            if len(self.synced_leads) > 200_000:
+                self.synced_leads.clear()
         self.counts[stage] += 1
         if stage == "synced":
             start = self.published_at.pop(lead_id, None)
@@ -51,6 +60,7 @@ class Progress:
 
         return (
             f"leads in {c['in']} (bad {c['in_bad']}, replays {c['in_replay']}) | accepted {c['accepted']} | "
-            f"rejected {c['rejected']} | routed {c['routed']} | synced {c['synced']} | sla met {c['sla_met']} "
+            f"rejected {c['rejected']} | routed {c['routed']} | in Salesforce {c['synced']} (writes {c['crm_writes']}) "
+            f"| sla met {c['sla_met']} warned {c['sla_warning']} "
             f"breached {c['sla_breached']} | publish→Salesforce p50 {fmt(p50)} p99 {fmt(p99)}"
         )
