@@ -101,6 +101,8 @@ class ChangeFeed:
 
     async def step(self) -> bool:
         """One cycle; True when this instance polled."""
+        if not self.logged_in:  # before taking the lease: a slow login must not let it lapse (standbys too)
+            await self._login()
         now = self.clock.now()
         held = await self.repo.acquire_lease(self.config.lease_name, self.config.holder, now, self.config.lease_ttl)
         if not held:
@@ -117,14 +119,15 @@ class ChangeFeed:
         ACTIVE.set(0)
         log.warning("feed_standby", holder=self.config.holder, reason=reason)
 
+    async def _login(self) -> None:
+        await self.sf.login()
+        me = await self.sf.current_user_id()
+        if me:
+            self.integration_users = self.integration_users | {me}
+        self.logged_in = True
+        log.info("salesforce_logged_in", integration_users=sorted(self.integration_users))
+
     async def _activate(self) -> None:
-        if not self.logged_in:
-            await self.sf.login()
-            me = await self.sf.current_user_id()
-            if me:
-                self.integration_users = self.integration_users | {me}
-            self.logged_in = True
-            log.info("salesforce_logged_in", integration_users=sorted(self.integration_users))
         stored = await self.repo.load_cursors()  # another instance may have moved them while we stood by
         self.cursors = {name: restored(*v) for name, v in stored.items()}
         for obj in self.config.objects:

@@ -45,7 +45,7 @@ async def test_lease_is_exclusive_renewable_and_expires(database_url):
 async def test_two_instances_only_one_polls_and_the_standby_takes_over(
     emu, rep_sf, make_settings, running, kafka_bootstrap, topic_namespace, sqlite_url
 ):
-    common = {"lease_ttl_seconds": 4.0, "poll_interval_seconds": 0.2, "overlap_seconds": 0.5}
+    common = {"lease_ttl_seconds": 5.0, "poll_interval_seconds": 0.2, "overlap_seconds": 0.5}
     s_a = make_settings(emu, kafka_bootstrap, topic_namespace.prefix, sqlite_url, instance_id="inst-a", **common)
     s_b = make_settings(emu, kafka_bootstrap, topic_namespace.prefix, sqlite_url, instance_id="inst-b", **common)
     topic = topic_namespace(CRM_CHANGES)
