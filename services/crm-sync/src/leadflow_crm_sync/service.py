@@ -439,7 +439,8 @@ class SyncService:
             if state is None:
                 state = LeadState(lead_id=ev.lead_id, salesforce_id=ev.record_id)
             seen = observed_conversion(ev)
-            already = await self.repo.conversion(ev.record_id)
+            in_batch = next((c for sf_id, _l, c in b.unit.conversions if sf_id == ev.record_id), None)
+            already = in_batch or await self.repo.conversion(ev.record_id)
             if seen is not None:
                 if already is None:
                     st = state.with_(converted=True, salesforce_id=ev.record_id)

@@ -137,3 +137,16 @@ async def test_non_qualifying_changes_do_nothing(h: Harness) -> None:
         calls = len(h.fake.calls)
         await h.publish(lead_change("lead-w", sf_id, status="Working - Contacted"), topics.CRM_CHANGES)
     assert len(h.fake.calls) == calls and len(h.synced) == 1
+
+
+async def test_the_same_qualification_twice_in_one_batch_converts_once(h: Harness) -> None:
+    from leadflow_crm_sync.service import Incoming
+
+    async with TestKafkaBroker(h.broker):
+        await h.publish(routed("lead-2x"), topics.LEADS_ROUTED)
+        sf_id = h.synced[0]["salesforce_id"]
+        first, second = lead_change("lead-2x", sf_id), lead_change("lead-2x", sf_id)
+        await h.service.process([Incoming("changes", first.to_json_bytes()),
+                                 Incoming("changes", second.to_json_bytes())])
+    assert sum(1 for c in h.fake.calls if c.operation == "convert") == 1
+    assert [s["operation"] for s in h.synced] == ["created", "converted"]

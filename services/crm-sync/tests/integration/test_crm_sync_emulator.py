@@ -363,3 +363,25 @@ async def test_conversion_creates_account_contact_opportunity_once(stackf: dict[
     assert len(stackf["collector"].synced_for("it-convert")) == 2
     opps_after = sf.query(f"SELECT COUNT() FROM Opportunity WHERE AccountId = '{KEY_ACCOUNT}'")["totalSize"]
     assert opps_after == opps_before + 1
+
+
+async def test_conversion_without_a_matched_account_creates_one_account_contact_and_opportunity(
+        stackf: dict[str, Any], sf: Salesforce) -> None:
+    ev = routed("it-convert-new", owner_id=SELLER, occurred_at=NOW, company="Brand New Robotics AS",
+                email="ola@brandnew.example")
+    await stackf["publish"](ev, topics.LEADS_ROUTED, "it-convert-new")
+    (s,) = await synced(stackf["collector"], "it-convert-new")
+    for _ in range(2):  # the qualification seen twice
+        await stackf["publish"](lead_change("it-convert-new", s["salesforce_id"], changed_by=SELLER),
+                                topics.CRM_CHANGES, "it-convert-new")
+    out = await synced(stackf["collector"], "it-convert-new", n=2)
+    conv = out[1]
+    assert conv["operation"] == "converted" and conv["owner_id"] == SELLER
+    accounts = sf.query("SELECT Id, OwnerId FROM Account WHERE Name = 'Brand New Robotics AS'")["records"]
+    assert [a["Id"] for a in accounts] == [conv["account_id"]] and accounts[0]["OwnerId"] == SELLER
+    contacts = sf.query("SELECT Id, AccountId FROM Contact WHERE Email = 'ola@brandnew.example'")["records"]
+    assert [c["Id"] for c in contacts] == [conv["contact_id"]]
+    opps = sf.query(f"SELECT Id, Type FROM Opportunity WHERE AccountId = '{conv['account_id']}'")["records"]
+    assert [o["Id"] for o in opps] == [conv["opportunity_id"]] and opps[0]["Type"] == "New Customer"
+    await asyncio.sleep(1.0)
+    assert len(stackf["collector"].synced_for("it-convert-new")) == 2
