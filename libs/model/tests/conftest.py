@@ -33,9 +33,9 @@ CSV_CANDIDATES = [
 
 @pytest.fixture(scope="session", autouse=True)
 def _one_thread() -> None:
-    from threadpoolctl import threadpool_limits
+    from leadflow_model.threads import limit_threads
 
-    threadpool_limits(1)
+    limit_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,7 @@ import joblib
 import sklearn
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadflow_model.explain import Explainer
 from leadflow_model.features import FeatureSpec
 from leadflow_model.mapping import IntakeMap
 
@@ -57,6 +58,7 @@ class Manifest(BaseModel):
     holdout_pr_auc: float | None = None
     model_sha256: str
     sklearn_version: str
+    explainer: Explainer | None = None
 
 
 class ActivePointer(BaseModel):
@@ -119,6 +121,7 @@ def write_artifact(
     metrics: dict[str, Any],
     card: str,
     created_at: datetime | None = None,
+    explainer: Explainer | None = None,
 ) -> Path:
     """Write a complete version directory (to a temp dir, then renamed: readers never see half of one)."""
     root.mkdir(parents=True, exist_ok=True)
@@ -142,6 +145,7 @@ def write_artifact(
         holdout_pr_auc=holdout.get("pr_auc"),
         model_sha256=_sha256(tmp / MODEL_FILE),
         sklearn_version=sklearn.__version__,
+        explainer=explainer,
     )
     (tmp / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
     (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")

@@ -64,9 +64,9 @@ class Progress:
 
 def _limit_threads() -> None:
     # OpenMP threads fight over a small shared machine (a fit can get 30x slower); one thread is predictable.
-    from threadpoolctl import threadpool_limits
+    from leadflow_model.threads import limit_threads
 
-    threadpool_limits(1)
+    limit_threads(1)
 
 
 def _sf_settings(args: argparse.Namespace) -> Any:
@@ -127,6 +127,14 @@ def _train_common(args: argparse.Namespace, history: Any, mapping: Any) -> int:
     from leadflow_model.workflow import PublishRefused, publish, train_and_write
 
     cfg = TrainConfig(holdout=args.holdout, holdout_fraction=args.holdout_fraction)
+    if args.quick:
+        cfg = TrainConfig(
+            holdout=args.holdout,
+            holdout_fraction=args.holdout_fraction,
+            cv_folds=3,
+            param_grid=({"max_iter": 60},),
+            baseline=False,
+        )
     skipped = getattr(history, "skipped", {})
     print(
         f"history: {len(history)} leads with an outcome from {history.source}"
@@ -310,6 +318,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--publish", action="store_true", help="make the new version active (guarded)")
     p.add_argument("--force", action="store_true", help="publish even when worse than the active model")
     p.add_argument("--page-size", type=int, default=2000, help="Bulk 2.0 records per result page")
+    p.add_argument("--quick", action="store_true", help="one small candidate, 3 folds, no baseline (smoke tests)")
 
 
 def register(subparsers: Any) -> None:

@@ -17,6 +17,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 
+from leadflow_model.explain import Explainer, fit_explainer
 from leadflow_model.features import FeatureSpec, encode, fit_spec
 from leadflow_model.history import History
 from leadflow_model.mapping import Mapping
@@ -65,6 +66,7 @@ class Trained:
     holdout_labels: np.ndarray
     baseline_holdout_scores: np.ndarray | None
     window: dict[str, str | None]
+    explainer: Explainer | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -185,7 +187,8 @@ def train(history: History, mapping: Mapping, cfg: TrainConfig | None = None) ->
         "holdout_from": hlo.strftime(fmt) if hlo else None,
         "holdout_to": hhi.strftime(fmt) if hhi else None,
     }
-    return Trained(model, spec, best["params"], cv_results, metrics, p_ho, y_ho, p_base, window)
+    explainer = fit_explainer(lambda x: model.predict_proba(x)[:, 1], spec, train_h.records, seed=cfg.seed)
+    return Trained(model, spec, best["params"], cv_results, metrics, p_ho, y_ho, p_base, window, explainer)
 
 
 def refit_on_all(trained: Trained, history: History, mapping: Mapping, cfg: TrainConfig | None = None) -> Any:

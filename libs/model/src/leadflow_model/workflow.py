@@ -70,6 +70,7 @@ def train_and_write(
         metrics=trained.metrics,
         card=card,
         created_at=now,
+        explainer=trained.explainer,
     )
     rdir = path / "report"
     images = plots(

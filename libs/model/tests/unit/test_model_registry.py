@@ -125,3 +125,29 @@ def test_a_shadow_cannot_be_the_active_version(root: Path, two_versions) -> None
     write_active(root, ActivePointer(active=v1))
     with pytest.raises(ArtifactError, match="active version"):
         set_shadow(root, [v1])
+
+
+def test_contributions_follow_the_model_and_are_table_lookups(trained_versions, make_lead) -> None:
+    from leadflow_model.artifacts import load_artifact
+    from leadflow_model.explain import bin_words
+
+    loaded = load_artifact(trained_versions.root / trained_versions.v1)
+    ex = loaded.manifest.explainer
+    assert ex is not None
+    origin = next(g for g in ex.groups if g.group == "Lead_Origin__c")
+    vocab = loaded.manifest.spec.vocab["Lead_Origin__c"]
+    effect = dict(zip([*vocab, "other", "missing"], origin.effects, strict=True))
+    # in this org's history, Lead Add Form leads convert far more often than landing-page leads
+    assert effect["Lead Add Form"] > 0.1 > effect["Landing Page Submission"]
+    assert bin_words(loaded.manifest.spec, origin, vocab.index("Lead Add Form")) == "came from Lead Add Form"
+    time_group = next(g for g in ex.groups if g.group == "Web_Time_On_Site__c")
+    assert time_group.effects[-2] > time_group.effects[0]  # long visits beat no visit
+    assert "on the website" in bin_words(loaded.manifest.spec, time_group, len(time_group.edges))
+
+
+def test_model_score_built_fast_is_equal_to_a_validated_one(models_dir: Path, trained_versions, make_lead) -> None:
+    write_active(models_dir, ActivePointer(active=trained_versions.v1, shadow=(trained_versions.v2,)))
+    s = ModelRegistry(models_dir).score_batch([make_lead()])[0]
+    again = ModelScore.model_validate_json(s.model_dump_json())
+    assert again == s and again.model_dump() == s.model_dump()
+    assert s.model_fields_set == again.model_fields_set
