@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from leadflow_contracts import LeadScored, Score
-
 from leadflow_model.artifacts import ActivePointer, write_active
 from leadflow_model.registry import ModelRegistry
 from leadflow_model.workflow import shadow_report
@@ -21,8 +20,9 @@ def test_report_ranks_the_better_model_higher() -> None:
     for i in range(40):
         good = 0.8 if i % 2 == 0 else 0.2  # separates perfectly
         bad = 0.5 + (0.1 if i % 4 == 0 else -0.1) * (1 if i % 3 else -1)  # noise
-        scored.append({"lead_id": f"l{i}", "model": {"model_version": "cand", "probability": bad,
-                                                      "shadow": [["good", good]]}})
+        scored.append(
+            {"lead_id": f"l{i}", "model": {"model_version": "cand", "probability": bad, "shadow": [["good", good]]}}
+        )
     scored.append({"lead_id": "unknown-outcome", "model": {"model_version": "cand", "probability": 0.9, "shadow": []}})
     scored.append({"lead_id": "l0", "model": None})  # scored by rules only
     r = shadow_report(scored, outcomes)
@@ -32,8 +32,9 @@ def test_report_ranks_the_better_model_higher() -> None:
     assert r["models"]["shadow:good"]["top_decile_conversion"] == 1.0
 
 
-def test_cli_reads_recorded_lead_scored_events(trained_versions, models_dir: Path, make_lead, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reads_recorded_lead_scored_events(
+    trained_versions, models_dir: Path, make_lead, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The score service records shadow probabilities in LeadScored.score.model; the report reads them back."""
     from leadflow_cli.main import main
 
@@ -43,15 +44,22 @@ def test_cli_reads_recorded_lead_scored_events(trained_versions, models_dir: Pat
     lines = []
     for ev, ms in zip(leads, reg.score_batch(leads), strict=True):
         score = Score(score=50, fit=20, engagement=30, grade="B", rating="Warm", ruleset_version="r1", model=ms)
-        lines.append(LeadScored(lead_id=ev.lead_id, occurred_at=ev.occurred_at, lead=ev.lead,
-                                enrichment=ev.enrichment, score=score).model_dump_json())
+        lines.append(
+            LeadScored(
+                lead_id=ev.lead_id, occurred_at=ev.occurred_at, lead=ev.lead, enrichment=ev.enrichment, score=score
+            ).model_dump_json()
+        )
     scored = tmp_path / "scored.jsonl"
     scored.write_text("\n".join(lines) + "\n")
     outcomes = tmp_path / "outcomes.csv"
     outcomes.write_text("lead_id,converted\n" + "".join(f"x{i},{int(i >= 15)}\n" for i in range(30)))
     out_md = tmp_path / "shadow.md"
-    assert main(["scoring", "shadow-report", "--scored", str(scored), "--outcomes-csv", str(outcomes),
-                 "--out", str(out_md)]) == 0
+    assert (
+        main(
+            ["scoring", "shadow-report", "--scored", str(scored), "--outcomes-csv", str(outcomes), "--out", str(out_md)]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "30 scored leads with a known outcome" in text
     assert f"active:{trained_versions.v1}" in text and f"shadow:{trained_versions.v2}" in text
