@@ -347,7 +347,14 @@ class SyncService:
                 b.result.deferred += 1
                 continue
             todo.append(j)
-        results = await self.writer.write([j.write for j in todo])
+        first_of: dict[str, int] = {}
+        unique: list[_TaskJob] = []
+        for j in todo:  # the same Task asked twice in one batch (e.g. a repeated SLA step) is written once
+            if j.write.key not in first_of:
+                first_of[j.write.key] = len(unique)
+                unique.append(j)
+        written = await self.writer.write([j.write for j in unique])
+        results = [written[first_of[j.write.key]] for j in todo]
         for j, res in zip(todo, results, strict=True):
             if isinstance(res, Unavailable):
                 b.blocked.add(j.event.event_id)

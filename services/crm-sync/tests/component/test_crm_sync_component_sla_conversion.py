@@ -150,3 +150,16 @@ async def test_the_same_qualification_twice_in_one_batch_converts_once(h: Harnes
                                  Incoming("changes", second.to_json_bytes())])
     assert sum(1 for c in h.fake.calls if c.operation == "convert") == 1
     assert [s["operation"] for s in h.synced] == ["created", "converted"]
+
+
+async def test_a_repeated_escalation_in_one_batch_writes_its_task_once(h: Harness) -> None:
+    from leadflow_crm_sync.service import Incoming
+
+    async with TestKafkaBroker(h.broker):
+        await h.publish(routed("lead-esc"), topics.LEADS_ROUTED)
+        esc = [sla_event("lead-esc", SlaEventKind.ESCALATED, owner_id=REP, step=1, action="notify_team_leader")
+               for _ in range(2)]
+        await h.service.process([Incoming("sla", e.to_json_bytes()) for e in esc])
+    task_writes = h.fake.writes("Task")
+    assert len(task_writes) == 1 and len(task_writes[0].records) == 1
+    assert h.synced[1]["task_id"] == h.synced[2]["task_id"]
