@@ -125,7 +125,7 @@ class SyncService:
                 task_id: str | None = None, ids: ConvertedIds | None = None) -> None:
         assert state.salesforce_id is not None
         b.outputs.append((topics.CRM_SYNCED, CrmSynced(
-            lead_id=event.lead_id, occurred_at=self.clock.now(), trace=event.with_step(self._step(op.value, reason)),
+            lead_id=state.lead_id, occurred_at=self.clock.now(), trace=event.with_step(self._step(op.value, reason)),
             salesforce_id=state.salesforce_id, object=state.object, operation=op, owner_id=state.owner_id,
             task_id=task_id, submitted_at=state.submitted_at, source_event_id=event.event_id, team=state.team,
             rating=state.rating, lead_source=state.lead_source,
