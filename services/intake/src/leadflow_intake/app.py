@@ -23,7 +23,8 @@ from leadflow_intake.adapters.config_files import (
 from leadflow_intake.adapters.publisher import KafkaLeadPublisher, LeadPublisher
 from leadflow_intake.adapters.repository import SeenEventsRepository
 from leadflow_intake.domain.suppression import SuppressionList
-from leadflow_intake.handlers import register_inbound
+from leadflow_intake.event_docs import build_docs_router
+from leadflow_intake.handlers import declare_outputs, register_inbound
 from leadflow_intake.http import build_router
 from leadflow_intake.service import IntakePolicy, IntakeService
 from leadflow_intake.settings import IntakeSettings, read_secrets
@@ -88,6 +89,7 @@ def create_app(
         topic_prefix=settings.topic_prefix,
     )
     subscriber = register_inbound(broker, settings, service)
+    declare_outputs(broker, settings)
 
     async def create_topics() -> None:
         if settings.create_topics:
@@ -112,7 +114,7 @@ def create_app(
         settings,
         lifecycle,
         title="leadflow intake",
-        routers=[build_router(service, sources, settings, clock)],
+        routers=[build_router(service, sources, settings, clock), build_docs_router()],
     )
     app.state.intake = IntakeComponents(
         settings, broker, engine, repository, service, sources, policy, subscriber

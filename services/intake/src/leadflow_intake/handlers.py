@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
-from leadflow_contracts import topics
+from leadflow_contracts import LeadAccepted, LeadRejected, topics
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import EVENTS_FAILED
 
@@ -64,3 +64,24 @@ def register_inbound(broker: KafkaBroker, settings: IntakeSettings, service: Int
             raise
 
     return subscriber
+
+
+def declare_outputs(broker: KafkaBroker, settings: IntakeSettings) -> None:
+    """Declare what intake publishes, so the broker's AsyncAPI document lists it.
+
+    The messages themselves go out through ``KafkaLeadPublisher`` (one ``broker.publish`` per
+    message, acknowledgements awaited together per batch); these publisher objects carry only the
+    channel, title and payload schema for the generated documentation (deploy/asyncapi/intake.yaml).
+    """
+    broker.publisher(
+        settings.topic(topics.LEADS_ACCEPTED),
+        title="intake/leads.accepted",
+        description="One LeadAccepted per accepted submission, keyed by lead_id.",
+        schema=LeadAccepted,
+    )
+    broker.publisher(
+        settings.topic(topics.LEADS_REJECTED),
+        title="intake/leads.rejected",
+        description="One LeadRejected per rejected submission: reason code, message, original bytes (base64).",
+        schema=LeadRejected,
+    )
