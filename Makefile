@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(sort $(dir $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock run test test-fast lint typecheck schemas schema-compat bench bench-intake tail clean
+.PHONY: help install lock run test test-fast browser-deps lint typecheck schemas schema-compat bench bench-intake bench-enrich bench-score bench-ops bench-emulator bench-import tail clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -31,7 +31,10 @@ lock: ## Recompile requirements.lock (hashed) from every member's dependencies
 run: $(STAMP) ## Start broker, emulator, every service, demo leads and dashboard (Ctrl-C stops all)
 	$(PY) -m leadflow_platform.supervisor deploy/local/run.yaml
 
-test: $(STAMP) ## Run the whole test suite (unit, component, integration, e2e; SQLite and PostgreSQL)
+browser-deps: ## Debian's chromium for the ops browser tests (apt-get when root)
+	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; else echo "browser tests need chromium: sudo apt-get install -y chromium"; fi; }
+
+test: $(STAMP) browser-deps ## Run the whole test suite (unit, component, integration, e2e; SQLite and PostgreSQL)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Unit and component tests only
@@ -58,6 +61,9 @@ bench-enrich: $(STAMP) ## Enrich: pure matching/enrichment rate and the service 
 
 bench-score: $(STAMP) ## Score: pure rule-scoring rate and the service over the embedded broker (leads/s)
 	$(PY) services/score/bench/bench_score.py
+
+bench-ops: $(STAMP) ## Ops console at size (100k open leads, 1M SLA events): page/API p50/p99
+	$(PY) services/ops/bench/bench_ops.py
 
 bench-emulator: $(STAMP) ## Salesforce emulator throughput (Collections upserts/s, queries/s)
 	$(PY) services/salesforce-emulator/bench/bench_emulator.py
