@@ -133,9 +133,9 @@ def render_all(root: Path = ROOT) -> dict[str, str]:
     return out
 
 
-def stale_files(out_dir: Path = OUT_DIR, root: Path = ROOT) -> list[str]:
+def stale_files(out_dir: Path = OUT_DIR, expected: dict[str, str] | None = None) -> list[str]:
     """Names of documents that are missing, different, or no longer generated."""
-    expected = render_all(root)
+    expected = render_all() if expected is None else expected
     stale = [name for name, text in expected.items()
              if not (out_dir / name).exists() or (out_dir / name).read_text() != text]
     stale += [p.name for p in sorted(out_dir.glob("*.yaml")) if p.name not in expected]
