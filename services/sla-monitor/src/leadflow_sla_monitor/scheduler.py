@@ -125,14 +125,14 @@ class Scheduler:
 
         async with self.store.engine.begin() as conn:
             saved = await self.store.save_claimed(conn, [t.timer for t, _ in transitions], now, self.instance_id)
-            breached_owners: dict[str, int] = {}
+            breaches: dict[str, int] = {}
             for ok, (transition, _extra), original in zip(saved, transitions, claimed, strict=True):
                 if not ok:
                     log.warning("timer_changed_while_firing", lead_id=original.lead_id, clock=original.clock)
                     continue
                 if transition.breached and original.owner_id:
-                    breached_owners[original.owner_id] = streaks[original.owner_id]
-            await self.store.set_streaks(conn, breached_owners, now)
+                    breaches[original.owner_id] = breaches.get(original.owner_id, 0) + 1
+            await self.store.add_to_streaks(conn, breaches, now)
         kinds: dict[str, int] = {}
         for transition, extra in transitions:
             for emission in (*transition.emissions, *extra):

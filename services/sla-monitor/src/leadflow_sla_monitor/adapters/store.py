@@ -39,6 +39,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow_sla_monitor.domain.timers import ACTIVE_STATES, Timer, TimerState
@@ -402,12 +403,23 @@ class TimerStore:
             found.update({r[0]: int(r[1]) for r in rows})
         return found
 
-    async def set_streaks(self, conn: AsyncConnection, values: dict[str, int], now: datetime) -> None:
-        if values:
-            stmt = upsert(conn, owner_streaks, ["owner_id"], ["consecutive_breaches", "updated_at"])
-            await conn.execute(
-                stmt, [{"owner_id": o, "consecutive_breaches": v, "updated_at": now} for o, v in values.items()]
-            )
+    async def add_to_streaks(self, conn: AsyncConnection, increments: dict[str, int], now: datetime) -> None:
+        """Add breaches to owners' runs atomically (``SET n = n + excluded.n``), so two instances
+        breaching the same owner's leads at once both count."""
+        if not increments:
+            return
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(owner_streaks)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["owner_id"],
+            set_={
+                "consecutive_breaches": owner_streaks.c.consecutive_breaches + stmt.excluded.consecutive_breaches,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+        await conn.execute(
+            stmt, [{"owner_id": o, "consecutive_breaches": n, "updated_at": now} for o, n in increments.items()]
+        )
 
     async def set_streak(self, conn: AsyncConnection, owner_id: str, value: int, now: datetime) -> None:
         stmt = upsert(conn, owner_streaks, ["owner_id"], ["consecutive_breaches", "updated_at"])
