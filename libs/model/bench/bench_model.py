@@ -2,7 +2,8 @@
 
     .venv/bin/python libs/model/bench/bench_model.py [--artifacts var/models] [--batch 1000] [--batches 40]
 
-Without an active model in --artifacts it first trains one on the shared export (quick settings). Leads are
+Uses --artifacts' active model (copied; the directory is not changed); a shadow candidate, or both models
+when there is no active one, are trained on the shared export with quick settings. Leads are
 varied LeadEnriched events built in memory; the figures are for the model call only (what the score service
 adds to a batch), with explanations (top-3 contributions) and with a shadow candidate, and without both.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -69,25 +71,29 @@ def leads(n: int, seed: int = 1) -> list[LeadEnriched]:
     return out
 
 
-def ensure_models(root: Path) -> tuple[str, str]:
-    pointer = read_active(root)
-    if pointer.active and pointer.shadow:
-        return pointer.active, pointer.shadow[0]
-    csv = next(p for p in CSV if p.exists())
-    mapping = load_mapping(REPO / "deploy" / "model" / "x-education-mapping.yaml")
-    history = read_csv_history(csv, mapping)
-    print(f"training two models on {len(history)} leads (quick settings) into {root} ...", file=sys.stderr)
-    cfg = TrainConfig(cv_folds=3, param_grid=({"max_iter": 150, "max_leaf_nodes": 15},), baseline=False)
-    a = train_and_write(history, mapping, root, cfg, now=datetime(2026, 1, 1, tzinfo=UTC)).version
-    b = train_and_write(
-        history,
-        mapping,
-        root,
-        TrainConfig(cv_folds=3, param_grid=({"max_iter": 100},), baseline=False),
-        now=datetime(2026, 1, 2, tzinfo=UTC),
-    ).version
-    write_active(root, ActivePointer(active=a, shadow=(b,)))
-    return a, b
+def ensure_models(root: Path, source: Path | None) -> tuple[str, str]:
+    """Active + shadow versions in ``root`` (a scratch dir): copied from ``source``'s active model when it has
+    one (never changing ``source``), the missing ones trained on the shared export with quick settings."""
+    active = shadow = None
+    if source is not None and read_active(source).active:
+        pointer = read_active(source)
+        for v in [pointer.active, *pointer.shadow]:
+            shutil.copytree(source / v, root / v)
+        active, shadow = pointer.active, (pointer.shadow[0] if pointer.shadow else None)
+    if active is None or shadow is None:
+        csv = next(p for p in CSV if p.exists())
+        mapping = load_mapping(REPO / "deploy" / "model" / "x-education-mapping.yaml")
+        history = read_csv_history(csv, mapping)
+        print(
+            f"training {'a shadow' if active else 'two models'} on {len(history)} leads (quick settings) ...",
+            file=sys.stderr,
+        )
+        cfg = TrainConfig(cv_folds=3, param_grid=({"max_iter": 150, "max_leaf_nodes": 15},), baseline=False)
+        if active is None:
+            active = train_and_write(history, mapping, root, cfg, now=datetime(2026, 1, 1, tzinfo=UTC)).version
+        cfg2 = TrainConfig(cv_folds=3, param_grid=({"max_iter": 100},), baseline=False)
+        shadow = train_and_write(history, mapping, root, cfg2, now=datetime(2026, 1, 2, tzinfo=UTC)).version
+    return active, shadow
 
 
 def run(reg: ModelRegistry, batch: list[LeadEnriched], batches: int) -> tuple[float, float, float, float]:
@@ -108,14 +114,14 @@ def run(reg: ModelRegistry, batch: list[LeadEnriched], batches: int) -> tuple[fl
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--artifacts", type=Path)
+    ap.add_argument("--artifacts", type=Path, help="score with this dir's active (and shadow) model; read only")
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--batches", type=int, default=40)
     args = ap.parse_args()
     limit_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        root = args.artifacts or Path(tmp)
-        active, shadow = ensure_models(root)
+        root = Path(tmp)
+        active, shadow = ensure_models(root, args.artifacts)
         batch = leads(args.batch)
         print(f"active {active}, shadow {shadow}; batch {args.batch} leads x {args.batches} batches, 1 thread")
         for label, explain, with_shadow in [
@@ -130,7 +136,6 @@ def main() -> int:
                 f"{label:<28} {rate:>9,.0f} leads/s wall  {cpu_rate:>9,.0f} leads/CPU-s   "
                 f"added latency per batch p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms"
             )
-        write_active(root, ActivePointer(active=active, shadow=(shadow,)))
     return 0
 
 

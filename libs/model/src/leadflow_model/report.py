@@ -45,13 +45,13 @@ def plots(out: Path, y: np.ndarray, p: np.ndarray, metrics: dict[str, Any], base
     names.append(_save(fig, out / "pr.png"))
 
     fig, ax = plt.subplots(figsize=(5, 4.5))
-    cal = metrics["calibration"]
+    cal = [c for c in metrics["calibration"] if c["n"] >= 10]  # a bin of 3 leads says nothing
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect")
     ax.plot([c["mean_probability"] for c in cal], [c["observed_rate"] for c in cal], "o-", label="model")
     ax.set(
         xlabel="predicted probability",
         ylabel="observed conversion rate",
-        title="Calibration (holdout)",
+        title="Calibration (holdout, bins of ≥ 10 leads)",
         xlim=(0, 1),
         ylim=(0, 1),
     )
