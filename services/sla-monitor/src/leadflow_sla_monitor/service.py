@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leadflow_sla_monitor.adapters.publisher import EventPublisher, Outgoing
 from leadflow_sla_monitor.adapters.store import LeadRecord, TimerStore
-from leadflow_sla_monitor.domain.signals import SignalRules, classify, salesforce_ids
+from leadflow_sla_monitor.domain.signals import SignalRules, classify, owner_change, salesforce_ids
 from leadflow_sla_monitor.domain.timers import (
     UNMET_STATES,
     Emission,
@@ -326,6 +326,15 @@ class SlaMonitor:
     ) -> list[Outgoing]:
         if change.object == "Lead" and lead.salesforce_id != change.record_id:
             await self.store.set_salesforce_id(conn, lead.lead_id, change.record_id, now)
+        new_owner = owner_change(change)
+        if new_owner is not None:
+            # Reassigned by hand in Salesforce: the open clocks now belong to the new owner (deadline kept).
+            for clock, held in list(timers.items()):
+                if held.state in UNMET_STATES and held.owner_id != new_owner:
+                    moved = replace(held, owner_id=new_owner)
+                    if await self.store.save_timer(conn, moved, now):
+                        timers[clock] = replace(moved, version=moved.version + 1)
+                        log.info("sla_owner_changed_in_crm", lead_id=lead.lead_id, clock=clock, owner_id=new_owner)
         signal = classify(change, self.rules)
         if signal is None:
             return []

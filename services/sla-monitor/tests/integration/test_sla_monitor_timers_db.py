@@ -8,6 +8,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from leadflow_contracts.crm import FieldChange
 from leadflow_contracts.lead import CallbackWindow, LeadSourceKind
 from leadflow_contracts.pipeline import ReassignRequested
 from leadflow_contracts.sla import SlaEvent
@@ -287,5 +288,12 @@ async def test_routing_and_reassignment_in_one_batch(database_url: str) -> None:
         async with engine.connect() as conn:
             lead = await store.get_lead(conn, "B1")
         assert lead is not None and lead.previous_owners == ("005A",) and lead.reassignment == 1
+        # A team leader moves the lead by hand in Salesforce: the open clocks follow, deadlines kept.
+        moved = lead_change("B1", later, record_id="00QB1").model_copy(
+            update={"changed_fields": (FieldChange(field="OwnerId", old="005B", new="005C"),)}
+        )
+        await monitor.handle_changes([moved])
+        after = await store.get_timer("B1", "first_touch")
+        assert after is not None and after.owner_id == "005C" and after.due_at == timer.due_at
     finally:
         await engine.dispose()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from leadflow_contracts.crm import ChangeType
-from leadflow_sla_monitor.domain.signals import SignalRules, classify, salesforce_ids
+from leadflow_contracts.crm import ChangeType, FieldChange
+from leadflow_sla_monitor.domain.signals import SignalRules, classify, owner_change, salesforce_ids
 from leadflow_sla_monitor.testing import MONDAY_9, lead_change, task_change
 
 pytestmark = pytest.mark.unit
@@ -76,3 +76,12 @@ def test_deleted_and_other_objects_are_ignored() -> None:
 def test_salesforce_ids_for_lookup() -> None:
     assert salesforce_ids(lead_change("L1", MONDAY_9, record_id="00Qabc")) == ("00Qabc",)
     assert salesforce_ids(task_change("L1", MONDAY_9, who_id="00Qxyz")) == ("00Qxyz",)
+
+
+def test_owner_change_on_a_lead() -> None:
+    change = lead_change("L1", MONDAY_9).model_copy(
+        update={"changed_fields": (FieldChange(field="OwnerId", old="005A", new="005B"),)}
+    )
+    assert owner_change(change) == "005B"
+    assert owner_change(lead_change("L1", MONDAY_9, status="Working - Contacted")) is None
+    assert owner_change(task_change("L1", MONDAY_9)) is None

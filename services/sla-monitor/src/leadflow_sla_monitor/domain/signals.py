@@ -105,6 +105,16 @@ def classify(change: CrmChange, rules: SignalRules) -> Signal | None:
     return None
 
 
+def owner_change(change: CrmChange) -> str | None:
+    """The new owner if a Lead's ``OwnerId`` changed (a manual reassignment in Salesforce)."""
+    if change.object != "Lead" or change.change_type is not ChangeType.UPDATED:
+        return None
+    for fc in change.changed_fields:
+        if fc.field == "OwnerId" and isinstance(fc.new, str) and fc.new and fc.new != fc.old:
+            return fc.new
+    return None
+
+
 def salesforce_ids(change: CrmChange) -> tuple[str, ...]:
     """Salesforce lead ids this change may concern (to find the lead when ``lead_id`` is not ours)."""
     ids: list[str] = []
