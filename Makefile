@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(sort $(dir $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock run test test-fast browser-deps lint typecheck schemas schema-compat bench bench-intake bench-enrich bench-score bench-ops bench-crm-changes bench-emulator bench-import tail clean
+.PHONY: help install lock run test test-fast browser-deps lint typecheck schemas schema-compat bench bench-intake bench-enrich bench-score bench-ops bench-crm-changes bench-crm-sync salesforce-metadata bench-emulator bench-import tail clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -67,6 +67,12 @@ bench-ops: $(STAMP) ## Ops console at size (100k open leads, 1M SLA events): pag
 
 bench-crm-changes: $(STAMP) ## crm-changes: 50k rep changes from the emulator to crm.changes (changes/s)
 	$(PY) services/crm-changes/bench/bench_crm_changes.py
+
+bench-crm-sync: $(STAMP) ## crm-sync: leads/s into the emulator and Salesforce API calls per 1,000 leads (burst)
+	$(PY) services/crm-sync/bench/bench_crm_sync.py --leads 10000
+
+salesforce-metadata: $(STAMP) ## Regenerate deploy/salesforce (SFDX) from the emulator schema
+	$(PY) deploy/salesforce/generate.py
 
 bench-emulator: $(STAMP) ## Salesforce emulator throughput (Collections upserts/s, queries/s)
 	$(PY) services/salesforce-emulator/bench/bench_emulator.py
