@@ -86,8 +86,11 @@ def contracts_version() -> str:
 
 
 def _summary(cls: type[Event]) -> str:
-    doc = (cls.__doc__ or cls.__name__).strip()
-    return " ".join(doc.split("\n\n")[0].split())
+    doc = cls.__dict__.get("__doc__") or ""
+    if not doc.strip():
+        topic = next((t for t, c in TOPIC_CONTRACTS.items() if c is cls), None)
+        return TOPIC_DESCRIPTIONS[topic] if topic else cls.__name__
+    return " ".join(doc.strip().split("\n\n")[0].split()).replace("``", "")
 
 
 def contract_schemas(classes: list[type[Event]]) -> dict[str, dict[str, Any]]:

@@ -36,6 +36,11 @@ def _code(text: Any) -> str:
     return f"<code>{escape(str(text))}</code>"
 
 
+def _plain(text: str) -> str:
+    """Docstring prose without reStructuredText literals and hard line breaks."""
+    return " ".join(text.replace("``", "").split())
+
+
 def _link(name: str) -> str:
     return f'<a href="#schema-{escape(name)}">{escape(name)}</a>'
 
@@ -57,6 +62,8 @@ def type_html(schema: dict[str, Any]) -> str:
     if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
         return f"object of {type_html(schema['additionalProperties'])}"
     text = escape(str(kind)) if kind else "any"
+    if "enum" in schema:
+        text += ": one of " + ", ".join(_code(json.dumps(v)) for v in schema["enum"])
     if "format" in schema:
         text += f" ({escape(str(schema['format']))})"
     if "const" in schema:
@@ -88,7 +95,7 @@ def _constraints(schema: dict[str, Any]) -> str:
 
 def schema_table(name: str, schema: dict[str, Any]) -> str:
     head = f'<h3 id="schema-{escape(name)}">{escape(name)}</h3>'
-    description = f"<p>{escape(schema['description'])}</p>" if schema.get("description") else ""
+    description = f"<p>{escape(_plain(schema['description']))}</p>" if schema.get("description") else ""
     if "enum" in schema:
         values = "".join(f"<li>{_code(v)}</li>" for v in schema["enum"])
         return f"{head}{description}<p>One of:</p><ul>{values}</ul>"
@@ -162,7 +169,8 @@ def render_html(doc: dict[str, Any]) -> str:
         f"<h1>{title} <span class=muted>v{escape(str(info.get('version', '')))}</span></h1>"
         f"<p>{escape(str(info.get('description', '')))}</p>"
         '<p>Raw AsyncAPI document: <a href="/docs/events.json">JSON</a> · <a href="/docs/events.yaml">YAML</a>'
-        ' · HTTP API (<code>POST /v1/leads</code>): <a href="/docs">/docs</a></p>'
+        ' · HTTP API (<code>POST /v1/leads</code>): <a href="/docs">/docs</a>'
+        " · field-by-field guide for publishers: <code>services/intake/docs/publishing.md</code> in the repository</p>"
         f"<h2>Servers</h2><table><thead><tr><th>name</th><th>host</th><th>protocol</th><th>description</th></tr>"
         f"</thead><tbody>{servers}</tbody></table>"
         "<h2>Channels</h2><table><thead><tr><th>topic</th><th>you</th><th>message</th><th>description</th></tr>"
