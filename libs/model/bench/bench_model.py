@@ -117,20 +117,23 @@ def main() -> int:
     ap.add_argument("--artifacts", type=Path, help="score with this dir's active (and shadow) model; read only")
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--batches", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=1, help="OpenMP threads for predict (ModelRegistry(threads=…))")
     args = ap.parse_args()
-    limit_threads(1)
+    limit_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         active, shadow = ensure_models(root, args.artifacts)
         batch = leads(args.batch)
-        print(f"active {active}, shadow {shadow}; batch {args.batch} leads x {args.batches} batches, 1 thread")
+        print(
+            f"active {active}, shadow {shadow}; batch {args.batch} leads x {args.batches} batches, {args.threads} thread(s)"
+        )
         for label, explain, with_shadow in [
             ("probability only", False, False),
             ("+ top-3 contributions", True, False),
             ("+ contributions + 1 shadow", True, True),
         ]:
             write_active(root, ActivePointer(active=active, shadow=(shadow,) if with_shadow else ()))
-            reg = ModelRegistry(root, explain=explain)
+            reg = ModelRegistry(root, explain=explain, threads=args.threads)
             rate, cpu_rate, p50, p99 = run(reg, batch, args.batches)
             print(
                 f"{label:<28} {rate:>9,.0f} leads/s wall  {cpu_rate:>9,.0f} leads/CPU-s   "
