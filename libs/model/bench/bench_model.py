@@ -125,7 +125,8 @@ def main() -> int:
         active, shadow = ensure_models(root, args.artifacts)
         batch = leads(args.batch)
         print(
-            f"active {active}, shadow {shadow}; batch {args.batch} leads x {args.batches} batches, {args.threads} thread(s)"
+            f"active {active}, shadow {shadow}; batch {args.batch} leads x {args.batches} batches, "
+            f"{args.threads} thread(s)"
         )
         for label, explain, with_shadow in [
             ("probability only", False, False),
