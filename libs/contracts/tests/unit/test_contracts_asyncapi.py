@@ -42,8 +42,12 @@ def test_public_document_lists_the_outside_topics_from_the_outside_partys_side()
     assert doc["asyncapi"] == "3.0.0"
     assert set(doc["channels"]) == {"leads.inbound", "leads.rejected", "sla.events", "crm.synced"}
     actions = {op["channel"]["$ref"].removeprefix("#/channels/"): op["action"] for op in doc["operations"].values()}
-    assert actions == {"leads.inbound": "send", "leads.rejected": "receive", "sla.events": "receive",
-                       "crm.synced": "receive"}
+    assert actions == {
+        "leads.inbound": "send",
+        "leads.rejected": "receive",
+        "sla.events": "receive",
+        "crm.synced": "receive",
+    }
     assert actions == PUBLIC_TOPICS
 
 
@@ -92,8 +96,12 @@ def test_contract_schemas_refuse_two_different_models_with_one_name():
 def _faststream_like(payload_schema: dict[str, Any], address: str = "leads.inbound") -> dict[str, Any]:
     return {
         "asyncapi": "3.0.0",
-        "channels": {"svc.in": {"address": address, "messages": {
-            "SubscribeMessage": {"$ref": "#/components/messages/svc.in:SubscribeMessage"}}}},
+        "channels": {
+            "svc.in": {
+                "address": address,
+                "messages": {"SubscribeMessage": {"$ref": "#/components/messages/svc.in:SubscribeMessage"}},
+            }
+        },
         "operations": {"svc.in": {"action": "receive", "channel": {"$ref": "#/channels/svc.in"}}},
         "components": {
             "messages": {"svc.in:SubscribeMessage": {"payload": {"$ref": "#/components/schemas/P"}}},
@@ -114,8 +122,7 @@ def test_opaque_payloads_get_the_topics_contract_and_the_empty_schema_goes():
 
 
 def test_an_untyped_batch_with_a_topic_prefix_is_completed_too():
-    doc = complete_with_contracts(_faststream_like({"type": "array", "items": {}}, "t1-sla.events"),
-                                  topic_prefix="t1-")
+    doc = complete_with_contracts(_faststream_like({"type": "array", "items": {}}, "t1-sla.events"), topic_prefix="t1-")
     assert doc["components"]["messages"]["svc.in:SubscribeMessage"]["payload"]["$ref"].endswith("/SlaEvent")
 
 
