@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(sort $(dir $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock run test test-fast browser-deps lint typecheck schemas schema-compat bench bench-intake bench-enrich bench-score bench-ops bench-crm-changes bench-crm-sync salesforce-metadata bench-emulator bench-import tail clean
+.PHONY: help install lock run test test-fast browser-deps lint typecheck schemas asyncapi asyncapi-check schema-compat bench bench-intake bench-enrich bench-score bench-ops bench-crm-changes bench-crm-sync salesforce-metadata bench-emulator bench-import tail clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -31,8 +31,11 @@ lock: ## Recompile requirements.lock (hashed) from every member's dependencies
 run: $(STAMP) ## Start broker, emulator, every service, demo leads and dashboard (Ctrl-C stops all)
 	$(PY) -m leadflow_platform.supervisor deploy/local/run.yaml
 
-browser-deps: ## Debian's chromium for the ops browser tests (apt-get when root)
-	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; else echo "browser tests need chromium: sudo apt-get install -y chromium"; fi; }
+browser-deps: ## Debian's chromium (ops browser tests) and kcat (publishing example), with apt-get when root
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v kcat >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium kcat >/dev/null \
+	    || echo "apt-get failed: the browser and kcat example tests will be skipped"; \
+	  else echo "browser/kcat tests need: sudo apt-get install -y chromium kcat"; fi; fi
 
 test: $(STAMP) browser-deps ## Run the whole test suite (unit, component, integration, e2e; SQLite and PostgreSQL)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -49,6 +52,12 @@ typecheck: $(STAMP) ## mypy (strict on libs)
 
 schemas: $(STAMP) ## Export the JSON Schema of every event to deploy/schemas/
 	$(PY) -m leadflow_contracts.export deploy/schemas
+
+asyncapi: $(STAMP) ## Regenerate deploy/asyncapi (one AsyncAPI document per service + public.yaml) from the FastStream apps
+	$(PY) deploy/asyncapi/generate.py
+
+asyncapi-check: $(STAMP) ## Fail if the committed AsyncAPI documents are stale (the test suite checks it too)
+	$(PY) deploy/asyncapi/generate.py --check
 
 schema-compat: $(STAMP) ## Fail on a breaking change against the last released schemas (deploy/schemas/released/v1)
 	$(PY) -m leadflow_contracts.compat deploy/schemas/released/v1 deploy/schemas
