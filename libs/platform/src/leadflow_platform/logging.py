@@ -40,7 +40,7 @@ def fingerprint(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:8]
 
 
-_NOT_PHONE = re.compile(r"\d{1,3}(\.\d{1,3}){3}|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}(:\d{2})?")
+_NOT_PHONE = re.compile(r"\d{1,3}(\.\d{1,3}){3}|\d{4}-\d{2}-\d{2}\b.*|\d{1,2}:\d{2}(:\d{2})?")
 
 
 def _phone(match: re.Match[str]) -> str:
