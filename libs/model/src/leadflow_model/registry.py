@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,14 @@ class _Slot:
     loaded: LoadedModel
     extractor: IntakeExtractor
     reasons: list[list[ScoreReason | None]]
+
+    @cached_property
+    def flat_reasons(self) -> tuple[np.ndarray, np.ndarray]:
+        """(object array of every group's bins end to end, start offset of each group)."""
+        sizes = [len(r) for r in self.reasons]
+        flat = np.empty(sum(sizes), dtype=object)
+        flat[:] = [r for group in self.reasons for r in group]
+        return flat, np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
 
     @property
     def version(self) -> str:
@@ -198,17 +207,20 @@ class ModelRegistry:
                 log.warning("shadow_model_failed", version=cand.version, error=str(e)[:300])
         out: list[ModelScore | None] = []
         version = active.version
-        table = active.reasons
         shadow_cols = [(v, np.round(ps, 6).tolist()) for v, ps in shadows]
         probs = p.tolist()
+        per_lead: list[tuple[ScoreReason, ...]] | None = None
         if top is not None:
-            chosen = np.take_along_axis(bins, top, axis=1).tolist()
-            groups = top.tolist()
+            # reasons of every (lead, rank) by one fancy-index into the flat (group, bin) table
+            flat, offsets = active.flat_reasons
+            picked = flat[offsets[top] + np.take_along_axis(bins, top, axis=1)]
+            complete = np.not_equal(picked, None).all(axis=1).tolist()
+            per_lead = [
+                tuple(row) if ok else tuple(r for r in row if r is not None)
+                for row, ok in zip(picked.tolist(), complete, strict=True)
+            ]
+        no_shadow: tuple[tuple[str, float], ...] = ()
         for i in range(len(leads)):
-            reasons: tuple[ScoreReason, ...] = ()
-            if top is not None:
-                picked = [table[g][b] for g, b in zip(groups[i], chosen[i], strict=True)]
-                reasons = tuple(r for r in picked if r is not None)
-            shadow = tuple((v, ps[i]) for v, ps in shadow_cols)
-            out.append(_model_score(version, probs[i], reasons, shadow))
+            shadow = tuple((v, ps[i]) for v, ps in shadow_cols) if shadow_cols else no_shadow
+            out.append(_model_score(version, probs[i], per_lead[i] if per_lead is not None else (), shadow))
         return out
