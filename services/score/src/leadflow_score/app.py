@@ -30,6 +30,10 @@ def create_app(
     clock = clock or SystemClock()
     ruleset = ruleset or load_ruleset(settings.ruleset_file)  # invalid rules fail here, before any consumption
     broker = broker or make_broker(settings)
+    if model is None and settings.model_dir is not None:
+        from leadflow_model.registry import ModelRegistry
+
+        model = ModelRegistry(settings.model_dir, check_interval=settings.model_check_seconds)
     pipeline = ScorePipeline(
         ruleset=ruleset, clock=clock,
         scored=broker.publisher(settings.topic(topics.LEADS_SCORED), title="score/leads.scored"),

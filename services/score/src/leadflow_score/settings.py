@@ -19,6 +19,10 @@ class ScoreSettings(ServiceSettings):
         description="Not used yet: scoring is a pure transform (rule set + optional model). Kept for the layout.",
     )
     ruleset_file: Path | None = Field(default=None, description="None = the bundled rules/ruleset-v1.yaml.")
+    model_dir: Path | None = Field(
+        default=None, description="Model artifacts directory with active.json (leadflow scoring train); None = rules only."
+    )
+    model_check_seconds: float = Field(default=2.0, gt=0, description="How often active.json is checked (hot reload).")
     model_weight: float = Field(default=0.3, ge=0, le=1, description="Blend weight of the model, when one is set.")
     batch_max_records: int = Field(default=1000, ge=1)
     batch_timeout_ms: int = Field(default=50, ge=1)
