@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(sort $(dir $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock run test test-fast browser-deps lint typecheck schemas asyncapi asyncapi-check schema-compat bench bench-intake bench-enrich bench-score bench-ops bench-crm-changes bench-crm-sync bench-sla salesforce-metadata bench-emulator bench-import tail clean
+.PHONY: help install lock run test test-fast browser-deps lint typecheck schemas asyncapi asyncapi-check schema-compat bench bench-intake bench-enrich bench-score bench-ops bench-crm-changes bench-crm-sync bench-sla model-report bench-model salesforce-metadata bench-emulator bench-import tail clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -85,6 +85,13 @@ salesforce-metadata: $(STAMP) ## Regenerate deploy/salesforce (SFDX) from the em
 
 bench-sla: $(STAMP) ## SLA breach-detection lag with 1,000,000 open timers (p50/p95/p99, timers, memory; ~5 min)
 	$(PY) services/sla-monitor/bench/bench_sla.py
+
+XEDU_CSV ?= ../shared/data/x-education-leads.csv
+model-report: $(STAMP) ## Train on the shared X Education export via the emulator (CSV → Leads → Bulk 2.0), write deploy/model/report/, publish to var/models
+	$(VENV)/bin/leadflow scoring demo-report --from-csv $(XEDU_CSV) --mapping deploy/model/x-education-mapping.yaml --artifacts var/models --report-dir deploy/model/report --publish
+
+bench-model: $(STAMP) ## Model scoring cost: leads/s in 1,000-lead batches, p50/p99 added latency (run model-report first)
+	$(PY) libs/model/bench/bench_model.py --artifacts var/models
 
 bench-emulator: $(STAMP) ## Salesforce emulator throughput (Collections upserts/s, queries/s)
 	$(PY) services/salesforce-emulator/bench/bench_emulator.py
