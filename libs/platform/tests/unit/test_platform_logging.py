@@ -62,7 +62,9 @@ def test_mask_text_keeps_ordinary_numbers():
     assert "+4791234567" not in mask_text("call +4791234567 now")
 
 
-@pytest.mark.parametrize("text", ["127.0.0.1:19092", "on 2026-11-26 at 10:29:00", "version 1.12.10", "port 8443", "policy 2026-11-26.1"])
+@pytest.mark.parametrize(
+    "text", ["127.0.0.1:19092", "on 2026-11-26 at 10:29:00", "version 1.12.10", "port 8443", "policy 2026-11-26.1"]
+)
 def test_addresses_dates_and_versions_are_not_mistaken_for_phones(text):
     assert mask_text(text) == text
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from leadflow_demo.app import create_app
-from leadflow_demo.settings import DemoSettings
 from leadflow_platform.logging import configure_logging
 from leadflow_platform.service import serve
+
+from leadflow_demo.app import create_app
+from leadflow_demo.settings import DemoSettings
 
 
 def main() -> None:

@@ -9,17 +9,17 @@ import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
-
 from leadflow_contracts import topics
-from leadflow_demo.adapters.org import load_known_contacts
-from leadflow_demo.domain.generator import KnownContact, LeadFactory
-from leadflow_demo.domain.progress import Progress
-from leadflow_demo.settings import DemoSettings
 from leadflow_platform.clock import Clock, SystemClock
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import EVENTS_OUT
 from leadflow_platform.service import Lifecycle, build_http_app
 from leadflow_platform.topics_admin import ensure_topics, load_topics
+
+from leadflow_demo.adapters.org import load_known_contacts
+from leadflow_demo.domain.generator import KnownContact, LeadFactory
+from leadflow_demo.domain.progress import Progress
+from leadflow_demo.settings import DemoSettings
 
 log = get_logger(__name__)
 WATCHED = {
@@ -56,7 +56,7 @@ def create_app(
         if contacts is None and settings.salesforce is not None:
             try:
                 contacts = await asyncio.to_thread(load_known_contacts, settings.salesforce)
-            except Exception as exc:  # noqa: BLE001 - the demo still runs on built-in names
+            except Exception as exc:
                 log.warning("org_contacts_unavailable", error=str(exc))
         factory = LeadFactory(
             settings.seed, contacts or [], bad_ratio=settings.bad_ratio, replay_ratio=settings.replay_ratio

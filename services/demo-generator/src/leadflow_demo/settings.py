@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
-
 from leadflow_platform.settings import ServiceSettings
 from leadflow_salesforce.client import SalesforceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 
 class DemoSettings(ServiceSettings):

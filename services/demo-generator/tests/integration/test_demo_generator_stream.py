@@ -1,6 +1,5 @@
 import httpx
 import pytest
-
 from leadflow_contracts import topics
 from leadflow_demo.app import create_app
 from leadflow_demo.settings import DemoSettings

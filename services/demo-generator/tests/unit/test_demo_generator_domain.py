@@ -3,11 +3,10 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
-from pydantic import ValidationError
-
 from leadflow_contracts import LeadSubmitted
 from leadflow_demo.domain.generator import KnownContact, LeadFactory
 from leadflow_demo.domain.progress import Progress, percentile
+from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

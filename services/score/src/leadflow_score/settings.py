@@ -20,7 +20,8 @@ class ScoreSettings(ServiceSettings):
     )
     ruleset_file: Path | None = Field(default=None, description="None = the bundled rules/ruleset-v1.yaml.")
     model_dir: Path | None = Field(
-        default=None, description="Model artifacts directory with active.json (leadflow scoring train); None = rules only."
+        default=None,
+        description="Model artifacts directory with active.json (leadflow scoring train); None = rules only.",
     )
     model_check_seconds: float = Field(default=2.0, gt=0, description="How often active.json is checked (hot reload).")
     model_weight: float = Field(default=0.3, ge=0, le=1, description="Blend weight of the model, when one is set.")

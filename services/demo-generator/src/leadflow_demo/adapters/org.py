@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from leadflow_demo.domain.generator import KnownContact
 from leadflow_salesforce.client import SalesforceSettings, connect
+
+from leadflow_demo.domain.generator import KnownContact
 
 
 def load_known_contacts(settings: SalesforceSettings, limit: int = 500) -> list[KnownContact]:
     sf = connect(settings)
-    rows = sf.query_all(
-        "SELECT FirstName, LastName, Email, Phone, Account.Name, MailingCountry FROM Contact "
-        f"WHERE Email != null ORDER BY Id LIMIT {int(limit)}"
-    )["records"]
+    soql = "SELECT FirstName, LastName, Email, Phone, Account.Name, MailingCountry FROM Contact "
+    soql += f"WHERE Email != null ORDER BY Id LIMIT {int(limit)}"  # an int, not user input
+    rows = sf.query_all(soql)["records"]
     return [
         KnownContact(
             first_name=r.get("FirstName") or "",
