@@ -2,26 +2,36 @@
 
 1. Domain: routing decisions/s (policies + weighted round-robin + caps on the demo org roster),
    and decisions + SLA due times/s (business-hours arithmetic with holiday calendars).
-2. Service: leads/s through route over a fresh embedded (Tansu) broker with a SQLite ledger:
-   publish N ``LeadScored`` with raw aiokafka, time from the first publish to the last ``LeadRouted`` read.
+2. Service: leads/s through route (its own process, clock fixed on a Monday 10:00 UTC, demo-org roster)
+   over a fresh embedded (Tansu) broker with a SQLite ledger: publish N ``LeadScored`` with raw aiokafka,
+   time from the first publish to the last ``LeadRouted`` read; and a raw aiokafka consume → produce hop
+   over the same records as the baseline. ``--in-process`` runs route inside the benchmark instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import random
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from leadflow_businesstime import load_calendar_file, load_sla_policies
 from leadflow_contracts import ClientType, LeadRouted, LeadSourceKind, Rating, topics
 from leadflow_platform.clock import FakeClock
-from leadflow_platform.embedded_kafka import EmbeddedKafka
+from leadflow_platform.embedded_kafka import EmbeddedKafka, free_port
 from leadflow_platform.logging import configure_logging
+from leadflow_platform.metrics import render
 from leadflow_platform.topics_admin import TopicSpec, ensure_topics
 from leadflow_route.adapters.roster_source import FixtureRosterSource
 from leadflow_route.app import create_app
@@ -89,22 +99,24 @@ async def bench_domain(n: int) -> None:
     print(f"domain: policies {dict(policies)}")
 
 
-async def bench_service(n: int, max_records: int) -> None:
+async def bench_service(n: int, max_records: int, in_process: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedKafka(log_file=Path(tmp) / "tansu.log") as kafka:
         await ensure_topics(kafka.bootstrap)
         await ensure_topics(kafka.bootstrap, {"bench.raw": TopicSpec(partitions=6)})
-        settings = RouteSettings(kafka_bootstrap=kafka.bootstrap, database_url=f"sqlite+aiosqlite:///{tmp}/route.db",
-                                 routing_config=CONFIG, sla_policies=POLICIES / "sla-policies.yaml",
-                                 calendars=POLICIES / "calendars.yaml", batch_max_records=max_records,
-                                 log_level="WARNING")
         events = leads(n, seed=23)
-        clock = FakeClock(events[0].occurred_at.replace(hour=10))
-        app = create_app(settings, clock=clock, roster_source=FixtureRosterSource(FIXTURE), create_topics=False,
-                         refresh_roster=False)
+        at = events[0].occurred_at.replace(hour=10)
         payloads = [(e.lead_id.encode(), e.to_json_bytes()) for e in events]
-        consumer = AIOKafkaConsumer(topics.LEADS_ROUTED, bootstrap_servers=kafka.bootstrap, group_id="bench-reader",
-                                    auto_offset_reset="earliest", max_poll_records=2000)
-        async with app.router.lifespan_context(app):
+        del events
+        env = {
+            "ROUTE_KAFKA_BOOTSTRAP": kafka.bootstrap, "ROUTE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/route.db",
+            "ROUTE_ROUTING_CONFIG": str(CONFIG), "ROUTE_SLA_POLICIES": str(POLICIES / "sla-policies.yaml"),
+            "ROUTE_CALENDARS": str(POLICIES / "calendars.yaml"), "ROUTE_ROSTER_FIXTURE": str(FIXTURE),
+            "ROUTE_BATCH_MAX_RECORDS": str(max_records), "ROUTE_LOG_LEVEL": "WARNING",
+            "ROUTE_HTTP_PORT": str(free_port()),
+        }
+        async with _route_service(env, at, in_process):
+            consumer = AIOKafkaConsumer(topics.LEADS_ROUTED, bootstrap_servers=kafka.bootstrap,
+                                        group_id="bench-reader", auto_offset_reset="earliest", max_poll_records=2000)
             await consumer.start()
             producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, linger_ms=5, max_batch_size=1 << 20)
             await producer.start()
@@ -128,14 +140,70 @@ async def bench_service(n: int, max_records: int) -> None:
                         seen.add(routed.lead_id)
                         owners[routed.assignment.owner_type] += 1
             elapsed = time.perf_counter() - t0
+            batches, busy = _handler_stats(None if in_process else env["ROUTE_HTTP_PORT"])
             await consumer.stop()
             raw = await raw_hop(kafka.bootstrap, producer, n)
             await producer.stop()
+        where = "in-process" if in_process else "route as its own process"
         print(f"baseline: raw aiokafka consume -> produce hop over the same {n} leads.scored records in "
               f"{raw:.2f}s = {n / raw:,.0f} msg/s")
         print(f"service: {len(seen)}/{n} leads routed over the real broker in {elapsed:.2f}s = "
-              f"{len(seen) / elapsed:,.0f} leads/s (publish took {t_pub:.2f}s; batch max_records={max_records}; "
-              f"SQLite ledger; owners {dict(owners)})")
+              f"{len(seen) / elapsed:,.0f} leads/s = {raw / elapsed:.0%} of the raw hop ({where}; publish took "
+              f"{t_pub:.2f}s; batch max_records={max_records}; SQLite ledger; owners {dict(owners)})")
+        print(f"service: {batches} batches (avg {n / max(batches, 1):.0f} records), handler busy {busy:.2f}s "
+              f"of {elapsed:.2f}s")
+
+
+def _handler_stats(port: str | None) -> tuple[int, float]:
+    """Batches handled and seconds spent in the handler, from route's /metrics (or this process's registry)."""
+    if port is None:
+        text = render()[0].decode()
+    else:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    count = total = 0.0
+    for line in text.splitlines():
+        if line.startswith("leadflow_handler_seconds_count{") and 'service="route"' in line:
+            count = float(line.rsplit(" ", 1)[1])
+        if line.startswith("leadflow_handler_seconds_sum{") and 'service="route"' in line:
+            total = float(line.rsplit(" ", 1)[1])
+    return int(count), total
+
+
+@contextlib.asynccontextmanager
+async def _route_service(env: dict[str, str], at: datetime, in_process: bool) -> AsyncIterator[None]:
+    if in_process:
+        os.environ.update(env)
+        app = create_app(RouteSettings(), clock=FakeClock(at), create_topics=False, refresh_roster=False)
+        async with app.router.lifespan_context(app):
+            yield
+        return
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("route_at.py")), "--at", at.isoformat()],
+        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{env['ROUTE_HTTP_PORT']}/readyz"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("route did not become ready: " + (proc.stderr.read().decode()[-2000:]
+                                                                     if proc.stderr else ""))
+            await asyncio.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 async def raw_hop(bootstrap: str, producer: AIOKafkaProducer, n: int) -> float:
@@ -167,11 +235,12 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=20_000)
     parser.add_argument("--max-records", type=int, default=500)
     parser.add_argument("--skip-service", action="store_true")
+    parser.add_argument("--in-process", action="store_true", help="run route inside the benchmark process")
     args = parser.parse_args()
     configure_logging("route-bench", level="WARNING")
     asyncio.run(bench_domain(args.decisions))
     if not args.skip_service:
-        asyncio.run(bench_service(args.leads, args.max_records))
+        asyncio.run(bench_service(args.leads, args.max_records, args.in_process))
 
 
 if __name__ == "__main__":
