@@ -62,6 +62,9 @@ asyncapi-check: $(STAMP) ## Fail if the committed AsyncAPI documents are stale (
 schema-compat: $(STAMP) ## Fail on a breaking change against the last released schemas (deploy/schemas/released/v1)
 	$(PY) -m leadflow_contracts.compat deploy/schemas/released/v1 deploy/schemas
 
+bench: $(STAMP) ## End-to-end: raw hop, burst leads/s to CrmSynced, API calls per 1,000, latency at 200 leads/s
+	$(PY) tests/bench/bench_pipeline.py $(ARGS)
+
 bench-intake: $(STAMP) ## Intake throughput over the real embedded broker (prints leads/s)
 	$(PY) services/intake/bench/bench_intake.py
 
