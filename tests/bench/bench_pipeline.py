@@ -36,10 +36,18 @@ def lead(i: int, run: str) -> tuple[bytes, bytes]:
     country, phone = COUNTRIES[i % len(COUNTRIES)]
     lead_id = f"bench-{run}-{i}"
     body = {
-        "event_id": str(uuid.uuid4()), "lead_id": lead_id, "occurred_at": datetime.now(UTC).isoformat(),
-        "source": {"system": "bench"}, "lead_source": "web_form" if i % 5 else "webinar",
-        "person": {"first_name": "Anna", "last_name": f"Test{i}", "email": f"anna{i}.{run}@firma{i % 300}.example",
-                   "phone": phone.format(n=1000000 + i), "job_title": "Head of Operations"},
+        "event_id": str(uuid.uuid4()),
+        "lead_id": lead_id,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "source": {"system": "bench"},
+        "lead_source": "web_form" if i % 5 else "webinar",
+        "person": {
+            "first_name": "Anna",
+            "last_name": f"Test{i}",
+            "email": f"anna{i}.{run}@firma{i % 300}.example",
+            "phone": phone.format(n=1000000 + i),
+            "job_title": "Head of Operations",
+        },
         "company": {"name": f"Firma {i % 300} GmbH", "country": country, "employees": 50 + i % 500},
         "engagement": {"visits": i % 7, "page_views": i % 30, "time_on_site_seconds": i % 900},
     }
@@ -142,8 +150,12 @@ async def main(burst: int, rate: float, seconds: float) -> None:
         sf = emu.salesforce_settings(timeout=30.0)
 
         def common(name: str) -> dict[str, Any]:
-            return {"kafka_bootstrap": kafka.bootstrap, "topic_prefix": ns.prefix,
-                    "database_url": f"sqlite+aiosqlite:///{tmp / name}.db", "log_level": "WARNING"}
+            return {
+                "kafka_bootstrap": kafka.bootstrap,
+                "topic_prefix": ns.prefix,
+                "database_url": f"sqlite+aiosqlite:///{tmp / name}.db",
+                "log_level": "WARNING",
+            }
 
         apps = [
             intake_app(IntakeSettings(**common("intake"))),
@@ -179,8 +191,10 @@ async def main(burst: int, rate: float, seconds: float) -> None:
                 await asyncio.sleep(0.1)
             elapsed = time.perf_counter() - started
             calls = len([r for r in emu.requests_log(limit=100_000) if "/services/" in r.get("path", "")])
-            print(f"burst: {burst:,} leads inbound → CrmSynced in {elapsed:.1f} s = {burst / elapsed:,.0f} leads/s "
-                  f"(ratio to the raw hop: {burst / elapsed / hop:.3f})")
+            print(
+                f"burst: {burst:,} leads inbound → CrmSynced in {elapsed:.1f} s = {burst / elapsed:,.0f} leads/s "
+                f"(ratio to the raw hop: {burst / elapsed / hop:.3f})"
+            )
             print(f"Salesforce API requests during the burst: {calls} = {calls / burst * 1000:.2f} per 1,000 leads")
 
             # 2) steady rate latency
@@ -199,8 +213,10 @@ async def main(burst: int, rate: float, seconds: float) -> None:
             while sum(1 for k in watcher.first_seen if k.startswith(prefix)) < n and time.perf_counter() < deadline:
                 await asyncio.sleep(0.1)
             lat = [(watcher.first_seen[k] - t) * 1000 for k, t in sent_at.items() if k in watcher.first_seen]
-            print(f"steady {rate:.0f} leads/s for {seconds:.0f} s: {len(lat)}/{n} synced; publish → CrmSynced "
-                  f"p50 {pct(lat, 50):.0f} ms, p90 {pct(lat, 90):.0f} ms, p99 {pct(lat, 99):.0f} ms, max {max(lat):.0f} ms")
+            print(
+                f"steady {rate:.0f} leads/s for {seconds:.0f} s: {len(lat)}/{n} synced; publish → CrmSynced "
+                f"p50 {pct(lat, 50):.0f} ms, p90 {pct(lat, 90):.0f} ms, p99 {pct(lat, 99):.0f} ms, max {max(lat):.0f} ms"
+            )
             await watcher.stop()
         await producer.stop()
 
