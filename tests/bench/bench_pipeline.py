@@ -215,7 +215,8 @@ async def main(burst: int, rate: float, seconds: float) -> None:
             lat = [(watcher.first_seen[k] - t) * 1000 for k, t in sent_at.items() if k in watcher.first_seen]
             print(
                 f"steady {rate:.0f} leads/s for {seconds:.0f} s: {len(lat)}/{n} synced; publish → CrmSynced "
-                f"p50 {pct(lat, 50):.0f} ms, p90 {pct(lat, 90):.0f} ms, p99 {pct(lat, 99):.0f} ms, max {max(lat):.0f} ms"
+                f"p50 {pct(lat, 50):.0f} ms, p90 {pct(lat, 90):.0f} ms, p99 {pct(lat, 99):.0f} ms, "
+                f"max {max(lat):.0f} ms"
             )
             await watcher.stop()
         await producer.stop()
