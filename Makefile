@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(sort $(dir $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock run test test-fast browser-deps lint typecheck schemas asyncapi asyncapi-check schema-compat bench bench-intake bench-enrich bench-score bench-ops bench-crm-changes bench-crm-sync bench-sla model-report bench-model salesforce-metadata bench-emulator bench-import tail clean
+.PHONY: help install lock run test test-fast browser-deps lint typecheck schemas asyncapi asyncapi-check schema-compat bench bench-intake bench-enrich bench-score bench-ops bench-crm-changes bench-crm-sync bench-sla bench-route model-report bench-model salesforce-metadata bench-emulator bench-import tail clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -95,6 +95,9 @@ model-report: $(STAMP) ## Train on the shared X Education export via the emulato
 
 bench-model: $(STAMP) ## Model scoring cost: leads/s in 1,000-lead batches, p50/p99 added latency (run model-report first)
 	$(PY) libs/model/bench/bench_model.py --artifacts var/models
+
+bench-route: $(STAMP) ## Route: decisions/s (domain) and leads/s over the real broker, with a raw-hop baseline
+	$(PY) services/route/bench/bench_route.py $(ARGS)
 
 bench-emulator: $(STAMP) ## Salesforce emulator throughput (Collections upserts/s, queries/s)
 	$(PY) services/salesforce-emulator/bench/bench_emulator.py
