@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from leadflow_contracts import CrmChange, Firmographics, LeadAccepted, LeadEnriched
 from leadflow_platform.clock import Clock
+from leadflow_platform.kafka_io import Publisher, RawRecord, dead_letter, publish_events
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import EVENTS_FAILED, EVENTS_IN, EVENTS_OUT, HANDLER_SECONDS
 from pydantic import ValidationError
@@ -24,7 +25,6 @@ from leadflow_enrich.domain.enrich import SERVICE, enrich
 from leadflow_enrich.domain.firmographics import reference_domains
 from leadflow_enrich.domain.index import MirrorIndex
 from leadflow_enrich.domain.policy import EnrichPolicy
-from leadflow_enrich.kafka_io import Publisher, RawRecord, dead_letter, publish_events
 from leadflow_enrich.mirror import Mirror
 
 log = get_logger(__name__)

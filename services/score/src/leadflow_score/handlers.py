@@ -7,8 +7,8 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from leadflow_contracts import topics
 from leadflow_platform.broker import DEFAULT_ACK_POLICY
+from leadflow_platform.kafka_io import raw_batch_decoder
 
-from leadflow_score.kafka_io import raw_batch_decoder
 from leadflow_score.pipeline import ScorePipeline
 from leadflow_score.settings import ScoreSettings
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from leadflow_contracts import DeadLetter, LeadEnriched, LeadScored, ModelScore
 from leadflow_platform.clock import Clock
+from leadflow_platform.kafka_io import Publisher, RawRecord, dead_letter, publish_events
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import EVENTS_FAILED, EVENTS_IN, EVENTS_OUT, HANDLER_SECONDS
 from pydantic import ValidationError
@@ -20,7 +21,6 @@ from pydantic import ValidationError
 from leadflow_score.adapters.model import ModelScorer
 from leadflow_score.domain.engine import SERVICE, blend, score_rules, scored_event
 from leadflow_score.domain.ruleset import Ruleset
-from leadflow_score.kafka_io import Publisher, RawRecord, dead_letter, publish_events
 
 log = get_logger(__name__)
 

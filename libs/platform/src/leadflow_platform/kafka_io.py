@@ -1,4 +1,4 @@
-"""Kafka plumbing shared by this service's handlers: raw batch decoding, keyed JSON publishing, dead letters.
+"""Kafka plumbing for batch handlers: raw batch decoding, keyed JSON publishing, dead letters.
 
 Handlers receive the raw records (key, value, coordinates) and parse the contract themselves, so one
 poison message is dead-lettered with its original bytes instead of failing the whole batch.
@@ -23,9 +23,9 @@ _DLQ_NS = uuid.UUID("0b7a1c52-6f0e-4a51-9d43-5f8a3c2e9b11")
 class Publisher(Protocol):
     """What handlers need from a FastStream publisher."""
 
-    async def publish(self, message: Any, *, key: bytes | None = ..., headers: dict[str, str] | None = ...,
-                      no_confirm: bool = ...) -> Any:
-        ...
+    async def publish(
+        self, message: Any, *, key: bytes | None = ..., headers: dict[str, str] | None = ..., no_confirm: bool = ...
+    ) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +39,7 @@ class RawRecord:
 
 async def raw_batch_decoder(msg: Any) -> list[RawRecord]:
     """FastStream decoder for batch subscribers: the records as they came, nothing parsed."""
-    return [
-        RawRecord(r.key, r.value or b"", r.topic, r.partition, r.offset) for r in msg.raw_message
-    ]
+    return [RawRecord(r.key, r.value or b"", r.topic, r.partition, r.offset) for r in msg.raw_message]
 
 
 async def publish_events(publisher: Publisher, events: Sequence[Event]) -> None:
@@ -52,16 +50,24 @@ async def publish_events(publisher: Publisher, events: Sequence[Event]) -> None:
     """
     pending: list[asyncio.Future[Any]] = []
     for event in events:
-        sent = await publisher.publish(event.to_json_bytes(), key=event.kafka_key(), headers=JSON_HEADERS,
-                                       no_confirm=True)
+        sent = await publisher.publish(
+            event.to_json_bytes(), key=event.kafka_key(), headers=JSON_HEADERS, no_confirm=True
+        )
         if asyncio.isfuture(sent):  # the in-memory test broker delivers synchronously and returns nothing
             pending.append(sent)
     if pending:
         await asyncio.gather(*pending)
 
 
-def dead_letter(service: str, record: RawRecord, reason: str, message: str, at: datetime,
-                lead_id: str | None = None, retriable: bool = False) -> DeadLetter:
+def dead_letter(
+    service: str,
+    record: RawRecord,
+    reason: str,
+    message: str,
+    at: datetime,
+    lead_id: str | None = None,
+    retriable: bool = False,
+) -> DeadLetter:
     key = record.key.decode("utf-8", "replace") if record.key else None
     return DeadLetter(
         event_id=str(uuid.uuid5(_DLQ_NS, f"{service}:{record.topic}:{record.partition}:{record.offset}:{reason}")),
