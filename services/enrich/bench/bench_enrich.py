@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from leadflow_contracts import LeadAccepted, topics
 from leadflow_enrich.adapters.enricher import ReferenceFileEnricher
 from leadflow_enrich.adapters.mirror_repository import MirrorRepository
@@ -43,6 +43,7 @@ from leadflow_enrich.testing import accepted
 from leadflow_platform.clock import FakeClock
 from leadflow_platform.db import create_engine
 from leadflow_platform.embedded_kafka import EmbeddedKafka, free_port
+from leadflow_platform.testing.bench import count_from, end_offsets, process_cpu_seconds, wait_http
 from leadflow_platform.topics_admin import ensure_topics, load_topics
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -186,50 +187,6 @@ async def prepare_db(url: str, org: dict[str, list[dict[str, Any]]]) -> None:
     await engine.dispose()
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        return await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
-
-
-async def count_from(bootstrap: str, start: dict[TopicPartition, int], want: int, timeout: float) -> tuple[int, float]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                max_partition_fetch_bytes=16 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
-    await consumer.start()
-    try:
-        consumer.assign(list(start))
-        for tp, off in start.items():
-            consumer.seek(tp, off)
-        seen, last = 0, time.perf_counter()
-        deadline = time.monotonic() + timeout
-        while seen < want and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200, max_records=20000)
-            got = sum(len(v) for v in batch.values())
-            if got:
-                seen += got
-                last = time.perf_counter()
-        return seen, last
-    finally:
-        await consumer.stop()
-
-
-async def wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        await asyncio.sleep(0.2)
-    raise TimeoutError(f"{url} not ready within {timeout}s")
-
-
 async def service_rate(org: dict[str, list[dict[str, Any]]], leads: list[LeadAccepted],
                        args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="leadflow-bench-enrich-"))
@@ -251,13 +208,13 @@ async def service_rate(org: dict[str, list[dict[str, Any]]], leads: list[LeadAcc
                                         max_request_size=4 * 1024 * 1024)
             await producer.start()
             try:
-                warm_start = await end_offsets(bootstrap, topics.LEADS_ENRICHED)
+                warm_start = await end_offsets(bootstrap, [topics.LEADS_ENRICHED])
                 await producer.send_and_wait(topics.LEADS_ACCEPTED, payloads[0], key=b"warm")
                 warm, _ = await count_from(bootstrap, warm_start, 1, 60)
                 if warm != 1:
                     print("enrich did not answer the warm-up lead; see", workdir / "enrich.log", file=sys.stderr)
                     return 1
-                start = await end_offsets(bootstrap, topics.LEADS_ENRICHED)
+                start = await end_offsets(bootstrap, [topics.LEADS_ENRICHED])
                 cpu0 = process_cpu_seconds(proc.pid)
                 counter = asyncio.create_task(count_from(bootstrap, start, len(leads), args.timeout))
                 t0 = time.perf_counter()
@@ -283,12 +240,6 @@ async def service_rate(org: dict[str, list[dict[str, Any]]], leads: list[LeadAcc
         print(f"enrich batches: {batches:.0f} (avg {len(leads) / max(batches, 1):.0f} leads), handler time "
               f"{seconds:.2f} s ({seconds / max(seen, 1) * 1e6:.0f} us/lead incl. publish waits)")
     return 0 if seen == len(leads) else 1
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (Linux /proc), so contention from other processes does not count."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def handler_stats(url: str, handler: str) -> tuple[float, float] | None:

@@ -25,6 +25,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from leadflow_contracts import topics
 from leadflow_platform.embedded_kafka import EmbeddedKafka, free_port
+from leadflow_platform.testing.bench import end_offsets, wait_http
+from leadflow_platform.testing.bench import process_cpu_seconds as cpu_seconds
 from leadflow_platform.topics_admin import ensure_topics, load_topics
 
 FIRST = ["anna", "BEN", "Chloé", "dmitri", "Eva", "FRANK", "giulia", "Hans", "ines", "JAN"]
@@ -86,29 +88,6 @@ def make_leads(n: int, bad_ratio: float, seed: int = 7) -> tuple[list[bytes], in
         else:
             out.append(good_lead(i, rng))
     return out, bad
-
-
-async def end_offsets(bootstrap: str, names: list[str]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or [])]
-        return await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
-
-
-async def wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        await asyncio.sleep(0.2)
-    raise TimeoutError(f"{url} not ready within {timeout}s")
 
 
 async def count_verdicts(
@@ -231,15 +210,6 @@ async def run(args: argparse.Namespace) -> int:
         print(f"intake batches: {batches:.0f}, avg {len(leads) / max(batches, 1):.0f} leads/batch, "
               f"handler time {seconds:.2f} s ({seconds / max(seen, 1) * 1e6:.0f} us/lead)")
     return 0 if seen == len(leads) else 1
-
-
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU time of a process (Linux /proc), 0 where unavailable."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def scrape_handler_stats(url: str) -> tuple[float, float] | None:

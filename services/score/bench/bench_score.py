@@ -17,13 +17,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from leadflow_contracts import CallbackWindow, ClientType, Firmographics, LeadEnriched, LeadSourceKind, topics
 from leadflow_platform.embedded_kafka import EmbeddedKafka, free_port
+from leadflow_platform.testing.bench import count_from, end_offsets, process_cpu_seconds, wait_http
 from leadflow_platform.topics_admin import ensure_topics, load_topics
 from leadflow_score.adapters.ruleset_file import load_ruleset
 from leadflow_score.domain.engine import blend, score_rules, scored_event
@@ -108,59 +108,6 @@ def domain_rate(leads: list[LeadEnriched], with_model: bool) -> None:
     )
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        return await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
-
-
-async def count_from(bootstrap: str, start: dict[TopicPartition, int], want: int, timeout: float) -> tuple[int, float]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024,
-    )
-    await consumer.start()
-    try:
-        consumer.assign(list(start))
-        for tp, off in start.items():
-            consumer.seek(tp, off)
-        seen, last = 0, time.perf_counter()
-        deadline = time.monotonic() + timeout
-        while seen < want and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200, max_records=20000)
-            got = sum(len(v) for v in batch.values())
-            if got:
-                seen += got
-                last = time.perf_counter()
-        return seen, last
-    finally:
-        await consumer.stop()
-
-
-async def wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        await asyncio.sleep(0.2)
-    raise TimeoutError(f"{url} not ready within {timeout}s")
-
-
-def process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def service_rate(leads: list[LeadEnriched], args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="leadflow-bench-score-"))
     payloads = [ev.to_json_bytes() for ev in leads]
@@ -189,13 +136,13 @@ async def service_rate(leads: list[LeadEnriched], args: argparse.Namespace) -> i
             )
             await producer.start()
             try:
-                warm_start = await end_offsets(bootstrap, topics.LEADS_SCORED)
+                warm_start = await end_offsets(bootstrap, [topics.LEADS_SCORED])
                 await producer.send_and_wait(topics.LEADS_ENRICHED, payloads[0], key=b"warm")
                 warm, _ = await count_from(bootstrap, warm_start, 1, 60)
                 if warm != 1:
                     print("score did not answer the warm-up lead; see", workdir / "score.log", file=sys.stderr)
                     return 1
-                start = await end_offsets(bootstrap, topics.LEADS_SCORED)
+                start = await end_offsets(bootstrap, [topics.LEADS_SCORED])
                 cpu0 = process_cpu_seconds(proc.pid)
                 counter = asyncio.create_task(count_from(bootstrap, start, len(leads), args.timeout))
                 t0 = time.perf_counter()
