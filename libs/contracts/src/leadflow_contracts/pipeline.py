@@ -48,6 +48,10 @@ class DuplicateOf(Contract):
     record_id: str
     matched_on: Literal["email", "phone"]
     owner_id: str | None = None
+    leadflow_id: str | None = None
+    """Set when the record is leadflow's own lead still in flight (claimed by enrich, possibly not in
+    Salesforce yet): its ``lead_id``. crm-sync then upserts onto that lead's external id
+    (``Leadflow_Id__c``) instead of updating by Salesforce Id, and ``record_id`` holds the same lead id."""
 
 
 class Firmographics(Contract):
