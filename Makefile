@@ -22,11 +22,15 @@ $(STAMP): requirements.lock pyproject.toml $(addsuffix pyproject.toml,$(MEMBERS)
 
 install: $(STAMP) ## Create .venv and install the locked dependencies plus every workspace member
 
-lock: ## Recompile requirements.lock (hashed) from every member's dependencies
+lock: ## Recompile requirements.lock (hashed) from every member's dependencies, and each service image's own lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(PYTHON) deploy/scripts/lock_inputs.py
 	$(UV) pip compile --quiet --generate-hashes --python-version 3.11 --no-header \
 		deploy/requirements.in -o requirements.lock
+	$(PYTHON) deploy/docker/service_image.py inputs >/dev/null
+	@for in in deploy/docker/locks/*.in; do \
+	  $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --no-header \
+	    --constraint requirements.lock "$$in" -o "$${in%.in}.lock" || exit 1; done
 
 run: $(STAMP) ## Start broker, emulator, every service, demo leads and dashboard (Ctrl-C stops all)
 	$(PY) -m leadflow_platform.supervisor deploy/local/run.yaml
