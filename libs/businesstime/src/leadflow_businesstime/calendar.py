@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
@@ -82,14 +82,10 @@ class WeeklyHours(BaseModel):
     @field_validator("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     @classmethod
     def _valid_intervals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        parsed = [parse_interval(v) for v in value]
-        previous_end: tuple[int, time] | None = None
-        for text, (start, end, offset) in zip(value, parsed, strict=True):
-            if previous_end is not None and (0, start) < previous_end:
-                raise ValueError(f"{text!r}: intervals must be in order and must not overlap")
-            if previous_end is not None and previous_end[0] == 1:
-                raise ValueError(f"{text!r}: nothing may follow an interval that runs past midnight")
-            previous_end = (offset, end)
+        # Each interval must parse; order, touching and overlapping intervals are all fine (the
+        # calendar works on their union), so "08:00-12:00", "11:00-24:00" means 08:00 to midnight.
+        for text in value:
+            parse_interval(text)
         return value
 
     def intervals(self, weekday: int) -> tuple[tuple[time, time, int], ...]:
@@ -172,7 +168,41 @@ class BusinessCalendar(BaseModel):
         _zone(value)
         return value
 
+    @field_validator("closed_dates", mode="before")
+    @classmethod
+    def _expand_ranges(cls, value: object) -> object:
+        """``closed_dates`` items may be ranges, ``"2026-07-06..2026-07-31"`` (both ends closed)."""
+        if not isinstance(value, list | tuple):
+            return value
+        out: list[object] = []
+        for item in value:
+            if isinstance(item, str) and ".." in item:
+                first_text, _, last_text = item.partition("..")
+                try:
+                    first, last = date.fromisoformat(first_text.strip()), date.fromisoformat(last_text.strip())
+                except ValueError as exc:
+                    raise ValueError(f"{item!r}: expected 'YYYY-MM-DD..YYYY-MM-DD'") from exc
+                if last < first or (last - first).days > 3660:
+                    raise ValueError(f"{item!r}: the range must run forwards and span at most ten years")
+                out.extend(first + timedelta(days=n) for n in range((last - first).days + 1))
+            else:
+                out.append(item)
+        return out
+
+    @model_validator(mode="after")
+    def _opens_at_all(self) -> BusinessCalendar:
+        if not self.has_working_time():
+            raise ValueError(
+                f"calendar {self.name!r} has no working time at all in 2025-2026 "
+                "(every interval falls on a closed day or inside a DST gap)"
+            )
+        return self
+
     # --- derived views ---------------------------------------------------------------------------
+
+    @cached_property
+    def _closed(self) -> frozenset[date]:
+        return frozenset(self.closed_dates)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -184,7 +214,7 @@ class BusinessCalendar(BaseModel):
 
     def holiday_name(self, day: date) -> str | None:
         """Why ``day`` (a local date) is closed although it has hours: a holiday's name, or None."""
-        if day in self.closed_dates:
+        if day in self._closed:
             return "closed"
         if self.holidays is None:
             return None
@@ -195,35 +225,46 @@ class BusinessCalendar(BaseModel):
         return bool(self.hours.intervals(day.weekday())) and self.holiday_name(day) is None
 
     def day_intervals(self, day: date) -> list[Interval]:
-        """The opening intervals that *start* on the local date ``day``, as UTC instants."""
+        """The opening intervals that *start* on the local date ``day``, as UTC instants, in order.
+
+        Overlapping or touching intervals of the same day are returned as they are (sorted by
+        start); ``intervals_from`` takes their union. A wall time that a DST gap skips maps to the
+        instant the clocks jump, so an interval inside the gap is empty and left out.
+        """
         if not self.is_working_day(day):
             return []
-        zone = self.zone
-        out: list[Interval] = []
-        for start, end, offset in self.hours.intervals(day.weekday()):
-            s = datetime.combine(day, start, tzinfo=zone).astimezone(UTC)
-            e = datetime.combine(day + timedelta(days=offset), end, tzinfo=zone).astimezone(UTC)
-            if e > s:  # a DST gap can swallow a tiny interval whole
-                out.append((s, e))
-        return out
+        return list(_day_intervals(self.hours.intervals(day.weekday()), self.timezone, day))
 
     def intervals_from(self, at: datetime) -> Iterator[Interval]:
-        """Merged opening intervals that end after ``at``, in order; the first may contain ``at``."""
+        """Opening time that ends after ``at``, as disjoint UTC intervals in order; the first may contain ``at``.
+
+        Intervals are not merged across their boundaries (a round-the-clock calendar would be one
+        endless interval): consecutive intervals may touch. The iterator ends only when the
+        calendar has no working time for ``_MAX_SEARCH_DAYS`` days in a row (``CalendarError``).
+        """
         at_utc = _require_aware(at, "at")
-        day = at_utc.astimezone(self.zone).date() - timedelta(days=1)  # yesterday's overnight shift
-        pending: Interval | None = None
-        for _ in range(_MAX_SEARCH_DAYS):
+        day = at_utc.astimezone(self.zone).date() - timedelta(days=2)  # overnight shifts that started earlier
+        covered = at_utc  # nothing before ``at`` is yielded, and nothing twice
+        idle_days = 0
+        while idle_days < _MAX_SEARCH_DAYS:
+            found = False
             for s, e in self.day_intervals(day):
-                if pending is not None and s <= pending[1]:
-                    pending = (pending[0], max(pending[1], e))
+                begin = max(s, covered)
+                if e <= begin:
                     continue
-                if pending is not None and pending[1] > at_utc:
-                    yield pending
-                pending = (s, e)
+                found = True
+                yield begin, e
+                covered = e
+            idle_days = 0 if found else idle_days + 1
             day += timedelta(days=1)
-        if pending is not None and pending[1] > at_utc:
-            yield pending
-        raise CalendarError(f"calendar {self.name!r} has no working time within {_MAX_SEARCH_DAYS} days of {at}")
+        raise CalendarError(
+            f"calendar {self.name!r} has no working time within {_MAX_SEARCH_DAYS} days after {covered.isoformat()}"
+        )
+
+    def has_working_time(self, around: date | None = None) -> bool:
+        """True if the calendar opens at all in the ~two years around ``around`` (default: 2026-01-01)."""
+        first = around or date(2026, 1, 1)
+        return any(self.day_intervals(first + timedelta(days=n)) for n in range(-366, 366))
 
     # --- the arithmetic --------------------------------------------------------------------------
 
@@ -240,8 +281,19 @@ class BusinessCalendar(BaseModel):
         return max(start, at_utc).astimezone(self.zone)
 
     def next_close(self, at: datetime) -> datetime:
-        """The end of the working interval containing ``at`` (or of the next one if closed)."""
-        _start, end = next(self.intervals_from(at))
+        """The end of the working time containing ``at`` (or of the next one if closed): touching
+        intervals count as one, so Monday and Tuesday ``00:00-24:00`` close on Wednesday 00:00.
+        A calendar that never closes within ``_MAX_SEARCH_DAYS`` days raises ``CalendarError``."""
+        at_utc = _require_aware(at, "at")
+        limit = at_utc + timedelta(days=_MAX_SEARCH_DAYS)
+        end: datetime | None = None
+        for s, e in self.intervals_from(at_utc):
+            if end is not None and s > end:
+                break
+            end = e
+            if end > limit:
+                raise CalendarError(f"calendar {self.name!r} does not close within {_MAX_SEARCH_DAYS} days of {at}")
+        assert end is not None  # intervals_from yields at least one interval or raises
         return end.astimezone(self.zone)
 
     def add_business_time(self, start: datetime, delta: timedelta) -> datetime:
@@ -256,10 +308,9 @@ class BusinessCalendar(BaseModel):
             raise ValueError(f"delta must be positive, got {delta}")
         remaining = delta
         for s, e in self.intervals_from(start_utc):
-            begin = max(s, start_utc)
-            available = e - begin
+            available = e - s
             if remaining <= available:
-                return (begin + remaining).astimezone(self.zone)
+                return (s + remaining).astimezone(self.zone)
             remaining -= available
         raise CalendarError("unreachable")  # pragma: no cover - intervals_from raises first
 
@@ -268,11 +319,15 @@ class BusinessCalendar(BaseModel):
         a_utc, b_utc = _require_aware(a, "a"), _require_aware(b, "b")
         if b_utc < a_utc:
             return -self.business_seconds_between(b_utc, a_utc)
+        if b_utc == a_utc:
+            return 0.0
         total = timedelta(0)
         for s, e in self.intervals_from(a_utc):
             if s >= b_utc:
                 break
-            total += min(e, b_utc) - max(s, a_utc)
+            total += min(e, b_utc) - s
+            if e >= b_utc:
+                break
         return total.total_seconds()
 
     def add_business_days(self, start: datetime, days: int) -> datetime:
@@ -287,26 +342,30 @@ class BusinessCalendar(BaseModel):
         begin = self.next_open(start).astimezone(UTC)
         zone = self.zone
         start_day = begin.astimezone(zone).date()
-        # The working day that ``begin`` belongs to: the one whose interval contains it
+        # The working day that ``begin`` belongs to: the latest one whose interval contains it
         # (an overnight shift belongs to the day it started on).
-        for offset in (0, -1):
+        for offset in (0, -1, -2):
             candidate = start_day + timedelta(days=offset)
             if any(s <= begin < e for s, e in self.day_intervals(candidate)):
                 start_day = candidate
                 break
-        first = self.day_intervals(start_day)
+        first = _union(self.day_intervals(start_day))
         spent = sum(((min(e, begin) - s) for s, e in first if s < begin), timedelta(0))
         day = start_day
         counted = 0
-        for _ in range(_MAX_SEARCH_DAYS):
+        idle = 0
+        while True:
             day += timedelta(days=1)
             if self.day_intervals(day):
+                idle = 0
                 counted += 1
                 if counted == days:
                     break
-        else:
-            raise CalendarError(f"calendar {self.name!r} has no working day within {_MAX_SEARCH_DAYS} days")
-        target = self.day_intervals(day)
+            else:
+                idle += 1
+                if idle >= _MAX_SEARCH_DAYS:
+                    raise CalendarError(f"calendar {self.name!r} has no working day within {_MAX_SEARCH_DAYS} days")
+        target = _union(self.day_intervals(day))
         if spent <= timedelta(0):
             return target[0][0].astimezone(zone)
         remaining = spent
@@ -315,3 +374,53 @@ class BusinessCalendar(BaseModel):
                 return (s + remaining).astimezone(zone)
             remaining -= e - s
         return target[-1][1].astimezone(zone)
+
+
+def _union(intervals: list[Interval]) -> list[Interval]:
+    """Sorted, overlapping or touching intervals merged into disjoint ones."""
+    out: list[Interval] = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def _wall_to_utc(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant of the local wall time ``day wall``.
+
+    An ambiguous time (DST overlap, the hour that repeats) is its first occurrence. A time that
+    does not exist (DST gap) is the instant the clocks jump forward over it.
+    """
+    local = datetime.combine(day, wall, tzinfo=zone)
+    first = local.astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
+        return first
+    # In a gap: fold=0 uses the offset before the jump (an instant after it), fold=1 the offset
+    # after (an instant before it). The jump lies between them; find it to the second.
+    low = local.replace(fold=1).astimezone(UTC)
+    high = first
+    if low > high:
+        low, high = high, low
+    before = low.astimezone(zone).utcoffset()
+    while high - low > timedelta(seconds=1):
+        mid = low + (high - low) / 2
+        if mid.astimezone(zone).utcoffset() == before:
+            low = mid
+        else:
+            high = mid
+    # Transitions fall on whole seconds: the first whole second after ``low``.
+    return low.replace(microsecond=0) + timedelta(seconds=1)
+
+
+@lru_cache(maxsize=65536)
+def _day_intervals(parsed: tuple[tuple[time, time, int], ...], timezone: str, day: date) -> tuple[Interval, ...]:
+    zone = _zone(timezone)
+    out: list[Interval] = []
+    for start, end, offset in parsed:
+        s = _wall_to_utc(day, start, zone)
+        e = _wall_to_utc(day + timedelta(days=offset), end, zone)
+        if e > s:
+            out.append((s, e))
+    return tuple(sorted(out))

@@ -82,7 +82,7 @@ def test_calendar_names_come_from_keys_and_teams_map_to_them() -> None:
     [
         ({"timezone": "Europe/Atlantis"}, "calendars.oslo.timezone"),
         ({"hours": {"mon": ["8-16"]}}, "calendars.oslo.hours.mon"),
-        ({"hours": {"mon": ["08:00-12:00", "11:00-13:00"]}}, "calendars.oslo.hours.mon"),
+        ({"hours": {"mon": ["08:00-12:00", "13:00-13:00"]}}, "calendars.oslo.hours.mon"),
         ({"hours": {"monday": ["08:00-12:00"]}}, "calendars.oslo.hours.monday"),
         ({"hours": {}}, "calendars.oslo.hours"),
         ({"holidays": {"country": "XX"}}, "calendars.oslo.holidays"),
