@@ -99,7 +99,8 @@ def test_queue_owner_counts_as_unassigned_and_reassignment_moves_it() -> None:
 def test_other_clocks_do_not_close_the_first_touch() -> None:
     s0 = on_routed(None, routed(), "L3").state
     q = on_sla(s0, sla("breached", DUE, clock="qualify"), "L3")
-    assert q.state == s0 and q.outcome is None
+    assert q.outcome is None and q.state.is_open and q.state.touched_at is None and q.state.due_at == s0.due_at
+    assert q.state.open_breaches == ("qualify",)  # counted as a breach of its own clock
     cancelled = on_sla(s0, sla("cancelled", T0 + timedelta(minutes=1)), "L3")
     assert not cancelled.state.is_open and cancelled.outcome is None
 

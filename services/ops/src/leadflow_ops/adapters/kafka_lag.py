@@ -11,6 +11,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from leadflow_platform.logging import get_logger
+from leadflow_platform.offsets import end_offsets as true_end_offsets
 
 from leadflow_ops.domain.pipeline import LagRow, Partition, consumer_lag, contract_topic, throughput
 
@@ -71,7 +72,8 @@ class KafkaOffsetSource:
         if not partitions:
             return {}
         tps = [TopicPartition(t, p) for t, p in partitions]
-        ends = await consumer.end_offsets(tps)
+        # the fetch high watermark: the embedded broker's ListOffsets(latest) is not the log end
+        ends = await true_end_offsets(consumer, tps)
         return {(tp.topic, tp.partition): off for tp, off in ends.items()}
 
     async def topic_partitions(self, topics: list[str]) -> list[Partition]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow_ops.adapters import tables as t
 from leadflow_ops.domain import leads as L
+from leadflow_ops.domain.roster import rep_row
 from leadflow_ops.domain.stats import (
     WRITE_GRAINS,
     bin_index,
@@ -33,6 +35,10 @@ from leadflow_ops.domain.stats import (
 )
 
 CONSUMER = "ops"
+
+
+def _stops_lead(item: DeadLetter) -> bool:
+    return L.stops_before_salesforce(item.service, item.topic, item.reason, item.detail)
 DIMENSIONS = ("all", "team", "rep", "source", "rating")
 _LEAD_COLUMNS = [c.name for c in t.leads.columns]
 
@@ -86,7 +92,26 @@ def _state_from_row(row: Any) -> L.LeadState:
     d = dict(row._mapping)
     for key in ("submitted_at", "routed_at", "owner_at", "due_at", "touched_at", "breached_at"):
         d[key] = utc(d[key])
+    d["breached_clocks"] = d.get("breached_clocks") or ""
+    d["not_in_salesforce"] = bool(d.get("not_in_salesforce"))
     return L.LeadState(**d)
+
+
+def _add_missing_columns(sync_conn: Any) -> None:
+    """Columns added to a read model after a database was created are added in place (nullable), so an
+    existing ``var/ops.db`` keeps working; rows written before only lack the new facts."""
+    from sqlalchemy import inspect
+    from sqlalchemy.schema import CreateColumn
+
+    inspector = inspect(sync_conn)
+    for table in t.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have and column.nullable:
+                ddl = CreateColumn(column).compile(dialect=sync_conn.dialect)
+                sync_conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
 
 
 _STATE_FIELDS = tuple(f.name for f in fields(L.LeadState))
@@ -112,6 +137,9 @@ class _Batch:
         self.breach_updates: list[tuple[str, str, dict[str, Any]]] = []
         self.reps: dict[str, dict[str, Any]] = {}
         self.dead: list[dict[str, Any]] = []
+        self.metrics: dict[tuple[str, str], int] = defaultdict(int)
+        self.arrivals_minute: dict[datetime, int] = defaultdict(int)
+        self.health: dict[str, dict[str, Any]] = {}
 
     def transition(self, old: L.LeadState | None, tr: L.Transition) -> None:
         new = tr.state
@@ -123,6 +151,8 @@ class _Batch:
             acc2 = self.owner[owner_key]
             for i, d in enumerate(delta3):
                 acc2[i] += d
+        for metric_key, (n,) in L.metric_deltas(old, new).items():
+            self.metrics[metric_key] += n
         if new.owner_id:
             self.owner_meta[new.owner_id] = (new.owner_type, new.team, new.owner_name)
         keys = {
@@ -166,6 +196,7 @@ class OpsRepository:
         async with self.engine.begin() as conn:
             await conn.run_sync(idempotency_metadata.create_all)
             await conn.run_sync(t.metadata.create_all)
+            await conn.run_sync(_add_missing_columns)
 
     # --- writes ------------------------------------------------------------------------------------
 
@@ -184,6 +215,7 @@ class OpsRepository:
                 else:
                     result.duplicates += 1
             lead_ids = {i.lead_id for i in todo if isinstance(i, LeadRouted | CrmSynced | SlaEvent)}
+            lead_ids |= {i.lead_id for i in todo if isinstance(i, DeadLetter) and _stops_lead(i)}
             states = await self._load_states(conn, lead_ids)
             original = dict(states)
             batch = _Batch()
@@ -215,6 +247,7 @@ class OpsRepository:
                     submitted_at=item.lead.submitted_at,
                     first_touch_due=item.sla.first_touch_due,
                     reassignment=item.reassignment,
+                    reason=item.assignment.reason,
                 ),
                 item.lead_id,
             )
@@ -222,6 +255,7 @@ class OpsRepository:
             states[item.lead_id] = tr.state
             if tr.new_arrival:
                 batch.arrivals[bucket_start(item.occurred_at, "h")] += 1
+                batch.arrivals_minute[item.occurred_at.replace(second=0, microsecond=0)] += 1
             batch.assignments[
                 (bucket_start(item.occurred_at, "d"), item.assignment.team or "(none)", item.assignment.owner_id)
             ] += 1
@@ -277,6 +311,7 @@ class OpsRepository:
                     "escalation_step": item.escalation_step,
                     "escalation_action": item.escalation_action,
                     "met_how": item.met_how,
+                    "met_by": item.met_by,
                 }
             )
             state = tr.state
@@ -308,23 +343,16 @@ class OpsRepository:
             elif item.kind.value == "met":
                 batch.breach_updates.append((item.lead_id, item.clock, {"met_at": item.occurred_at}))
         elif isinstance(item, CrmChange):
+            seen = batch.health.get("change_feed")
+            if seen is None or item.system_modstamp > seen["modstamp"]:
+                batch.health["change_feed"] = {"modstamp": item.system_modstamp, "received": now, "object": item.object}
             if item.object == "User":
-                rec = item.record
-                name = rec.get("Name") or " ".join(x for x in (rec.get("FirstName"), rec.get("LastName")) if x)
-                batch.reps[item.record_id] = {
-                    "user_id": item.record_id,
-                    "name": name or None,
-                    "team": rec.get("Team__c"),
-                    "role": rec.get("Role_Name__c"),
-                    "weight": rec.get("Weight__c"),
-                    "active": bool(rec.get("IsActive", True)) and item.change_type.value != "deleted",
-                    "absent": bool(rec.get("Is_Absent__c") or False),
-                    "updated_at": item.changed_at,
-                }
+                batch.reps[item.record_id] = rep_row(item.record_id, item.record, item.change_type.value, item.changed_at)
         elif isinstance(item, LeadRejected):
             batch.dead.append(
                 {
                     "event_id": item.event_id,
+                    "detail": json.dumps({"field": item.field}) if item.field else None,
                     "source_topic": T.LEADS_REJECTED,
                     "original_topic": T.LEADS_INBOUND,
                     "service": "intake",
@@ -338,8 +366,14 @@ class OpsRepository:
             )
             result.dead_letters.append((T.LEADS_REJECTED, item.reason.value))
         elif isinstance(item, DeadLetter):
+            if _stops_lead(item):
+                old = states.get(item.lead_id)
+                tr = L.on_dead_letter(old, item.lead_id, item.event_id)
+                batch.transition(old, tr)
+                states[item.lead_id] = tr.state
             batch.dead.append(
                 {
+                    "detail": json.dumps(item.detail, sort_keys=True) if item.detail else None,
                     "event_id": item.event_id,
                     "source_topic": T.LEADS_DEADLETTER,
                     "original_topic": item.topic,
@@ -357,6 +391,7 @@ class OpsRepository:
             batch.dead.append(
                 {
                     "event_id": item.event_id,
+                    "detail": None,
                     "source_topic": item.source_topic,
                     "original_topic": item.source_topic,
                     "service": "unknown",
@@ -474,6 +509,16 @@ class OpsRepository:
             )
         if b.reps:
             await conn.execute(_upsert_all(conn, t.reps, ["user_id"]), list(b.reps.values()))
+        metric_rows = [{"team": k[0], "metric": k[1], "n": n} for k, n in b.metrics.items() if n]
+        if metric_rows:
+            await conn.execute(_increment(conn, t.lead_metrics, ["team", "metric"], ["n"]), metric_rows)
+        if b.arrivals_minute:
+            await conn.execute(
+                _increment(conn, t.arrivals_minute, ["bucket"], ["n"]),
+                [{"bucket": k, "n": n} for k, n in b.arrivals_minute.items()],
+            )
+        for key, value in b.health.items():
+            await self._put_health(conn, key, value, value["received"], newer_than="modstamp")
         if b.dead:
             await conn.execute(insert_ignore(conn, t.dead_letters), b.dead)
 
@@ -553,20 +598,42 @@ class OpsRepository:
                     .order_by(t.owner_counters.c.open.desc())
                 )
             ).all()
+            metric_rows = (await conn.execute(select(t.lead_metrics).where(t.lead_metrics.c.n > 0))).all()
         teams: dict[str, dict[str, Any]] = {}
         ratings: set[str] = set()
+
+        def team_row(name: str) -> dict[str, Any]:
+            return teams.setdefault(
+                name,
+                {"team": name, "open": 0, "breached": 0, "queued": 0, "not_in_salesforce": 0, "by_rating": {}},
+            )
+
         for r in rows:
-            team = teams.setdefault(r.team, {"team": r.team, "open": 0, "breached": 0, "queued": 0, "by_rating": {}})
+            team = team_row(r.team)
             team["open"] += r.open
-            team["breached"] += r.breached
             team["queued"] += r.queued
             team["by_rating"][r.rating] = r.open
             ratings.add(r.rating)
+        by_clock = dict.fromkeys(L.CLOCKS, 0)
+        not_in_sf = 0
+        breached = 0
+        for m in metric_rows:
+            if m.metric == L.BREACHED_ANY:
+                team_row(m.team)["breached"] += m.n
+                breached += m.n
+            elif m.metric.startswith(L.BREACHED_ANY + ":"):
+                clock = m.metric.split(":", 1)[1]
+                by_clock[clock] = by_clock.get(clock, 0) + m.n
+            elif m.metric == L.NOT_IN_SALESFORCE:
+                team_row(m.team)["not_in_salesforce"] += m.n
+                not_in_sf += m.n
         order = {"Hot": 0, "Warm": 1, "Cold": 2}
         return {
             "at": now.isoformat(),
             "open": sum(r.open for r in rows),
-            "breached": sum(r.breached for r in rows),
+            "breached": breached,
+            "breached_by_clock": by_clock,
+            "not_in_salesforce": not_in_sf,
             "unassigned": sum(r.queued for r in rows),
             "due_15": due[15],
             "due_60": due[60],
@@ -793,7 +860,43 @@ class OpsRepository:
                 for s, sv, r, n, last in rows
             ]
 
-    async def dead_letter_list(self, *, reason: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    @staticmethod
+    def _dead_letter_where(
+        reason: str | None,
+        service: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        lead_id: str | None = None,
+        waiting: bool = False,
+    ) -> list[Any]:
+        d = t.dead_letters
+        where: list[Any] = []
+        if reason:
+            where.append(d.c.reason == reason)
+        if service:
+            where.append(d.c.service == service)
+        if since is not None:
+            where.append(d.c.received_at >= since)
+        if until is not None:
+            where.append(d.c.received_at < until)
+        if lead_id:
+            where.append(d.c.lead_id == lead_id)
+        if waiting:
+            where.append(d.c.replay_count == 0)
+        return where
+
+    async def dead_letter_list(
+        self,
+        *,
+        reason: str | None = None,
+        service: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        lead_id: str | None = None,
+        waiting: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         d = t.dead_letters
         stmt = (
             select(
@@ -802,22 +905,76 @@ class OpsRepository:
                 d.c.original_topic,
                 d.c.service,
                 d.c.reason,
+                d.c.message,
                 d.c.lead_id,
                 d.c.received_at,
                 d.c.replay_count,
                 d.c.last_replayed_at,
             )
-            .order_by(d.c.received_at.desc())
+            .where(*self._dead_letter_where(reason, service, since, until, lead_id, waiting))
+            .order_by(d.c.received_at.desc(), d.c.event_id)
             .limit(limit)
+            .offset(offset)
         )
-        if reason:
-            stmt = stmt.where(d.c.reason == reason)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [
             {**dict(r._mapping), "received_at": utc(r.received_at), "last_replayed_at": utc(r.last_replayed_at)}
             for r in rows
         ]
+
+    async def dead_letter_total(
+        self,
+        *,
+        reason: str | None = None,
+        service: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        waiting: bool = False,
+    ) -> int:
+        where = self._dead_letter_where(reason, service, since, until, None, waiting)
+        async with self.engine.connect() as conn:
+            stmt = select(func.count()).select_from(t.dead_letters).where(*where)
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def arrivals_window(self, now: datetime, hours: int) -> tuple[int, datetime | None]:
+        """(leads first routed in the last ``hours`` up to ``now``, the minute of the first of them)."""
+        since = now - timedelta(hours=hours)
+        a = t.arrivals_minute
+        async with self.engine.connect() as conn:
+            n, first = (
+                await conn.execute(
+                    select(func.coalesce(func.sum(a.c.n), 0), func.min(a.c.bucket)).where(
+                        a.c.bucket >= since.replace(second=0, microsecond=0), a.c.bucket <= now
+                    )
+                )
+            ).one()
+        return int(n), utc(first)
+
+    async def _put_health(
+        self, conn: AsyncConnection, key: str, value: dict[str, Any], at: datetime, newer_than: str | None = None
+    ) -> None:
+        """Upsert one org-health fact (JSON). With ``newer_than``, keep the stored one if its field is later."""
+        if newer_than is not None:
+            row = (await conn.execute(select(t.org_health.c.value).where(t.org_health.c.key == key))).first()
+            if row is not None:
+                old = json.loads(row.value).get(newer_than)
+                if old is not None and old >= value[newer_than].isoformat():
+                    return
+        text = json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
+        await conn.execute(
+            _upsert_all(conn, t.org_health, ["key"]), [{"key": key, "value": text, "updated_at": at}]
+        )
+
+    async def put_health(self, key: str, value: dict[str, Any], at: datetime) -> None:
+        async with self._write_lock, self.engine.begin() as conn:
+            await self._put_health(conn, key, value, at)
+        self.version += 1
+
+    async def health(self) -> dict[str, dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(t.org_health))).all()
+        return {r.key: {**json.loads(r.value), "updated_at": utc(r.updated_at)} for r in rows}
 
     async def dead_letter(self, event_id: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
@@ -827,6 +984,7 @@ class OpsRepository:
         d = dict(row._mapping)
         for k in ("occurred_at", "received_at", "last_replayed_at"):
             d[k] = utc(d[k])
+        d["detail"] = json.loads(d["detail"]) if d.get("detail") else {}
         return d
 
     async def counts(self) -> dict[str, int]:

@@ -40,6 +40,12 @@ leads = Table(
     Column("escalation_step", Integer, nullable=False, default=0),
     Column("outcome", String(8)),
     Column("reassignments", Integer, nullable=False, default=0),
+    # added with issue 15 (create_schema adds missing columns to an existing database)
+    Column("breached_clocks", String(40)),
+    Column("not_in_salesforce", Boolean),
+    Column("failure_event_id", String(128)),
+    Column("routing_reason", Text),
+    Column("sla_policy", String(120)),
     Index("ix_ops_leads_open_due", "closed", "due_at", "breached_at"),  # covering for the Now counts
 )
 
@@ -118,6 +124,7 @@ sla_events = Table(
     Column("escalation_step", Integer, nullable=False, default=0),
     Column("escalation_action", String(120)),
     Column("met_how", String(120)),
+    Column("met_by", String(40)),
     Index("ix_ops_sla_events_lead", "lead_id", "occurred_at"),
 )
 
@@ -154,6 +161,8 @@ reps = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("absent", Boolean, nullable=False, default=False),
     Column("updated_at", TS),
+    Column("cap", Integer),  # open-lead cap from route's roster (None: not known yet)
+    Column("queue", Boolean),
 )
 
 dead_letters = Table(
@@ -172,6 +181,32 @@ dead_letters = Table(
     Column("replay_count", Integer, nullable=False, default=0),
     Column("last_replayed_at", TS),
     Column("last_replayed_by", String(80)),
+    Column("detail", Text),  # the dead letter's ``detail`` map as JSON (statusCode, fields, operation…)
     Index("ix_ops_dead_letters_received", "received_at"),
     Index("ix_ops_dead_letters_reason", "reason"),
+    Index("ix_ops_dead_letters_lead", "lead_id"),
+)
+
+lead_metrics = Table(
+    "ops_lead_metrics",
+    metadata,
+    Column("team", String(80), primary_key=True),
+    Column("metric", String(40), primary_key=True),
+    Column("n", Integer, nullable=False, default=0),
+    # breached (any clock), breached:<clock>, not_in_salesforce: see domain.leads.metric_deltas
+)
+
+arrivals_minute = Table(
+    "ops_arrivals_minute",
+    metadata,
+    Column("bucket", TS, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+
+org_health = Table(
+    "ops_org_health",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", TS, nullable=False),
 )

@@ -13,6 +13,16 @@ from datetime import datetime
 from typing import Any, Literal
 
 Outcome = Literal["on_time", "missed"]
+CLOCKS = ("first_touch", "qualify", "callback")
+
+
+def _clocks_with(current: str, clock: str, present: bool) -> str:
+    have = set(current.split(",")) if current else set()
+    if present:
+        have.add(clock)
+    else:
+        have.discard(clock)
+    return ",".join(c for c in CLOCKS if c in have)
 
 
 @dataclass(frozen=True)
@@ -37,14 +47,36 @@ class LeadState:
     escalation_step: int = 0
     outcome: Outcome | None = None
     reassignments: int = 0
+    breached_clocks: str = ""
+    """Clocks (``first_touch``, ``qualify``, ``callback``) breached and not met or cancelled since,
+    comma-separated in ``CLOCKS`` order."""
+    not_in_salesforce: bool = False
+    """crm-sync could not write the lead (its dead letter says so) and no ``CrmSynced`` followed."""
+    failure_event_id: str | None = None
+    """The dead letter that stopped this lead before Salesforce (for its page and the replay)."""
+    routing_reason: str | None = None
+    sla_policy: str | None = None
+    """The SLA policy (sla-monitor's); ``policy`` is the routing policy (route's)."""
 
     @property
     def is_open(self) -> bool:
-        return not self.closed and (self.routed_at is not None or self.due_at is not None)
+        """Waiting for its first touch, in Salesforce (or on its way there)."""
+        return (
+            not self.closed
+            and not self.not_in_salesforce
+            and (self.routed_at is not None or self.due_at is not None)
+        )
+
+    @property
+    def open_breaches(self) -> tuple[str, ...]:
+        """Clocks with a breach that is not resolved, for a lead that is in Salesforce."""
+        if self.not_in_salesforce or not self.breached_clocks:
+            return ()
+        return tuple(self.breached_clocks.split(","))
 
     @property
     def is_breached(self) -> bool:
-        return self.is_open and self.breached_at is not None
+        return self.is_open and bool(self.open_breaches)
 
     @property
     def is_queued(self) -> bool:
@@ -64,6 +96,7 @@ class Routed:
     submitted_at: datetime | None
     first_touch_due: datetime | None
     reassignment: int
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +167,7 @@ def on_routed(old: LeadState | None, ev: Routed, lead_id: str) -> Transition:
         routed_at=state.routed_at or ev.occurred_at,
         due_at=ev.first_touch_due if ev.reassignment > 0 or state.due_at is None else state.due_at,
         reassignments=max(state.reassignments, ev.reassignment),
+        routing_reason=ev.reason or state.routing_reason,
     )
     if old is not None and old.routed_at is not None and ev.occurred_at < old.routed_at and ev.reassignment == 0:
         # an older first routing replayed after a reassignment: keep the newer owner
@@ -150,6 +184,7 @@ def on_synced(old: LeadState | None, ev: Synced, lead_id: str) -> Transition:
         state=replace(
             state,
             salesforce_id=ev.salesforce_id or state.salesforce_id,
+            not_in_salesforce=False,
             owner_at=owner_at,
             submitted_at=state.submitted_at or ev.submitted_at,
             team=state.team or ev.team,
@@ -159,8 +194,31 @@ def on_synced(old: LeadState | None, ev: Synced, lead_id: str) -> Transition:
     )
 
 
+def on_dead_letter(old: LeadState | None, lead_id: str, event_id: str) -> Transition:
+    """crm-sync could not write the lead: it is not in Salesforce (unless a sync already put it there)."""
+    state = old or LeadState(lead_id=lead_id)
+    if state.salesforce_id:
+        return Transition(state=state)
+    return Transition(state=replace(state, not_in_salesforce=True, failure_event_id=event_id))
+
+
+def stops_before_salesforce(service: str, topic: str, reason: str, detail: Mapping[str, str]) -> bool:
+    """Does this dead letter mean its lead never reached Salesforce?
+
+    An explicit word from the producer wins (``detail["in_salesforce"] = "false"``, ``detail["outcome"] =
+    "not_in_salesforce"`` or reason ``not_in_salesforce``). Otherwise: crm-sync dead-lettered the routed lead
+    itself (not one of its Tasks, which it writes after the Lead)."""
+    flag = str(detail.get("in_salesforce", "")).strip().lower()
+    if flag in ("false", "no", "0") or detail.get("outcome") == "not_in_salesforce" or reason == "not_in_salesforce":
+        return True
+    if flag in ("true", "yes", "1"):
+        return False
+    operation = detail.get("operation", "")
+    return service == "crm-sync" and topic.endswith("leads.routed") and "Task" not in operation
+
+
 def on_sla(old: LeadState | None, ev: Sla, lead_id: str) -> Transition:
-    """SLA events of the ``first_touch`` clock drive the lead; other clocks only feed the breach list."""
+    """SLA events of the ``first_touch`` clock drive the lead; every clock's breaches are tracked until met."""
     state = old or LeadState(lead_id=lead_id)
     state = replace(
         state,
@@ -170,7 +228,12 @@ def on_sla(old: LeadState | None, ev: Sla, lead_id: str) -> Transition:
         owner_id=state.owner_id or ev.owner_id,
         owner_type=state.owner_type or ("user" if ev.owner_id else None),
         policy=state.policy or ev.policy,
+        sla_policy=ev.policy if ev.clock == "first_touch" or state.sla_policy is None else state.sla_policy,
     )
+    if ev.kind == "breached":
+        state = replace(state, breached_clocks=_clocks_with(state.breached_clocks, ev.clock, True))
+    elif ev.kind in ("met", "cancelled"):
+        state = replace(state, breached_clocks=_clocks_with(state.breached_clocks, ev.clock, False))
     if ev.clock != "first_touch":
         return Transition(state=state)
     if ev.kind == "started":
@@ -248,3 +311,28 @@ def team_deltas(old: LeadState | None, new: LeadState) -> dict[TeamKey, tuple[in
 def owner_deltas(old: LeadState | None, new: LeadState) -> dict[str, tuple[int, int]]:
     """Changes to the owner → (open, breached) counters."""
     return _diff(_owner_contrib(old), _owner_contrib(new))
+
+
+BREACHED_ANY = "breached"
+NOT_IN_SALESFORCE = "not_in_salesforce"
+
+
+def _metric_contrib(state: LeadState | None) -> dict[tuple[str, str], tuple[int]]:
+    """(team, metric) → 1 for: ``breached`` (any clock), ``breached:<clock>``, ``not_in_salesforce``."""
+    if state is None:
+        return {}
+    team = state.team or "(none)"
+    out: dict[tuple[str, str], tuple[int]] = {}
+    clocks = state.open_breaches
+    if clocks:
+        out[(team, BREACHED_ANY)] = (1,)
+        for clock in clocks:
+            out[(team, f"{BREACHED_ANY}:{clock}")] = (1,)
+    if state.not_in_salesforce and (state.routed_at is not None or state.due_at is not None):
+        out[(team, NOT_IN_SALESFORCE)] = (1,)
+    return out
+
+
+def metric_deltas(old: LeadState | None, new: LeadState) -> dict[tuple[str, str], tuple[int]]:
+    """Changes to the (team, metric) → n counters: breaches of every clock, leads not in Salesforce."""
+    return _diff(_metric_contrib(old), _metric_contrib(new))
