@@ -115,6 +115,19 @@ def _record_type(org: Org, rec: Any, expected: str | None = None) -> Any:
     return obj
 
 
+def _record_faults(org: Org, req: ApiRequest, records: list[Any]) -> dict[int, tuple[str, str, list[str]]]:
+    """Injected per-record errors (control plane ``kind="record"``), by the identity of the record dict."""
+    if not org.faults.faults:
+        return {}
+    path = f"/services/data/v{req.version}/" + "/".join(req.segments)
+    out: dict[int, tuple[str, str, list[str]]] = {}
+    for index, rec in enumerate(records):
+        fault = org.faults.match_record(req.method, path, index, rec)
+        if fault is not None:
+            out[id(rec)] = fault.spec.record_error()
+    return out
+
+
 def collection_write(
     org: Org, req: ApiRequest, op_name: str, *, sobject: str | None = None, ext_field: str | None = None
 ) -> ApiResponse:
@@ -131,8 +144,13 @@ def collection_write(
     # Whole-request errors first, as Salesforce does: every record needs a concrete type.
     for r in records:
         _record_type(org, r, sobject)
+    injected = _record_faults(org, req, records)
 
     def op(txn: Txn, ctx: dml.DmlContext, rec: dict[str, Any]) -> dict[str, Any]:
+        fault = injected.get(id(rec))
+        if fault is not None:
+            code, message, fault_fields = fault
+            raise SalesforceError(code, message, fields=fault_fields)
         obj = _record_type(org, rec, sobject)
         values = {k: v for k, v in rec.items() if k != "attributes"}
         if op_name == "create":

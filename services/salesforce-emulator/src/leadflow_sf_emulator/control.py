@@ -172,6 +172,8 @@ def control_routes(org: Org) -> list[Route]:
                     raise ValueError("body must be an object")
                 if "duplicateRule" in body:
                     org.duplicate_rule = bool(body["duplicateRule"])
+                if "emailInternationalization" in body:
+                    org.email_internationalization = bool(body["emailInternationalization"])
                 if "dailyApiLimit" in body:
                     org.daily_limit = max(0, int(body["dailyApiLimit"]))
                 if "apiUsage" in body:
@@ -183,6 +185,7 @@ def control_routes(org: Org) -> list[Route]:
         return JSONResponse(
             {
                 "duplicateRule": org.duplicate_rule,
+                "emailInternationalization": org.email_internationalization,
                 "dailyApiLimit": org.daily_limit,
                 "apiUsage": org.api_usage(),
                 "sessionTtlSeconds": int(org.sessions.ttl.total_seconds()),

@@ -14,8 +14,10 @@ from leadflow_sf_emulator.store import Record, Store, Txn
 from leadflow_sf_emulator.values import parse_date, parse_datetime, to_wire
 
 _EMAIL_RE = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+\Z"
 )
+_EAI_EMAIL_RE = re.compile(r"^[\w.!#$%&'*+/=?^`{|}~-]+@\w(?:[\w-]*\w)?(?:\.[\w-]+)+\Z")
+"""With Email Internationalization on, Unicode letters are allowed in both the local part and the domain."""
 _NAME_OBJECTS = {"Lead", "Contact", "User"}
 _CLOSED_STAGES = {"Closed Won": True, "Closed Lost": False}
 
@@ -27,6 +29,7 @@ class DmlContext:
     version: str = "59.0"
     duplicate_rule: bool = False
     allow_save_duplicates: bool = False
+    email_internationalization: bool = False
     system_mode: bool = False  # seeding and lead conversion may set read-only fields
 
 
@@ -54,7 +57,7 @@ def _deser_error(fd: FieldDef, value: Any) -> SalesforceError:
     )
 
 
-def coerce(obj: ObjectDef, fd: FieldDef, value: Any) -> Any:
+def coerce(obj: ObjectDef, fd: FieldDef, value: Any, *, eai: bool = False) -> Any:
     """A wire value (JSON or CSV text) as the stored type, or the Salesforce error."""
     if value is None:
         return None
@@ -126,7 +129,7 @@ def coerce(obj: ObjectDef, fd: FieldDef, value: Any) -> Any:
             f"{fd.label}: data value too large: {shown} (max length={fd.length})",
             fields=[fd.name],
         )
-    if t == "email" and not _EMAIL_RE.match(value):
+    if t == "email" and not (_EAI_EMAIL_RE if eai else _EMAIL_RE).match(value):
         raise SalesforceError("INVALID_EMAIL_ADDRESS", f"{fd.label}: invalid email address: {value}", fields=[fd.name])
     if t == "picklist" and fd.restricted and value not in fd.values:
         raise SalesforceError(
@@ -169,7 +172,7 @@ def prepare(obj: ObjectDef, values: dict[str, Any], *, create: bool, ctx: DmlCon
         if not ctx.system_mode and not (fd.createable if create else fd.updateable):
             readonly.append(fd.name)
             continue
-        out[fd.name] = coerce(obj, fd, value)
+        out[fd.name] = coerce(obj, fd, value, eai=ctx.email_internationalization)
     if readonly:
         raise SalesforceError(
             "INVALID_FIELD_FOR_INSERT_UPDATE",

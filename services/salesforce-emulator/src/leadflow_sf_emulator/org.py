@@ -57,6 +57,7 @@ class Org:
         self.request_log: deque[LoggedRequest] = deque(maxlen=10_000)
         self.counters: Counter[str] = Counter()
         self.duplicate_rule = settings.duplicate_rule
+        self.email_internationalization = settings.email_internationalization
         self.daily_limit = settings.daily_api_limit
         self.cursors: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         self.cursors_batch: dict[str, int] = {}
@@ -125,6 +126,7 @@ class Org:
         self.faults.clear()
         self.sessions.revoke_all()
         self.duplicate_rule = self.settings.duplicate_rule
+        self.email_internationalization = self.settings.email_internationalization
         self.integration_user_id = self.ensure_baseline()
 
     def seed_file(self, name: str) -> int:
@@ -174,6 +176,7 @@ class Org:
             now=self.store.stamp(self.clock.now()),
             version=self.version,
             duplicate_rule=self.duplicate_rule,
+            email_internationalization=self.email_internationalization,
             allow_save_duplicates=allow_save,
             system_mode=system_mode,
         )

@@ -38,4 +38,6 @@ class EmulatorSettings(BaseSettings):
     jwt_public_key_path: Path | None = None
 
     duplicate_rule: bool = False
+    email_internationalization: bool = False
+    """Setup → Email Internationalization: when off (the default, as in a new org) Email fields take ASCII only."""
     log_level: str = "info"
