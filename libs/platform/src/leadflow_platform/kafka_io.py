@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from leadflow_contracts import DeadLetter, Event
+from pydantic import ValidationError
 
 JSON_HEADERS = {"content-type": "application/json"}
 _DLQ_NS = uuid.UUID("0b7a1c52-6f0e-4a51-9d43-5f8a3c2e9b11")
@@ -59,6 +60,15 @@ async def publish_events(publisher: Publisher, events: Sequence[Event]) -> None:
         await asyncio.gather(*pending)
 
 
+def validation_summary(err: ValidationError, limit: int = 5) -> str:
+    """The one formatter for a contract validation error: ``loc: msg`` of the first few errors."""
+    errors = err.errors(include_url=False, include_input=False)
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in errors[:limit]]
+    if len(errors) > limit:
+        parts.append(f"(+{len(errors) - limit} more)")
+    return "; ".join(parts) or str(err)
+
+
 def dead_letter(
     service: str,
     record: RawRecord,
@@ -68,10 +78,12 @@ def dead_letter(
     lead_id: str | None = None,
     retriable: bool = False,
 ) -> DeadLetter:
+    """The one dead-letter builder. The event id is derived from the record's coordinates and the reason,
+    so a redelivered record dead-letters under the same id (ops counts it once)."""
     key = record.key.decode("utf-8", "replace") if record.key else None
     return DeadLetter(
         event_id=str(uuid.uuid5(_DLQ_NS, f"{service}:{record.topic}:{record.partition}:{record.offset}:{reason}")),
-        lead_id=lead_id or key or "unknown",
+        lead_id=(lead_id or key or "unknown")[:128],
         occurred_at=at,
         service=service,
         topic=record.topic,

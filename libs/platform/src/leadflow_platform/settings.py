@@ -36,6 +36,24 @@ class ServiceSettings(BaseSettings):
     log_json: bool | None = Field(default=None, description="None = JSON when stdout is not a TTY.")
     shutdown_grace_seconds: float = 10.0
 
+    # The consumer runtime (leadflow_platform.consumer): one place for batch, group and back-off settings.
+    consumer_group: str | None = Field(default=None, description="Kafka consumer group; None = leadflow-<service>.")
+    batch_max_records: int = Field(default=500, ge=1, description="Records per handler call at most.")
+    batch_timeout_ms: int = Field(
+        default=50, ge=0, description="How long a fetch waits for more records when fewer are available."
+    )
+    retry_backoff_initial_seconds: float = Field(
+        default=0.2, ge=0, description="Back-off after the first infrastructure failure of a batch (doubles, jittered)."
+    )
+    retry_backoff_max_seconds: float = Field(default=10.0, ge=0, description="Cap of the back-off.")
+    gc_freeze: bool = Field(
+        default=True, description="gc.freeze() start-up objects, raise the gen-0 threshold (service.tune_gc)."
+    )
+    gc_gen0_threshold: int = Field(default=50_000, ge=700)
+
+    def group_id(self) -> str:
+        return self.consumer_group or f"leadflow-{self.service_name}"
+
     def topic(self, name: str) -> str:
         """The real topic name for a contract topic."""
         return self.topic_prefix + name

@@ -1,0 +1,482 @@
+"""The consumer runtime every service uses: raw batch → parse once → use case → publish → commit.
+
+One FastStream batch subscriber per service hands the records as they came (``RawRecord``) to a
+``ConsumerRuntime``, which
+
+1. parses every record once into its contract type (by topic). A record that is not a valid contract
+   event is *poison*: it becomes a ``DeadLetter`` (reason, message, lead id from the key, original bytes,
+   deterministic event id) built by ``kafka_io.dead_letter`` — the one dead-letter builder;
+2. calls the service's use case with the parsed ``Batch``; the use case returns the events to publish
+   (``Outgoing``), or publishes them itself through the same ``BatchPublisher`` when it must publish
+   inside its own transaction;
+3. publishes the outputs and the dead letters with one acknowledgement round per batch;
+4. returns, and FastStream commits the offsets (``AckPolicy.NACK_ON_ERROR``).
+
+Failure policy, the same in every service:
+
+- **Infrastructure errors** (connection, timeout, database, broker — see ``is_infrastructure_error``)
+  are logged with their message (``consumer_batch_failed``), counted
+  (``leadflow_consumer_batch_failures_total``), followed by a capped, jittered exponential back-off
+  *once*, and re-raised: the ack policy nacks the batch and FastStream ≥ 0.7.8 rewinds *every*
+  partition of the batch to its first record, so the batch is read again. No in-handler retry loop.
+- **Deterministic errors** (anything else: a ``ValueError``/``KeyError`` in domain code, a calendar that
+  cannot produce a due time, an explicit ``DomainError``): the batch is split in halves until the
+  failing record is alone; that record is tried once more, and if it fails *the same way twice*
+  (same exception type and message) it goes to the dead-letter topic with its lead id, the exception
+  message and its original bytes (``reason="processing_error"``), is logged (``record_dead_lettered``
+  with ``lead_id`` and ``error``) and counted (``leadflow_dead_letters_total``; alert
+  ``LeadflowRecordsDeadLettered``). Every other record of the batch is processed; the partition moves on.
+
+Example (what a service's ``handlers.py`` looks like)::
+
+    from leadflow_platform.consumer import Batch, BatchPublisher, ConsumerRuntime, Outgoing, subscribe
+
+    class ScoreService:                       # services/<x>/src/leadflow_<x>/service.py
+        async def __call__(self, batch: Batch) -> list[Outgoing]:
+            return [Outgoing.of(self.scored_topic, score(item.event, batch.now)) for item in batch.items]
+
+    def register(broker, settings, service):
+        runtime = ConsumerRuntime(
+            service=settings.service_name,
+            contracts={settings.topic(topics.LEADS_ENRICHED): LeadEnriched},
+            use_case=service,
+            publisher=BatchPublisher(broker),
+            deadletter_topic=settings.topic(topics.LEADS_DEADLETTER),
+            settings=settings,
+        )
+        return subscribe(broker, settings, runtime, title="score/leads.enriched")
+
+Batch size, batch window, consumer group and back-off come from ``ServiceSettings``
+(``batch_max_records``, ``batch_timeout_ms``, ``group_id()``, ``retry_backoff_*``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import sqlite3
+import time
+from collections import Counter as Tally
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from leadflow_contracts import DeadLetter, Event
+from prometheus_client import Counter
+from pydantic import ValidationError
+
+from leadflow_platform.broker import DEFAULT_ACK_POLICY
+from leadflow_platform.clock import Clock, SystemClock
+from leadflow_platform.kafka_io import JSON_HEADERS, RawRecord, dead_letter, raw_batch_decoder, validation_summary
+from leadflow_platform.logging import get_logger
+from leadflow_platform.metrics import EVENTS_FAILED, EVENTS_IN, EVENTS_OUT, HANDLER_SECONDS
+from leadflow_platform.settings import ServiceSettings
+
+log = get_logger("leadflow_platform.consumer")
+
+E = TypeVar("E", bound=Event)
+
+BATCH_FAILURES = Counter(
+    "leadflow_consumer_batch_failures_total",
+    "Batches that failed on an infrastructure error and were rewound to be read again",
+    ["service", "subscriber", "error"],
+)
+DEAD_LETTERED = Counter(
+    "leadflow_records_dead_lettered_total",
+    "Records a service sent to the dead-letter topic (invalid_event: poison; processing_error: failed the "
+    "same way twice)",
+    ["service", "topic", "reason"],
+)
+
+PROCESSING_ERROR = "processing_error"
+INVALID_EVENT = "invalid_event"
+
+
+class DomainError(Exception):
+    """Raise (or subclass) for an error that a retry cannot fix: the record is dead-lettered."""
+
+
+class InfrastructureError(Exception):
+    """Raise (or subclass) for an error a retry can fix: the batch is backed off and read again."""
+
+
+def _infrastructure_types() -> tuple[type[BaseException], ...]:
+    found: list[type[BaseException]] = [InfrastructureError, OSError, asyncio.TimeoutError, sqlite3.OperationalError]
+    try:
+        from aiokafka.errors import KafkaError
+
+        found.append(KafkaError)
+    except ImportError:  # pragma: no cover - aiokafka is a dependency of faststream[kafka]
+        pass
+    try:
+        from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+        from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+        found += [OperationalError, InterfaceError, DisconnectionError, PoolTimeout]
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from faststream.exceptions import FastStreamException
+
+        found.append(FastStreamException)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(found)
+
+
+_INFRA = _infrastructure_types()
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """True for errors a later attempt can succeed on (network, broker, database availability, timeouts).
+
+    A ``DomainError`` is never infrastructure; an exception whose cause/context is infrastructure is.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DomainError):
+            return False
+        if isinstance(current, _INFRA):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def failure_signature(exc: BaseException) -> tuple[str, str]:
+    """What "the same way" means: the exception type and its message."""
+    return type(exc).__qualname__, str(exc)[:1000]
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Capped exponential back-off with full jitter: attempt n waits uniform(0.5, 1) × min(cap, base × 2ⁿ⁻¹)."""
+
+    initial_seconds: float = 0.2
+    max_seconds: float = 10.0
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        if attempt <= 0 or self.max_seconds <= 0:
+            return 0.0
+        ceiling = min(self.max_seconds, self.initial_seconds * (2 ** min(attempt - 1, 30)))
+        jitter: float = (rng or random).random()
+        return float(ceiling * (0.5 + 0.5 * jitter))
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> RetryPolicy:
+        return cls(settings.retry_backoff_initial_seconds, settings.retry_backoff_max_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to publish: topic, key (the lead id) and the JSON bytes."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+
+    @classmethod
+    def of(cls, topic: str, event: Event) -> Outgoing:
+        return cls(topic, event.kafka_key(), event.to_json_bytes())
+
+
+class Producer(Protocol):
+    async def publish(
+        self, message: Any, topic: str = ..., *, key: Any = ..., headers: Any = ..., no_confirm: bool = ...
+    ) -> Any: ...
+
+
+class BatchPublisher:
+    """Hands every message to the producer (``no_confirm``), then awaits all acknowledgements at once.
+
+    The producer batches them (linger), so a batch costs one broker round trip; a failure raises here,
+    before the consumer commits. The in-memory ``TestKafkaBroker`` delivers inline and returns nothing.
+    """
+
+    def __init__(self, broker: Producer, service: str = "leadflow") -> None:
+        self.broker = broker
+        self.service = service
+
+    async def publish_all(self, messages: Sequence[Outgoing]) -> None:
+        if not messages:
+            return
+        pending: list[Awaitable[Any]] = []
+        for m in messages:
+            sent = await self.broker.publish(m.value, m.topic, key=m.key, headers=JSON_HEADERS, no_confirm=True)
+            if inspect.isawaitable(sent):
+                pending.append(sent)
+        if pending:
+            await asyncio.gather(*pending)
+        for topic, n in Tally(m.topic for m in messages).items():
+            EVENTS_OUT.labels(self.service, topic).inc(n)
+
+    async def publish_events(self, topic: str, events: Sequence[Event]) -> None:
+        await self.publish_all([Outgoing.of(topic, e) for e in events])
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed(Generic[E]):
+    """A record and the contract event parsed from it (once)."""
+
+    record: RawRecord
+    event: E
+
+    @property
+    def lead_id(self) -> str:
+        return self.event.lead_id
+
+
+@dataclass(frozen=True, slots=True)
+class Poison:
+    """A record that is not a valid contract event, from a topic whose poison the use case keeps itself
+    (``ConsumerRuntime(keep_poison_from=…)``, e.g. ops reading the dead-letter topics: re-dead-lettering
+    those would loop)."""
+
+    record: RawRecord
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What a use case receives: the parsed records in arrival order, kept poison, and one clock reading."""
+
+    items: Sequence[Consumed[Any]]
+    now: datetime
+    poison: Sequence[Poison] = ()
+
+    def of(self, topic: str) -> list[Any]:
+        """The events that came from ``topic``."""
+        return [c.event for c in self.items if c.record.topic == topic]
+
+    def __len__(self) -> int:
+        return len(self.items) + len(self.poison)
+
+
+UseCase = Callable[[Batch], Awaitable[Sequence[Outgoing] | None]]
+
+
+@dataclass
+class ConsumerRuntime:
+    """Parse once, run the use case, publish with one confirm, apply the failure policy (module docstring)."""
+
+    service: str
+    contracts: Mapping[str, type[Event]]
+    """Real topic name (prefix included) → the contract type its records are parsed as."""
+    use_case: UseCase
+    publisher: BatchPublisher
+    deadletter_topic: str
+    settings: ServiceSettings | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    retry: RetryPolicy | None = None
+    name: str = ""
+    """Subscriber name for metrics and logs (defaults to the service name)."""
+    keep_poison_from: frozenset[str] = frozenset()
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    consecutive_failures: int = 0
+    processed: int = 0
+    dead_lettered: int = 0
+
+    def __post_init__(self) -> None:
+        if self.retry is None:
+            self.retry = RetryPolicy.from_settings(self.settings) if self.settings is not None else RetryPolicy()
+        self.name = self.name or self.service
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self.contracts)
+
+    # -- the batch -------------------------------------------------------------------------------
+
+    async def handle(self, records: Sequence[RawRecord]) -> None:
+        """The FastStream handler body. Raises only on an infrastructure error (after the back-off)."""
+        started = time.perf_counter()
+        now = self.clock.now()
+        for topic, n in Tally(r.topic for r in records).items():
+            EVENTS_IN.labels(self.service, topic).inc(n)
+        items, poison, letters = self.parse(records, now)
+        try:
+            out = await self._run(Batch(items, now, poison), letters)
+        except Exception as exc:
+            await self._back_off(records, exc)
+            raise
+        self.consecutive_failures = 0
+        self.processed += len(records)
+        HANDLER_SECONDS.labels(self.service, self.name).observe(time.perf_counter() - started)
+        log.info(
+            "batch_processed",
+            subscriber=self.name,
+            received=len(records),
+            published=out,
+            dead_lettered=len(letters),
+            seconds=round(time.perf_counter() - started, 4),
+        )
+
+    def parse(
+        self, records: Sequence[RawRecord], now: datetime
+    ) -> tuple[list[Consumed[Any]], list[Poison], list[DeadLetter]]:
+        items: list[Consumed[Any]] = []
+        poison: list[Poison] = []
+        letters: list[DeadLetter] = []
+        for rec in records:
+            model = self.contracts.get(rec.topic)
+            if model is None:
+                reason, message = "unknown_topic", f"{self.service} has no contract for topic {rec.topic}"
+            else:
+                try:
+                    items.append(Consumed(rec, model.model_validate_json(rec.value)))
+                    continue
+                except ValidationError as exc:
+                    reason, message = INVALID_EVENT, validation_summary(exc)
+            if rec.topic in self.keep_poison_from:
+                poison.append(Poison(rec, reason, message))
+            else:
+                letters.append(dead_letter(self.service, rec, reason, message, now))
+        return items, poison, letters
+
+    async def _run(self, batch: Batch, letters: list[DeadLetter]) -> int:
+        """Run the use case on the whole batch; on a non-infrastructure error, isolate the failing records."""
+        try:
+            out = list(await self.use_case(batch) or ())
+        except Exception as exc:
+            if is_infrastructure_error(exc) or len(batch) == 0:
+                raise
+            if letters:  # poison first: it is already known, whatever the use case does next
+                await self._publish([], letters)
+            return await self._isolate(batch, exc)
+        await self._publish(out, letters)
+        return len(out)
+
+    async def _isolate(self, batch: Batch, exc: Exception) -> int:
+        if len(batch) == 1:
+            return await self._second_chance(batch, exc)
+        halves = _split(batch)
+        published = 0
+        for half in halves:
+            published += await self._run(half, [])
+        return published
+
+    async def _second_chance(self, batch: Batch, first: Exception) -> int:
+        try:
+            out = list(await self.use_case(batch) or ())
+        except Exception as again:
+            if is_infrastructure_error(again) or failure_signature(again) != failure_signature(first):
+                raise again from first
+            await self._dead_letter_failed(batch, again)
+            return 0
+        await self._publish(out, [])
+        return len(out)
+
+    async def _dead_letter_failed(self, batch: Batch, exc: Exception) -> None:
+        if batch.items:
+            item = batch.items[0]
+            record, lead_id = item.record, item.lead_id
+        else:
+            record, lead_id = batch.poison[0].record, None
+        letter = dead_letter(self.service, record, PROCESSING_ERROR, describe(exc), batch.now, lead_id=lead_id)
+        await self._publish([], [letter])
+        log.error(
+            "record_dead_lettered",
+            subscriber=self.name,
+            lead_id=letter.lead_id,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=PROCESSING_ERROR,
+            error=describe(exc),
+            dead_letter_id=letter.event_id,
+            exc_info=exc,
+        )
+
+    async def _publish(self, out: list[Outgoing], letters: list[DeadLetter]) -> None:
+        messages = out + [Outgoing.of(self.deadletter_topic, d) for d in letters]
+        await self.publisher.publish_all(messages)
+        for d in letters:
+            self.dead_lettered += 1
+            DEAD_LETTERED.labels(self.service, d.topic, d.reason).inc()
+            EVENTS_FAILED.labels(self.service, d.topic, d.reason).inc()
+            if d.reason != PROCESSING_ERROR:
+                log.warning(
+                    "record_dead_lettered",
+                    subscriber=self.name,
+                    lead_id=d.lead_id,
+                    topic=d.topic,
+                    reason=d.reason,
+                    error=d.message[:300],
+                    dead_letter_id=d.event_id,
+                )
+
+    async def _back_off(self, records: Sequence[RawRecord], exc: Exception) -> None:
+        assert self.retry is not None
+        self.consecutive_failures += 1
+        delay = self.retry.delay(self.consecutive_failures)
+        BATCH_FAILURES.labels(self.service, self.name, type(exc).__name__).inc()
+        partitions = sorted({f"{r.topic}/{r.partition}" for r in records})
+        log.error(
+            "consumer_batch_failed",
+            subscriber=self.name,
+            error=describe(exc),
+            size=len(records),
+            partitions=partitions,
+            attempt=self.consecutive_failures,
+            retry_in=round(delay, 3),
+            infrastructure=is_infrastructure_error(exc),
+            exc_info=exc,
+        )
+        if delay > 0:
+            await self.sleep(delay)
+
+
+def _split(batch: Batch) -> list[Batch]:
+    """Two non-empty halves in arrival order (kept poison counts as records of its own)."""
+    units: list[Consumed[Any] | Poison] = [*batch.items, *batch.poison]
+    mid = len(units) // 2
+    halves = []
+    for part in (units[:mid], units[mid:]):
+        items = [u for u in part if isinstance(u, Consumed)]
+        poison = [u for u in part if isinstance(u, Poison)]
+        halves.append(Batch(items, batch.now, poison))
+    return [h for h in halves if len(h)]
+
+
+def subscribe(
+    broker: Any,
+    settings: ServiceSettings,
+    runtime: ConsumerRuntime,
+    *,
+    group_id: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+) -> Any:
+    """Register ``runtime`` as one batch subscriber on all its topics (one consumer-group member).
+
+    Batch size and window, the group and the ack policy come from the settings; the decoder hands
+    the raw records to the runtime, which parses them itself.
+    """
+    subscriber = broker.subscriber(
+        *runtime.topics,
+        group_id=group_id or settings.group_id(),
+        auto_offset_reset="earliest",
+        batch=True,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        ack_policy=DEFAULT_ACK_POLICY,
+        decoder=raw_batch_decoder,
+        title=title or f"{settings.service_name}/{'+'.join(runtime.topics)}",
+        description=description,
+    )
+
+    async def consume(records: list[Any]) -> None:
+        await runtime.handle(records)
+
+    consume.__doc__ = description or runtime.use_case.__doc__ or f"{runtime.service} consumer"
+    subscriber(consume)
+    return subscriber

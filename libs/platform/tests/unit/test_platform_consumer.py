@@ -1,0 +1,215 @@
+"""The consumer runtime's policy, with a recording publisher (no broker): parse once, poison and
+deterministic errors dead-lettered, infrastructure errors backed off and re-raised (rewind)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from leadflow_contracts import DeadLetter, Event
+from leadflow_platform.clock import FakeClock
+from leadflow_platform.consumer import (
+    Batch,
+    ConsumerRuntime,
+    DomainError,
+    InfrastructureError,
+    Outgoing,
+    RetryPolicy,
+    is_infrastructure_error,
+)
+from leadflow_platform.kafka_io import RawRecord
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+TOPIC = "leads.routed"
+
+
+class _Minimal(Event):
+    """The envelope alone: what every contract event has."""
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+
+    async def publish_all(self, messages: Sequence[Outgoing]) -> None:
+        self.sent.extend(messages)
+
+    def on(self, topic: str) -> list[dict]:
+        return [json.loads(m.value) for m in self.sent if m.topic == topic]
+
+
+def record(value: bytes, offset: int, key: str | None = None, partition: int = 0) -> RawRecord:
+    return RawRecord(key.encode() if key else None, value, TOPIC, partition, offset)
+
+
+def lead_record(lead: str, offset: int, partition: int = 0) -> RawRecord:
+    payload = {"event_id": f"e-{lead}", "lead_id": lead, "occurred_at": NOW.isoformat()}
+    return record(json.dumps(payload).encode(), offset, key=lead, partition=partition)
+
+
+def runtime(use_case, publisher: Recorder, sleeps: list[float]) -> ConsumerRuntime:
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    return ConsumerRuntime(
+        service="test",
+        contracts={TOPIC: _Minimal},
+        use_case=use_case,
+        publisher=publisher,  # type: ignore[arg-type]
+        deadletter_topic="leads.deadletter",
+        clock=FakeClock(NOW),
+        retry=RetryPolicy(0.1, 1.0),
+        sleep=sleep,
+    )
+
+
+def echo(seen: list[str], fail: dict[str, Exception] | None = None, times: dict[str, int] | None = None):
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        for item in batch.items:
+            lead = item.event.lead_id
+            if fail and lead in fail:
+                if times is None or times.get(lead, 0) > 0:
+                    if times is not None:
+                        times[lead] -= 1
+                    raise fail[lead]
+        seen.extend(item.event.lead_id for item in batch.items)
+        return [Outgoing("out", item.event.kafka_key(), item.record.value) for item in batch.items]
+
+    return use_case
+
+
+async def test_a_clean_batch_is_parsed_once_and_published_in_one_call():
+    pub, seen, sleeps = Recorder(), [], []
+    rt = runtime(echo(seen), pub, sleeps)
+    await rt.handle([lead_record(f"L{i}", i) for i in range(5)])
+    assert seen == [f"L{i}" for i in range(5)]
+    assert [json.loads(m.value)["lead_id"] for m in pub.sent] == seen
+    assert sleeps == [] and rt.dead_lettered == 0
+
+
+async def test_poison_is_dead_lettered_with_reason_bytes_key_and_a_deterministic_id():
+    pub, seen, sleeps = Recorder(), [], []
+    rt = runtime(echo(seen), pub, sleeps)
+    bad = record(b'{"lead_id": 7', 3, key="L-bad")
+    batch = [lead_record("L1", 1), bad, lead_record("L2", 2)]
+    await rt.handle(batch)
+    letters = [DeadLetter.model_validate(d) for d in pub.on("leads.deadletter")]
+    assert seen == ["L1", "L2"]
+    assert len(letters) == 1
+    letter = letters[0]
+    assert (letter.lead_id, letter.reason, letter.service, letter.topic) == ("L-bad", "invalid_event", "test", TOPIC)
+    assert base64.b64decode(letter.original_base64) == bad.value
+    assert letter.message
+    again = Recorder()
+    await runtime(echo([]), again, []).handle(batch)
+    assert [d["event_id"] for d in again.on("leads.deadletter")] == [letter.event_id]
+
+
+@pytest.mark.parametrize("error", [ValueError("no calendar time"), KeyError("team"), DomainError("bad lead")])
+async def test_a_record_failing_the_same_way_twice_is_dead_lettered_and_the_rest_flows(error):
+    pub, seen, sleeps = Recorder(), [], []
+    rt = runtime(echo(seen, fail={"L3": error}), pub, sleeps)
+    bad = lead_record("L3", 3)
+    await rt.handle([lead_record(f"L{i}", i) for i in range(3)] + [bad] + [lead_record(f"L{i}", i) for i in (4, 5)])
+    assert sorted(seen) == ["L0", "L1", "L2", "L4", "L5"]
+    letters = [DeadLetter.model_validate(d) for d in pub.on("leads.deadletter")]
+    assert [(d.lead_id, d.reason) for d in letters] == [("L3", "processing_error")]
+    assert type(error).__name__ in letters[0].message and str(error.args[0]) in letters[0].message
+    assert base64.b64decode(letters[0].original_base64) == bad.value
+    assert sorted(json.loads(m.value)["lead_id"] for m in pub.sent if m.topic == "out") == sorted(seen)
+    assert sleeps == []
+
+
+async def test_a_record_that_fails_once_then_succeeds_is_processed_not_dead_lettered():
+    pub, seen, sleeps = Recorder(), [], []
+    rt = runtime(echo(seen, fail={"L1": ValueError("flaky")}, times={"L1": 1}), pub, sleeps)
+    await rt.handle([lead_record("L0", 0), lead_record("L1", 1)])
+    assert sorted(seen) == ["L0", "L1"] and pub.on("leads.deadletter") == []
+
+
+async def test_a_record_that_fails_differently_the_second_time_is_retried_not_dead_lettered():
+    calls = {"n": 0}
+
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        calls["n"] += 1
+        raise ValueError(f"attempt {calls['n']}")
+
+    pub, sleeps = Recorder(), []
+    rt = runtime(use_case, pub, sleeps)
+    with pytest.raises(ValueError):
+        await rt.handle([lead_record("L0", 0)])
+    assert pub.on("leads.deadletter") == [] and len(sleeps) == 1
+
+
+@pytest.mark.parametrize(
+    "error", [ConnectionError("broker gone"), TimeoutError(), OSError("disk"), InfrastructureError("db down")]
+)
+async def test_infrastructure_errors_back_off_with_a_growing_capped_delay_and_reraise(error):
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        raise error
+
+    pub, sleeps = Recorder(), []
+    rt = runtime(use_case, pub, sleeps)
+    for _ in range(8):
+        with pytest.raises(type(error)):
+            await rt.handle([lead_record("L0", 0), lead_record("L1", 1, partition=1)])
+    assert pub.sent == []  # nothing dead-lettered: the batch is rewound and read again
+    assert all(0 < s <= 1.0 for s in sleeps) and len(sleeps) == 8
+    assert sleeps[0] <= 0.1 and max(sleeps[-3:]) >= 0.5
+    ok = runtime(echo([]), pub, sleeps)
+    ok.consecutive_failures = 5
+    await ok.handle([lead_record("L0", 0)])
+    assert ok.consecutive_failures == 0
+
+
+def test_wrapped_infrastructure_errors_are_recognised():
+    try:
+        try:
+            raise ConnectionResetError("reset")
+        except ConnectionResetError as inner:
+            raise RuntimeError("query failed") from inner
+    except RuntimeError as outer:
+        assert is_infrastructure_error(outer)
+    assert not is_infrastructure_error(ValueError("x"))
+    assert not is_infrastructure_error(DomainError("x"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    size=st.integers(min_value=1, max_value=40),
+    bad=st.sets(st.integers(min_value=0, max_value=39), max_size=6),
+    poison=st.sets(st.integers(min_value=0, max_value=39), max_size=4),
+)
+async def test_every_record_is_processed_or_dead_lettered_exactly_once(size, bad, poison):
+    bad = {i for i in bad if i < size} - poison
+    poison = {i for i in poison if i < size}
+    records = [
+        record(b"not json", i, key=f"L{i}") if i in poison else lead_record(f"L{i}", i, partition=i % 3)
+        for i in range(size)
+    ]
+    pub, seen, sleeps = Recorder(), [], []
+    rt = runtime(echo(seen, fail={f"L{i}": ValueError(f"bad {i}") for i in bad}), pub, sleeps)
+    await rt.handle(records)
+    letters = [DeadLetter.model_validate(d) for d in pub.on("leads.deadletter")]
+    assert sorted(seen) == sorted(f"L{i}" for i in range(size) if i not in bad | poison)
+    assert len(seen) == len(set(seen))
+    assert sorted(d.lead_id for d in letters) == sorted(f"L{i}" for i in bad | poison)
+    assert {d.reason for d in letters if d.lead_id in {f"L{i}" for i in bad}} <= {"processing_error"}
+
+
+def test_retry_policy_is_capped_and_jittered():
+    policy = RetryPolicy(0.2, 5.0)
+    rng = random.Random(1)
+    delays = [policy.delay(n, rng) for n in range(1, 20)]
+    assert all(0 < d <= 5.0 for d in delays)
+    assert delays[0] <= 0.2 and max(delays) > 2.5
+    assert len({round(d, 6) for d in delays[-5:]}) == 5  # jittered, not a fixed step
+    assert RetryPolicy(0.2, 0).delay(3) == 0.0
