@@ -18,6 +18,15 @@ class SyncOperation(StrEnum):
     SLA_STATUS = "sla_status"
 
 
+class DroppedField(Contract):
+    """A value Salesforce refused: the record was written without it (the value itself is kept for the rep in
+    Salesforce, ``Lead.Leadflow_Dropped_Fields__c``, not in this event)."""
+
+    field: str = Field(description="The Salesforce field name, e.g. Email.")
+    reason: str = Field(description="Salesforce's statusCode, e.g. INVALID_EMAIL_ADDRESS or STRING_TOO_LONG.")
+    message: str = Field(default="", description="Why, without the refused value.")
+
+
 class CrmSynced(Event):
     salesforce_id: str
     object: Literal["Lead", "Contact"] = "Lead"
@@ -32,6 +41,14 @@ class CrmSynced(Event):
     team: str | None = None
     rating: str | None = None
     lead_source: str | None = None
+    dropped_fields: tuple[DroppedField, ...] = Field(
+        default=(), description="Values Salesforce refused: the record was written without them."
+    )
+    shadow: bool = Field(
+        default=False,
+        description="Shadow mode: what crm-sync would have written; nothing was written to Salesforce "
+        "(salesforce_id is a placeholder).",
+    )
 
 
 class ChangeType(StrEnum):

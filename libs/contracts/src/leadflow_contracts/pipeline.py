@@ -173,3 +173,8 @@ class DeadLetter(Event):
     retriable: bool = False
     detail: dict[str, str] = Field(default_factory=dict)
     failed_at: UtcDatetime | None = None
+    not_in_salesforce: bool = Field(
+        default=False,
+        description="The lead has no record in Salesforce because of this failure: show it as 'not in "
+        "Salesforce' (with a replay), never as an open lead.",
+    )
