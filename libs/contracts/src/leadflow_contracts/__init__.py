@@ -2,6 +2,7 @@
 
 from leadflow_contracts import topics
 from leadflow_contracts.base import Contract, Event, TraceStep, UtcDatetime, new_event_id
+from leadflow_contracts.custom_answers import AnswerProblem, CustomAnswerSpec, CustomAnswersConfig
 from leadflow_contracts.crm import ChangeType, CrmChange, CrmSynced, FieldChange, SyncOperation
 from leadflow_contracts.lead import (
     CallbackWindow,
@@ -59,6 +60,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 __all__ = [
     "EVENT_TYPES",
+    "AnswerProblem",
+    "CustomAnswerSpec",
+    "CustomAnswersConfig",
     "AccountMatch",
     "Assignment",
     "CallbackWindow",

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from leadflow_contracts.base import Contract, Event, UtcDatetime
+from leadflow_contracts.custom_answers import CustomAnswers
 
 
 class LeadSourceKind(StrEnum):
@@ -68,9 +69,11 @@ class Consent(Contract):
 
 
 class Engagement(Contract):
-    page_views: int = Field(default=0, ge=0)
-    visits: int = Field(default=0, ge=0)
-    time_on_site_seconds: float = Field(default=0, ge=0)
+    """Web engagement before the lead was submitted. ``None`` = unknown (not tracked), which is not 0."""
+
+    page_views: int | None = Field(default=None, ge=0, description="Total page views; None = unknown.")
+    visits: int | None = Field(default=None, ge=0, description="Web visits; None = unknown (not tracked).")
+    time_on_site_seconds: float | None = Field(default=None, ge=0, description="None = unknown.")
     content_downloads: int = Field(default=0, ge=0)
     last_activity_at: UtcDatetime | None = None
 
@@ -106,6 +109,7 @@ class LeadSubmitted(Event):
     engagement: Engagement = Field(default_factory=Engagement)
     callback: CallbackWindow | None = None
     original: dict[str, Any] | None = Field(default=None, description="The source system's payload, for audit.")
+    custom_answers: CustomAnswers = Field(default_factory=dict)
 
 
 class NormalizedLead(Contract):
@@ -140,6 +144,9 @@ class NormalizedLead(Contract):
     message: str | None = None
     engagement: Engagement = Field(default_factory=Engagement)
     callback: CallbackWindow | None = None
+    custom_answers: CustomAnswers = Field(
+        default_factory=dict, description="Declared custom form answers, validated by intake (canonical values)."
+    )
 
 
 class LeadAccepted(Event):
@@ -157,6 +164,7 @@ class RejectionReason(StrEnum):
     INVALID_COUNTRY = "invalid_country"
     NO_CONTACT = "no_contact"
     SUPPRESSED = "suppressed"
+    INVALID_CUSTOM_ANSWER = "invalid_custom_answer"
 
 
 class LeadRejected(Event):
