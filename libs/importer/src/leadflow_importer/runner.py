@@ -16,6 +16,7 @@ from typing import TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from leadflow_contracts import topics
+from leadflow_platform.offsets import end_offsets_of_topics
 
 from leadflow_importer.mapping import MappingFile, detect
 from leadflow_importer.reader import RowSource
@@ -113,19 +114,8 @@ def _bar(stream: TextIO, done: float, rows: int, started: float) -> None:
 
 
 async def _end_offsets(bootstrap: str, names: list[str]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = []
-        for name in names:
-            parts = consumer.partitions_for_topic(name)
-            if not parts:
-                await consumer._client.force_metadata_update()
-                parts = consumer.partitions_for_topic(name) or set()
-            tps.extend(TopicPartition(name, p) for p in parts)
-        return dict(await consumer.end_offsets(tps)) if tps else {}
-    finally:
-        await consumer.stop()
+    # the fetch high watermark: the embedded broker's ListOffsets(latest) is not the log end
+    return await end_offsets_of_topics(bootstrap, names)
 
 
 async def _collect_verdicts(

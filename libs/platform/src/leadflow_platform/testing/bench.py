@@ -10,16 +10,12 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from leadflow_platform.offsets import end_offsets_of_topics
+
 
 async def end_offsets(bootstrap: str, names: list[str]) -> dict[TopicPartition, int]:
     """The current end offset of every partition of the named topics (where results will start)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or [])]
-        return dict(await consumer.end_offsets(tps))
-    finally:
-        await consumer.stop()
+    return await end_offsets_of_topics(bootstrap, names)
 
 
 async def count_from(bootstrap: str, start: dict[TopicPartition, int], want: int, timeout: float) -> tuple[int, float]:
