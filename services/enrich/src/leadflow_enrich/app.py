@@ -14,6 +14,7 @@ from leadflow_platform.service import Lifecycle, build_http_app
 from leadflow_platform.topics_admin import ensure_topics, load_topics
 
 from leadflow_enrich.adapters.enricher import DEFAULT_REFERENCE_FILE, Enricher, ReferenceFileEnricher
+from leadflow_enrich.adapters.identity_claims import IdentityClaims
 from leadflow_enrich.adapters.mirror_repository import MirrorRepository
 from leadflow_enrich.adapters.policy_file import load_policy
 from leadflow_enrich.adapters.salesforce_reader import SalesforceReader, SimpleSalesforceReader
@@ -59,13 +60,14 @@ def create_app(
     index = MirrorIndex(policy.free_mail_domains, policy.duplicates)
     reader = salesforce if salesforce is not None else _salesforce_reader(settings)
     enricher = enricher or ReferenceFileEnricher(settings.reference_file or DEFAULT_REFERENCE_FILE)
+    identities = IdentityClaims(engine) if settings.identity_in_flight else None
     mirror = Mirror(repo, index, clock, reader, overlap=timedelta(seconds=settings.mirror_poll_overlap_seconds))
 
     deadletter = broker.publisher(settings.topic(topics.LEADS_DEADLETTER), title="enrich/leads.deadletter")
     enrich_pipeline = EnrichPipeline(
         index=index, policy=policy, enricher=enricher, clock=clock,
         enriched=broker.publisher(settings.topic(topics.LEADS_ENRICHED), title="enrich/leads.enriched"),
-        deadletter=deadletter, source_topic=settings.topic(topics.LEADS_ACCEPTED),
+        deadletter=deadletter, source_topic=settings.topic(topics.LEADS_ACCEPTED), identities=identities,
     )
     changes_pipeline = (
         ChangesPipeline(mirror=mirror, clock=clock, deadletter=deadletter,
@@ -80,6 +82,8 @@ def create_app(
 
     async def start_mirror() -> None:
         await repo.create_tables()
+        if identities is not None:
+            await identities.create_tables()
         await mirror.start(sync=settings.mirror_load_on_start)
 
     async def mirror_ready() -> bool:
@@ -107,6 +111,7 @@ def create_app(
     app.state.policy = policy
     app.state.enricher = enricher
     app.state.pipeline = enrich_pipeline
+    app.state.identities = identities
     app.state.changes_pipeline = changes_pipeline
     app.state.clock = clock
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from leadflow_contracts import CrmChange, Firmographics, LeadAccepted, LeadEnriched
 from leadflow_platform.clock import Clock
@@ -21,8 +22,11 @@ from leadflow_platform.metrics import EVENTS_FAILED, EVENTS_IN, EVENTS_OUT, HAND
 from pydantic import ValidationError
 
 from leadflow_enrich.adapters.enricher import Enricher
+from leadflow_enrich.adapters.identity_claims import IdentityClaims
+from leadflow_enrich.domain.duplicates import DuplicateDecision, find_duplicate
 from leadflow_enrich.domain.enrich import SERVICE, enrich
 from leadflow_enrich.domain.firmographics import reference_domains
+from leadflow_enrich.domain.identity import Candidate, identity_keys
 from leadflow_enrich.domain.index import MirrorIndex
 from leadflow_enrich.domain.policy import EnrichPolicy
 from leadflow_enrich.mirror import Mirror
@@ -39,6 +43,28 @@ class EnrichPipeline:
     enriched: Publisher
     deadletter: Publisher
     source_topic: str = "leads.accepted"
+    identities: IdentityClaims | None = None
+    """In-flight identity claims (shared by the replicas); None = the mirror alone decides duplicates."""
+
+    async def _duplicates(self, events: Sequence[tuple[RawRecord, LeadAccepted]],
+                          now: datetime) -> dict[str, DuplicateDecision]:
+        """The mirror's duplicate decision per lead, completed by the in-flight claims (see domain.identity)."""
+        decided: dict[str, DuplicateDecision] = {}
+        candidates: list[Candidate] = []
+        for _, ev in events:
+            found = find_duplicate(ev.lead_id, ev.lead, self.index)
+            decided[ev.lead_id] = found
+            # a lead the mirror already resolves, or whose own Lead is already in Salesforce, claims nothing
+            resolved = found.duplicate is not None or ev.lead_id in self.index.lead_by_leadflow_id
+            candidates.append(Candidate(ev.lead_id, identity_keys(ev.lead), resolved))
+        if self.identities is None:
+            return decided
+        plan = await self.identities.resolve(candidates, self.index.leadflow_lead_is_live, now)
+        for lead_id, in_flight in plan.duplicates.items():
+            decided[lead_id] = DuplicateDecision(
+                in_flight.duplicate_of(),
+                f"same {in_flight.on} as lead {in_flight.root}, still on its way to Salesforce (in-flight identity)")
+        return decided
 
     async def handle(self, records: Sequence[RawRecord]) -> list[LeadEnriched]:
         started = time.perf_counter()
@@ -55,10 +81,11 @@ class EnrichPipeline:
         for _, ev in events:
             domains.update(reference_domains(ev.lead, self.index.free_mail))
         reference: dict[str, Firmographics] = await self.enricher.lookup(domains) if domains else {}
+        duplicates = await self._duplicates(events, now)  # DB errors propagate: the batch is redelivered
         out: list[LeadEnriched] = []
         for rec, ev in events:
             try:
-                out.append(enrich(ev, self.index, self.policy, reference, now))
+                out.append(enrich(ev, self.index, self.policy, reference, now, duplicates.get(ev.lead_id)))
             except Exception as e:  # a bug for one lead must not stop the partition
                 log.exception("enrich_failed", lead_id=ev.lead_id, event_id=ev.event_id)
                 dead.append(dead_letter(SERVICE, rec, "processing_error", f"{type(e).__name__}: {e}", now,

@@ -35,6 +35,9 @@ class EnrichSettings(ServiceSettings):
     mirror_poll_overlap_seconds: float = Field(default=120.0, ge=0, description="Re-read this much before the cursor.")
     bulk_wait_seconds: float = Field(default=1.0, ge=0, description="simple-salesforce bulk2 first poll delay.")
     consume_crm_changes: bool = True
+    identity_in_flight: bool = Field(
+        default=True, description="Claim each new lead's e-mail/phone in the shared identity_claims table, so a "
+        "second submission of the same person before the first reaches Salesforce updates the first lead.")
 
     batch_max_records: int = Field(default=1000, ge=1)
     batch_timeout_ms: int = Field(default=50, ge=1)

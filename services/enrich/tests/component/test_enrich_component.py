@@ -161,3 +161,34 @@ async def test_redelivery_republishes_the_same_event_id(sqlite_url: str) -> None
         await br.publish(ev.to_json_bytes(), "leads.accepted", key=ev.kafka_key())
     assert len(out["enriched"]) == 2
     assert out["enriched"][0].event_id == out["enriched"][1].event_id
+
+
+async def test_the_same_person_again_before_salesforce_knows_the_first_repeats_the_first(sqlite_url: str) -> None:
+    reader, clock = FakeReader(ORG), FakeClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    app, broker, out = make_app(sqlite_url, reader, clock)
+    later = datetime(2026, 1, 5, 8, tzinfo=UTC)
+    first = accepted("L-first", email="Siri.Vik@Bolgen.no", phone_e164="+4798765432")
+    async with TestKafkaBroker(broker) as br, app.router.lifespan_context(app):
+        await br.publish(first.to_json_bytes(), "leads.accepted", key=first.kafka_key())
+        for ev in (accepted("L-same-email", email="siri.vik@bolgen.no"),
+                   accepted("L-same-phone", email="siri@private.example", phone_e164="+4798765432"),
+                   accepted("L-other", email="someone@else.no")):
+            await br.publish(ev.to_json_bytes(), "leads.accepted", key=ev.kafka_key())
+        # the first lead reaches Salesforce and the mirror; a rep closes it: the person may come back as new
+        closed = CrmChange(lead_id="L-first", occurred_at=later, object="Lead", record_id="00QFIRST",
+                           change_type=ChangeType.UPDATED, changed_at=later, system_modstamp=later,
+                           record={"Email": "siri.vik@bolgen.no", "Status": "Closed - Not Converted",
+                                   "Leadflow_Id__c": "L-first"})
+        await br.publish(closed.to_json_bytes(), "crm.changes", key=closed.kafka_key())
+        back = accepted("L-back", email="siri.vik@bolgen.no")
+        await br.publish(back.to_json_bytes(), "leads.accepted", key=back.kafka_key())
+        await br.publish(first.to_json_bytes(), "leads.accepted", key=first.kafka_key())  # a redelivery
+
+    by_id = {e.lead_id: e.enrichment.duplicate_of for e in out["enriched"]}
+    assert by_id["L-first"] is None and by_id["L-other"] is None
+    assert by_id["L-same-email"] is not None and by_id["L-same-email"].leadflow_id == "L-first"
+    assert (by_id["L-same-email"].object, by_id["L-same-email"].matched_on) == ("Lead", "email")
+    assert by_id["L-same-phone"] is not None and by_id["L-same-phone"].leadflow_id == "L-first"
+    assert by_id["L-same-phone"].matched_on == "phone"
+    assert by_id["L-back"] is None  # the first lead was closed: a new lead, which now holds the e-mail
+    assert [e.enrichment.duplicate_of for e in out["enriched"] if e.lead_id == "L-first"] == [None, None]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from leadflow_contracts import Enrichment, Firmographics, LeadAccepted, LeadEnriched, TraceStep
 
 from leadflow_enrich.domain.client_type import classify
-from leadflow_enrich.domain.duplicates import find_duplicate
+from leadflow_enrich.domain.duplicates import DuplicateDecision, find_duplicate
 from leadflow_enrich.domain.firmographics import choose_firmographics, reference_domains
 from leadflow_enrich.domain.index import MirrorIndex
 from leadflow_enrich.domain.matching import match_account
@@ -35,11 +35,13 @@ def enrich(
     policy: EnrichPolicy,
     reference: Mapping[str, Firmographics],
     at: datetime,
+    duplicate: DuplicateDecision | None = None,
 ) -> LeadEnriched:
+    """``duplicate``: the decision already made (e.g. an in-flight duplicate); None = ask the mirror."""
     at = at.astimezone(UTC)
     lead = event.lead
     matched = match_account(lead, index, policy.matching)
-    duplicate = find_duplicate(event.lead_id, lead, index)
+    duplicate = duplicate or find_duplicate(event.lead_id, lead, index)
     client = classify(matched.account, lead.submitted_at.date(), policy.client_type)
     domains = reference_domains(lead, index.free_mail)
     ref_domain = next((d for d in domains if d in reference), None)
@@ -53,7 +55,8 @@ def enrich(
                         "candidates": m.candidates, "policy": policy.version}),
         TraceStep(service=SERVICE, decision="duplicate_check", reason=duplicate.reason, at=at,
                   data={"object": duplicate.duplicate.object if duplicate.duplicate else None,
-                        "record_id": duplicate.duplicate.record_id if duplicate.duplicate else None}),
+                        "record_id": duplicate.duplicate.record_id if duplicate.duplicate else None,
+                        "in_flight": bool(duplicate.duplicate and duplicate.duplicate.leadflow_id)}),
         TraceStep(service=SERVICE, decision="client_type", reason=client.reason, at=at,
                   data={"client_type": client.client_type.value}),
         TraceStep(service=SERVICE, decision="firmographics", reason=firmo.reason, at=at,

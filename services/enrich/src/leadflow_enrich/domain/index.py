@@ -61,6 +61,7 @@ class MirrorIndex:
         self.contact_by_phone: dict[str, set[str]] = defaultdict(set)
         self.open_lead_by_email: dict[str, set[str]] = defaultdict(set)
         self.open_lead_by_phone: dict[str, set[str]] = defaultdict(set)
+        self.lead_by_leadflow_id: dict[str, str] = {}
         self._account_keys: dict[str, tuple[str | None, str, str | None]] = {}
 
     # ---- sizes ------------------------------------------------------------------------------------
@@ -177,6 +178,8 @@ class MirrorIndex:
 
     def _add_lead(self, rec: LeadRecord) -> None:
         self.leads[rec.id] = rec
+        if rec.leadflow_id:
+            self.lead_by_leadflow_id[rec.leadflow_id] = rec.id
         if not self.lead_is_open(rec):
             return
         _add(self.open_lead_by_email, normalise_email(rec.email), rec.id)
@@ -187,11 +190,20 @@ class MirrorIndex:
         rec = self.leads.pop(lead_id, None)
         if rec is None:
             return
+        if rec.leadflow_id and self.lead_by_leadflow_id.get(rec.leadflow_id) == lead_id:
+            del self.lead_by_leadflow_id[rec.leadflow_id]
         _discard(self.open_lead_by_email, normalise_email(rec.email), lead_id)
         for phone in {normalise_phone(rec.phone), normalise_phone(rec.mobile_phone)}:
             _discard(self.open_lead_by_phone, phone, lead_id)
 
     # ---- lookups ----------------------------------------------------------------------------------
+    def leadflow_lead_is_live(self, lead_id: str) -> bool:
+        """False only when the mirror shows leadflow's Lead for ``lead_id`` closed or converted
+        (unknown = still in flight = live)."""
+        rid = self.lead_by_leadflow_id.get(lead_id)
+        rec = self.leads.get(rid) if rid else None
+        return rec is None or self.lead_is_open(rec)
+
     def accounts_for_website(self, domain: str) -> set[str]:
         return self.account_by_website.get(domain, set())
 
