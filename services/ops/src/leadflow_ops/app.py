@@ -147,12 +147,14 @@ def create_app(
     async def _forbidden(request: Request, exc: ForbiddenError) -> Response:
         if request.url.path.startswith(("/api/", "/events/")):
             return JSONResponse({"error": exc.message}, status_code=403)
-        return PlainTextResponse(exc.message, status_code=403)
+        return routes.render_error(request, 403, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith(("/api/", "/events/")):
             return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-        return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+        if request.url.path.startswith("/static/"):
+            return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+        return routes.render_error(request, exc.status_code, str(exc.detail))
 
     return app

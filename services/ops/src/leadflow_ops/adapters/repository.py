@@ -39,6 +39,8 @@ CONSUMER = "ops"
 
 def _stops_lead(item: DeadLetter) -> bool:
     return L.stops_before_salesforce(item.service, item.topic, item.reason, item.detail)
+
+
 DIMENSIONS = ("all", "team", "rep", "source", "rating")
 _LEAD_COLUMNS = [c.name for c in t.leads.columns]
 
@@ -347,7 +349,9 @@ class OpsRepository:
             if seen is None or item.system_modstamp > seen["modstamp"]:
                 batch.health["change_feed"] = {"modstamp": item.system_modstamp, "received": now, "object": item.object}
             if item.object == "User":
-                batch.reps[item.record_id] = rep_row(item.record_id, item.record, item.change_type.value, item.changed_at)
+                batch.reps[item.record_id] = rep_row(
+                    item.record_id, item.record, item.change_type.value, item.changed_at
+                )
         elif isinstance(item, LeadRejected):
             batch.dead.append(
                 {
@@ -633,6 +637,7 @@ class OpsRepository:
             "open": sum(r.open for r in rows),
             "breached": breached,
             "breached_by_clock": by_clock,
+            **{f"breached_{clock}": n for clock, n in by_clock.items()},
             "not_in_salesforce": not_in_sf,
             "unassigned": sum(r.queued for r in rows),
             "due_15": due[15],
@@ -962,9 +967,7 @@ class OpsRepository:
                 if old is not None and old >= value[newer_than].isoformat():
                     return
         text = json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
-        await conn.execute(
-            _upsert_all(conn, t.org_health, ["key"]), [{"key": key, "value": text, "updated_at": at}]
-        )
+        await conn.execute(_upsert_all(conn, t.org_health, ["key"]), [{"key": key, "value": text, "updated_at": at}])
 
     async def put_health(self, key: str, value: dict[str, Any], at: datetime) -> None:
         async with self._write_lock, self.engine.begin() as conn:

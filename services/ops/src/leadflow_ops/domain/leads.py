@@ -62,9 +62,7 @@ class LeadState:
     def is_open(self) -> bool:
         """Waiting for its first touch, in Salesforce (or on its way there)."""
         return (
-            not self.closed
-            and not self.not_in_salesforce
-            and (self.routed_at is not None or self.due_at is not None)
+            not self.closed and not self.not_in_salesforce and (self.routed_at is not None or self.due_at is not None)
         )
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -172,6 +173,15 @@ def stacks(
     items: Iterable[Any], label: str, values: Sequence[str], limit: int = 50
 ) -> list[tuple[str, list[float | None]]]:
     return [(str(_get(i, label)), [_get(i, v) for v in values]) for i in list(items)[:limit]]
+
+
+def timestamp(value: datetime | None) -> Markup:
+    """A UTC time as ``<time>``: readable without JavaScript, shown in the viewer's time zone with it."""
+    if value is None:
+        return Markup("–")
+    utc_value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    iso = utc_value.isoformat().replace("+00:00", "Z")
+    return Markup('<time datetime="{}">{}</time>').format(iso, utc_value.strftime("%Y-%m-%d %H:%M:%S UTC"))
 
 
 def duration(seconds: float | None) -> str:

@@ -11,11 +11,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.templating import Jinja2Templates
 from leadflow_platform.logging import get_logger
 
-from leadflow_ops import views
+from leadflow_ops import glossary, views
 from leadflow_ops.adapters.repository import DIMENSIONS
 from leadflow_ops.domain.stats import WINDOWS
 from leadflow_ops.metrics import REPLAYS
@@ -34,7 +41,7 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["duration"] = charts.duration
 templates.env.filters["pct"] = lambda v, d=1: "–" if v is None else f"{v:.{d}f} %"
-templates.env.filters["ts"] = lambda v: "–" if v is None else v.strftime("%Y-%m-%d %H:%M:%S UTC")
+templates.env.filters["ts"] = charts.timestamp
 templates.env.globals["hbar"] = charts.hbar_chart
 templates.env.globals["stacked"] = charts.stacked_bar_chart
 templates.env.globals["line"] = charts.line_chart
@@ -64,10 +71,26 @@ def _render(request: Request, name: str, who: Principal | None, status: int = 20
             "csrf": who.session.csrf if who else "",
             "page": name.removesuffix(".html"),
             "sf_url": settings.salesforce_instance_url.rstrip("/"),
+            "glossary": glossary.terms(name.removesuffix(".html")) if who else (),
             **ctx,
         },
         status_code=status,
     )
+
+
+def render_error(request: Request, status: int, message: str) -> HTMLResponse:
+    """An error as a page of the console (with its navigation), never a bare text body."""
+    try:
+        who: Principal | None = principal(request)
+    except Exception:
+        who = None
+    titles = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Not allowed", 422: "Cannot do that"}
+    return _render(request, "error.html", who, status, code=status, title=titles.get(status, "Error"), message=message)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
 
 # --- login ----------------------------------------------------------------------------------------

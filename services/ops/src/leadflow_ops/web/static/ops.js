@@ -35,7 +35,8 @@
   }
 
   function renderNow(snap) {
-    ["open", "due_15", "due_60", "breached", "unassigned"].forEach(function (k) {
+    ["open", "due_15", "due_60", "breached", "breached_first_touch", "breached_qualify", "breached_callback",
+     "unassigned", "not_in_salesforce"].forEach(function (k) {
       document.querySelectorAll('[data-metric="' + k + '"]').forEach(function (el) {
         if (el.textContent !== String(snap[k])) {
           el.textContent = String(snap[k]);
@@ -43,14 +44,22 @@
         }
       });
     });
-    text(document.getElementById("updated"), "as of " + snap.at.substring(11, 19) + " UTC");
+    var updated = document.getElementById("updated");
+    if (updated) {
+      while (updated.firstChild) { updated.removeChild(updated.firstChild); }
+      updated.appendChild(document.createTextNode("as of "));
+      var t = document.createElement("time");
+      t.setAttribute("datetime", snap.at);
+      updated.appendChild(t);
+      localTime(t);
+    }
     var table = document.getElementById("teams");
     if (table) {
       var head = table.tHead.rows[0];
       while (head.firstChild) { head.removeChild(head.firstChild); }
       head.appendChild(cell("th", "Team"));
       snap.ratings.forEach(function (r) { head.appendChild(cell("th", r, "n")); });
-      ["Open", "Breached", "In queue"].forEach(function (h) { head.appendChild(cell("th", h, "n")); });
+      ["Open", "Breached", "In queue", "Not in Salesforce"].forEach(function (h) { head.appendChild(cell("th", h, "n")); });
       var body = table.tBodies[0];
       while (body.firstChild) { body.removeChild(body.firstChild); }
       snap.teams.forEach(function (t) {
@@ -60,6 +69,7 @@
         tr.appendChild(cell("td", t.open, "n"));
         tr.appendChild(cell("td", t.breached, "n bad"));
         tr.appendChild(cell("td", t.queued, "n"));
+        tr.appendChild(cell("td", t.not_in_salesforce || 0, "n"));
         body.appendChild(tr);
       });
     }
@@ -78,6 +88,20 @@
     document.body.setAttribute("data-version", String(snap.version));
   }
 
+  // Times are rendered in UTC on the server and shown in the viewer's own time zone here.
+  var zone = (window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone) || "UTC";
+  function localTime(el) {
+    var iso = el.getAttribute("datetime");
+    var d = iso ? new Date(iso) : null;
+    if (!d || isNaN(d.getTime())) { return; }
+    var withDate = el.getAttribute("data-format") !== "time";
+    var opts = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZoneName: "short" };
+    if (withDate) { opts.year = "numeric"; opts.month = "2-digit"; opts.day = "2-digit"; }
+    el.textContent = new Intl.DateTimeFormat(undefined, opts).format(d);
+    el.setAttribute("title", iso + " (UTC) · shown in " + zone);
+  }
+  function localTimes(root) { root.querySelectorAll("time[datetime]").forEach(localTime); }
+
   function liveNow() {
     if (!window.EventSource) { return; }
     var live = document.getElementById("live");
@@ -87,6 +111,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    localTimes(document);
+    document.querySelectorAll("[data-tz]").forEach(function (el) { el.textContent = zone; });
     if (document.body.getAttribute("data-page") === "now") { liveNow(); }
     document.querySelectorAll("[data-confirm]").forEach(function (btn) {
       btn.addEventListener("click", function (e) {

@@ -1,0 +1,282 @@
+"""Every figure the console shows, defined once: what is counted, from which events, over which window.
+
+Pages render their part of this glossary (``glossary.html``), and the tests check that every figure a
+page shows (``data-metric``) has an entry here and equals the same figure computed from raw events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Term:
+    key: str
+    name: str
+    counts: str
+    source: str
+    window: str
+
+
+_NOW = (
+    Term(
+        "open",
+        "Open leads",
+        "Leads routed to an owner whose first touch has not happened and whose first-touch clock was not "
+        "cancelled; a lead crm-sync could not write to Salesforce is not open (see “not in Salesforce”).",
+        "leads.routed, sla.events (first_touch met/cancelled), crm.synced, leads.deadletter",
+        "now",
+    ),
+    Term(
+        "due_15",
+        "Due in 15 min",
+        "Open leads whose first-touch due time is within the next 15 minutes.",
+        "leads.routed (first_touch_due; a reassignment's new due time), sla.events",
+        "now … now + 15 min",
+    ),
+    Term(
+        "due_60",
+        "Due in 60 min",
+        "Open leads whose first-touch due time is within the next 60 minutes.",
+        "leads.routed, sla.events",
+        "now … now + 60 min",
+    ),
+    Term(
+        "breached",
+        "Breached",
+        "Leads in Salesforce with at least one SLA clock (first touch, qualification or callback) breached "
+        "and not met or cancelled since — the leads Salesforce shows with SLA_Status__c = Breached. Each lead "
+        "counts once; the split by clock below may add up to more.",
+        "sla.events (breached, met, cancelled per clock)",
+        "now",
+    ),
+    Term(
+        "breached_first_touch",
+        "First touch breached",
+        "Leads whose first-touch clock is breached and not met since.",
+        "sla.events (clock = first_touch)",
+        "now",
+    ),
+    Term(
+        "breached_qualify",
+        "Qualification breached",
+        "Leads whose qualification clock is breached and not met since.",
+        "sla.events (clock = qualify)",
+        "now",
+    ),
+    Term(
+        "breached_callback",
+        "Callback breached",
+        "Leads whose requested callback was missed and not made since.",
+        "sla.events (clock = callback)",
+        "now",
+    ),
+    Term(
+        "not_in_salesforce",
+        "Not in Salesforce",
+        "Routed leads crm-sync dead-lettered instead of writing (no CrmSynced since). Not counted as open; "
+        "open each from Pipeline health to read the Salesforce error and replay it.",
+        "leads.deadletter (service crm-sync, from leads.routed), crm.synced",
+        "now",
+    ),
+    Term(
+        "unassigned",
+        "Unassigned",
+        "Open leads owned by a queue rather than a rep.",
+        "leads.routed (owner_type = queue)",
+        "now",
+    ),
+)
+
+_SPEED = (
+    Term("touches", "Touches", "First touches (first-touch clock met) in the window.", "sla.events (met)", "window"),
+    Term(
+        "total",
+        "Total delay",
+        "Submission → first touch (median p50 and p90, from 10 % histogram bins).",
+        "leads.routed (submitted_at), sla.events (met)",
+        "window (whole UTC hours or days)",
+    ),
+    Term(
+        "system",
+        "System delay",
+        "Submission → in Salesforce with an owner (the CrmSynced that carried the owner).",
+        "leads.routed, crm.synced",
+        "window",
+    ),
+    Term(
+        "human",
+        "Human delay",
+        "In Salesforce with an owner → first touch.",
+        "crm.synced, sla.events (met)",
+        "window",
+    ),
+    Term(
+        "attainment",
+        "SLA attainment",
+        "First-touch clocks met on time ÷ concluded (met or breached); each lead counted once.",
+        "sla.events (met, breached)",
+        "window",
+    ),
+)
+
+_BREACHES = (
+    Term(
+        "breach",
+        "Breach",
+        "One row per clock breach (first touch, qualification, callback); “open” until that clock is met.",
+        "sla.events (breached, escalated, met)",
+        "all time, newest first",
+    ),
+    Term("late", "How late", "Due time → touch (or now, while still open).", "sla.events", "per breach"),
+)
+
+_TEAM = (
+    Term("open_leads", "Open", "The rep's open leads (as on the Now board).", "leads.routed, sla.events", "now"),
+    Term(
+        "cap_used",
+        "Cap used",
+        "Open ÷ the rep's open-lead cap (route's cap from its roster; the ops setting until route publishes "
+        "it). Highlighted only when over the cap.",
+        "leads.routed, roster",
+        "now",
+    ),
+    Term(
+        "share",
+        "Share",
+        "The rep's routed leads ÷ the team's, first routings and reassignments.",
+        "leads.routed",
+        "last N days (UTC days)",
+    ),
+    Term(
+        "weight_share",
+        "Weight share",
+        "The rep's routing weight ÷ the weights of the team's available reps (Salesforce Weight__c).",
+        "crm.changes (User)",
+        "now",
+    ),
+    Term(
+        "deviation",
+        "Δ pts",
+        "Share − weight share, in percentage points; highlighted only when it is beyond chance (|z| > 3 "
+        "for that many assignments).",
+        "leads.routed, crm.changes (User)",
+        "last N days",
+    ),
+)
+
+_PIPELINE = (
+    Term(
+        "lag",
+        "Consumer lag",
+        "Log-end offset − committed offset, summed over a topic's partitions, per consumer group.",
+        "Kafka admin API",
+        "sampled every few seconds",
+    ),
+    Term(
+        "throughput", "Throughput", "Messages written per second to each topic.", "log-end offsets", "between samples"
+    ),
+    Term(
+        "dead_letters",
+        "Dead letters",
+        "Records a service could not process (intake rejects and every DeadLetter), with the reason.",
+        "leads.rejected, leads.deadletter",
+        "all time",
+    ),
+    Term(
+        "waiting",
+        "Waiting",
+        "Dead letters never replayed.",
+        "leads.rejected, leads.deadletter, replays made here",
+        "all time",
+    ),
+    Term(
+        "api_budget",
+        "API budget",
+        "Salesforce daily API requests used and left, as crm-sync last read them (Sforce-Limit-Info).",
+        "crm-sync's /metrics",
+        "Salesforce's rolling 24 h",
+    ),
+    Term(
+        "change_feed_lag",
+        "Change-feed lag",
+        "Newest Salesforce change on crm.changes: how long ago Salesforce made it, and the crm.changes consumers' lag.",
+        "crm.changes (system_modstamp)",
+        "now",
+    ),
+    Term(
+        "reconcile",
+        "Last reconcile",
+        "The last `leadflow reconcile` run: when, and how many differences between leadflow and Salesforce.",
+        "its result file",
+        "last run",
+    ),
+)
+
+_STAFFING = (
+    Term(
+        "arrivals",
+        "Arrival rate",
+        "Leads first routed ÷ the hours the data covers (from the first arrival in the window, or the "
+        "window's start, to now) — never extrapolated from a partial hour.",
+        "leads.routed (first routing)",
+        "last 24 h",
+    ),
+    Term(
+        "available_reps",
+        "Available reps",
+        "Active, not absent Salesforce users with a selling role.",
+        "crm.changes (User)",
+        "now",
+    ),
+    Term(
+        "needed",
+        "Reps needed",
+        "Fewest reps for the target share of leads answered within the target time (Erlang C).",
+        "the inputs above",
+        "—",
+    ),
+)
+
+_LEAD = (
+    Term(
+        "timeline",
+        "Timeline",
+        "Every step of this lead in submission order: who acted (a service or a rep), what it decided.",
+        "leads.routed, crm.synced, sla.events, dead letters",
+        "this lead",
+    ),
+    Term(
+        "routing_policy",
+        "Routing policy",
+        "The route rule that chose the owner.",
+        "leads.routed (assignment.policy)",
+        "this lead",
+    ),
+    Term(
+        "sla_policy",
+        "SLA policy",
+        "The sla-monitor policy that set the clocks' due times.",
+        "sla.events (policy)",
+        "this lead",
+    ),
+)
+
+GLOSSARY: dict[str, tuple[Term, ...]] = {
+    "now": _NOW,
+    "speed": _SPEED,
+    "breaches": _BREACHES,
+    "team": _TEAM,
+    "pipeline": _PIPELINE,
+    "deadletter": _PIPELINE[2:4],
+    "staffing": _STAFFING,
+    "lead": _LEAD,
+}
+
+
+def terms(page: str) -> tuple[Term, ...]:
+    return GLOSSARY.get(page, ())
+
+
+def keys(page: str) -> set[str]:
+    return {t.key for t in terms(page)}
