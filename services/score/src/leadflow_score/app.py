@@ -14,7 +14,7 @@ from leadflow_score.adapters.model import ModelScorer
 from leadflow_score.adapters.ruleset_file import load_ruleset
 from leadflow_score.domain.ruleset import Ruleset
 from leadflow_score.handlers import register
-from leadflow_score.pipeline import ScorePipeline
+from leadflow_score.service import ScoreService
 from leadflow_score.settings import ScoreSettings
 
 
@@ -34,14 +34,11 @@ def create_app(
         from leadflow_model.registry import ModelRegistry
 
         model = ModelRegistry(settings.model_dir, check_interval=settings.model_check_seconds)
-    pipeline = ScorePipeline(
-        ruleset=ruleset, clock=clock,
-        scored=broker.publisher(settings.topic(topics.LEADS_SCORED), title="score/leads.scored"),
-        deadletter=broker.publisher(settings.topic(topics.LEADS_DEADLETTER), title="score/leads.deadletter"),
+    pipeline = ScoreService(
+        ruleset=ruleset, scored_topic=settings.topic(topics.LEADS_SCORED),
         model=model, model_weight=settings.model_weight if model is not None else 0.0,
-        source_topic=settings.topic(topics.LEADS_ENRICHED),
     )
-    register(broker, settings, pipeline)
+    runtime = register(broker, settings, pipeline, clock)
 
     async def create_topics() -> None:
         await ensure_topics(settings.kafka_bootstrap,
@@ -58,6 +55,7 @@ def create_app(
     app = build_http_app(settings, lifecycle, title="leadflow score")
     app.state.broker = broker
     app.state.pipeline = pipeline
+    app.state.runtime = runtime
     app.state.ruleset = ruleset
     app.state.model = model
     app.state.clock = clock

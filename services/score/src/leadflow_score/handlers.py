@@ -1,32 +1,29 @@
-"""Thin FastStream subscriber: raw batches of ``leads.enriched`` in, ``ScorePipeline`` does the work."""
+"""Thin FastStream subscriber: ``leads.enriched`` through the platform consumer runtime into ``ScoreService``."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from faststream.kafka import KafkaBroker
-from leadflow_contracts import topics
-from leadflow_platform.broker import DEFAULT_ACK_POLICY
-from leadflow_platform.kafka_io import raw_batch_decoder
+from leadflow_contracts import LeadEnriched, topics
+from leadflow_platform.clock import Clock
+from leadflow_platform.consumer import BatchPublisher, ConsumerRuntime, subscribe
 
-from leadflow_score.pipeline import ScorePipeline
+from leadflow_score.service import ScoreService
 from leadflow_score.settings import ScoreSettings
 
-CONSUMER_GROUP = "leadflow-score"
 
-
-def register(broker: KafkaBroker, settings: ScoreSettings, pipeline: ScorePipeline) -> None:
-    @broker.subscriber(
-        settings.topic(topics.LEADS_ENRICHED),
-        group_id=CONSUMER_GROUP,
-        auto_offset_reset="earliest",
-        batch=True,
-        max_records=settings.batch_max_records,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        ack_policy=DEFAULT_ACK_POLICY,
-        decoder=raw_batch_decoder,
-        title="score/leads.enriched",
+def register(broker: KafkaBroker, settings: ScoreSettings, service: ScoreService, clock: Clock) -> ConsumerRuntime:
+    runtime = ConsumerRuntime(
+        service=settings.service_name,
+        contracts={settings.topic(topics.LEADS_ENRICHED): LeadEnriched},
+        use_case=service,
+        publisher=BatchPublisher(broker, settings.service_name),
+        deadletter_topic=settings.topic(topics.LEADS_DEADLETTER),
+        settings=settings,
+        clock=clock,
     )
-    async def on_leads_enriched(records: list[Any]) -> None:
-        """LeadEnriched -> LeadScored (fit, decayed engagement, grade, rating, optional model blend)."""
-        await pipeline.handle(records)
+    subscribe(broker, settings, runtime, title="score/leads.enriched",
+              description="LeadEnriched -> LeadScored (fit, decayed engagement, grade, rating, optional model blend).")
+    # What the runtime publishes (through the broker), declared for the AsyncAPI document.
+    broker.publisher(settings.topic(topics.LEADS_SCORED), title="score/leads.scored")
+    broker.publisher(settings.topic(topics.LEADS_DEADLETTER), title="score/leads.deadletter")
+    return runtime

@@ -25,5 +25,4 @@ class ScoreSettings(ServiceSettings):
     )
     model_check_seconds: float = Field(default=2.0, gt=0, description="How often active.json is checked (hot reload).")
     model_weight: float = Field(default=0.3, ge=0, le=1, description="Blend weight of the model, when one is set.")
-    batch_max_records: int = Field(default=1000, ge=1)
-    batch_timeout_ms: int = Field(default=50, ge=1)
+    batch_max_records: int = 1000
