@@ -125,8 +125,19 @@ class NormalizedLead(Contract):
     email: str | None = None
     email_domain: str | None = None
     email_is_free: bool = False
+    email_original: str | None = Field(
+        default=None,
+        description="The e-mail as submitted when it is not stored in ``email`` (invalid, or a form Salesforce's "
+        "Email field cannot hold: non-ASCII local part without Email Address Internationalization, > 80 chars). "
+        "For the rep to read; never sent to the Email field.",
+    )
     phone_e164: str | None = None
     phone_country: str | None = None
+    phone_unverified: str | None = Field(
+        default=None,
+        description="The phone exactly as submitted when it could not be verified for the lead's country (or, "
+        "without a country, is not in international form). Kept for the rep to read; ``phone_e164`` is then None.",
+    )
     job_title: str | None = None
     language: str | None = None
     company_name: str | None = None
@@ -164,6 +175,12 @@ class RejectionReason(StrEnum):
     INVALID_COUNTRY = "invalid_country"
     NO_CONTACT = "no_contact"
     SUPPRESSED = "suppressed"
+    TOO_DEEP = "too_deep"
+    """JSON nested deeper than intake reads (objects/arrays inside each other)."""
+    TOO_MANY_ITEMS = "too_many_items"
+    """An array or object with more entries than intake reads."""
+    STRING_TOO_LONG = "string_too_long"
+    """A text value longer than its field allows."""
     INVALID_CUSTOM_ANSWER = "invalid_custom_answer"
 
 
