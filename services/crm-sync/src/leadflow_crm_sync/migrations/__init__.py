@@ -1,0 +1,20 @@
+"""Schema revisions of the crm-sync database, applied at start-up by `MIGRATIONS.upgrade(engine)`.
+
+After changing a table, write the next revision (see leadflow_platform.migrations):
+    .venv/bin/python -m leadflow_platform.migrations new leadflow_crm_sync.migrations "what changed"
+"""
+
+from pathlib import Path
+
+from leadflow_platform.db import idempotency_metadata
+from leadflow_platform.migrations import Migrations
+
+from leadflow_crm_sync.adapters.repository import metadata as crm_sync_metadata
+
+MIGRATIONS = Migrations(
+    Path(__file__).parent / "versions",
+    (
+        crm_sync_metadata,
+        idempotency_metadata,
+    ),
+)
