@@ -9,10 +9,9 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import inspect, text
-
 from leadflow_platform.db import create_engine
 from leadflow_platform.migrations import VERSION_TABLE, Migrations, load
+from sqlalchemy import inspect, text
 
 pytestmark = pytest.mark.integration
 

@@ -40,8 +40,7 @@ def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
     while node in parents:
         node = parents[node]
         if isinstance(node, ast.Try) and any(
-            isinstance(h.type, ast.Name) and h.type.id in {"ImportError", "ModuleNotFoundError"}
-            for h in node.handlers
+            isinstance(h.type, ast.Name) and h.type.id in {"ImportError", "ModuleNotFoundError"} for h in node.handlers
         ):
             return True
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
