@@ -113,6 +113,15 @@ leads = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
+merged_records = Table(
+    "sla_merged_records",
+    metadata,
+    Column("record_key", String(160), primary_key=True),
+    Column("lead_id", String(128), primary_key=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""A merged lead (``lead_id``) and a key of the record it was merged into (see ``domain.merged``)."""
+
 owner_streaks = Table(
     "sla_owner_streaks",
     metadata,
@@ -220,6 +229,29 @@ class TimerStore:
             )
             .values(salesforce_id=salesforce_id, updated_at=now)
         )
+
+    # --- merged records ---------------------------------------------------------------------------
+
+    async def add_merged(self, conn: AsyncConnection, pairs: Iterable[tuple[str, str]], now: datetime) -> None:
+        """Remember (record key, merged lead id) pairs; idempotent."""
+        rows = [{"record_key": k, "lead_id": lid, "updated_at": now} for k, lid in dict.fromkeys(pairs)]
+        if rows:
+            await conn.execute(upsert(conn, merged_records, ["record_key", "lead_id"], ["updated_at"]), rows)
+
+    async def merged_leads(self, conn: AsyncConnection, keys: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """record key → the leads merged into that record."""
+        wanted = list(dict.fromkeys(keys))
+        out: dict[str, list[str]] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            rows = await conn.execute(
+                select(merged_records.c.record_key, merged_records.c.lead_id)
+                .where(merged_records.c.record_key.in_(part))
+                .order_by(merged_records.c.lead_id)
+            )
+            for key, lead_id in rows:
+                out.setdefault(key, []).append(lead_id)
+        return {k: tuple(v) for k, v in out.items()}
 
     # --- timers -----------------------------------------------------------------------------------
 
