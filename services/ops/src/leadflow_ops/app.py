@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -23,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadflow_ops import handlers, metrics
 from leadflow_ops.adapters.kafka_lag import KafkaOffsetSource, OffsetSource, PipelineMonitor
+from leadflow_ops.adapters.org_probe import BudgetProbe
 from leadflow_ops.adapters.repository import OpsRepository
 from leadflow_ops.auth import Directory, SessionCodec, load_users
 from leadflow_ops.settings import OpsSettings
@@ -63,6 +65,7 @@ def create_app(
             group_prefix=settings.lag_group_prefix,
         )
 
+    budget = BudgetProbe(settings.crm_sync_metrics_url or None)
     users = load_users(settings.users_file) if settings.users_file else None
     directory = Directory(users)
     if not len(directory):
@@ -97,6 +100,8 @@ def create_app(
                     log.info("hourly_rows_pruned", rows=pruned)
                 except Exception as exc:
                     log.warning("prune_failed", error=type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await budget.sample()
             try:
                 snap = await feed.get(clock.now())
                 for team in snap["teams"]:
@@ -133,6 +138,7 @@ def create_app(
     app.state.broker = broker
     app.state.consumer = consumer
     app.state.monitor = monitor
+    app.state.budget = budget
     app.state.directory = directory
     app.state.sessions = SessionCodec(secret, settings.session_max_age_seconds)
     app.state.republish = republish

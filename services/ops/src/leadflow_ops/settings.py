@@ -43,5 +43,15 @@ class OpsSettings(ServiceSettings):
     staffing_target_level: float = Field(default=0.8, gt=0, lt=1)
     staffing_roster: int | None = Field(default=None, ge=0, description="Override the available-rep count.")
 
+    crm_sync_metrics_url: str | None = Field(
+        default="http://127.0.0.1:8005/metrics",
+        description="crm-sync's Prometheus endpoint: the Salesforce API budget it last read. Empty: not shown.",
+    )
+    reconcile_result_file: Path | None = Field(
+        default=Path("var/reconcile/last.json"),
+        description="Where `leadflow reconcile` writes its last result (JSON); shown on Pipeline health.",
+    )
+    staffing_window_hours: int = Field(default=24, ge=1, le=48, description="Arrival-rate window.")
+
     sse_interval_seconds: float = Field(default=1.0, gt=0)
     sse_max_seconds: float = Field(default=300.0, gt=0, description="Streams end after this; browsers reconnect.")

@@ -8,6 +8,7 @@ import math
 import time
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from leadflow_contracts import (
@@ -124,6 +125,69 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> lis
     return team_load(inputs)
 
 
+def read_reconcile(path: Path | None) -> dict[str, Any] | None:
+    """The last ``leadflow reconcile`` result: ``{"finished_at", "differences" (int or list), …}``."""
+    if path is None or not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {"error": f"cannot read {path.name}: {type(exc).__name__}"}
+    if not isinstance(data, dict):
+        return {"error": f"{path.name} is not a JSON object"}
+    diffs = data.get("differences", data.get("difference_count"))
+    count = len(diffs) if isinstance(diffs, list) else diffs
+    at = data.get("finished_at") or data.get("at") or data.get("checked_at")
+    when = None
+    if isinstance(at, str):
+        try:
+            when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+    return {
+        "at": when,
+        "differences": count if isinstance(count, int) else None,
+        "ok": (count == 0) if isinstance(count, int) else data.get("ok"),
+        "by_kind": data.get("by_kind") if isinstance(data.get("by_kind"), dict) else {},
+    }
+
+
+async def org_health(
+    repo: OpsRepository, settings: OpsSettings, monitor: PipelineMonitor | None, now: datetime, budget: Any = None
+) -> dict[str, Any]:
+    """API budget, change-feed lag, last reconcile, dead letters waiting: one panel, each with its source."""
+    facts = await repo.health()
+    feed = facts.get("change_feed")
+    change_feed: dict[str, Any] = {"newest": None, "arrived_after_seconds": None, "age_seconds": None}
+    if feed:
+        newest = datetime.fromisoformat(feed["modstamp"])
+        received = datetime.fromisoformat(feed["received"])
+        change_feed = {
+            "newest": newest,
+            "arrived_after_seconds": max(0.0, (received - newest).total_seconds()),
+            "age_seconds": max(0.0, (now - newest).total_seconds()),
+        }
+    consumers = []
+    if monitor is not None:
+        consumers = [asdict(r) for r in monitor.snapshot.lag if r.topic == T.CRM_CHANGES]
+    change_feed["consumer_lag"] = sum(r["lag"] for r in consumers) if consumers else None
+    snap = budget.snapshot if budget is not None else None
+    api = {
+        "remaining": getattr(snap, "remaining", None),
+        "used": getattr(snap, "used", None),
+        "limit": getattr(snap, "limit", None),
+        "error": getattr(snap, "error", "not sampled"),
+    }
+    if api["limit"]:
+        api["used_share"] = (api["used"] or 0) / api["limit"]
+    return {
+        "api": api,
+        "change_feed": change_feed,
+        "reconcile": read_reconcile(settings.reconcile_result_file),
+        "dead_letters_waiting": await repo.dead_letter_total(waiting=True),
+    }
+
+
 def pipeline(monitor: PipelineMonitor | None) -> dict[str, Any]:
     if monitor is None:
         return {"at": None, "age_seconds": None, "lag": [], "throughput": {}, "error": "lag monitor disabled"}
@@ -174,15 +238,82 @@ def plan_json(p: erlang.StaffingPlan) -> dict[str, Any]:
     return d
 
 
-def dead_letter_view(row: dict[str, Any]) -> dict[str, Any]:
+REPLAY_EFFECTS: dict[str, str] = {
+    T.LEADS_INBOUND: "intake validates the submission again; if it passes it becomes a new accepted lead and "
+    "goes through enrich, score, route and crm-sync like any other.",
+    T.LEADS_ACCEPTED: "enrich enriches the lead again and passes it on to score, route and crm-sync.",
+    T.LEADS_ENRICHED: "score scores the lead again and passes it on to route and crm-sync.",
+    T.LEADS_SCORED: "route assigns an owner again and passes the lead on to crm-sync and sla-monitor.",
+    T.LEADS_ROUTED: "crm-sync writes the lead to Salesforce again (an upsert on Leadflow_Id__c: never a second "
+    "Lead); when it succeeds the lead is in Salesforce and counted as open.",
+    T.LEADS_REASSIGN: "route reassigns the lead again.",
+    T.CRM_SYNCED: "ops (and any other reader of crm.synced) records the sync again.",
+    T.CRM_CHANGES: "crm-sync, sla-monitor and enrich read the Salesforce change again.",
+    T.SLA_EVENTS: "crm-sync updates the lead's SLA status in Salesforce again; ops records the SLA event.",
+}
+
+
+def _contract_topic(topic: str, prefix: str) -> str:
+    return topic[len(prefix) :] if prefix and topic.startswith(prefix) else topic
+
+
+def _flatten(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """Leaf fields of a (masked) JSON document as (dotted path, short text); the trace is summarised."""
+    if isinstance(value, dict):
+        out: list[tuple[str, str]] = []
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if key == "trace" and isinstance(item, list):
+                decisions = ", ".join(str(step.get("service", "?")) for step in item if isinstance(step, dict))
+                out.append((sub, f"{len(item)} steps: {decisions}" if item else "none"))
+            else:
+                out.extend(_flatten(item, sub))
+        return out
+    if isinstance(value, list):
+        if not value:
+            return [(path, "[]")]
+        if all(not isinstance(v, dict | list) for v in value):
+            return [(path, ", ".join(str(v) for v in value))]
+        out = []
+        for i, item in enumerate(value):
+            out.extend(_flatten(item, f"{path}[{i}]"))
+        return out
+    text = "null" if value is None else str(value)
+    return [(path, text if len(text) <= 160 else text[:157] + "…")]
+
+
+def dead_letter_view(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     raw = base64.b64decode(row["original_base64"])
     masked, is_json = mask_payload(raw)
+    fields: list[tuple[str, str]] = []
+    if is_json:
+        fields = _flatten(json.loads(masked))
+    detail = row.get("detail") or {}
+    status = detail.get("statusCode") or (
+        row["reason"].split(":", 1)[1] if str(row.get("reason", "")).startswith("salesforce:") else None
+    )
+    salesforce_error = None
+    if status:
+        refused = [f for f in (detail.get("fields") or "").split(",") if f]
+        salesforce_error = {
+            "status": status,
+            "fields": refused,
+            "operation": detail.get("operation"),
+            "message": mask_text(row.get("message") or ""),
+        }
+    target = _contract_topic(row["original_topic"], prefix)
     return {
         **{k: v for k, v in row.items() if k != "original_base64"},
         "message": mask_text(row.get("message") or ""),
         "payload_masked": masked,
         "payload_is_json": is_json,
         "payload_bytes": len(raw),
+        "fields": fields,
+        "salesforce_error": salesforce_error,
+        "replay_effect": REPLAY_EFFECTS.get(
+            target, "the message is published again to its original topic for whoever consumes it."
+        ),
+        "detail_items": sorted((k, mask_text(str(v))) for k, v in detail.items()),
     }
 
 

@@ -6,9 +6,10 @@ import asyncio
 import json
 import time
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import (
@@ -24,6 +25,7 @@ from leadflow_platform.logging import get_logger
 
 from leadflow_ops import glossary, views
 from leadflow_ops.adapters.repository import DIMENSIONS
+from leadflow_ops.domain import timeline
 from leadflow_ops.domain.stats import WINDOWS
 from leadflow_ops.metrics import REPLAYS
 from leadflow_ops.web import charts
@@ -52,6 +54,7 @@ templates.env.globals["pct0"] = lambda v: f"{v:.0f} %"
 templates.env.globals["pct1"] = lambda v: f"{v:.1%}"
 templates.env.globals["inf"] = float("inf")
 templates.env.globals["rate"] = lambda v: f"{v:.1f}/s"
+templates.env.globals["page_url"] = lambda query, page: "/pipeline?" + urlencode({**query, "page": page})
 
 router = APIRouter()
 Who = Annotated[Principal, Depends(principal)]
@@ -298,11 +301,24 @@ async def breaches_api(
 async def lead_page(request: Request, who: Who, lead_id: str) -> HTMLResponse:
     repo = request.app.state.repo
     lead = await repo.lead(lead_id)
-    if lead is None:
-        raise HTTPException(404, "no such lead in the ops read model")
-    rows = await repo.breaches(lead_id=lead_id, limit=20)
+    letters = await repo.dead_letter_list(lead_id=lead_id, limit=20)
+    if lead is None and not letters:
+        raise HTTPException(404, "ops has seen nothing about this lead (no routing, no SLA event, no dead letter)")
+    rows = await repo.breaches(lead_id=lead_id, limit=20) if lead else []
     names = await repo.names()
-    return _render(request, "lead.html", who, lead=lead, breaches=rows, names=names, now=_now(request))
+    steps = timeline.build(lead, lead["events"] if lead else [], letters, names)
+    return _render(
+        request,
+        "lead.html",
+        who,
+        lead_id=lead_id,
+        lead=lead,
+        breaches=rows,
+        names=names,
+        now=_now(request),
+        steps=steps,
+        letters=letters,
+    )
 
 
 # --- Team load ------------------------------------------------------------------------------------
@@ -327,18 +343,73 @@ async def team_api(request: Request, who: Who) -> dict[str, Any]:
 # --- Pipeline health and dead letters ---------------------------------------------------------------
 
 
+DEAD_LETTER_PAGE = 25
+
+
+def _opt_time(value: str | None, name: str) -> datetime | None:
+    """A ``datetime-local`` form value (UTC) or an ISO time; None when empty."""
+    if value is None or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPException(400, f"{name} must be a date and time like 2026-01-05T09:00") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 @router.get("/pipeline", response_class=HTMLResponse)
-async def pipeline_page(request: Request, who: Who, reason: str | None = None) -> HTMLResponse:
+async def pipeline_page(
+    request: Request,
+    who: Who,
+    reason: Annotated[str | None, Query(max_length=80)] = None,
+    service: Annotated[str | None, Query(max_length=40)] = None,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    until: Annotated[str | None, Query(max_length=40)] = None,
+    waiting: bool = False,
+    page: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> HTMLResponse:
     repo = request.app.state.repo
+    filters = {
+        "reason": reason or None,
+        "service": service or None,
+        "since": _opt_time(since, "since"),
+        "until": _opt_time(until, "until"),
+        "waiting": waiting,
+    }
+    total = await repo.dead_letter_total(**filters)
+    letters = await repo.dead_letter_list(**filters, limit=DEAD_LETTER_PAGE, offset=page * DEAD_LETTER_PAGE)
+    counts = await repo.dead_letter_counts()
+    query = {k: v for k, v in {"reason": reason, "service": service, "since": since, "until": until}.items() if v}
+    if waiting:
+        query["waiting"] = "true"
+    pages = max(1, -(-total // DEAD_LETTER_PAGE))
     return _render(
         request,
         "pipeline.html",
         who,
         pipe=views.pipeline(request.app.state.monitor),
-        counts=await repo.dead_letter_counts(),
-        letters=await repo.dead_letter_list(reason=reason or None),
+        health=await views.org_health(
+            repo, request.app.state.settings, request.app.state.monitor, _now(request), request.app.state.budget
+        ),
+        counts=counts,
+        letters=letters,
+        total=total,
+        page_no=page,
+        pages=pages,
+        page_size=DEAD_LETTER_PAGE,
+        query=query,
+        filters={"reason": reason or "", "service": service or "", "since": since or "", "until": until or ""},
+        waiting=waiting,
+        reasons=sorted({c["reason"] for c in counts}),
+        services=sorted({c["service"] for c in counts}),
         reason=reason or "",
     )
+
+
+@router.get("/api/org-health")
+async def org_health_api(request: Request, who: Who) -> dict[str, Any]:
+    state = request.app.state
+    return await views.org_health(state.repo, state.settings, state.monitor, _now(request), state.budget)
 
 
 @router.get("/api/pipeline")
@@ -352,7 +423,7 @@ async def dead_letter_page(request: Request, who: Who, event_id: str) -> HTMLRes
     row = await request.app.state.repo.dead_letter(event_id)
     if row is None:
         raise HTTPException(404, "no such dead letter")
-    view = views.dead_letter_view(row)
+    view = views.dead_letter_view(row, request.app.state.settings.topic_prefix)
     return _render(
         request,
         "deadletter.html",
@@ -376,7 +447,7 @@ async def replay(
     row = await repo.dead_letter(event_id)
     if row is None:
         raise HTTPException(404, "no such dead letter")
-    view = views.dead_letter_view(row)
+    view = views.dead_letter_view(row, request.app.state.settings.topic_prefix)
     target = views.replay_target(row, settings)
     try:
         topic, body = views.prepare_replay(row, payload, settings)
@@ -397,7 +468,7 @@ async def replay(
         request,
         "deadletter.html",
         who,
-        dl=views.dead_letter_view(row),
+        dl=views.dead_letter_view(row, request.app.state.settings.topic_prefix),
         edited=payload,
         error=None,
         done=f"Republished to {topic}.",
