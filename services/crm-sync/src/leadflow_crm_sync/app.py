@@ -32,8 +32,11 @@ from leadflow_crm_sync.writer import BatchWriter, WriterConfig
 log = get_logger(__name__)
 
 
-def writer_config(settings: CrmSyncSettings) -> WriterConfig:
+def writer_config(settings: CrmSyncSettings, policy: SyncPolicy | None = None) -> WriterConfig:
+    lead = policy.lead if policy is not None else None
     return WriterConfig(
+        placeholders={("Lead", "LastName"): lead.missing_last_name, ("Lead", "Company"): lead.missing_company}
+        if lead is not None else {},
         flush_size=settings.flush_size, linger_seconds=settings.linger_ms / 1000,
         backoff=Backoff(base=settings.retry_base_seconds, cap=settings.retry_cap_seconds),
         rate_limit_backoff=Backoff(base=settings.rate_limit_base_seconds, cap=settings.rate_limit_cap_seconds,
@@ -51,7 +54,7 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
                                                  concurrency=settings.salesforce_concurrency)
     engine = create_engine(settings.database_url)
     repo = Repository(engine)
-    writer = BatchWriter(gateway, writer_config(settings))
+    writer = BatchWriter(gateway, writer_config(settings, policy))
 
     async def publish(outputs: list[tuple[str, Event]]) -> None:
         """Enqueue every event, then wait for all the broker acknowledgements (before the claims commit)."""

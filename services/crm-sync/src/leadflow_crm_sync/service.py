@@ -10,6 +10,7 @@ take (outage, limit) are neither published nor claimed: the caller rewinds Kafka
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ from leadflow_contracts import (
     TraceStep,
     topics,
 )
+from leadflow_contracts.crm import DroppedField
 from leadflow_platform.clock import Clock
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import EVENTS_FAILED
@@ -39,6 +41,7 @@ from leadflow_crm_sync.adapters.repository import Repository, UnitOfWork
 from leadflow_crm_sync.directory import TeamDirectory
 from leadflow_crm_sync.domain import budget as budget_policy
 from leadflow_crm_sync.domain.conversion import ConvertedIds, observed_conversion, plan_conversion, wants_conversion
+from leadflow_crm_sync.domain.ids import derived_event_id
 from leadflow_crm_sync.domain.mapping import (
     LeadPlan,
     callback_task,
@@ -51,7 +54,7 @@ from leadflow_crm_sync.domain.mapping import (
 )
 from leadflow_crm_sync.domain.policy import SyncPolicy, WriteKind
 from leadflow_crm_sync.domain.state import LeadState
-from leadflow_crm_sync.domain.writes import Outcome, RecordWrite, SaveResult
+from leadflow_crm_sync.domain.writes import Dropped, Outcome, RecordWrite, SaveResult
 from leadflow_crm_sync.writer import BatchWriter, Unavailable
 
 log = get_logger(__name__)
@@ -112,20 +115,26 @@ class SyncService:
         return TraceStep(service=SERVICE, decision=decision, reason=reason[:500], at=self.clock.now())
 
     def _dead_letter(self, b: _Batch, kind: Kind, raw: bytes, lead_id: str, reason: str, message: str,
-                     detail: dict[str, str] | None = None) -> None:
+                     detail: dict[str, str] | None = None, *, source_event_id: str | None = None,
+                     not_in_salesforce: bool = False) -> None:
         now = self.clock.now()
+        source = source_event_id or hashlib.sha256(raw).hexdigest()
         b.outputs.append((topics.LEADS_DEADLETTER, DeadLetter(
+            event_id=derived_event_id(source, f"deadletter:{reason}:{(detail or {}).get('operation', '')}"),
             lead_id=lead_id or "unknown", occurred_at=now, service=SERVICE, topic=_SOURCE_TOPIC[kind],
             reason=reason, message=message[:2000], original_base64=base64.b64encode(raw).decode(),
-            retriable=False, detail=detail or {}, failed_at=now)))
+            retriable=False, detail=detail or {}, failed_at=now, not_in_salesforce=not_in_salesforce)))
         b.result.dead_lettered += 1
         EVENTS_FAILED.labels(SERVICE, _SOURCE_TOPIC[kind], reason.split(":")[0]).inc()
 
     def _synced(self, b: _Batch, event: Event, state: LeadState, op: SyncOperation, reason: str, *,
-                task_id: str | None = None, ids: ConvertedIds | None = None) -> None:
+                task_id: str | None = None, ids: ConvertedIds | None = None, dropped: tuple[Dropped, ...] = ()) -> None:
         assert state.salesforce_id is not None
+        step = self._step(op.value, reason + "".join(f"; dropped {d.field} ({d.code})" for d in dropped))
         b.outputs.append((topics.CRM_SYNCED, CrmSynced(
-            lead_id=state.lead_id, occurred_at=self.clock.now(), trace=event.with_step(self._step(op.value, reason)),
+            event_id=derived_event_id(event.event_id, f"synced:{state.lead_id}"),
+            dropped_fields=tuple(DroppedField(field=d.field, reason=d.code, message=d.message) for d in dropped),
+            lead_id=state.lead_id, occurred_at=self.clock.now(), trace=event.with_step(step),
             salesforce_id=state.salesforce_id, object=state.object, operation=op, owner_id=state.owner_id,
             task_id=task_id, submitted_at=state.submitted_at, source_event_id=event.event_id, team=state.team,
             rating=state.rating, lead_source=state.lead_source,
@@ -272,7 +281,8 @@ class SyncService:
             if not res.ok:
                 self._dead_letter(b, "routed", raw, lead_id, f"salesforce:{res.status_code}", res.message or "",
                                   {"statusCode": res.status_code or "", "fields": ",".join(res.fields),
-                                   "operation": f"{plan.write.mode} {plan.write.sobject}"})
+                                   "operation": f"{plan.write.mode} {plan.write.sobject}"},
+                                  source_event_id=ev.event_id, not_in_salesforce=not state.written)
                 for old in superseded.get(lead_id, []):
                     b.blocked.discard(old.event_id)
                 continue
@@ -312,7 +322,8 @@ class SyncService:
             task_id = task_ids.get((ev.event_id, "callback")) or task_ids.get((ev.event_id, "inquiry"))
             for old in superseded.get(lead_id, []):
                 self._synced(b, old, st, SyncOperation.UNCHANGED, "superseded by a later routing in the same batch")
-            self._synced(b, ev, st, op, plan.reason, task_id=task_id)
+            self._synced(b, ev, st, op, plan.reason, task_id=task_id,
+                         dropped=outcome.dropped if isinstance(outcome, SaveResult) else ())
             log.debug("lead_synced", lead_id=lead_id, salesforce_id=st.salesforce_id, operation=op.value,
                      owner_id=st.owner_id, reason=plan.reason)
 

@@ -64,8 +64,11 @@ class FakeSalesforce:
     records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     fail_calls: list[SalesforceCallError] = field(default_factory=list)
     """Raised, in order, by the next calls (whole-request failures)."""
-    record_errors: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    """key (external id or Id) → errors (statusCode, message) returned for its next attempts."""
+    record_errors: dict[str, list[tuple[str, str]] | list[tuple[str, str, list[str]]]] = field(default_factory=dict)
+    """key (external id or Id) → errors (statusCode, message[, fields]) returned for its next attempts."""
+    field_rules: dict[str, Callable[[Any], str | None]] = field(default_factory=dict)
+    """"Lead.Email" → a check returning the statusCode Salesforce answers for a value it refuses (else None):
+    every refused field of a record is reported as one error, as a validating org does."""
     on_call: Callable[[Call], None] | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _index: dict[tuple[str, Any], str] = field(default_factory=dict)
@@ -105,8 +108,16 @@ class FakeSalesforce:
             key = values.get("Id") if mode == "update" else values.get(ext_field or "")
             errs = self.record_errors.get(str(key))
             if errs:
-                code, msg = errs.pop(0)
-                out.append({"success": False, "errors": [{"statusCode": code, "message": msg, "fields": []}]})
+                code, msg, *where = errs.pop(0)
+                out.append({"success": False, "errors": [{"statusCode": code, "message": msg,
+                                                          "fields": list(where[0]) if where else []}]})
+                continue
+            refused = [(name, rule(value)) for name, value in values.items()
+                       if (rule := self.field_rules.get(f"{obj}.{name}")) is not None]
+            if any(code for _, code in refused):
+                out.append({"success": False, "errors": [
+                    {"statusCode": code, "message": f"{name}: bad value: {values[name]}", "fields": [name]}
+                    for name, code in refused if code]})
                 continue
             if mode == "update":
                 existing = self.table(obj).get(values["Id"])

@@ -7,7 +7,9 @@ is retried the way Salesforce needs:
 - per-record ``UNABLE_TO_LOCK_ROW`` (and other retriable codes): only those records again, with backoff;
 - 5xx, timeouts, connection errors, expired sessions: the whole call again, exponential backoff + jitter;
 - ``REQUEST_LIMIT_EXCEEDED``: every call pauses (``paused_until``) with a longer backoff;
-- any other whole-request 400: the chunk is split so the bad record is found and only it fails.
+- any other whole-request 400: the chunk is split so the bad record is found and only it fails;
+- a record refused for named fields (``INVALID_EMAIL_ADDRESS``, ``STRING_TOO_LONG``, …): that record again
+  in the next call without those values (``domain.fallback``), until it is written or nothing is left to drop.
 
 A write that cannot be done within ``hold_seconds`` resolves to :class:`Unavailable`; the caller keeps its
 messages in Kafka (no commit) and tries again later, so nothing is lost and nothing spins.
@@ -18,18 +20,23 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from leadflow_platform.logging import get_logger
+from prometheus_client import Counter
 
 from leadflow_crm_sync.adapters.gateway import SalesforceCallError, SalesforceGateway
 from leadflow_crm_sync.domain.backoff import Backoff
+from leadflow_crm_sync.domain.fallback import without_refused
 from leadflow_crm_sync.domain.outcomes import classify_save_result
 from leadflow_crm_sync.domain.writes import Outcome, RecordWrite, SaveResult
 
 log = get_logger(__name__)
+FIELDS_DROPPED = Counter("leadflow_crm_fields_dropped_total",
+                         "Values Salesforce refused: the record was written without them",
+                         ["sobject", "field", "reason"])
 T = TypeVar("T")
 MAX_COLLECTION = 200
 
@@ -46,6 +53,8 @@ class WriterConfig:
     rate_limit_backoff: Backoff = field(default_factory=lambda: Backoff(base=5.0, cap=300.0, jitter=0.2))
     hold_seconds: float = 60.0
     max_record_retries: int = 8
+    placeholders: Mapping[tuple[str, str], Any] = field(default_factory=dict)
+    """(sObject, required field) → the value that stands in when Salesforce refuses the real one."""
 
 
 @dataclass
@@ -60,6 +69,7 @@ class WriterStats:
     calls: int = 0
     records: int = 0
     retried_records: int = 0
+    dropped_fields: int = 0
     failed_calls: int = 0
     rate_limited: int = 0
     call_seconds: float = 0.0
@@ -243,6 +253,7 @@ class BatchWriter:
             self._call_ended(started)
             self._on_success()
             again: list[_Item] = []
+            reduced: list[_Item] = []
             for it, item in zip(todo, raw, strict=True):
                 result = classify_save_result(item, mode)  # type: ignore[arg-type]
                 if result.outcome is Outcome.RETRY:
@@ -252,7 +263,17 @@ class BatchWriter:
                         continue
                     it.future.set_exception(Unavailable(f"{result.status_code}: {result.message}"))
                     continue
-                it.future.set_result(result)
+                smaller = without_refused(it.write, result, self.config.placeholders)
+                if smaller is not None:
+                    self._note_dropped(smaller, len(it.write.dropped))
+                    it.write = smaller
+                    reduced.append(it)
+                    continue
+                it.future.set_result(replace(result, dropped=it.write.dropped) if it.write.dropped else result)
+            if reduced and not again:
+                todo = reduced  # without the refused values, at once (no backoff: nothing to wait for)
+                continue
+            again += reduced
             if again:
                 lock_round += 1
                 self.stats.retried_records += len(again)
@@ -264,6 +285,13 @@ class BatchWriter:
                 log.info("salesforce_records_retry", sobject=sobject, records=len(again), delay=round(delay, 3))
                 await asyncio.sleep(delay)
             todo = again
+
+
+    def _note_dropped(self, write: RecordWrite, before: int) -> None:
+        for d in write.dropped[before:]:
+            self.stats.dropped_fields += 1
+            FIELDS_DROPPED.labels(write.sobject, d.field, d.code).inc()
+            log.info("salesforce_field_dropped", sobject=write.sobject, key=write.key, field=d.field, code=d.code)
 
 
 def describe_result(result: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from datetime import UTC, date, datetime
 
 LEAD_EXTERNAL_ID = "Leadflow_Id__c"
@@ -38,6 +39,17 @@ def sf_date(value: date | datetime) -> str:
     if isinstance(value, datetime):
         value = value.astimezone(UTC).date()
     return value.isoformat()
+
+
+_EVENT_NS = uuid.UUID("0b6f6f53-7c1c-4d1e-9a55-6c65616466c0")
+
+
+def derived_event_id(source_event_id: str, operation: str) -> str:
+    """The id of an event crm-sync publishes about ``source_event_id``: the same on every redelivery.
+
+    The one place crm-sync makes event ids (a shared rule may replace it).
+    """
+    return str(uuid.uuid5(_EVENT_NS, f"crm-sync|{source_event_id}|{operation}"))
 
 
 def is_user_id(record_id: str | None) -> bool:

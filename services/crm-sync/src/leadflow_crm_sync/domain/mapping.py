@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from leadflow_contracts import DuplicateOf, LeadRouted, SlaEvent, SlaEventKind
 
+from leadflow_crm_sync.domain.fallback import precheck
 from leadflow_crm_sync.domain.ids import (
     LEAD_EXTERNAL_ID,
     TASK_EXTERNAL_ID,
@@ -30,7 +31,6 @@ _LIMITS = {
     "Country": 80, "Phone": 40, "Website": 255, "Description": 32000, "Industry": 255, "Grade__c": 10,
     "Routing_Reason__c": 255, "Language__c": 10, "Score_Reasons__c": 32768,
 }
-_EMAIL_MAX = 80
 FIRST_WRITE_ONLY = ("Status", "SLA_Status__c")
 """Fields leadflow sets when it creates the record; afterwards reps (Status) and sla.events own them."""
 _DUPLICATE_SKIP = ("LeadSource", "Description", "Status", "SLA_Status__c")
@@ -62,13 +62,12 @@ def lead_fields(event: LeadRouted, policy: SyncPolicy) -> dict[str, Any]:
     """Every field leadflow owns on the Lead, from a routed event (no Status, no external id)."""
     lead, enr, score, asg = event.lead, event.enrichment, event.score, event.assignment
     lp = policy.lead
-    email = lead.email if lead.email and len(lead.email) <= _EMAIL_MAX else None
     fields: dict[str, Any] = {
         "FirstName": _text("FirstName", lead.first_name),
         "LastName": _text("LastName", lead.last_name) or lp.missing_last_name,
         "Company": _text("Company", lead.company_name or enr.match.account_name) or lp.missing_company,
         "Title": _text("Title", lead.job_title),
-        "Email": email,
+        "Email": lead.email or None,  # an over-long one is left out by fallback.precheck, and kept for the rep
         "Phone": _text("Phone", lead.phone_e164),
         "Website": _text("Website", lead.company_domain),
         "Industry": _text("Industry", lead.industry or enr.firmographics.industry),
@@ -134,20 +133,33 @@ def plan_lead(event: LeadRouted, state: LeadState, policy: SyncPolicy) -> LeadPl
                         "unchanged since the last write")
     if state.converted:
         return LeadPlan("lead_upsert", kind, digest, None, "lead already converted: leadflow no longer writes it")
+    if dup is not None and dup.object == "Lead" and dup.leadflow_id:
+        # leadflow's own lead still in flight (enrich's identity claims): upsert onto ITS external id, so the
+        # person is one Lead whether or not the first lead's own write has happened yet (S12b, issue 12.2)
+        body = {k: v for k, v in fields.items() if v is not None and k not in _DUPLICATE_SKIP}
+        if fields["LastName"] == policy.lead.missing_last_name:
+            body.pop("LastName", None)
+        if fields["Company"] == policy.lead.missing_company:
+            body.pop("Company", None)
+        write = precheck(RecordWrite("Lead", "upsert", lead_external_id(dup.leadflow_id), body, kind,
+                                     ext_field=LEAD_EXTERNAL_ID))
+        return LeadPlan("lead_update", kind, digest, write, f"same person as lead {dup.leadflow_id} (matched on "
+                        f"{dup.matched_on}, still in flight): upserting onto its external id")
     if dup is not None and dup.object == "Lead" and (state.mode == "update" or not state.written):
         body = {k: v for k, v in fields.items() if v is not None and k not in _DUPLICATE_SKIP}
         if fields["LastName"] == policy.lead.missing_last_name:
             body.pop("LastName", None)
         if fields["Company"] == policy.lead.missing_company:
             body.pop("Company", None)
-        write = RecordWrite("Lead", "update", dup.record_id, body, kind)
+        write = precheck(RecordWrite("Lead", "update", dup.record_id, body, kind))
         return LeadPlan("lead_update", kind, digest, write, f"duplicate of Lead {dup.record_id} (matched on "
                         f"{dup.matched_on}): updating it")
     body = {k: v for k, v in fields.items() if v is not None}  # never blank what a rep filled in
     if not state.written:
         body["Status"] = policy.lead.new_status
         body["SLA_Status__c"] = state.pending_sla_status or policy.lead.sla_status.get(SlaEventKind.STARTED)
-    write = RecordWrite("Lead", "upsert", lead_external_id(event.lead_id), body, kind, ext_field=LEAD_EXTERNAL_ID)
+    write = precheck(RecordWrite("Lead", "upsert", lead_external_id(event.lead_id), body, kind,
+                                 ext_field=LEAD_EXTERNAL_ID))
     return LeadPlan("lead_upsert", kind, digest, write, "new lead" if not state.written else kind.value)
 
 
@@ -157,8 +169,8 @@ def fallback_upsert(event: LeadRouted, state: LeadState, policy: SyncPolicy) -> 
     body = {k: v for k, v in fields.items() if v is not None}
     body["Status"] = policy.lead.new_status
     body["SLA_Status__c"] = state.pending_sla_status or policy.lead.sla_status.get(SlaEventKind.STARTED)
-    write = RecordWrite("Lead", "upsert", lead_external_id(event.lead_id), body, WriteKind.NEW_LEAD,
-                        ext_field=LEAD_EXTERNAL_ID)
+    write = precheck(RecordWrite("Lead", "upsert", lead_external_id(event.lead_id), body, WriteKind.NEW_LEAD,
+                                 ext_field=LEAD_EXTERNAL_ID))
     return LeadPlan("lead_upsert", WriteKind.NEW_LEAD, content_hash(fields), write,
                     "duplicate target gone: created as a new lead")
 

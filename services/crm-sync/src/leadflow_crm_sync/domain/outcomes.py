@@ -38,7 +38,8 @@ def classify_save_result(raw: Any, mode: Literal["upsert", "update"]) -> SaveRes
     first = errors[0] if isinstance(errors[0], dict) else {}
     code = str(first.get("statusCode") or first.get("errorCode") or "UNKNOWN_EXCEPTION")
     message = str(first.get("message") or "")
-    fields = tuple(str(f) for f in first.get("fields") or ())
+    # Salesforce may list one error per refused field: all their fields, first error's code and message.
+    fields = tuple(dict.fromkeys(str(f) for e in errors if isinstance(e, dict) for f in e.get("fields") or ()))
     if code == "CANNOT_UPDATE_CONVERTED_LEAD":
         outcome = Outcome.CONVERTED_LEAD if mode == "upsert" else Outcome.TARGET_GONE
     elif code in RETRIABLE_CODES or code == "ALL_OR_NONE_OPERATION_ROLLED_BACK":

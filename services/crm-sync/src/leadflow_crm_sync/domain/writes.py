@@ -10,6 +10,16 @@ from leadflow_crm_sync.domain.policy import WriteKind
 
 
 @dataclass(frozen=True)
+class Dropped:
+    """One refused value: the field, Salesforce's code and message, and the value that was not written."""
+
+    field: str
+    code: str
+    message: str
+    value: Any
+
+
+@dataclass(frozen=True)
 class RecordWrite:
     """One record in an sObject Collections call.
 
@@ -23,6 +33,8 @@ class RecordWrite:
     fields: dict[str, Any]
     kind: WriteKind
     ext_field: str | None = None
+    dropped: tuple[Dropped, ...] = ()
+    """Values left out because Salesforce refuses them (see ``domain.fallback``)."""
 
     def group(self) -> tuple[str, str, str | None]:
         return (self.mode, self.sobject, self.ext_field)
@@ -55,6 +67,8 @@ class SaveResult:
     status_code: str | None = None
     message: str | None = None
     fields: tuple[str, ...] = field(default_factory=tuple)
+    dropped: tuple[Dropped, ...] = ()
+    """The values the record was written without (or, on failure, left out before it still failed)."""
 
     @property
     def ok(self) -> bool:
