@@ -1,0 +1,118 @@
+"""Field-level fallback end to end: real broker, the emulator over HTTPS refusing values and single records."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from leadflow_contracts import topics
+from leadflow_crm_sync.app import create_app
+from leadflow_crm_sync.settings import CrmSyncSettings
+from leadflow_crm_sync.testing import routed
+from leadflow_platform.testing.fixtures import TopicNamespace, wait_for
+from leadflow_salesforce import connect
+from leadflow_salesforce.testing import EmulatorHandle, running_emulator
+from simple_salesforce import Salesforce
+
+pytestmark = pytest.mark.integration
+
+SELLER = "005FX0000000008YAA"
+NOW = datetime.now(UTC).replace(microsecond=0)
+NOTE = "Leadflow_Dropped_Fields__c"
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EmulatorHandle]:
+    with running_emulator() as handle:
+        handle.seed("demo")
+        yield handle
+
+
+@pytest.fixture(scope="module")
+async def stack(kafka_bootstrap: str, emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory
+                ) -> AsyncIterator[dict[str, Any]]:
+    ns = TopicNamespace(kafka_bootstrap)
+    await ns.create()
+    db = Path(tmp_path_factory.mktemp("crmsync-fb")) / "crm-sync.db"
+    settings = CrmSyncSettings(
+        kafka_bootstrap=kafka_bootstrap, topic_prefix=ns.prefix, database_url=f"sqlite+aiosqlite:///{db}",
+        salesforce=emu.salesforce_settings(timeout=5.0), retry_base_seconds=0.2, retry_cap_seconds=1.0,
+        hold_seconds=5.0, consumer_group=f"crm-sync-fb-{ns.prefix}")
+    app = create_app(settings)
+    out: dict[str, list[dict[str, Any]]] = {"synced": [], "dead": []}
+    names = {ns(topics.CRM_SYNCED): "synced", ns(topics.LEADS_DEADLETTER): "dead"}
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    async with app.router.lifespan_context(app):
+        consumer = AIOKafkaConsumer(*names, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+                                    group_id=f"fb-collector-{ns.prefix}")
+        await consumer.start()
+
+        async def collect() -> None:
+            while True:
+                for tp, records in (await consumer.getmany(timeout_ms=100)).items():
+                    out[names[tp.topic]].extend(json.loads(r.value) for r in records)
+
+        task = asyncio.create_task(collect())
+
+        async def publish(lead_id: str, **kw: Any) -> None:
+            ev = routed(lead_id, owner_id=SELLER, occurred_at=NOW, **kw)
+            await producer.send_and_wait(ns(topics.LEADS_ROUTED), ev.to_json_bytes(), key=lead_id.encode())
+
+        yield {"publish": publish, "out": out}
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await consumer.stop()
+    await producer.stop()
+
+
+async def test_refused_values_cost_the_value_and_unwritable_leads_are_not_in_salesforce(
+        stack: dict[str, Any], emu: EmulatorHandle) -> None:
+    sf: Salesforce = connect(emu.salesforce_settings())
+    # A validation rule on Phone (per record, inside a 200 response) and a record no value change can save.
+    emu.add_fault(kind="record", path="*/composite/sobjects*",
+                  record_match={"Leadflow_Id__c": "fb-phone", "Phone": "*"},
+                  statusCode="FIELD_CUSTOM_VALIDATION_EXCEPTION", fields=["Phone"], message="Phone: use +CC format")
+    emu.add_fault(kind="record", path="*/composite/sobjects*", record_match={"Leadflow_Id__c": "fb-never"},
+                  statusCode="FIELD_CUSTOM_VALIDATION_EXCEPTION", fields=[], message="Source closed")
+    long_email = "o" * 75 + "@fjord.example"
+    cases = {"fb-ok": {}, "fb-unicode": {"email": "jørn@fjord.example"}, "fb-long": {"email": long_email},
+             "fb-phone": {}, "fb-never": {}}
+    for lead_id, kw in cases.items():
+        await stack["publish"](lead_id, **kw)
+    out = stack["out"]
+    await wait_for(lambda: len({s["lead_id"] for s in out["synced"]}) >= 4 and out["dead"], timeout=60)
+
+    rows = sf.query("SELECT Leadflow_Id__c, Email, Phone, OwnerId, SLA_Due__c, Leadflow_Dropped_Fields__c "
+                    "FROM Lead WHERE Leadflow_Id__c LIKE 'fb-%'")["records"]
+    leads = {r["Leadflow_Id__c"]: r for r in rows}
+    assert set(leads) == {"fb-ok", "fb-unicode", "fb-long", "fb-phone"}
+    assert all(r["OwnerId"] == SELLER and r["SLA_Due__c"] for r in rows)
+    assert leads["fb-ok"]["Email"] == "kari@fjord.example" and leads["fb-ok"][NOTE] is None
+    assert leads["fb-unicode"]["Email"] is None and "jørn@fjord.example" in leads["fb-unicode"][NOTE]
+    assert "INVALID_EMAIL_ADDRESS" in leads["fb-unicode"][NOTE]
+    assert leads["fb-long"]["Email"] is None and long_email in leads["fb-long"][NOTE]
+    assert leads["fb-phone"]["Phone"] is None and leads["fb-phone"]["Email"] == "kari@fjord.example"
+    assert "+4791234567" in leads["fb-phone"][NOTE]
+
+    synced = {s["lead_id"]: s for s in out["synced"]}
+    assert synced["fb-ok"]["dropped_fields"] == []
+    assert [(d["field"], d["reason"]) for d in synced["fb-unicode"]["dropped_fields"]] == [
+        ("Email", "INVALID_EMAIL_ADDRESS")]
+    assert [(d["field"], d["reason"]) for d in synced["fb-long"]["dropped_fields"]] == [("Email", "STRING_TOO_LONG")]
+    assert [(d["field"], d["reason"]) for d in synced["fb-phone"]["dropped_fields"]] == [
+        ("Phone", "FIELD_CUSTOM_VALIDATION_EXCEPTION")]
+    assert "fb-never" not in synced
+    (dead,) = out["dead"]
+    assert dead["lead_id"] == "fb-never" and dead["not_in_salesforce"] is True
+    assert dead["reason"] == "salesforce:FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    metrics = emu.control("GET", "faults")["faults"]
+    assert {f["record_match"]["Leadflow_Id__c"]: f["fired"] for f in metrics} == {"fb-phone": 1, "fb-never": 1}
