@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from leadflow_ops.adapters.kafka_lag import PipelineMonitor
 from leadflow_ops.adapters.repository import OpsRepository
 from leadflow_ops.domain import erlang
+from leadflow_ops.domain.arrivals import arrival_rate
 from leadflow_ops.domain.fairness import RepInput, RepLoad, team_load
 from leadflow_ops.domain.masking import mask_payload, mask_text, restore_payload
 from leadflow_ops.domain.stats import SpeedRow, speed_rows
@@ -212,7 +213,9 @@ async def staffing(
     target_level: float | None,
     roster: int | None,
 ) -> tuple[erlang.StaffingPlan, dict[str, Any]]:
-    measured = await repo.arrivals_per_hour(now)
+    n, first = await repo.arrivals_window(now, settings.staffing_window_hours)
+    rate = arrival_rate(n, first, now, settings.staffing_window_hours)
+    measured = rate.per_hour
     available = await repo.available_reps()
     inputs = {
         "arrivals": measured if arrivals is None else arrivals,
@@ -223,7 +226,22 @@ async def staffing(
         if roster is None
         else roster,
         "measured_arrivals": measured,
+        "measured_count": rate.arrivals,
+        "measured_since": rate.since,
+        "measured_hours": rate.hours,
+        "window_hours": rate.window_hours,
         "available_reps": available,
+        "edited": [
+            name
+            for name, value in (
+                ("arrivals", arrivals),
+                ("aht", aht),
+                ("target", target_seconds),
+                ("level", target_level),
+                ("roster", roster),
+            )
+            if value is not None
+        ],
     }
     result = erlang.plan(
         inputs["arrivals"], inputs["aht"], inputs["target_seconds"], inputs["target_level"], int(inputs["roster"])
@@ -236,6 +254,10 @@ def plan_json(p: erlang.StaffingPlan) -> dict[str, Any]:
     d["roster_asa_seconds"] = None if math.isinf(p.roster_asa_seconds) else p.roster_asa_seconds
     d["curve"] = [{"agents": n, "service_level": sl} for n, sl in p.curve]
     return d
+
+
+def inputs_json(inputs: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in inputs.items()}
 
 
 REPLAY_EFFECTS: dict[str, str] = {

@@ -319,7 +319,9 @@ async def test_staffing_defaults_to_measured_arrivals(harness: Harness) -> None:
             )
         ).json()
         bad = await c.get("/api/staffing", params={"level": "150"})
-    assert data["inputs"]["measured_arrivals"] == pytest.approx(12 / 24)
+    # 12 leads two hours ago: 12 over the 2 h the data covers, not 12 / 24
+    assert data["inputs"]["measured_arrivals"] == pytest.approx(12 / 2, rel=0.01)
+    assert data["inputs"]["measured_hours"] == pytest.approx(2, rel=0.01)
     assert data["inputs"]["roster"] == 1
     assert custom["plan"]["intensity"] == pytest.approx(48.0)
     assert 0.84 < custom["plan"]["roster_service_level"] < 0.85

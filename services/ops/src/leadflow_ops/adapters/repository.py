@@ -555,7 +555,8 @@ class OpsRepository:
                 delete(t.speed_hist).where(t.speed_hist.c.grain == "h", t.speed_hist.c.bucket < cutoff)
             )
             b = await conn.execute(delete(t.outcomes).where(t.outcomes.c.grain == "h", t.outcomes.c.bucket < cutoff))
-            return int(a.rowcount or 0) + int(b.rowcount or 0)
+            c = await conn.execute(delete(t.arrivals_minute).where(t.arrivals_minute.c.bucket < cutoff))
+            return int(a.rowcount or 0) + int(b.rowcount or 0) + int(c.rowcount or 0)
 
     async def record_replay(self, event_id: str, user: str, now: datetime) -> None:
         async with self.engine.begin() as conn:

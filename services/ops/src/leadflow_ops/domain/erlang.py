@@ -97,6 +97,18 @@ class StaffingPlan:
     """(agents, service level) around the answer, for the chart."""
 
 
+def curve_points(lo: int, hi: int, needed: int, roster: int, most: int = 160) -> list[int]:
+    """Agent counts to plot between ``lo`` and ``hi``: every one when few, else evenly spaced ones plus
+    the needed and roster counts and their neighbours (a roster of 2,000 plots ~160 points, not 2,000)."""
+    if hi - lo + 1 <= most:
+        return list(range(lo, hi + 1))
+    step = (hi - lo) / (most - 1)
+    points = {lo + round(i * step) for i in range(most)}
+    for n in (needed, roster):
+        points.update(x for x in (n - 1, n, n + 1) if lo <= x <= hi)
+    return sorted(points)
+
+
 def plan(
     arrivals_per_hour: float, aht_seconds: float, target_seconds: float, target_level: float, roster: int
 ) -> StaffingPlan:
@@ -106,7 +118,8 @@ def plan(
     needed = agents_needed(arrivals_per_hour, aht_seconds, target_seconds, target_level)
     lo = max(1, min(needed, roster) - 3)
     hi = max(needed, roster) + 3
-    curve = tuple((n, service_level(n, intensity, aht_seconds, target_seconds)) for n in range(lo, hi + 1))
+    points = curve_points(lo, hi, needed, roster)
+    curve = tuple((n, service_level(n, intensity, aht_seconds, target_seconds)) for n in points)
     return StaffingPlan(
         arrivals_per_hour=arrivals_per_hour,
         aht_seconds=aht_seconds,

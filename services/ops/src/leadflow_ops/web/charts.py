@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +10,29 @@ from typing import Any
 from markupsafe import Markup, escape
 
 Fmt = Callable[[float], str]
+CHAR_W = 7.0
+"""Approximate width (px) of one character of the 11.5 px chart font."""
+
+
+def axis_ticks(lo: float, hi: float, most: float) -> list[float]:
+    """ "Nice" ticks (1, 2, 5 × 10^k apart) covering lo..hi, at most ``most`` of them (at least 2)."""
+    if hi <= lo:
+        return [lo]
+    most = max(2, int(most))
+    span = hi - lo
+    step = 1.0
+    magnitude = 10 ** math.floor(math.log10(span / most)) if span / most > 0 else 1
+    for factor in (1, 2, 5, 10, 20, 50):
+        step = max(1.0, factor * magnitude)
+        if span / step + 1 <= most:
+            break
+    first = math.ceil(lo / step) * step
+    ticks = []
+    x = first
+    while x <= hi + 1e-9:
+        ticks.append(round(x, 9))
+        x += step
+    return ticks
 
 
 def _num(value: float) -> str:
@@ -113,6 +137,7 @@ def line_chart(
     if not points:
         return Markup("")
     left, right, top_pad, bottom = 48, 16, 12, 34
+    css = "chart wide" if width > 600 else "chart"
     xs = [p[0] for p in points]
     x0, x1 = min(xs), max(xs)
     span = (x1 - x0) or 1
@@ -124,7 +149,7 @@ def line_chart(
         return top_pad + (1 - max(0.0, min(y, y_max)) / y_max) * (height - top_pad - bottom)
 
     parts = [
-        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+        f'<svg class="{css}" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}">'
     ]
     for frac in (0, 0.25, 0.5, 0.75, 1.0):
@@ -136,17 +161,30 @@ def line_chart(
     if target is not None:
         y = py(target)
         parts.append(f'<line class="target" x1="{left}" x2="{width - right}" y1="{_num(y)}" y2="{_num(y)}"/>')
-    for x, label in marks:
+    last_mark: float | None = None
+    row = 0
+    for x, label in sorted(marks):
         parts.append(
             f'<line class="mark" x1="{_num(px(x))}" x2="{_num(px(x))}" y1="{top_pad}" y2="{height - bottom}"/>'
         )
-        parts.append(f'<text class="lbl" x="{px(x) + 3:.1f}" y="{top_pad + 10}">{escape(label)}</text>')
+        # marks closer than a label's width go on the next line instead of on top of each other
+        row = row + 1 if last_mark is not None and px(x) - last_mark < 8 * CHAR_W else 0
+        last_mark = px(x)
+        label_text = f"{label} {x:g}"
+        anchor = "end" if px(x) + 3 + len(label_text) * CHAR_W > width - right else "start"
+        lx = px(x) - 3 if anchor == "end" else px(x) + 3
+        parts.append(
+            f'<text class="lbl mark-label" x="{lx:.1f}" y="{top_pad + 10 + 13 * row}" '
+            f'text-anchor="{anchor}">{escape(label_text)}</text>'
+        )
     path = " ".join(f"{'M' if i == 0 else 'L'}{_num(px(x))},{_num(py(y))}" for i, (x, y) in enumerate(points))
     parts.append(f'<path class="line" d="{path}"/>')
-    for x, y in points:
-        parts.append(f'<circle class="dot" cx="{_num(px(x))}" cy="{_num(py(y))}" r="3"/>')
+    if len(points) <= (width - left - right) / 8:
+        for x, y in points:
+            parts.append(f'<circle class="dot" cx="{_num(px(x))}" cy="{_num(py(y))}" r="3"/>')
+    for x in axis_ticks(x0, x1, (width - left - right) / (CHAR_W * 6)):
         parts.append(
-            f'<text class="lbl" x="{_num(px(x))}" y="{height - bottom + 14}" text-anchor="middle">{x:g}</text>'
+            f'<text class="lbl tick" x="{_num(px(x))}" y="{height - bottom + 14}" text-anchor="middle">{x:g}</text>'
         )
     mid = (left + width - right) / 2
     parts.append(f'<text class="lbl" x="{mid:.0f}" y="{height - 4}" text-anchor="middle">{escape(x_label)}</text>')

@@ -539,7 +539,7 @@ async def staffing_api(
         plan, inputs = await _staffing(request, arrivals, aht, target, level, roster)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
-    return {"plan": views.plan_json(plan), "inputs": inputs}
+    return {"plan": views.plan_json(plan), "inputs": views.inputs_json(inputs)}
 
 
 def json_error(status: int, message: str) -> JSONResponse:
