@@ -22,6 +22,8 @@ from leadflow_intake.adapters.config_files import (
 )
 from leadflow_intake.adapters.publisher import KafkaLeadPublisher, LeadPublisher
 from leadflow_intake.adapters.repository import SeenEventsRepository
+from leadflow_intake.domain.countries import warm as warm_countries
+from leadflow_intake.domain.emails import EmailPolicy
 from leadflow_intake.domain.suppression import SuppressionList
 from leadflow_intake.event_docs import build_docs_router
 from leadflow_intake.handlers import declare_outputs, register_inbound
@@ -76,6 +78,9 @@ def create_app(
         max_original_bytes=settings.max_original_bytes,
         strict_contact=settings.strict_contact,
         default_region=settings.default_region,
+        email_policy=EmailPolicy(internationalized=settings.email_address_internationalization),
+        max_json_depth=settings.max_json_depth,
+        max_json_items=settings.max_json_items,
         suppression=suppression,
         sources=sources,
     )
@@ -97,6 +102,7 @@ def create_app(
             await ensure_topics(settings.kafka_bootstrap, specs)
 
     async def announce() -> None:
+        warm_countries()  # CLDR names of every locale: built once here, not on the first lead
         missing = sources.missing_secrets()
         if missing:
             log.error("source_secret_missing", sources=",".join(missing),

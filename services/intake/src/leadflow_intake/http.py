@@ -153,6 +153,10 @@ def build_router(
             }
             if outcome.dropped:
                 body["dropped_fields"] = list(outcome.dropped)
+            if outcome.contact:
+                body["contact"] = outcome.contact
+            if outcome.notes:
+                body["notes"] = list(outcome.notes)
             return JSONResponse(body, status_code=202)
 
     return router

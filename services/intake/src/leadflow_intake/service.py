@@ -19,7 +19,15 @@ from leadflow_intake.adapters.config_files import SourceRegistry
 from leadflow_intake.adapters.publisher import LeadPublisher, Outbound
 from leadflow_intake.adapters.repository import SeenEventsRepository
 from leadflow_intake.domain.decide import SERVICE, Accepted, DecisionContext, decide, derive_lead_id
-from leadflow_intake.domain.parsing import INTAKE_NAMESPACE, Parsed, Unparsed, content_hash, parse_submission
+from leadflow_intake.domain.emails import EmailPolicy
+from leadflow_intake.domain.parsing import (
+    INTAKE_NAMESPACE,
+    JsonLimits,
+    Parsed,
+    Unparsed,
+    content_hash,
+    parse_submission,
+)
 from leadflow_intake.domain.rejections import Rejection
 from leadflow_intake.domain.suppression import SuppressionList
 
@@ -49,6 +57,10 @@ class Outcome:
     """The id of the ``LeadAccepted`` / ``LeadRejected`` this submission maps to (deterministic)."""
     rejection: Rejection | None = None
     dropped: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What was not taken as given (dropped, not stored, unverified), one sentence each."""
+    contact: dict[str, str | None] = field(default_factory=dict)
+    """``{"email": <decision>, "phone": <verified|unverified>}`` for an accepted lead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +71,9 @@ class IntakePolicy:
     rejection says so, with the SHA-256 and origin of the full message."""
     strict_contact: bool = False
     default_region: str | None = None
+    email_policy: EmailPolicy = field(default_factory=EmailPolicy)
+    max_json_depth: int = 32
+    max_json_items: int = 1000
     suppression: SuppressionList = field(default_factory=SuppressionList)
     sources: SourceRegistry = field(default_factory=SourceRegistry)
 
@@ -119,7 +134,8 @@ class IntakeService:
 
     def _evaluate(self, sub: Submission, now: Any) -> _Pending:
         try:
-            parsed = parse_submission(sub.raw, max_bytes=self.policy.max_payload_bytes, defaults=sub.defaults)
+            parsed = parse_submission(sub.raw, max_bytes=self.policy.max_payload_bytes, defaults=sub.defaults,
+                                      limits=JsonLimits(self.policy.max_json_depth, self.policy.max_json_items))
             if isinstance(parsed, Unparsed):
                 return self._rejected(sub, now, parsed.rejection, parsed.event_id, parsed.lead_id,
                                       parsed.source_system)
@@ -143,6 +159,7 @@ class IntakeService:
             suppression=self.policy.suppression,
             strict_contact=self.policy.strict_contact,
             authenticated_source=sub.authenticated_source,
+            email_policy=self.policy.email_policy,
         )
         decision = decide(lead, ctx)
         if isinstance(decision, Rejection):
@@ -158,7 +175,8 @@ class IntakeService:
             lead=d.lead,
         )
         return _Pending(
-            Outcome("accepted", d.lead_id, source_event_id, d.event_id, dropped=d.dropped),
+            Outcome("accepted", d.lead_id, source_event_id, d.event_id, dropped=d.dropped, notes=d.notes,
+                    contact={"email": d.email_decision, "phone": d.phone_status}),
             claim_key=d.event_id,
             message=Outbound(self.accepted_topic, d.lead_id.encode(), event.to_json_bytes()),
         )
@@ -244,4 +262,5 @@ class IntakeService:
 
 def _as_duplicate(outcome: Outcome) -> Outcome:
     return Outcome("duplicate", outcome.lead_id, outcome.event_id, outcome.published_event_id,
-                   rejection=outcome.rejection, dropped=outcome.dropped)
+                   rejection=outcome.rejection, dropped=outcome.dropped, notes=outcome.notes,
+                   contact=outcome.contact)

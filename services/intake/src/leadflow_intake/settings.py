@@ -30,6 +30,16 @@ class IntakeSettings(ServiceSettings):
     strict_contact: bool = Field(
         default=False, description="Reject a lead with any invalid e-mail/phone instead of dropping that field."
     )
+    email_address_internationalization: bool = Field(
+        default=False,
+        description="The Salesforce org has Email Address Internationalization (EAI) switched on, so e-mails with a "
+        "non-ASCII part before @ can be stored. Off (Salesforce's default): such addresses are not stored in "
+        "Email; the lead keeps them in email_original.",
+    )
+    max_json_depth: int = Field(default=32, ge=4, description="Deeper JSON nesting is rejected (too_deep).")
+    max_json_items: int = Field(
+        default=1000, ge=10, description="An array/object with more entries is rejected (too_many_items)."
+    )
     max_payload_bytes: int = Field(default=64 * 1024, ge=1024)
     max_original_bytes: int = Field(
         default=512 * 1024, ge=1024,

@@ -107,12 +107,15 @@ def test_both_invalid_lists_both_errors():
     assert [e["field"] for e in r.errors] == ["person.email", "person.phone"]
 
 
-def test_invalid_phone_with_valid_email_drops_the_phone_and_keeps_the_lead():
-    result = accept(submitted(person={"phone": "12"}))
+def test_unverifiable_phone_with_valid_email_is_kept_as_given_and_marked_unverified():
+    result = accept(submitted(person={"phone": " 12 "}))
     assert result.lead.phone_e164 is None and result.lead.email is not None
-    assert result.dropped == ("person.phone",)
-    assert "dropped person.phone" in result.step.reason
-    assert result.step.data["dropped_fields"] == "person.phone"
+    assert result.lead.phone_unverified == "12"
+    assert result.dropped == ()
+    assert "kept person.phone unverified" in result.step.reason
+    assert result.step.data["phone_status"] == "unverified"
+    assert result.phone_status == "unverified"
+    assert any("phone_unverified" in note for note in result.notes)
 
 
 def test_invalid_email_with_valid_phone_drops_the_email():
@@ -126,12 +129,20 @@ def test_strict_contact_rejects_instead_of_dropping():
     assert (r.reason, r.field) == (RejectionReason.INVALID_PHONE, "person.phone")
 
 
-def test_unknown_country_and_language_are_dropped_not_rejected():
+def test_unknown_country_and_language_are_dropped_not_rejected_and_the_default_region_is_not_guessed():
     result = accept(submitted(company={"country": "Atlantis"}, person={"language": "klingonish"}),
                     default_region="DE")
     assert result.lead.country is None and result.lead.language is None
     assert set(result.dropped) == {"company.country", "person.language"}
-    assert result.lead.phone_e164 == "+49301234567"  # read with the source default instead
+    assert result.step.data["country_unresolved"] == "Atlantis"
+    # a national number cannot be verified without the lead's country: kept as given, not made German
+    assert result.lead.phone_e164 is None and result.lead.phone_unverified == "030 1234567"
+
+
+def test_the_default_region_applies_only_when_the_lead_names_no_country():
+    result = accept(submitted(company={"country": None}), default_region="DE")
+    assert result.lead.phone_e164 == "+49301234567"
+    assert result.step.data["phone_region_from"] == "source.default_region"
 
 
 def test_may_not_call_is_accepted_but_flagged():

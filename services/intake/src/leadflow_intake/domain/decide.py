@@ -3,11 +3,23 @@ step explaining it) or a ``Rejection``.
 
 Contact policy (``strict_contact``):
 - A lead needs an e-mail or a phone; neither → ``no_contact``.
-- Lenient (default): an invalid e-mail or phone is *dropped* when the other contact is valid: the
-  lead is kept, the trace step lists the dropped field and why. If no valid contact remains the
-  lead is rejected with ``invalid_email`` / ``invalid_phone`` naming the field.
-- Strict: any invalid contact field rejects the lead.
-- An unknown country or language never rejects: it is dropped and recorded in the trace.
+- Country (``company.country``): an ISO code or a country name in any CLDR language, with or without
+  diacritics (``countries.resolve_country``). An unresolved country is dropped and reported in the
+  trace (``country_unresolved``), never replaced by a default.
+- Phone: read in the lead's resolved country. Without a resolved country only a number in
+  international form (``+…``/``00…``) can be verified; the configured default region (the source's,
+  else intake's) is used only when the lead names *no* country at all. A number that cannot be
+  verified is kept as given in ``phone_unverified`` (never rewritten) and marked in the trace.
+- E-mail: the Salesforce Email rule (``emails.decide_email``): stored as written, stored with its IDN
+  domain in punycode, or *not stored* (invalid, non-ASCII local part without Email Address
+  Internationalization, longer than 80 characters); a not-stored address stays in ``email_original``
+  and the trace.
+- Lenient (default): a lead keeps going as long as it has one usable contact (a stored e-mail or a
+  verified phone); the unusable one is dropped (e-mail) or kept unverified (phone) and listed in the
+  trace. With no usable contact the lead is rejected with ``invalid_email`` / ``invalid_phone`` naming
+  the field: a lead is never accepted on a number nobody verified.
+- Strict: any unusable contact field rejects the lead.
+- An unknown language never rejects: it is dropped and recorded in the trace.
 Consent: ``may_call is False`` → accepted with ``do_not_call``; ``may_email is False`` →
 ``do_not_email``. A normalised e-mail or phone on the suppression list → ``suppressed``.
 """
@@ -20,8 +32,11 @@ from datetime import datetime
 
 from leadflow_contracts import LeadSubmitted, NormalizedLead, RejectionReason, TraceStep
 
-from leadflow_intake.domain.contact import ContactError, Email, Phone, normalise_email, normalise_phone
-from leadflow_intake.domain.geo import domain_from_website, normalise_country, normalise_language
+from leadflow_intake.domain.contact import ContactError, Email, Phone, normalise_phone
+from leadflow_intake.domain.countries import resolve_country
+from leadflow_intake.domain.emails import EmailPolicy, EmailVerdict, decide_email
+from leadflow_intake.domain.geo import domain_from_website
+from leadflow_intake.domain.languages import resolve_language
 from leadflow_intake.domain.names import normalise_name
 from leadflow_intake.domain.parsing import INTAKE_NAMESPACE
 from leadflow_intake.domain.rejections import Rejection
@@ -38,6 +53,7 @@ class DecisionContext:
     suppression: SuppressionList = field(default_factory=SuppressionList)
     strict_contact: bool = False
     authenticated_source: str | None = None
+    email_policy: EmailPolicy = field(default_factory=EmailPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +63,11 @@ class Accepted:
     lead: NormalizedLead
     step: TraceStep
     dropped: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    """One sentence per field that was not taken as given (dropped, unverified, not stored), for the
+    publisher's HTTP response and the importer's summary."""
+    email_decision: str | None = None
+    phone_status: str | None = None
 
 
 def derive_lead_id(source_system: str, event_id: str) -> str:
@@ -78,36 +99,49 @@ def decide(sub: LeadSubmitted, ctx: DecisionContext) -> Accepted | Rejection:
             "source.system",
         )
     dropped: list[tuple[str, str]] = []
+    notes: list[str] = []
 
     country: str | None = None
-    if not _blank(sub.company.country):
+    country_named = not _blank(sub.company.country)
+    if country_named:
         try:
-            country = normalise_country(sub.company.country or "")
+            country = resolve_country(sub.company.country or "")
         except ContactError as exc:
             dropped.append(("company.country", f"invalid_country: {exc}"))
+            notes.append(f"company.country was not stored: {exc}")
 
-    region, region_from = (country, "company.country") if country else (ctx.default_region, "source.default_region")
+    region: str | None
+    if country:
+        region, region_from = country, "company.country"
+    elif country_named:  # the lead names a country we could not read: no guessing a default
+        region, region_from = None, None
+    else:
+        region, region_from = ctx.default_region, ("source.default_region" if ctx.default_region else None)
 
     email: Email | None = None
     email_error: str | None = None
+    verdict: EmailVerdict | None = None
     if not _blank(sub.person.email):
-        try:
-            email = normalise_email(sub.person.email or "")
-        except ContactError as exc:
-            email_error = f"person.email is not a valid e-mail address: {exc}"
+        verdict = decide_email(sub.person.email or "", ctx.email_policy)
+        email = verdict.email
+        if verdict.email is None:
+            email_error = f"person.email {verdict.reason}"
 
     phone: Phone | None = None
     phone_error: str | None = None
+    phone_unverified: str | None = None
     if not _blank(sub.person.phone):
         try:
             phone = normalise_phone(sub.person.phone or "", region)
         except ContactError as exc:
-            phone_error = f"person.phone is not a valid phone number: {exc}"
+            phone_error = f"person.phone could not be verified: {exc}"
+            phone_unverified = (sub.person.phone or "").strip()
 
     errors = tuple(
         {"field": f, "type": t, "message": m}
         for f, t, m in (
-            ("person.email", RejectionReason.INVALID_EMAIL.value, email_error),
+            ("person.email", (verdict.code if verdict and verdict.code else RejectionReason.INVALID_EMAIL.value),
+             email_error),
             ("person.phone", RejectionReason.INVALID_PHONE.value, phone_error),
         )
         if m
@@ -124,10 +158,11 @@ def decide(sub: LeadSubmitted, ctx: DecisionContext) -> Accepted | Rejection:
         if email_error:
             return Rejection(RejectionReason.INVALID_EMAIL, email_error, "person.email", errors)
         return Rejection(RejectionReason.INVALID_PHONE, phone_error or "", "person.phone", errors)
-    if email_error:
-        dropped.append(("person.email", f"invalid_email: {email_error}"))
+    if email_error and verdict is not None:
+        dropped.append(("person.email", f"{verdict.code}: {email_error}"))
+        notes.append(f"{email_error}; it was not stored as the e-mail (kept in email_original)")
     if phone_error:
-        dropped.append(("person.phone", f"invalid_phone: {phone_error}"))
+        notes.append(f"{phone_error}; it is kept as given in phone_unverified")
 
     if email is not None and email.canonical in ctx.suppression:
         return Rejection(RejectionReason.SUPPRESSED, "person.email is on the suppression list", "person.email")
@@ -137,9 +172,10 @@ def decide(sub: LeadSubmitted, ctx: DecisionContext) -> Accepted | Rejection:
     language: str | None = None
     if not _blank(sub.person.language):
         try:
-            language = normalise_language(sub.person.language or "")
+            language = resolve_language(sub.person.language or "")
         except ContactError as exc:
             dropped.append(("person.language", f"invalid_language: {exc}"))
+            notes.append(f"person.language was not stored: {exc}")
 
     company_domain, domain_from = _company_domain(sub, email, dropped)
 
@@ -157,8 +193,10 @@ def decide(sub: LeadSubmitted, ctx: DecisionContext) -> Accepted | Rejection:
         email=email.address if email else None,
         email_domain=email.domain if email else None,
         email_is_free=email.is_free if email else False,
+        email_original=(sub.person.email or "").strip() if email_error else None,
         phone_e164=phone.e164 if phone else None,
         phone_country=phone.country if phone else None,
+        phone_unverified=phone_unverified,
         job_title=_clean(sub.person.job_title),
         language=language,
         company_name=_clean(sub.company.name),
@@ -177,10 +215,14 @@ def decide(sub: LeadSubmitted, ctx: DecisionContext) -> Accepted | Rejection:
         engagement=sub.engagement,
         callback=sub.callback,
     )
+    phone_status = "verified" if phone else ("unverified" if phone_error else None)
+    email_original = (sub.person.email or "").strip() if email_error else None
     flags = [name for name, on in (("do_not_call", do_not_call), ("do_not_email", do_not_email)) if on]
     reason = "valid contact data"
     if dropped:
         reason += "; dropped " + "; ".join(f"{f} ({why})" for f, why in dropped)
+    if phone_error:
+        reason += f"; kept person.phone unverified ({phone_error})"
     if flags:
         reason += "; flagged " + ", ".join(flags)
     step = TraceStep(
@@ -194,7 +236,17 @@ def decide(sub: LeadSubmitted, ctx: DecisionContext) -> Accepted | Rejection:
             "do_not_email": do_not_email,
             "dropped_fields": ",".join(f for f, _ in dropped) or None,
             "phone_region": region if phone else None,
-            "phone_region_from": (region_from if region else None) if phone else None,
+            "phone_region_from": region_from if phone else None,
+            "phone_status": phone_status,
+            "phone_unverified_region": region if phone_error else None,
+            "email_decision": verdict.decision if verdict else None,
+            "email_not_stored_because": verdict.code if verdict and verdict.email is None else None,
+            "email_original": email_original,
+            "country_given": (sub.company.country or "").strip()[:80] if country_named else None,
+            "country_resolved": country,
+            "country_unresolved": (sub.company.country or "").strip()[:80] if country_named and not country else None,
+            "language_given": (sub.person.language or "").strip()[:35] if not _blank(sub.person.language) else None,
+            "language_resolved": language,
             "email_is_free": email.is_free if email else None,
             "company_domain_from": domain_from,
             "lead_id_derived": not sub.lead_id,
@@ -206,6 +258,9 @@ def decide(sub: LeadSubmitted, ctx: DecisionContext) -> Accepted | Rejection:
         lead=lead,
         step=step,
         dropped=tuple(f for f, _ in dropped),
+        notes=tuple(notes),
+        email_decision=verdict.decision if verdict else None,
+        phone_status=phone_status,
     )
 
 

@@ -1,8 +1,11 @@
 """Raw bytes → ``LeadSubmitted``, or a rejection that says exactly what is wrong.
 
 Order of checks: size (> limit: ``too_large``), UTF-8 (``invalid_utf8``), JSON (``invalid_json``),
-a JSON object (``schema_violation``), the contract (``missing_field`` when a required field is
-absent, else ``schema_violation``), each naming the field by its dotted path.
+shape (``too_deep`` beyond ``JsonLimits.max_depth`` levels of nesting, ``too_many_items`` for an
+array/object with more than ``max_items`` entries, ``string_too_long`` for a text over
+``max_string_chars``), a JSON object (``schema_violation``), the contract (``missing_field`` when a
+required field is absent, ``string_too_long``/``too_many_items`` when a field's length limit is
+exceeded, else ``schema_violation``), each naming the field by its dotted path.
 
 A submission without ``event_id`` gets one derived from the SHA-256 of its bytes, so replaying
 the same bytes is recognised as a replay.
@@ -24,6 +27,36 @@ from leadflow_intake.domain.rejections import Rejection
 
 INTAKE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://leadflow.dev/intake")
 MAX_LISTED_ERRORS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class JsonLimits:
+    """How much structure intake reads before naming the problem instead of guessing."""
+
+    max_depth: int = 32
+    max_items: int = 1000
+    max_string_chars: int = 32000
+
+
+def shape_problem(value: Any, limits: JsonLimits, *, depth: int = 1, path: str = "") -> Rejection | None:
+    """The first way ``value`` (parsed JSON) exceeds ``limits``, walked without recursion."""
+    stack: list[tuple[Any, int, str]] = [(value, depth, path)]
+    while stack:
+        node, level, where = stack.pop()
+        if isinstance(node, dict | list):
+            if level > limits.max_depth:
+                return Rejection(RejectionReason.TOO_DEEP, f"{where or '(root)'}: JSON is nested more than "
+                                 f"{limits.max_depth} levels deep", where or "(root)")
+            if len(node) > limits.max_items:
+                return Rejection(RejectionReason.TOO_MANY_ITEMS, f"{where or '(root)'} has {len(node)} entries; "
+                                 f"the limit is {limits.max_items}", where or "(root)")
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, child in items:
+                stack.append((child, level + 1, f"{where}.{key}" if where else str(key)))
+        elif isinstance(node, str) and len(node) > limits.max_string_chars:
+            return Rejection(RejectionReason.STRING_TOO_LONG, f"{where or '(root)'} is {len(node)} characters "
+                             f"long; the limit is {limits.max_string_chars}", where or "(root)")
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +100,27 @@ def _rejection_from_validation(exc: ValidationError) -> Rejection:
         message = f"required field {field} is missing{more}"
         return Rejection(RejectionReason.MISSING_FIELD, message, field, listed)
     message = f"{field}: {first['msg']}{more}"
-    return Rejection(RejectionReason.SCHEMA_VIOLATION, message, field, listed)
+    reason = _LENGTH_REASONS.get(first["type"], RejectionReason.SCHEMA_VIOLATION)
+    return Rejection(reason, message, field, listed)
+
+
+_LENGTH_REASONS = {
+    "string_too_long": RejectionReason.STRING_TOO_LONG,
+    "too_long": RejectionReason.TOO_MANY_ITEMS,
+    "recursion_loop": RejectionReason.TOO_DEEP,
+}
 
 
 def _str_or_none(value: Any) -> str | None:
     return value[:128] if isinstance(value, str) and value else None
 
 
-def parse_submission(raw: bytes, *, max_bytes: int, defaults: Mapping[str, Any] | None = None) -> Parsed | Unparsed:
+def parse_submission(
+    raw: bytes, *, max_bytes: int, defaults: Mapping[str, Any] | None = None, limits: JsonLimits | None = None
+) -> Parsed | Unparsed:
     """Turn ``raw`` into a ``LeadSubmitted``. ``defaults`` fill top-level keys the payload lacks
     (the HTTP entry point supplies the authenticated ``source`` and the receive time)."""
+    limits = limits or JsonLimits()
     if len(raw) > max_bytes:
         return Unparsed(
             Rejection(RejectionReason.TOO_LARGE, f"payload is {len(raw)} bytes; the limit is {max_bytes} bytes")
@@ -88,7 +132,12 @@ def parse_submission(raw: bytes, *, max_bytes: int, defaults: Mapping[str, Any] 
         except ValidationError:
             pass  # classify below, with the precise reason
         else:
-            return _with_event_id(lead, raw)
+            # Typed fields have their own limits; the free-form ``original`` is checked here.
+            problem = shape_problem(lead.original, limits, depth=2, path="original") if lead.original else None
+            if problem is None:
+                return _with_event_id(lead, raw)
+            return Unparsed(problem, event_id=lead.event_id or None, lead_id=lead.lead_id or None,
+                            source_system=lead.source.system)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -97,6 +146,10 @@ def parse_submission(raw: bytes, *, max_bytes: int, defaults: Mapping[str, Any] 
         )
     try:
         data = json.loads(text)
+    except RecursionError:
+        return Unparsed(
+            Rejection(RejectionReason.TOO_DEEP, f"payload is nested more than {limits.max_depth} levels deep")
+        )
     except json.JSONDecodeError as exc:
         return Unparsed(
             Rejection(
@@ -104,6 +157,10 @@ def parse_submission(raw: bytes, *, max_bytes: int, defaults: Mapping[str, Any] 
                 f"payload is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
             )
         )
+    problem = shape_problem(data, limits)
+    if problem is not None:
+        ids = data if isinstance(data, dict) else {}
+        return Unparsed(problem, event_id=_str_or_none(ids.get("event_id")), lead_id=_str_or_none(ids.get("lead_id")))
     if not isinstance(data, dict):
         return Unparsed(
             Rejection(

@@ -27,5 +27,8 @@ HTTP_STATUS: dict[RejectionReason, int] = {
     RejectionReason.INVALID_COUNTRY: 422,
     RejectionReason.NO_CONTACT: 422,
     RejectionReason.SUPPRESSED: 422,
+    RejectionReason.TOO_DEEP: 422,
+    RejectionReason.TOO_MANY_ITEMS: 422,
+    RejectionReason.STRING_TOO_LONG: 422,
 }
 """The HTTP status intake answers for each reason code."""
