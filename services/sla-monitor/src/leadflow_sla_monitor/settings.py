@@ -15,14 +15,9 @@ class SlaSettings(ServiceSettings):
     service_name: str = "sla-monitor"
     http_port: int = 8007
     database_url: str = "sqlite+aiosqlite:///./var/sla-monitor.db"
-    consumer_group: str = "leadflow-sla-monitor"
 
     calendars_file: Path = Path("deploy/policies/calendars.yaml")
     policies_file: Path = Path("deploy/policies/sla-policies.yaml")
-
-    batch_max_records: int = Field(default=500, ge=1)
-    batch_timeout_ms: int = Field(default=50, ge=0)
-    retry_backoff_seconds: float = Field(default=1.0, ge=0)
 
     scheduler_enabled: bool = True
     scheduler_batch_size: int = Field(default=500, ge=1, description="Timers claimed per round.")

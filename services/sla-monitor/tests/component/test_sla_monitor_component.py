@@ -79,7 +79,7 @@ async def test_clocks_start_meet_breach_escalate_and_poison_is_dead_lettered(sql
     assert [r.target for r in out["reassign"]] == ["any", "team_queue"]
     dead = {d.lead_id: d for d in out["dead"]}
     assert set(dead) == {"C-bad", "C-worse"}
-    assert dead["C-bad"].reason == "invalid_contract" and dead["C-bad"].service == "sla-monitor"
+    assert dead["C-bad"].reason == "invalid_event" and dead["C-bad"].service == "sla-monitor"
     assert base64.b64decode(dead["C-worse"].original_base64) == b"\xff\xfe not json"
     assert dead["C-worse"].topic == "crm.changes"
 

@@ -78,7 +78,7 @@ async def test_met_breach_ladder_restart_and_deadletter(
         await wait_for(lambda: count(sla_topic), timeout=60)
         await wait_for(lambda: _at_least(count(sla_topic), 4), timeout=30)  # started: 2 clocks x 2 leads
         dead = await consume(kafka_bootstrap, topic_namespace(topics.LEADS_DEADLETTER), 1, timeout=10)
-        assert DeadLetter.model_validate_json(dead[0].value).reason == "invalid_contract"
+        assert DeadLetter.model_validate_json(dead[0].value).reason == "invalid_event"
 
         await send(
             kafka_bootstrap,

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from faststream.kafka import KafkaBroker
 from leadflow_contracts.base import Event
-
-JSON_HEADERS = {"content-type": "application/json"}
+from leadflow_platform.consumer import BatchPublisher
+from leadflow_platform.consumer import Outgoing as Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,21 +24,13 @@ class EventPublisher(Protocol):
 
 
 class KafkaEventPublisher:
-    """Hands every message to the producer without waiting, then awaits all acknowledgements together."""
+    """The platform's confirm-once publisher, for contract events (the monitor publishes before it commits)."""
 
     def __init__(self, broker: KafkaBroker) -> None:
-        self.broker = broker
+        self.out = BatchPublisher(broker, "sla-monitor")
 
     async def publish_all(self, messages: Sequence[Outgoing]) -> None:
-        pending = []
-        for m in messages:
-            result = await self.broker.publish(
-                m.event.to_json_bytes(), m.topic, key=m.event.kafka_key(), headers=JSON_HEADERS, no_confirm=True
-            )
-            if inspect.isawaitable(result):  # the in-memory test broker delivers inline and returns None
-                pending.append(result)
-        if pending:
-            await asyncio.gather(*pending)
+        await self.out.publish_all([Message.of(m.topic, m.event) for m in messages])
 
 
 @dataclass
