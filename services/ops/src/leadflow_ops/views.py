@@ -81,6 +81,12 @@ def speed_json(rows: list[SpeedRow]) -> list[dict[str, Any]]:
     return [{**asdict(r), "attainment": r.attainment} for r in rows]
 
 
+def _cap(rep: Any, owner_id: str, settings: OpsSettings) -> int:
+    """Route's cap (from its roster, carried on the rep row) wins; ops' setting is the fallback."""
+    cap = getattr(rep, "cap", None) if rep is not None else None
+    return int(cap) if cap else settings.rep_caps.get(owner_id, settings.rep_open_cap)
+
+
 async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> list[RepLoad]:
     owners, rep_rows, assigned = await repo.team_load_inputs(now, settings.team_load_days)
     reps = {r.user_id: r for r in rep_rows}
@@ -101,7 +107,7 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> lis
                 breached=o.breached,
                 assigned=assigned_by_owner.get(o.owner_id, 0),
                 weight=rep.weight if rep else None,
-                cap=settings.rep_caps.get(o.owner_id, settings.rep_open_cap),
+                cap=_cap(rep, o.owner_id, settings),
                 active=rep.active if rep else True,
                 absent=rep.absent if rep else False,
             )
@@ -118,7 +124,7 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> lis
                 breached=0,
                 assigned=assigned_by_owner.get(rep.user_id, 0),
                 weight=rep.weight,
-                cap=settings.rep_caps.get(rep.user_id, settings.rep_open_cap),
+                cap=_cap(rep, rep.user_id, settings),
                 active=rep.active,
                 absent=rep.absent,
             )

@@ -558,6 +558,24 @@ class OpsRepository:
             c = await conn.execute(delete(t.arrivals_minute).where(t.arrivals_minute.c.bucket < cutoff))
             return int(a.rowcount or 0) + int(b.rowcount or 0) + int(c.rowcount or 0)
 
+    async def apply_roster(self, entries: Sequence[dict[str, Any]], now: datetime) -> int:
+        """Route's roster (weights, caps, teams, availability per rep) onto ``ops_reps``: each entry has
+        ``user_id`` and any of ``name``, ``team``, ``role``, ``weight``, ``cap``, ``active``, ``absent``;
+        fields an entry leaves out keep their value. For the roster contract of the integrity issue."""
+        allowed = {"name", "team", "role", "weight", "cap", "active", "absent", "queue"}
+        n = 0
+        async with self._write_lock, self.engine.begin() as conn:
+            for entry in entries:
+                values = {k: v for k, v in entry.items() if k in allowed and v is not None}
+                row = {"user_id": entry["user_id"], "active": True, "absent": False, **values, "updated_at": now}
+                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+                stmt = dialect.insert(t.reps).values(**row)
+                update_cols = {k: stmt.excluded[k] for k in (*values, "updated_at")}
+                await conn.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_=update_cols))
+                n += 1
+        self.version += 1
+        return n
+
     async def record_replay(self, event_id: str, user: str, now: datetime) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+UNKNOWN_TEAM = "Team not known yet (no Salesforce user seen)"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,37 @@ class RepLoad:
     """This rep's weight over the weights of the team's available reps (0..1)."""
     deviation: float | None
     """share − weight_share, in percentage points."""
+    deviation_z: float | None = None
+    """(assigned − expected) / binomial standard deviation for the team's assignments."""
+    attention: tuple[str, ...] = ()
+    """What needs a look: ``over_cap``, ``over_cap_breached``, ``unfair_share``, ``breached``."""
+
+
+Z_ATTENTION = 3.0
+"""|z| beyond which a share is not chance (about 3 in 1,000 fair rounds would look this far off)."""
+
+
+def share_z(assigned: int, team_assigned: int, weight_share: float | None) -> float | None:
+    """How many binomial standard deviations the rep's assignments are from a fair weighted draw."""
+    if weight_share is None or team_assigned <= 0:
+        return None
+    p = min(max(weight_share, 0.0), 1.0)
+    expected = team_assigned * p
+    var = team_assigned * p * (1 - p)
+    if var <= 0:
+        return 0.0 if assigned == expected else math.copysign(math.inf, assigned - expected)
+    return (assigned - expected) / math.sqrt(var)
+
+
+def attention(open_leads: int, cap: int | None, breached: int, z: float | None) -> tuple[str, ...]:
+    out = []
+    if cap and open_leads > cap:
+        out.append("over_cap_breached" if breached else "over_cap")
+    elif breached:
+        out.append("breached")
+    if z is not None and abs(z) > Z_ATTENTION:
+        out.append("unfair_share")
+    return tuple(out)
 
 
 def availability(active: bool, absent: bool) -> str:
@@ -54,13 +88,13 @@ def team_load(reps: Iterable[RepInput]) -> list[RepLoad]:
     assigned_by_team: dict[str, int] = {}
     weight_by_team: dict[str, float] = {}
     for r in items:
-        team = r.team or "(none)"
+        team = r.team or UNKNOWN_TEAM
         assigned_by_team[team] = assigned_by_team.get(team, 0) + r.assigned
         if r.active and not r.absent:
             weight_by_team[team] = weight_by_team.get(team, 0.0) + (r.weight if r.weight is not None else 1.0)
     rows = []
     for r in items:
-        team = r.team or "(none)"
+        team = r.team or UNKNOWN_TEAM
         weight = r.weight if r.weight is not None else 1.0
         available = r.active and not r.absent
         team_assigned = assigned_by_team.get(team, 0)
@@ -68,6 +102,7 @@ def team_load(reps: Iterable[RepInput]) -> list[RepLoad]:
         share = r.assigned / team_assigned if team_assigned else None
         weight_share = (weight / team_weight) if available and team_weight else (0.0 if team_weight else None)
         deviation = (share - weight_share) * 100 if share is not None and weight_share is not None else None
+        z = share_z(r.assigned, team_assigned, weight_share)
         rows.append(
             RepLoad(
                 owner_id=r.owner_id,
@@ -84,6 +119,8 @@ def team_load(reps: Iterable[RepInput]) -> list[RepLoad]:
                 weight=weight,
                 weight_share=weight_share,
                 deviation=deviation,
+                deviation_z=z,
+                attention=attention(r.open_leads, r.cap, r.breached, z),
             )
         )
     return sorted(rows, key=lambda x: (x.team, x.name))
