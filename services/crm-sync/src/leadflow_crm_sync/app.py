@@ -20,6 +20,7 @@ from leadflow_platform.topics_admin import ensure_topics, load_topics
 
 from leadflow_crm_sync.adapters.gateway import SalesforceGateway
 from leadflow_crm_sync.adapters.repository import Repository
+from leadflow_crm_sync.adapters.shadow_gateway import ShadowGateway
 from leadflow_crm_sync.adapters.simple_salesforce_gateway import SimpleSalesforceGateway
 from leadflow_crm_sync.directory import TeamDirectory
 from leadflow_crm_sync.domain.backoff import Backoff
@@ -52,6 +53,10 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
     broker = broker or make_broker(settings)
     gateway = gateway or SimpleSalesforceGateway(settings.salesforce, service=SERVICE,
                                                  concurrency=settings.salesforce_concurrency)
+    shadow = ShadowGateway(gateway, clock) if settings.shadow_mode else None
+    if shadow is not None:
+        gateway = shadow
+        log.warning("shadow_mode", detail="decisions are recorded and published; nothing is written to Salesforce")
     engine = create_engine(settings.database_url)
     repo = Repository(engine)
     writer = BatchWriter(gateway, writer_config(settings, policy))
@@ -70,7 +75,8 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
     directory = TeamDirectory(fetch=lambda soql: writer.call(lambda: gateway.query(soql)), clock=clock,
                               ttl=timedelta(seconds=settings.directory_ttl_seconds))
     service = SyncService(repo=repo, writer=writer, gateway=gateway, policy=policy, clock=clock, publish=publish,
-                          directory=directory, budget_probe_seconds=settings.budget_probe_seconds)
+                          directory=directory, budget_probe_seconds=settings.budget_probe_seconds,
+                          shadow=settings.shadow_mode)
     pause = ConsumerPause()
     lock = SharedExclusiveLock()
     register(broker, settings, service, pause, lock)
@@ -113,13 +119,22 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
             "consumer_paused": pause.paused, "writer": writer.stats.__dict__,
             "api_usage": {"used": usage.used, "total": usage.total, "remaining": usage.remaining} if usage else None,
             "deferred_writes": await repo.count_deferred(), "policy_version": policy.version,
+            "shadow_mode": settings.shadow_mode,
         }
+
+    @router.get("/shadow")
+    async def shadow_log(limit: int = 100) -> dict[str, Any]:
+        """Shadow mode: the writes decided and not sent (newest first; field names, no values)."""
+        if shadow is None:
+            return {"shadow": False, "writes_not_sent": {}, "recent": []}
+        return shadow.status(max(1, min(limit, 1000)))
 
     app = build_http_app(settings, lifecycle, routers=[router])
     app.state.broker = broker
     app.state.service = service
     app.state.writer = writer
     app.state.gateway = gateway
+    app.state.shadow = shadow
     app.state.repo = repo
     app.state.pause = pause
     app.state.policy = policy

@@ -99,7 +99,7 @@ class _Batch:
 class SyncService:
     def __init__(self, *, repo: Repository, writer: BatchWriter, gateway: SalesforceGateway, policy: SyncPolicy,
                  clock: Clock, publish: Publish, directory: TeamDirectory,
-                 budget_probe_seconds: float = 300.0) -> None:
+                 budget_probe_seconds: float = 300.0, shadow: bool = False) -> None:
         self.repo = repo
         self.writer = writer
         self.gateway = gateway
@@ -108,6 +108,7 @@ class SyncService:
         self.publish = publish
         self.directory = directory
         self.budget_probe_seconds = budget_probe_seconds
+        self.shadow = shadow
         self._last_probe: float | None = None
 
     # ---- helpers -----------------------------------------------------------------------------------
@@ -134,6 +135,7 @@ class SyncService:
         b.outputs.append((topics.CRM_SYNCED, CrmSynced(
             event_id=derived_event_id(event.event_id, f"synced:{state.lead_id}"),
             dropped_fields=tuple(DroppedField(field=d.field, reason=d.code, message=d.message) for d in dropped),
+            shadow=self.shadow,
             lead_id=state.lead_id, occurred_at=self.clock.now(), trace=event.with_step(step),
             salesforce_id=state.salesforce_id, object=state.object, operation=op, owner_id=state.owner_id,
             task_id=task_id, submitted_at=state.submitted_at, source_event_id=event.event_id, team=state.team,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from leadflow_platform.settings import ServiceSettings
 from leadflow_salesforce import SalesforceSettings
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 
@@ -42,3 +42,17 @@ class CrmSyncSettings(ServiceSettings):
     budget_probe_seconds: float = Field(default=300.0, gt=0, description="while writes wait for the API budget "
                                         "and nothing else calls Salesforce, ask /limits this often (1 API call)")
     directory_ttl_seconds: float = Field(default=900.0, gt=0)
+
+    shadow_mode: bool = Field(default=False, description="Decide, record and publish (CrmSynced.shadow), show on "
+                              "GET /shadow, and write nothing to Salesforce (reads still go to the org). Unless set, "
+                              "the database and consumer group get a -shadow suffix, so switching it off writes "
+                              "every lead from the start")
+
+    @model_validator(mode="after")
+    def _shadow_defaults(self) -> CrmSyncSettings:
+        if self.shadow_mode:
+            if "database_url" not in self.model_fields_set:
+                self.database_url = self.database_url.replace("crm-sync.db", "crm-sync-shadow.db")
+            if "consumer_group" not in self.model_fields_set:
+                self.consumer_group = f"{self.consumer_group}-shadow"
+        return self
