@@ -30,10 +30,7 @@ class RouteSettings(ServiceSettings):
         default=None, description="Load the roster from a demo_org.json-shaped file instead of Salesforce."
     )
     roster_refresh_seconds: float = Field(default=300.0, gt=0)
-    consumer_group: str = "leadflow-route"
-    batch_max_records: int = Field(default=500, ge=1)
-    batch_timeout_ms: int = Field(default=50, ge=1)
     decision_retention_days: float = Field(
         default=8.0, gt=0, description="Keep produced LeadRouted this long for replays (> the topics' 7-day retention)."
     )
-    retry_max_seconds: float = Field(default=5.0, gt=0)
+    retry_backoff_max_seconds: float = 5.0

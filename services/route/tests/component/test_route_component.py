@@ -183,21 +183,29 @@ async def test_lead_no_one_can_take_is_dead_lettered_not_dropped(harness: Harnes
     assert base64.b64decode(letter.original_base64) == ev.to_json_bytes()
 
 
-async def test_a_database_outage_is_retried_not_skipped(harness: Harness) -> None:
+async def _no_wait(_seconds: float) -> None:
+    return None
+
+
+async def test_a_database_outage_is_backed_off_and_rewound_not_skipped(harness: Harness) -> None:
+    """The handler raises after the back-off (the in-memory broker surfaces it; on Kafka the nack rewinds
+    the batch); the redelivered record is routed once."""
     service = harness.app.state.service
     original, failures = service.route, []
 
     async def flaky(events):  # type: ignore[no-untyped-def]
-        if len(failures) < 2:
+        if not failures:
             failures.append(1)
             raise ConnectionError("database unavailable")
         return await original(events)
 
     service.route = flaky
-    harness.app.state.handlers.settings.retry_max_seconds = 0.05
+    harness.app.state.handlers.runtime.sleep = _no_wait
     ev = scored_event("lead-7")
-    await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
-    assert len(failures) == 2
+    with pytest.raises(ConnectionError):
+        await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
+    assert harness.routed_events() == [] and harness.app.state.handlers.runtime.consecutive_failures == 1
+    await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)  # the rewound record again
     assert [r.lead_id for r in harness.routed_events()] == ["lead-7"]
 
 
@@ -229,17 +237,20 @@ async def test_roster_refresh_retries_quickly_until_salesforce_answers(tmp_path:
 
 async def test_a_failed_publish_is_retried_so_the_decision_is_not_lost(harness: Harness) -> None:
     handlers = harness.app.state.handlers
-    handlers.settings.retry_max_seconds = 0.05
-    original, failures = handlers._publish, []
+    handlers.runtime.sleep = _no_wait
+    original, failures = handlers.runtime.publisher.publish_all, []
 
-    async def flaky(topic, messages):  # type: ignore[no-untyped-def]
+    async def flaky(messages):  # type: ignore[no-untyped-def]
         if not failures:
-            failures.append(topic)
+            failures.append(messages[0].topic)
             raise ConnectionError("broker unavailable")
-        return await original(topic, messages)
+        return await original(messages)
 
-    handlers._publish = flaky
+    handlers.runtime.publisher.publish_all = flaky
     ev = scored_event("lead-8")
-    await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
+    with pytest.raises(ConnectionError):
+        await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
+    await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)  # redelivered after the rewind
     assert failures == ["c.leads.routed"]
-    assert [r.lead_id for r in harness.routed_events()] == ["lead-8"]
+    routed = harness.routed_events()
+    assert [r.lead_id for r in routed] == ["lead-8"]
