@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from leadflow_sf_emulator import auth, soap
+from leadflow_sf_emulator import auth, identity, ids, soap
 from leadflow_sf_emulator.clock import EmulatorClock
 from leadflow_sf_emulator.control import control_routes
 from leadflow_sf_emulator.errors import SalesforceError, invalid_session, limit_exceeded
@@ -179,6 +179,9 @@ def create_app(settings: EmulatorSettings | None = None, *, clock: EmulatorClock
                 return rest(request, method, segments, body, presented)
             if kind == "Soap" and len(segments) >= 3 and segments[1] == "u":
                 return soap_call(request, body)
+            if kind == "oauth2" and segments[1:] == ["userinfo"] and method in ("GET", "POST"):
+                session = org.sessions.validate(presented or request.query_params.get("oauth_token"))
+                return JSONResponse(identity.userinfo(org, session.user_id, base_url(request)))
             if kind == "oauth2" and len(segments) == 2 and method == "POST":
                 if segments[1] == "token":
                     try:
@@ -217,6 +220,11 @@ def create_app(settings: EmulatorSettings | None = None, *, clock: EmulatorClock
         session = org.sessions.validate(presented)
         org.charge_api_call()
         metrics.api_usage.set(org.api_usage())
+        if len(segments) == 2 and method in ("GET", "HEAD"):
+            return _render(
+                ApiResponse(200, identity.version_root(org, segments[1][1:], base_url(request), session.user_id)),
+                org.limit_info(),
+            )
         req = ApiRequest(
             method=method if method != "HEAD" else "GET",
             segments=segments[2:],
@@ -235,6 +243,15 @@ def create_app(settings: EmulatorSettings | None = None, *, clock: EmulatorClock
             name = soap.operation_name(op)
             if name == "login":
                 xml = soap.login(org, op, base_url(request))
+            elif name == "logout":
+                sid = soap.session_id(header)
+                if not sid or not org.sessions.revoke(sid):
+                    raise soap.SoapFault(
+                        "INVALID_SESSION_ID",
+                        "Invalid Session ID found in SessionHeader: "
+                        "Illegal Session. Session not found, missing session hash",
+                    )
+                xml = soap.logout()
             elif name == "convertLead":
                 try:
                     session = org.sessions.validate(soap.session_id(header))
@@ -254,6 +271,21 @@ def create_app(settings: EmulatorSettings | None = None, *, clock: EmulatorClock
         except soap.SoapFault as f:
             return Response(f.xml(), status_code=500, media_type="text/xml; charset=utf-8")
         return Response(xml, status_code=200, media_type="text/xml; charset=utf-8")
+
+    async def identity_service(request: Request) -> Response:
+        """GET /id/<org>/<user>: the token in the Authorization header or the oauth_token parameter."""
+        presented = _bearer(request) or request.query_params.get("oauth_token")
+        try:
+            session = org.sessions.validate(presented)
+            org_id, user_id = request.path_params["org"], request.path_params["user"]
+            if org_id[:15] != org.settings.org_id[:15] or (ids.normalize(user_id) or "") != session.user_id:
+                raise SalesforceError("NOT_FOUND", "Bad_Id", status=404)
+            body = identity.identity(org, session.user_id, base_url(request), request.query_params.get("version"))
+        except SalesforceError as e:
+            if e.status == 401:  # the identity service answers a bad token with a plain 403 text
+                return Response("Bad_OAuth_Token", status_code=403, media_type="text/plain")
+            return Response(e.message, status_code=e.status, media_type="text/plain")
+        return JSONResponse(body)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -282,6 +314,7 @@ def create_app(settings: EmulatorSettings | None = None, *, clock: EmulatorClock
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             Route("/services/{rest:path}", services, methods=ALL_METHODS),
+            Route("/id/{org}/{user}", identity_service, methods=["GET", "POST"]),
             Mount("/__emulator__", routes=control_routes(org)),
         ],
         lifespan=lifespan,

@@ -120,6 +120,16 @@ def dispatch(org: Org, req: ApiRequest) -> ApiResponse:
     elif head == "limits" and len(seg) == 1:
         if m == "GET":
             return limits(org)
+    elif head == "recent" and len(seg) == 1:
+        if m == "GET":
+            from leadflow_sf_emulator.identity import recent
+
+            return ApiResponse(200, recent(org, req.version, req.params.get("limit")))
+    elif head == "search" and len(seg) == 1:
+        if m == "GET":
+            from leadflow_sf_emulator.sosl import search
+
+            return ApiResponse(200, search(org, req.params.get("q", ""), req.version))
     elif head == "composite":
         return composite.route(org, req)
     elif head == "jobs":

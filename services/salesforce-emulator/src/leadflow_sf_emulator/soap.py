@@ -1,4 +1,4 @@
-"""The partner SOAP endpoint: `login` and `convertLead`."""
+"""The partner SOAP endpoint: `login`, `logout` and `convertLead`."""
 
 from __future__ import annotations
 
@@ -128,6 +128,11 @@ def login(org: Org, op: Element, base_url: str) -> str:
             "</result></loginResponse>"
         )
     )
+
+
+def logout() -> str:
+    """`logout`: the session in the SessionHeader is ended; the answer is an empty logoutResponse."""
+    return _ENVELOPE.format(body="<logoutResponse/>")
 
 
 # ---- convertLead -------------------------------------------------------------------------------------

@@ -55,7 +55,25 @@ class Literal:
 class Comparison:
     field: FieldRef
     op: str  # = != < <= > >= LIKE IN NOT IN INCLUDES EXCLUDES
-    value: Literal | list[Literal]
+    value: Literal | list[Literal] | SemiJoin
+    pos: Pos
+
+
+@dataclass
+class SemiJoin:
+    """`Id IN (SELECT WhoId FROM Task …)`: the values of the sub-select's one field."""
+
+    query: Query
+    pos: Pos
+
+
+@dataclass
+class AggComparison:
+    """A HAVING condition on an aggregate: `COUNT(Id) > 1`."""
+
+    agg: Aggregate
+    op: str
+    value: Literal
     pos: Pos
 
 
@@ -84,6 +102,7 @@ class Query:
     sobject_pos: Pos
     where: Any = None
     group_by: list[FieldRef] = field(default_factory=list)
+    having: Any = None
     order_by: list[OrderKey] = field(default_factory=list)
     limit: int | None = None
     offset: int | None = None

@@ -79,6 +79,7 @@ class Plan:
     aggregate: bool = False
     limit: int | None = None
     offset: int = 0
+    having: Callable[[list[Record]], bool] | None = None
 
 
 @dataclass
@@ -228,6 +229,10 @@ class QueryEngine:
                     raise self._err(
                         q, q.sobject_pos, "MALFORMED_QUERY", f"Field must be grouped or aggregated: {col.name}"
                     )
+        if q.having is not None:
+            if not q.group_by:
+                raise self._err(q, q.sobject_pos, "MALFORMED_QUERY", "HAVING requires a GROUP BY clause")
+            plan.having = self.having(q, obj, q.having, {g.key.lower() for g in plan.group_by})
         if q.where is not None:
             plan.predicate = self.condition(q, obj, q.where)
         for key in q.order_by:
@@ -309,6 +314,54 @@ class QueryEngine:
             return lambda r: not inner(r)
         return self.comparison(q, obj, node)
 
+    # ---- HAVING ------------------------------------------------------------------------------------
+    def having(self, q: ast.Query, obj: ObjectDef, node: Any, group_keys: set[str]) -> Callable[[list[Record]], bool]:
+        """A test on one group's records: aggregates over the group, grouped fields on its first row."""
+        if isinstance(node, ast.BoolOp):
+            parts = [self.having(q, obj, i, group_keys) for i in node.items]
+            if node.op == "AND":
+                return lambda rows: all(p(rows) for p in parts)
+            return lambda rows: any(p(rows) for p in parts)
+        if isinstance(node, ast.Not):
+            inner = self.having(q, obj, node.item, group_keys)
+            return lambda rows: not inner(rows)
+        if isinstance(node, ast.AggComparison):
+            agg = node.agg
+            if agg.field is None:
+                values: Callable[[list[Record]], list[Any]] = lambda rows: list(rows)  # noqa: E731
+                lit = self._number_literal(q, node.value)
+            else:
+                bp = self.bind_path(q, obj, agg.field)
+                g = self.getter(bp)
+                values = lambda rows, g=g: [v for r in rows if (v := g(r)) is not None]  # noqa: E731
+                if agg.func in ("COUNT", "COUNT_DISTINCT", "SUM", "AVG"):
+                    lit = self._number_literal(q, node.value)
+                else:
+                    lit = self._literal(q, bp.fd, node.value, node.op)
+            func, op = agg.func, node.op
+
+            def test(rows: list[Record]) -> bool:
+                v = _agg(func, values(rows))
+                if v is None or lit is None:
+                    return (op == "=" and v is None and lit is None) or (op == "!=" and (v is None) != (lit is None))
+                if isinstance(lit, datetime | date) and isinstance(v, str):
+                    return _compare(op, v, to_wire(lit))
+                return _compare(op, v, lit)
+
+            return test
+        assert isinstance(node, ast.Comparison)
+        if self.bind_path(q, obj, node.field).key.lower() not in group_keys:
+            raise self._err(
+                q, node.pos, "MALFORMED_QUERY", f"field '{node.field.text}' can not be filtered in a HAVING clause"
+            )
+        row_test = self.condition(q, obj, node)
+        return lambda rows: bool(rows) and row_test(rows[0])
+
+    def _number_literal(self, q: ast.Query, lit: ast.Literal) -> Any:
+        if lit.kind != "number":
+            raise self._err(q, lit.pos, "MALFORMED_QUERY", "value of aggregate filter must be a number")
+        return lit.value
+
     def _literal(self, q: ast.Query, fd: FieldDef, lit: ast.Literal, op: str) -> Any:
         """The literal as a comparable value for this field, or the Salesforce type error."""
         t = fd.type
@@ -368,7 +421,9 @@ class QueryEngine:
             bp = self.bind_path(q, obj, c.field)
             indexed = bp.name == "Id" or (obj.name, bp.name) in self.store.indexes
             lits = c.value if isinstance(c.value, list) else [c.value]
-            if not bp.rels and indexed and all(lit.kind == "string" for lit in lits):
+            if isinstance(c.value, ast.SemiJoin):
+                lits = []
+            if lits and not bp.rels and indexed and all(lit.kind == "string" for lit in lits):
                 values = [self._literal(q, bp.fd, lit, c.op) for lit in lits]
                 if all(isinstance(v, str) for v in values):
                     fn.index_hint = (bp.name, values)
@@ -382,6 +437,11 @@ class QueryEngine:
         get = self.getter(bp)
         op = c.op
         text = fd.type in _TEXT or fd.type == "multipicklist"
+        if op in ("IN", "NOT IN") and isinstance(c.value, ast.SemiJoin):
+            found = self._semi_join_values(q, fd, c.value)
+            if op == "IN":
+                return lambda r: get(r) in found
+            return lambda r: get(r) not in found
         if op in ("IN", "NOT IN", "INCLUDES", "EXCLUDES"):
             assert isinstance(c.value, list)
             vals = [self._literal(q, fd, v, op) for v in c.value]
@@ -462,6 +522,29 @@ class QueryEngine:
         }
         test = cmp[op]
         return lambda r: (v := getv(r)) is not None and test(v)
+
+    def _semi_join_values(self, q: ast.Query, fd: FieldDef, sj: ast.SemiJoin) -> frozenset[Any]:
+        """Run the sub-select once; its one Id/reference column is the set to test against."""
+        if fd.type not in ("id", "reference"):
+            raise self._err(
+                q, sj.pos, "MALFORMED_QUERY", "The left operand of a semi join must be an Id or a reference field"
+            )
+        sub = self.plan(sj.query)
+        cols = sub.columns
+        if (
+            sub.aggregate
+            or sub.count_only
+            or len(cols) != 1
+            or not isinstance(cols[0], BoundPath)
+            or cols[0].fd.type not in ("id", "reference")
+        ):
+            raise self._err(
+                q,
+                sj.pos,
+                "MALFORMED_QUERY",
+                "The selected field in a semi join subquery must be an Id or reference field",
+            )
+        return frozenset(v for row in self.execute(sub).rows if (v := row[0]) is not None)
 
     # ---- execution --------------------------------------------------------------------------------
     def run(self, text: str, *, include_deleted: bool = False) -> QueryResult:
@@ -586,6 +669,9 @@ class QueryEngine:
             groups.setdefault(k, []).append(r)
         if not plan.group_by:
             groups = {(): rows}
+        if plan.having is not None:
+            having = plan.having
+            groups = {k: members for k, members in groups.items() if having(members)}
         out_rows = []
         for members in groups.values():
             row: dict[str, Any] = {"attributes": {"type": "AggregateResult"}}
@@ -623,6 +709,22 @@ def _agg(func: str, vals: list[Any]) -> Any:
     if func == "SUM":
         return float(sum(vals))
     return float(sum(vals)) / len(vals)
+
+
+def _compare(op: str, v: Any, lit: Any) -> bool:
+    try:
+        return bool(
+            {
+                "=": v == lit,
+                "!=": v != lit,
+                "<": v < lit,
+                "<=": v <= lit,
+                ">": v > lit,
+                ">=": v >= lit,
+            }[op]
+        )
+    except TypeError:
+        return False
 
 
 def _like_regex(pattern: str) -> re.Pattern[str]:

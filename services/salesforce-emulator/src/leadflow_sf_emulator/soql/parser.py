@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from leadflow_sf_emulator.errors import SalesforceError
 from leadflow_sf_emulator.soql.ast import (
+    AggComparison,
     Aggregate,
     BoolOp,
     Comparison,
@@ -21,6 +22,7 @@ from leadflow_sf_emulator.soql.ast import (
     OrderKey,
     Pos,
     Query,
+    SemiJoin,
     SubQuery,
 )
 from leadflow_sf_emulator.values import parse_date, parse_datetime
@@ -225,6 +227,8 @@ class Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.in_having = False
+        self.in_semi_join = False
 
     # ---- token helpers ----------------------------------------------------------------------------
     @property
@@ -295,7 +299,12 @@ class Parser:
                 self.advance()
                 q.group_by.append(self.field_ref())
             if self.is_kw("HAVING"):
-                raise self.error(message="HAVING is not supported by this emulator")
+                self.advance()
+                self.in_having = True
+                try:
+                    q.having = self.condition()
+                finally:
+                    self.in_having = False
         if self.is_kw("ORDER"):
             self.advance()
             self.expect_kw("BY")
@@ -421,7 +430,21 @@ class Parser:
             return inner
         return self.comparison()
 
-    def comparison(self) -> Comparison:
+    def comparison(self) -> Comparison | AggComparison:
+        t0 = self.tok
+        if (
+            self.in_having
+            and t0.kind == "ident"
+            and t0.text.upper() in AGGREGATES
+            and self.peek().kind == "punct"
+            and self.peek().text == "("
+        ):
+            agg = self.aggregate()
+            op_tok = self.tok
+            if op_tok.kind != "op":
+                raise self.error()
+            self.advance()
+            return AggComparison(agg, "!=" if op_tok.text == "<>" else op_tok.text, self.literal(), op_tok.pos)
         fref = self.field_ref()
         t = self.tok
         if t.kind == "op":
@@ -443,9 +466,18 @@ class Parser:
             return Comparison(fref, str(t.value), self.literal_list(), t.pos)
         raise self.error()
 
-    def literal_list(self) -> list[Literal]:
+    def literal_list(self) -> list[Literal] | SemiJoin:
         if self.at_punct("(") and self.peek().kind == "keyword" and self.peek().value == "SELECT":
-            raise self.error(self.peek(), "Semi-join sub-selects are not supported by this emulator")
+            start = self.advance()
+            if self.in_semi_join:
+                raise self.error(self.tok, "Nesting of semi join sub-selects is not supported")
+            self.in_semi_join = True
+            try:
+                sub = self.query()
+            finally:
+                self.in_semi_join = False
+            self.expect_punct(")")
+            return SemiJoin(sub, start.pos)
         self.expect_punct("(")
         items = [self.literal()]
         while self.at_punct(","):
