@@ -1,0 +1,137 @@
+"""The consumer runtime over the real embedded broker: a multi-partition batch that fails once is read
+again from every partition (FastStream >= 0.7.8 rewinds each one) and every record is processed exactly
+once; a record the use case fails on deterministically is dead-lettered within seconds while the rest of
+its partition flows."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections import Counter
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from leadflow_contracts import DeadLetter, Event, topics
+from leadflow_platform.broker import make_broker
+from leadflow_platform.consumer import Batch, BatchPublisher, ConsumerRuntime, Outgoing, subscribe
+from leadflow_platform.settings import ServiceSettings
+from leadflow_platform.testing.fixtures import consume, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+class Ping(Event):
+    """The envelope alone."""
+
+
+def ping(lead: str) -> bytes:
+    return Ping(event_id=f"e-{lead}", lead_id=lead, occurred_at="2026-03-02T09:00:00Z").to_json_bytes()
+
+
+async def produce(bootstrap: str, topic: str, leads: list[str]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for i, lead in enumerate(leads):  # explicit partitions: every batch spans all three
+            await producer.send(topic, ping(lead), key=lead.encode(), partition=i % 3)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def run(settings: ServiceSettings, use_case: Any, source: str) -> tuple[Any, ConsumerRuntime]:
+    broker = make_broker(settings)
+    runtime = ConsumerRuntime(
+        service="runtime-test",
+        contracts={source: Ping},
+        use_case=use_case,
+        publisher=BatchPublisher(broker, "runtime-test"),
+        deadletter_topic=settings.topic(topics.LEADS_DEADLETTER),
+        settings=settings,
+    )
+    subscribe(broker, settings, runtime)
+    await broker.start()
+    return broker, runtime
+
+
+def make_settings(bootstrap: str, prefix: str) -> ServiceSettings:
+    return ServiceSettings(
+        service_name="runtime-test",
+        kafka_bootstrap=bootstrap,
+        topic_prefix=prefix,
+        consumer_group=f"runtime-test-{uuid.uuid4().hex[:8]}",
+        batch_max_records=100,
+        retry_backoff_initial_seconds=0.05,
+        retry_backoff_max_seconds=0.2,
+    )
+
+
+async def test_a_failed_multi_partition_batch_is_rewound_on_every_partition_and_processed_once(
+    kafka_bootstrap: str, topic_namespace: Any
+) -> None:
+    settings = make_settings(kafka_bootstrap, topic_namespace.prefix)
+    source, sink = settings.topic(topics.LEADS_SCORED), settings.topic(topics.LEADS_ROUTED)
+    leads = [f"L{i:03d}" for i in range(60)]
+    processed: Counter[str] = Counter()
+    failed_batches: list[set[int]] = []
+
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        partitions = {item.record.partition for item in batch.items}
+        if not failed_batches and len(partitions) > 1:
+            failed_batches.append(partitions)
+            raise ConnectionError("broker went away mid-batch")
+        processed.update(item.lead_id for item in batch.items)
+        return [Outgoing(sink, item.record.key, item.record.value) for item in batch.items]
+
+    await produce(kafka_bootstrap, source, leads)
+    broker, runtime = await run(settings, use_case, source)
+    try:
+        await wait_for(lambda: sum(processed.values()) >= len(leads), timeout=60)
+        await asyncio.sleep(0.5)  # anything processed twice would show up now
+    finally:
+        await broker.stop()
+    assert failed_batches and len(failed_batches[0]) > 1
+    assert set(processed) == set(leads)
+    assert all(n == 1 for n in processed.values()), {k: n for k, n in processed.items() if n > 1}
+    out = await consume(kafka_bootstrap, sink, len(leads) + 1, timeout=3)
+    assert Counter(r.key.decode() for r in out) == Counter(leads)
+    assert runtime.consecutive_failures == 0
+
+
+async def test_a_domain_error_is_dead_lettered_within_seconds_while_the_partition_flows(
+    kafka_bootstrap: str, topic_namespace: Any
+) -> None:
+    settings = make_settings(kafka_bootstrap, topic_namespace.prefix)
+    source = settings.topic(topics.LEADS_SCORED)
+    leads = [f"L{i:03d}" for i in range(30)]
+    poison_lead = "L004"  # partition 1, with later records behind it
+    processed: Counter[str] = Counter()
+
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        for item in batch.items:
+            if item.lead_id == poison_lead:
+                raise ValueError("calendar has no working time within 3700 days")
+        processed.update(item.lead_id for item in batch.items)
+        return []
+
+    broker, runtime = await run(settings, use_case, source)
+    try:
+        await asyncio.sleep(0.2)
+        await produce(kafka_bootstrap, source, leads)
+        started = asyncio.get_running_loop().time()
+        await wait_for(lambda: runtime.dead_lettered >= 1 and sum(processed.values()) >= len(leads) - 1, timeout=60)
+        await produce(kafka_bootstrap, source, ["L900", "L901", "L902"])  # the partition keeps flowing
+        await wait_for(lambda: {"L900", "L901", "L902"} <= set(processed), timeout=30)
+        elapsed = asyncio.get_running_loop().time() - started
+    finally:
+        await broker.stop()
+    assert set(processed) == (set(leads) - {poison_lead}) | {"L900", "L901", "L902"}
+    assert all(n == 1 for n in processed.values())
+    [record] = await consume(kafka_bootstrap, settings.topic(topics.LEADS_DEADLETTER), 1, timeout=5)
+    letter = DeadLetter.model_validate_json(record.value)
+    assert (letter.lead_id, letter.reason, letter.service) == (poison_lead, "processing_error", "runtime-test")
+    assert "ValueError: calendar has no working time" in letter.message
+    assert base64.b64decode(letter.original_base64) == ping(poison_lead)
+    assert elapsed < 30
