@@ -468,6 +468,7 @@ def subscribe(
         batch=True,
         max_records=settings.batch_max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         ack_policy=DEFAULT_ACK_POLICY,
         decoder=raw_batch_decoder,
         title=title or f"{settings.service_name}/{'+'.join(runtime.topics)}",
