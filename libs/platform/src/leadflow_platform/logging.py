@@ -4,35 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
 
-PII_KEYS = frozenset(
-    {
-        "email",
-        "phone",
-        "phone_e164",
-        "mobile",
-        "first_name",
-        "last_name",
-        "firstname",
-        "lastname",
-        "full_name",
-        "name",
-        "person",
-        "street",
-        "address",
-        "postcode",
-        "message",
-    }
-)
+from leadflow_platform.pii import PERSONAL_KEYS, Found, is_identifier_key, is_personal_value, replace_pii
+
+PII_KEYS = PERSONAL_KEYS
+"""Kept for importers; the definition lives in ``leadflow_platform.pii`` (shared with the ops console)."""
 SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey", "authorization", "session_id", "signature")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"(?<![\w.\-])\+?\d[\d ()\-.]{6,}\d(?![\w.\-])")
 
 
 def fingerprint(value: str) -> str:
@@ -40,31 +22,26 @@ def fingerprint(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:8]
 
 
-_NOT_PHONE = re.compile(r"\d{1,3}(\.\d{1,3}){3}|\d{4}-\d{2}-\d{2}\b.*|\d{1,2}:\d{2}(:\d{2})?")
-
-
-def _phone(match: re.Match[str]) -> str:
-    text = match.group(0)
-    digits = sum(c.isdigit() for c in text)
-    if digits < 7 or _NOT_PHONE.fullmatch(text) or (text.count(".") >= 2 and "+" not in text):
-        return text  # an IP address, a date, a time or a version number, not a phone
-    return f"<phone:{fingerprint(text)}>"
+def _tag(found: Found) -> str:
+    value = found.text.lower() if found.kind == "email" else found.text
+    return f"<{found.kind}:{fingerprint(value)}>"
 
 
 def mask_text(text: str) -> str:
-    """Replace emails and phone numbers inside free text."""
-    text = _EMAIL.sub(lambda m: f"<email:{fingerprint(m.group(0).lower())}>", text)
-    return _PHONE.sub(_phone, text)
+    """Replace e-mail addresses (any script) and phone numbers inside free text (see ``pii.find_pii``)."""
+    return replace_pii(text, _tag)
 
 
 def _redact(key: str, value: Any) -> Any:
     lowered = key.lower()
     if any(marker in lowered for marker in SECRET_MARKERS):
         return "[secret]"
-    if lowered in PII_KEYS and value is not None:
+    if is_personal_value(key, value) and not isinstance(value, Mapping | list | tuple):
         return f"<{lowered}:{fingerprint(str(value))}>" if isinstance(value, str) else "<redacted>"
+    if lowered == "person" and isinstance(value, Mapping | list | tuple):
+        return "<redacted>"
     if isinstance(value, str):
-        return mask_text(value)
+        return value if is_identifier_key(key) else mask_text(value)
     if isinstance(value, Mapping):
         return {k: _redact(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -13,29 +13,12 @@ import json
 import re
 from typing import Any
 
-PERSONAL_KEYS = frozenset(
-    {
-        "email",
-        "phone",
-        "phone_e164",
-        "mobile",
-        "first_name",
-        "last_name",
-        "firstname",
-        "lastname",
-        "full_name",
-        "name",
-        "street",
-        "address",
-        "postcode",
-        "message",
-        "consent_text",
-        "job_title",
-    }
-)
+from leadflow_platform.pii import PERSONAL_KEYS as PII_PERSONAL_KEYS
+from leadflow_platform.pii import is_identifier_key, is_personal_key, is_personal_value, replace_pii
+
+PERSONAL_KEYS = PII_PERSONAL_KEYS
+"""The shared definition (``leadflow_platform.pii``), the same one the log redactor uses."""
 MASK_MARK = "•••"
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"(?<![\w.])\+?\d[\d ()\-.]{6,}\d(?![\w.])")
 
 
 class MaskedValueError(ValueError):
@@ -43,8 +26,7 @@ class MaskedValueError(ValueError):
 
 
 def _is_personal(key: str) -> bool:
-    lowered = key.lower()
-    return lowered in PERSONAL_KEYS or lowered.endswith("email") or lowered.endswith("phone")
+    return is_personal_key(key)
 
 
 def mask_value(value: Any) -> Any:
@@ -63,20 +45,19 @@ def mask_value(value: Any) -> Any:
 
 
 def mask_text(text: str) -> str:
-    """Mask e-mail addresses and phone numbers inside free text (non-JSON payloads, messages)."""
-    text = _EMAIL.sub(lambda m: mask_value(m.group(0)), text)
-    return _PHONE.sub(lambda m: mask_value(m.group(0)), text)
+    """Mask e-mail addresses (any script) and phone numbers inside free text (non-JSON payloads, messages)."""
+    return replace_pii(text, lambda found: mask_value(found.text))
 
 
 def mask_json(value: Any, key: str = "") -> Any:
-    if key and _is_personal(key) and not isinstance(value, dict | list):
+    if key and is_personal_value(key, value) and not isinstance(value, dict | list):
         return mask_value(value)
     if isinstance(value, dict):
         return {k: mask_json(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_json(v, key if key and _is_personal(key) else "") for v in value]
     if isinstance(value, str):
-        return mask_text(value)
+        return value if key and is_identifier_key(key) else mask_text(value)
     return value
 
 
