@@ -64,31 +64,28 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from leadflow_contracts import DeadLetter, Event
-from prometheus_client import Counter
 from pydantic import ValidationError
 
 from leadflow_platform.broker import DEFAULT_ACK_POLICY
 from leadflow_platform.clock import Clock, SystemClock
 from leadflow_platform.kafka_io import JSON_HEADERS, RawRecord, dead_letter, raw_batch_decoder, validation_summary
 from leadflow_platform.logging import get_logger
-from leadflow_platform.metrics import EVENTS_FAILED, EVENTS_IN, EVENTS_OUT, HANDLER_SECONDS
+from leadflow_platform.metrics import (
+    CONSUMER_BATCH_FAILURES,
+    EVENTS_FAILED,
+    EVENTS_IN,
+    EVENTS_OUT,
+    HANDLER_SECONDS,
+    RECORDS_DEAD_LETTERED,
+)
 from leadflow_platform.settings import ServiceSettings
 
 log = get_logger("leadflow_platform.consumer")
 
 E = TypeVar("E", bound=Event)
 
-BATCH_FAILURES = Counter(
-    "leadflow_consumer_batch_failures_total",
-    "Batches that failed on an infrastructure error and were rewound to be read again",
-    ["service", "subscriber", "error"],
-)
-DEAD_LETTERED = Counter(
-    "leadflow_records_dead_lettered_total",
-    "Records a service sent to the dead-letter topic (invalid_event: poison; processing_error: failed the "
-    "same way twice)",
-    ["service", "topic", "reason"],
-)
+BATCH_FAILURES = CONSUMER_BATCH_FAILURES
+DEAD_LETTERED = RECORDS_DEAD_LETTERED
 
 PROCESSING_ERROR = "processing_error"
 INVALID_EVENT = "invalid_event"

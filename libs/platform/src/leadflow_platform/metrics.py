@@ -16,6 +16,17 @@ HANDLER_SECONDS = Histogram(
     ["service", "handler"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+CONSUMER_BATCH_FAILURES = Counter(
+    "leadflow_consumer_batch_failures_total",
+    "Batches that failed on an infrastructure error and were rewound to be read again",
+    ["service", "subscriber", "error"],
+)
+RECORDS_DEAD_LETTERED = Counter(
+    "leadflow_records_dead_lettered_total",
+    "Records a service sent to the dead-letter topic (invalid_event: poison; processing_error: failed the "
+    "same way twice)",
+    ["service", "topic", "reason"],
+)
 CONSUMER_LAG = Gauge("leadflow_consumer_lag", "Messages behind the log end", ["service", "topic"])
 SALESFORCE_CALLS = Counter(
     "leadflow_salesforce_api_calls_total", "Salesforce API calls made", ["service", "operation", "outcome"]
