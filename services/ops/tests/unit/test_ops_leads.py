@@ -110,3 +110,21 @@ def test_escalation_keeps_the_highest_step() -> None:
     s = on_sla(s, sla("escalated", DUE, step=2), "L4").state
     s = on_sla(s, sla("escalated", DUE, step=1), "L4").state
     assert s.escalation_step == 2
+
+
+def test_a_missed_callback_counts_once_in_attainment() -> None:
+    """The callback clock breaches for the lead (its first touch follows the callback silently): one miss,
+    and the late call afterwards (first touch met late) does not count a second one."""
+    s0 = on_routed(None, routed(), "L1").state
+    warned = on_sla(s0, sla("warning", DUE - timedelta(minutes=5), clock="callback"), "L1")
+    assert warned.outcome is None
+    breach = on_sla(warned.state, sla("breached", DUE, clock="callback"), "L1")
+    assert breach.outcome == "missed" and breach.state.is_breached
+    step = on_sla(breach.state, sla("escalated", DUE, clock="callback", step=1), "L1")
+    assert step.outcome is None and step.state.escalation_step == 1
+    late_call = DUE + timedelta(hours=1)
+    met_cb = on_sla(step.state, sla("met", late_call, clock="callback"), "L1")
+    met_ft = on_sla(met_cb.state, sla("met", late_call), "L1")
+    outcomes = [t.outcome for t in (warned, breach, step, met_cb, met_ft) if t.outcome is not None]
+    assert outcomes == ["missed"]
+    assert met_ft.state.closed and not met_ft.state.is_breached

@@ -25,11 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leadflow_sla_monitor.adapters.publisher import EventPublisher, Outgoing
 from leadflow_sla_monitor.adapters.store import LeadRecord, TimerStore
+from leadflow_sla_monitor.domain.merged import change_keys, merged_into
 from leadflow_sla_monitor.domain.signals import SignalRules, classify, owner_change, salesforce_ids
 from leadflow_sla_monitor.domain.timers import (
     UNMET_STATES,
     Emission,
+    Target,
     Timer,
+    TimerState,
+    callback_is_ahead,
     callback_target,
     first_touch_for_callback,
     first_touch_target,
@@ -37,6 +41,7 @@ from leadflow_sla_monitor.domain.timers import (
     new_timer,
     qualify_target,
     restart_for_new_owner,
+    stop_ladder,
 )
 
 log = get_logger("leadflow_sla_monitor.service")
@@ -198,6 +203,8 @@ class SlaMonitor:
             for routed in todo:
                 out.extend(await self._on_routed(conn, routed, now, work))
             await work.flush(self.store, conn, now)
+            # a duplicate's clocks are stopped by activity on the record it was merged into
+            await self.store.add_merged(conn, [(key, r.lead_id) for r in todo for key in merged_into(r)], now)
             await self._publish_and_commit(conn, out)
         return len(out)
 
@@ -249,7 +256,10 @@ class SlaMonitor:
             if callback is not None:
                 requested = callback_target(policy, callback.start, callback.end)
                 targets[0] = first_touch_for_callback(first_touch, requested, started_at)
-                targets.append(requested)
+                if callback_is_ahead(requested, started_at):
+                    targets.append(requested)
+                else:  # a window that closed before routing cannot be honoured: the first touch counts
+                    log.info("callback_already_past", lead_id=lead_id, due_at=requested.due_at.isoformat())
             for target in targets:
                 timer, started = new_timer(
                     lead_id,
@@ -267,13 +277,24 @@ class SlaMonitor:
             return out
 
         await work.flush(self.store, conn, now)  # rows created earlier in this batch must exist to be updated
+        callback_timer = timers.get("callback")
         for clock, timer in list(timers.items()):
             if timer.state not in UNMET_STATES:
+                continue
+            if clock == "callback" and policy.reset_on_reassign and routed.reassignment > timer.cycle:
+                # The lead was moved after the missed callback: the new owner's first touch takes over.
+                stopped = replace(stop_ladder(timer), owner_id=assignment.owner_id, team=assignment.team)
+                if stopped != timer and await self.store.save_timer(conn, stopped, now):
+                    timers[clock] = replace(stopped, version=stopped.version + 1)
                 continue
             if clock == "first_touch" and policy.reset_on_reassign and routed.reassignment > timer.cycle:
                 target = first_touch_target(
                     policy, calendar, started_at, _after(routed.sla.first_touch_due, started_at)
                 )
+                if callback_timer is not None and callback_timer.state in (TimerState.OPEN, TimerState.WARNED):
+                    # The callback is still ahead: the new owner's first touch follows it, as before.
+                    pending = Target("callback", callback_timer.due_at, callback_timer.warn_at, business=False)
+                    target = first_touch_for_callback(target, pending, started_at)
                 updated, started = restart_for_new_owner(
                     timer,
                     target,
@@ -303,7 +324,7 @@ class SlaMonitor:
             fresh = await claim_new_events(conn, f"{self.consumer}:changes", [c.event_id for c in batch], now)
             todo = [c for c in batch if c.event_id in fresh]
             leads = await self.store.get_leads(conn, [c.lead_id for c in todo])
-            relevant: list[tuple[CrmChange, LeadRecord]] = []
+            relevant: list[tuple[CrmChange, LeadRecord, bool]] = []  # (change, lead, merged into the record)
             learnt: dict[str, LeadRecord] = {}  # Salesforce id → lead, from Lead changes earlier in the batch
             for change in todo:
                 lead = leads.get(change.lead_id)
@@ -312,19 +333,48 @@ class SlaMonitor:
                     lead = next((learnt[i] for i in ids if i in learnt), None)
                     lead = lead or await self.store.find_lead_by_salesforce_id(conn, ids)
                 if lead is not None:
-                    relevant.append((change, lead))
+                    relevant.append((change, lead, False))
                     if change.object == "Lead":
                         learnt[change.record_id] = lead
-            timers = await self.store.get_timers_of(conn, [lead.lead_id for _, lead in relevant])
-            for change, lead in relevant:
-                out.extend(await self._on_change(conn, change, lead, timers.setdefault(lead.lead_id, {}), now))
+            seen = {(c.event_id, lead.lead_id) for c, lead, _ in relevant}
+            relevant.extend(await self._merged_leads(conn, todo, seen))
+            timers = await self.store.get_timers_of(conn, [lead.lead_id for _, lead, _ in relevant])
+            for change, lead, merged in relevant:
+                out.extend(
+                    await self._on_change(conn, change, lead, timers.setdefault(lead.lead_id, {}), now, merged=merged)
+                )
             await self._publish_and_commit(conn, out)
         return len(out)
 
+    async def _merged_leads(
+        self, conn: AsyncConnection, changes: Sequence[CrmChange], seen: set[tuple[str, str]]
+    ) -> list[tuple[CrmChange, LeadRecord, bool]]:
+        """(change, lead) for every lead merged into the record a change concerns (``domain.merged``)."""
+        by_key = await self.store.merged_leads(conn, [k for c in changes for k in change_keys(c)])
+        if not by_key:
+            return []
+        wanted = {c.event_id: [lid for k in change_keys(c) for lid in by_key.get(k, ())] for c in changes}
+        leads = await self.store.get_leads(conn, [lid for ids in wanted.values() for lid in ids])
+        out: list[tuple[CrmChange, LeadRecord, bool]] = []
+        for change in changes:
+            for lead_id in dict.fromkeys(wanted[change.event_id]):
+                lead = leads.get(lead_id)
+                if lead is not None and (change.event_id, lead_id) not in seen:
+                    seen.add((change.event_id, lead_id))
+                    out.append((change, lead, True))
+        return out
+
     async def _on_change(
-        self, conn: AsyncConnection, change: CrmChange, lead: LeadRecord, timers: dict[str, Timer], now: datetime
+        self,
+        conn: AsyncConnection,
+        change: CrmChange,
+        lead: LeadRecord,
+        timers: dict[str, Timer],
+        now: datetime,
+        *,
+        merged: bool = False,
     ) -> list[Outgoing]:
-        if change.object == "Lead" and lead.salesforce_id != change.record_id:
+        if change.object == "Lead" and lead.salesforce_id != change.record_id and not merged:
             await self.store.set_salesforce_id(conn, lead.lead_id, change.record_id, now)
         new_owner = owner_change(change)
         if new_owner is not None:

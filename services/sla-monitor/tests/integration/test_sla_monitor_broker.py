@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from leadflow_contracts import topics
 from leadflow_contracts.base import Event
+from leadflow_contracts.lead import CallbackWindow, LeadSourceKind
 from leadflow_contracts.pipeline import DeadLetter, ReassignRequested
 from leadflow_contracts.sla import SlaEvent
 from leadflow_platform.clock import FakeClock
@@ -128,6 +129,60 @@ async def test_met_breach_ladder_restart_and_deadletter(
     assert [r.target for r in reassigns] == ["any", "team_queue"]
     assert all(r.key == b"B-late" for r in records)
     assert all("005LATE" in r.exclude_owner_ids for r in reassigns)
+
+
+async def test_one_missed_callback_is_one_breach_and_one_escalation_per_step(
+    kafka_bootstrap: str, topic_namespace: Any, database_url: str
+) -> None:
+    """Nobody calls the prospect back: one ``breached`` event (the callback clock), one escalation
+    event per ladder step (crm-sync turns each into one Task), the first touch stays silent; the
+    call that comes afterwards meets both clocks, late."""
+    clock = FakeClock(MONDAY_9)
+    settings = SlaSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_namespace.prefix,
+        database_url=database_url,
+        instance_id="sla-cb-1",
+        scheduler_poll_seconds=0.05,
+    )
+    sla_topic = topic_namespace(topics.SLA_EVENTS)
+    window = CallbackWindow(start=MONDAY_9 + timedelta(hours=2), timezone="Europe/Oslo")  # 11:00 Oslo
+    routed = make_routed(
+        "CB-miss", MONDAY_9, lead_source=LeadSourceKind.CALLBACK_REQUEST, policy="hot", callback=window
+    )
+
+    async def count(topic: str) -> int:
+        return len(await consume(kafka_bootstrap, topic, 10_000, timeout=0.3))
+
+    async with running(settings, clock) as app:
+        await send(kafka_bootstrap, topic_namespace(topics.LEADS_ROUTED), [routed])
+        await wait_for(lambda: _at_least(count(sla_topic), 3), timeout=60)  # started x 3 clocks
+        clock.set(MONDAY_9 + timedelta(minutes=110))  # 10:50: the reminder before the 11:00 window
+        app.state.sla.scheduler.wake()
+        await wait_for(lambda: _at_least(count(sla_topic), 4), timeout=30)
+        clock.set(MONDAY_9 + timedelta(minutes=140))  # 11:20: past the window's tolerance (11:15)
+        app.state.sla.scheduler.wake()
+        await wait_for(lambda: _at_least(count(sla_topic), 6), timeout=30)  # breached + notify
+        clock.set(MONDAY_9 + timedelta(hours=6))  # the rest of the ladder (reassign, team queue)
+        app.state.sla.scheduler.wake()
+        await wait_for(lambda: _at_least(count(sla_topic), 8), timeout=30)
+        await send(
+            kafka_bootstrap,
+            topic_namespace(topics.CRM_CHANGES),
+            [task_change("CB-miss", MONDAY_9 + timedelta(hours=6), owner_id="005REP1")],
+        )
+        await wait_for(lambda: _at_least(count(sla_topic), 10), timeout=30)  # met x 2
+
+    events = [e for e in await sla_events(kafka_bootstrap, sla_topic, 100) if e.lead_id == "CB-miss"]
+    kinds = [(e.clock, e.kind.value, e.escalation_action) for e in events]
+    assert [k for k in kinds if k[1] == "breached"] == [("callback", "breached", None)]
+    assert [k for k in kinds if k[1] == "warning"] == [("callback", "warning", None)]
+    assert [k[2] for k in kinds if k[1] == "escalated"] == ["notify_team_leader", "reassign", "team_queue"]
+    assert {k[0] for k in kinds if k[1] in {"warning", "breached", "escalated"}} == {"callback"}
+    assert sorted(k[0] for k in kinds if k[1] == "met") == ["callback", "first_touch"]
+    assert len({e.event_id for e in events}) == len(events)
+    reassigns = await consume(kafka_bootstrap, topic_namespace(topics.LEADS_REASSIGN), 10, timeout=3)
+    assert [ReassignRequested.model_validate_json(r.value).target for r in reassigns] == ["any", "team_queue"]
 
 
 async def _at_least(value: Any, n: int) -> bool:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from leadflow_sla_monitor.domain.timers import (
     TimerState,
+    callback_is_ahead,
     callback_target,
     event_id,
     fire,
@@ -211,28 +212,39 @@ def test_reminder_and_breach_of_a_callback_use_wall_time() -> None:
     assert [e.kind for e in breach.emissions] == ["breached", "escalated"]
 
 
-def test_a_callback_breach_only_notifies_and_first_touch_waits_for_the_window() -> None:
+def test_a_missed_callback_is_one_breach_with_the_whole_ladder() -> None:
     hot = POLICIES.by_name("hot")
     assert hot is not None and len(hot.escalation) == 3
     cal = CALS["oslo"]
     requested = datetime(2026, 3, 2, 14, 0, tzinfo=OSLO)
     callback = callback_target(hot, requested, requested + timedelta(minutes=30))
     assert callback.due_at == datetime(2026, 3, 2, 14, 45, tzinfo=OSLO)  # window end + 15 min tolerance
-    timer, _ = new_timer("L7", callback, policy=hot, calendar=cal, started_at=MONDAY_9)
-    breach = fire(timer, hot, cal, callback.due_at)
-    assert [(e.kind, e.escalation_action) for e in breach.emissions] == [
-        ("breached", None),
-        ("escalated", "notify_team_leader"),
-    ]
-    assert breach.timer.state is TimerState.ESCALATED  # no reassign from the callback clock
-    # Route stamps first touch at the requested minute; the window's tolerance applies to it too.
+    # Route stamps first touch at the requested minute; the first touch follows the callback.
     stamped = first_touch_target(hot, cal, MONDAY_9, requested)
-    ft = first_touch_for_callback(stamped, callback, MONDAY_9)
-    assert ft.due_at == callback.due_at and ft.warn_at == callback.warn_at
+    ft_target = first_touch_for_callback(stamped, callback, MONDAY_9)
+    assert ft_target.due_at == callback.due_at and not ft_target.fires
+    cb, _ = new_timer("L7", callback, policy=hot, calendar=cal, started_at=MONDAY_9)
+    ft, ft_started = new_timer("L7", ft_target, policy=hot, calendar=cal, started_at=MONDAY_9)
+    assert ft.next_fire_at is None and ft.warn_at is None and "follows the requested callback" in ft_started.reason
+    # Nobody calls: over the whole afternoon and the next day, only the callback clock speaks.
+    emitted = []
+    for timer in (cb, ft):
+        current = timer
+        for minutes in range(0, 60 * 30, 5):
+            transition = fire(current, hot, cal, requested + timedelta(minutes=minutes))
+            emitted.extend((current.clock, e.kind, e.escalation_action) for e in transition.emissions)
+            current = transition.timer
+    assert [e for e in emitted if e[1] == "breached"] == [("callback", "breached", None)]
+    assert [e[2] for e in emitted if e[1] == "escalated"] == ["notify_team_leader", "reassign", "team_queue"]
+    assert all(clock == "callback" for clock, _kind, _action in emitted)
+    # The call that meets the callback meets the first touch as well (late here, so counted as missed).
+    late = datetime(2026, 3, 2, 15, 0, tzinfo=OSLO)
+    assert meet(ft, at=late, by="r", how="task:Call", calendar=cal).reason == "met_late"
     # A callback already past when the lead is routed leaves the business-time target alone.
     past = callback_target(hot, MONDAY_9 - timedelta(hours=2), None)
     normal = first_touch_target(hot, cal, MONDAY_9)
     assert first_touch_for_callback(normal, past, MONDAY_9) is normal
+    assert not callback_is_ahead(past, MONDAY_9)
 
 
 def test_owner_unavailable_exactly_at_threshold() -> None:

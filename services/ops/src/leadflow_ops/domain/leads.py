@@ -232,6 +232,15 @@ def on_sla(old: LeadState | None, ev: Sla, lead_id: str) -> Transition:
         state = replace(state, breached_clocks=_clocks_with(state.breached_clocks, ev.clock, True))
     elif ev.kind in ("met", "cancelled"):
         state = replace(state, breached_clocks=_clocks_with(state.breached_clocks, ev.clock, False))
+    if ev.clock == "callback" and ev.kind in ("breached", "escalated"):
+        # While a requested callback is ahead, sla-monitor's first-touch clock follows it silently and
+        # the callback clock breaches and escalates for the lead: a missed callback is the lead's one miss.
+        new = replace(state, escalation_step=max(state.escalation_step, ev.escalation_step))
+        if ev.kind == "breached":
+            new = replace(new, breached_at=state.breached_at or ev.occurred_at)
+            if state.outcome is None:
+                return Transition(state=replace(new, outcome="missed"), outcome="missed")
+        return Transition(state=new)
     if ev.clock != "first_touch":
         return Transition(state=state)
     if ev.kind == "started":

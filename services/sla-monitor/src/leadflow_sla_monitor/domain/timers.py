@@ -113,6 +113,9 @@ class Target:
     warn_at: datetime | None
     business: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
+    fires: bool = True
+    """False for a clock that never warns or breaches by itself: a first touch that follows a
+    requested callback (the callback clock warns, breaches and escalates for both)."""
 
 
 def warn_time(
@@ -153,11 +156,31 @@ def callback_target(policy: SlaPolicy, requested_start: datetime, requested_end:
 
 
 def first_touch_for_callback(first_touch: Target, callback: Target, started_at: datetime) -> Target:
-    """With a callback still ahead, the first touch is due when the callback is (not earlier, e.g.
-    at the exact requested minute as route stamps it): the window's tolerance applies to both."""
-    if callback.warn_at is None or callback.due_at <= started_at or first_touch.due_at >= callback.due_at:
+    """With a callback still ahead, the first touch follows it: due when the callback is (the
+    window's tolerance applies to both), and silent. One missed callback is one miss, so only the
+    callback clock warns, breaches and climbs the escalation ladder; the call that meets the
+    callback meets the first touch too. A callback already past at routing leaves the first touch alone
+    (and gets no clock of its own: see ``callback_is_ahead``)."""
+    if not callback_is_ahead(callback, started_at):
         return first_touch
-    return Target("first_touch", callback.due_at, callback.warn_at, business=False)
+    return Target(
+        "first_touch",
+        callback.due_at,
+        None,
+        business=False,
+        notes=(*first_touch.notes, "follows the requested callback"),
+        fires=False,
+    )
+
+
+def callback_is_ahead(callback: Target, started_at: datetime) -> bool:
+    """True if the requested callback can still be honoured when the clocks start."""
+    return callback.due_at > started_at
+
+
+def follows_callback(timer: Timer) -> bool:
+    """A first-touch clock that waits for the callback clock (it has no instant of its own to fire)."""
+    return timer.clock == "first_touch" and timer.next_fire_at is None and timer.state is TimerState.OPEN
 
 
 def new_timer(
@@ -174,7 +197,7 @@ def new_timer(
     lead_source: str | None = None,
     client_type: str | None = None,
 ) -> tuple[Timer, Emission]:
-    warn = target.warn_at if target.warn_at is not None and target.warn_at < target.due_at else None
+    warn = target.warn_at if target.fires and target.warn_at is not None and target.warn_at < target.due_at else None
     timer = Timer(
         lead_id=lead_id,
         clock=target.clock,
@@ -184,7 +207,7 @@ def new_timer(
         started_at=started_at,
         due_at=target.due_at,
         warn_at=warn,
-        next_fire_at=warn or target.due_at,
+        next_fire_at=(warn or target.due_at) if target.fires else None,
         cycle=cycle,
         owner_id=owner_id,
         team=team,
@@ -196,7 +219,8 @@ def new_timer(
         event_id(lead_id, target.clock, cycle, "started"),
         "started",
         started_at,
-        reason=f"policy {policy.name}: {target.clock} due {target.due_at.isoformat()} ({calendar.name})",
+        reason=f"policy {policy.name}: {target.clock} due {target.due_at.isoformat()} ({calendar.name})"
+        + "".join(f"; {note}" for note in target.notes),
     )
     return timer, started
 
@@ -205,7 +229,7 @@ def restart_for_new_owner(
     timer: Timer, target: Target, *, owner_id: str | None, team: str | None, started_at: datetime, cycle: int
 ) -> tuple[Timer, Emission]:
     """A reassigned lead's first-touch clock starts again for the new owner (policy ``reset_on_reassign``)."""
-    warn = target.warn_at if target.warn_at is not None and target.warn_at < target.due_at else None
+    warn = target.warn_at if target.fires and target.warn_at is not None and target.warn_at < target.due_at else None
     restarted = replace(
         timer,
         state=TimerState.OPEN,
@@ -213,7 +237,7 @@ def restart_for_new_owner(
         started_at=started_at,
         due_at=target.due_at,
         warn_at=warn,
-        next_fire_at=warn or target.due_at,
+        next_fire_at=(warn or target.due_at) if target.fires else None,
         escalation_step=0,
         owner_id=owner_id,
         team=team,
@@ -233,11 +257,16 @@ def _step_time(calendar: BusinessCalendar, base: datetime, delay: timedelta) -> 
 
 
 def ladder(timer: Timer, policy: SlaPolicy) -> tuple[EscalationStep, ...]:
-    """The escalation steps for this clock. A callback breach only notifies: moving the lead is the
-    first-touch clock's job (its deadline covers the callback), so one miss never reassigns twice."""
-    if timer.clock == "callback":
-        return tuple(s for s in policy.escalation if s.action is EscalationAction.NOTIFY_TEAM_LEADER)
+    """The escalation steps for this clock: the policy's whole ladder. A callback clock carries it
+    for the lead (the first touch follows the callback silently), so one miss escalates once."""
     return policy.escalation
+
+
+def stop_ladder(timer: Timer) -> Timer:
+    """A breached clock whose lead was reassigned: the rest of its ladder no longer applies."""
+    if timer.state is not TimerState.BREACHED:
+        return timer
+    return replace(timer, state=TimerState.ESCALATED, next_fire_at=None)
 
 
 def fire(timer: Timer, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime) -> Transition:
