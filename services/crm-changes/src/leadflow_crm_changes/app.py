@@ -66,7 +66,7 @@ def create_app(
             lease_name=settings.lease_name, lease_ttl=settings.lease_ttl_seconds,
             holder=default_holder(settings.instance_id),
             integration_user_ids=frozenset(settings.integration_user_ids),
-            error_backoff=settings.error_backoff_seconds,
+            error_backoff=settings.error_backoff_seconds, snapshot_objects=frozenset(settings.snapshot_objects),
         ),
         repo, gateway, make_publisher(broker, topic, settings.service_name), clock,
     )

@@ -44,6 +44,8 @@ class FeedConfig:
     holder: str
     integration_user_ids: frozenset[str] = frozenset()
     error_backoff: float = 5.0
+    snapshot_objects: frozenset[str] = frozenset()
+    """Fresh start: read from the beginning (every record), and no echo filter (leadflow never writes them)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ class ChangeFeed:
 
     async def _initial_cursor(self, obj: FeedObject) -> CursorState:
         start = self.config.start_from
+        if obj.name in self.config.snapshot_objects:
+            start = "beginning"  # the roster: every existing User/queue once, then its changes
         if start == "beginning":
             state = CursorState()
         elif start == "latest":
@@ -237,8 +241,9 @@ class ChangeFeed:
         events: list[CrmChange] = []
         snapshots: list[SnapshotRow] = []
         tracked = obj.tracked_fields
+        echoes_of = frozenset() if obj.name in self.config.snapshot_objects else self.integration_users
         for v in versions:
-            decision = ch.decide(v, previous.get(v.record_id), tracked, self.integration_users)
+            decision = ch.decide(v, previous.get(v.record_id), tracked, echoes_of)
             VERSIONS.labels(obj.name, decision.outcome.value).inc()
             stats.read += 1
             if decision.outcome is ch.Outcome.DUPLICATE:

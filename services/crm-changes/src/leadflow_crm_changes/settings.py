@@ -7,7 +7,7 @@ from leadflow_salesforce import SalesforceSettings
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from leadflow_crm_changes.domain.feed import DEFAULT_OBJECTS, FeedObject
+from leadflow_crm_changes.domain.feed import DEFAULT_OBJECTS, SNAPSHOT_OBJECTS, FeedObject
 
 
 class CrmChangesSettings(ServiceSettings):
@@ -34,6 +34,11 @@ class CrmChangesSettings(ServiceSettings):
         default="latest",
         description="First start only: 'latest' (changes after the newest existing record), 'beginning' (every "
         "record, as a flood of created events) or an ISO-8601 datetime.",
+    )
+    snapshot_objects: list[str] = Field(
+        default_factory=lambda: list(SNAPSHOT_OBJECTS),
+        description="Objects published in full on a fresh start (every existing record, then changes), whatever "
+        "start_from says, and never filtered as echoes: the roster (User, Group queues).",
     )
     integration_user_ids: list[str] = Field(
         default_factory=list,

@@ -62,6 +62,7 @@ DEFAULT_OBJECTS: tuple[FeedObject, ...] = (
         "Username", "FirstName", "LastName", "Email", "IsActive", "TimeZoneSidKey", "ManagerId", "Title",
         "Role_Name__c", "Team__c", "Territory__c", "Languages__c", "Weight__c", "Is_Absent__c", "Working_Hours__c",
     )),
+    FeedObject(name="Group", fields=("Name", "DeveloperName", "Type", "Email")),
     FeedObject(name="Account", fields=(
         "Name", "OwnerId", "Type", "Industry", "BillingCountry", "Key_Account__c", "Client_Type__c",
         "Overdue_Debt__c", "Region__c", "Last_Activity_Date__c", "External_Ref__c",
@@ -84,6 +85,12 @@ DEFAULT_OBJECTS: tuple[FeedObject, ...] = (
         "Name", "AccountId", "StageName", "Amount", "CloseDate", "OwnerId", "LeadSource", "IsClosed", "IsWon",
     )),
 )
+
+
+SNAPSHOT_OBJECTS: tuple[str, ...] = ("User", "Group")
+"""Read from the beginning on a fresh start (a snapshot of every record, then changes), whatever ``start_from``
+says: every consumer must know every rep and queue, not only those changed since leadflow started. leadflow
+never writes them, so none of their versions is an echo."""
 
 
 def soql_datetime(when: datetime) -> str:
