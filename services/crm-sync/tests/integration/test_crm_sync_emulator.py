@@ -181,6 +181,28 @@ async def test_duplicate_updates_the_existing_record(stackf: dict[str, Any], sf:
     assert rec["OwnerId"] == SELLER and rec["Score__c"] == 72.0 and rec["Status"] == "Working - Contacted"
 
 
+@pytest.mark.parametrize("second_first", [False, True], ids=["first-written-first", "repeat-written-first"])
+async def test_the_same_person_in_flight_is_one_lead_whichever_write_lands_first(
+        stackf: dict[str, Any], sf: Salesforce, second_first: bool) -> None:
+    first_id, again_id = f"it-inflight-a-{second_first}", f"it-inflight-b-{second_first}"
+    email = f"siri{int(second_first)}@bolgen.example"
+    first = routed(first_id, owner_id=SELLER, occurred_at=NOW, email=email, score=55.0)
+    again = routed(again_id, owner_id=SELLER, occurred_at=NOW, email=email, score=81.0,
+                   duplicate_of=DuplicateOf(object="Lead", record_id=first_id, matched_on="email",
+                                            leadflow_id=first_id))
+    for ev in ((again, first) if second_first else (first, again)):
+        await stackf["publish"](ev, topics.LEADS_ROUTED, ev.lead_id)
+        await synced(stackf["collector"], ev.lead_id)
+    rows = sf.query(f"SELECT Id, Leadflow_Id__c, Status, SLA_Status__c, Score__c FROM Lead WHERE Email = '{email}'")
+    assert rows["totalSize"] == 1, rows["records"]
+    (rec,) = rows["records"]
+    assert rec["Leadflow_Id__c"] == first_id
+    assert rec["Status"] == "Open - Not Contacted" and rec["SLA_Status__c"] == "On Track"
+    assert rec["Score__c"] == (55.0 if second_first else 81.0)  # the later write wins
+    ids = {s["salesforce_id"] for lid in (first_id, again_id) for s in stackf["collector"].synced_for(lid)}
+    assert ids == {rec["Id"]}
+
+
 async def test_callback_task_created_once_and_a_replay_writes_nothing(stackf: dict[str, Any], sf: Salesforce,
                                                                       emu: EmulatorHandle) -> None:
     cb = NOW + timedelta(hours=3)

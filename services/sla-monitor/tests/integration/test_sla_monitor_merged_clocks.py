@@ -1,0 +1,88 @@
+"""Merged leads and Contact follow-ups: rep activity on the record a lead went into stops that lead's clocks
+(SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from leadflow_contracts.pipeline import DuplicateOf, LeadRouted
+from leadflow_contracts.sla import SlaEvent
+from leadflow_platform.clock import FakeClock
+from leadflow_platform.db import create_engine
+from leadflow_sla_monitor.adapters.publisher import RecordingPublisher
+from leadflow_sla_monitor.adapters.store import TimerStore
+from leadflow_sla_monitor.domain.merged import change_keys, merged_into
+from leadflow_sla_monitor.service import Calendars, SlaMonitor
+from leadflow_sla_monitor.testing import MONDAY_9, lead_change, make_routed, task_change, test_calendars, test_policies
+
+pytestmark = pytest.mark.integration
+
+
+def merged(lead_id: str, dup: DuplicateOf) -> LeadRouted:
+    ev = make_routed(lead_id, MONDAY_9, owner_id="005REP2")
+    return ev.model_copy(update={"enrichment": ev.enrichment.model_copy(update={"duplicate_of": dup})})
+
+
+def met(pub: RecordingPublisher) -> set[tuple[str, str]]:
+    return {(e.lead_id, e.clock) for e in pub.events("sla.events") if isinstance(e, SlaEvent) and e.kind == "met"}
+
+
+async def test_activity_on_the_merged_into_record_meets_the_merged_leads_clocks(database_url: str) -> None:
+    clock = FakeClock(MONDAY_9)
+    engine = create_engine(database_url)
+    store = TimerStore(engine)
+    await store.create_tables()
+    pub = RecordingPublisher()
+    monitor = SlaMonitor(store, pub, test_policies(), Calendars(test_calendars()), clock)
+    try:
+        await monitor.handle_routed(
+            [
+                make_routed("first", MONDAY_9),  # leadflow's own lead
+                merged("again", DuplicateOf(object="Lead", record_id="first", matched_on="email", leadflow_id="first")),
+                merged(
+                    "again-2", DuplicateOf(object="Lead", record_id="first", matched_on="phone", leadflow_id="first")
+                ),
+                merged("old-lead", DuplicateOf(object="Lead", record_id="00QOLD", matched_on="email")),
+                merged("follow-up", DuplicateOf(object="Contact", record_id="003CONTACT", matched_on="email")),
+                make_routed("bystander", MONDAY_9),
+            ]
+        )
+        await monitor.handle_routed([make_routed("first", MONDAY_9)])  # a replay files nothing twice
+        clock.advance(timedelta(minutes=10))
+        # a rep calls the first lead: a Task keyed by the first lead's id
+        await monitor.handle_changes([task_change("first", clock.now(), who_id="00QFIRST", record_id="00T1")])
+        assert met(pub) == {("first", "first_touch"), ("again", "first_touch"), ("again-2", "first_touch")}
+        # a rep works the pre-existing Lead (not leadflow's: keyed by its Salesforce Id)
+        await monitor.handle_changes([lead_change("00QOLD", clock.now(), status="Working", record_id="00QOLD")])
+        assert ("old-lead", "first_touch") in met(pub)
+        # a rep logs an e-mail on the Contact the follow-up went to
+        mail = task_change(
+            "003CONTACT", clock.now(), subtype="Email", subject="Email: re", who_id="003CONTACT", record_id="00T2"
+        )
+        await monitor.handle_changes([mail])
+        assert ("follow-up", "first_touch") in met(pub)
+        # qualifying the first lead qualifies the leads merged into it; the bystander is untouched
+        await monitor.handle_changes([lead_change("first", clock.now(), status="Qualified", record_id="00QFIRST")])
+        assert {("again", "qualify"), ("again-2", "qualify"), ("first", "qualify")} <= met(pub)
+        assert not any(lead == "bystander" for lead, _ in met(pub))
+        # the merged lead never took the record's Salesforce id (the record is the first lead's)
+        async with engine.connect() as conn:
+            assert (await store.get_lead(conn, "again")).salesforce_id is None  # type: ignore[union-attr]
+            assert (await store.get_lead(conn, "first")).salesforce_id == "00QFIRST"  # type: ignore[union-attr]
+        # each met once, even when the same change is delivered again
+        before = len(pub.events("sla.events"))
+        await monitor.handle_changes([lead_change("first", clock.now(), status="Qualified", record_id="00QFIRST")])
+        assert len(pub.events("sla.events")) == before
+    finally:
+        await engine.dispose()
+
+
+def test_keys_of_a_merged_lead_and_of_a_change_meet() -> None:
+    own = make_routed("x", MONDAY_9)
+    assert merged_into(own) == ()
+    in_flight = merged("y", DuplicateOf(object="Lead", record_id="x", matched_on="email", leadflow_id="x"))
+    assert set(merged_into(in_flight)) <= set(change_keys(lead_change("x", MONDAY_9, status="Working")))
+    contact = merged("z", DuplicateOf(object="Contact", record_id="003C", matched_on="phone"))
+    assert set(merged_into(contact)) <= set(change_keys(task_change("003C", MONDAY_9, who_id="003C")))
+    assert not set(merged_into(contact)) & set(change_keys(task_change("003D", MONDAY_9, who_id="003D")))
