@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from leadflow_sf_emulator import auth, identity, ids, soap
+from leadflow_sf_emulator import auth, bulk1, identity, ids, soap
 from leadflow_sf_emulator.clock import EmulatorClock
 from leadflow_sf_emulator.control import control_routes
 from leadflow_sf_emulator.errors import SalesforceError, invalid_session, limit_exceeded
@@ -192,6 +192,8 @@ def create_app(settings: EmulatorSettings | None = None, *, clock: EmulatorClock
                     form = dict(parse_qsl(body.decode("utf-8", "replace")))
                     org.sessions.revoke(form.get("token", ""))
                     return Response(status_code=200)
+            if kind == "async" and len(segments) >= 2:
+                return bulk_v1(request, method, segments[1:], body, presented)
             if kind in ("apexrest", "async"):
                 org.sessions.validate(presented)
                 raise SalesforceError("NOT_FOUND", f"Could not find a match for URL {path}", status=404)
@@ -236,6 +238,23 @@ def create_app(settings: EmulatorSettings | None = None, *, clock: EmulatorClock
         )
         resp = dispatch(org, req)
         return _render(resp, org.limit_info())
+
+    def bulk_v1(request: Request, method: str, segments: list[str], body: bytes, presented: str | None) -> Response:
+        content_type = request.headers.get("content-type", "").lower()
+        job_fmt = "JSON" if "json" in content_type else "XML"
+        try:
+            try:
+                session = org.sessions.validate(presented)
+            except SalesforceError:
+                raise bulk1.BulkError("InvalidSessionId", "Invalid session id", 400) from None
+            try:
+                org.charge_api_call()
+            except SalesforceError as e:
+                raise bulk1.BulkError("ExceededQuota", e.message, 400) from None
+            reply = bulk1.route(org, method, segments, content_type, body, session.user_id)
+        except bulk1.BulkError as e:
+            reply = bulk1.error_reply(e, job_fmt)
+        return Response(reply.body, reply.status, media_type=reply.media_type)
 
     def soap_call(request: Request, body: bytes) -> Response:
         try:

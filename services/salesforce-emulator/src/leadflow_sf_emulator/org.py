@@ -62,6 +62,7 @@ class Org:
         self.cursors: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         self.cursors_batch: dict[str, int] = {}
         self.bulk_jobs: dict[str, Any] = {}
+        self.bulk1_jobs: dict[str, Any] = {}  # Bulk API 1.0 (bulk1.Job)
         self.integration_user_id = self.ensure_baseline()
         if settings.seed and self.record_count() <= len(LEAD_STATUSES) + 1:
             self.seed_file(settings.seed)
@@ -121,6 +122,7 @@ class Org:
         self.store.wipe()
         self.cursors.clear()
         self.bulk_jobs.clear()
+        self.bulk1_jobs.clear()
         self.request_log.clear()
         self.counters.clear()
         self.faults.clear()
