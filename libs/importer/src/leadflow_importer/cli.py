@@ -31,6 +31,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--sheet", help="XLSX sheet name (default: the first)")
     p.add_argument("--ledger", type=Path, default=Path.home() / ".cache" / "leadflow" / "imports.sqlite")
     p.add_argument("--force", action="store_true", help="publish rows already imported before")
+    p.add_argument(
+        "--default-region",
+        help="ISO country for national phone numbers of rows that name no country (use intake's for this source)",
+    )
+    p.add_argument(
+        "--email-internationalization",
+        action="store_true",
+        help="the Salesforce org has Email Address Internationalization on "
+        "(as INTAKE_EMAIL_ADDRESS_INTERNATIONALIZATION)",
+    )
     p.set_defaults(func=_run)
 
 
@@ -50,6 +60,8 @@ def _run(args: argparse.Namespace) -> int:
         ledger=args.ledger,
         force=args.force,
         sheet=args.sheet,
+        default_region=args.default_region.upper() if args.default_region else None,
+        email_internationalization=args.email_internationalization,
     )
     try:
         summary = asyncio.run(run_import(opts))

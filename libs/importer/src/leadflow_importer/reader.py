@@ -1,7 +1,8 @@
 """Stream rows out of real-world CSV and XLSX files in bounded memory.
 
 CSV: UTF-8 (with or without BOM), falling back to Windows-1252/Latin-1; separator sniffed among
-``, ; TAB |``; quoted newlines handled by the csv module.
+``, ; TAB |``; quoted newlines handled by the csv module. Row numbers are the record's first physical
+line (the header is line 1), i.e. the row a person finds in a spreadsheet; XLSX rows are sheet rows.
 """
 
 from __future__ import annotations
@@ -106,11 +107,17 @@ class RowSource:
             reader = csv.reader(counting, delimiter=delimiter)
             headers = next(reader, [])
             self.info = FileInfo(encoding, delimiter, [h.strip() for h in headers], self.size)
-            for values in reader:
+            while True:
+                # A record with quoted newlines spans several lines; a person finds it in a spreadsheet
+                # at its *first* line, so that is the row number reported.
+                first_line = reader.line_num + 1
+                values = next(reader, None)
+                if values is None:
+                    break
                 self._progress = min(1.0, counting.chars / max(1, self.size))
                 if not any(v.strip() for v in values):
                     continue
-                yield reader.line_num, values
+                yield first_line, values
         self._progress = 1.0
 
     def _xlsx_rows(self) -> Iterator[tuple[int, list[str]]]:

@@ -1,4 +1,10 @@
-"""Turn one mapped row into a LeadSubmitted payload, or a local rejection with a reason."""
+"""Turn one mapped row into a LeadSubmitted payload, or a local rejection with a reason.
+
+The verdict on a row's contact data is intake's own: ``build`` runs the row's ``LeadSubmitted``
+through ``leadflow_intake.domain.decide.decide`` (the same function intake runs on every submission),
+so a row is rejected here exactly when intake would reject it, for the same reason and field, and a
+row intake would accept (say, a bad e-mail but a valid phone) is published.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from leadflow_contracts import LeadSubmitted
+from leadflow_intake.domain.decide import Accepted, DecisionContext, decide
+from leadflow_intake.domain.emails import EmailPolicy
 from pydantic import ValidationError
 
 NAMESPACE = uuid.UUID("6f1c9a52-4a53-4c2e-9d8e-3c1c0e3b7a10")
 _TRUE = {"1", "true", "yes", "y", "ja", "j", "oui", "si", "sí", "x", "✓", "opt in", "opted in"}
 _FALSE = {"0", "false", "no", "n", "nei", "nein", "non", "nee", ""}
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,10 @@ class Built:
     reason: str | None = None
     field: str | None = None
     message: str | None = None
+    notes: tuple[str, ...] = ()
+    """What intake will not take as given (an e-mail Salesforce cannot store, an unverified phone …)."""
+    contact: tuple[str | None, str | None] = (None, None)
+    """(e-mail decision, phone status) as intake will record them."""
 
 
 def stable_ids(source: str, campaign: str, values: list[str]) -> tuple[str, str]:
@@ -59,7 +70,11 @@ def build(
     campaign: str,
     now: datetime,
     default_country: str | None = None,
+    default_region: str | None = None,
+    email_policy: EmailPolicy | None = None,
 ) -> Built:
+    """``default_region``/``email_policy`` should equal intake's (``INTAKE_DEFAULT_REGION`` or the source's
+    ``default_region``; ``INTAKE_EMAIL_ADDRESS_INTERNATIONALIZATION``) so both give the same verdict."""
     event_id, lead_id = stable_ids(source_system, campaign, values)
     fields: dict[str, str] = {}
     for index, target in mapping.items():
@@ -105,11 +120,6 @@ def build(
             engagement[name] = int(value)
     if default_country and "country" not in company:
         company["country"] = default_country
-    email = person.get("email")
-    if email and not _EMAIL.match(email):
-        return fail("invalid_email", "person.email", f"person.email: {email!r} is not an e-mail address")
-    if not email and not person.get("phone"):
-        return fail("no_contact", "person.email", "the row has neither an e-mail address nor a phone number")
     payload = {
         "event_id": event_id,
         "lead_id": lead_id,
@@ -128,9 +138,22 @@ def build(
         "original": {"row": row_number, "values": values[:60]},
     }
     try:
-        LeadSubmitted.model_validate(payload)
+        submitted = LeadSubmitted.model_validate(payload)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         return fail("schema_violation", where, f"{where}: {err['msg']}")
-    return Built(row_number, event_id, lead_id, json.dumps(payload, ensure_ascii=False).encode())
+    verdict = decide(
+        submitted,
+        DecisionContext(now=now, default_region=default_region, email_policy=email_policy or EmailPolicy()),
+    )
+    if not isinstance(verdict, Accepted):
+        return fail(verdict.reason.value, verdict.field, verdict.message)
+    return Built(
+        row_number,
+        event_id,
+        lead_id,
+        json.dumps(payload, ensure_ascii=False).encode(),
+        notes=verdict.notes,
+        contact=(verdict.email_decision, verdict.phone_status),
+    )

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from leadflow_contracts import topics
+from leadflow_intake.domain.emails import EmailPolicy
 from leadflow_platform.offsets import end_offsets_of_topics
 
 from leadflow_importer.mapping import MappingFile, detect
@@ -38,6 +39,12 @@ class ImportOptions:
     sheet: str | None = None
     batch_size: int = 2000
     progress_stream: TextIO | None = None
+    default_region: str | None = None
+    """Intake's default region for this source (so local verdicts equal intake's)."""
+    email_internationalization: bool = False
+    """Intake's INTAKE_EMAIL_ADDRESS_INTERNATIONALIZATION (the org has Salesforce EAI on)."""
+    run_started: datetime | None = None
+    """The time that names this run's rejects file (default: now)."""
 
 
 @dataclass
@@ -50,9 +57,12 @@ class ImportSummary:
     rejected_by_intake: int = 0
     no_verdict: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    contact_notes: Counter[str] = field(default_factory=Counter)
+    """Accepted rows whose contact data intake will not take as given: e-mail not stored, phone unverified."""
     unmapped_columns: list[str] = field(default_factory=list)
     mapped_columns: dict[str, str] = field(default_factory=dict)
     rejects_file: Path | None = None
+    summary_file: Path | None = None
     seconds: float = 0.0
     encoding: str | None = None
     delimiter: str | None = None
@@ -68,11 +78,29 @@ class ImportSummary:
         ]
         for reason, n in self.reasons.most_common():
             out.append(f"  {reason}: {n}")
+        for note, n in self.contact_notes.most_common():
+            out.append(f"accepted with {note}: {n}")
         if self.unmapped_columns:
             out.append("columns not imported: " + ", ".join(self.unmapped_columns))
         if self.rejects_file:
             out.append(f"rejected rows with reasons: {self.rejects_file}")
+        if self.summary_file:
+            out.append(f"this summary: {self.summary_file}")
         return out
+
+
+def run_paths(path: Path, started: datetime) -> tuple[Path, Path]:
+    """This run's rejects file and summary, named by the run's start (UTC), never overwriting an earlier
+    run's: ``FILE.rejects.20261204T163205Z.csv`` and ``FILE.rejects.20261204T163205Z.summary.txt``."""
+    stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    n = 0
+    while True:
+        suffix = stamp if n == 0 else f"{stamp}-{n}"
+        rejects = path.with_name(f"{path.stem}.rejects.{suffix}.csv")
+        summary = path.with_name(f"{path.stem}.rejects.{suffix}.summary.txt")
+        if not rejects.exists() and not summary.exists():
+            return rejects, summary
+        n += 1
 
 
 class Ledger:
@@ -178,14 +206,15 @@ async def run_import(opts: ImportOptions) -> ImportSummary:
     rejected_topic = opts.topic_prefix + topics.LEADS_REJECTED
     verdict_start = await _end_offsets(opts.bootstrap, [accepted_topic, rejected_topic])
     ledger = Ledger(opts.ledger) if opts.ledger else None
-    rejects_path = opts.path.with_name(opts.path.stem + ".rejects.csv")
+    now = opts.run_started or datetime.now(UTC)
+    rejects_path, summary_path = run_paths(opts.path, now)
+    email_policy = EmailPolicy(internationalized=opts.email_internationalization)
     rejects_fh = None
     rejects_writer = None
     local_rejects: list[Built] = []
     published_rows: dict[str, tuple[int, list[str]]] = {}
     producer = AIOKafkaProducer(bootstrap_servers=opts.bootstrap, linger_ms=10, max_batch_size=512 * 1024)
     await producer.start()
-    now = datetime.now(UTC)
     inbound = opts.topic_prefix + topics.LEADS_INBOUND
 
     def write_reject(row_number: int, values: list[str], reason: str, field_: str | None, message: str) -> None:
@@ -231,12 +260,19 @@ async def run_import(opts: ImportOptions) -> ImportSummary:
                 campaign=opts.campaign,
                 now=now,
                 default_country=opts.mapping.default_country if opts.mapping else None,
+                default_region=opts.default_region,
+                email_policy=email_policy,
             )
             if built.payload is None:
                 summary.rejected_locally += 1
                 local_rejects.append(built)
                 write_reject(row_number, values, built.reason or "invalid", built.field, built.message or "")
                 continue
+            email_decision, phone_status = built.contact
+            if email_decision in {"not_storable", "invalid"}:
+                summary.contact_notes[f"e-mail not stored ({email_decision})"] += 1
+            if phone_status == "unverified":
+                summary.contact_notes["phone unverified (kept as given)"] += 1
             batch.append((built, values))
             if len(batch) >= opts.batch_size:
                 await flush(batch)
@@ -264,6 +300,11 @@ async def run_import(opts: ImportOptions) -> ImportSummary:
         if ledger:
             ledger.close()
         summary.seconds = time.monotonic() - started
+        summary.summary_file = summary_path
+        summary_path.write_text(
+            f"import of {opts.path.name} started {now.isoformat()}\n" + "\n".join(summary.lines()) + "\n",
+            encoding="utf-8",
+        )
     return summary
 
 

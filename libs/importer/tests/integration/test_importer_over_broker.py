@@ -65,6 +65,10 @@ async def test_import_reaches_accepted_and_writes_a_rejects_file_and_reimport_pu
 
     again = await run_import(ImportOptions(**{**opts.__dict__, "wait_seconds": 1}))
     assert again.published == 0 and again.already_imported == 2
+    # each run has its own rejects file and summary: the first run's are still there
+    assert again.rejects_file != summary.rejects_file and summary.rejects_file.exists()
+    assert again.summary_file.exists() and summary.summary_file.exists()
+    assert "rejected locally 2" in summary.summary_file.read_text()
     await asyncio.sleep(0.5)
     inbound = await consume(kafka_bootstrap, topic_namespace(topics.LEADS_INBOUND), 3, timeout=3)
     assert len(inbound) == 2, "nothing published twice"

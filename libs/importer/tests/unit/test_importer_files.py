@@ -140,3 +140,54 @@ def test_large_file_streams_in_bounded_memory(tmp_path):
     tracemalloc.stop()
     assert count == 100_000
     assert peak < 5 * 1024 * 1024, f"peak {peak} bytes while streaming a {path.stat().st_size}-byte file"
+
+
+def test_row_is_the_first_physical_line_of_a_record_with_quoted_newlines(tmp_path):
+    path = tmp_path / "multi.csv"
+    path.write_text(
+        'Email,Notes\na@b.example,"line one\nline two\nline three"\n\nc@d.example,plain\ne@f.example,"x\ny"\n',
+        encoding="utf-8",
+    )
+    rows = [(n, v[0]) for n, v in RowSource(path).rows()]
+    assert rows == [(2, "a@b.example"), (6, "c@d.example"), (7, "e@f.example")]
+
+
+def test_each_run_writes_its_own_rejects_and_summary(tmp_path):
+    from datetime import UTC, datetime
+
+    from leadflow_importer.runner import run_paths
+
+    path = tmp_path / "leads.csv"
+    started = datetime(2026, 12, 4, 16, 32, 5, tzinfo=UTC)
+    rejects, summary = run_paths(path, started)
+    assert (rejects.name, summary.name) == (
+        "leads.rejects.20261204T163205Z.csv",
+        "leads.rejects.20261204T163205Z.summary.txt",
+    )
+    rejects.write_text("earlier run")
+    again, _ = run_paths(path, started)  # a second run in the same second never overwrites the first
+    assert again.name == "leads.rejects.20261204T163205Z-1.csv"
+    assert rejects.read_text() == "earlier run"
+
+
+def test_the_importer_uses_intakes_rule_a_bad_email_with_a_valid_phone_is_published():
+    mapping = detect(["Email", "Phone", "Country"])
+
+    def b(values, **kw):
+        return build(3, values, mapping, source_kind="list_upload", source_system="s", campaign="c", now=NOW, **kw)
+
+    kept = b(["eva@@bad", "+47 912 34 567", "NO"])
+    assert kept.payload is not None and kept.reason is None
+    assert kept.contact == ("invalid", "verified")
+    unstorable = b(["chloé@exemple.fr", "01 23 45 67 89", "France"])
+    assert unstorable.payload is not None and unstorable.contact == ("not_storable", "verified")
+    assert b(
+        ["chloé@exemple.fr", "01 23 45 67 89", "France"],
+        email_policy=__import__("leadflow_intake.domain.emails", fromlist=["EmailPolicy"]).EmailPolicy(
+            internationalized=True
+        ),
+    ).contact == ("stored", "verified")
+    # a national number with a country intake cannot read is not verified, and alone it is no contact
+    alone = b(["", "0721 234 567", "Atlantis"], default_region="DE")
+    assert (alone.reason, alone.field) == ("invalid_phone", "person.phone")
+    assert b(["", "0721 234 567", "România"], default_region="DE").contact == (None, "verified")
