@@ -8,6 +8,7 @@ from pathlib import Path
 
 from leadflow_platform.migrations import Migrations
 
+from leadflow_enrich.adapters.identity_claims import metadata as identity_metadata
 from leadflow_enrich.adapters.mirror_repository import metadata as enrich_metadata
 
-MIGRATIONS = Migrations(Path(__file__).parent / "versions", (enrich_metadata,))
+MIGRATIONS = Migrations(Path(__file__).parent / "versions", (enrich_metadata, identity_metadata))
