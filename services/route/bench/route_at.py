@@ -11,7 +11,6 @@ from datetime import datetime
 from leadflow_platform.clock import FakeClock
 from leadflow_platform.logging import configure_logging
 from leadflow_platform.service import serve
-from leadflow_route.__main__ import tune_gc
 from leadflow_route.app import create_app
 from leadflow_route.settings import RouteSettings
 
@@ -32,7 +31,6 @@ def main() -> None:
     settings = RouteSettings()
     configure_logging(settings.service_name, level=settings.log_level, json=True)
     app = create_app(settings, clock=FrozenClock(datetime.fromisoformat(args.at)))
-    tune_gc()
     serve(app, settings)
 
 

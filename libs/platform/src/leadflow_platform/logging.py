@@ -59,8 +59,14 @@ def redact_pii(_logger: Any, _method: str, event_dict: MutableMapping[str, Any])
     return event_dict
 
 
-def configure_logging(service: str, *, level: str = "INFO", json: bool | None = None, stream: Any = None) -> None:
-    """Configure structlog and the stdlib root logger once per process."""
+def configure_logging(
+    service: str, *, level: str = "INFO", json: bool | None = None, stream: Any = None, cache: bool = True
+) -> None:
+    """Configure structlog and the stdlib root logger once per process.
+
+    ``cache``: each logger resolves its processor chain on first use and keeps it (structlog's
+    ``cache_logger_on_first_use``), which saves the per-call look-up on the hot path; a later
+    ``configure_logging`` does not reach loggers already used (pass ``cache=False`` in tests that reconfigure)."""
     out = stream or sys.stdout
     as_json = (not out.isatty()) if json is None else json
     shared: list[Any] = [
@@ -79,7 +85,7 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool | None = 
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=out),
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=cache,
     )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)

@@ -27,6 +27,9 @@ RECORDS_DEAD_LETTERED = Counter(
     "same way twice)",
     ["service", "topic", "reason"],
 )
+BACKGROUND_RESTARTS = Counter(
+    "leadflow_background_task_restarts_total", "Background tasks that died and were restarted", ["service", "task"]
+)
 CONSUMER_LAG = Gauge("leadflow_consumer_lag", "Messages behind the log end", ["service", "topic"])
 SALESFORCE_CALLS = Counter(
     "leadflow_salesforce_api_calls_total", "Salesforce API calls made", ["service", "operation", "outcome"]
