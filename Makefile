@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(sort $(dir $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock run test test-fast browser-deps lint typecheck schemas asyncapi asyncapi-check schema-compat bench bench-intake bench-enrich bench-score bench-ops bench-crm-changes bench-crm-sync bench-sla bench-route bench-transport model-report bench-model salesforce-metadata bench-emulator bench-import tail clean
+.PHONY: help install lock run test test-fast browser-deps lint typecheck schemas asyncapi asyncapi-check schema-compat bench bench-intake bench-enrich bench-score bench-ops bench-crm-changes bench-crm-sync bench-sla bench-route bench-transport bench-processes model-report bench-model salesforce-metadata bench-emulator bench-import tail clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ schema-compat: $(STAMP) ## Fail on a breaking change against the last released s
 
 bench: $(STAMP) ## End-to-end: raw hop, burst leads/s to CrmSynced, API calls per 1,000, latency at 200 leads/s
 	$(PY) tests/bench/bench_pipeline.py $(ARGS)
+
+bench-processes: $(STAMP) ## Pipeline with each service as its own process (as make run): leads/s vs raw hop, CPU µs/lead per service, latency budget per hop
+	$(PY) tests/bench/bench_processes.py $(ARGS)
 
 bench-transport: $(STAMP) ## Kafka clients on the embedded broker: aiokafka vs confluent-kafka hop rate, CPU/msg, produce→consume latency
 	$(PY) tests/bench/bench_transport.py $(ARGS)

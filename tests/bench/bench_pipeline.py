@@ -95,7 +95,7 @@ class SyncWatcher:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10)
         await consumer.start()
         parts = consumer.partitions_for_topic(self.topic)
         while not parts:

@@ -1,0 +1,263 @@
+"""The pipeline with every service as its own process, as `make run` starts it, and a latency budget per hop.
+
+    .venv/bin/python tests/bench/bench_processes.py [--burst 3000] [--rate 200] [--seconds 30]
+
+Starts the embedded broker and the Salesforce emulator (HTTPS), then intake, enrich, score, route and
+crm-sync each as a separate process with the command and environment of its services/<name>/run.yaml
+(ports, databases and the broker address moved to free ones in a temporary folder). Prints, measured
+in the same run:
+- the raw aiokafka consume → produce hop (the ceiling of any service);
+- burst: leads.inbound → CrmSynced leads/s and its ratio to the raw hop, Salesforce API calls per
+  1,000 leads, and CPU µs per lead of each service process (from /proc);
+- steady rate: publish → LeadRouted (no Salesforce call) and publish → CrmSynced percentiles, and the
+  latency budget per hop: the time from a lead's event on one topic to its event on the next
+  (broker + batch window + handler + database commit + publish confirm; crm-sync's hop includes the
+  Salesforce call).
+The watchers read with a 10 ms fetch wait, so they add no wait of their own on the embedded broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from leadflow_contracts import topics
+from leadflow_platform.embedded_kafka import EmbeddedKafka
+from leadflow_platform.topics_admin import ensure_topics, load_topics
+from leadflow_salesforce.testing import running_emulator
+
+sys.path.insert(0, str(Path(__file__).parent))
+import itertools
+
+from bench_pipeline import lead, pct, raw_hop
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ["intake", "enrich", "score", "route", "crm-sync"]
+HOPS = [topics.LEADS_INBOUND, topics.LEADS_ACCEPTED, topics.LEADS_ENRICHED, topics.LEADS_SCORED, topics.LEADS_ROUTED]
+HOPS.append(topics.CRM_SYNCED)
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+class Service:
+    """One service process started from its run.yaml, with ports and state moved for the bench."""
+
+    def __init__(self, name: str, bootstrap: str, emulator: Any, tmp: Path, base_env: dict[str, str]) -> None:
+        spec = yaml.safe_load((ROOT / "services" / name / "run.yaml").read_text())["processes"][0]
+        self.name, self.cmd = name, [sys.executable if spec["cmd"][0] == "python" else spec["cmd"][0], *spec["cmd"][1:]]
+        env = {**base_env, **{k: str(v) for k, v in (spec.get("env") or {}).items()}}
+        prefix = next(k.split("_", 1)[0] + "_" for k in spec["env"] if k.endswith("_HTTP_PORT"))
+        self.port = free_port()
+        env.update(
+            {
+                f"{prefix}HTTP_PORT": str(self.port),
+                f"{prefix}KAFKA_BOOTSTRAP": bootstrap,
+                f"{prefix}DATABASE_URL": f"sqlite+aiosqlite:///{tmp / name}.db",
+                f"{prefix}LOG_LEVEL": "WARNING",
+                f"{prefix}SALESFORCE__LOGIN_URL": emulator.url,
+                f"{prefix}SALESFORCE__CA_BUNDLE": str(emulator.ca_path),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        self.env, self.log = env, tmp / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                self.cmd, env={**os.environ, **self.env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: see {self.log}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1) as r:
+                return bool(r.status == 200)
+        except Exception:
+            return False
+
+    def cpu(self) -> float:
+        assert self.proc is not None
+        return cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class TopicWatcher:
+    """First time each lead id (the record key) is seen on each watched topic."""
+
+    def __init__(self, bootstrap: str, names: list[str]) -> None:
+        self.bootstrap, self.names = bootstrap, names
+        self.seen: dict[str, dict[str, float]] = {n: {} for n in names}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10)
+        await consumer.start()
+        tps = []
+        for name in self.names:
+            parts = consumer.partitions_for_topic(name)
+            while not parts:
+                await consumer._client.force_metadata_update()
+                parts = consumer.partitions_for_topic(name)
+            tps += [TopicPartition(name, p) for p in parts]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+
+        async def run() -> None:
+            try:
+                while True:
+                    batch = await consumer.getmany(timeout_ms=20)
+                    now = time.perf_counter()
+                    for tp, records in batch.items():
+                        seen = self.seen[tp.topic]
+                        for r in records:
+                            seen.setdefault(r.key.decode() if r.key else "", now)
+            finally:
+                await consumer.stop()
+
+        self._task = asyncio.create_task(run())
+
+    def count(self, topic: str, prefix: str) -> int:
+        return sum(1 for k in self.seen[topic] if k.startswith(prefix))
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+async def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.05)
+
+
+async def main(burst: int, rate: float, seconds: float) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-proc-"))
+    base_env = {
+        k: str(v) for k, v in (yaml.safe_load((ROOT / "deploy/local/run.yaml").read_text()).get("env") or {}).items()
+    }
+    with EmbeddedKafka() as kafka, running_emulator() as emu:
+        emu.seed("demo")
+        emu.configure(dailyApiLimit=10_000_000, apiUsage=0)
+        await ensure_topics(kafka.bootstrap, load_topics())
+        hop = await raw_hop(kafka.bootstrap)
+        services = [Service(name, kafka.bootstrap, emu, tmp, base_env) for name in SERVICES]
+        for service in services:
+            service.start()
+        try:
+            await wait_until(lambda: all(s.ready() for s in services), 180, "services ready")
+            watcher = TopicWatcher(kafka.bootstrap, HOPS[1:])
+            await watcher.start()
+            producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, linger_ms=1, acks="all")
+            await producer.start()
+            print(f"load average at start {os.getloadavg()[0]:.2f} (2 cores); state in {tmp}")
+            print(f"raw aiokafka consume→produce hop (same run): {hop:,.0f} msg/s")
+
+            # warm-up: every consumer group has joined and every service has loaded its caches
+            for value, key in [lead(i, "warm") for i in range(30)]:
+                await producer.send(topics.LEADS_INBOUND, value, key=key)
+            await wait_until(lambda: watcher.count(topics.CRM_SYNCED, "bench-warm-") >= 30, 180, "warm-up synced")
+
+            # 1) burst
+            emu.control("DELETE", "requests")
+            run = uuid.uuid4().hex[:6]
+            msgs = [lead(i, run) for i in range(burst)]
+            cpu0 = {s.name: s.cpu() for s in services}
+            started = time.perf_counter()
+            for value, key in msgs:
+                await producer.send(topics.LEADS_INBOUND, value, key=key)
+            await producer.flush()
+            prefix = f"bench-{run}-"
+            await wait_until(lambda: watcher.count(topics.CRM_SYNCED, prefix) >= burst, 600, "burst synced")
+            elapsed = time.perf_counter() - started
+            cpu = {s.name: (s.cpu() - cpu0[s.name]) / burst * 1e6 for s in services}
+            calls = len([r for r in emu.requests_log(limit=100_000) if "/services/" in r.get("path", "")])
+            print(
+                f"burst: {burst:,} leads inbound → CrmSynced in {elapsed:.1f} s = {burst / elapsed:,.0f} leads/s "
+                f"(ratio to the raw hop: {burst / elapsed / hop:.3f})"
+            )
+            print(f"Salesforce API requests during the burst: {calls} = {calls / burst * 1000:.2f} per 1,000 leads")
+            print("CPU per lead: " + ", ".join(f"{name} {us:,.0f} µs" for name, us in cpu.items()))
+
+            # 2) steady rate: end-to-end latencies and the budget per hop
+            run = uuid.uuid4().hex[:6]
+            prefix = f"bench-{run}-"
+            sent_at: dict[str, float] = {}
+            n = int(rate * seconds)
+            next_at = time.perf_counter()
+            for i in range(n):
+                value, key = lead(i, run)
+                sent_at[key.decode()] = time.perf_counter()
+                await producer.send(topics.LEADS_INBOUND, value, key=key)
+                next_at += 1 / rate
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            with contextlib.suppress(TimeoutError):
+                await wait_until(lambda: watcher.count(topics.CRM_SYNCED, prefix) >= n, 120, "steady synced")
+            at = {topics.LEADS_INBOUND: sent_at, **watcher.seen}
+
+            def lat(src: str, dst: str) -> list[float]:
+                return [(at[dst][k] - t) * 1000 for k, t in at[src].items() if k.startswith(prefix) and k in at[dst]]
+
+            for dst in (topics.LEADS_ROUTED, topics.CRM_SYNCED):
+                values = lat(topics.LEADS_INBOUND, dst)
+                print(
+                    f"steady {rate:.0f} leads/s for {seconds:.0f} s, publish → {dst}: {len(values)}/{n}; "
+                    f"p50 {pct(values, 50):.0f} ms, p90 {pct(values, 90):.0f} ms, p99 {pct(values, 99):.0f} ms, "
+                    f"max {max(values):.0f} ms"
+                )
+            print("latency budget per hop (p50 / p99 ms):")
+            owners = dict(zip(HOPS[1:], SERVICES, strict=True))
+            for src, dst in itertools.pairwise(HOPS):
+                values = lat(src, dst)
+                print(f"  {src:>15} → {dst:<15} ({owners[dst]:>8}): {pct(values, 50):7.1f} / {pct(values, 99):7.1f}")
+            print(f"load average at end {os.getloadavg()[0]:.2f}")
+            await watcher.stop()
+            await producer.stop()
+        finally:
+            for service in reversed(services):
+                service.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--burst", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    asyncio.run(main(args.burst, args.rate, args.seconds))
