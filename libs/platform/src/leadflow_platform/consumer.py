@@ -249,13 +249,15 @@ class Batch:
     items: Sequence[Consumed[Any]]
     now: datetime
     poison: Sequence[Poison] = ()
+    raw: Sequence[RawRecord] = ()
+    """Records of raw topics (``contracts[topic] = None``): the service judges the bytes itself (intake)."""
 
     def of(self, topic: str) -> list[Any]:
         """The events that came from ``topic``."""
         return [c.event for c in self.items if c.record.topic == topic]
 
     def __len__(self) -> int:
-        return len(self.items) + len(self.poison)
+        return len(self.items) + len(self.poison) + len(self.raw)
 
 
 UseCase = Callable[[Batch], Awaitable[Sequence[Outgoing] | None]]
@@ -266,8 +268,9 @@ class ConsumerRuntime:
     """Parse once, run the use case, publish with one confirm, apply the failure policy (module docstring)."""
 
     service: str
-    contracts: Mapping[str, type[Event]]
-    """Real topic name (prefix included) → the contract type its records are parsed as."""
+    contracts: Mapping[str, type[Event] | None]
+    """Real topic name (prefix included) → the contract type its records are parsed as (``None``: handed
+    over unparsed in ``Batch.raw``)."""
     use_case: UseCase
     publisher: BatchPublisher
     deadletter_topic: str
@@ -299,9 +302,9 @@ class ConsumerRuntime:
         now = self.clock.now()
         for topic, n in Tally(r.topic for r in records).items():
             EVENTS_IN.labels(self.service, topic).inc(n)
-        items, poison, letters = self.parse(records, now)
+        items, poison, raw, letters = self.parse(records, now)
         try:
-            out = await self._run(Batch(items, now, poison), letters)
+            out = await self._run(Batch(items, now, poison, raw), letters)
         except Exception as exc:
             await self._back_off(records, exc)
             raise
@@ -319,12 +322,16 @@ class ConsumerRuntime:
 
     def parse(
         self, records: Sequence[RawRecord], now: datetime
-    ) -> tuple[list[Consumed[Any]], list[Poison], list[DeadLetter]]:
+    ) -> tuple[list[Consumed[Any]], list[Poison], list[RawRecord], list[DeadLetter]]:
         items: list[Consumed[Any]] = []
         poison: list[Poison] = []
+        raw: list[RawRecord] = []
         letters: list[DeadLetter] = []
         for rec in records:
             model = self.contracts.get(rec.topic)
+            if model is None and rec.topic in self.contracts:
+                raw.append(rec)
+                continue
             if model is None:
                 reason, message = "unknown_topic", f"{self.service} has no contract for topic {rec.topic}"
             else:
@@ -337,7 +344,7 @@ class ConsumerRuntime:
                 poison.append(Poison(rec, reason, message))
             else:
                 letters.append(dead_letter(self.service, rec, reason, message, now))
-        return items, poison, letters
+        return items, poison, raw, letters
 
     async def _run(self, batch: Batch, letters: list[DeadLetter]) -> int:
         """Run the use case on the whole batch; on a non-infrastructure error, isolate the failing records."""
@@ -373,11 +380,13 @@ class ConsumerRuntime:
         return len(out)
 
     async def _dead_letter_failed(self, batch: Batch, exc: Exception) -> None:
+        lead_id: str | None = None
         if batch.items:
-            item = batch.items[0]
-            record, lead_id = item.record, item.lead_id
+            record, lead_id = batch.items[0].record, batch.items[0].lead_id
+        elif batch.raw:
+            record = batch.raw[0]
         else:
-            record, lead_id = batch.poison[0].record, None
+            record = batch.poison[0].record
         letter = dead_letter(self.service, record, PROCESSING_ERROR, describe(exc), batch.now, lead_id=lead_id)
         await self._publish([], [letter])
         log.error(
@@ -434,13 +443,14 @@ class ConsumerRuntime:
 
 def _split(batch: Batch) -> list[Batch]:
     """Two non-empty halves in arrival order (kept poison counts as records of its own)."""
-    units: list[Consumed[Any] | Poison] = [*batch.items, *batch.poison]
+    units: list[Consumed[Any] | Poison | RawRecord] = [*batch.items, *batch.raw, *batch.poison]
     mid = len(units) // 2
     halves = []
     for part in (units[:mid], units[mid:]):
         items = [u for u in part if isinstance(u, Consumed)]
+        raw = [u for u in part if isinstance(u, RawRecord)]
         poison = [u for u in part if isinstance(u, Poison)]
-        halves.append(Batch(items, batch.now, poison))
+        halves.append(Batch(items, batch.now, poison, raw))
     return [h for h in halves if len(h)]
 
 

@@ -213,3 +213,37 @@ def test_retry_policy_is_capped_and_jittered():
     assert delays[0] <= 0.2 and max(delays) > 2.5
     assert len({round(d, 6) for d in delays[-5:]}) == 5  # jittered, not a fixed step
     assert RetryPolicy(0.2, 0).delay(3) == 0.0
+
+
+async def test_raw_topics_are_handed_over_unparsed_and_a_failing_raw_record_is_isolated():
+    seen: list[bytes] = []
+
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        assert not batch.items and not batch.poison
+        if any(r.value == b"boom" for r in batch.raw):
+            raise ValueError("cannot judge these bytes")
+        seen.extend(r.value for r in batch.raw)
+        return []
+
+    pub = Recorder()
+    rt = ConsumerRuntime(
+        service="intake-like",
+        contracts={"leads.inbound": None},
+        use_case=use_case,
+        publisher=pub,  # type: ignore[arg-type]
+        deadletter_topic="leads.deadletter",
+        clock=FakeClock(NOW),
+    )
+    records = [
+        RawRecord(b"k1", b"not even json", "leads.inbound", 0, 0),
+        RawRecord(b"k2", b"boom", "leads.inbound", 1, 5),
+        RawRecord(None, b"{}", "leads.inbound", 2, 9),
+    ]
+    await rt.handle(records)
+    assert seen == [b"not even json", b"{}"]
+    [letter] = [DeadLetter.model_validate(d) for d in pub.on("leads.deadletter")]
+    assert (letter.lead_id, letter.reason, base64.b64decode(letter.original_base64)) == (
+        "k2",
+        "processing_error",
+        b"boom",
+    )
