@@ -15,7 +15,7 @@ from faststream.kafka import KafkaBroker
 from leadflow_contracts import DeadLetter
 from leadflow_contracts import topics as T
 from leadflow_platform.broker import make_broker
-from leadflow_platform.clock import Clock, SystemClock
+from leadflow_platform.clock import Clock, clock_for
 from leadflow_platform.db import check_database, create_engine
 from leadflow_platform.logging import get_logger
 from leadflow_platform.service import Lifecycle, build_http_app
@@ -44,7 +44,7 @@ def create_app(
     lag_monitor: bool = True,
     create_topics: bool = True,
 ) -> FastAPI:
-    clock = clock or SystemClock()
+    clock = clock or clock_for(settings.demo_clock)  # "due in", breached: on the demo clock when it is on
     broker = broker if broker is not None else make_broker(settings)
     engine = create_engine(settings.database_url)
     repo = OpsRepository(engine)

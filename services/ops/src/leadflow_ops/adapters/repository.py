@@ -587,6 +587,7 @@ class OpsRepository:
     # --- reads -------------------------------------------------------------------------------------
 
     async def now_snapshot(self, now: datetime) -> dict[str, Any]:
+        in_salesforce = or_(t.leads.c.not_in_salesforce.is_(None), t.leads.c.not_in_salesforce == false())
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(t.team_counters).where(t.team_counters.c.open > 0))).all()
             due = {}
@@ -597,6 +598,7 @@ class OpsRepository:
                         .select_from(t.leads)
                         .where(
                             t.leads.c.closed == false(),
+                            in_salesforce,
                             t.leads.c.due_at >= now,
                             t.leads.c.due_at < now + timedelta(minutes=minutes),
                         )
@@ -608,6 +610,7 @@ class OpsRepository:
                     .select_from(t.leads)
                     .where(
                         t.leads.c.closed == false(),
+                        in_salesforce,
                         t.leads.c.due_at < now,
                         t.leads.c.due_at >= now - timedelta(days=1),
                         t.leads.c.breached_at.is_(None),

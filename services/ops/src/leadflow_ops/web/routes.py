@@ -21,6 +21,7 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from fastapi.templating import Jinja2Templates
+from leadflow_platform.clock import describe_clock
 from leadflow_platform.logging import get_logger
 
 from leadflow_ops import glossary, views
@@ -75,6 +76,7 @@ def _render(request: Request, name: str, who: Principal | None, status: int = 20
             "page": name.removesuffix(".html"),
             "sf_url": settings.salesforce_instance_url.rstrip("/"),
             "glossary": glossary.terms(name.removesuffix(".html")) if who else (),
+            "demo_clock": describe_clock(request.app.state.clock),
             **ctx,
         },
         status_code=status,

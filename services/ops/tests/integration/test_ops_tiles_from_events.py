@@ -1,0 +1,300 @@
+"""Every Now-board tile equals the same figure computed independently from the raw events.
+
+Random event histories (routings and reassignments, syncs, crm-sync dead letters with and without an
+explicit "not in Salesforce", SLA events of every clock, redeliveries, any interleaving across topics
+and any batch sizes) go through the real read models (SQLite; PostgreSQL too in the fixed sweep), and
+each tile is compared with a plain, order-free reading of the events written here in the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+import tempfile
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from leadflow_contracts import CrmSynced, DeadLetter, LeadRouted, SlaEvent
+from leadflow_ops import testing as F
+from leadflow_ops.adapters.repository import OpsRepository
+from leadflow_platform.db import create_engine
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+CLOCKS = ("first_touch", "qualify", "callback")
+TEAMS = ("Inbound DACH", "Nordics", None)
+
+
+@dataclass
+class History:
+    """Events per topic in the order each lead's partition holds them."""
+
+    routed: list[LeadRouted] = field(default_factory=list)
+    synced: list[CrmSynced] = field(default_factory=list)
+    sla: list[SlaEvent] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+def _dead_letter(lead_id: str, rng: random.Random) -> DeadLetter:
+    style = rng.choice(["current", "explicit", "task", "explicit_in_sf"])
+    detail = {"statusCode": "INVALID_EMAIL_ADDRESS", "fields": "Email", "operation": "upsert Lead"}
+    reason = "salesforce:INVALID_EMAIL_ADDRESS"
+    if style == "explicit":
+        detail["in_salesforce"] = "false"
+        reason = rng.choice([reason, "not_in_salesforce"])
+    elif style == "task":
+        detail["operation"] = "upsert Task (callback)"
+    elif style == "explicit_in_sf":
+        detail["in_salesforce"] = "true"
+    return DeadLetter(
+        event_id=f"dl-{lead_id}-{rng.randrange(10**6)}",
+        lead_id=lead_id,
+        occurred_at=NOW - timedelta(minutes=rng.randrange(1, 60)),
+        service="crm-sync",
+        topic="leads.routed",
+        reason=reason,
+        message="Email: invalid email address: a•••@e•••",
+        original_base64=base64.b64encode(b"{}").decode(),
+        detail=detail,
+    )
+
+
+def make_history(rng: random.Random, leads: int) -> History:
+    h = History()
+    for i in range(leads):
+        lead_id = f"L{i:03d}"
+        team = rng.choice(TEAMS)
+        routed_at = NOW - timedelta(minutes=rng.randrange(1, 240))
+        due = routed_at + timedelta(minutes=rng.choice([5, 15, 30, 60, 90, 300]))
+        queue = rng.random() < 0.2
+        owner = ("00G" if queue else "005") + f"{rng.randrange(5):03d}"
+        routed = rng.random() < 0.9
+        if routed:
+            h.routed.append(
+                F.routed(
+                    lead_id,
+                    routed_at,
+                    team=team or "",
+                    owner_id=owner,
+                    owner_type="queue" if queue else "user",
+                    due_in=(due - routed_at).total_seconds(),
+                    event_id=f"r0-{lead_id}",
+                )
+            )
+            if rng.random() < 0.2:
+                moved = routed_at + timedelta(minutes=rng.randrange(1, 30))
+                due = moved + timedelta(minutes=rng.choice([10, 45, 120]))
+                h.routed.append(
+                    F.routed(
+                        lead_id,
+                        moved,
+                        team=team or "",
+                        owner_id=f"005{rng.randrange(5, 9):03d}",
+                        due_in=(due - moved).total_seconds(),
+                        reassignment=1,
+                        event_id=f"r1-{lead_id}",
+                    )
+                )
+        fate = rng.random()
+        if fate < 0.25:
+            h.dead.append(_dead_letter(lead_id, rng))
+            if rng.random() < 0.3:  # replayed and written after all
+                h.synced.append(F.synced(lead_id, routed_at + timedelta(minutes=5), owner_id=owner))
+        elif fate < 0.9:
+            h.synced.append(F.synced(lead_id, routed_at + timedelta(seconds=5), owner_id=owner))
+        for n in range(rng.randrange(0, 5)):
+            clock = rng.choice(CLOCKS)
+            kind = rng.choice(["started", "breached", "breached", "met", "cancelled", "escalated", "warning"])
+            h.sla.append(
+                F.sla(
+                    lead_id,
+                    kind,
+                    routed_at + timedelta(minutes=n + 1),
+                    due_at=due,
+                    clock=clock,
+                    team=team,
+                    event_id=f"s{n}-{lead_id}",
+                )
+            )
+    return h
+
+
+def delivery(h: History, rng: random.Random) -> list[list[Any]]:
+    """Interleave the topics at random (each topic keeps its order), redeliver some, cut into batches."""
+    queues = [list(h.routed), list(h.synced), list(h.sla), list(h.dead)]
+    stream: list[Any] = []
+    while any(queues):
+        q = rng.choice([q for q in queues if q])
+        stream.append(q.pop(0))
+        if rng.random() < 0.05:
+            stream.append(stream[rng.randrange(len(stream))])  # an at-least-once redelivery
+    batches = []
+    while stream:
+        size = rng.randint(1, 40)
+        batches.append(stream[:size])
+        stream = stream[size:]
+    return batches
+
+
+# --- the independent reading of the raw events ---------------------------------------------------
+
+
+def expected_tiles(h: History, now: datetime) -> dict[str, Any]:
+    def first_seen(events: Sequence[Any]) -> list[Any]:
+        seen: set[str] = set()
+        out = []
+        for e in events:
+            if e.event_id not in seen:
+                seen.add(e.event_id)
+                out.append(e)
+        return out
+
+    routings: dict[str, list[LeadRouted]] = defaultdict(list)
+    for r in first_seen(h.routed):
+        routings[r.lead_id].append(r)
+    synced = {s.lead_id for s in h.synced}
+    stops: set[str] = set()
+    for d in first_seen(h.dead):
+        explicit = d.detail.get("in_salesforce")
+        if explicit == "false" or d.reason == "not_in_salesforce":
+            stops.add(d.lead_id)
+        elif explicit is None and "Task" not in d.detail.get("operation", ""):
+            stops.add(d.lead_id)
+    sla_by_lead: dict[str, list[SlaEvent]] = defaultdict(list)
+    for e in first_seen(h.sla):
+        sla_by_lead[e.lead_id].append(e)
+
+    leads = set(routings) | set(sla_by_lead) | stops | synced
+    tiles: dict[str, Any] = {
+        "open": 0,
+        "breached": 0,
+        "unassigned": 0,
+        "due_15": 0,
+        "due_60": 0,
+        "not_in_salesforce": 0,
+        **{f"breached_{c}": 0 for c in CLOCKS},
+    }
+    teams: dict[str, dict[str, int]] = defaultdict(lambda: {"open": 0, "breached": 0, "not_in_salesforce": 0})
+    for lead in leads:
+        rs = routings.get(lead, [])
+        events = sla_by_lead.get(lead, [])
+        ft = [e for e in events if e.clock == "first_touch"]
+        not_in_sf = lead in stops and lead not in synced
+        latest = max(rs, key=lambda r: r.reassignment) if rs else None
+        team = (latest.assignment.team if latest else None) or next((e.team for e in events if e.team), None)
+        team = team or "(none)"
+        if latest is not None:
+            due = latest.sla.first_touch_due
+        else:
+            due = next((e.due_at for e in ft if e.kind.value in ("started", "breached", "met")), None)
+        has_due = latest is not None or due is not None
+        concluded = any(e.kind.value in ("met", "cancelled") for e in ft)
+        is_open = has_due and not concluded and not not_in_sf
+        broken = []
+        for clock in CLOCKS:
+            last = [
+                e.kind.value for e in events if e.clock == clock and e.kind.value in ("breached", "met", "cancelled")
+            ]
+            if last and last[-1] == "breached":
+                broken.append(clock)
+        if is_open:
+            tiles["open"] += 1
+            teams[team]["open"] += 1
+            if latest is not None and latest.assignment.owner_type == "queue":
+                tiles["unassigned"] += 1
+            if due is not None and now <= due < now + timedelta(minutes=15):
+                tiles["due_15"] += 1
+            if due is not None and now <= due < now + timedelta(minutes=60):
+                tiles["due_60"] += 1
+        if broken and not not_in_sf:
+            tiles["breached"] += 1
+            teams[team]["breached"] += 1
+            for clock in broken:
+                tiles[f"breached_{clock}"] += 1
+        if not_in_sf and has_due:
+            tiles["not_in_salesforce"] += 1
+            teams[team]["not_in_salesforce"] += 1
+    tiles["teams"] = {k: v for k, v in teams.items() if any(v.values())}
+    return tiles
+
+
+def board_tiles(snap: dict[str, Any]) -> dict[str, Any]:
+    keys = ["open", "breached", "unassigned", "due_15", "due_60", "not_in_salesforce"]
+    out: dict[str, Any] = {k: snap[k] for k in keys}
+    out.update({f"breached_{c}": snap[f"breached_{c}"] for c in CLOCKS})
+    out["teams"] = {
+        t["team"]: {"open": t["open"], "breached": t["breached"], "not_in_salesforce": t["not_in_salesforce"]}
+        for t in snap["teams"]
+        if t["open"] or t["breached"] or t["not_in_salesforce"]
+    }
+    return out
+
+
+async def run(database_url: str, h: History, rng: random.Random) -> dict[str, Any]:
+    engine = create_engine(database_url)
+    repo = OpsRepository(engine)
+    try:
+        await repo.create_schema()
+        for batch in delivery(h, rng):
+            await repo.apply(batch, NOW)
+        return await repo.now_snapshot(NOW)
+    finally:
+        await engine.dispose()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rng=st.randoms(use_true_random=False), leads=st.integers(min_value=1, max_value=15))
+def test_every_tile_equals_the_figure_computed_from_the_raw_events(rng: random.Random, leads: int) -> None:
+    h = make_history(rng, leads)
+    with tempfile.TemporaryDirectory() as tmp:
+        snap = asyncio.run(run(f"sqlite+aiosqlite:///{Path(tmp) / 'ops.db'}", h, rng))
+    assert board_tiles(snap) == expected_tiles(h, NOW)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_large_history_adds_up_on_every_database(database_url: str, seed: int) -> None:
+    rng = random.Random(seed)
+    h = make_history(rng, 400)
+    snap = await run(database_url, h, rng)
+    expected = expected_tiles(h, NOW)
+    assert board_tiles(snap) == expected
+    assert expected["breached_callback"] and expected["not_in_salesforce"] and expected["open"]  # the sweep covers them
+
+
+async def test_a_callback_breach_counts_as_breached_as_salesforce_does(sqlite_url: str) -> None:
+    """The issue's example: crm-sync sets SLA_Status__c = Breached for a callback breach; so does the board."""
+    routed = F.routed("CB1", NOW - timedelta(minutes=20), due_in=3600)
+    h = History(
+        routed=[routed],
+        synced=[F.synced("CB1", NOW - timedelta(minutes=19))],
+        sla=[F.sla("CB1", "breached", NOW - timedelta(minutes=1), due_at=NOW - timedelta(minutes=2), clock="callback")],
+    )
+    snap = await run(sqlite_url, h, random.Random(0))
+    assert (snap["open"], snap["breached"], snap["breached_callback"], snap["breached_first_touch"]) == (1, 1, 1, 0)
+
+
+async def test_a_lead_crm_sync_could_not_write_is_not_open_until_a_replay_syncs_it(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    repo = OpsRepository(engine)
+    await repo.create_schema()
+    rng = random.Random(5)
+    dl = _dead_letter("NS1", rng).model_copy(update={"detail": {"operation": "upsert Lead"}})
+    await repo.apply([dl], NOW)  # the dead letter may arrive before the routing
+    await repo.apply([F.routed("NS1", NOW - timedelta(minutes=3))], NOW)
+    snap = await repo.now_snapshot(NOW)
+    assert (snap["open"], snap["not_in_salesforce"]) == (0, 1)
+    lead = await repo.lead("NS1")
+    assert lead is not None and lead["not_in_salesforce"] and lead["failure_event_id"] == dl.event_id
+    await repo.apply([F.synced("NS1", NOW)], NOW)  # replayed, and crm-sync wrote it
+    snap = await repo.now_snapshot(NOW)
+    assert (snap["open"], snap["not_in_salesforce"]) == (1, 0)
+    await engine.dispose()
