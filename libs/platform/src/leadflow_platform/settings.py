@@ -2,8 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DemoClockSettings(BaseSettings):
+    """The demo clock (``LEADFLOW_DEMO_CLOCK_SCALE`` / ``_ANCHOR``, shared by every process of ``make run``).
+
+    Off (``scale`` 1) unless set: production runs on the wall clock. With ``scale`` 60 one real minute is
+    an hour of SLA time: demo time is ``start`` at the wall-clock instant ``anchor`` (the ``make run``
+    supervisor sets the anchor once, so every process and every restart agrees on the time).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_DEMO_CLOCK_", env_file=".env", extra="ignore")
+
+    scale: float = Field(default=1.0, ge=1.0, le=100_000, description="Demo seconds per real second; 1 = off.")
+    anchor: datetime | None = Field(default=None, description="Wall-clock instant the demo clock starts from.")
+    start: datetime | None = Field(default=None, description="Demo time at the anchor (default: the anchor).")
+
+    @property
+    def enabled(self) -> bool:
+        """On when time runs faster or starts elsewhere (a demo day that begins on a working morning)."""
+        return self.scale != 1.0 or self.start is not None
 
 
 class ServiceSettings(BaseSettings):
@@ -60,6 +82,10 @@ class ServiceSettings(BaseSettings):
         default=True, description="gc.freeze() start-up objects, raise the gen-0 threshold (service.tune_gc)."
     )
     gc_gen0_threshold: int = Field(default=50_000, ge=700)
+    demo_clock: DemoClockSettings = Field(
+        default_factory=DemoClockSettings,
+        description="Accelerated SLA time for demos (leadflow_platform.clock.clock_for); off by default.",
+    )
 
     def group_id(self) -> str:
         return self.consumer_group or f"leadflow-{self.service_name}"

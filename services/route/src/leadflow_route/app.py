@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from leadflow_businesstime import load_calendar_file, load_sla_policies
 from leadflow_platform.broker import make_broker
-from leadflow_platform.clock import Clock, SystemClock
+from leadflow_platform.clock import Clock, SystemClock, clock_for
 from leadflow_platform.db import check_database
 from leadflow_platform.logging import get_logger
 from leadflow_platform.service import Lifecycle, build_http_app
@@ -46,6 +46,9 @@ def create_app(
     create_topics: bool = True,
     refresh_roster: bool = True,
 ) -> FastAPI:
+    # SLA due times (and routed_at) follow the demo clock when it is on; roster refresh and back-off keep
+    # the wall clock so an accelerated demo does not hammer Salesforce.
+    sla_clock = clock or clock_for(settings.demo_clock)
     clock = clock or SystemClock()
     config = routing_config or load_routing_config(settings.routing_config)
     planner = sla_planner or SlaPlanner(
@@ -56,7 +59,7 @@ def create_app(
     store = RouteStore(engine)
     source = roster_source if roster_source is not None else default_roster_source(settings)
     roster = RosterManager(store, source, clock)
-    service = RouteService(store, Router(config), planner, roster, clock)
+    service = RouteService(store, Router(config), planner, roster, sla_clock)
     handlers = RouteHandlers(broker, service, settings, clock)
     handlers.register()
 

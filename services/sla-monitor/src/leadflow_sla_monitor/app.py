@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from leadflow_businesstime import CalendarsFile, ConfigError, SlaPolicySet, load_calendar_file, load_sla_policies
 from leadflow_platform.broker import make_broker
-from leadflow_platform.clock import Clock, SystemClock
+from leadflow_platform.clock import Clock, clock_for, describe_clock
 from leadflow_platform.db import check_database, create_engine
 from leadflow_platform.logging import get_logger
 from leadflow_platform.service import Lifecycle, build_http_app
@@ -62,7 +62,7 @@ def create_app(
     create_topics: bool = True,
 ) -> FastAPI:
     """Build the sla-monitor app. Nothing connects here: the lifespan starts the broker, database and scheduler."""
-    clock = clock or SystemClock()
+    clock = clock or clock_for(settings.demo_clock)  # the wall clock unless the demo clock is on
     broker = broker or make_broker(settings)
     if calendars is None or policies is None:
         loaded_calendars, loaded_policies = load_config(settings)
@@ -130,7 +130,12 @@ def create_app(
 
     @router.get("/v1/timers/summary")
     async def summary() -> dict[str, Any]:
-        return {"timers": await store.count_by_state(), "next_due": await store.next_due(), "instance": instance}
+        return {
+            "timers": await store.count_by_state(),
+            "next_due": await store.next_due(),
+            "instance": instance,
+            "clock": describe_clock(clock),
+        }
 
     @router.get("/v1/timers/{lead_id}")
     async def lead_timers(lead_id: str) -> dict[str, Any]:

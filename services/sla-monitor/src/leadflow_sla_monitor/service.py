@@ -17,7 +17,7 @@ from leadflow_contracts.base import TraceStep
 from leadflow_contracts.crm import CrmChange
 from leadflow_contracts.pipeline import LeadRouted, ReassignRequested
 from leadflow_contracts.sla import SlaEvent, SlaEventKind
-from leadflow_platform.clock import Clock
+from leadflow_platform.clock import Clock, from_wall
 from leadflow_platform.db import claim_new_events
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import SLA_EVENTS
@@ -394,7 +394,9 @@ class SlaMonitor:
             if timer is None:
                 continue
             calendar = self.calendars.for_timer(timer.calendar, timer.timezone)
-            transition = meet(timer, at=signal.at, by=signal.by, how=signal.how, calendar=calendar)
+            # Salesforce stamps the wall clock; on the demo clock the touch happened at the matching demo instant.
+            at = from_wall(self.clock, signal.at)
+            transition = meet(timer, at=at, by=signal.by, how=signal.how, calendar=calendar)
             if not transition.emissions:
                 continue
             if not await self.store.save_timer(conn, transition.timer, now):
