@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow_model.explain import Explainer
 from leadflow_model.features import FeatureSpec
-from leadflow_model.mapping import IntakeMap
+from leadflow_model.mapping import ColumnMap, IntakeMap
 
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
@@ -52,6 +52,13 @@ class Manifest(BaseModel):
     spec: FeatureSpec
     intake: IntakeMap
     missing_values: tuple[str, ...] = ("",)
+    columns: dict[str, ColumnMap] = Field(
+        default_factory=dict, description="The mapped columns (field, type, value table, live sources)."
+    )
+    validation: dict[str, Any] = Field(
+        default_factory=dict, description="Figures of the validation step (holdout) before the final refit."
+    )
+    refit_on_all: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
     window: dict[str, str | None] = Field(default_factory=dict)
     holdout_roc_auc: float | None = None
@@ -117,6 +124,8 @@ def write_artifact(
     intake: IntakeMap,
     missing_values: tuple[str, ...],
     params: dict[str, Any],
+    columns: dict[str, ColumnMap] | None = None,
+    refit_on_all: bool = False,
     window: dict[str, str | None],
     metrics: dict[str, Any],
     card: str,
@@ -139,6 +148,8 @@ def write_artifact(
         spec=spec,
         intake=intake,
         missing_values=missing_values,
+        columns=columns or {},
+        refit_on_all=refit_on_all,
         params=params,
         window=window,
         holdout_roc_auc=holdout.get("roc_auc"),
@@ -170,6 +181,8 @@ def load_artifact(path: Path) -> LoadedModel:
         raise ArtifactError(f"{path}: no {MODEL_FILE}")
     if _sha256(model_path) != manifest.model_sha256:
         raise ArtifactError(f"{model_path}: sha256 does not match the manifest (tampered or incomplete)")
+    if not manifest.columns:
+        raise ArtifactError(f"{path}: artifact predates the shared feature extraction (no columns); retrain it")
     model = joblib.load(model_path)
     return LoadedModel(manifest, model, path)
 

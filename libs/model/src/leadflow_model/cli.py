@@ -111,29 +111,34 @@ def _history_from_salesforce(args: argparse.Namespace, mapping: Any) -> Any:
 
 
 def _print_metrics(outcome: Any, out: Any) -> None:
+    from leadflow_model.report import comparison_lines
+
     m = outcome.trained.metrics
-    h = m["holdout"]
     out.write(
         f"version {outcome.version}\n  artifact {outcome.path}\n  report   {outcome.report}\n"
-        f"  holdout ({m['holdout_kind']}, {h['n']} leads): ROC AUC {h['roc_auc']:.4f}  PR AUC {h['pr_auc']:.4f}  "
-        f"Brier {h['brier']:.4f}  top-decile lift {h['lift_top_decile']:.2f}\n"
-        f"  untuned HGB baseline ROC AUC {m['baseline_untuned_hgb_holdout_roc_auc'] or float('nan'):.4f}; "
-        f"chosen by CV on train split: {m['chosen_params'] or 'defaults'}\n"
+        f"  chosen by CV on the training split: {m['chosen_params'] or 'defaults'}; calibration "
+        f"{m['calibration_method']}; published model "
+        f"{'refitted on all history' if m.get('refit_on_all') else 'as validated'}\n"
     )
+    for split in [m, *([outcome.other] if outcome.other else [])]:
+        out.write("\n".join(comparison_lines(split)) + "\n")
 
 
 def _train_common(args: argparse.Namespace, history: Any, mapping: Any) -> int:
     from leadflow_model.train import TrainConfig
     from leadflow_model.workflow import PublishRefused, publish, train_and_write
 
-    cfg = TrainConfig(holdout=args.holdout, holdout_fraction=args.holdout_fraction)
+    cfg = TrainConfig(holdout=args.holdout, holdout_fraction=args.holdout_fraction, refit_on_all=not args.no_refit)
     if args.quick:
         cfg = TrainConfig(
             holdout=args.holdout,
             holdout_fraction=args.holdout_fraction,
             cv_folds=3,
+            refit_on_all=not args.no_refit,
             param_grid=({"max_iter": 60},),
             baseline=False,
+            ensemble=False,
+            bootstrap=0,
         )
     skipped = getattr(history, "skipped", {})
     print(
@@ -142,12 +147,20 @@ def _train_common(args: argparse.Namespace, history: Any, mapping: Any) -> int:
         file=sys.stderr,
     )
     outcome = train_and_write(
-        history, mapping, args.artifacts, cfg, command=shlex.join(sys.argv), report_dir=args.report_dir
+        history,
+        mapping,
+        args.artifacts,
+        cfg,
+        command=shlex.join(sys.argv),
+        report_dir=args.report_dir,
+        other_split=getattr(args, "other_split", False) and not args.quick,
     )
     _print_metrics(outcome, sys.stdout)
     if args.publish:
+        # A model refitted on all history has seen the holdout: compare the recorded validation figures.
+        evaluation = None if cfg.refit_on_all else outcome.holdout
         try:
-            verdict = publish(args.artifacts, outcome.version, force=args.force, evaluation=outcome.holdout)
+            verdict = publish(args.artifacts, outcome.version, force=args.force, evaluation=evaluation)
         except PublishRefused as e:
             print(f"error: {e}", file=sys.stderr)
             return 3
@@ -319,6 +332,38 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="publish even when worse than the active model")
     p.add_argument("--page-size", type=int, default=2000, help="Bulk 2.0 records per result page")
     p.add_argument("--quick", action="store_true", help="one small candidate, 3 folds, no baseline (smoke tests)")
+    p.add_argument(
+        "--no-refit", action="store_true", help="publish the validated model instead of refitting on all history"
+    )
+    p.add_argument(
+        "--other-split", action="store_true", help="also evaluate on the other holdout kind (time ↔ stratified)"
+    )
+
+
+def _guarded(fn: Any) -> Any:
+    """Expected failures (missing file, bad or leaky mapping, too little history, bad artifact) → one line on
+    stderr and exit code 2, never a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def run(args: argparse.Namespace) -> int:
+        from leadflow_model.artifacts import ArtifactError
+        from leadflow_model.leakage import LeakageError
+        from leadflow_model.mapping import MappingError
+        from leadflow_model.train import TrainingError
+
+        try:
+            return int(fn(args) or 0)
+        except (MappingError, LeakageError, TrainingError, ArtifactError) as e:
+            kind = "leakage" if isinstance(e, LeakageError) else "error"
+            print(f"{kind}: {' '.join(str(e).split())}", file=sys.stderr)
+            return 2
+        except OSError as e:
+            where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+            return 2
+
+    return run
 
 
 def register(subparsers: Any) -> None:
@@ -334,39 +379,40 @@ def register(subparsers: Any) -> None:
     p.add_argument("--since", type=_dt, help="only leads created at or after (ISO-8601)")
     p.add_argument("--until", type=_dt, help="only leads created before (ISO-8601)")
     p.add_argument("--bulk-wait", type=float, default=0.5, help="first poll delay of the Bulk 2.0 job (s)")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=_guarded(cmd_train))
 
     p = sub.add_parser("demo-report", help="CSV → emulator history → Bulk 2.0 → train → report (make model-report)")
     p.add_argument("--from-csv", type=Path, required=True, metavar="FILE")
     _train_args(p)
-    p.set_defaults(func=cmd_demo_report)
+    p.set_defaults(other_split=True)
+    p.set_defaults(func=_guarded(cmd_demo_report))
 
     p = sub.add_parser("load-history", help="load an export's leads and outcomes into the emulator")
     p.add_argument("--from-csv", type=Path, required=True, metavar="FILE")
     p.add_argument("--mapping", type=Path, required=True)
     p.add_argument("--emulator", required=True, metavar="URL")
     p.add_argument("--emulator-ca", type=Path)
-    p.set_defaults(func=cmd_load_history)
+    p.set_defaults(func=_guarded(cmd_load_history))
 
     p = sub.add_parser("emulator-schema", help="write the emulator schema plus the history Lead fields")
     p.add_argument("out", type=Path)
-    p.set_defaults(func=cmd_emulator_schema)
+    p.set_defaults(func=_guarded(cmd_emulator_schema))
 
     p = sub.add_parser("publish", help="make a version active (refused when worse, unless --force)")
     p.add_argument("version")
     p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
     p.add_argument("--force", action="store_true")
-    p.set_defaults(func=cmd_publish)
+    p.set_defaults(func=_guarded(cmd_publish))
 
     p = sub.add_parser("shadow", help="score candidate versions alongside the active one (recorded, not used)")
     p.add_argument("versions", nargs="*")
     p.add_argument("--clear", action="store_true")
     p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
-    p.set_defaults(func=cmd_shadow)
+    p.set_defaults(func=_guarded(cmd_shadow))
 
     p = sub.add_parser("status", help="list versions, the active one and shadows")
     p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
-    p.set_defaults(func=cmd_status)
+    p.set_defaults(func=_guarded(cmd_status))
 
     p = sub.add_parser("shadow-report", help="compare active vs shadow scores on leads that later converted")
     p.add_argument("--scored", type=Path, required=True, help="JSON lines of LeadScored events")
@@ -378,4 +424,4 @@ def register(subparsers: Any) -> None:
     p.add_argument("--lost-status", default="Closed - Not Converted")
     p.add_argument("--out", type=Path, help="write the markdown here too")
     _sf_args(p)
-    p.set_defaults(func=cmd_shadow_report)
+    p.set_defaults(func=_guarded(cmd_shadow_report))

@@ -37,6 +37,10 @@ _CATEGORY: dict[str, tuple[str, str]] = {
     "Industry": ("specialisation {v}", "no specialisation given"),
     "Title": ("occupation {v}", "no occupation given"),
     "City": ("city {v}", "no city given"),
+    "Specialization__c": ("specialisation {v}", "no specialisation given"),
+    "Occupation__c": ("occupation {v}", "no occupation given"),
+    "Heard_From__c": ("heard of us through {v}", "did not say how they heard of us"),
+    "Course_Priority__c": ("values {v}", "did not say what matters most"),
 }
 _NUMBER: dict[str, Callable[[float], str]] = {
     "Web_Visits__c": lambda v: f"{_plain(v)} website visits",
@@ -53,7 +57,7 @@ def describe(spec: FeatureSpec, group: str, row: np.ndarray) -> str:
     """Words for a group's value in one encoded row."""
     if group == "profile":
         j = spec.columns.index("profile_answers")
-        return f"{_plain(row[j])} of 3 profile questions answered"
+        return f"{_plain(row[j])} of {len(spec.profile_fields)} profile questions answered"
     j = spec.fields.index(group)
     v = float(row[j])
     if group in _CATEGORY or spec.kinds.get(group) in ("string", "country"):
@@ -80,7 +84,7 @@ def bin_words(spec: FeatureSpec, group: GroupEffect, b: int) -> str:
     """Words for bin ``b`` of a group (the same for every lead in that bin)."""
     name, last = group.group, len(group.effects) - 1
     if group.kind == "count":
-        return f"{b} of 3 profile questions answered"
+        return f"{b} of {len(spec.profile_fields)} profile questions answered"
     if group.kind == "category":
         template, unknown = _CATEGORY.get(name, (name + " {v}", name + " unknown"))
         if b == last:

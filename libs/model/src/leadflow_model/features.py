@@ -39,6 +39,7 @@ class FeatureSpec(BaseModel):
     kinds: dict[str, ColumnType]
     vocab: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     derived: tuple[str, ...] = ()
+    profile_fields: tuple[str, ...] = _PROFILE_FIELDS
 
     @property
     def columns(self) -> list[str]:
@@ -66,8 +67,17 @@ class FeatureSpec(BaseModel):
         return vocab[i] if i < len(vocab) else OTHER
 
 
-def fit_spec(records: Sequence[dict[str, Any]], kinds: dict[str, ColumnType], *, min_count: int = 5) -> FeatureSpec:
+def fit_spec(
+    records: Sequence[dict[str, Any]],
+    kinds: dict[str, ColumnType],
+    *,
+    min_count: int = 5,
+    profile_fields: Sequence[str] | None = None,
+) -> FeatureSpec:
+    """``profile_fields``: the form's profile questions (occupation, specialisation, country, custom answers)
+    whose answered count is a derived feature."""
     fields = tuple(kinds)
+    profile = tuple(f for f in (profile_fields if profile_fields is not None else _PROFILE_FIELDS) if f in kinds)
     vocab: dict[str, tuple[str, ...]] = {}
     for f in fields:
         if kinds[f] in ("string", "country"):
@@ -77,9 +87,9 @@ def fit_spec(records: Sequence[dict[str, Any]], kinds: dict[str, ColumnType], *,
     derived = tuple(
         d
         for d, (_, src) in _DERIVED.items()
-        if all(s in kinds for s in src) or (d == "profile_answers" and any(s in kinds for s in _PROFILE_FIELDS))
+        if (d != "profile_answers" and all(s in kinds for s in src)) or (d == "profile_answers" and profile)
     )
-    return FeatureSpec(fields=fields, kinds=dict(kinds), vocab=vocab, derived=derived)
+    return FeatureSpec(fields=fields, kinds=dict(kinds), vocab=vocab, derived=derived, profile_fields=profile)
 
 
 def _num(v: Any) -> float:
@@ -116,6 +126,6 @@ def encode(spec: FeatureSpec, records: Sequence[dict[str, Any]]) -> np.ndarray:
             elif d == "page_views_total":
                 x[:, base + k] = x[:, pos["Web_Page_Views_Per_Visit__c"]] * x[:, pos["Web_Visits__c"]]
             elif d == "profile_answers":
-                cols = [pos[f] for f in _PROFILE_FIELDS if f in pos]
+                cols = [pos[f] for f in spec.profile_fields if f in pos]
                 x[:, base + k] = (~np.isnan(x[:, cols])).sum(axis=1)
     return x

@@ -62,14 +62,39 @@ def country_code(value: str) -> str | None:
         return None
 
 
-def convert_value(col: str, spec: ColumnMap, raw: str | None, missing: frozenset[str]) -> Any:
-    """One export cell → the Lead field's typed value (None when missing). Errors name the column."""
+_LOWER_TABLES: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+
+def _lookup(table: dict[str, Any], raw: str) -> Any:
+    """The value table, keys compared case-insensitively (exact spelling first)."""
+    if not table:
+        return raw
+    if raw in table:
+        return table[raw]
+    cached = _LOWER_TABLES.get(id(table))
+    if cached is None or cached[0] is not table:
+        cached = (table, {k.lower(): v for k, v in table.items()})
+        _LOWER_TABLES[id(table)] = cached
+    return cached[1].get(raw.lower(), raw)
+
+
+@lru_cache(maxsize=64)
+def _lower_missing(missing: frozenset[str]) -> frozenset[str]:
+    return frozenset(m.lower() for m in missing)
+
+
+def convert_value(col: str, spec: ColumnMap, raw: Any, missing: frozenset[str]) -> Any:
+    """One raw value (an export cell, a Salesforce value or a live lead's value) → the Lead field's typed
+    value (None when missing). The same function on every path. Errors name the column."""
     if raw is None:
         return None
-    raw = raw.strip()
-    if raw in missing:
-        return None
-    value: Any = spec.values.get(raw, raw)
+    if isinstance(raw, str):
+        raw = raw.strip()
+        if raw in missing or raw.lower() in _lower_missing(missing):
+            return None
+        value: Any = _lookup(spec.values, raw)
+    else:
+        value = raw
     if value is None:
         return None
     if spec.type == "string":
@@ -78,11 +103,35 @@ def convert_value(col: str, spec: ColumnMap, raw: str | None, missing: frozenset
         return str(value) in spec.true_values if isinstance(value, str) else bool(value)
     if spec.type == "country":
         return country_code(str(value))
+    if isinstance(value, bool):
+        return float(value)
     try:
         num = float(value)
     except (TypeError, ValueError):
-        raise MappingError(f"column {col!r}: {raw!r} is not a number") from None
+        raise MappingError(f"column {col!r}: {str(raw)[:60]!r} is not a number") from None
     return None if math.isnan(num) else num
+
+
+def canonical_record(rec: Record, columns: Any) -> Record:
+    """The cross-field step every path shares: pages per visit as the live contract can carry it (a whole
+    number of page views over whole visits, 2 decimals), so an export's averaged ratio and a live lead's
+    page_views / visits agree."""
+    visits_field = ppv_field = None
+    for spec in columns.values():
+        sources = spec.live_sources()
+        if "visits" in sources:
+            visits_field = spec.field
+        elif "page_views_per_visit" in sources:
+            ppv_field = spec.field
+    if visits_field and ppv_field:
+        v, ppv = rec.get(visits_field), rec.get(ppv_field)
+        if v is None or ppv is None:
+            rec[ppv_field] = None if v is None else ppv
+        elif v > 0:
+            rec[ppv_field] = round(round(ppv * v) / v, 2)
+        else:
+            rec[ppv_field] = 0.0
+    return rec
 
 
 def read_csv_history(path: str | Path, mapping: Mapping) -> History:
@@ -115,6 +164,7 @@ def read_csv_history(path: str | Path, mapping: Mapping) -> History:
         rec: Record = {"Id": row[mapping.id_column]}
         for col, spec in mapping.columns.items():
             rec[spec.field] = convert_value(col, spec, row[col], missing)
+        canonical_record(rec, mapping.columns)
         when = mapping.history.start + i * step
         rec["CreatedDate"] = when
         records.append(rec)
@@ -146,7 +196,8 @@ def records_from_bulk_rows(
     rows: list[dict[str, str]], mapping: Mapping
 ) -> tuple[list[Record], list[int], list[datetime], dict[str, int]]:
     """Bulk 2.0 CSV rows → records with labels. Converted → 1; closed unconverted → 0; still open → skipped."""
-    types = mapping.field_types()
+    by_field = {c.field: (col, c) for col, c in mapping.columns.items()}
+    missing = frozenset(mapping.missing_values)
     records, labels, created = [], [], []
     skipped: dict[str, int] = {}
     for row in rows:
@@ -156,8 +207,11 @@ def records_from_bulk_rows(
             skipped[status or "(no status)"] = skipped.get(status or "(no status)", 0) + 1
             continue
         rec: Record = {"Id": row["Id"]}
-        for f, t in types.items():
-            rec[f] = _sf_value("number" if t == "number" else "boolean" if t == "boolean" else "string", row.get(f, ""))
+        for f, (col, spec) in by_field.items():
+            t = spec.type
+            v = _sf_value("number" if t == "number" else "boolean" if t == "boolean" else "string", row.get(f, ""))
+            rec[f] = convert_value(col, spec, v, missing) if isinstance(v, str) else v
+        canonical_record(rec, mapping.columns)
         when = parse_sf_datetime(row["CreatedDate"])
         rec["CreatedDate"] = when
         records.append(rec)

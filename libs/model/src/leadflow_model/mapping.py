@@ -12,29 +12,53 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from leadflow_contracts.custom_answers import CustomAnswersConfig
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from leadflow_model.leakage import LeakageError, check_columns, check_lead_fields
 
 ColumnType = Literal["string", "number", "boolean", "country"]
 
-# Lead fields the intake extractor (leadflow_model.intake) can fill from a LeadEnriched event.
-# A model may only use these: anything else would be missing at scoring time (train/serve skew).
-INTAKE_FIELDS: dict[str, str] = {
-    "Lead_Origin__c": "lead.lead_source (kind) through intake.origin_by_lead_source",
-    "LeadSource": "lead.source.campaign.utm_source (else lead.source.system) through intake.lead_source_values",
-    "HasOptedOutOfEmail": "lead.do_not_email",
-    "DoNotCall": "lead.do_not_call",
-    "Web_Visits__c": "lead.engagement.visits",
-    "Web_Time_On_Site__c": "lead.engagement.time_on_site_seconds",
-    "Web_Page_Views_Per_Visit__c": "lead.engagement.page_views / lead.engagement.visits (0 without visits)",
-    "Content_Downloads__c": "lead.engagement.content_downloads",
-    "Country": "lead.country (ISO 3166-1 alpha-2), else enrichment.firmographics.country",
-    "Industry": "lead.industry, else enrichment.firmographics.industry",
-    "Title": "lead.job_title through intake.title_rules (occupation)",
-    "City": "lead.city",
-    "NumberOfEmployees": "lead.employees, else enrichment.firmographics.employees",
+# Where a live lead's value for a Lead field comes from. Each name is one reader in
+# ``leadflow_model.intake.LIVE_SOURCES``; ``answer:<key>`` reads a declared custom form answer.
+# Both paths (the CSV/Salesforce history and the live event) then go through the same conversion
+# (``convert_value``: missing values, value table, typing), so they give identical feature rows.
+LIVE_SOURCE_DOCS: dict[str, str] = {
+    "lead_source_kind": "lead.lead_source (web_form, ad_platform, …) through the column's value table",
+    "utm_source": "lead.source.campaign.utm_source through the column's value table (no fallback)",
+    "do_not_email": "lead.do_not_email",
+    "do_not_call": "lead.do_not_call",
+    "visits": "lead.engagement.visits (None = unknown)",
+    "time_on_site": "lead.engagement.time_on_site_seconds (None = unknown)",
+    "page_views_per_visit": "lead.engagement.page_views / visits, 2 decimals (0 without visits; None = unknown)",
+    "content_downloads": "lead.engagement.content_downloads",
+    "country": "lead.country (ISO 3166-1 alpha-2)",
+    "industry": "lead.industry",
+    "occupation": 'lead.job_title through intake.title_rules (a title no rule matches → "unknown")',
+    "city": "lead.city",
+    "employees": "lead.employees",
 }
+ANSWER_PREFIX = "answer:"
+
+# The default live source of each Lead field (a column may name its own with ``live``).
+DEFAULT_LIVE: dict[str, str] = {
+    "Lead_Origin__c": "lead_source_kind",
+    "LeadSource": "utm_source",
+    "HasOptedOutOfEmail": "do_not_email",
+    "DoNotCall": "do_not_call",
+    "Web_Visits__c": "visits",
+    "Web_Time_On_Site__c": "time_on_site",
+    "Web_Page_Views_Per_Visit__c": "page_views_per_visit",
+    "Content_Downloads__c": "content_downloads",
+    "Country": "country",
+    "Industry": "industry",
+    "Title": "occupation",
+    "City": "city",
+    "NumberOfEmployees": "employees",
+}
+# Kept for callers that list the usable Lead fields: field → where a live lead's value comes from.
+INTAKE_FIELDS: dict[str, str] = {f: LIVE_SOURCE_DOCS[src] for f, src in DEFAULT_LIVE.items()}
+OCCUPATION_UNKNOWN = "unknown"
 
 
 class MappingError(ValueError):
@@ -49,7 +73,36 @@ class ColumnMap(BaseModel):
     )
     type: ColumnType = "string"
     true_values: tuple[str, ...] = ("Yes", "yes", "true", "True", "1")
-    values: dict[str, Any] = Field(default_factory=dict, description="Value translation applied before typing.")
+    values: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Value translation applied before typing, on both paths (keys compared case-insensitively): "
+        "export spellings and live values (utm_source, lead-source kind) → the history's value.",
+    )
+    live: tuple[str, ...] = Field(
+        default=(),
+        description="Live sources tried in order (first non-missing wins): names of LIVE_SOURCE_DOCS or "
+        "answer:<key>. Empty = the field's default source (DEFAULT_LIVE).",
+    )
+
+    @field_validator("live", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
+
+    def live_sources(self) -> tuple[str, ...]:
+        if self.live:
+            return self.live
+        default = DEFAULT_LIVE.get(self.field)
+        return (default,) if default else ()
+
+    def describe_live(self) -> str:
+        parts = []
+        for src in self.live_sources():
+            if src.startswith(ANSWER_PREFIX):
+                parts.append(f"custom answer `{src[len(ANSWER_PREFIX) :]}` (LeadSubmitted.custom_answers)")
+            else:
+                parts.append(LIVE_SOURCE_DOCS.get(src, src))
+        return ", else ".join(parts) or "–"
 
 
 class Outcome(BaseModel):
@@ -94,7 +147,9 @@ class IntakeMap(BaseModel):
         default_factory=dict, description="utm_source / source system (lower case) → LeadSource value"
     )
     title_rules: tuple[TitleRule, ...] = ()
-    title_default: str | None = Field(default=None, description="Value for a non-empty job title no rule matched.")
+    title_default: str | None = Field(
+        default=None, description=f'Value for a non-empty job title no rule matched (default "{OCCUPATION_UNKNOWN}").'
+    )
 
 
 class Mapping(BaseModel):
@@ -111,6 +166,9 @@ class Mapping(BaseModel):
     columns: dict[str, ColumnMap]
     ignored: dict[str, str] = Field(default_factory=dict, description="Columns deliberately not used, and why.")
     intake: IntakeMap = Field(default_factory=IntakeMap)
+    custom_answers: CustomAnswersConfig | None = Field(
+        default=None, description="The org's declared custom form answers (a path in the YAML file, resolved on load)."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Mapping:
@@ -122,15 +180,42 @@ class Mapping(BaseModel):
         dup = {f for f in fields if fields.count(f) > 1}
         if dup:
             raise ValueError(f"columns: Lead field(s) {sorted(dup)} mapped from more than one column")
-        skew = [f"{col} → {c.field}" for col, c in self.columns.items() if c.field not in INTAKE_FIELDS]
-        if skew:
-            raise ValueError(
-                f"columns: {skew} cannot be derived from a LeadEnriched event at scoring time; "
-                f"usable Lead fields: {sorted(INTAKE_FIELDS)}"
-            )
+        for col, c in self.columns.items():
+            sources = c.live_sources()
+            if not sources:
+                raise ValueError(
+                    f"columns: {col!r} → {c.field} cannot be derived from a live lead at scoring time (train/serve "
+                    f"skew); give it a live source ({sorted(LIVE_SOURCE_DOCS)} or answer:<key>) or leave it out; "
+                    f"fields with a default source: {sorted(DEFAULT_LIVE)}"
+                )
+            for src in sources:
+                if src.startswith(ANSWER_PREFIX):
+                    self._check_answer(col, c, src[len(ANSWER_PREFIX) :])
+                elif src not in LIVE_SOURCE_DOCS:
+                    raise ValueError(
+                        f"columns: {col!r}: unknown live source {src!r}; known: {sorted(LIVE_SOURCE_DOCS)}"
+                    )
         if self.outcome.column in self.columns:
             raise ValueError(f"columns: the outcome column {self.outcome.column!r} cannot be a feature")
         return self
+
+    def _check_answer(self, col: str, c: ColumnMap, key: str) -> None:
+        declared = self.custom_answers.answers if self.custom_answers else {}
+        spec = declared.get(key)
+        if spec is None:
+            raise ValueError(
+                f"columns: {col!r} reads custom answer {key!r}, which is not declared in custom_answers "
+                f"(declared: {sorted(declared)})"
+            )
+        if not spec.intake_time:
+            raise LeakageError(
+                f"answer:{key}", "the custom answer is not known at intake (intake_time: false)", f"column {col!r}"
+            )
+        if spec.salesforce_field and spec.salesforce_field != c.field and len(c.live_sources()) == 1:
+            raise ValueError(
+                f"columns: {col!r} → {c.field}, but custom answer {key!r} is written to {spec.salesforce_field}; "
+                "history and live leads must use the same field"
+            )
 
     @property
     def fields(self) -> list[str]:
@@ -140,7 +225,15 @@ class Mapping(BaseModel):
         return {c.field: c.type for c in self.columns.values()}
 
 
-def parse_mapping(data: Any, *, source: str = "<mapping>") -> Mapping:
+def parse_mapping(data: Any, *, source: str = "<mapping>", base_dir: str | Path | None = None) -> Mapping:
+    """``base_dir``: where a ``custom_answers: <path>`` is resolved from (the mapping file's folder)."""
+    if isinstance(data, dict) and isinstance(data.get("custom_answers"), str):
+        ref = Path(data["custom_answers"])
+        if not ref.is_absolute():
+            if base_dir is None:
+                raise MappingError(f"{source}: custom_answers: a relative path needs the mapping file's folder")
+            ref = Path(base_dir) / ref
+        data = {**data, "custom_answers": load_custom_answers(ref)}
     try:
         return Mapping.model_validate(data)
     except LeakageError:
@@ -154,12 +247,27 @@ def parse_mapping(data: Any, *, source: str = "<mapping>") -> Mapping:
         raise MappingError(f"{source}: " + "; ".join(parts)) from None
 
 
-def load_mapping(path: str | Path) -> Mapping:
-    p = Path(path)
+def _read_yaml(p: Path, what: str) -> Any:
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as e:
-        raise MappingError(f"{p}: cannot read mapping file ({e.strerror})") from None
+        raise MappingError(f"{p}: cannot read {what} ({e.strerror or e})") from None
     except yaml.YAMLError as e:
         raise MappingError(f"{p}: not valid YAML ({e})") from None
-    return parse_mapping(data, source=str(p))
+
+
+def load_custom_answers(path: str | Path) -> CustomAnswersConfig:
+    """The custom-answers YAML (deploy/custom-answers.yaml) → config; errors name the file and key."""
+    p = Path(path)
+    data = _read_yaml(p, "custom answers file")
+    try:
+        return CustomAnswersConfig.model_validate(data)
+    except ValidationError as e:
+        parts = [f"{'.'.join(str(x) for x in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()]
+        raise MappingError(f"{p}: " + "; ".join(parts)) from None
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    p = Path(path)
+    data = _read_yaml(p, "mapping file")
+    return parse_mapping(data, source=str(p), base_dir=p.parent)

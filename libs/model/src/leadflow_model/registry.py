@@ -141,7 +141,7 @@ class ModelRegistry:
             loaded = load_artifact(self.root / version)
             slot = _Slot(
                 loaded,
-                IntakeExtractor(loaded.manifest.intake, loaded.manifest.missing_values),
+                IntakeExtractor(loaded.manifest.columns, loaded.manifest.intake, loaded.manifest.missing_values),
                 _reason_table(loaded.manifest.spec, loaded.manifest.explainer),
             )
             self._cache[version] = slot

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from leadflow_model.mapping import INTAKE_FIELDS, Mapping
+from leadflow_model.mapping import Mapping
 
 
 def _save(fig: Any, path: Path) -> str:
@@ -86,6 +86,105 @@ def _pct(v: float) -> str:
     return f"{100 * v:.1f} %"
 
 
+PRODUCT = "leadflow model"
+
+
+def _split_name(m: dict[str, Any]) -> str:
+    h = m["holdout"]
+    kind = (
+        "newest {:.0%} by time".format(m["holdout_fraction"])
+        if m["holdout_kind"] == "time"
+        else ("stratified random {:.0%}".format(m["holdout_fraction"]))
+    )
+    return f"{kind} ({h['n']} leads, {h['positives']} converted)"
+
+
+def _ci(m: dict[str, Any], model: str, metric: str) -> str:
+    b = (m.get("bootstrap") or {}).get("models", {}).get(model, {}).get(metric)
+    return f" [{b[0]:.3f}, {b[1]:.3f}]" if b else ""
+
+
+def comparison_table(m: dict[str, Any]) -> list[str]:
+    """Product beside the same-split baselines, with 95 % bootstrap intervals and paired differences."""
+    h = m["holdout"]
+    rows = [(PRODUCT, {"roc_auc": h["roc_auc"], "pr_auc": h["pr_auc"], "brier": h["brier"]})]
+    rows += list(m.get("baselines", {}).items())
+    lines = [
+        f"Holdout: {_split_name(m)}. 95 % intervals: {m.get('bootstrap', {}).get('resamples', 0)} bootstrap "
+        "resamples of the holdout.",
+        "",
+        "| model | ROC AUC | PR AUC | Brier | product − model, ROC AUC (share of resamples product wins) "
+        "| product − model, PR AUC |",
+        "|---|---|---|---|---|---|",
+    ]
+    diffs = (m.get("bootstrap") or {}).get("paired_difference", {})
+    for name, v in rows:
+        d = diffs.get(name)
+        dr = (
+            f"[{d['roc_auc']['ci'][0]:+.3f}, {d['roc_auc']['ci'][1]:+.3f}] ({d['roc_auc']['share_better']:.0%})"
+            if d
+            else "–"
+        )
+        dp = (
+            f"[{d['pr_auc']['ci'][0]:+.3f}, {d['pr_auc']['ci'][1]:+.3f}] ({d['pr_auc']['share_better']:.0%})"
+            if d
+            else "–"
+        )
+        bold = "**" if name == PRODUCT else ""
+        lines.append(
+            f"| {bold}{name}{bold} | {v['roc_auc']:.4f}{_ci(m, name, 'roc_auc')} | "
+            f"{v['pr_auc']:.4f}{_ci(m, name, 'pr_auc')} | {v['brier']:.4f}{_ci(m, name, 'brier')} | {dr} | {dp} |"
+        )
+    verdict = beats_baselines(m)
+    if verdict is not None:
+        lines += [
+            "",
+            "Product beats every baseline on ROC AUC and PR AUC on this split: "
+            + ("**yes**" if verdict else "**no** (see the rows above)"),
+        ]
+    return lines
+
+
+def beats_baselines(m: dict[str, Any]) -> bool | None:
+    base = m.get("baselines") or {}
+    if not base:
+        return None
+    h = m["holdout"]
+    return all(h["roc_auc"] > b["roc_auc"] and h["pr_auc"] > b["pr_auc"] for b in base.values())
+
+
+def comparison_lines(m: dict[str, Any]) -> list[str]:
+    """Plain-text comparison for the terminal."""
+    h = m["holdout"]
+    out = [f"  holdout {_split_name(m)}:"]
+    rows = [(PRODUCT, {"roc_auc": h["roc_auc"], "pr_auc": h["pr_auc"], "brier": h["brier"]})]
+    rows += list(m.get("baselines", {}).items())
+    for name, v in rows:
+        out.append(
+            f"    {name:<30} ROC AUC {v['roc_auc']:.4f}{_ci(m, name, 'roc_auc'):<17} "
+            f"PR AUC {v['pr_auc']:.4f}{_ci(m, name, 'pr_auc'):<17} Brier {v['brier']:.4f}"
+        )
+    verdict = beats_baselines(m)
+    if verdict is not None:
+        out.append(f"    product beats every baseline on ROC AUC and PR AUC: {'yes' if verdict else 'NO'}")
+    return out
+
+
+def calibration_choice(m: dict[str, Any]) -> list[str]:
+    rows = m.get("calibration_cv") or []
+    if not rows:
+        return []
+    return [
+        "| calibration (5-fold CV on the training split) | Brier | PR AUC | ROC AUC | distinct scores |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r['method']}{' (chosen)' if r['method'] == m['calibration_method'] else ''} | {r['cv_brier']:.4f} | "
+            f"{r['cv_pr_auc']:.4f} | {r['cv_roc_auc']:.4f} | {r['distinct_scores']} |"
+            for r in rows
+        ],
+    ]
+
+
 def report_markdown(
     version: str,
     mapping: Mapping,
@@ -93,8 +192,11 @@ def report_markdown(
     metrics: dict[str, Any],
     images: list[str],
     command: str | None = None,
+    other: dict[str, Any] | None = None,
 ) -> str:
     h = metrics["holdout"]
+    splits = [metrics, *([other] if other else [])]
+    harder = min(splits, key=lambda m: m["holdout"]["roc_auc"])
     lines = [
         f"# Evaluation report: {version}",
         "",
@@ -117,6 +219,25 @@ def report_markdown(
         f"| lift in top decile | {h['lift_top_decile']:.2f} |",
         "| untuned gradient boosting, same features (ROC AUC) | "
         f"{_opt(metrics['baseline_untuned_hgb_holdout_roc_auc'])} |",
+        f"| distinct scores on the holdout | {h.get('distinct_scores', '–')} |",
+        "",
+        "## Product beside the baselines (same split, same features)",
+        "",
+        f"Headline (the harder split): ROC AUC **{harder['holdout']['roc_auc']:.4f}**, PR AUC "
+        f"**{harder['holdout']['pr_auc']:.4f}** on the {_split_name(harder)} holdout.",
+        "",
+        f"The product: {' + '.join(metrics.get('ensemble', []))} (soft vote), calibrated. Baselines are untuned, "
+        "fitted on the same training split with the same columns.",
+        "",
+        *[line for m in splits for line in [f"### {_split_name(m)}", "", *comparison_table(m), ""]],
+        *calibration_choice(metrics),
+        "",
+        (
+            f"The published model is the same recipe **refitted on all {metrics['final']['n']} leads** after this "
+            "validation (the figures above are the validated model's, on leads it never saw)."
+            if metrics.get("refit_on_all") and metrics.get("final")
+            else "The published model is the validated model (fitted on the training split only)."
+        ),
         "",
         "Parameters were chosen by 5-fold cross-validation **on the training split only**; the holdout was used "
         "once, for this report. Calibration: " + metrics["calibration_method"] + " (cross-validated).",
@@ -153,7 +274,7 @@ def report_markdown(
         "",
         "| export column | Lead field | from a live lead (LeadEnriched) |",
         "|---|---|---|",
-        *[f"| {col} | {c.field} | {INTAKE_FIELDS[c.field]} |" for col, c in mapping.columns.items()],
+        *[f"| {col} | {c.field} | {c.describe_live()} |" for col, c in mapping.columns.items()],
         "",
         "Not used: " + "; ".join(f"**{k}** ({v})" for k, v in mapping.ignored.items()),
         "",
@@ -164,7 +285,13 @@ def report_markdown(
 
 
 def model_card(
-    version: str, mapping: Mapping, source: str, window: dict[str, Any], metrics: dict[str, Any], params: dict[str, Any]
+    version: str,
+    mapping: Mapping,
+    source: str,
+    window: dict[str, Any],
+    metrics: dict[str, Any],
+    params: dict[str, Any],
+    other: dict[str, Any] | None = None,
 ) -> str:
     template = (Path(__file__).parent / "model_card_template.md").read_text(encoding="utf-8")
     h = metrics["holdout"]
@@ -188,8 +315,17 @@ def model_card(
         baseline=_opt(metrics["baseline_untuned_hgb_holdout_roc_auc"]),
         params=params or "scikit-learn defaults",
         calibration=metrics["calibration_method"],
-        features="\n".join(
-            f"- {col} → `{c.field}` (live: {INTAKE_FIELDS[c.field]})" for col, c in mapping.columns.items()
-        ),
+        features="\n".join(f"- {col} → `{c.field}` (live: {c.describe_live()})" for col, c in mapping.columns.items()),
         ignored="\n".join(f"- {k}: {v}" for k, v in mapping.ignored.items()),
+        ensemble=" + ".join(metrics.get("ensemble", [])) or "HistGradientBoosting",
+        validation="\n".join(
+            line for m in [metrics, *([other] if other else [])] for line in [*comparison_table(m), ""]
+        ),
+        calibration_cv="\n".join(calibration_choice(metrics)),
+        refit=(
+            f"Refitted on all {metrics['final']['n']} leads after validation (the figures are the validated "
+            "model's, on leads it never saw)."
+            if metrics.get("refit_on_all") and metrics.get("final")
+            else "Not refitted: the published model is the validated one."
+        ),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from leadflow_model.features import encode
 from leadflow_model.history import History
 from leadflow_model.mapping import Mapping
 from leadflow_model.report import model_card, plots, report_markdown
-from leadflow_model.train import TrainConfig, Trained, split_history, train
+from leadflow_model.train import TrainConfig, Trained, evaluate, split_history, train
 
 
 class PublishRefused(RuntimeError):
@@ -40,6 +40,7 @@ class TrainOutcome:
     trained: Trained
     report: Path
     holdout: History
+    other: dict[str, Any] | None = None
 
 
 def train_and_write(
@@ -51,11 +52,16 @@ def train_and_write(
     command: str | None = None,
     report_dir: Path | None = None,
     now: datetime | None = None,
+    other_split: bool = False,
 ) -> TrainOutcome:
     cfg = cfg or TrainConfig()
     trained = train(history, mapping, cfg)
+    other = None
+    if other_split:
+        other_kind = "stratified" if cfg.holdout == "time" else "time"
+        other = evaluate(history, mapping, replace(cfg, holdout=other_kind))
     version = new_version(mapping.name, now)
-    card = model_card(version, mapping, history.source, trained.window, trained.metrics, trained.params)
+    card = model_card(version, mapping, history.source, trained.window, trained.metrics, trained.params, other)
     path = write_artifact(
         artifacts,
         version=version,
@@ -65,6 +71,8 @@ def train_and_write(
         spec=trained.spec,
         intake=mapping.intake,
         missing_values=mapping.missing_values,
+        columns=dict(mapping.columns),
+        refit_on_all=bool(trained.metrics.get("refit_on_all")),
         params=trained.params,
         window=trained.window,
         metrics=trained.metrics,
@@ -81,8 +89,10 @@ def train_and_write(
         trained.baseline_holdout_scores,
     )
     (rdir / "report.md").write_text(
-        report_markdown(version, mapping, trained.window, trained.metrics, images, command), encoding="utf-8"
+        report_markdown(version, mapping, trained.window, trained.metrics, images, command, other), encoding="utf-8"
     )
+    if other is not None:
+        (rdir / "metrics-other-split.json").write_text(dump_json(other), encoding="utf-8")
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
         for f in rdir.iterdir():
@@ -90,7 +100,7 @@ def train_and_write(
         shutil.copy2(path / "model_card.md", report_dir / "model_card.md")
         shutil.copy2(path / "metrics.json", report_dir / "metrics.json")
     holdout = history.subset(split_history(history, cfg).holdout)
-    return TrainOutcome(version, path, trained, rdir / "report.md", holdout)
+    return TrainOutcome(version, path, trained, rdir / "report.md", holdout, other)
 
 
 def score_history(path: Path, history: History) -> np.ndarray:

@@ -26,8 +26,17 @@ def test_artifact_round_trip_gives_the_same_probabilities(written) -> None:
     assert loaded.version == outcome.version == "x-education-20261126T100000Z"
     assert loaded.path.parent == root
     x = encode(loaded.manifest.spec, outcome.holdout.records)
-    np.testing.assert_allclose(loaded.model.predict_proba(x)[:, 1], outcome.trained.holdout_scores)
+    np.testing.assert_allclose(
+        loaded.model.predict_proba(x)[:, 1], outcome.trained.model.predict_proba(x)[:, 1], rtol=1e-12
+    )
+    # the holdout figures belong to the validated model (training split only), not to the refit
+    validated = outcome.trained.validated_model
+    xv = encode(outcome.trained.validated_spec, outcome.holdout.records)
+    np.testing.assert_allclose(validated.predict_proba(xv)[:, 1], outcome.trained.holdout_scores, rtol=1e-12)
     m = read_manifest(root / outcome.version)
+    assert m.refit_on_all and m.columns
+    metrics = json.loads((outcome.path / "metrics.json").read_text())
+    assert metrics["final"]["n"] == len(outcome.holdout) + metrics["train"]["n"]
     assert m.spec.fields == (
         "Lead_Origin__c",
         "LeadSource",
@@ -38,8 +47,10 @@ def test_artifact_round_trip_gives_the_same_probabilities(written) -> None:
         "Web_Page_Views_Per_Visit__c",
         "Content_Downloads__c",
         "Country",
-        "Industry",
-        "Title",
+        "Specialization__c",
+        "Occupation__c",
+        "Heard_From__c",
+        "Course_Priority__c",
     )
     assert m.window["train_from"] < m.window["train_to"] <= m.window["holdout_from"] < m.window["holdout_to"]
     assert m.holdout_roc_auc == pytest.approx(
