@@ -1,35 +1,22 @@
 """One batch of messages in, Salesforce writes and contract events out (the service layer).
 
 ``SyncService.process`` takes the raw records of one Kafka batch (``leads.routed``, ``sla.events``,
-``crm.changes``), skips events already applied, plans the writes (pure domain), sends them through the
-``BatchWriter`` (grouped Collections calls), publishes ``crm.synced`` / ``leads.deadletter`` and then
-commits the new state and the event claims in one transaction. Events whose writes Salesforce could not
-take (outage, limit) are neither published nor claimed: the caller rewinds Kafka to them.
+``crm.changes``), skips events already applied, and runs the pure steps of ``domain.reconcile``: it only
+loads what they need, sends the writes they decide (grouped Collections calls through the ``BatchWriter``,
+convertLead in batches), publishes ``crm.synced`` / ``leads.deadletter`` and commits the new state and the
+event claims in one transaction. Events whose writes Salesforce could not take (outage, limit) are neither
+published nor claimed: the caller rewinds Kafka to them.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
-from leadflow_contracts import (
-    CrmChange,
-    CrmSynced,
-    DeadLetter,
-    Event,
-    LeadRouted,
-    SlaEvent,
-    SlaEventKind,
-    SyncOperation,
-    TraceStep,
-    topics,
-)
-from leadflow_contracts.crm import DroppedField
+from leadflow_contracts import CrmChange, DeadLetter, Event, LeadRouted, SlaEvent, SyncOperation
 from leadflow_platform.clock import Clock
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import EVENTS_FAILED
@@ -40,21 +27,13 @@ from leadflow_crm_sync.adapters.gateway import SalesforceCallError, SalesforceGa
 from leadflow_crm_sync.adapters.repository import Repository, UnitOfWork
 from leadflow_crm_sync.directory import TeamDirectory
 from leadflow_crm_sync.domain import budget as budget_policy
-from leadflow_crm_sync.domain.conversion import ConvertedIds, observed_conversion, plan_conversion, wants_conversion
-from leadflow_crm_sync.domain.ids import derived_event_id
-from leadflow_crm_sync.domain.mapping import (
-    LeadPlan,
-    callback_task,
-    escalation_task,
-    fallback_upsert,
-    inquiry_task,
-    plan_lead,
-    sla_status_write,
-    sla_warning_task,
-)
-from leadflow_crm_sync.domain.policy import SyncPolicy, WriteKind
+from leadflow_crm_sync.domain import reconcile as rc
+from leadflow_crm_sync.domain.conversion import ConvertedIds
+from leadflow_crm_sync.domain.deferred import DeferredWrite
+from leadflow_crm_sync.domain.outputs import Failure, Output, dead_letter, synced
+from leadflow_crm_sync.domain.policy import SyncPolicy
 from leadflow_crm_sync.domain.state import LeadState
-from leadflow_crm_sync.domain.writes import Dropped, Outcome, RecordWrite, SaveResult
+from leadflow_crm_sync.domain.writes import RecordWrite, SaveResult
 from leadflow_crm_sync.writer import BatchWriter, Unavailable
 
 log = get_logger(__name__)
@@ -62,7 +41,8 @@ SERVICE = "crm-sync"
 Kind = Literal["routed", "sla", "changes"]
 Publish = Callable[[list[tuple[str, Event]]], Awaitable[None]]
 _PARSERS: dict[str, type[Event]] = {"routed": LeadRouted, "sla": SlaEvent, "changes": CrmChange}
-_SOURCE_TOPIC = {"routed": topics.LEADS_ROUTED, "sla": topics.SLA_EVENTS, "changes": topics.CRM_CHANGES}
+CONVERT_CHUNK = 100
+"""LeadConverts per SOAP convertLead call (the client library and the emulator take at most 100)."""
 
 
 @dataclass(frozen=True)
@@ -81,19 +61,36 @@ class BatchResult:
     reasons: list[str] = field(default_factory=list)
 
 
-def soql_quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 class _Batch:
-    """Working state of one batch."""
+    """Working state of one batch: what to commit, publish and hold."""
 
     def __init__(self) -> None:
-        self.outputs: list[tuple[str, Event]] = []
+        self.outputs: list[Output] = []
         self.unit = UnitOfWork()
         self.result = BatchResult()
         self.blocked: set[str] = set()  # event ids that must stay in Kafka
-        self.deferred_leads: set[str] = set()
+
+    def take(self, step: rc.Step) -> None:
+        self.unit.states.update(step.states)
+        for d in step.deferred:
+            self.unit.defer(d.key, d.lead_id, d.write.kind.value, d.payload())
+        for key in step.undeferred:
+            self.unit.undefer(key)
+        self.outputs += step.outputs
+        self.blocked = (self.blocked | step.blocked) - step.released
+        self.result.dead_lettered += step.dead_lettered
+        self.result.deferred += len(step.deferred)
+        self.result.reasons += step.reasons
+
+    def state(self, states: dict[str, LeadState], lead_id: str) -> LeadState | None:
+        return self.unit.states.get(lead_id) or states.get(lead_id)
+
+    def overlay(self, states: dict[str, LeadState]) -> dict[str, LeadState]:
+        return {**states, **self.unit.states}
+
+
+def _written(results: list[SaveResult | Unavailable]) -> list[rc.WriteResult]:
+    return [rc.UNWRITTEN if isinstance(r, Unavailable) else r for r in results]
 
 
 class SyncService:
@@ -111,70 +108,12 @@ class SyncService:
         self.shadow = shadow
         self._last_probe: float | None = None
 
-    # ---- helpers -----------------------------------------------------------------------------------
-    def _step(self, decision: str, reason: str) -> TraceStep:
-        return TraceStep(service=SERVICE, decision=decision, reason=reason[:500], at=self.clock.now())
-
-    def _dead_letter(self, b: _Batch, kind: Kind, raw: bytes, lead_id: str, reason: str, message: str,
-                     detail: dict[str, str] | None = None, *, source_event_id: str | None = None,
-                     not_in_salesforce: bool = False) -> None:
-        now = self.clock.now()
-        source = source_event_id or hashlib.sha256(raw).hexdigest()
-        b.outputs.append((topics.LEADS_DEADLETTER, DeadLetter(
-            event_id=derived_event_id(source, f"deadletter:{reason}:{(detail or {}).get('operation', '')}"),
-            lead_id=lead_id or "unknown", occurred_at=now, service=SERVICE, topic=_SOURCE_TOPIC[kind],
-            reason=reason, message=message[:2000], original_base64=base64.b64encode(raw).decode(),
-            retriable=False, detail=detail or {}, failed_at=now, not_in_salesforce=not_in_salesforce)))
-        b.result.dead_lettered += 1
-        EVENTS_FAILED.labels(SERVICE, _SOURCE_TOPIC[kind], reason.split(":")[0]).inc()
-
-    def _synced(self, b: _Batch, event: Event, state: LeadState, op: SyncOperation, reason: str, *,
-                task_id: str | None = None, ids: ConvertedIds | None = None, dropped: tuple[Dropped, ...] = ()) -> None:
-        assert state.salesforce_id is not None
-        step = self._step(op.value, reason + "".join(f"; dropped {d.field} ({d.code})" for d in dropped))
-        b.outputs.append((topics.CRM_SYNCED, CrmSynced(
-            event_id=derived_event_id(event.event_id, f"synced:{state.lead_id}"),
-            dropped_fields=tuple(DroppedField(field=d.field, reason=d.code, message=d.message) for d in dropped),
-            shadow=self.shadow,
-            lead_id=state.lead_id, occurred_at=self.clock.now(), trace=event.with_step(step),
-            salesforce_id=state.salesforce_id, object=state.object, operation=op, owner_id=state.owner_id,
-            task_id=task_id, submitted_at=state.submitted_at, source_event_id=event.event_id, team=state.team,
-            rating=state.rating, lead_source=state.lead_source,
-            account_id=ids.account_id if ids else None, contact_id=ids.contact_id if ids else None,
-            opportunity_id=ids.opportunity_id if ids else None)))
-
-    def _allowed(self, kind: WriteKind) -> budget_policy.BudgetDecision:
-        return budget_policy.decide(kind, self.gateway.usage(), self.policy.budget)
-
     # ---- entry point -------------------------------------------------------------------------------
     async def process(self, records: list[Incoming]) -> BatchResult:
         started = time.perf_counter()
         b = _Batch()
-        # Redeliveries (a rewound batch, a replay) are recognised by their event id before the full parse.
-        ids = [_event_id_guess(rec.value) for rec in records]
-        done = await self.repo.already_processed(i for i in ids if i)
-        b.result.skipped_replays = sum(1 for i in ids if i and i in done)
-        parsed: list[tuple[Kind, Event, bytes]] = []
-        for rec, guessed in zip(records, ids, strict=True):
-            if guessed and guessed in done:
-                continue
-            try:
-                event = _PARSERS[rec.kind].model_validate_json(rec.value)
-            except ValidationError as e:
-                errs = e.errors()
-                where = ".".join(str(p) for p in errs[0]["loc"]) if errs else "(root)"
-                why = errs[0]["msg"] if errs else str(e)
-                self._dead_letter(b, rec.kind, rec.value, _lead_id_guess(rec.value), "invalid_event",
-                                  f"not a valid {_PARSERS[rec.kind].__name__}: {where or '(root)'}: {why}")
-                continue
-            parsed.append((rec.kind, event, rec.value))
-        late = {e.event_id for _, e, _ in parsed} - set(ids)  # ids the quick look could not read
-        if late:
-            again = await self.repo.already_processed(late)
-            b.result.skipped_replays += len(again)
-            parsed = [p for p in parsed if p[1].event_id not in again]
+        parsed = await self._parse_new(b, records)
         states = await self.repo.load_states(e.lead_id for _, e, _ in parsed)
-
         routed = [(e, raw) for k, e, raw in parsed if k == "routed"]
         slas = [(e, raw) for k, e, raw in parsed if k == "sla"]
         changes = [(e, raw) for k, e, raw in parsed if k == "changes"]
@@ -184,9 +123,9 @@ class SyncService:
             await self._sla(b, slas, states)  # type: ignore[arg-type]
         if changes:
             await self._changes(b, changes, states)  # type: ignore[arg-type]
-
         b.unit.claims = [e.event_id for _, e, _ in parsed if e.event_id not in b.blocked]
         b.result.unavailable = len(b.blocked)
+        _count_dead_letters(b.outputs)
         planned = time.perf_counter()
         if b.outputs:
             await self.publish(b.outputs)
@@ -201,337 +140,177 @@ class SyncService:
                  commit_ms=round((time.perf_counter() - published) * 1000, 1))
         return b.result
 
+    async def _parse_new(self, b: _Batch, records: list[Incoming]) -> list[tuple[Kind, Event, bytes]]:
+        """Parse the records not applied yet (redeliveries are recognised by event id before the full parse)."""
+        ids = [_event_id_guess(rec.value) for rec in records]
+        done = await self.repo.already_processed(i for i in ids if i)
+        b.result.skipped_replays = sum(1 for i in ids if i and i in done)
+        parsed: list[tuple[Kind, Event, bytes]] = []
+        for rec, guessed in zip(records, ids, strict=True):
+            if guessed and guessed in done:
+                continue
+            try:
+                parsed.append((rec.kind, _PARSERS[rec.kind].model_validate_json(rec.value), rec.value))
+            except ValidationError as e:
+                self._invalid(b, rec, e)
+        late = {e.event_id for _, e, _ in parsed} - set(ids)  # ids the quick look could not read
+        if late:
+            again = await self.repo.already_processed(late)
+            b.result.skipped_replays += len(again)
+            parsed = [p for p in parsed if p[1].event_id not in again]
+        return parsed
+
+    def _invalid(self, b: _Batch, rec: Incoming, e: ValidationError) -> None:
+        errs = e.errors()
+        where = ".".join(str(p) for p in errs[0]["loc"]) if errs else "(root)"
+        why = errs[0]["msg"] if errs else str(e)
+        failure = Failure("invalid_event", f"not a valid {_PARSERS[rec.kind].__name__}: {where or '(root)'}: {why}")
+        b.outputs.append(dead_letter(rec.kind, rec.value, _lead_id_guess(rec.value), failure, self.clock.now()))
+        b.result.dead_lettered += 1
+
+    # ---- the writes the steps decide -------------------------------------------------------------------
+    async def _write(self, writes: list[RecordWrite]) -> list[rc.WriteResult]:
+        return _written(await self.writer.write(writes)) if writes else []
+
+    async def _tasks(self, b: _Batch, jobs: list[rc.TaskJob]) -> dict[tuple[str, str], str]:
+        """Create each Task once; returns (event id, purpose) → Task id."""
+        if not jobs:
+            return {}
+        known = await self.repo.task_ids(j.write.key for j in jobs)
+        plan = rc.plan_tasks(jobs, known, self.gateway.usage(), self.policy)
+        results = dict(zip([w.key for w in plan.writes], await self._write(plan.writes), strict=True))
+        step, recorded = rc.apply_tasks(plan, results, self.clock.now())
+        b.take(plan)
+        b.take(step)
+        b.unit.tasks += recorded
+        return plan.ids
+
     # ---- leads.routed ------------------------------------------------------------------------------
     async def _routed(self, b: _Batch, items: list[tuple[LeadRouted, bytes]], states: dict[str, LeadState]) -> None:
-        latest: dict[str, tuple[LeadRouted, bytes]] = {}
-        superseded: dict[str, list[LeadRouted]] = {}
-        for ev, raw in items:
-            cur = latest.get(ev.lead_id)
-            if cur is None or (ev.reassignment, ev.occurred_at) >= (cur[0].reassignment, cur[0].occurred_at):
-                if cur is not None:
-                    superseded.setdefault(ev.lead_id, []).append(cur[0])
-                latest[ev.lead_id] = (ev, raw)
-            else:
-                superseded.setdefault(ev.lead_id, []).append(ev)
-
-        plans: dict[str, LeadPlan] = {}
-        writes: list[tuple[str, RecordWrite]] = []
-        for lead_id, (ev, _raw) in latest.items():
-            state = states.get(lead_id) or LeadState(lead_id=lead_id)
-            plan = plan_lead(ev, state, self.policy)
-            plans[lead_id] = plan
-            if plan.write is None:
-                continue
-            decision = self._allowed(plan.kind)
-            if not decision.allowed:
-                self._defer(b, ev, state, plan, decision.reason)
-                continue
-            b.unit.undefer(_deferred_key(plan.write))
-            writes.append((lead_id, plan.write))
-
-        results = dict(zip([lid for lid, _ in writes], await self.writer.write([w for _, w in writes]), strict=True))
-        # A duplicate whose target record is gone becomes a new lead.
-        retry: list[tuple[str, RecordWrite]] = []
-        for lead_id, first_try in list(results.items()):
-            if isinstance(first_try, SaveResult) and first_try.outcome is Outcome.TARGET_GONE:
-                ev = latest[lead_id][0]
-                plan = fallback_upsert(ev, states.get(lead_id) or LeadState(lead_id=lead_id), self.policy)
-                plans[lead_id] = plan
-                assert plan.write is not None
-                log.info("duplicate_target_gone", lead_id=lead_id, code=first_try.status_code)
-                retry.append((lead_id, plan.write))
-        if retry:
-            results.update(zip([lid for lid, _ in retry], await self.writer.write([w for _, w in retry]), strict=True))
-
-        # Apply results to the state; Tasks need the record ids.
-        task_writes: list[tuple[str, str, RecordWrite]] = []  # lead_id, purpose, write
-        new_states: dict[str, LeadState] = {}
-        for lead_id, (ev, raw) in latest.items():
-            plan = plans[lead_id]
-            state = states.get(lead_id) or LeadState(lead_id=lead_id)
-            base = _state_from_event(state, ev)
-            if plan.target == "contact":
-                dup = ev.enrichment.duplicate_of
-                assert dup is not None
-                st = base.with_(salesforce_id=dup.record_id, object="Contact", mode="update",
-                                content_hash=plan.content_hash)
-                new_states[lead_id] = st
-                task_writes.append((lead_id, "inquiry", inquiry_task(ev, dup.record_id, self.policy)))
-                cb = callback_task(ev, dup.record_id, self.policy)
-                if cb is not None:
-                    task_writes.append((lead_id, "callback", cb))
-                continue
-            if lead_id in b.deferred_leads:
-                continue  # _defer recorded the state; the drain publishes when it writes
-            res: SaveResult | Unavailable | None = results.get(lead_id)
-            if plan.write is None:
-                if state.written:
-                    new_states[lead_id] = base
-                    if state.object == "Lead" and not state.converted and state.salesforce_id:
-                        cb = callback_task(ev, state.salesforce_id, self.policy)  # created before, or now
-                        if cb is not None:
-                            task_writes.append((lead_id, "callback", cb))
-                continue
-            if isinstance(res, Unavailable):
-                b.blocked.add(ev.event_id)
-                b.blocked.update(e.event_id for e in superseded.get(lead_id, []))
-                continue
-            assert isinstance(res, SaveResult)
-            if res.outcome is Outcome.CONVERTED_LEAD:
-                new_states[lead_id] = base.with_(converted=True, salesforce_id=state.salesforce_id or res.id)
-                continue
-            if not res.ok:
-                self._dead_letter(b, "routed", raw, lead_id, f"salesforce:{res.status_code}", res.message or "",
-                                  {"statusCode": res.status_code or "", "fields": ",".join(res.fields),
-                                   "operation": f"{plan.write.mode} {plan.write.sobject}"},
-                                  source_event_id=ev.event_id, not_in_salesforce=not state.written)
-                for old in superseded.get(lead_id, []):
-                    b.blocked.discard(old.event_id)
-                continue
-            first = {} if state.written else {"sla_status": plan.write.fields.get("SLA_Status__c"),
-                                                "pending_sla_status": None}
-            st = base.with_(salesforce_id=res.id, mode=plan.write.mode, content_hash=plan.content_hash,
-                            object="Lead", **first)
-            new_states[lead_id] = st
-            assert res.id is not None
-            cb = callback_task(ev, res.id, self.policy)
-            if cb is not None:
-                task_writes.append((lead_id, "callback", cb))
-
-        task_ids = await self._write_tasks(b, [
-            _TaskJob(latest[lid][0], latest[lid][1], "routed", lid, purpose, w) for lid, purpose, w in task_writes])
-        for lead_id, (ev, _raw) in latest.items():
-            if lead_id not in new_states:
-                continue
-            st = new_states[lead_id]
-            b.unit.states[lead_id] = st  # the record is written even if a Task still has to be retried
-            if ev.event_id in b.blocked:
-                continue
-            outcome = results.get(lead_id)
-            plan = plans[lead_id]
-            if st.converted:
-                op = SyncOperation.UNCHANGED
-            elif plan.target == "contact":
-                op = SyncOperation.UPDATED
-            elif isinstance(outcome, SaveResult) and outcome.ok:
-                op = SyncOperation.CREATED if outcome.outcome is Outcome.CREATED else SyncOperation.UPDATED
-            elif plan.write is None:
-                op = SyncOperation.UNCHANGED
-            else:
-                continue  # dead-lettered
-            if not st.written:
-                continue
-            task_id = task_ids.get((ev.event_id, "callback")) or task_ids.get((ev.event_id, "inquiry"))
-            for old in superseded.get(lead_id, []):
-                self._synced(b, old, st, SyncOperation.UNCHANGED, "superseded by a later routing in the same batch")
-            self._synced(b, ev, st, op, plan.reason, task_id=task_id,
-                         dropped=outcome.dropped if isinstance(outcome, SaveResult) else ())
-            log.debug("lead_synced", lead_id=lead_id, salesforce_id=st.salesforce_id, operation=op.value,
-                     owner_id=st.owner_id, reason=plan.reason)
-
-    def _defer(self, b: _Batch, ev: LeadRouted, state: LeadState, plan: LeadPlan, reason: str) -> None:
-        assert plan.write is not None
-        w = plan.write
-        b.unit.defer(_deferred_key(w), ev.lead_id, w.kind.value, {
-            "write": _write_dict(w), "content_hash": plan.content_hash, "event": ev.model_dump(mode="json")})
-        b.result.deferred += 1
-        b.result.reasons.append(reason)
-        b.unit.states[ev.lead_id] = _state_from_event(state, ev).with_(owner_id=state.owner_id)
-        b.deferred_leads.add(ev.lead_id)
-        log.info("write_deferred", lead_id=ev.lead_id, kind=w.kind.value, reason=reason)
-
-    async def _write_tasks(self, b: _Batch, jobs: list[_TaskJob]) -> dict[tuple[str, str], str]:
-        """Create each Task once: skip the ones recorded; the external id makes a replayed create an update.
-
-        Returns (event id, purpose) → Task id.
-        """
-        out: dict[tuple[str, str], str] = {}
-        known = await self.repo.task_ids(j.write.key for j in jobs)
-        todo: list[_TaskJob] = []
-        for j in jobs:
-            if j.write.key in known:
-                out[(j.event.event_id, j.purpose)] = known[j.write.key]
-                continue
-            decision = self._allowed(j.write.kind)
-            if not decision.allowed:
-                log.info("task_deferred", lead_id=j.lead_id, purpose=j.purpose, reason=decision.reason)
-                b.unit.defer(_deferred_key(j.write), j.lead_id, j.write.kind.value,
-                             {"write": _write_dict(j.write), "purpose": j.purpose})
-                b.result.deferred += 1
-                continue
-            todo.append(j)
-        first_of: dict[str, int] = {}
-        unique: list[_TaskJob] = []
-        for j in todo:  # the same Task asked twice in one batch (e.g. a repeated SLA step) is written once
-            if j.write.key not in first_of:
-                first_of[j.write.key] = len(unique)
-                unique.append(j)
-        written = await self.writer.write([j.write for j in unique])
-        results = [written[first_of[j.write.key]] for j in todo]
-        for j, res in zip(todo, results, strict=True):
-            if isinstance(res, Unavailable):
-                b.blocked.add(j.event.event_id)
-                continue
-            if res.ok and res.id:
-                out[(j.event.event_id, j.purpose)] = res.id
-                b.unit.tasks.append((j.write.key, j.lead_id, j.purpose, res.id))
-                log.debug("task_created", lead_id=j.lead_id, purpose=j.purpose, task_id=res.id)
-            else:
-                # The lead itself is written; the Task failed for good: dead-letter with the error, keep going.
-                self._dead_letter(b, j.kind, j.raw, j.lead_id, f"salesforce:{res.status_code}", res.message or "",
-                                  {"statusCode": res.status_code or "", "fields": ",".join(res.fields),
-                                   "operation": f"upsert Task ({j.purpose})"})
-        return out
+        plan = rc.plan_routed(items, states, self.policy, self.gateway.usage())
+        b.take(plan)
+        lead_ids = list(plan.writes)
+        results = dict(zip(lead_ids, await self._write([plan.writes[i] for i in lead_ids]), strict=True))
+        retries = rc.target_gone_retries(plan, results, states, self.policy)
+        if retries:
+            plan.plans.update(retries)
+            retried = [(lid, p.write) for lid, p in retries.items() if p.write is not None]
+            results.update(zip([lid for lid, _ in retried], await self._write([w for _, w in retried]), strict=True))
+        step, task_jobs = rc.apply_routed(plan, results, states, self.policy, self.clock.now())
+        b.take(step)
+        task_ids = await self._tasks(b, task_jobs)
+        b.outputs += rc.routed_outputs(plan, step.states, results, task_ids, b.blocked, self.clock.now(),
+                                       shadow=self.shadow)
 
     # ---- sla.events --------------------------------------------------------------------------------
     async def _sla(self, b: _Batch, items: list[tuple[SlaEvent, bytes]], states: dict[str, LeadState]) -> None:
-        status_writes: list[tuple[SlaEvent, bytes, RecordWrite, str]] = []
-        task_jobs: list[_TaskJob] = []
-        applied: list[tuple[SlaEvent, str | None]] = []
-        for ev, raw in sorted(items, key=lambda p: p[0].occurred_at):
-            state = b.unit.states.get(ev.lead_id) or states.get(ev.lead_id) or LeadState(lead_id=ev.lead_id)
-            status, write = sla_status_write(ev, state, self.policy)
-            if status is not None and not state.written:
-                # The lead is not in Salesforce yet: its first write will carry this status.
-                b.unit.states[ev.lead_id] = state.with_(pending_sla_status=status)
-                log.info("sla_status_pending", lead_id=ev.lead_id, status=status)
-                continue
-            if write is not None:
-                decision = self._allowed(write.kind)
-                if decision.allowed:
-                    status_writes.append((ev, raw, write, status or ""))
-                    b.unit.undefer(f"sla|{ev.lead_id}")
-                else:
-                    b.unit.defer(f"sla|{ev.lead_id}", ev.lead_id, write.kind.value,
-                                 {"write": _write_dict(write), "sla_status": status})
-                    b.unit.states[ev.lead_id] = state.with_(sla_status=status)
-                    b.result.deferred += 1
-            task: RecordWrite | None = None
-            if ev.kind is SlaEventKind.WARNING:
-                task = sla_warning_task(ev, state, self.policy)
-            elif ev.kind is SlaEventKind.ESCALATED and state.written:
-                try:
-                    leader, why = await self.directory.escalation_target(ev.team or state.team,
-                                                                         ev.owner_id or state.owner_id)
-                except (Unavailable, SalesforceCallError) as e:
-                    log.warning("directory_unavailable", lead_id=ev.lead_id, error=str(e))
-                    b.blocked.add(ev.event_id)
-                    continue
-                task = escalation_task(ev, state, leader, self.policy)
-                log.info("sla_escalation_target", lead_id=ev.lead_id, leader_id=leader, reason=why)
-            if task is not None:
-                task_jobs.append(_TaskJob(ev, raw, "sla", ev.lead_id, f"sla-{ev.kind.value}", task))
-            applied.append((ev, status))
+        current = b.overlay(states)
+        leaders = await self._leaders(rc.escalations_needing_a_leader(items, current), current)
+        plan = rc.plan_sla(items, current, self.policy, self.gateway.usage(), leaders)
+        b.take(plan)
+        results = await self._write([w for _, _, w, _ in plan.status_writes])
+        step = rc.apply_sla(plan, results, b.overlay(states), self.clock.now())
+        b.take(step)
+        task_ids = await self._tasks(b, plan.tasks)
+        b.outputs += rc.sla_outputs(plan, b.overlay(states), task_ids, b.blocked, self.clock.now(),
+                                    shadow=self.shadow)
 
-        results = await self.writer.write([w for _, _, w, _ in status_writes])
-        for (ev, raw, _w, status), res in zip(status_writes, results, strict=True):
-            state = b.unit.states.get(ev.lead_id) or states.get(ev.lead_id) or LeadState(lead_id=ev.lead_id)
-            if isinstance(res, Unavailable):
-                b.blocked.add(ev.event_id)
-            elif res.ok:
-                b.unit.states[ev.lead_id] = state.with_(sla_status=status)
-            elif res.outcome is Outcome.TARGET_GONE:
-                b.unit.states[ev.lead_id] = state.with_(converted=state.converted
-                                                        or res.status_code == "CANNOT_UPDATE_CONVERTED_LEAD")
-            else:
-                self._dead_letter(b, "sla", raw, ev.lead_id, f"salesforce:{res.status_code}", res.message or "",
-                                  {"statusCode": res.status_code or "", "operation": "update Lead SLA_Status__c"})
-                b.blocked.discard(ev.event_id)
-
-        task_ids = await self._write_tasks(b, task_jobs)
-        for ev, _status in applied:
-            if ev.event_id in b.blocked:
+    async def _leaders(self, escalations: list[SlaEvent], states: dict[str, LeadState]) -> dict[str, str | None]:
+        """Escalation event id → its team leader; an event left out could not be looked up (held)."""
+        out: dict[str, str | None] = {}
+        for ev in escalations:
+            state = states.get(ev.lead_id) or LeadState(lead_id=ev.lead_id)
+            try:
+                leader, why = await self.directory.escalation_target(ev.team or state.team,
+                                                                     ev.owner_id or state.owner_id)
+            except (Unavailable, SalesforceCallError) as e:
+                log.warning("directory_unavailable", lead_id=ev.lead_id, error=str(e))
                 continue
-            current = b.unit.states.get(ev.lead_id) or states.get(ev.lead_id)
-            if current is None or not current.written:
-                continue
-            task_id = task_ids.get((ev.event_id, f"sla-{ev.kind.value}"))
-            self._synced(b, ev, current, SyncOperation.SLA_STATUS, f"sla {ev.kind.value} ({ev.clock})", task_id=task_id)
+            out[ev.event_id] = leader
+            log.info("sla_escalation_target", lead_id=ev.lead_id, leader_id=leader, reason=why)
+        return out
 
-    # ---- crm.changes: conversion --------------------------------------------------------------------
+    # ---- crm.changes: conversion -------------------------------------------------------------------
     async def _changes(self, b: _Batch, items: list[tuple[CrmChange, bytes]], states: dict[str, LeadState]) -> None:
-        for ev, raw in items:
-            if ev.object != "Lead":
-                continue
-            state = b.unit.states.get(ev.lead_id) or states.get(ev.lead_id)
-            if state is None or state.salesforce_id != ev.record_id:
-                state = await self.repo.state_by_salesforce_id(ev.record_id) or state
-            if state is None:
-                state = LeadState(lead_id=ev.lead_id, salesforce_id=ev.record_id)
-            seen = observed_conversion(ev)
-            in_batch = next((c for sf_id, _l, c in b.unit.conversions if sf_id == ev.record_id), None)
-            already = in_batch or await self.repo.conversion(ev.record_id)
-            if seen is not None:
-                if already is None:
-                    st = state.with_(converted=True, salesforce_id=ev.record_id)
-                    b.unit.states[st.lead_id] = st
-                    b.unit.conversions.append((ev.record_id, st.lead_id, seen))
-                    self._synced(b, ev, st, SyncOperation.CONVERTED, "converted in Salesforce", ids=seen)
-                continue
-            reason = wants_conversion(ev, self.policy.conversion)
-            if reason is None or already is not None:
-                continue
-            try:
-                ids = await self._convert(ev, state, reason)
-            except Unavailable as e:
-                log.warning("conversion_postponed", lead_id=ev.lead_id, error=str(e))
-                b.blocked.add(ev.event_id)
-                continue
-            except _ConversionFailed as e:
-                self._dead_letter(b, "changes", raw, ev.lead_id, f"salesforce:{e.code}", e.message,
-                                  {"statusCode": e.code, "operation": "convertLead"})
-                continue
-            st, conv = ids
-            b.unit.states[st.lead_id] = st
-            b.unit.conversions.append((ev.record_id, st.lead_id, conv))
-            self._synced(b, ev, st, SyncOperation.CONVERTED, reason, ids=conv)
-            log.info("lead_converted", lead_id=st.lead_id, salesforce_id=ev.record_id,
-                     opportunity_id=conv.opportunity_id, account_id=conv.account_id, owner_id=st.owner_id)
+        leads = [(ev, raw) for ev, raw in items if ev.object == "Lead"]
+        if not leads:
+            return
+        with_state = [(ev, raw, await self._state_of(b, states, ev)) for ev, raw in leads]
+        converted = {sf: c for sf in {ev.record_id for ev, _ in leads} if (c := await self.repo.conversion(sf))}
+        plan = rc.plan_changes(with_state, converted, self.policy, self.clock.now().date(), self.clock.now(),
+                               shadow=self.shadow)
+        b.take(plan)
+        b.unit.conversions += plan.conversions
+        if not plan.jobs:
+            return
+        results = await self._convert(plan.jobs)
+        step, opportunity_writes = rc.apply_conversions(plan.jobs, results, self.clock.now(), shadow=self.shadow)
+        b.take(step)
+        b.unit.conversions += step.conversions
+        for sf_id, lead_id, ids in step.conversions:
+            log.info("lead_converted", lead_id=lead_id, salesforce_id=sf_id, opportunity_id=ids.opportunity_id,
+                     account_id=ids.account_id)
+        for w, res in zip(opportunity_writes, await self._write(opportunity_writes), strict=True):
+            if not isinstance(res, SaveResult) or not res.ok:
+                log.warning("opportunity_update_failed", opportunity_id=w.key, result=str(res))
 
-    async def _convert(self, ev: CrmChange, state: LeadState, reason: str) -> tuple[LeadState, ConvertedIds]:
-        today = self.clock.now().date()
-        plan = plan_conversion(ev, state, self.policy.conversion, today, reason)
-        contact_id: str | None = None
-        if plan.account_id and plan.email:
-            soql = (f"SELECT Id FROM Contact WHERE AccountId = {soql_quote(plan.account_id)} "  # noqa: S608 - quoted
-                    f"AND Email = {soql_quote(plan.email)} ORDER BY CreatedDate LIMIT 1")
-            try:
-                rows = await self.writer.call(lambda: self.gateway.query(soql))
-            except SalesforceCallError as e:
-                raise _ConversionFailed(e.code or "BAD_REQUEST", e.message) from None
-            contact_id = rows[0]["Id"] if rows else None
-        lc = LeadConvert(lead_id=plan.lead_sf_id, converted_status=plan.converted_status, account_id=plan.account_id,
-                         contact_id=contact_id, owner_id=plan.owner_id,
-                         do_not_create_opportunity=not plan.create_opportunity,
-                         opportunity_name=plan.opportunity_name if plan.create_opportunity else None)
+    async def _state_of(self, b: _Batch, states: dict[str, LeadState], ev: CrmChange) -> LeadState:
+        state = b.state(states, ev.lead_id)
+        if state is None or state.salesforce_id != ev.record_id:
+            state = await self.repo.state_by_salesforce_id(ev.record_id) or state
+        return state or LeadState(lead_id=ev.lead_id, salesforce_id=ev.record_id)
+
+    async def _convert(self, jobs: list[rc.ConvertJob]) -> dict[str, rc.ConversionResult | rc.Unwritten]:
+        """convertLead for every job, up to CONVERT_CHUNK per call, into the matched Contact when there is one."""
+        pairs = [(j.plan.account_id, j.plan.email.lower()) for j in jobs if j.plan.account_id and j.plan.email]
+        out: dict[str, rc.ConversionResult | rc.Unwritten] = {}
         try:
-            results = await self.writer.call(lambda: self.gateway.convert([lc]))
-        except SalesforceCallError as e:
-            raise _ConversionFailed(e.code or "BAD_REQUEST", e.message) from None
-        res = results[0]
-        if not res.success:
-            err = res.errors[0] if res.errors else None
-            code = err.status_code if err else "UNKNOWN_EXCEPTION"
-            if code != "CANNOT_UPDATE_CONVERTED_LEAD":
-                raise _ConversionFailed(code, err.message if err else "convertLead failed")
-            # Converted already (a previous attempt whose claim was lost, or by a rep): read what it became.
-            fields = "Id, ConvertedAccountId, ConvertedContactId, ConvertedOpportunityId, OwnerId"
-            soql = f"SELECT {fields} FROM Lead WHERE Id = {soql_quote(plan.lead_sf_id)}"  # noqa: S608 - quoted
-            rows = await self.writer.call(lambda: self.gateway.query(soql))
-            row = rows[0] if rows else {}
-            ids = ConvertedIds(row.get("ConvertedAccountId"), row.get("ConvertedContactId"),
-                               row.get("ConvertedOpportunityId"))
-            return state.with_(converted=True, salesforce_id=plan.lead_sf_id,
-                               owner_id=row.get("OwnerId") or state.owner_id), ids
-        if res.opportunity_id and plan.opportunity_fields:
-            opp = RecordWrite("Opportunity", "update", res.opportunity_id, plan.opportunity_fields,
-                              WriteKind.CONVERSION)
-            (opp_result,) = await self.writer.write([opp])
-            if not isinstance(opp_result, SaveResult) or not opp_result.ok:
-                log.warning("opportunity_update_failed", lead_id=state.lead_id, opportunity_id=res.opportunity_id,
-                            result=str(opp_result))
-        return state.with_(converted=True, salesforce_id=plan.lead_sf_id, owner_id=plan.owner_id or state.owner_id), \
-            ConvertedIds(res.account_id, res.contact_id, res.opportunity_id)
+            contacts = await self.writer.call(lambda: self.gateway.contacts_for(pairs)) if pairs else {}
+        except (Unavailable, SalesforceCallError) as e:
+            return self._convert_failed(jobs, e)
+        for start in range(0, len(jobs), CONVERT_CHUNK):
+            chunk = jobs[start:start + CONVERT_CHUNK]
+            converts = [_lead_convert(j, contacts) for j in chunk]
+            try:
+                answers = await self.writer.call(lambda c=converts: self.gateway.convert(c))  # type: ignore[misc]
+            except (Unavailable, SalesforceCallError) as e:
+                out.update(self._convert_failed(chunk, e))
+                continue
+            for j, res in zip(chunk, answers, strict=True):
+                err = res.errors[0] if res.errors else None
+                out[j.plan.lead_sf_id] = rc.ConversionResult(
+                    ids=ConvertedIds(res.account_id, res.contact_id, res.opportunity_id) if res.success else None,
+                    code=None if res.success else (err.status_code if err else "UNKNOWN_EXCEPTION"),
+                    message="" if res.success else (err.message if err else "convertLead failed"))
+        await self._read_back(out)
+        return out
+
+    @staticmethod
+    def _convert_failed(jobs: list[rc.ConvertJob], e: Exception) -> dict[str, rc.ConversionResult | rc.Unwritten]:
+        if isinstance(e, Unavailable):
+            log.warning("conversion_postponed", leads=len(jobs), error=str(e))
+            return {j.plan.lead_sf_id: rc.UNWRITTEN for j in jobs}
+        assert isinstance(e, SalesforceCallError)
+        return {j.plan.lead_sf_id: rc.ConversionResult(code=e.code or "BAD_REQUEST", message=e.message)
+                for j in jobs}
+
+    async def _read_back(self, out: dict[str, rc.ConversionResult | rc.Unwritten]) -> None:
+        """Leads converted already (an attempt whose claim was lost, or a rep): read what they became."""
+        already = [sf for sf, r in out.items() if isinstance(r, rc.ConversionResult)
+                   and r.code == "CANNOT_UPDATE_CONVERTED_LEAD"]
+        if not already:
+            return
+        try:
+            rows = await self.writer.call(lambda: self.gateway.converted_leads(already))
+        except (Unavailable, SalesforceCallError) as e:
+            log.warning("conversion_read_back_failed", leads=len(already), error=str(e))
+            out.update({sf: rc.UNWRITTEN for sf in already})
+            return
+        for sf in already:
+            row = rows.get(sf, {})
+            out[sf] = rc.ConversionResult(ids=ConvertedIds(row.get("ConvertedAccountId"), row.get("ConvertedContactId"),
+                                                           row.get("ConvertedOpportunityId")),
+                                          owner_id=row.get("OwnerId"), already=True)
 
     # ---- deferred writes (API budget) ---------------------------------------------------------------
     async def _probe_budget(self) -> bool:
@@ -548,88 +327,68 @@ class SyncService:
         log.info("budget_probed", remaining=usage.remaining if usage else None)
         return True
 
+    def _allowed(self, rows: list[tuple[str, DeferredWrite]]) -> list[tuple[str, DeferredWrite]]:
+        usage = self.gateway.usage()
+        return [r for r in rows if budget_policy.decide(r[1].write.kind, usage, self.policy.budget).allowed]
+
     async def drain_deferred(self, limit: int = 1000) -> int:
         """Write what the budget held back, now that it allows it. Returns the number written."""
-        rows = await self.repo.deferred_writes(limit)
+        rows = [(key, DeferredWrite.from_row(lead_id, payload))
+                for key, lead_id, _kind, payload in await self.repo.deferred_writes(limit)]
         if not rows:
             return 0
-        b = _Batch()
-        writes = []
-        for key, lead_id, _kind, payload in rows:
-            w = payload["write"]
-            writes.append((key, lead_id, payload, RecordWrite(w["sobject"], w["mode"], w["key"], w["fields"],
-                                                              WriteKind(w["kind"]), w.get("ext_field"))))
-        todo = [t for t in writes if self._allowed(t[3].kind).allowed]
+        todo = self._allowed(rows)
         if not todo and await self._probe_budget():
-            todo = [t for t in writes if self._allowed(t[3].kind).allowed]
+            todo = self._allowed(rows)
         if not todo:
             return 0
-        results = await self.writer.write([w for _, _, _, w in todo])
-        states = await self.repo.load_states(lid for _, lid, _, _ in todo)
+        b = _Batch()
+        results = await self.writer.write([d.write for _, d in todo])
+        states = await self.repo.load_states(d.lead_id for _, d in todo)
         written = 0
-        for (key, lead_id, payload, write), res in zip(todo, results, strict=True):
+        for (key, d), res in zip(todo, results, strict=True):
             if isinstance(res, Unavailable):
                 continue
             b.unit.undefer(key)
             if not res.ok:
-                log.warning("deferred_write_failed", lead_id=lead_id, code=res.status_code)
+                log.warning("deferred_write_failed", lead_id=d.lead_id, code=res.status_code)
                 continue
             written += 1
-            state = b.unit.states.get(lead_id) or states.get(lead_id) or LeadState(lead_id=lead_id)
-            if "content_hash" in payload:
-                ev = LeadRouted.model_validate(payload["event"])
-                state = _state_from_event(state, ev).with_(content_hash=payload["content_hash"],
-                                                           salesforce_id=state.salesforce_id or res.id)
-                b.unit.states[lead_id] = state
-                if state.written:
-                    self._synced(b, ev, state, SyncOperation.UPDATED, "deferred update written (API budget recovered)")
-            elif "sla_status" in payload:
-                b.unit.states[lead_id] = state.with_(sla_status=payload["sla_status"])
-            elif "purpose" in payload and res.id:
-                b.unit.tasks.append((write.key, lead_id, payload["purpose"], res.id))
+            self._deferred_done(b, d, res, b.state(states, d.lead_id) or LeadState(lead_id=d.lead_id))
         if b.outputs:
             await self.publish(b.outputs)
         await self.repo.commit(b.unit, self.clock.now())
         log.info("deferred_drained", written=written, pending=len(rows) - written)
         return written
 
-
-class _ConversionFailed(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class _TaskJob:
-    event: Event
-    raw: bytes
-    kind: Kind
-    lead_id: str
-    purpose: str
-    write: RecordWrite
+    def _deferred_done(self, b: _Batch, d: DeferredWrite, res: SaveResult, state: LeadState) -> None:
+        if d.kind == "lead":
+            assert d.event is not None
+            state = rc.state_from_event(state, d.event).with_(content_hash=d.content_hash,
+                                                              salesforce_id=state.salesforce_id or res.id)
+            b.unit.states[d.lead_id] = state
+            if state.written:
+                b.outputs.append(synced(d.event, state, SyncOperation.UPDATED,
+                                        "deferred update written (API budget recovered)", self.clock.now(),
+                                        dropped=res.dropped, shadow=self.shadow))
+        elif d.kind == "sla_status":
+            b.unit.states[d.lead_id] = state.with_(sla_status=d.sla_status)
+        elif res.id:
+            b.unit.tasks.append((d.write.key, d.lead_id, d.purpose or "task", res.id))
 
 
-def _write_dict(w: RecordWrite) -> dict[str, Any]:
-    return {"sobject": w.sobject, "mode": w.mode, "key": w.key, "fields": w.fields, "kind": w.kind.value,
-            "ext_field": w.ext_field}
+def _count_dead_letters(outputs: list[Output]) -> None:
+    for _topic, ev in outputs:
+        if isinstance(ev, DeadLetter):
+            EVENTS_FAILED.labels(SERVICE, ev.topic, ev.reason.split(":")[0]).inc()
 
 
-def _deferred_key(w: RecordWrite) -> str:
-    return f"{w.sobject}|{w.mode}|{w.key}"
-
-
-def _state_from_event(state: LeadState, ev: LeadRouted) -> LeadState:
-    m = ev.enrichment.match
-    campaign = ev.lead.source.campaign
-    return state.with_(
-        owner_id=ev.assignment.owner_id, team=ev.assignment.team, rating=ev.score.rating.value,
-        lead_source=ev.lead.lead_source.value, submitted_at=ev.lead.submitted_at,
-        matched_account_id=m.account_id, account_owner_id=m.owner_id, key_account=m.key_account,
-        client_type=ev.enrichment.client_type.value, company=ev.lead.company_name or m.account_name,
-        email=ev.lead.email, campaign=campaign.utm_campaign or campaign.campaign_id, last_event_id=ev.event_id,
-    )
+def _lead_convert(job: rc.ConvertJob, contacts: dict[tuple[str, str], str]) -> LeadConvert:
+    p = job.plan
+    contact = contacts.get((p.account_id, p.email.lower())) if p.account_id and p.email else None
+    return LeadConvert(lead_id=p.lead_sf_id, converted_status=p.converted_status, account_id=p.account_id,
+                       contact_id=contact, owner_id=p.owner_id, do_not_create_opportunity=not p.create_opportunity,
+                       opportunity_name=p.opportunity_name if p.create_opportunity else None)
 
 
 def _event_id_guess(raw: bytes) -> str | None:
@@ -649,3 +408,5 @@ def _lead_id_guess(raw: bytes) -> str:
     value = data.get("lead_id") if isinstance(data, dict) else None
     return str(value)[:128] if value else "unknown"
 
+
+__all__ = ["SERVICE", "BatchResult", "Incoming", "Kind", "SyncService"]

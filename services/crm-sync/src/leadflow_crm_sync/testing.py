@@ -197,6 +197,19 @@ class FakeSalesforce:
             return [c for c in self.table("Contact").values() if c.get("AccountId") == acc and c.get("Email") == email]
         return []
 
+    async def contacts_for(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        self._record_call(Call("query", "Contact", [{"pairs": list(pairs)}]))
+        out: dict[tuple[str, str], str] = {}
+        for c in self.table("Contact").values():
+            key = (str(c.get("AccountId")), str(c.get("Email") or "").lower())
+            if key in pairs and key not in out:
+                out[key] = c["Id"]
+        return out
+
+    async def converted_leads(self, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
+        self._record_call(Call("query", "Lead", [{"ids": list(lead_ids)}]))
+        return {i: dict(self.table("Lead")[i]) for i in lead_ids if i in self.table("Lead")}
+
     def usage(self) -> ApiUsage | None:
         return self.usage_value
 

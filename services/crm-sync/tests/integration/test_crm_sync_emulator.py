@@ -231,20 +231,20 @@ async def test_callback_task_created_once_and_a_replay_writes_nothing(stackf: di
     assert sf.query(f"SELECT COUNT() FROM Task WHERE WhoId = '{lead['Id']}'")["totalSize"] == 1
 
 
-async def test_partial_failure_dead_letters_with_the_salesforce_error(stackf: dict[str, Any],
-                                                                      sf: Salesforce) -> None:
+async def test_a_refused_owner_costs_the_owner_not_the_lead(stackf: dict[str, Any], sf: Salesforce) -> None:
     bad = routed("it-bad-owner", owner_id="005000000000000AAA", occurred_at=NOW)
     good = routed("it-good-owner", owner_id=SELLER, occurred_at=NOW)
     await stackf["publish"](bad, topics.LEADS_ROUTED, "it-bad-owner")
     await stackf["publish"](good, topics.LEADS_ROUTED, "it-good-owner")
     await synced(stackf["collector"], "it-good-owner")
     col: Collector = stackf["collector"]
-    await wait_for(lambda: col.dead_for("it-bad-owner"), timeout=30)
-    (dl,) = col.dead_for("it-bad-owner")
-    assert dl["reason"] == "salesforce:INVALID_CROSS_REFERENCE_KEY" and dl["detail"]["fields"] == "OwnerId"
-    assert dl["topic"].endswith(topics.LEADS_ROUTED) and dl["retriable"] is False
-    assert sf.query("SELECT COUNT() FROM Lead WHERE Leadflow_Id__c = 'it-bad-owner'")["totalSize"] == 0
-    assert col.synced_for("it-bad-owner") == []
+    (s,) = await synced(col, "it-bad-owner")
+    assert [(d["field"], d["reason"]) for d in s["dropped_fields"]] == [("OwnerId", "INVALID_CROSS_REFERENCE_KEY")]
+    assert s["owner_id"] is None, "the refused owner is not reported as the owner"
+    rows = sf.query("SELECT OwnerId, Leadflow_Dropped_Fields__c FROM Lead WHERE Leadflow_Id__c = 'it-bad-owner'")
+    (rec,) = rows["records"]
+    assert rec["OwnerId"] != "005000000000000AAA" and "005000000000000AAA" in rec["Leadflow_Dropped_Fields__c"]
+    assert col.dead_for("it-bad-owner") == []
 
 
 async def test_503_outage_loses_nothing_and_duplicates_nothing(stackf: dict[str, Any], sf: Salesforce,

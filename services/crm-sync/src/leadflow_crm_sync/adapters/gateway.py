@@ -35,6 +35,14 @@ class SalesforceGateway(Protocol):
         """SOQL, all pages."""
         ...
 
+    async def contacts_for(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(AccountId, e-mail lower-cased) → the oldest Contact on that account with that e-mail."""
+        ...
+
+    async def converted_leads(self, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Lead Id → its ConvertedAccountId, ConvertedContactId, ConvertedOpportunityId and OwnerId."""
+        ...
+
     def usage(self) -> ApiUsage | None:
         """The last ``Sforce-Limit-Info`` seen (None before the first call)."""
         ...

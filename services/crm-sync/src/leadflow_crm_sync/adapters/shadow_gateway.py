@@ -91,6 +91,12 @@ class ShadowGateway:
     async def query(self, soql: str) -> list[dict[str, Any]]:
         return await self.real.query(soql)
 
+    async def contacts_for(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        return await self.real.contacts_for(pairs)
+
+    async def converted_leads(self, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {i: {"Id": i} for i in lead_ids}  # nothing was converted: nothing to read back
+
     def usage(self) -> ApiUsage | None:
         return self.real.usage()
 

@@ -13,12 +13,19 @@ from leadflow_salesforce import ConvertLeadFault, LeadConvert, LeadConvertResult
 from leadflow_salesforce import convert_leads as _convert_leads
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError, SalesforceExpiredSession
+from simple_salesforce.format import format_soql
 
 from leadflow_crm_sync.adapters.gateway import SalesforceCallError
 from leadflow_crm_sync.domain.budget import ApiUsage
 from leadflow_crm_sync.domain.outcomes import classify_request_error
 
 log = get_logger(__name__)
+IN_CHUNK = 200
+"""Values per SOQL ``IN (…)``: keeps the query URL well under the limit."""
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _error_code(content: Any) -> tuple[str | None, str]:
@@ -112,6 +119,25 @@ class SimpleSalesforceGateway:
     async def query(self, soql: str) -> list[dict[str, Any]]:
         result = await self._run("query", lambda sf: sf.query_all(soql))
         return list(result.get("records", []))
+
+    async def contacts_for(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        out: dict[tuple[str, str], str] = {}
+        for chunk in _chunks(sorted(set(pairs)), IN_CHUNK):
+            soql = format_soql("SELECT Id, AccountId, Email FROM Contact WHERE AccountId IN {} AND Email IN {} "
+                               "ORDER BY CreatedDate", sorted({a for a, _ in chunk}), sorted({e for _, e in chunk}))
+            for row in await self.query(soql):
+                key = (str(row.get("AccountId")), str(row.get("Email") or "").lower())
+                if key in chunk and key not in out:
+                    out[key] = row["Id"]
+        return out
+
+    async def converted_leads(self, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(sorted(set(lead_ids)), IN_CHUNK):
+            soql = format_soql("SELECT Id, ConvertedAccountId, ConvertedContactId, ConvertedOpportunityId, OwnerId "
+                               "FROM Lead WHERE Id IN {}", chunk)
+            out.update({row["Id"]: row for row in await self.query(soql)})
+        return out
 
     def usage(self) -> ApiUsage | None:
         return self._usage
