@@ -12,6 +12,7 @@ checked with ``is_valid_number`` and formatted as E.164. Extensions are dropped 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -124,6 +125,11 @@ def normalise_phone(raw: str, region: str | None) -> Phone:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise ContactError(f"it cannot be read as a phone number ({_parse_error(exc)})") from exc
+    if text.startswith("00") and region is not None and not phonenumbers.is_valid_number(number):
+        # "00" is the international prefix of most of the world; where the region's own differs (US: 011)
+        # a number written "00 <country code> …" is still international, never national.
+        with contextlib.suppress(phonenumbers.NumberParseException):
+            number = phonenumbers.parse("+" + text[2:], None)
     # Common case first: the number belongs to the region it was read in, so one metadata check
     # decides. Otherwise (+1 / +44 shared by several regions, or a foreign number) ask which region
     # the number belongs to, as ``is_valid_number`` would.
