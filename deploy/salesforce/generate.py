@@ -106,11 +106,44 @@ def permset_xml(fields: list[tuple[str, dict[str, Any]]]) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<PermissionSet xmlns="{NS}">\n{body}</PermissionSet>\n'
 
 
+DEFAULT_CUSTOM_ANSWERS = ROOT / "deploy" / "custom-answers.yaml"
+
+
+def merge_custom_answer_fields(schema: dict[str, Any], config_path: Path) -> list[str]:
+    """Add (or update) the Lead fields of the declared custom form answers in the emulator schema."""
+    import yaml
+    from leadflow_contracts.custom_answers import CustomAnswersConfig, salesforce_field_definitions
+
+    config = CustomAnswersConfig.model_validate(yaml.safe_load(config_path.read_text(encoding="utf-8")))
+    fields = schema["objects"]["Lead"]["fields"]
+    index = {f["name"]: i for i, f in enumerate(fields)}
+    changed = []
+    for f in salesforce_field_definitions(config):
+        i = index.get(str(f["name"]))
+        if i is None:
+            fields.append(f)
+        elif fields[i] != f:
+            fields[i] = f
+        else:
+            continue
+        changed.append(str(f["name"]))
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--schema", type=Path, default=DEFAULT_SCHEMA)
+    p.add_argument(
+        "--custom-answers", type=Path, default=DEFAULT_CUSTOM_ANSWERS,
+        help="declared custom form answers: their Lead fields are merged into the emulator schema first",
+    )
     args = p.parse_args(argv)
     schema = json.loads(args.schema.read_text(encoding="utf-8"))
+    if args.custom_answers and args.custom_answers.exists():
+        changed = merge_custom_answer_fields(schema, args.custom_answers)
+        if changed:
+            args.schema.write_text(json.dumps(schema, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            print(f"emulator schema: custom answer fields {changed} from {args.custom_answers}")
     fields = custom_fields(schema)
     for obj, f in fields:
         target = OBJECTS_DIR / METADATA_OBJECT.get(obj, obj) / "fields" / f"{f['name']}.field-meta.xml"

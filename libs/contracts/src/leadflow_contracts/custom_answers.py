@@ -164,3 +164,23 @@ class CustomAnswersConfig(BaseModel):
             if spec is not None and spec.salesforce_field:
                 out[spec.salesforce_field] = value
         return out
+
+
+def salesforce_field_definitions(config: CustomAnswersConfig) -> list[dict[str, object]]:
+    """The Lead custom fields the answers are written to, in the emulator schema's format (sobjects.json):
+    a choice is an unrestricted picklist of its values, text a string, a number a double, yes/no a checkbox."""
+    out: list[dict[str, object]] = []
+    for spec in config.answers.values():
+        if not spec.salesforce_field:
+            continue
+        f: dict[str, object] = {"name": spec.salesforce_field, "label": spec.label}
+        if spec.type == "choice":
+            f.update(type="picklist", values=list(spec.values), restricted=False)
+        elif spec.type == "text":
+            f.update(type="string", length=spec.max_length)
+        elif spec.type == "number":
+            f.update(type="double", precision=18, scale=2)
+        else:
+            f.update(type="boolean", default=False)
+        out.append(f)
+    return out
