@@ -32,8 +32,8 @@ lock: ## Recompile requirements.lock (hashed) from every member's dependencies, 
 	  $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --no-header \
 	    --constraint requirements.lock "$$in" -o "$${in%.in}.lock" || exit 1; done
 
-run: $(STAMP) ## Start broker, emulator, every service, demo leads and dashboard (Ctrl-C stops all)
-	$(PY) -m leadflow_platform.supervisor deploy/local/run.yaml
+run: $(STAMP) ## Start broker, emulator, every service, demo leads and dashboard (Ctrl-C stops all; EXCLUDE=demo-generator, ONLY=route,score)
+	$(PY) -m leadflow_platform.supervisor deploy/local/run.yaml $(if $(ONLY),--only "$(ONLY)") $(if $(EXCLUDE),--exclude "$(EXCLUDE)")
 
 browser-deps: ## Debian's chromium (ops browser tests) and kcat (publishing example), with apt-get when root
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v kcat >/dev/null 2>&1; then \
