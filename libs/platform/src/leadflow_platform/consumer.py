@@ -280,6 +280,8 @@ class ConsumerRuntime:
     name: str = ""
     """Subscriber name for metrics and logs (defaults to the service name)."""
     keep_poison_from: frozenset[str] = frozenset()
+    count_in: bool = True
+    """Count consumed records in ``leadflow_events_in_total`` (off when the use case counts them itself)."""
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     consecutive_failures: int = 0
     processed: int = 0
@@ -300,8 +302,9 @@ class ConsumerRuntime:
         """The FastStream handler body. Raises only on an infrastructure error (after the back-off)."""
         started = time.perf_counter()
         now = self.clock.now()
-        for topic, n in Tally(r.topic for r in records).items():
-            EVENTS_IN.labels(self.service, topic).inc(n)
+        if self.count_in:
+            for topic, n in Tally(r.topic for r in records).items():
+                EVENTS_IN.labels(self.service, topic).inc(n)
         items, poison, raw, letters = self.parse(records, now)
         try:
             out = await self._run(Batch(items, now, poison, raw), letters)

@@ -50,13 +50,8 @@ class IntakeSettings(ServiceSettings):
         default=1024 * 1024, description="Bodies beyond this are refused (413) without being read or published."
     )
     signature_tolerance_seconds: int = Field(default=300, ge=1)
-    batch_max_records: int = Field(default=1000, ge=1)
-    batch_timeout_ms: int = Field(default=100, ge=1)
-    consumer_group: str = "leadflow-intake"
+    batch_max_records: int = 1000
     create_topics: bool = Field(default=True, description="Create missing topics from deploy/topics.yaml at start.")
-    retry_backoff_seconds: float = Field(
-        default=1.0, ge=0, description="Pause before a batch that failed on the database or broker is re-read."
-    )
 
 
 class _SecretsBase(BaseSettings):

@@ -71,7 +71,7 @@ class FlakyPublisher:
 
 async def make_harness(sqlite_url: str, **app_kwargs: Any):
     settings = IntakeSettings(database_url=sqlite_url, create_topics=False, kafka_bootstrap="127.0.0.1:1",
-                              retry_backoff_seconds=0)
+                              retry_backoff_initial_seconds=0)
     clock = FakeClock()
     app = create_app(settings, clock=clock, sources=demo_registry(), **app_kwargs)
     intake = app.state.intake
