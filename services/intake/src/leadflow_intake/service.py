@@ -244,11 +244,11 @@ class IntakeService:
             elif o.status == "rejected" and o.rejection is not None:
                 rejected += 1
                 EVENTS_FAILED.labels(SERVICE, source_label, o.rejection.reason.value).inc()
-                log.info("lead_rejected", lead_id=o.lead_id, event_id=o.event_id, channel=channel,
+                log.debug("lead_rejected", lead_id=o.lead_id, event_id=o.event_id, channel=channel,
                          reason=o.rejection.reason.value, field=o.rejection.field)
             else:
                 duplicates += 1
-                log.info("lead_duplicate", lead_id=o.lead_id, event_id=o.event_id, channel=channel)
+                log.debug("lead_duplicate", lead_id=o.lead_id, event_id=o.event_id, channel=channel)
         self.counts["accepted"] += accepted
         self.counts["rejected"] += rejected
         self.counts["duplicate"] += duplicates

@@ -71,7 +71,7 @@ class RouteHandlers:
                           owner_type=routed.assignment.owner_type, team=routed.assignment.team,
                           policy=routed.assignment.policy, reason=routed.assignment.reason,
                           sla_policy=routed.sla.policy, first_touch_due=routed.sla.first_touch_due.isoformat())
-            log.info("leads_routed", routed=len(result.routed), replays=result.replays, not_routed=len(result.failed))
+            log.debug("leads_routed", routed=len(result.routed), replays=result.replays, not_routed=len(result.failed))
         if changes:
             await self.service.apply_changes(changes)
         return out
