@@ -1,0 +1,151 @@
+"""What leadflow believes, folded from its own topics (pure: events in, one ``LeadBelief`` per lead out).
+
+Why the topics and not the services' databases: the topics are the record every service and the console
+are built from, they are reachable the same way in every deployment (one SQLite file per service on one
+machine, PostgreSQL elsewhere), and reading them to the end needs no service to be running. They say:
+
+- ``leads.routed``: the lead, its owner and whether enrich merged it into another record (``duplicate_of``);
+- ``crm.synced``: which Salesforce record crm-sync wrote for it (shadow-mode events are ignored);
+- ``leads.deadletter`` with ``not_in_salesforce``: leadflow knows the lead is *not* in Salesforce;
+- ``sla.events``: every clock's last state (open = not met and not cancelled);
+- ``crm.changes``: owners changed by hand in Salesforce (leadflow follows them), conversions and statuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from leadflow_contracts import CrmChange, CrmSynced, DeadLetter, DuplicateOf, LeadRouted, SlaEvent, SlaEventKind
+
+_KIND_ORDER = {
+    SlaEventKind.STARTED: 0,
+    SlaEventKind.WARNING: 1,
+    SlaEventKind.BREACHED: 2,
+    SlaEventKind.ESCALATED: 3,
+    SlaEventKind.MET: 4,
+    SlaEventKind.CANCELLED: 4,
+}
+CLOSED_CLOCK_KINDS = frozenset({SlaEventKind.MET, SlaEventKind.CANCELLED})
+
+
+@dataclass
+class ClockBelief:
+    kind: SlaEventKind
+    at: datetime
+    cycle_key: tuple[datetime, int]
+
+    @property
+    def open(self) -> bool:
+        return self.kind not in CLOSED_CLOCK_KINDS
+
+
+@dataclass
+class LeadBelief:
+    lead_id: str
+    routed: LeadRouted | None = None
+    synced: CrmSynced | None = None
+    not_in_salesforce: DeadLetter | None = None
+    clocks: dict[str, ClockBelief] = field(default_factory=dict)
+    crm_owner: tuple[datetime, str] | None = None
+    converted: bool = False
+
+    @property
+    def duplicate_of(self) -> DuplicateOf | None:
+        return self.routed.enrichment.duplicate_of if self.routed else None
+
+    @property
+    def owner_id(self) -> str | None:
+        """The routed owner, unless a rep changed the owner in Salesforce after that routing."""
+        if self.routed is None:
+            return None
+        routed_owner = self.routed.assignment.owner_id
+        if self.crm_owner is not None and self.crm_owner[0] > self.routed.occurred_at:
+            return self.crm_owner[1]
+        return routed_owner
+
+    @property
+    def in_salesforce(self) -> bool:
+        """leadflow believes the lead reached Salesforce (a sync after any dead letter)."""
+        if self.synced is None:
+            return False
+        dead = self.not_in_salesforce
+        return dead is None or self.synced.occurred_at >= dead.occurred_at
+
+
+@dataclass
+class Belief:
+    leads: dict[str, LeadBelief] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def lead(self, lead_id: str) -> LeadBelief:
+        found = self.leads.get(lead_id)
+        if found is None:
+            found = self.leads[lead_id] = LeadBelief(lead_id)
+        return found
+
+    # ---- folding -----------------------------------------------------------------------------------
+    def routed(self, ev: LeadRouted) -> None:
+        b = self.lead(ev.lead_id)
+        if b.routed is None or (ev.reassignment, ev.occurred_at) >= (b.routed.reassignment, b.routed.occurred_at):
+            b.routed = ev
+        self._count("leads.routed")
+
+    def synced(self, ev: CrmSynced) -> None:
+        if ev.shadow:
+            return
+        b = self.lead(ev.lead_id)
+        if b.synced is None or ev.occurred_at >= b.synced.occurred_at:
+            b.synced = ev
+        if ev.operation.value == "converted":
+            b.converted = True
+        self._count("crm.synced")
+
+    def dead_letter(self, ev: DeadLetter) -> None:
+        if not ev.not_in_salesforce:
+            return
+        b = self.lead(ev.lead_id)
+        if b.not_in_salesforce is None or ev.occurred_at >= b.not_in_salesforce.occurred_at:
+            b.not_in_salesforce = ev
+        self._count("leads.deadletter (not in Salesforce)")
+
+    def sla(self, ev: SlaEvent) -> None:
+        b = self.lead(ev.lead_id)
+        key = (ev.started_at or ev.occurred_at, _KIND_ORDER.get(ev.kind, 0))
+        held = b.clocks.get(ev.clock)
+        # a later cycle (restart after reassignment) wins; within a cycle, the furthest state wins
+        if held is None or key >= held.cycle_key:
+            b.clocks[ev.clock] = ClockBelief(ev.kind, ev.occurred_at, key)
+        self._count("sla.events")
+
+    def change(self, ev: CrmChange) -> None:
+        if ev.object != "Lead":
+            return
+        b = self.lead(ev.lead_id)
+        for fc in ev.changed_fields:
+            if fc.field == "OwnerId" and isinstance(fc.new, str) and fc.new:
+                if b.crm_owner is None or ev.changed_at >= b.crm_owner[0]:
+                    b.crm_owner = (ev.changed_at, fc.new)
+            if fc.field == "IsConverted" and fc.new in (True, "true"):
+                b.converted = True
+        self._count("crm.changes (Lead)")
+
+    def _count(self, what: str) -> None:
+        self.counts[what] = self.counts.get(what, 0) + 1
+
+    # ---- views ---------------------------------------------------------------------------------------
+    def own_leads(self) -> list[LeadBelief]:
+        """Routed leads with a Lead of their own (not merged into another record)."""
+        return [b for b in self.leads.values() if b.routed is not None and b.duplicate_of is None]
+
+    def merged_leads(self) -> list[LeadBelief]:
+        return [b for b in self.leads.values() if b.routed is not None and b.duplicate_of is not None]
+
+    def open_on_board(self) -> set[str]:
+        """Own leads leadflow shows as open: in Salesforce, not converted, qualify clock not met."""
+        out: set[str] = set()
+        for b in self.own_leads():
+            qualify = b.clocks.get("qualify")
+            if b.in_salesforce and not b.converted and (qualify is None or qualify.open):
+                out.add(b.lead_id)
+        return out

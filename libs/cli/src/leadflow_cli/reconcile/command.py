@@ -1,0 +1,144 @@
+"""``leadflow reconcile``: what leadflow believes (its topics, read to the end) against Salesforce (paged SOQL).
+
+Prints every difference by lead and a summary; exit code 0 when there is none, 1 when there are
+differences, 2 when it could not read one of the sides. Settings: env prefix ``RECONCILE_``
+(``RECONCILE_KAFKA_BOOTSTRAP``, ``RECONCILE_TOPIC_PREFIX``, ``RECONCILE_SALESFORCE__LOGIN_URL`` /
+``__USERNAME`` / ``__PASSWORD`` / ``__SECURITY_TOKEN`` / ``__CA_BUNDLE``…), or the options below.
+
+Run it when the pipeline is quiet: a lead still on its way (or a rep's change not yet polled by
+crm-changes) is a real, temporary difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from leadflow_platform.settings import ServiceSettings
+from leadflow_salesforce import SalesforceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from leadflow_cli.reconcile.belief import Belief
+from leadflow_cli.reconcile.compare import Difference, SalesforceView, compare, lead_is_open
+
+
+class ReconcileSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RECONCILE_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
+
+    service_name: str = "reconcile"
+    salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
+    read_timeout_seconds: float = Field(default=120.0, gt=0, description="Reading the topics to their end.")
+
+
+def external_id(lead_id: str) -> str:
+    """``Leadflow_Id__c`` of a lead, exactly as crm-sync derives it."""
+    from leadflow_crm_sync.domain.ids import lead_external_id
+
+    return lead_external_id(lead_id)
+
+
+@dataclass
+class Report:
+    differences: list[Difference]
+    belief: Belief
+    view: SalesforceView
+    queries: int
+    seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        own = self.belief.own_leads()
+        return {
+            "differences": len(self.differences),
+            "by_kind": dict(sorted(Counter(d.kind for d in self.differences).items())),
+            "leadflow": {
+                "routed_leads": sum(1 for b in self.belief.leads.values() if b.routed is not None),
+                "own_leads": len(own),
+                "merged_leads": len(self.belief.merged_leads()),
+                "open_on_board": len(self.belief.open_on_board()),
+                "records_read": dict(sorted(self.belief.counts.items())),
+            },
+            "salesforce": {
+                "leadflow_leads": len(self.view.leads_by_ext),
+                "open_leadflow_leads": sum(1 for lead in self.view.leads_by_ext.values() if lead_is_open(lead)),
+                "soql_queries": self.queries,
+            },
+            "seconds": round(self.seconds, 2),
+        }
+
+
+async def reconcile(settings: ReconcileSettings, *, salesforce: Any = None) -> Report:
+    from leadflow_cli.reconcile.sources import connect_salesforce, read_belief, read_salesforce
+
+    started = time.perf_counter()
+    belief = await read_belief(settings.kafka_bootstrap, settings.topic_prefix, timeout=settings.read_timeout_seconds)
+    sf = salesforce if salesforce is not None else await asyncio.to_thread(connect_salesforce, settings.salesforce)
+    view, queries = await asyncio.to_thread(read_salesforce, sf, belief)
+    differences = compare(belief, view, external_id)
+    return Report(differences, belief, view, queries, time.perf_counter() - started)
+
+
+def _print_text(report: Report, limit: int) -> None:
+    for d in report.differences[:limit]:
+        print(f"{d.lead_id}\t{d.kind}\tleadflow: {d.leadflow}\tsalesforce: {d.salesforce}")
+    if len(report.differences) > limit:
+        print(f"… and {len(report.differences) - limit} more (--limit)")
+    s = report.summary()
+    lf, sf = s["leadflow"], s["salesforce"]
+    print(
+        f"leadflow: {lf['routed_leads']} routed leads ({lf['own_leads']} own, {lf['merged_leads']} merged), "
+        f"{lf['open_on_board']} open on the board; Salesforce: {sf['leadflow_leads']} leadflow Leads, "
+        f"{sf['open_leadflow_leads']} open ({sf['soql_queries']} SOQL queries, {s['seconds']} s)"
+    )
+    if report.differences:
+        kinds = ", ".join(f"{k} {n}" for k, n in s["by_kind"].items())
+        print(f"{len(report.differences)} differences: {kinds}")
+    else:
+        print("0 differences")
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides: dict[str, Any] = {}
+    if args.bootstrap:
+        overrides["kafka_bootstrap"] = args.bootstrap
+    if args.topic_prefix is not None:
+        overrides["topic_prefix"] = args.topic_prefix
+    try:
+        settings = ReconcileSettings(**overrides)
+        report = asyncio.run(reconcile(settings))
+    except Exception as e:  # the command's boundary: say what failed, exit 2
+        print(f"leadflow reconcile: cannot reconcile: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump(
+            {"summary": report.summary(), "differences": [d.as_dict() for d in report.differences]},
+            sys.stdout,
+            indent=2,
+        )
+        print()
+    else:
+        _print_text(report, args.limit)
+    return 1 if report.differences else 0
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "reconcile",
+        help="Compare what leadflow believes (its topics) with Salesforce (SOQL); list every "
+        "difference by lead; exit 1 when there is any.",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--bootstrap", help="Kafka bootstrap (default: RECONCILE_KAFKA_BOOTSTRAP)")
+    parser.add_argument("--topic-prefix", default=None, help="Topic prefix (default: RECONCILE_TOPIC_PREFIX)")
+    parser.add_argument("--json", action="store_true", help="One JSON document: summary and differences.")
+    parser.add_argument("--limit", type=int, default=200, help="Differences printed in text mode (default 200).")
+    parser.set_defaults(func=run)

@@ -1,0 +1,199 @@
+"""leadflow reconcile, pure: the belief folded from events against a Salesforce view, difference by lead."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from leadflow_cli.reconcile.belief import Belief
+from leadflow_cli.reconcile.compare import SalesforceView, compare
+from leadflow_contracts import (
+    ChangeType,
+    CrmChange,
+    CrmSynced,
+    DeadLetter,
+    DuplicateOf,
+    FieldChange,
+    SlaEvent,
+    SlaEventKind,
+    SyncOperation,
+)
+from leadflow_crm_sync.testing import T0, routed
+
+SELLER = "005000000000001AAA"
+OTHER = "005000000000002AAA"
+
+
+def ext(lead_id: str) -> str:
+    return "x-" + lead_id
+
+
+def synced(lead_id: str, sf_id: str, *, shadow: bool = False, at_s: int = 1) -> CrmSynced:
+    return CrmSynced(
+        lead_id=lead_id,
+        occurred_at=T0 + timedelta(seconds=at_s),
+        salesforce_id=sf_id,
+        operation=SyncOperation.CREATED,
+        owner_id=SELLER,
+        shadow=shadow,
+    )
+
+
+def sla(lead_id: str, clock: str, kind: SlaEventKind, at_s: int = 0) -> SlaEvent:
+    return SlaEvent(
+        lead_id=lead_id,
+        occurred_at=T0 + timedelta(seconds=at_s),
+        kind=kind,
+        clock=clock,
+        policy="p",
+        due_at=T0 + timedelta(hours=1),
+        started_at=T0,
+    )
+
+
+def sf_lead(sf_id: str, owner: str = SELLER, status: str = "Open - Not Contacted", **kw: Any) -> dict[str, Any]:
+    return {"Id": sf_id, "OwnerId": owner, "Status": status, "IsConverted": False, **kw}
+
+
+def world() -> tuple[Belief, SalesforceView]:
+    """A consistent world: a lead, a duplicate in flight of it, a follow-up on a Contact, a dead-lettered lead."""
+    b = Belief()
+    b.routed(routed("a", owner_id=SELLER))
+    b.synced(synced("a", "00QA"))
+    b.sla(sla("a", "first_touch", SlaEventKind.STARTED))
+    b.sla(sla("a", "qualify", SlaEventKind.STARTED))
+    b.routed(
+        routed(
+            "b",
+            owner_id=SELLER,
+            duplicate_of=DuplicateOf(object="Lead", record_id="a", matched_on="email", leadflow_id="a"),
+        )
+    )
+    b.synced(synced("b", "00QA"))
+    b.sla(sla("b", "first_touch", SlaEventKind.STARTED))
+    b.routed(
+        routed("c", owner_id=SELLER, duplicate_of=DuplicateOf(object="Contact", record_id="003C", matched_on="phone"))
+    )
+    b.sla(sla("c", "first_touch", SlaEventKind.STARTED))
+    b.routed(routed("d", owner_id=SELLER))
+    b.dead_letter(
+        DeadLetter(
+            lead_id="d",
+            occurred_at=T0,
+            service="crm-sync",
+            topic="leads.routed",
+            reason="x",
+            message="m",
+            original_base64="",
+            not_in_salesforce=True,
+        )
+    )
+    view = SalesforceView(leads_by_ext={ext("a"): sf_lead("00QA")}, records_by_id={"003C": {"Id": "003C"}})
+    return b, view
+
+
+def test_a_consistent_world_has_no_difference() -> None:
+    b, view = world()
+    assert compare(b, view, ext) == []
+    assert b.open_on_board() == {"a"}
+
+
+def test_each_kind_of_difference_is_named_by_lead() -> None:
+    b, view = world()
+    b.routed(routed("e", owner_id=SELLER))  # routed, never written: missing
+    view.leads_by_ext[ext("b")] = sf_lead("00QB")  # the duplicate became a Lead of its own
+    view.leads_by_ext[ext("zz")] = sf_lead("00QZ")  # a Lead leadflow never routed
+    view.leads_by_ext[ext("d")] = sf_lead("00QD")  # dead-lettered as not in Salesforce, yet there
+    view.leads_by_ext[ext("a")] = sf_lead("00QA", owner=OTHER, status="Working - Contacted")
+    view.touched.add("003C")  # a call logged on the Contact, but c's clock is open
+    found = {(d.lead_id, d.kind) for d in compare(b, view, ext)}
+    assert found == {
+        ("e", "missing_in_salesforce"),
+        ("b", "duplicate_has_own_lead"),
+        (ext("zz"), "unknown_to_leadflow"),
+        ("d", "not_in_salesforce_but_present"),
+        ("a", "owner_differs"),
+        ("a", "clock_open_but_touched"),
+        ("b", "clock_open_but_touched"),  # merged into a: a's record shows the touch
+        ("c", "clock_open_but_touched"),
+    }
+
+
+def test_clocks_met_and_owner_followed_from_salesforce_agree() -> None:
+    b, view = world()
+    view.leads_by_ext[ext("a")] = sf_lead("00QA", owner=OTHER, status="Qualified")
+    for lead in ("a", "b", "c"):
+        b.sla(sla(lead, "first_touch", SlaEventKind.MET, at_s=5))
+    b.sla(sla("a", "qualify", SlaEventKind.MET, at_s=6))
+    view.touched.add("003C")
+    at = T0 + timedelta(minutes=5)  # a rep took the lead over in Salesforce after routing: leadflow follows
+    change = CrmChange(
+        lead_id="a",
+        occurred_at=at,
+        object="Lead",
+        record_id="00QA",
+        change_type=ChangeType.UPDATED,
+        changed_at=at,
+        system_modstamp=at,
+        changed_fields=(FieldChange(field="OwnerId", old=SELLER, new=OTHER),),
+    )
+    b.change(change)
+    assert compare(b, view, ext) == []
+    assert b.open_on_board() == set()
+
+
+def test_board_disagreement_and_shadow_syncs() -> None:
+    b, view = world()
+    view.leads_by_ext[ext("a")] = sf_lead("00QA", status="Closed - Not Converted")
+    assert {(d.lead_id, d.kind) for d in compare(b, view, ext)} == {
+        ("a", "open_on_board_but_closed"),
+        ("a", "clock_open_but_closed"),
+        ("a", "clock_open_but_touched"),
+        ("b", "clock_open_but_touched"),
+    }  # b was merged into a: a's closing touched it too
+    shadow = Belief()
+    shadow.routed(routed("s", owner_id=SELLER))
+    shadow.synced(synced("s", "00QS", shadow=True))  # shadow mode wrote nothing
+    assert [(d.lead_id, d.kind) for d in compare(shadow, SalesforceView(), ext)] == [("s", "missing_in_salesforce")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["own", "dup", "contact", "touched", "qualified"]), min_size=1, max_size=25), st.data())
+def test_one_broken_lead_is_exactly_one_difference(kinds: list[str], data: st.DataObject) -> None:
+    b, view = Belief(), SalesforceView()
+    root = None
+    for i, kind in enumerate(kinds):
+        lid = f"l{i}"
+        if kind == "dup" and root is not None:
+            b.routed(
+                routed(
+                    lid,
+                    owner_id=SELLER,
+                    duplicate_of=DuplicateOf(object="Lead", record_id=root, matched_on="email", leadflow_id=root),
+                )
+            )
+        elif kind == "contact":
+            b.routed(
+                routed(
+                    lid,
+                    owner_id=SELLER,
+                    duplicate_of=DuplicateOf(object="Contact", record_id=f"003{i}", matched_on="email"),
+                )
+            )
+            view.records_by_id[f"003{i}"] = {"Id": f"003{i}"}
+        else:
+            b.routed(routed(lid, owner_id=SELLER))
+            b.synced(synced(lid, f"00Q{i}"))
+            status = "Qualified" if kind == "qualified" else "Open - Not Contacted"
+            view.leads_by_ext[ext(lid)] = sf_lead(f"00Q{i}", status=status)
+            if kind == "qualified":
+                b.sla(sla(lid, "qualify", SlaEventKind.MET))
+            root = root or lid
+    assert compare(b, view, ext) == []
+    own = sorted(k for k in view.leads_by_ext)
+    if own:
+        victim = data.draw(st.sampled_from(own))
+        view.leads_by_ext[victim] = {**view.leads_by_ext[victim], "OwnerId": OTHER}
+        assert [(d.lead_id, d.kind) for d in compare(b, view, ext)] == [(victim[2:], "owner_differs")]
