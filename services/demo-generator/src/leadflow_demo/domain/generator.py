@@ -143,14 +143,19 @@ class LeadFactory:
         if choice == 0:
             value = b'{"event_id": "' + event_id.encode() + b'", "person": {'
             label = "bad: truncated JSON"
+        # Bad records are broken *messages* (what intake dead-letters with a named reason), never leads
+        # with unusual contact data: those are real leads and intake keeps them (issue 11).
         elif choice == 1:
+            nested: Any = {"leaf": True}
+            for _ in range(40):
+                nested = {"child": nested}
             value = json.dumps({"event_id": event_id, "occurred_at": now.isoformat(), "source": {"system": "demo"},
-                                "person": {"first_name": "No", "last_name": "Contact"}}).encode()
-            label = "bad: no email or phone"
+                                "person": {"email": "deep@nested.example"}, "original": nested}).encode()
+            label = "bad: nested too deep"
         elif choice == 2:
             value = json.dumps({"event_id": event_id, "occurred_at": now.isoformat(), "source": {"system": "demo"},
-                                "person": {"email": "not-an-email", "last_name": "X"}}).encode()
-            label = "bad: invalid email"
+                                "person": {"email": "long@name.example", "last_name": "X" * 500}}).encode()
+            label = "bad: string too long"
         else:
             value = json.dumps({"event_id": event_id, "occurred_at": "yesterday", "source": "web"}).encode()
             label = "bad: wrong types"
