@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -46,6 +47,63 @@ def writer_config(settings: CrmSyncSettings, policy: SyncPolicy | None = None) -
     )
 
 
+def _publisher(broker: KafkaBroker, settings: CrmSyncSettings) -> Callable[[list[tuple[str, Event]]], Awaitable[None]]:
+    async def publish(outputs: list[tuple[str, Event]]) -> None:
+        """Enqueue every event, then wait for all the broker acknowledgements (before the claims commit)."""
+        pending: list[asyncio.Future[Any]] = []
+        for topic, event in outputs:
+            sent = await broker.publish(event.to_json_bytes(), topic=settings.topic(topic), key=event.kafka_key(),
+                                        headers={"content-type": "application/json"}, no_confirm=True)
+            if isinstance(sent, asyncio.Future):
+                pending.append(sent)
+            EVENTS_OUT.labels(SERVICE, topic).inc()
+        await asyncio.gather(*pending)
+
+    return publish
+
+
+def _drain_loop(settings: CrmSyncSettings, service: SyncService, lock: SharedExclusiveLock
+                ) -> Callable[[], Awaitable[None]]:
+    async def drain_loop() -> None:
+        while True:
+            await asyncio.sleep(settings.deferred_interval_seconds)
+            try:
+                async with lock.exclusive():
+                    await service.drain_deferred()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("deferred_drain_failed")
+
+    return drain_loop
+
+
+def _routes(settings: CrmSyncSettings, service: SyncService, pause: ConsumerPause,
+            shadow: ShadowGateway | None) -> APIRouter:
+    router = APIRouter()
+    writer, repo = service.writer, service.repo
+
+    @router.get("/status")
+    async def status() -> dict[str, Any]:
+        usage = service.gateway.usage()
+        return {
+            "paused_for_seconds": round(writer.paused_for(), 3), "pause_reason": writer.pause_reason,
+            "consumer_paused": pause.paused, "writer": writer.stats.__dict__,
+            "api_usage": {"used": usage.used, "total": usage.total, "remaining": usage.remaining} if usage else None,
+            "deferred_writes": await repo.count_deferred(), "policy_version": service.policy.version,
+            "shadow_mode": settings.shadow_mode,
+        }
+
+    @router.get("/shadow")
+    async def shadow_log(limit: int = 100) -> dict[str, Any]:
+        """Shadow mode: the writes decided and not sent (newest first; field names, no values)."""
+        if shadow is None:
+            return {"shadow": False, "writes_not_sent": {}, "recent": []}
+        return shadow.status(max(1, min(limit, 1000)))
+
+    return router
+
+
 def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker: KafkaBroker | None = None,
                gateway: SalesforceGateway | None = None, policy: SyncPolicy | None = None) -> FastAPI:
     clock = clock or SystemClock()
@@ -61,20 +119,10 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
     repo = Repository(engine)
     writer = BatchWriter(gateway, writer_config(settings, policy))
 
-    async def publish(outputs: list[tuple[str, Event]]) -> None:
-        """Enqueue every event, then wait for all the broker acknowledgements (before the claims commit)."""
-        pending: list[asyncio.Future[Any]] = []
-        for topic, event in outputs:
-            sent = await broker.publish(event.to_json_bytes(), topic=settings.topic(topic), key=event.kafka_key(),
-                                        headers={"content-type": "application/json"}, no_confirm=True)
-            if isinstance(sent, asyncio.Future):
-                pending.append(sent)
-            EVENTS_OUT.labels(SERVICE, topic).inc()
-        await asyncio.gather(*pending)
-
     directory = TeamDirectory(fetch=lambda soql: writer.call(lambda: gateway.query(soql)), clock=clock,
                               ttl=timedelta(seconds=settings.directory_ttl_seconds))
-    service = SyncService(repo=repo, writer=writer, gateway=gateway, policy=policy, clock=clock, publish=publish,
+    service = SyncService(repo=repo, writer=writer, gateway=gateway, policy=policy, clock=clock,
+                          publish=_publisher(broker, settings),
                           directory=directory, budget_probe_seconds=settings.budget_probe_seconds,
                           shadow=settings.shadow_mode)
     pause = ConsumerPause()
@@ -84,17 +132,6 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
     async def create_topics() -> None:
         specs = {settings.topic(name): spec for name, spec in load_topics().items()}
         await ensure_topics(settings.kafka_bootstrap, specs)
-
-    async def drain_loop() -> None:
-        while True:
-            await asyncio.sleep(settings.deferred_interval_seconds)
-            try:
-                async with lock.exclusive():
-                    await service.drain_deferred()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("deferred_drain_failed")
 
     async def shutdown() -> None:
         with contextlib.suppress(Exception):
@@ -107,28 +144,9 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
         on_startup=[create_topics, repo.create_tables],
         on_shutdown=[shutdown],
         ready_checks={"database": lambda: check_database(engine)},
-        background=[drain_loop],
+        background=[_drain_loop(settings, service, lock)],
     )
-    router = APIRouter()
-
-    @router.get("/status")
-    async def status() -> dict[str, Any]:
-        usage = gateway.usage()
-        return {
-            "paused_for_seconds": round(writer.paused_for(), 3), "pause_reason": writer.pause_reason,
-            "consumer_paused": pause.paused, "writer": writer.stats.__dict__,
-            "api_usage": {"used": usage.used, "total": usage.total, "remaining": usage.remaining} if usage else None,
-            "deferred_writes": await repo.count_deferred(), "policy_version": policy.version,
-            "shadow_mode": settings.shadow_mode,
-        }
-
-    @router.get("/shadow")
-    async def shadow_log(limit: int = 100) -> dict[str, Any]:
-        """Shadow mode: the writes decided and not sent (newest first; field names, no values)."""
-        if shadow is None:
-            return {"shadow": False, "writes_not_sent": {}, "recent": []}
-        return shadow.status(max(1, min(limit, 1000)))
-
+    router = _routes(settings, service, pause, shadow)
     app = build_http_app(settings, lifecycle, routers=[router])
     app.state.broker = broker
     app.state.service = service

@@ -39,6 +39,7 @@ FIELDS_DROPPED = Counter("leadflow_crm_fields_dropped_total",
                          ["sobject", "field", "reason"])
 T = TypeVar("T")
 MAX_COLLECTION = 200
+_AGAIN = object()
 
 
 class Unavailable(Exception):
@@ -221,71 +222,97 @@ class BatchWriter:
                     it.future.set_exception(Unavailable(f"{type(e).__name__}: {e}"))
 
     async def _send(self, group: tuple[str, str, str | None], chunk: list[_Item], deadline: float) -> None:
-        mode, sobject, ext_field = group
         todo = chunk
         lock_round = 0
         while todo:
-            try:
-                await self._wait_open(deadline)
-            except Unavailable as e:
-                for it in todo:
-                    it.future.set_exception(Unavailable(str(e)))
-                return
-            self.stats.calls += 1
-            self.stats.records += len(todo)
-            started = self._call_started()
-            try:
-                raw = await self.gateway.save(mode, sobject, ext_field, [it.write.record() for it in todo])  # type: ignore[arg-type]
-            except SalesforceCallError as e:
-                self._call_ended(started)
-                self.stats.failed_calls += 1
-                if e.kind != "bad_request":
-                    self._on_error(e)
-                    continue
-                if len(todo) > 1:
-                    log.warning("salesforce_bad_request_split", sobject=sobject, records=len(todo), code=e.code)
-                    for it in todo:
-                        await self._send(group, [it], deadline)
-                    return
-                todo[0].future.set_result(SaveResult(Outcome.FAILED, status_code=e.code or f"HTTP_{e.status}",
-                                                     message=e.message))
-                return
-            self._call_ended(started)
-            self._on_success()
-            again: list[_Item] = []
-            reduced: list[_Item] = []
-            for it, item in zip(todo, raw, strict=True):
-                result = classify_save_result(item, mode)  # type: ignore[arg-type]
-                if result.outcome is Outcome.RETRY:
-                    it.attempts += 1
-                    if it.attempts <= self.config.max_record_retries:
-                        again.append(it)
-                        continue
-                    it.future.set_exception(Unavailable(f"{result.status_code}: {result.message}"))
-                    continue
-                smaller = without_refused(it.write, result, self.config.placeholders)
-                if smaller is not None:
-                    self._note_dropped(smaller, len(it.write.dropped))
-                    it.write = smaller
-                    reduced.append(it)
-                    continue
-                it.future.set_result(replace(result, dropped=it.write.dropped) if it.write.dropped else result)
+            raw = await self._call(group, todo, deadline)
+            if raw is None:
+                return  # settled: unavailable, failed or split
+            if raw is _AGAIN:
+                continue
+            assert isinstance(raw, list)
+            again, reduced = self._settle(group[0], todo, raw)
             if reduced and not again:
                 todo = reduced  # without the refused values, at once (no backoff: nothing to wait for)
                 continue
             again += reduced
             if again:
                 lock_round += 1
-                self.stats.retried_records += len(again)
-                delay = self.config.backoff.delay(lock_round, self._rng())
-                if self._now() + delay > deadline:
-                    for it in again:
-                        it.future.set_exception(Unavailable("record still locked after retries"))
+                if not await self._back_off(group[1], again, lock_round, deadline):
                     return
-                log.info("salesforce_records_retry", sobject=sobject, records=len(again), delay=round(delay, 3))
-                await asyncio.sleep(delay)
             todo = again
 
+    async def _call(self, group: tuple[str, str, str | None], todo: list[_Item], deadline: float
+                    ) -> list[Any] | object | None:
+        """One Collections call: its answers, ``_AGAIN`` (retry the call), or None (every item settled)."""
+        mode, sobject, ext_field = group
+        try:
+            await self._wait_open(deadline)
+        except Unavailable as e:
+            for it in todo:
+                it.future.set_exception(Unavailable(str(e)))
+            return None
+        self.stats.calls += 1
+        self.stats.records += len(todo)
+        started = self._call_started()
+        try:
+            raw = await self.gateway.save(mode, sobject, ext_field, [it.write.record() for it in todo])  # type: ignore[arg-type]
+        except SalesforceCallError as e:
+            self._call_ended(started)
+            self.stats.failed_calls += 1
+            if e.kind != "bad_request":
+                self._on_error(e)
+                return _AGAIN
+            await self._bad_request(group, todo, deadline, e)
+            return None
+        self._call_ended(started)
+        self._on_success()
+        return raw
+
+    async def _bad_request(self, group: tuple[str, str, str | None], todo: list[_Item], deadline: float,
+                           e: SalesforceCallError) -> None:
+        """A whole-request 400: split the chunk so only the bad record fails."""
+        if len(todo) > 1:
+            log.warning("salesforce_bad_request_split", sobject=group[1], records=len(todo), code=e.code)
+            for it in todo:
+                await self._send(group, [it], deadline)
+            return
+        todo[0].future.set_result(SaveResult(Outcome.FAILED, status_code=e.code or f"HTTP_{e.status}",
+                                             message=e.message))
+
+    def _settle(self, mode: str, todo: list[_Item], raw: list[Any]) -> tuple[list[_Item], list[_Item]]:
+        """Resolve each record's future; returns (to retry after a pause, to send again without refused values)."""
+        again: list[_Item] = []
+        reduced: list[_Item] = []
+        for it, item in zip(todo, raw, strict=True):
+            result = classify_save_result(item, mode)  # type: ignore[arg-type]
+            if result.outcome is Outcome.RETRY:
+                it.attempts += 1
+                if it.attempts <= self.config.max_record_retries:
+                    again.append(it)
+                else:
+                    it.future.set_exception(Unavailable(f"{result.status_code}: {result.message}"))
+                continue
+            smaller = without_refused(it.write, result, self.config.placeholders)
+            if smaller is not None:
+                self._note_dropped(smaller, len(it.write.dropped))
+                it.write = smaller
+                reduced.append(it)
+                continue
+            it.future.set_result(replace(result, dropped=it.write.dropped) if it.write.dropped else result)
+        return again, reduced
+
+    async def _back_off(self, sobject: str, again: list[_Item], lock_round: int, deadline: float) -> bool:
+        """Wait before retrying locked records; False (and Unavailable for them) past the hold time."""
+        self.stats.retried_records += len(again)
+        delay = self.config.backoff.delay(lock_round, self._rng())
+        if self._now() + delay > deadline:
+            for it in again:
+                it.future.set_exception(Unavailable("record still locked after retries"))
+            return False
+        log.info("salesforce_records_retry", sobject=sobject, records=len(again), delay=round(delay, 3))
+        await asyncio.sleep(delay)
+        return True
 
     def _note_dropped(self, write: RecordWrite, before: int) -> None:
         for d in write.dropped[before:]:

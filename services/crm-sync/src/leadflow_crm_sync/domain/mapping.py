@@ -121,6 +121,16 @@ def _kind(event: LeadRouted, state: LeadState) -> WriteKind:
     return WriteKind.LEAD_UPDATE
 
 
+def _duplicate_body(fields: dict[str, Any], policy: SyncPolicy) -> dict[str, Any]:
+    """What a duplicate writes onto the existing Lead: no blanks, no placeholders, its origin and history kept."""
+    body = {k: v for k, v in fields.items() if v is not None and k not in _DUPLICATE_SKIP}
+    if fields["LastName"] == policy.lead.missing_last_name:
+        body.pop("LastName", None)
+    if fields["Company"] == policy.lead.missing_company:
+        body.pop("Company", None)
+    return body
+
+
 def plan_lead(event: LeadRouted, state: LeadState, policy: SyncPolicy) -> LeadPlan:
     fields = lead_fields(event, policy)
     digest = content_hash(fields)
@@ -136,22 +146,12 @@ def plan_lead(event: LeadRouted, state: LeadState, policy: SyncPolicy) -> LeadPl
     if dup is not None and dup.object == "Lead" and dup.leadflow_id:
         # leadflow's own lead still in flight (enrich's identity claims): upsert onto ITS external id, so the
         # person is one Lead whether or not the first lead's own write has happened yet (S12b, issue 12.2)
-        body = {k: v for k, v in fields.items() if v is not None and k not in _DUPLICATE_SKIP}
-        if fields["LastName"] == policy.lead.missing_last_name:
-            body.pop("LastName", None)
-        if fields["Company"] == policy.lead.missing_company:
-            body.pop("Company", None)
-        write = precheck(RecordWrite("Lead", "upsert", lead_external_id(dup.leadflow_id), body, kind,
-                                     ext_field=LEAD_EXTERNAL_ID))
+        write = precheck(RecordWrite("Lead", "upsert", lead_external_id(dup.leadflow_id),
+                                     _duplicate_body(fields, policy), kind, ext_field=LEAD_EXTERNAL_ID))
         return LeadPlan("lead_update", kind, digest, write, f"same person as lead {dup.leadflow_id} (matched on "
                         f"{dup.matched_on}, still in flight): upserting onto its external id")
     if dup is not None and dup.object == "Lead" and (state.mode == "update" or not state.written):
-        body = {k: v for k, v in fields.items() if v is not None and k not in _DUPLICATE_SKIP}
-        if fields["LastName"] == policy.lead.missing_last_name:
-            body.pop("LastName", None)
-        if fields["Company"] == policy.lead.missing_company:
-            body.pop("Company", None)
-        write = precheck(RecordWrite("Lead", "update", dup.record_id, body, kind))
+        write = precheck(RecordWrite("Lead", "update", dup.record_id, _duplicate_body(fields, policy), kind))
         return LeadPlan("lead_update", kind, digest, write, f"duplicate of Lead {dup.record_id} (matched on "
                         f"{dup.matched_on}): updating it")
     body = {k: v for k, v in fields.items() if v is not None}  # never blank what a rep filled in

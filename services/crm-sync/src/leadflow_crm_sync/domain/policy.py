@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -51,22 +52,24 @@ class LeadPolicy(_Model):
 
     @model_validator(mode="after")
     def _values(self) -> LeadPolicy:
-        for kind in LeadSourceKind:
-            if kind not in self.lead_sources:
-                raise ValueError(f"lead_sources: missing a mapping for {kind.value!r}")
-        for kind, value in self.lead_sources.items():
-            if value not in LEAD_SOURCE_VALUES:
-                raise ValueError(f"lead_sources.{kind.value}: {value!r} is not a LeadSource picklist value")
-        for ctype in ClientType:
-            if ctype not in self.client_types:
-                raise ValueError(f"client_types: missing a mapping for {ctype.value!r}")
-        for ctype, value in self.client_types.items():
-            if value not in CLIENT_TYPE_VALUES:
-                raise ValueError(f"client_types.{ctype.value}: {value!r} is not a Client_Type__c picklist value")
-        for sla_kind, value in self.sla_status.items():
-            if value not in SLA_STATUS_VALUES:
-                raise ValueError(f"sla_status.{sla_kind.value}: {value!r} is not an SLA_Status__c value")
+        _complete("lead_sources", self.lead_sources, list(LeadSourceKind))
+        _allowed("lead_sources", self.lead_sources, LEAD_SOURCE_VALUES, "a LeadSource picklist value")
+        _complete("client_types", self.client_types, list(ClientType))
+        _allowed("client_types", self.client_types, CLIENT_TYPE_VALUES, "a Client_Type__c picklist value")
+        _allowed("sla_status", self.sla_status, SLA_STATUS_VALUES, "an SLA_Status__c value")
         return self
+
+
+def _complete(name: str, mapping: Mapping[Any, str], keys: list[Any]) -> None:
+    for key in keys:
+        if key not in mapping:
+            raise ValueError(f"{name}: missing a mapping for {key.value!r}")
+
+
+def _allowed(name: str, mapping: Mapping[Any, str], values: Collection[str], what: str) -> None:
+    for key, value in mapping.items():
+        if value not in values:
+            raise ValueError(f"{name}.{key.value}: {value!r} is not {what}")
 
 
 class TaskTemplate(_Model):
