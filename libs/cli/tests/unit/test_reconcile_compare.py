@@ -197,3 +197,10 @@ def test_one_broken_lead_is_exactly_one_difference(kinds: list[str], data: st.Da
         victim = data.draw(st.sampled_from(own))
         view.leads_by_ext[victim] = {**view.leads_by_ext[victim], "OwnerId": OTHER}
         assert [(d.lead_id, d.kind) for d in compare(b, view, ext)] == [(victim[2:], "owner_differs")]
+
+
+def test_leads_older_than_the_topics_history_are_not_unknown() -> None:
+    b, view = world()
+    view.leads_by_ext["hist-0001"] = sf_lead("00QH", CreatedDate="2025-03-01T10:00:00.000+0000")
+    view.leads_by_ext["x-late"] = sf_lead("00QL", CreatedDate=(T0 + timedelta(hours=1)).isoformat())
+    assert [(d.lead_id, d.kind) for d in compare(b, view, ext)] == [("x-late", "unknown_to_leadflow")]

@@ -85,6 +85,12 @@ class Belief:
         return found
 
     # ---- folding -----------------------------------------------------------------------------------
+    @property
+    def earliest(self) -> datetime | None:
+        """When the history on the topics begins (the oldest routing): older Leads are outside it."""
+        times = [b.routed.occurred_at for b in self.leads.values() if b.routed is not None]
+        return min(times, default=None)
+
     def routed(self, ev: LeadRouted) -> None:
         b = self.lead(ev.lead_id)
         if b.routed is None or (ev.reassignment, ev.occurred_at) >= (b.routed.reassignment, b.routed.occurred_at):

@@ -14,13 +14,15 @@ were merged into, completed call/e-mail Tasks by the record they are on). ``comp
 | ``clock_open_but_touched`` | first-touch clock open, but the record shows a touch |
 | ``clock_open_but_closed`` | qualify clock open, but the record is qualified, closed or converted |
 | ``open_on_board_but_closed`` / ``closed_on_board_but_open`` | the board's open count disagrees for this lead |
-| ``unknown_to_leadflow`` | a Lead carries a leadflow external id no routed lead has |
+| ``unknown_to_leadflow`` | a Lead carries a leadflow external id no routed lead has (Leads created before the |
+|  | oldest routing on the topics are outside their history and not listed) |
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from leadflow_cli.reconcile.belief import Belief, LeadBelief
@@ -123,10 +125,27 @@ def compare(belief: Belief, view: SalesforceView, ext: Callable[[str], str]) -> 
             out.append(Difference(b.lead_id, "open_on_board_but_closed", "open", _status(own)))
         elif b.lead_id not in board and sf_open and b.in_salesforce and not b.converted:
             out.append(Difference(b.lead_id, "closed_on_board_but_open", "qualified/closed", _status(own)))
+    earliest = belief.earliest
     for ext_id, lead in view.leads_by_ext.items():
+        created = _sf_time(lead.get("CreatedDate"))
+        if earliest is not None and created is not None and created < earliest - timedelta(minutes=5):
+            continue  # older than the history on the topics (e.g. before leadflow, or past retention)
         if ext_id not in known_ext:
             out.append(Difference(ext_id, "unknown_to_leadflow", "never routed", f"Lead {lead.get('Id')}"))
     return sorted(out, key=lambda d: (d.lead_id, d.kind))
+
+
+def _sf_time(value: Any) -> datetime | None:
+    """``2026-12-04T17:00:00.000+0000`` → aware datetime (None when absent or unreadable)."""
+    if not value:
+        return None
+    text = str(value).replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
+        text = text[:-2] + ":" + text[-2:]
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _root_not_in_sf(belief: Belief, root: str) -> bool:

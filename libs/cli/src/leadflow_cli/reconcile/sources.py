@@ -88,7 +88,8 @@ def read_salesforce(sf: Salesforce, belief: Belief) -> tuple[SalesforceView, int
     view = SalesforceView()
     queries = 1
     for lead in _query(
-        sf, "SELECT Id, Leadflow_Id__c, OwnerId, Status, IsConverted FROM Lead WHERE Leadflow_Id__c != null"
+        sf,
+        "SELECT Id, Leadflow_Id__c, OwnerId, Status, IsConverted, CreatedDate FROM Lead WHERE Leadflow_Id__c != null",
     ):
         view.leads_by_ext[str(lead["Leadflow_Id__c"])] = lead
     merged = [b.duplicate_of for b in belief.merged_leads()]
