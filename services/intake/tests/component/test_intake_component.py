@@ -231,6 +231,23 @@ async def test_http_signed_post_is_accepted_202(intake):
     assert event.trace[-1].data["channel"] == "http"
 
 
+async def test_http_response_says_what_was_not_taken_as_given(intake):
+    body = lead_bytes(
+        1,
+        person={"email": "chloé.garcía@exemple.fr", "phone": "0721 234 567"},
+        company={"country": "România"},
+    )
+    response = await intake.post(body)
+    assert response.status_code == 202, response.text
+    data = response.json()
+    assert data["contact"] == {"email": "not_storable", "phone": "verified"}
+    assert data["dropped_fields"] == ["person.email"]
+    assert any("Email Address Internationalization" in note for note in data["notes"])
+    [event] = intake.accepted_events()
+    assert (event.lead.email, event.lead.email_original) == (None, "chloé.garcía@exemple.fr")
+    assert (event.lead.country, event.lead.phone_e164) == ("RO", "+40721234567")
+
+
 async def test_http_bearer_key_works_too(intake):
     body = lead_bytes(1)
     headers = signed(body, int(intake.clock.now().timestamp()))
@@ -321,6 +338,13 @@ async def test_http_source_that_opted_out_of_signatures_needs_only_its_key(intak
         (lead_bytes(1, person={"email": "blocked@example.com"}), 422, "suppressed", "person.email"),
         (lead_bytes(1, source={"system": "someone-else"}), 422, "schema_violation", "source.system"),
         (lead_bytes(1, message="x" * 70_000), 413, "too_large", None),
+        (lead_bytes(1, person={"email": "иван@пример.рф", "phone": None}), 422, "invalid_email", "person.email"),
+        (lead_bytes(1, original={"a": json.loads("[" * 40 + "]" * 40)}), 422, "too_deep",
+         "original.a" + ".0" * 30),  # the path where the 33rd level starts
+        (b"[" * 20_000 + b"]" * 20_000, 422, "too_deep", None),  # beyond what a JSON parser recurses into
+        (lead_bytes(1, person={"first_name": "x" * 500, "email": "a@b.de"}), 422, "string_too_long",
+         "person.first_name"),
+        (lead_bytes(1, original={"rows": list(range(5000))}), 422, "too_many_items", "original.rows"),
     ],
 )
 async def test_http_bad_leads_get_4xx_with_the_reason_and_are_published_as_rejected(intake, body, status, reason,
