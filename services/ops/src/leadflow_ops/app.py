@@ -12,7 +12,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from faststream.kafka import KafkaBroker
-from leadflow_contracts import DeadLetter
 from leadflow_contracts import topics as T
 from leadflow_platform.broker import make_broker
 from leadflow_platform.clock import Clock, clock_for
@@ -50,11 +49,8 @@ def create_app(
     repo = OpsRepository(engine)
     feed = NowFeed(repo)
 
-    async def publish_dead_letter(dead: DeadLetter, topic: str) -> None:
-        await broker.publish(dead.to_json_bytes(), topic=settings.topic(topic), key=dead.kafka_key())
-
-    consumer = handlers.OpsConsumer(repo, clock, publish_dead_letter)
-    handlers.register(broker, settings, consumer)
+    consumer = handlers.OpsConsumer(repo, settings.topic_prefix)
+    runtime = handlers.register(broker, settings, consumer, clock)
 
     monitor: PipelineMonitor | None = None
     if lag_monitor:
@@ -133,6 +129,7 @@ def create_app(
 
     app.state.clock = clock
     app.state.repo = repo
+    app.state.runtime = runtime
     app.state.engine = engine
     app.state.feed = feed
     app.state.broker = broker

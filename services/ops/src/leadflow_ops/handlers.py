@@ -1,37 +1,26 @@
-"""One batch subscriber for every topic ops reads: parse each record as its contract type, apply the
-batch to the read models in one transaction. Unparseable records are never dropped: they become
-``DeadLetter``s on ``leads.deadletter`` (or, for the dead-letter topics themselves, a raw entry in the
-dead-letter browser, so nothing loops).
+"""One batch subscriber for every topic ops reads, over the platform consumer runtime: each record is
+parsed once as its contract type and the batch is applied to the read models in one transaction.
+Unparseable records are never dropped: the runtime dead-letters them on ``leads.deadletter`` — except
+those on the dead-letter topics themselves, which become raw entries in the dead-letter browser (so
+nothing loops). A database failure backs off and rewinds the batch (no in-handler retry loop).
 """
 
 from __future__ import annotations
 
-import base64
-import functools
 import hashlib
-import json
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from faststream.kafka import KafkaBroker
-from leadflow_contracts import CrmChange, CrmSynced, DeadLetter, LeadRejected, LeadRouted, SlaEvent
+from leadflow_contracts import CrmChange, CrmSynced, DeadLetter, Event, LeadRejected, LeadRouted, SlaEvent
 from leadflow_contracts import topics as T
-from leadflow_platform.broker import DEFAULT_ACK_POLICY
 from leadflow_platform.clock import Clock
-from leadflow_platform.logging import get_logger
-from leadflow_platform.metrics import EVENTS_FAILED, EVENTS_IN, EVENTS_OUT, HANDLER_SECONDS
-from pydantic import ValidationError
+from leadflow_platform.consumer import Batch, BatchPublisher, ConsumerRuntime, Outgoing, subscribe
 
 from leadflow_ops.adapters.repository import OpsRepository, RawDeadLetter
 from leadflow_ops.metrics import DEAD_LETTERS
 from leadflow_ops.settings import OpsSettings
 
-log = get_logger(__name__)
-T_ = TypeVar("T_")
-
-CONTRACTS: dict[str, type[Any]] = {
+CONTRACTS: dict[str, type[Event]] = {
     T.LEADS_ROUTED: LeadRouted,
     T.CRM_SYNCED: CrmSynced,
     T.SLA_EVENTS: SlaEvent,
@@ -42,124 +31,48 @@ CONTRACTS: dict[str, type[Any]] = {
 DLQ_TOPICS = frozenset({T.LEADS_REJECTED, T.LEADS_DEADLETTER})
 
 
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    """Contract topic name (prefix removed)."""
-    value: bytes
-    key: bytes | None
-    partition: int
-    offset: int
-
-
-Publish = Callable[[DeadLetter, str], Awaitable[None]]
-
-
-def parse(record: Record, now: Any) -> tuple[Any | None, DeadLetter | None]:
-    """(contract event, None) or (None | RawDeadLetter, DeadLetter to publish)."""
-    model = CONTRACTS[record.topic]
-    try:
-        data = json.loads(record.value)
-    except ValueError as exc:
-        reason, message = "invalid_json", str(exc)
-    else:
-        try:
-            return model.model_validate(data), None
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            reason = "schema_violation"
-            message = f"{'.'.join(str(p) for p in first['loc']) or '(root)'}: {first['msg']}"
-    lead_id = (record.key or b"").decode("utf-8", errors="replace") or "unknown"
-    if record.topic in DLQ_TOPICS:
-        digest = hashlib.sha256(record.value).hexdigest()[:16]
-        event_id = f"raw:{record.topic}:{record.partition}:{record.offset}:{digest}"
-        return RawDeadLetter(record.topic, event_id, record.value, reason, lead_id), None
-    dead = DeadLetter(
-        lead_id=lead_id[:128],
-        occurred_at=now,
-        service="ops",
-        topic=record.topic,
-        reason=reason,
-        message=message[:500],
-        original_base64=base64.b64encode(record.value).decode(),
-        detail={"partition": str(record.partition), "offset": str(record.offset)},
-        failed_at=now,
-    )
-    return None, dead
-
-
 class OpsConsumer:
-    def __init__(self, repo: OpsRepository, clock: Clock, publish_dead_letter: Publish) -> None:
+    """The ops use case: a parsed batch → the read models (one transaction, each event at most once)."""
+
+    def __init__(self, repo: OpsRepository, prefix: str = "") -> None:
         self.repo = repo
-        self.clock = clock
-        self.publish_dead_letter = publish_dead_letter
+        self.prefix = prefix
 
-    async def _until_done(self, step: str, op: Callable[[], Awaitable[T_]]) -> T_:
-        """Retry ``op`` with capped backoff until it succeeds. The ack policy commits offsets even when a
-        handler raises, so raising would lose the batch; cancellation (shutdown) stops without a commit."""
-        delay = 0.2
-        while True:
-            try:
-                return await op()
-            except Exception as exc:
-                log.warning("ops_step_failed_retrying", step=step, error=type(exc).__name__, retry_in=delay)
-                await self.clock.sleep(delay)
-                delay = min(delay * 2, 5.0)
+    def contract_topic(self, topic: str) -> str:
+        return topic[len(self.prefix) :] if self.prefix and topic.startswith(self.prefix) else topic
 
-    async def handle(self, records: list[Record]) -> None:
-        started = time.perf_counter()
-        now = self.clock.now()
-        items: list[Any] = []
-        for record in records:
-            EVENTS_IN.labels(service="ops", topic=record.topic).inc()
-            event, dead = parse(record, now)
-            if event is not None:
-                items.append(event)
-            if dead is not None:
-                EVENTS_FAILED.labels(service="ops", topic=record.topic, reason=dead.reason).inc()
-                log.warning("poison_message", topic=record.topic, reason=dead.reason, lead_id=dead.lead_id)
-                await self._until_done(
-                    "publish_dead_letter", functools.partial(self.publish_dead_letter, dead, T.LEADS_DEADLETTER)
-                )
-                EVENTS_OUT.labels(service="ops", topic=T.LEADS_DEADLETTER).inc()
-        result = await self._until_done("apply", lambda: self.repo.apply(items, now))
+    async def __call__(self, batch: Batch) -> list[Outgoing]:
+        items: list[Any] = [c.event for c in batch.items]
+        for p in batch.poison:
+            r, topic = p.record, self.contract_topic(p.record.topic)
+            digest = hashlib.sha256(r.value).hexdigest()[:16]
+            lead_id = (r.key or b"").decode("utf-8", errors="replace") or None
+            items.append(
+                RawDeadLetter(topic, f"raw:{topic}:{r.partition}:{r.offset}:{digest}", r.value, p.reason, lead_id)
+            )
+        result = await self.repo.apply(items, batch.now)
         for topic, reason in result.dead_letters:
             DEAD_LETTERS.labels(topic=topic, reason=reason).inc()
-        HANDLER_SECONDS.labels(service="ops", handler="read_models").observe(time.perf_counter() - started)
+        return []
 
 
-def raw_records(prefix: str) -> Callable[[Any], Awaitable[list[Record]]]:
-    """A FastStream decoder that hands the handler the raw records (no JSON decoding before we can
-    dead-letter a bad message)."""
-
-    async def decode(msg: Any) -> list[Record]:
-        raw = msg.raw_message
-        records = raw if isinstance(raw, list | tuple) else (raw,)
-        return [
-            Record(
-                topic=r.topic[len(prefix) :] if prefix and r.topic.startswith(prefix) else r.topic,
-                value=r.value or b"",
-                key=r.key,
-                partition=r.partition,
-                offset=r.offset,
-            )
-            for r in records
-        ]
-
-    return decode
-
-
-def register(broker: KafkaBroker, settings: OpsSettings, consumer: OpsConsumer) -> None:
-    topics = [settings.topic(name) for name in CONTRACTS]
-
-    @broker.subscriber(
-        *topics,
-        group_id=settings.consumer_group,
-        auto_offset_reset="earliest",
-        batch=True,
-        max_records=settings.batch_max_records,
-        ack_policy=DEFAULT_ACK_POLICY,
-        decoder=raw_records(settings.topic_prefix),
+def register(broker: KafkaBroker, settings: OpsSettings, consumer: OpsConsumer, clock: Clock) -> ConsumerRuntime:
+    runtime = ConsumerRuntime(
+        service="ops",
+        contracts={settings.topic(name): model for name, model in CONTRACTS.items()},
+        use_case=consumer,
+        publisher=BatchPublisher(broker, "ops"),
+        deadletter_topic=settings.topic(T.LEADS_DEADLETTER),
+        settings=settings,
+        clock=clock,
+        name="read_models",
+        keep_poison_from=frozenset(settings.topic(name) for name in DLQ_TOPICS),
     )
-    async def read_models(records: Any) -> None:
-        await consumer.handle(records)
+    subscribe(
+        broker,
+        settings,
+        runtime,
+        title="ops.read_models",
+        description="Every event ops shows, applied to its read models.",
+    )
+    return runtime

@@ -29,8 +29,6 @@ class OpsSettings(ServiceSettings):
         default="https://127.0.0.1:8443", description="Breach links go to <instance>/lightning/r/Lead/<id>/view."
     )
 
-    consumer_group: str = "leadflow-ops"
-    batch_max_records: int = Field(default=500, ge=1)
     lag_interval_seconds: float = Field(default=5.0, gt=0)
     lag_group_prefix: str = Field(default="leadflow-", description="Consumer groups whose lag is shown.")
 

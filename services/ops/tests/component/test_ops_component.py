@@ -202,9 +202,13 @@ async def test_poison_message_is_dead_lettered_and_browsable(harness: Harness) -
     dead = harness.sent_to(T.LEADS_DEADLETTER)
     assert len(dead) == 1
     letter = DeadLetter.model_validate_json(dead[0][0])
-    assert letter.service == "ops" and letter.reason == "invalid_json" and letter.topic == T.SLA_EVENTS
+    assert (
+        letter.service == "ops"
+        and letter.reason == "invalid_event"
+        and letter.topic == harness.settings.topic(T.SLA_EVENTS)
+    )
     rows = await harness.app.state.repo.dead_letter_list()
-    assert [r["reason"] for r in rows] == ["invalid_json"]  # ops consumed its own dead letter
+    assert [r["reason"] for r in rows] == ["invalid_event"]  # ops consumed its own dead letter
     await harness.send(T.LEADS_DEADLETTER, b"\x00 not even a dead letter")
     from_ops = [b for b, _ in harness.sent_to(T.LEADS_DEADLETTER) if b.startswith(b"{")]
     assert len(from_ops) == 1  # no loop: the unparseable dead letter is kept as a raw entry, not re-sent
@@ -329,17 +333,31 @@ async def test_staffing_defaults_to_measured_arrivals(harness: Harness) -> None:
 
 
 async def test_a_failing_database_is_retried_not_skipped(harness: Harness) -> None:
-    """The ack policy commits offsets even when a handler raises, so the consumer retries instead."""
+    """An infrastructure error backs off and re-raises, so the batch is nacked and rewound (the in-memory
+    broker surfaces the error; on Kafka the record is read again); the redelivery is applied once."""
+    import sqlite3
+
     repo = harness.app.state.repo
     original = repo.apply
-    failures = [RuntimeError("database is locked"), RuntimeError("connection reset")]
+    failures: list[Exception] = [sqlite3.OperationalError("database is locked"), ConnectionResetError("reset")]
 
     async def flaky(items: Any, now: Any) -> Any:
         if failures:
             raise failures.pop(0)
         return await original(items, now)
 
+    async def no_wait(_seconds: float) -> None:
+        return None
+
     repo.apply = flaky
-    await harness.send(T.LEADS_ROUTED, F.routed("L1", harness.clock.now()))
+    harness.app.state.runtime.sleep = no_wait
+    event = F.routed("L1", harness.clock.now())
+    for expected in (sqlite3.OperationalError, ConnectionResetError):
+        with pytest.raises(expected):
+            await harness.send(T.LEADS_ROUTED, event)
+    assert (await repo.now_snapshot(harness.clock.now()))["open"] == 0
+    await harness.send(T.LEADS_ROUTED, event)  # the rewound record, read again
+    await harness.send(T.LEADS_ROUTED, event)  # and a duplicate delivery changes nothing
     assert failures == []
     assert (await repo.now_snapshot(harness.clock.now()))["open"] == 1
+    assert harness.sent_to(T.LEADS_DEADLETTER) == []
