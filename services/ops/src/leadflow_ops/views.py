@@ -310,6 +310,32 @@ def _flatten(value: Any, path: str = "") -> list[tuple[str, str]]:
     return [(path, text if len(text) <= 160 else text[:157] + "…")]
 
 
+def _personal_values(original: Any, masked: Any, out: dict[str, str]) -> dict[str, str]:
+    """Original string → its masked form, for every value the masking changed (personal data)."""
+    if isinstance(original, dict) and isinstance(masked, dict):
+        for key, value in original.items():
+            _personal_values(value, masked.get(key), out)
+    elif isinstance(original, list) and isinstance(masked, list):
+        for a, b in zip(original, masked, strict=False):
+            _personal_values(a, b, out)
+    elif isinstance(original, str) and isinstance(masked, str) and original != masked and len(original) >= 3:
+        out[original] = masked
+    return out
+
+
+def _mask_known_values(message: str, raw: bytes) -> str:
+    """An error message often quotes the refused value (an e-mail Salesforce calls invalid is exactly the
+    kind a pattern misses): mask every personal value of the record wherever the message repeats it."""
+    try:
+        original = json.loads(raw)
+    except ValueError:
+        return message
+    masked_doc = json.loads(mask_payload(raw)[0])
+    for value, replacement in sorted(_personal_values(original, masked_doc, {}).items(), key=lambda kv: -len(kv[0])):
+        message = message.replace(value, replacement)
+    return message
+
+
 def dead_letter_view(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     raw = base64.b64decode(row["original_base64"])
     masked, is_json = mask_payload(raw)
@@ -317,6 +343,7 @@ def dead_letter_view(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     if is_json:
         fields = _flatten(json.loads(masked))
     detail = row.get("detail") or {}
+    message = _mask_known_values(mask_text(row.get("message") or ""), raw)
     status = detail.get("statusCode") or (
         row["reason"].split(":", 1)[1] if str(row.get("reason", "")).startswith("salesforce:") else None
     )
@@ -327,12 +354,12 @@ def dead_letter_view(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
             "status": status,
             "fields": refused,
             "operation": detail.get("operation"),
-            "message": mask_text(row.get("message") or ""),
+            "message": message,
         }
     target = _contract_topic(row["original_topic"], prefix)
     return {
         **{k: v for k, v in row.items() if k != "original_base64"},
-        "message": mask_text(row.get("message") or ""),
+        "message": message,
         "payload_masked": masked,
         "payload_is_json": is_json,
         "payload_bytes": len(raw),

@@ -44,7 +44,7 @@ class History:
     dead: list[DeadLetter] = field(default_factory=list)
 
 
-def _dead_letter(lead_id: str, rng: random.Random) -> DeadLetter:
+def _dead_letter(lead_id: str, rng: random.Random, now: datetime = NOW) -> DeadLetter:
     style = rng.choice(["current", "explicit", "task", "explicit_in_sf"])
     detail = {"statusCode": "INVALID_EMAIL_ADDRESS", "fields": "Email", "operation": "upsert Lead"}
     reason = "salesforce:INVALID_EMAIL_ADDRESS"
@@ -58,7 +58,7 @@ def _dead_letter(lead_id: str, rng: random.Random) -> DeadLetter:
     return DeadLetter(
         event_id=f"dl-{lead_id}-{rng.randrange(10**6)}",
         lead_id=lead_id,
-        occurred_at=NOW - timedelta(minutes=rng.randrange(1, 60)),
+        occurred_at=now - timedelta(minutes=rng.randrange(1, 60)),
         service="crm-sync",
         topic="leads.routed",
         reason=reason,
@@ -68,12 +68,14 @@ def _dead_letter(lead_id: str, rng: random.Random) -> DeadLetter:
     )
 
 
-def make_history(rng: random.Random, leads: int) -> History:
+def make_history(rng: random.Random, leads: int, now: datetime = NOW, prefix: str = "L") -> History:
+    """Due times fall 30 s off whole minutes from ``now``, so a test that reads the board a few seconds
+    later still sees the same due-in-15/60 counts."""
     h = History()
     for i in range(leads):
-        lead_id = f"L{i:03d}"
+        lead_id = f"{prefix}{i:03d}"
         team = rng.choice(TEAMS)
-        routed_at = NOW - timedelta(minutes=rng.randrange(1, 240))
+        routed_at = now - timedelta(minutes=rng.randrange(1, 240)) + timedelta(seconds=30)
         due = routed_at + timedelta(minutes=rng.choice([5, 15, 30, 60, 90, 300]))
         queue = rng.random() < 0.2
         owner = ("00G" if queue else "005") + f"{rng.randrange(5):03d}"
@@ -106,7 +108,7 @@ def make_history(rng: random.Random, leads: int) -> History:
                 )
         fate = rng.random()
         if fate < 0.25:
-            h.dead.append(_dead_letter(lead_id, rng))
+            h.dead.append(_dead_letter(lead_id, rng, now))
             if rng.random() < 0.3:  # replayed and written after all
                 h.synced.append(F.synced(lead_id, routed_at + timedelta(minutes=5), owner_id=owner))
         elif fate < 0.9:

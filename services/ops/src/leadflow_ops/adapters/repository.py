@@ -512,7 +512,12 @@ class OpsRepository:
                 steps,
             )
         if b.reps:
-            await conn.execute(_upsert_all(conn, t.reps, ["user_id"]), list(b.reps.values()))
+            # a Salesforce User change never carries route's cap: keep the one the roster gave
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            stmt = dialect.insert(t.reps)
+            set_ = {c.name: stmt.excluded[c.name] for c in t.reps.columns if c.name != "user_id"}
+            set_["cap"] = func.coalesce(stmt.excluded.cap, t.reps.c.cap)
+            await conn.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_=set_), list(b.reps.values()))
         metric_rows = [{"team": k[0], "metric": k[1], "n": n} for k, n in b.metrics.items() if n]
         if metric_rows:
             await conn.execute(_increment(conn, t.lead_metrics, ["team", "metric"], ["n"]), metric_rows)

@@ -182,7 +182,7 @@ def line_chart(
     if len(points) <= (width - left - right) / 8:
         for x, y in points:
             parts.append(f'<circle class="dot" cx="{_num(px(x))}" cy="{_num(py(y))}" r="3"/>')
-    for x in axis_ticks(x0, x1, (width - left - right) / (CHAR_W * 6)):
+    for x in axis_ticks(x0, x1, (width - left - right) / (CHAR_W * 8)):
         parts.append(
             f'<text class="lbl tick" x="{_num(px(x))}" y="{height - bottom + 14}" text-anchor="middle">{x:g}</text>'
         )
