@@ -266,17 +266,19 @@ class Supervisor:
             )
 
     def stop(self) -> None:
-        for child in reversed(self.children):
-            if child.popen.poll() is None:
-                os.killpg(child.popen.pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.settings.stop_timeout_seconds
-        for child in reversed(self.children):
-            try:
-                child.popen.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.say(f"{child.proc.name} did not stop in time; killing")
-                os.killpg(child.popen.pid, signal.SIGKILL)
-                child.popen.wait()
+        """Services first, then the base processes (broker, emulator) they are still talking to."""
+        for group in ([c for c in self.children if not c.proc.base], [c for c in self.children if c.proc.base]):
+            for child in reversed(group):
+                if child.popen.poll() is None:
+                    os.killpg(child.popen.pid, signal.SIGTERM)
+            deadline = time.monotonic() + self.settings.stop_timeout_seconds
+            for child in reversed(group):
+                try:
+                    child.popen.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    self.say(f"{child.proc.name} did not stop in time; killing")
+                    os.killpg(child.popen.pid, signal.SIGKILL)
+                    child.popen.wait()
         self.say("stopped")
 
 
