@@ -22,7 +22,7 @@ from leadflow_enrich.domain.index import MirrorIndex
 from leadflow_enrich.domain.policy import EnrichPolicy
 from leadflow_enrich.handlers import register
 from leadflow_enrich.mirror import Mirror
-from leadflow_enrich.pipeline import ChangesPipeline, EnrichPipeline
+from leadflow_enrich.service import ChangesService, EnrichService
 from leadflow_enrich.settings import EnrichSettings
 
 
@@ -63,18 +63,12 @@ def create_app(
     identities = IdentityClaims(engine) if settings.identity_in_flight else None
     mirror = Mirror(repo, index, clock, reader, overlap=timedelta(seconds=settings.mirror_poll_overlap_seconds))
 
-    deadletter = broker.publisher(settings.topic(topics.LEADS_DEADLETTER), title="enrich/leads.deadletter")
-    enrich_pipeline = EnrichPipeline(
-        index=index, policy=policy, enricher=enricher, clock=clock,
-        enriched=broker.publisher(settings.topic(topics.LEADS_ENRICHED), title="enrich/leads.enriched"),
-        deadletter=deadletter, source_topic=settings.topic(topics.LEADS_ACCEPTED), identities=identities,
+    enrich_pipeline = EnrichService(
+        index=index, policy=policy, enricher=enricher, enriched_topic=settings.topic(topics.LEADS_ENRICHED),
+        identities=identities,
     )
-    changes_pipeline = (
-        ChangesPipeline(mirror=mirror, clock=clock, deadletter=deadletter,
-                        source_topic=settings.topic(topics.CRM_CHANGES))
-        if settings.consume_crm_changes else None
-    )
-    register(broker, settings, enrich_pipeline, changes_pipeline)
+    changes_pipeline = ChangesService(mirror=mirror) if settings.consume_crm_changes else None
+    runtimes = register(broker, settings, enrich_pipeline, changes_pipeline, clock)
 
     async def create_topics() -> None:
         specs = {settings.topic(name): spec for name, spec in load_topics().items()}
@@ -111,6 +105,7 @@ def create_app(
     app.state.policy = policy
     app.state.enricher = enricher
     app.state.pipeline = enrich_pipeline
+    app.state.runtimes = runtimes
     app.state.identities = identities
     app.state.changes_pipeline = changes_pipeline
     app.state.clock = clock

@@ -39,8 +39,7 @@ class EnrichSettings(ServiceSettings):
         default=True, description="Claim each new lead's e-mail/phone in the shared identity_claims table, so a "
         "second submission of the same person before the first reaches Salesforce updates the first lead.")
 
-    batch_max_records: int = Field(default=1000, ge=1)
-    batch_timeout_ms: int = Field(default=50, ge=1)
+    batch_max_records: int = 1000
 
     def mirror_group_id(self) -> str:
         """Each replica keeps its own in-memory index, so each reads every change: one group per instance."""
