@@ -180,6 +180,15 @@ def control_routes(org: Org) -> list[Route]:
                     org.set_api_usage(int(body["apiUsage"]))
                 if "sessionTtlSeconds" in body:
                     org.sessions.ttl = timedelta(seconds=int(body["sessionTtlSeconds"]))
+                if "hiddenFields" in body:
+                    org.hidden_fields = {str(f).lower() for f in body["hiddenFields"]}
+                if "readOnlyFields" in body:
+                    org.read_only_fields = {str(f).lower() for f in body["readOnlyFields"]}
+                if "removedPicklistValues" in body:
+                    org.removed_picklist_values = {
+                        str(k).lower(): {str(v).lower() for v in vals}
+                        for k, vals in body["removedPicklistValues"].items()
+                    }
             except (ValueError, TypeError) as e:
                 return _bad(str(e))
         return JSONResponse(
@@ -189,6 +198,9 @@ def control_routes(org: Org) -> list[Route]:
                 "dailyApiLimit": org.daily_limit,
                 "apiUsage": org.api_usage(),
                 "sessionTtlSeconds": int(org.sessions.ttl.total_seconds()),
+                "hiddenFields": sorted(org.hidden_fields),
+                "readOnlyFields": sorted(org.read_only_fields),
+                "removedPicklistValues": {k: sorted(v) for k, v in org.removed_picklist_values.items()},
             }
         )
 

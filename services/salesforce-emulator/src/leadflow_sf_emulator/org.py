@@ -63,6 +63,11 @@ class Org:
         self.cursors_batch: dict[str, int] = {}
         self.bulk_jobs: dict[str, Any] = {}
         self.bulk1_jobs: dict[str, Any] = {}  # Bulk API 1.0 (bulk1.Job)
+        # the integration user's view in describe (control plane: settings hiddenFields / readOnlyFields /
+        # removedPicklistValues), to rehearse `leadflow doctor` against an org that lacks something
+        self.hidden_fields: set[str] = set()
+        self.read_only_fields: set[str] = set()
+        self.removed_picklist_values: dict[str, set[str]] = {}
         self.integration_user_id = self.ensure_baseline()
         if settings.seed and self.record_count() <= len(LEAD_STATUSES) + 1:
             self.seed_file(settings.seed)
@@ -115,6 +120,25 @@ class Org:
         txn.commit()
         return user_id
 
+    def apply_access(self, sobject: str, describe: dict[str, Any]) -> dict[str, Any]:
+        """Describe as the integration user sees it: a field without read access is absent, a read-only
+        one is neither createable nor updateable, a removed picklist value is not listed."""
+        if not (self.hidden_fields or self.read_only_fields or self.removed_picklist_values):
+            return describe
+        fields = []
+        for f in describe.get("fields", []):
+            key = f"{sobject}.{f['name']}".lower()
+            if key in self.hidden_fields:
+                continue
+            f = dict(f)
+            if key in self.read_only_fields:
+                f["createable"] = f["updateable"] = False
+            gone = self.removed_picklist_values.get(key)
+            if gone and f.get("picklistValues"):
+                f["picklistValues"] = [p for p in f["picklistValues"] if p.get("value", "").lower() not in gone]
+            fields.append(f)
+        return {**describe, "fields": fields}
+
     def record_count(self) -> int:
         return sum(len(t) for t in self.store.tables.values())
 
@@ -123,6 +147,9 @@ class Org:
         self.cursors.clear()
         self.bulk_jobs.clear()
         self.bulk1_jobs.clear()
+        self.hidden_fields.clear()
+        self.read_only_fields.clear()
+        self.removed_picklist_values.clear()
         self.request_log.clear()
         self.counters.clear()
         self.faults.clear()

@@ -176,7 +176,7 @@ def sobjects(org: Org, req: ApiRequest) -> ApiResponse:
     if len(seg) == 3 and seg[2] == "describe":
         if m != "GET":
             raise method_not_allowed(m)
-        return ApiResponse(200, org.schema.describe_object(obj, v))
+        return ApiResponse(200, org.apply_access(obj.name, org.schema.describe_object(obj, v)))
     if len(seg) == 3 and seg[2] in ("updated", "deleted"):
         if m != "GET":
             raise method_not_allowed(m)

@@ -1,0 +1,1 @@
+"""`leadflow doctor`: is this Salesforce org ready for leadflow? Each finding comes with its fix."""
