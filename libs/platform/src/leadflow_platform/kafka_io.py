@@ -1,32 +1,23 @@
-"""Kafka plumbing for batch handlers: raw batch decoding, keyed JSON publishing, dead letters.
+"""Kafka record plumbing for the consumer runtime (``leadflow_platform.consumer``): the raw batch decoder,
+the one validation-error formatter and the one dead-letter builder.
 
-Handlers receive the raw records (key, value, coordinates) and parse the contract themselves, so one
-poison message is dead-lettered with its original bytes instead of failing the whole batch.
+Records arrive raw (key, value, coordinates) and the runtime parses each contract once, so one poison
+message is dead-lettered with its original bytes instead of failing the whole batch.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from leadflow_contracts import DeadLetter, Event
+from leadflow_contracts import DeadLetter
 from pydantic import ValidationError
 
 JSON_HEADERS = {"content-type": "application/json"}
 _DLQ_NS = uuid.UUID("0b7a1c52-6f0e-4a51-9d43-5f8a3c2e9b11")
-
-
-class Publisher(Protocol):
-    """What handlers need from a FastStream publisher."""
-
-    async def publish(
-        self, message: Any, *, key: bytes | None = ..., headers: dict[str, str] | None = ..., no_confirm: bool = ...
-    ) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,23 +32,6 @@ class RawRecord:
 async def raw_batch_decoder(msg: Any) -> list[RawRecord]:
     """FastStream decoder for batch subscribers: the records as they came, nothing parsed."""
     return [RawRecord(r.key, r.value or b"", r.topic, r.partition, r.offset) for r in msg.raw_message]
-
-
-async def publish_events(publisher: Publisher, events: Sequence[Event]) -> None:
-    """Hand every event to the producer first (``no_confirm``), then wait for all acknowledgements at once.
-
-    The producer batches them (linger), so the batch costs one broker round trip instead of one per event;
-    any failure raises here, before the consumer commits its offsets. Each event is keyed by lead_id.
-    """
-    pending: list[asyncio.Future[Any]] = []
-    for event in events:
-        sent = await publisher.publish(
-            event.to_json_bytes(), key=event.kafka_key(), headers=JSON_HEADERS, no_confirm=True
-        )
-        if asyncio.isfuture(sent):  # the in-memory test broker delivers synchronously and returns nothing
-            pending.append(sent)
-    if pending:
-        await asyncio.gather(*pending)
 
 
 def validation_summary(err: ValidationError, limit: int = 5) -> str:
