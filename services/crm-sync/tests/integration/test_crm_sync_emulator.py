@@ -187,18 +187,20 @@ async def test_the_same_person_in_flight_is_one_lead_whichever_write_lands_first
     first_id, again_id = f"it-inflight-a-{second_first}", f"it-inflight-b-{second_first}"
     email = f"siri{int(second_first)}@bolgen.example"
     first = routed(first_id, owner_id=SELLER, occurred_at=NOW, email=email, score=55.0)
-    again = routed(again_id, owner_id=SELLER, occurred_at=NOW, email=email, score=81.0,
+    again = routed(again_id, owner_id=TEAM_LEADER, occurred_at=NOW, email=email, score=81.0,
                    duplicate_of=DuplicateOf(object="Lead", record_id=first_id, matched_on="email",
                                             leadflow_id=first_id))
     for ev in ((again, first) if second_first else (first, again)):
         await stackf["publish"](ev, topics.LEADS_ROUTED, ev.lead_id)
         await synced(stackf["collector"], ev.lead_id)
-    rows = sf.query(f"SELECT Id, Leadflow_Id__c, Status, SLA_Status__c, Score__c FROM Lead WHERE Email = '{email}'")
+    rows = sf.query(f"SELECT Id, Leadflow_Id__c, Status, SLA_Status__c, Score__c, OwnerId FROM Lead "
+                    f"WHERE Email = '{email}'")
     assert rows["totalSize"] == 1, rows["records"]
     (rec,) = rows["records"]
     assert rec["Leadflow_Id__c"] == first_id
     assert rec["Status"] == "Open - Not Contacted" and rec["SLA_Status__c"] == "On Track"
     assert rec["Score__c"] == (55.0 if second_first else 81.0)  # the later write wins
+    assert rec["OwnerId"] == SELLER  # the person stays with the rep who got them first
     ids = {s["salesforce_id"] for lid in (first_id, again_id) for s in stackf["collector"].synced_for(lid)}
     assert ids == {rec["Id"]}
 

@@ -145,9 +145,11 @@ def plan_lead(event: LeadRouted, state: LeadState, policy: SyncPolicy) -> LeadPl
         return LeadPlan("lead_upsert", kind, digest, None, "lead already converted: leadflow no longer writes it")
     if dup is not None and dup.object == "Lead" and dup.leadflow_id:
         # leadflow's own lead still in flight (enrich's identity claims): upsert onto ITS external id, so the
-        # person is one Lead whether or not the first lead's own write has happened yet (S12b, issue 12.2)
-        write = precheck(RecordWrite("Lead", "upsert", lead_external_id(dup.leadflow_id),
-                                     _duplicate_body(fields, policy), kind, ext_field=LEAD_EXTERNAL_ID))
+        # person is one Lead whether or not the first lead's own write has happened yet (S12b, issue 12.2).
+        # The owner stays the first lead's: the person belongs to the rep who got them first.
+        body = {k: v for k, v in _duplicate_body(fields, policy).items() if k != "OwnerId"}
+        write = precheck(RecordWrite("Lead", "upsert", lead_external_id(dup.leadflow_id), body, kind,
+                                     ext_field=LEAD_EXTERNAL_ID))
         return LeadPlan("lead_update", kind, digest, write, f"same person as lead {dup.leadflow_id} (matched on "
                         f"{dup.matched_on}, still in flight): upserting onto its external id")
     if dup is not None and dup.object == "Lead" and (state.mode == "update" or not state.written):
