@@ -143,6 +143,7 @@ NATIONAL_STYLES = ("national", "national_compact", "national_dashed")
 
 def _written_country(code: str, rng: random.Random) -> tuple[str, str]:
     country = pycountry.countries.get(alpha_2=code)
+    assert country is not None
     style = rng.choice(["alpha2", "alpha2_lower", "alpha3", "english", "local", "local", "local_folded",
                         "local_upper", "other_market"])  # fmt: skip
     if style == "alpha2":
