@@ -360,3 +360,28 @@ def test_huge_strings_are_string_too_long_naming_the_field():
 
 def test_a_normal_original_passes():
     assert isinstance(_parse(BASE + b',"original":{"a":[1,2,{"b":"c"}]}}'), Parsed)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    raw=st.one_of(
+        st.emails(),
+        st.builds(lambda local, domain: f"{local}@{domain}", unicode_local(), idn_domain()),
+        st.builds(lambda local, domain: f"{local}@{domain}", ASCII_LOCAL, idn_domain()),
+        st.text(max_size=90),
+    ),
+    eai=st.booleans(),
+)
+def test_whatever_is_stored_is_what_salesforce_accepts(raw, eai):
+    verdict = decide_email(raw, EmailPolicy(internationalized=eai))
+    if verdict.email is None:
+        assert verdict.decision in {"not_storable", "invalid"} and verdict.reason and verdict.code
+        return
+    address = verdict.email.address
+    local, _, domain = address.partition("@")
+    assert len(address) <= SALESFORCE_EMAIL_MAX_LENGTH and address.count("@") == 1
+    assert domain.isascii() and domain == domain.lower()  # IDN domains always in punycode
+    assert local.isascii() or eai
+    assert verdict.decision == (
+        "stored" if raw.strip().rpartition("@")[2].lower().rstrip(".") == domain else "stored_punycode"
+    ) or raw.strip().lower().startswith(("mailto:", "<"))
