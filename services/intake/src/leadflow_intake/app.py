@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow_intake.adapters.config_files import (
     SourceRegistry,
+    load_custom_answers,
     load_sources_file,
     load_suppression_file,
 )
@@ -83,6 +84,7 @@ def create_app(
         max_json_items=settings.max_json_items,
         suppression=suppression,
         sources=sources,
+        custom_answers=load_custom_answers(settings.custom_answers_file) if settings.custom_answers_file else None,
     )
     engine = create_engine(settings.database_url)
     repository = SeenEventsRepository(engine)

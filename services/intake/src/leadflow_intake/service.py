@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from leadflow_contracts import LeadAccepted, LeadRejected, RejectionReason, TraceStep, topics
+from leadflow_contracts import CustomAnswersConfig, LeadAccepted, LeadRejected, RejectionReason, TraceStep, topics
 from leadflow_platform.clock import Clock
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import EVENTS_FAILED, EVENTS_IN, EVENTS_OUT, HANDLER_SECONDS
@@ -18,6 +18,7 @@ from leadflow_platform.metrics import EVENTS_FAILED, EVENTS_IN, EVENTS_OUT, HAND
 from leadflow_intake.adapters.config_files import SourceRegistry
 from leadflow_intake.adapters.publisher import LeadPublisher, Outbound
 from leadflow_intake.adapters.repository import SeenEventsRepository
+from leadflow_intake.domain.custom_answers import apply_custom_answers
 from leadflow_intake.domain.decide import SERVICE, Accepted, DecisionContext, decide, derive_lead_id
 from leadflow_intake.domain.emails import EmailPolicy
 from leadflow_intake.domain.parsing import (
@@ -76,6 +77,8 @@ class IntakePolicy:
     max_json_items: int = 1000
     suppression: SuppressionList = field(default_factory=SuppressionList)
     sources: SourceRegistry = field(default_factory=SourceRegistry)
+    custom_answers: CustomAnswersConfig | None = None
+    """The org's declared custom form answers; without it any custom answer is dropped (and traced)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +165,8 @@ class IntakeService:
             email_policy=self.policy.email_policy,
         )
         decision = decide(lead, ctx)
+        if not isinstance(decision, Rejection):
+            decision = apply_custom_answers(lead, decision, self.policy.custom_answers)
         if isinstance(decision, Rejection):
             return self._rejected(sub, now, decision, lead.event_id, lead.lead_id or None, system)
         return self._accepted(lead.event_id, lead.trace, decision, now)

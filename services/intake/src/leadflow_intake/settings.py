@@ -21,6 +21,11 @@ class IntakeSettings(ServiceSettings):
         description="YAML of source systems (API-key hashes, signing-secret env names, default regions). "
         "Without it HTTP intake refuses every request (401); Kafka intake still works.",
     )
+    custom_answers_file: Path | None = Field(
+        default=None,
+        description="YAML of the org's declared custom form answers (deploy/custom-answers.yaml). Without it "
+        "every custom answer is dropped from the lead and named in the trace.",
+    )
     suppression_file: Path | None = Field(
         default=None, description="File of SHA-256 hashes of suppressed e-mails / E.164 phones, one a line."
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from leadflow_contracts import CustomAnswersConfig
 from pydantic import SecretStr, ValidationError
 
 from leadflow_intake.domain.sources import SourceConfig, SourcesFile
@@ -91,3 +92,18 @@ def load_suppression_file(path: Path) -> SuppressionList:
             raise ConfigError(f"{path}, line {number}: expected a SHA-256 hex digest (64 hex characters)")
         hashes.add(entry)
     return SuppressionList(frozenset(hashes))
+
+
+def load_custom_answers(path: Path) -> CustomAnswersConfig:
+    """The custom-answers YAML → config; errors name the file and the bad key."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read custom answers file ({e.strerror or e})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    try:
+        return CustomAnswersConfig.model_validate(data)
+    except ValidationError as e:
+        parts = [f"{'.'.join(str(x) for x in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()]
+        raise ConfigError(f"{path}: " + "; ".join(parts)) from None

@@ -30,5 +30,6 @@ HTTP_STATUS: dict[RejectionReason, int] = {
     RejectionReason.TOO_DEEP: 422,
     RejectionReason.TOO_MANY_ITEMS: 422,
     RejectionReason.STRING_TOO_LONG: 422,
+    RejectionReason.INVALID_CUSTOM_ANSWER: 422,
 }
 """The HTTP status intake answers for each reason code."""
