@@ -368,7 +368,11 @@ def dead_letter_view(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         "replay_effect": REPLAY_EFFECTS.get(
             target, "the message is published again to its original topic for whoever consumes it."
         ),
-        "detail_items": sorted((k, mask_text(str(v))) for k, v in detail.items()),
+        "detail_items": sorted(
+            (k, mask_text(str(v)))
+            for k, v in detail.items()
+            if not (salesforce_error and k in ("statusCode", "fields", "operation"))
+        ),
     }
 
 
