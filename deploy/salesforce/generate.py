@@ -95,7 +95,10 @@ def custom_fields(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def permset_xml(fields: list[tuple[str, dict[str, Any]]]) -> str:
-    body = _el("description", "Field access for the leadflow integration user (crm-sync, crm-changes, enrich).")
+    body = _el(
+        "description",
+        "API, object and field access for the leadflow integration user (crm-sync, crm-changes, enrich, route).",
+    )
     # Task fields are granted as Task.X (the platform adds the Event mirror), not Activity.X.
     perms = sorted(((f"{o}.{f['name']}", f) for o, f in fields), key=lambda p: p[0])
     for full, f in perms:
@@ -103,7 +106,26 @@ def permset_xml(fields: list[tuple[str, dict[str, Any]]]) -> str:
         body += "    <fieldPermissions>\n" + _el("editable", editable, 8) + _el("field", full, 8)
         body += _el("readable", True, 8) + "    </fieldPermissions>\n"
     body += _el("hasActivationRequired", False) + _el("label", "Leadflow Integration")
+    for obj, (create, edit, delete, view_all, modify_all) in sorted(OBJECT_ACCESS.items()):
+        body += "    <objectPermissions>\n" + _el("allowCreate", create, 8) + _el("allowDelete", delete, 8)
+        body += _el("allowEdit", edit, 8) + _el("allowRead", True, 8) + _el("modifyAllRecords", modify_all, 8)
+        body += _el("object", obj, 8) + _el("viewAllRecords", view_all, 8) + "    </objectPermissions>\n"
+    for name in USER_PERMISSIONS:
+        body += "    <userPermissions>\n" + _el("enabled", True, 8) + _el("name", name, 8) + "    </userPermissions>\n"
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<PermissionSet xmlns="{NS}">\n{body}</PermissionSet>\n'
+
+
+# object → (create, edit, delete, view all, modify all): crm-sync upserts and reassigns Leads owned by
+# reps and writes Tasks on them (modify all), converts Leads (Account/Contact/Opportunity); crm-changes
+# and enrich read Leads, Accounts, Contacts and Tasks everywhere (view all). Nothing is deleted.
+OBJECT_ACCESS = {
+    "Lead": (True, True, False, True, True),
+    "Task": (True, True, False, True, True),
+    "Account": (True, True, False, True, False),
+    "Contact": (True, True, False, True, False),
+    "Opportunity": (True, True, False, True, False),
+}
+USER_PERMISSIONS = ("ApiEnabled", "ConvertLeads")
 
 
 DEFAULT_CUSTOM_ANSWERS = ROOT / "deploy" / "custom-answers.yaml"
