@@ -63,18 +63,22 @@ def decide_email(raw: str, policy: EmailPolicy = EmailPolicy()) -> EmailVerdict:
         email = normalise_email(raw)
     except ContactError as exc:
         return EmailVerdict("invalid", None, f"it is not a valid e-mail address: {exc}", "invalid_email")
-    try:
-        checked = validate_email(
-            email.address,
-            check_deliverability=False,
-            allow_smtputf8=True,
-            allow_quoted_local=False,
-            allow_domain_literal=False,
-        )
-    except EmailNotValidError as exc:
-        return EmailVerdict("invalid", None, f"it is not a valid e-mail address: {exc}", "invalid_email")
+    if email.address.isascii():
+        domain = email.domain  # already checked label by label by normalise_email; nothing to convert
+    else:
+        # Internationalised: IDNA 2008 / UTS 46 conversion and the RFC 6531 checks of email-validator.
+        try:
+            checked = validate_email(
+                email.address,
+                check_deliverability=False,
+                allow_smtputf8=True,
+                allow_quoted_local=False,
+                allow_domain_literal=False,
+            )
+        except EmailNotValidError as exc:
+            return EmailVerdict("invalid", None, f"it is not a valid e-mail address: {exc}", "invalid_email")
+        domain = checked.ascii_domain.lower()
     local = email.address.rpartition("@")[0]
-    domain = checked.ascii_domain.lower()
     punycode = domain != email.domain
     if not local.isascii() and not policy.internationalized:
         return EmailVerdict(
