@@ -25,7 +25,7 @@ from leadflow_crm_sync.adapters.shadow_gateway import ShadowGateway
 from leadflow_crm_sync.adapters.simple_salesforce_gateway import SimpleSalesforceGateway
 from leadflow_crm_sync.directory import TeamDirectory
 from leadflow_crm_sync.domain.backoff import Backoff
-from leadflow_crm_sync.domain.policy import SyncPolicy, load_policy
+from leadflow_crm_sync.domain.policy import SyncPolicy, load_custom_answers_file, load_policy
 from leadflow_crm_sync.handlers import ConsumerPause, SharedExclusiveLock, register
 from leadflow_crm_sync.service import SERVICE, SyncService
 from leadflow_crm_sync.settings import CrmSyncSettings
@@ -108,6 +108,8 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
                gateway: SalesforceGateway | None = None, policy: SyncPolicy | None = None) -> FastAPI:
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.policy_file)
+    if settings.custom_answers_file is not None and policy.custom_answers is None:
+        policy = policy.with_custom_answers(load_custom_answers_file(settings.custom_answers_file))
     broker = broker or make_broker(settings)
     gateway = gateway or SimpleSalesforceGateway(settings.salesforce, service=SERVICE,
                                                  concurrency=settings.salesforce_concurrency)

@@ -21,6 +21,11 @@ class CrmSyncSettings(ServiceSettings):
 
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     policy_file: Path | None = Field(default=None, description="crm-sync policy YAML; None = the bundled one")
+    custom_answers_file: Path | None = Field(
+        default=None,
+        description="The org's declared custom form answers (deploy/custom-answers.yaml): answers are written "
+        "to their Lead custom fields. None = custom answers are not written.",
+    )
 
     consumers: int = Field(default=1, ge=1, le=12, description="Kafka consumers in this process (partitions in "
                            "parallel; writes still share Collections calls)")

@@ -92,6 +92,9 @@ def lead_fields(event: LeadRouted, policy: SyncPolicy) -> dict[str, Any]:
         "Language__c": _text("Language__c", lead.language),
         "Callback_At__c": sf_datetime(lead.callback.start) if lead.callback else None,
     }
+    if policy.custom_answers is not None and lead.custom_answers:
+        # declared custom form answers → their Lead custom fields (intake has validated the values)
+        fields.update(policy.custom_answers.salesforce_fields(dict(lead.custom_answers)))
     return fields
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from leadflow_contracts import ClientType, LeadSourceKind, SlaEventKind
+from leadflow_contracts import ClientType, CustomAnswersConfig, LeadSourceKind, SlaEventKind
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 LEAD_SOURCE_VALUES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
@@ -123,6 +123,14 @@ class SyncPolicy(_Model):
     tasks: TaskPolicy
     budget: BudgetPolicy = BudgetPolicy()
     conversion: ConversionPolicy = ConversionPolicy()
+    custom_answers: CustomAnswersConfig | None = Field(
+        default=None,
+        description="The org's declared custom form answers (deploy/custom-answers.yaml): each answer with a "
+        "salesforce_field is written to that Lead field.",
+    )
+
+    def with_custom_answers(self, config: CustomAnswersConfig | None) -> SyncPolicy:
+        return self.model_copy(update={"custom_answers": config})
 
 
 def _format_error(source: str, err: ValidationError) -> str:
@@ -138,6 +146,20 @@ def parse_policy(raw: Any, source: str = "<policy>") -> SyncPolicy:
         return SyncPolicy.model_validate(raw)
     except ValidationError as e:
         raise PolicyError(_format_error(source, e)) from None
+
+
+def load_custom_answers_file(path: Path) -> CustomAnswersConfig:
+    """The custom-answers YAML (CRMSYNC_CUSTOM_ANSWERS_FILE) → config; errors name the file and key."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise PolicyError(f"custom answers file {path}: cannot read ({e.strerror or e})") from None
+    except yaml.YAMLError as e:
+        raise PolicyError(f"custom answers file {path}: not YAML ({e})") from None
+    try:
+        return CustomAnswersConfig.model_validate(raw)
+    except ValidationError as e:
+        raise PolicyError(_format_error(f"custom answers file {path}", e)) from None
 
 
 def load_policy(path: Path | None = None) -> SyncPolicy:
