@@ -44,6 +44,7 @@ def writer_config(settings: CrmSyncSettings, policy: SyncPolicy | None = None) -
         rate_limit_backoff=Backoff(base=settings.rate_limit_base_seconds, cap=settings.rate_limit_cap_seconds,
                                    jitter=0.2),
         hold_seconds=settings.hold_seconds, max_record_retries=settings.max_record_retries,
+        bulk_min_records=settings.bulk_min_records,
     )
 
 
@@ -126,7 +127,7 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
     service = SyncService(repo=repo, writer=writer, gateway=gateway, policy=policy, clock=clock,
                           publish=_publisher(broker, settings),
                           directory=directory, budget_probe_seconds=settings.budget_probe_seconds,
-                          shadow=settings.shadow_mode)
+                          shadow=settings.shadow_mode, bulk_threshold=settings.bulk_threshold)
     pause = ConsumerPause()
     lock = SharedExclusiveLock()
     register(broker, settings, service, pause, lock)

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from aiokafka import TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaBroker
@@ -117,6 +118,22 @@ def register(broker: KafkaBroker, settings: CrmSyncSettings, service: SyncServic
         subscriber(_handler(kinds, settings, service, pause, lock))
 
 
+def _backlog(pause: ConsumerPause, records: Any) -> int:
+    """Records still in Kafka behind this batch (high watermark − next offset), over its partitions."""
+    last: dict[tuple[str, int], int] = {}
+    for r in records:
+        key = (r.topic, r.partition)
+        last[key] = max(last.get(key, -1), r.offset)
+    behind = 0
+    for consumer in pause._consumers():
+        for (topic, partition), offset in last.items():
+            with contextlib.suppress(Exception):
+                high = consumer.highwater(TopicPartition(topic, partition))
+                if high is not None:
+                    behind += max(0, high - offset - 1)
+    return behind
+
+
 def _handler(kinds: dict[str, Kind], settings: CrmSyncSettings, service: SyncService, pause: ConsumerPause,
              lock: SharedExclusiveLock) -> Any:
     failures = [0]
@@ -136,7 +153,7 @@ def _handler(kinds: dict[str, Kind], settings: CrmSyncSettings, service: SyncSer
         try:
             with HANDLER_SECONDS.labels(SERVICE, "batch").time():
                 async with lock.shared():
-                    result = await service.process(incoming)
+                    result = await service.process(incoming, backlog=_backlog(pause, records))
         except Exception:
             # AckPolicy.ACK would commit the batch of a raising handler: rewind instead, after a growing pause,
             # so an unexpected failure (database down, a bug) loses nothing. Poison messages never get here:

@@ -69,6 +69,7 @@ class _Batch:
         self.unit = UnitOfWork()
         self.result = BatchResult()
         self.blocked: set[str] = set()  # event ids that must stay in Kafka
+        self.bulk = False  # backlog mode: large upsert groups as Bulk API 2.0 jobs
 
     def take(self, step: rc.Step) -> None:
         self.unit.states.update(step.states)
@@ -96,7 +97,7 @@ def _written(results: list[SaveResult | Unavailable]) -> list[rc.WriteResult]:
 class SyncService:
     def __init__(self, *, repo: Repository, writer: BatchWriter, gateway: SalesforceGateway, policy: SyncPolicy,
                  clock: Clock, publish: Publish, directory: TeamDirectory,
-                 budget_probe_seconds: float = 300.0, shadow: bool = False) -> None:
+                 budget_probe_seconds: float = 300.0, shadow: bool = False, bulk_threshold: int = 0) -> None:
         self.repo = repo
         self.writer = writer
         self.gateway = gateway
@@ -106,12 +107,15 @@ class SyncService:
         self.directory = directory
         self.budget_probe_seconds = budget_probe_seconds
         self.shadow = shadow
+        self.bulk_threshold = bulk_threshold
         self._last_probe: float | None = None
 
     # ---- entry point -------------------------------------------------------------------------------
-    async def process(self, records: list[Incoming]) -> BatchResult:
+    async def process(self, records: list[Incoming], backlog: int = 0) -> BatchResult:
+        """``backlog``: records still waiting in Kafka behind this batch (decides Bulk API 2.0 vs Collections)."""
         started = time.perf_counter()
         b = _Batch()
+        b.bulk = rc.backlog_mode(len(records), backlog, self.bulk_threshold)
         parsed = await self._parse_new(b, records)
         states = await self.repo.load_states(e.lead_id for _, e, _ in parsed)
         routed = [(e, raw) for k, e, raw in parsed if k == "routed"]
@@ -169,8 +173,11 @@ class SyncService:
         b.result.dead_lettered += 1
 
     # ---- the writes the steps decide -------------------------------------------------------------------
-    async def _write(self, writes: list[RecordWrite]) -> list[rc.WriteResult]:
-        return _written(await self.writer.write(writes)) if writes else []
+    async def _write(self, writes: list[RecordWrite], bulk: bool = False) -> list[rc.WriteResult]:
+        """Collections calls; in backlog mode (``bulk``) large upsert groups as Bulk API 2.0 jobs."""
+        if not writes:
+            return []
+        return _written(await (self.writer.write_bulk(writes) if bulk else self.writer.write(writes)))
 
     async def _tasks(self, b: _Batch, jobs: list[rc.TaskJob]) -> dict[tuple[str, str], str]:
         """Create each Task once; returns (event id, purpose) → Task id."""
@@ -178,7 +185,7 @@ class SyncService:
             return {}
         known = await self.repo.task_ids(j.write.key for j in jobs)
         plan = rc.plan_tasks(jobs, known, self.gateway.usage(), self.policy)
-        results = dict(zip([w.key for w in plan.writes], await self._write(plan.writes), strict=True))
+        results = dict(zip([w.key for w in plan.writes], await self._write(plan.writes, b.bulk), strict=True))
         step, recorded = rc.apply_tasks(plan, results, self.clock.now())
         b.take(plan)
         b.take(step)
@@ -190,7 +197,7 @@ class SyncService:
         plan = rc.plan_routed(items, states, self.policy, self.gateway.usage())
         b.take(plan)
         lead_ids = list(plan.writes)
-        results = dict(zip(lead_ids, await self._write([plan.writes[i] for i in lead_ids]), strict=True))
+        results = dict(zip(lead_ids, await self._write([plan.writes[i] for i in lead_ids], b.bulk), strict=True))
         retries = rc.target_gone_retries(plan, results, states, self.policy)
         if retries:
             plan.plans.update(retries)

@@ -43,6 +43,11 @@ class CrmSyncSettings(ServiceSettings):
     hold_seconds: float = Field(default=60.0, gt=0, description="hold a batch this long before rewinding Kafka")
     max_record_retries: int = Field(default=8, ge=0)
 
+    bulk_threshold: int = Field(default=2000, ge=0, description="Backlog (writes in the batch + records still "
+                                "in Kafka) from which Lead/Task upserts go through Bulk API 2.0 ingest; 0 = never")
+    bulk_min_records: int = Field(default=1000, ge=1, description="In backlog mode, upserts of one object in a "
+                                  "batch from this many on make one Bulk job (fewer go through Collections)")
+
     deferred_interval_seconds: float = Field(default=30.0, gt=0)
     budget_probe_seconds: float = Field(default=300.0, gt=0, description="while writes wait for the API budget "
                                         "and nothing else calls Salesforce, ask /limits this often (1 API call)")

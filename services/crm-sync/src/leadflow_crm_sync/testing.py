@@ -94,13 +94,17 @@ class FakeSalesforce:
             raise self.fail_calls.pop(0)
 
     def writes(self, sobject: str | None = None) -> list[Call]:
-        return [c for c in self.calls if c.operation in ("upsert", "update")
+        return [c for c in self.calls if c.operation in ("upsert", "update", "bulk_upsert")
                 and (sobject is None or c.sobject == sobject)]
 
     # ---- the port --------------------------------------------------------------------------------
     async def save(self, mode: Literal["upsert", "update"], sobject: str, ext_field: str | None,
                    records: list[dict[str, Any]]) -> list[Any]:
         self._record_call(Call(mode, sobject, [dict(r) for r in records]))
+        return self._save(mode, ext_field, records)
+
+    def _save(self, mode: Literal["upsert", "update"], ext_field: str | None,
+              records: list[dict[str, Any]]) -> list[Any]:
         out: list[Any] = []
         for rec in records:
             obj = rec["attributes"]["type"]
@@ -154,6 +158,11 @@ class FakeSalesforce:
             self._index[(obj, key)] = rid
             out.append({"id": rid, "success": True, "errors": [], "created": True})
         return out
+
+    async def bulk_upsert(self, sobject: str, ext_field: str, records: list[dict[str, Any]]) -> list[Any]:
+        """Bulk API 2.0 ingest: the same rules as Collections upsert, recorded as one ``bulk_upsert`` call."""
+        self._record_call(Call("bulk_upsert", sobject, [dict(r) for r in records]))
+        return self._save("upsert", ext_field, records)
 
     async def convert(self, converts: list[LeadConvert]) -> list[LeadConvertResult]:
         self._record_call(Call("convert", "Lead", [c.model_dump() for c in converts]))
@@ -224,6 +233,14 @@ class FakeSalesforce:
 
 
 # ---- event builders ---------------------------------------------------------------------------------
+_EVENT_SEQ = itertools.count(1)
+
+
+def _next_event_id(kind: str, lead_id: str) -> str:
+    """Each built event is a new event (as each upstream publish is); pass ``event_id`` for a redelivery."""
+    return f"{kind}-{lead_id}-{next(_EVENT_SEQ)}"[:128]
+
+
 def routed(lead_id: str = "lead-1", *, owner_id: str = "005000000000001AAA", owner_type: str = "user",
            team: str | None = "Nordics", score: float = 72.0, rating: Rating = Rating.HOT, grade: Grade = Grade.A,
            last_name: str | None = "Hansen", company: str | None = "Fjord Logistics AS",
@@ -252,22 +269,21 @@ def routed(lead_id: str = "lead-1", *, owner_id: str = "005000000000001AAA", own
     sc = Score(score=score, fit=40, engagement=score - 40, grade=grade, rating=rating, ruleset_version="rules-1",
                reasons=(ScoreReason(component="fit", points=20, reason="title seniority: head"),
                         ScoreReason(component="engagement", points=12, reason="callback requested")))
-    kwargs: dict[str, Any] = {}
-    if event_id:
-        kwargs["event_id"] = event_id
     return LeadRouted(
+        event_id=event_id or _next_event_id("routed", lead_id),
         lead_id=lead_id, occurred_at=occurred_at, lead=lead, enrichment=enrichment, score=sc,
         assignment=Assignment(owner_id=owner_id, owner_type=owner_type, team=team, policy="round_robin",
                               reason="weighted round-robin in Nordics"),
         sla=SlaTarget(policy="hot-web", first_touch_due=occurred_at + timedelta(minutes=30),
                       callback_due=callback_at, calendar="NO", timezone="Europe/Oslo"),
-        reassignment=reassignment, **kwargs)
+        reassignment=reassignment)
 
 
 def sla_event(lead_id: str = "lead-1", kind: SlaEventKind = SlaEventKind.BREACHED, *, owner_id: str | None = None,
               team: str | None = "Nordics", step: int = 0, action: str | None = None,
               occurred_at: datetime = T0 + timedelta(minutes=31)) -> SlaEvent:
-    return SlaEvent(lead_id=lead_id, occurred_at=occurred_at, kind=kind, clock="first_touch", policy="hot-web",
+    return SlaEvent(event_id=_next_event_id("sla", lead_id), lead_id=lead_id, occurred_at=occurred_at, kind=kind,
+                    clock="first_touch", policy="hot-web",
                     due_at=T0 + timedelta(minutes=30), owner_id=owner_id, team=team, started_at=T0,
                     escalation_step=step, escalation_action=action)
 
@@ -277,7 +293,8 @@ def lead_change(lead_id: str, record_id: str, *, status: str | None = "Closed - 
                 converted: bool = False) -> CrmChange:
     rec = {"Id": record_id, "Status": status, "IsConverted": converted, **(record or {})}
     changes = (FieldChange(field="Status", old="Open - Not Contacted", new=status),) if status else ()
-    return CrmChange(lead_id=lead_id, occurred_at=T0 + timedelta(hours=1), object="Lead", record_id=record_id,
+    return CrmChange(event_id=_next_event_id("change", lead_id), lead_id=lead_id, occurred_at=T0 + timedelta(hours=1),
+                     object="Lead", record_id=record_id,
                      change_type=ChangeType.UPDATED, changed_fields=changes, record=rec, changed_by=changed_by,
                      changed_at=T0 + timedelta(hours=1), system_modstamp=T0 + timedelta(hours=1))
 

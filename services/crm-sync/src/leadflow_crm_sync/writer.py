@@ -54,6 +54,8 @@ class WriterConfig:
     rate_limit_backoff: Backoff = field(default_factory=lambda: Backoff(base=5.0, cap=300.0, jitter=0.2))
     hold_seconds: float = 60.0
     max_record_retries: int = 8
+    bulk_min_records: int = 1000
+    """In backlog mode, an upsert group this large goes through one Bulk API 2.0 job instead of Collections."""
     placeholders: Mapping[tuple[str, str], Any] = field(default_factory=dict)
     """(sObject, required field) → the value that stands in when Salesforce refuses the real one."""
 
@@ -71,6 +73,8 @@ class WriterStats:
     records: int = 0
     retried_records: int = 0
     dropped_fields: int = 0
+    bulk_jobs: int = 0
+    bulk_records: int = 0
     failed_calls: int = 0
     rate_limited: int = 0
     call_seconds: float = 0.0
@@ -178,6 +182,57 @@ class BatchWriter:
             elif isinstance(r, BaseException):
                 raise r
         return out
+
+    async def write_bulk(self, writes: list[RecordWrite]) -> list[SaveResult | Unavailable]:
+        """Backlog mode: each large upsert group as one Bulk API 2.0 job; the rest (and what a job refuses or
+        leaves unprocessed) through Collections, with the same retries and field-level fallback."""
+        groups: dict[tuple[str, str, str | None], list[int]] = {}
+        for i, w in enumerate(writes):
+            groups.setdefault(w.group(), []).append(i)
+        out: list[SaveResult | Unavailable | None] = [None] * len(writes)
+        small: list[int] = []
+        again: dict[int, RecordWrite] = {}
+        for (mode, sobject, ext_field), idx in groups.items():
+            if mode != "upsert" or ext_field is None or len(idx) < self.config.bulk_min_records:
+                small += idx
+                continue
+            results = await self._bulk_group(sobject, ext_field, [writes[i] for i in idx])
+            for i, res in zip(idx, results, strict=True):
+                if isinstance(res, RecordWrite):
+                    again[i] = res
+                else:
+                    out[i] = res
+        redo = {i: writes[i] for i in small} | again
+        for i, res in zip(redo, await self.write(list(redo.values())), strict=True):
+            out[i] = res
+        return [r if r is not None else Unavailable("no result") for r in out]
+
+    async def _bulk_group(self, sobject: str, ext_field: str, writes: list[RecordWrite]
+                          ) -> list[SaveResult | Unavailable | RecordWrite]:
+        """One Bulk job; a RecordWrite for a record to send again through Collections (without the values the
+        job refused, or as it was when it was not processed)."""
+        try:
+            raw = await self.call(lambda: self.gateway.bulk_upsert(sobject, ext_field, [w.record() for w in writes]))
+        except Unavailable as e:
+            return [Unavailable(str(e)) for _ in writes]
+        except SalesforceCallError as e:
+            log.warning("salesforce_bulk_refused", sobject=sobject, records=len(writes), code=e.code)
+            return list(writes)  # e.g. Bulk API not enabled: Collections it is
+        self.stats.bulk_jobs += 1
+        self.stats.bulk_records += len(writes)
+        results: list[SaveResult | Unavailable | RecordWrite] = []
+        for w, item in zip(writes, raw, strict=True):
+            res = classify_save_result(item, "upsert")
+            if res.ok or res.outcome is Outcome.CONVERTED_LEAD:
+                results.append(res)
+                continue
+            smaller = without_refused(w, res, self.config.placeholders)
+            if smaller is not None:
+                self._note_dropped(smaller, len(w.dropped))
+            results.append(smaller or w)
+        log.info("salesforce_bulk_job", sobject=sobject, records=len(writes),
+                 again=sum(1 for r in results if isinstance(r, RecordWrite)))
+        return results
 
     def _enqueue(self, write: RecordWrite) -> asyncio.Future[SaveResult]:
         loop = asyncio.get_running_loop()

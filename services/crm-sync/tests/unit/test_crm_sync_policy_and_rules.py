@@ -113,20 +113,21 @@ def test_conversion_wanted_on_a_qualified_status_only() -> None:
     assert wants_conversion(lead_change("l1", "00Q1", status="Closed - Converted"), POLICY.conversion)
     assert wants_conversion(lead_change("l1", "00Q1", status="Working - Contacted"), POLICY.conversion) is None
     assert wants_conversion(lead_change("l1", "00Q1", converted=True), POLICY.conversion) is None
-    first_seen = CrmChange(lead_id="l1", occurred_at=T0, object="Lead", record_id="00Q1",
+    first_seen = CrmChange(event_id="c-l1", lead_id="l1", occurred_at=T0, object="Lead", record_id="00Q1",
                            change_type=ChangeType.UPDATED, changed_at=T0, system_modstamp=T0,
                            record={"Status": "Closed - Converted", "IsConverted": False})
     assert wants_conversion(first_seen, POLICY.conversion), "no old values: the current status decides"
     other_change = lead_change("l1", "00Q1", status=None, record={"Status": "Closed - Converted"})
     assert wants_conversion(other_change, POLICY.conversion), "qualified but not converted yet: convert"
-    unqualified = CrmChange(lead_id="l1", occurred_at=T0, object="Lead", record_id="00Q1",
+    unqualified = CrmChange(event_id="c-l1", lead_id="l1", occurred_at=T0, object="Lead", record_id="00Q1",
                             change_type=ChangeType.UPDATED, record={"Status": "Working - Contacted"},
                             changed_at=T0, system_modstamp=T0)
     assert wants_conversion(unqualified, POLICY.conversion) is None
     seen = observed_conversion(lead_change("l1", "00Q1", converted=True, record={
         "ConvertedAccountId": "001A", "ConvertedContactId": "003C", "ConvertedOpportunityId": "006O"}))
     assert seen is not None and seen.opportunity_id == "006O"
-    task = CrmChange(lead_id="l1", occurred_at=T0, object="Task", record_id="00T1", change_type=ChangeType.CREATED,
+    task = CrmChange(event_id="c-t1", lead_id="l1", occurred_at=T0, object="Task", record_id="00T1",
+                     change_type=ChangeType.CREATED,
                      changed_at=T0, system_modstamp=T0)
     assert wants_conversion(task, POLICY.conversion) is None and observed_conversion(task) is None
 

@@ -27,6 +27,10 @@ class SalesforceGateway(Protocol):
         """One sObject Collections call (≤ 200 records, allOrNone false); the raw SaveResults in order."""
         ...
 
+    async def bulk_upsert(self, sobject: str, ext_field: str, records: list[dict[str, Any]]) -> list[Any]:
+        """Bulk API 2.0 ingest (upsert by external id): one job; a Collections-style result per record, in order."""
+        ...
+
     async def convert(self, converts: list[LeadConvert]) -> list[LeadConvertResult]:
         """SOAP convertLead (≤ 100)."""
         ...

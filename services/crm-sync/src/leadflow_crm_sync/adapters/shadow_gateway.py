@@ -78,6 +78,9 @@ class ShadowGateway:
         log.info("shadow_writes", sobject=sobject, mode=mode, records=len(records))
         return out
 
+    async def bulk_upsert(self, sobject: str, ext_field: str, records: list[dict[str, Any]]) -> list[Any]:
+        return await self.save("upsert", sobject, ext_field, records)
+
     async def convert(self, converts: list[LeadConvert]) -> list[LeadConvertResult]:
         out = []
         for c in converts:

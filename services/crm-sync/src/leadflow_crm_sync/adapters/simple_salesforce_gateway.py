@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import threading
 from typing import Any, Literal
 
@@ -22,6 +24,49 @@ from leadflow_crm_sync.domain.outcomes import classify_request_error
 log = get_logger(__name__)
 IN_CHUNK = 200
 """Values per SOQL ``IN (…)``: keeps the query URL well under the limit."""
+
+
+def bulk_rows(records: list[dict[str, Any]]) -> tuple[list[dict[str, str]], list[str]]:
+    """Collections records as Bulk 2.0 CSV rows: one header (the union of fields); a field a record does not
+    set is empty, which Bulk leaves unchanged on an existing record (so nothing a rep filled in is blanked)."""
+    header = list(dict.fromkeys(k for r in records for k in r if k != "attributes"))
+    rows = [{k: _csv_value(r.get(k)) for k in header} for r in records]
+    return rows, header
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _parse_error(text: str) -> dict[str, Any]:
+    """``STATUS_CODE:message:Field1,Field2 --`` (Bulk 2.0 failedResults) as a Collections error."""
+    text = text.strip().removesuffix("--").strip()
+    code, _, rest = text.partition(":")
+    message, _, fields = rest.rpartition(":")
+    if not message:  # no fields part
+        message, fields = rest, ""
+    return {"statusCode": code or "UNKNOWN_EXCEPTION", "message": message,
+            "fields": [f.strip() for f in fields.split(",") if f.strip()]}
+
+
+def bulk_results(records: list[dict[str, Any]], ext_field: str, ok: str, failed: str, left: str) -> list[Any]:
+    """Per-record results in the records' order, from the job's successful/failed/unprocessed CSVs."""
+    by_key: dict[str, dict[str, Any]] = {}
+    for row in csv.DictReader(io.StringIO(ok)):
+        if row.get(ext_field):
+            by_key[row[ext_field]] = {"id": row.get("sf__Id"), "success": True, "errors": [],
+                                      "created": str(row.get("sf__Created", "")).lower() == "true"}
+    for row in csv.DictReader(io.StringIO(failed)):
+        if row.get(ext_field):
+            by_key[row[ext_field]] = {"id": row.get("sf__Id") or None, "success": False,
+                                      "errors": [_parse_error(row.get("sf__Error") or "")]}
+    retry = {"success": False, "errors": [{"statusCode": "UNKNOWN_EXCEPTION", "message": "not processed by the "
+                                           "Bulk job", "fields": []}]}
+    return [by_key.get(str(r.get(ext_field)), retry) for r in records]
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
@@ -112,6 +157,22 @@ class SimpleSalesforceGateway:
         if not isinstance(result, list) or len(result) != len(records):
             raise SalesforceCallError("retry", 200, "UNEXPECTED_RESPONSE", f"expected {len(records)} results")
         return result
+
+    async def bulk_upsert(self, sobject: str, ext_field: str, records: list[dict[str, Any]]) -> list[Any]:
+        rows, _header = bulk_rows(records)
+
+        def run(sf: Salesforce) -> tuple[list[dict[str, Any]], str, str, str]:
+            job = getattr(sf.bulk2, sobject)
+            jobs = job.upsert(records=rows, external_id_field=ext_field, wait=0.2)
+            ok, failed, left = "", "", ""
+            for j in jobs:  # simple-salesforce splits very large uploads into several jobs
+                ok += job.get_successful_records(j["job_id"])
+                failed += job.get_failed_records(j["job_id"])
+                left += job.get_unprocessed_records(j["job_id"])
+            return jobs, ok, failed, left
+
+        _jobs, ok, failed, left = await self._run(f"bulk_upsert:{sobject}", run)
+        return bulk_results(records, ext_field, ok, failed, left)
 
     async def convert(self, converts: list[LeadConvert]) -> list[LeadConvertResult]:
         return await self._run("convertLead", lambda sf: _convert_leads(sf, converts))  # type: ignore[no-any-return]

@@ -96,6 +96,14 @@ class Step:
         self.dead_lettered += 1
 
 
+def backlog_mode(pending: int, backlog: int, threshold: int) -> bool:
+    """Bulk API 2.0 when this many writes wait (this batch + what is still in Kafka), Collections below.
+
+    Salesforce recommends Bulk API 2.0 above ~2,000 records; ``threshold`` 0 turns it off.
+    """
+    return threshold > 0 and pending + backlog >= threshold
+
+
 def _allowed(kind: WriteKind, usage: ApiUsage | None, policy: SyncPolicy) -> budget_policy.BudgetDecision:
     return budget_policy.decide(kind, usage, policy.budget)
 
