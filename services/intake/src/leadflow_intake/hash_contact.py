@@ -7,12 +7,17 @@ from __future__ import annotations
 import argparse
 
 from leadflow_intake.domain.contact import ContactError, normalise_email, normalise_phone
+from leadflow_intake.domain.emails import email_identity
 from leadflow_intake.domain.suppression import suppression_hash
 
 
 def normalised(value: str, region: str | None) -> str:
     if "@" in value:
-        return normalise_email(value).canonical
+        identity = email_identity(value)
+        if identity is None:
+            normalise_email(value)  # raises ContactError saying what is wrong
+            raise ContactError("it is not a valid e-mail address")
+        return identity
     return normalise_phone(value, region).e164
 
 

@@ -385,3 +385,14 @@ def test_whatever_is_stored_is_what_salesforce_accepts(raw, eai):
     assert verdict.decision == (
         "stored" if raw.strip().rpartition("@")[2].lower().rstrip(".") == domain else "stored_punycode"
     ) or raw.strip().lower().startswith(("mailto:", "<"))
+
+
+@pytest.mark.parametrize("address", ["chloé.garcía@exemple.fr", "info@bücher.de", "Anna@Example.COM"])
+def test_a_suppressed_person_stays_suppressed_whatever_salesforce_can_store(address):
+    from leadflow_intake.domain.suppression import SuppressionList, suppression_hash
+    from leadflow_intake.hash_contact import normalised
+
+    suppression = SuppressionList(frozenset({suppression_hash(normalised(address, None))}))
+    for written in (address, address.upper(), f"  <{address}> "):
+        r = verdict(submitted(person={"email": written, "phone": "+33 1 23 45 67 89"}), suppression=suppression)
+        assert isinstance(r, Rejection) and r.reason is RejectionReason.SUPPRESSED, written

@@ -34,7 +34,7 @@ from leadflow_contracts import LeadSubmitted, NormalizedLead, RejectionReason, T
 
 from leadflow_intake.domain.contact import ContactError, Email, Phone, normalise_phone
 from leadflow_intake.domain.countries import resolve_country
-from leadflow_intake.domain.emails import EmailPolicy, EmailVerdict, decide_email
+from leadflow_intake.domain.emails import EmailPolicy, EmailVerdict, decide_email, email_identity
 from leadflow_intake.domain.geo import domain_from_website
 from leadflow_intake.domain.languages import resolve_language
 from leadflow_intake.domain.names import normalise_name
@@ -164,7 +164,8 @@ def decide(sub: LeadSubmitted, ctx: DecisionContext) -> Accepted | Rejection:
     if phone_error:
         notes.append(f"{phone_error}; it is kept as given in phone_unverified")
 
-    if email is not None and email.canonical in ctx.suppression:
+    identity = email.canonical if email is not None else (email_identity(sub.person.email or "") if verdict else None)
+    if identity is not None and identity in ctx.suppression:
         return Rejection(RejectionReason.SUPPRESSED, "person.email is on the suppression list", "person.email")
     if phone is not None and phone.e164 in ctx.suppression:
         return Rejection(RejectionReason.SUPPRESSED, "person.phone is on the suppression list", "person.phone")

@@ -98,3 +98,14 @@ def decide_email(raw: str, policy: EmailPolicy = EmailPolicy()) -> EmailVerdict:
         )
     stored = Email(address=address, domain=domain, is_free=is_free_email_domain(domain))
     return EmailVerdict("stored_punycode" if punycode else "stored", stored)
+
+
+_IDENTITY_POLICY = EmailPolicy(internationalized=True, max_length=10**6)
+
+
+def email_identity(raw: str) -> str | None:
+    """The person's address as one canonical string, whatever Salesforce can store: lower-cased, IDN
+    domain in punycode. Used for the suppression list (an opted-out ``chloé@…`` stays opted out even
+    when Salesforce cannot hold the address) and by ``hash_contact``. ``None`` if it is not an address."""
+    verdict = decide_email(raw, _IDENTITY_POLICY)
+    return verdict.email.canonical if verdict.email is not None else None
