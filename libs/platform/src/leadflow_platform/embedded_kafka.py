@@ -6,8 +6,9 @@ Two known differences from Apache Kafka, both in Tansu 0.6.0 (the newest ``calfk
 
 - ListOffsets(latest) answers the newest batch's base offset + 1: use ``leadflow_platform.offsets``
   (the fetch high watermark) for end offsets and lag, never ``consumer.end_offsets`` alone.
-- librdkafka < 2.2 (Debian 12's kcat) cannot parse its ApiVersions answer: ``--compat-port`` adds a
-  front door for those clients (``leadflow_platform.kafka_compat``); ``make run`` opens it on 19094.
+- librdkafka < 2.2 (Debian 12's kcat) cannot parse its ApiVersions answer: ``--bootstrap-port`` puts a
+  front door (``leadflow_platform.kafka_compat``) on the address every client bootstraps from (``make
+  run``: 19092, the broker itself on 19094); ``--compat-port`` opens one beside the direct port instead.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class EmbeddedKafka:
         host: str = "127.0.0.1",
         log_file: Path | None = None,
         compat_port: int | None = None,
+        compat_redirect_all: bool = True,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -69,6 +71,8 @@ class EmbeddedKafka:
         self.compat_port = compat_port
         """Also listen here for librdkafka < 2.2 clients (Debian's kcat); 0 picks a free port."""
         self._proc: subprocess.Popen[bytes] | None = None
+        self.compat_redirect_all = compat_redirect_all
+        """False: the compat port is every client's bootstrap; only librdkafka < 2.2 stays on it."""
         self._front_door: CompatFrontDoor | None = None
 
     @property
@@ -107,7 +111,9 @@ class EmbeddedKafka:
         try:
             _wait_for_port(self.host, self.port, timeout)
             if self.compat_port is not None:
-                door = CompatFrontDoor(self.host, self.port, host=self.host, port=self.compat_port)
+                door = CompatFrontDoor(
+                    self.host, self.port, host=self.host, port=self.compat_port, redirect_all=self.compat_redirect_all
+                )
                 self._front_door = door.start_in_thread()
         except Exception:
             self.stop()
@@ -155,13 +161,35 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="Also listen here for librdkafka < 2.2 clients such as Debian 12's kcat (see kafka_compat).",
     )
+    parser.add_argument(
+        "--bootstrap-port",
+        type=int,
+        default=None,
+        help="Serve this port to every client through the compat front door: librdkafka < 2.2 stays on it, "
+        "other clients move to --port (the broker itself) after bootstrap. make run: --port 19094 "
+        "--bootstrap-port 19092, so Debian's kcat works on the usual address.",
+    )
     args = parser.parse_args(argv)
-    broker = EmbeddedKafka(args.port, args.host, compat_port=args.compat_port).start()
+    if args.bootstrap_port is not None and args.compat_port is not None:
+        parser.error("--bootstrap-port and --compat-port are alternatives")
+    broker = EmbeddedKafka(
+        args.port,
+        args.host,
+        compat_port=args.bootstrap_port if args.bootstrap_port is not None else args.compat_port,
+        compat_redirect_all=args.bootstrap_port is None,
+    ).start()
     if not args.no_topics:
         created = asyncio.run(ensure_topics(broker.bootstrap, load_topics()))
         print(f"created topics: {', '.join(created) or '(none)'}", flush=True)
-    print(f"embedded Kafka broker ready on {broker.bootstrap}", flush=True)
-    if broker.compat_bootstrap:
+    if args.bootstrap_port is not None:
+        print(
+            f"embedded Kafka broker ready: bootstrap {broker.compat_bootstrap} for every client, Debian's kcat "
+            f"included (the broker itself: {broker.bootstrap})",
+            flush=True,
+        )
+    else:
+        print(f"embedded Kafka broker ready on {broker.bootstrap}", flush=True)
+    if broker.compat_bootstrap and args.bootstrap_port is None:
         print(
             f"Debian's kcat / librdkafka < 2.2 fails on {broker.bootstrap} with 'ApiVersionRequest failed: "
             f"Local: Read underflow': use -b {broker.compat_bootstrap} instead",

@@ -30,7 +30,7 @@ import struct
 import threading
 from dataclasses import dataclass
 
-__all__ = ["CompatFrontDoor", "rewrite_response"]
+__all__ = ["CompatFrontDoor", "old_librdkafka", "rewrite_response"]
 
 API_METADATA = 3
 API_FIND_COORDINATOR = 10
@@ -194,6 +194,29 @@ def rewrite_response(api_key: int, version: int, frame: bytes, host: bytes, port
     return frame
 
 
+def old_librdkafka(request: bytes) -> bool:
+    """Is this ApiVersions request (a frame without its length prefix) from librdkafka < 2.2?
+
+    v3+ requests name the client (KIP-511): header v2 (api key, version, correlation id, client id,
+    tagged fields), then ``client_software_name`` and ``client_software_version`` as compact strings."""
+    try:
+        r = _Reader(request)
+        api_key, version = r.int16(), r.int16()
+        if api_key != API_VERSIONS or version < 3:
+            return False
+        r.take(4)
+        r.string(compact=False)  # client id (header strings stay non-compact)
+        r.tags()
+        name = (r.string(compact=True) or b"").decode("utf-8", "replace")
+        soft = (r.string(compact=True) or b"").decode("utf-8", "replace")
+    except ValueError:
+        return False
+    if name != "librdkafka":
+        return False
+    parts = [int(p) for p in soft.lstrip("v").split("-")[0].split(".")[:2] if p.isdigit()]
+    return len(parts) == 2 and (parts[0], parts[1]) < (2, 2)
+
+
 async def _read_frame(reader: asyncio.StreamReader) -> bytes:
     size = struct.unpack(">i", await reader.readexactly(4))[0]
     return await reader.readexactly(size)
@@ -207,6 +230,10 @@ class CompatFrontDoor:
     upstream_port: int
     host: str = "127.0.0.1"
     port: int = 0
+    redirect_all: bool = True
+    """True: every client's Metadata points here (a separate port for old clients). False: only
+    librdkafka < 2.2 stays on the front door; other clients get the broker's own address and connect
+    to it directly after bootstrap (the front door then costs them nothing)."""
 
     def __post_init__(self) -> None:
         self._server: asyncio.base_events.Server | None = None
@@ -221,12 +248,15 @@ class CompatFrontDoor:
             return
         pending: dict[int, tuple[int, int]] = {}
         advertised = self.host.encode()
+        redirect = [self.redirect_all]
 
         async def requests() -> None:
             while True:
                 frame = await _read_frame(client_r)
                 api_key, version, correlation = struct.unpack(">hhi", frame[:8])
-                if api_key in _TRACKED:
+                if api_key == API_VERSIONS and not self.redirect_all:
+                    redirect[0] = old_librdkafka(frame)
+                if api_key == API_VERSIONS or (api_key in _TRACKED and redirect[0]):
                     pending[correlation] = (api_key, version)
                 up_w.write(struct.pack(">i", len(frame)) + frame)
                 await up_w.drain()

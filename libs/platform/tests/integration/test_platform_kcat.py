@@ -80,3 +80,38 @@ def test_old_librdkafka_on_the_direct_port_fails_the_way_the_docs_say(broker: Em
         assert direct.returncode == 0, direct.stderr
     else:
         assert "Read underflow" in direct.stderr
+
+
+@pytest.fixture(scope="module")
+def make_run_broker() -> Iterator[EmbeddedKafka]:
+    """As `make run` starts it: the front door is the bootstrap address of every client."""
+    log = Path(tempfile.gettempdir()) / "leadflow-test-tansu-kcat-bootstrap.log"
+    with EmbeddedKafka(log_file=log, compat_port=free_port(), compat_redirect_all=False) as b:
+        b.create_topics()
+        yield b
+
+
+def test_first_kcat_publish_on_the_make_run_address_works_and_others_go_direct(make_run_broker: EmbeddedKafka) -> None:
+    bootstrap = make_run_broker.compat_bootstrap
+    assert bootstrap
+    produced = _kcat("-b", bootstrap, "-P", "-t", "leads.inbound", "-k", "k1", stdin='{"first": true}\n')
+    assert produced.returncode == 0, produced.stderr
+    listing = _kcat("-b", bootstrap, "-L", "-t", "leads.inbound")
+    assert f"at {bootstrap}" in listing.stdout  # old librdkafka stays on the front door
+
+    async def aiokafka_view() -> tuple[list[tuple[str, int]], list[bytes]]:
+        from aiokafka import AIOKafkaProducer
+
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            brokers = [(b.host, b.port) for b in producer.client.cluster.brokers()]
+            await producer.send_and_wait("leads.inbound", b'{"second": true}', key=b"k2")
+        finally:
+            await producer.stop()
+        records = await consume(bootstrap, "leads.inbound", 2)
+        return brokers, sorted(r.value for r in records)
+
+    brokers, values = asyncio.run(aiokafka_view())
+    assert brokers == [(make_run_broker.host, make_run_broker.port)]  # a current client talks to Tansu itself
+    assert values == [b'{"first": true}', b'{"second": true}']

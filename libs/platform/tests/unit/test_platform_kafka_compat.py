@@ -9,7 +9,7 @@ from aiokafka.protocol.coordination import FindCoordinatorResponse_v0, FindCoord
 from aiokafka.protocol.metadata import MetadataResponse_v0, MetadataResponse_v1, MetadataResponse_v5
 from hypothesis import given
 from hypothesis import strategies as st
-from leadflow_platform.kafka_compat import API_VERSIONS, rewrite_response
+from leadflow_platform.kafka_compat import API_VERSIONS, old_librdkafka, rewrite_response
 
 pytestmark = pytest.mark.unit
 
@@ -84,3 +84,31 @@ def test_find_coordinator_v0_and_v1_point_at_the_front_door() -> None:
 def test_a_truncated_answer_is_an_error_not_a_silent_corruption() -> None:
     with pytest.raises(ValueError, match="short Kafka frame"):
         rewrite_response(API_VERSIONS, 3, _frame(7, _api_versions_v3(TANSU_TAGS))[:-4], HOST, PORT)
+
+
+def _api_versions_request(name: str, version: str, api_version: int = 3) -> bytes:
+    client_id = b"rdkafka"
+    head = struct.pack(">hhih", API_VERSIONS, api_version, 1, len(client_id)) + client_id + b"\x00"
+    body = bytes([len(name) + 1]) + name.encode() + bytes([len(version) + 1]) + version.encode() + b"\x00"
+    return head + body
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "old"),
+    [
+        ("librdkafka", "2.0.2", True),
+        ("librdkafka", "1.9.2", True),
+        ("librdkafka", "2.1.1", True),
+        ("librdkafka", "2.2.0", False),
+        ("librdkafka", "2.16.0", False),
+        ("apache-kafka-java", "3.7.0", False),
+    ],
+)
+def test_old_librdkafka_is_recognised_from_its_api_versions_request(name: str, version: str, old: bool) -> None:
+    assert old_librdkafka(_api_versions_request(name, version)) is old
+
+
+def test_requests_that_do_not_name_the_client_are_not_old_librdkafka() -> None:
+    v0 = struct.pack(">hhih", API_VERSIONS, 0, 1, 7) + b"aiokafk"
+    assert old_librdkafka(v0) is False
+    assert old_librdkafka(b"\x00\x12") is False
