@@ -330,3 +330,24 @@ def test_calendar_time_parsing_accepts_round_the_clock_day() -> None:
     ((s, e),) = cal.day_intervals(monday)
     assert s == datetime.combine(monday, time(0), tzinfo=OSLO)
     assert e - s == timedelta(hours=24)
+
+
+def test_business_days_on_round_the_clock_and_overnight_calendars() -> None:
+    cal = around_the_clock()
+    start = datetime(2026, 6, 3, 13, 20, tzinfo=OSLO)
+    assert cal.add_business_days(start, 1) == datetime(2026, 6, 4, 13, 20, tzinfo=OSLO)
+    assert cal.add_business_days(start, 7) == datetime(2026, 6, 10, 13, 20, tzinfo=OSLO)
+    nights = make({d: ["22:00-06:00"] for d in ALL_DAYS[:5]})
+    # Tuesday 02:00 belongs to Monday's shift (4 h in); one working day later: Tuesday's shift, 4 h in.
+    assert nights.add_business_days(datetime(2026, 3, 3, 2, 0, tzinfo=OSLO), 1) == datetime(
+        2026, 3, 4, 2, 0, tzinfo=OSLO
+    )
+
+
+@PROPERTY
+@given(cal=calendars(), start=instants, days=st.integers(1, 5))
+def test_add_business_days_terminates_and_moves_forward(cal: BusinessCalendar, start: datetime, days: int) -> None:
+    one = cal.add_business_days(start, days)
+    assert one > start
+    assert cal.is_open(one) or cal.is_open(one - MICRO)  # inside working time, at an opening or a close
+    assert cal.add_business_days(start, days + 1) >= one
