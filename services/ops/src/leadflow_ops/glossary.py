@@ -207,8 +207,9 @@ _PIPELINE = (
     Term(
         "reconcile",
         "Last reconcile",
-        "The last `leadflow reconcile` run: when, and how many differences between leadflow and Salesforce.",
-        "its result file",
+        "The last “leadflow reconcile --json” run: when, and how many differences between leadflow and "
+        "Salesforce, by kind.",
+        "OPS_RECONCILE_RESULT_FILE (var/reconcile/last.json)",
         "last run",
     ),
 )

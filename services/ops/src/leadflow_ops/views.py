@@ -7,7 +7,7 @@ import json
 import math
 import time
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -142,20 +142,24 @@ def read_reconcile(path: Path | None) -> dict[str, Any] | None:
         return {"error": f"cannot read {path.name}: {type(exc).__name__}"}
     if not isinstance(data, dict):
         return {"error": f"{path.name} is not a JSON object"}
-    diffs = data.get("differences", data.get("difference_count"))
+    summary = data.get("summary") if isinstance(data.get("summary"), dict) else data
+    diffs = data.get("differences", summary.get("differences"))
     count = len(diffs) if isinstance(diffs, list) else diffs
-    at = data.get("finished_at") or data.get("at") or data.get("checked_at")
+    at = summary.get("finished_at") or summary.get("at") or data.get("finished_at")
     when = None
     if isinstance(at, str):
         try:
             when = datetime.fromisoformat(at.replace("Z", "+00:00"))
         except ValueError:
             when = None
+    if when is None:  # `leadflow reconcile --json > last.json`: the file's time is the run's
+        when = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    by_kind = summary.get("by_kind")
     return {
         "at": when,
         "differences": count if isinstance(count, int) else None,
         "ok": (count == 0) if isinstance(count, int) else data.get("ok"),
-        "by_kind": data.get("by_kind") if isinstance(data.get("by_kind"), dict) else {},
+        "by_kind": by_kind if isinstance(by_kind, dict) else {},
     }
 
 

@@ -573,10 +573,13 @@ async def test_team_load_names_teams_from_salesforce_and_colours_only_what_needs
 async def test_org_health_panel(board: Console) -> None:
     result = board.settings.reconcile_result_file
     assert result is not None
-    result.write_text(json.dumps({"finished_at": datetime.now(UTC).isoformat(), "differences": [{"lead": "x"}] * 3}))
+    # what `leadflow reconcile --json` prints, saved where ops reads it
+    summary = {"differences": 3, "by_kind": {"missing_in_salesforce": 2, "owner_differs": 1}}
+    result.write_text(json.dumps({"summary": summary, "differences": [{"lead_id": "x"}] * 3}))
     page = await board.page("victor")
     await page.goto("/pipeline")
     await expect(page.locator('[data-metric="reconcile_differences"]')).to_have_text("3")
+    await expect(page.locator("#reconcile-kinds")).to_have_text("missing_in_salesforce 2, owner_differs 1")
     waiting = int(await page.locator('[data-metric="dead_letters_waiting"]').inner_text())
     api = await (await page.request.get("/api/org-health")).json()
     assert waiting == api["dead_letters_waiting"] == await board.app.state.repo.dead_letter_total(waiting=True)
