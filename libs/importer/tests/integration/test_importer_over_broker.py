@@ -72,3 +72,53 @@ async def test_import_reaches_accepted_and_writes_a_rejects_file_and_reimport_pu
     await asyncio.sleep(0.5)
     inbound = await consume(kafka_bootstrap, topic_namespace(topics.LEADS_INBOUND), 3, timeout=3)
     assert len(inbound) == 2, "nothing published twice"
+
+
+async def test_the_3200_lead_corpus_imported_gets_intakes_verdict_row_by_row(
+    kafka_bootstrap, topic_namespace, sqlite_url, tmp_path
+):
+    """The issue-11 corpus as a UTF-8 CSV through `leadflow import` and a live intake (default region DE)."""
+    from leadflow_intake.app import create_app
+    from leadflow_intake.settings import IntakeSettings
+    from leadflow_intake.testing_corpus import DEFAULT_REGION, build_corpus
+
+    corpus = build_corpus()
+    path = tmp_path / "corpus.csv"
+    first_lines, line = [], 2
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(list(corpus[0].row()))
+        for lead in corpus:
+            writer.writerow(list(lead.row().values()))
+            first_lines.append(line)
+            line += 1 + sum(v.count("\n") for v in lead.row().values())
+    settings = IntakeSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_namespace.prefix,
+        database_url=sqlite_url,
+        consumer_group=f"intake-{topic_namespace.prefix}",
+        batch_timeout_ms=20,
+        default_region=DEFAULT_REGION,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        summary = await run_import(
+            ImportOptions(
+                path=path,
+                campaign="corpus",
+                bootstrap=kafka_bootstrap,
+                topic_prefix=topic_namespace.prefix,
+                wait_seconds=180,
+                progress_stream=io.StringIO(),
+                default_region=DEFAULT_REGION,
+            )
+        )
+    expected_rejected = {first_lines[c.index]: c.expected.reason for c in corpus if c.expected.status == "rejected"}
+    assert summary.read == len(corpus)
+    assert summary.accepted == len(corpus) - len(expected_rejected) and summary.no_verdict == 0
+    assert summary.rejected_by_intake == 0, "the importer publishes only what intake accepts"
+    rejects = list(csv.reader(summary.rejects_file.open(encoding="utf-8-sig")))[1:]
+    assert {int(r[0]): r[1] for r in rejects} == expected_rejected
+    assert summary.contact_notes["phone unverified (kept as given)"] == sum(
+        1 for c in corpus if c.expected.status == "accepted" and c.expected.phone_unverified
+    )
