@@ -4,7 +4,7 @@ restarts that lose and double nothing, and two instances that fire each timer on
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -296,5 +296,27 @@ async def test_routing_and_reassignment_in_one_batch(database_url: str) -> None:
         await monitor.handle_changes([moved])
         after = await store.get_timer("B1", "first_touch")
         assert after is not None and after.owner_id == "005C" and after.due_at == timer.due_at
+    finally:
+        await engine.dispose()
+
+
+async def test_on_the_demo_clock_a_salesforce_touch_counts_at_its_demo_instant(database_url: str) -> None:
+    """Salesforce stamps the wall clock; sla-monitor on the 60x demo clock reads the touch at the
+    matching demo instant, so a call 30 real seconds after routing took 30 demo minutes."""
+    from leadflow_platform.clock import ScaledClock
+
+    wall = [datetime(2026, 12, 4, 17, 0, tzinfo=UTC)]
+    clock = ScaledClock(60, wall[0], start=MONDAY_9, source=lambda: wall[0])
+    engine, _store, monitor, scheduler, pub = await build(database_url, clock)  # type: ignore[arg-type]
+    try:
+        await monitor.handle_routed([make_routed("DEMO1", clock.now())])
+        wall[0] += timedelta(seconds=30)
+        await monitor.handle_changes([task_change("DEMO1", wall[0])])
+        met = next(e for e in sla_events(pub) if e.kind == "met" and e.clock == "first_touch")
+        assert met.occurred_at == MONDAY_9 + timedelta(minutes=30)
+        assert met.wall_seconds == 30 * 60 and met.business_seconds == 30 * 60
+        wall[0] += timedelta(seconds=45)  # 75 demo minutes after routing: nothing left to breach
+        await drain(scheduler)
+        assert not any(e.kind == "breached" and e.clock == "first_touch" for e in sla_events(pub))
     finally:
         await engine.dispose()
