@@ -91,7 +91,7 @@ def test_bulk_csv_rows_and_results() -> None:
     ok = '"sf__Id","sf__Created","Leadflow_Id__c"\n"00Q1","true","a"\n'
     failed = ('"sf__Id","sf__Error","Leadflow_Id__c"\n'
               '"","INVALID_EMAIL_ADDRESS:Email: invalid email address: b@x:io:Email --","b"\n')
-    out = bulk_results([*records, {"Leadflow_Id__c": "c"}], "Leadflow_Id__c", ok, failed, "")
+    out = bulk_results([*records, {"Leadflow_Id__c": "c"}], "Leadflow_Id__c", ok, failed)
     assert out[0] == {"id": "00Q1", "success": True, "errors": [], "created": True}
     assert out[1]["errors"] == [{"statusCode": "INVALID_EMAIL_ADDRESS",
                                  "message": "Email: invalid email address: b@x:io", "fields": ["Email"]}]

@@ -116,3 +116,45 @@ async def test_refused_values_cost_the_value_and_unwritable_leads_are_not_in_sal
     assert dead["reason"] == "salesforce:FIELD_CUSTOM_VALIDATION_EXCEPTION"
     metrics = emu.control("GET", "faults")["faults"]
     assert {f["record_match"]["Leadflow_Id__c"]: f["fired"] for f in metrics} == {"fb-phone": 1, "fb-never": 1}
+
+
+async def test_a_backlog_lands_through_bulk_jobs_with_owners_sla_and_callbacks(
+        kafka_bootstrap: str, emu: EmulatorHandle, tmp_path: Path) -> None:
+    """Backlog mode over HTTPS: Bulk API 2.0 ingest for the Leads and their callback Tasks."""
+    from datetime import timedelta
+
+    from leadflow_crm_sync.service import Incoming
+
+    settings = CrmSyncSettings(kafka_bootstrap=kafka_bootstrap, database_url=f"sqlite+aiosqlite:///{tmp_path}/b.db",
+                               salesforce=emu.salesforce_settings(timeout=10.0), bulk_threshold=50,
+                               bulk_min_records=10)
+    app = create_app(settings)
+    await app.state.repo.create_tables()
+    published: list[Any] = []
+
+    async def publish(outputs: list[Any]) -> None:
+        published.extend(ev for _, ev in outputs)
+
+    service = app.state.service
+    service.publish = publish
+    sf: Salesforce = connect(emu.salesforce_settings())
+    emu.control("DELETE", "requests")
+    events = [routed(f"bk-{i}", owner_id=SELLER, occurred_at=NOW, email="jørn@fjord.example" if i == 7 else None,
+                     callback_at=NOW + timedelta(hours=2) if i % 5 == 0 else None) for i in range(60)]
+    result = await service.process([Incoming("routed", e.to_json_bytes()) for e in events], backlog=0)
+    assert result.published == 60 and result.dead_lettered == 0
+    paths = [(r["method"], r["path"].split("/v59.0", 1)[-1]) for r in emu.requests_log(1000)]
+    assert sum(1 for m, p in paths if m == "POST" and p == "/jobs/ingest") == 2, paths  # Leads, then Tasks
+    rows = sf.query_all("SELECT Leadflow_Id__c, OwnerId, SLA_Due__c, Email, Leadflow_Dropped_Fields__c FROM Lead "
+                        "WHERE Leadflow_Id__c LIKE 'bk-%'")["records"]
+    assert len(rows) == 60 and all(r["OwnerId"] == SELLER and r["SLA_Due__c"] for r in rows)
+    by_id = {r["Leadflow_Id__c"]: r for r in rows}
+    assert by_id["bk-7"]["Email"] is None and "jørn@fjord.example" in by_id["bk-7"]["Leadflow_Dropped_Fields__c"]
+    ids = {r["Leadflow_Id__c"]: r for r in sf.query_all("SELECT Id, Leadflow_Id__c FROM Lead WHERE "
+                                                          "Leadflow_Id__c LIKE 'bk-%'")["records"]}
+    who = {t["WhoId"] for t in sf.query_all("SELECT WhoId FROM Task WHERE Subject = 'Call back'")["records"]}
+    assert {ids[f"bk-{i}"]["Id"] for i in range(0, 60, 5)} <= who
+    synced = {e.lead_id: e for e in published}
+    assert synced["bk-0"].task_id and synced["bk-7"].dropped_fields[0].field == "Email"
+    assert app.state.writer.stats.bulk_jobs == 2
+    await app.state.engine.dispose()

@@ -53,8 +53,9 @@ def _parse_error(text: str) -> dict[str, Any]:
             "fields": [f.strip() for f in fields.split(",") if f.strip()]}
 
 
-def bulk_results(records: list[dict[str, Any]], ext_field: str, ok: str, failed: str, left: str) -> list[Any]:
-    """Per-record results in the records' order, from the job's successful/failed/unprocessed CSVs."""
+def bulk_results(records: list[dict[str, Any]], ext_field: str, ok: str, failed: str) -> list[Any]:
+    """Per-record results in the records' order, from the job's successful and failed CSVs (a record in
+    neither was not processed: a retriable error, so it is sent again)."""
     by_key: dict[str, dict[str, Any]] = {}
     for row in csv.DictReader(io.StringIO(ok)):
         if row.get(ext_field):
@@ -161,18 +162,19 @@ class SimpleSalesforceGateway:
     async def bulk_upsert(self, sobject: str, ext_field: str, records: list[dict[str, Any]]) -> list[Any]:
         rows, _header = bulk_rows(records)
 
-        def run(sf: Salesforce) -> tuple[list[dict[str, Any]], str, str, str]:
+        def run(sf: Salesforce) -> tuple[str, str]:
             job = getattr(sf.bulk2, sobject)
             jobs = job.upsert(records=rows, external_id_field=ext_field, wait=0.2)
-            ok, failed, left = "", "", ""
+            ok, failed = "", ""
             for j in jobs:  # simple-salesforce splits very large uploads into several jobs
                 ok += job.get_successful_records(j["job_id"])
-                failed += job.get_failed_records(j["job_id"])
-                left += job.get_unprocessed_records(j["job_id"])
-            return jobs, ok, failed, left
+                if j.get("numberRecordsFailed"):
+                    failed += job.get_failed_records(j["job_id"])
+            return ok, failed
 
-        _jobs, ok, failed, left = await self._run(f"bulk_upsert:{sobject}", run)
-        return bulk_results(records, ext_field, ok, failed, left)
+        # Records in neither result (not processed) go again through Collections: no unprocessedrecords call.
+        ok, failed = await self._run(f"bulk_upsert:{sobject}", run)
+        return bulk_results(records, ext_field, ok, failed)
 
     async def convert(self, converts: list[LeadConvert]) -> list[LeadConvertResult]:
         return await self._run("convertLead", lambda sf: _convert_leads(sf, converts))  # type: ignore[no-any-return]
