@@ -180,3 +180,14 @@ def test_examples_from_the_issue():
     masked = mask_text("write to chloé.garcía@exemple.fr")
     assert "chlo" not in masked and "garc" not in masked
     assert str(uuid.UUID(int=12345678901234567890)) == mask_text(str(uuid.UUID(int=12345678901234567890)))
+
+
+def test_the_definition_covers_exactly_the_personal_fields_of_the_lead_contracts():
+    from leadflow_contracts.lead import NormalizedLead, Person
+
+    # A new contract field must be classified here: the test fails until the definition agrees.
+    personal = {"first_name", "last_name", "email", "email_original", "phone_e164", "phone_unverified", "job_title",
+                "postcode",
+                "message", "consent_text"}  # fmt: skip
+    assert {name for name in NormalizedLead.model_fields if is_personal_key(name)} == personal
+    assert {name for name in Person.model_fields if is_personal_key(name)} == set(Person.model_fields) - {"language"}
