@@ -92,11 +92,10 @@ class WeeklyHours(BaseModel):
         """The parsed intervals of ``weekday`` (0 = Monday)."""
         return _parsed(getattr(self, WEEKDAYS[weekday]))
 
-    @model_validator(mode="after")
-    def _some_working_time(self) -> WeeklyHours:
-        if not any(getattr(self, day) for day in WEEKDAYS):
-            raise ValueError("no working hours on any weekday")
-        return self
+    @property
+    def empty(self) -> bool:
+        """No interval on any weekday (the calendar that holds these hours is refused at load)."""
+        return not any(getattr(self, day) for day in WEEKDAYS)
 
 
 @lru_cache(maxsize=1024)
@@ -191,6 +190,8 @@ class BusinessCalendar(BaseModel):
 
     @model_validator(mode="after")
     def _opens_at_all(self) -> BusinessCalendar:
+        if self.hours.empty:
+            raise ValueError(f"calendar {self.name!r} has no working time: hours has no interval on any weekday")
         if not self.has_working_time():
             raise ValueError(
                 f"calendar {self.name!r} has no working time at all in 2025-2026 "

@@ -84,7 +84,7 @@ def test_calendar_names_come_from_keys_and_teams_map_to_them() -> None:
         ({"hours": {"mon": ["8-16"]}}, "calendars.oslo.hours.mon"),
         ({"hours": {"mon": ["08:00-12:00", "13:00-13:00"]}}, "calendars.oslo.hours.mon"),
         ({"hours": {"monday": ["08:00-12:00"]}}, "calendars.oslo.hours.monday"),
-        ({"hours": {}}, "calendars.oslo.hours"),
+        ({"hours": {}}, "calendars.oslo: Value error, calendar 'oslo' has no working time"),
         ({"holidays": {"country": "XX"}}, "calendars.oslo.holidays"),
         ({"holidays": {"country": "DE", "subdivision": "ZZ"}}, "calendars.oslo.holidays"),
         ({"closed_dates": ["not-a-date"]}, "calendars.oslo.closed_dates.0"),
