@@ -129,7 +129,9 @@ def dispatch(org: Org, req: ApiRequest) -> ApiResponse:
         if m == "GET":
             from leadflow_sf_emulator.sosl import search
 
-            return ApiResponse(200, search(org, req.params.get("q", ""), req.version))
+            found = search(org, req.params.get("q", ""), req.version)
+            # before API v36 the answer was the bare list of records
+            return ApiResponse(200, found if float(req.version) >= 36 else found["searchRecords"])
     elif head == "composite":
         return composite.route(org, req)
     elif head == "jobs":
