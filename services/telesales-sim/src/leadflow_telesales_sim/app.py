@@ -14,6 +14,14 @@ from leadflow_telesales_sim.settings import TelesalesSimSettings
 from leadflow_telesales_sim.simulator import Simulator
 
 
+def sim_time_scale(settings: TelesalesSimSettings) -> float:
+    """How fast the reps work: ``TSIM_TIME_SCALE`` when set, else the demo clock's scale when it is on (the
+    reps then keep pace with the SLA clocks they are judged by), else the settings default."""
+    if "time_scale" not in settings.model_fields_set and settings.demo_clock.enabled:
+        return settings.demo_clock.scale
+    return settings.time_scale
+
+
 def create_app(
     settings: TelesalesSimSettings,
     *,
@@ -27,7 +35,7 @@ def create_app(
     engine = create_engine(settings.database_url)
     store = PlanStore(engine)
     port = salesforce or SimpleSalesforceSimulator(settings.salesforce, rep_passwords=settings.rep_passwords)
-    sim = Simulator(port, store, clock, behaviour, time_scale=settings.time_scale, seed=settings.seed,
+    sim = Simulator(port, store, clock, behaviour, time_scale=sim_time_scale(settings), seed=settings.seed,
                     rep_roles=settings.rep_roles, rep_usernames=settings.rep_usernames,
                     poll_interval=settings.poll_interval_seconds, error_backoff=settings.error_backoff_seconds)
 

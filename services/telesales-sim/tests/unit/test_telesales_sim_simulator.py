@@ -118,3 +118,16 @@ async def test_ignored_leads_are_never_touched(store):
     clock.advance(3600)
     await sim.tick()
     assert org.writes == [] and sim.stats.by_outcome == {"ignored": 5}
+
+
+def test_reps_keep_pace_with_the_demo_clock() -> None:
+    from leadflow_platform.settings import DemoClockSettings
+    from leadflow_telesales_sim.app import sim_time_scale
+    from leadflow_telesales_sim.settings import TelesalesSimSettings
+
+    off = DemoClockSettings(scale=1)
+    on = DemoClockSettings(scale=120)
+    default = TelesalesSimSettings.model_fields["time_scale"].default
+    assert sim_time_scale(TelesalesSimSettings(demo_clock=off)) == default
+    assert sim_time_scale(TelesalesSimSettings(demo_clock=on)) == 120
+    assert sim_time_scale(TelesalesSimSettings(demo_clock=on, time_scale=30)) == 30  # an explicit setting wins
