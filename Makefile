@@ -47,12 +47,15 @@ test: $(STAMP) browser-deps ## Run the whole test suite (unit, component, integr
 test-fast: $(STAMP) ## Unit and component tests only
 	$(PY) -m pytest -m "unit or component" $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff check and ruff format --check over the whole tree
 	$(PY) -m ruff check .
-	$(PY) -m ruff format --check libs/contracts libs/platform
+	$(PY) -m ruff format --check .
 
-typecheck: $(STAMP) ## mypy (strict on libs)
-	$(PY) -m mypy -p leadflow_contracts -p leadflow_platform -p leadflow_cli -p leadflow_businesstime
+# Every package of every member (strict on the shared libs, see [tool.mypy] in pyproject.toml).
+PACKAGES := $(foreach init,$(sort $(wildcard libs/*/src/*/__init__.py services/*/src/*/__init__.py)),-p $(notdir $(patsubst %/,%,$(dir $(init)))))
+
+typecheck: $(STAMP) ## mypy over every member's packages
+	$(PY) -m mypy $(PACKAGES)
 
 schemas: $(STAMP) ## Export the JSON Schema of every event to deploy/schemas/
 	$(PY) -m leadflow_contracts.export deploy/schemas
