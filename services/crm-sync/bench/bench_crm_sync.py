@@ -1,12 +1,18 @@
 """crm-sync throughput into the Salesforce emulator, and Salesforce API calls per 1,000 leads in a burst.
 
     .venv/bin/python services/crm-sync/bench/bench_crm_sync.py [--leads 10000] [--callbacks 0.0]
+    .venv/bin/python services/crm-sync/bench/bench_crm_sync.py --backlog --leads 100000 --callbacks 0.2
 
 Starts an embedded Kafka broker and the emulator (HTTPS, demo org), runs crm-sync's app (real
 simple-salesforce gateway), warms the consumer group up with one lead, then publishes a burst of
 ``leads.routed`` events and waits until every lead has its ``crm.synced``. Prints leads/s (first
 publish → last crm.synced), the emulator's request log (calls by endpoint) and API calls per 1,000 leads,
 then replays the whole burst and prints what the replay cost (expected: 0 writes).
+
+``--backlog``: the leads are in Kafka *before* crm-sync starts (a backlog, e.g. after an outage or a list
+import); crm-sync runs with large batches and Bulk API 2.0 above ``CRMSYNC_BULK_THRESHOLD``. Prints the time
+from crm-sync's start to the last ``crm.synced``, checks in the emulator (SOQL) that every lead has its owner
+and SLA due time and every callback its Task, and prints API calls per 1,000 leads.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from leadflow_crm_sync.testing import routed
 from leadflow_platform.embedded_kafka import EmbeddedKafka
 from leadflow_platform.logging import configure_logging
 from leadflow_platform.topics_admin import TopicSpec, ensure_topics, load_topics
+from leadflow_salesforce import connect
 from leadflow_salesforce.testing import running_emulator
 
 SELLERS = ["005FX0000000008YAA", "005FX0000000009YAA", "005FX000000000AYAQ", "005FX000000000BYAQ"]
@@ -146,6 +153,59 @@ async def run(args: argparse.Namespace) -> None:
         await producer.stop()
 
 
+async def run_backlog(args: argparse.Namespace) -> None:
+    configure_logging("crm-sync-bench", level=args.log_level, json=False)
+    tmp = Path(tempfile.mkdtemp(prefix="crmsync-backlog-"))
+    with EmbeddedKafka(log_file=tmp / "tansu.log") as kafka, running_emulator(data=str(tmp / "org.db")) as emu:
+        emu.seed("demo")
+        emu.configure(dailyApiLimit=10_000_000, apiUsage=0)
+        prefix = "backlog."
+        await ensure_topics(kafka.bootstrap, {prefix + name: TopicSpec(partitions=6) for name in load_topics()})
+        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, linger_ms=20, max_batch_size=1 << 20)
+        await producer.start()
+        rnd = random.Random(7)
+        now = datetime.now(UTC).replace(microsecond=0)
+        ids, callbacks = [], 0
+        for i in range(args.leads):
+            cb = now + timedelta(hours=2) if rnd.random() < args.callbacks else None
+            callbacks += cb is not None
+            ev = routed(f"bl-{i}", owner_id=rnd.choice(SELLERS), occurred_at=now, callback_at=cb,
+                        score=float(rnd.randint(20, 95)))
+            await producer.send(prefix + topics.LEADS_ROUTED, ev.to_json_bytes(), key=ev.lead_id.encode())
+            ids.append(ev.lead_id)
+        await producer.flush()
+        await producer.stop()
+        print(f"backlog: {args.leads} leads.routed in Kafka ({callbacks} with a callback)")
+        settings = CrmSyncSettings(kafka_bootstrap=kafka.bootstrap, topic_prefix=prefix,
+                                   database_url=f"sqlite+aiosqlite:///{tmp / 'crm-sync.db'}",
+                                   salesforce=emu.salesforce_settings(timeout=300.0), consumers=args.consumers,
+                                   salesforce_concurrency=args.concurrency, batch_max_records=args.batch,
+                                   batch_timeout_ms=200, bulk_threshold=args.bulk_threshold,
+                                   bulk_min_records=min(1000, args.bulk_threshold), hold_seconds=300.0)
+        emu.control("DELETE", "requests")
+        start = time.perf_counter()
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            done = await _consume_until(kafka.bootstrap, prefix + topics.CRM_SYNCED, set(ids), timeout=1800)
+        elapsed = done - start
+        log = emu.requests_log(1_000_000)
+        calls = _writes(log)
+        api = sum(calls.values())
+        sf = connect(emu.salesforce_settings())
+        landed = sf.query("SELECT COUNT() FROM Lead WHERE Leadflow_Id__c LIKE 'bl-%' AND OwnerId != null "
+                          "AND SLA_Due__c != null")["totalSize"]
+        tasks = sf.query("SELECT COUNT() FROM Task WHERE Subject = 'Call back'")["totalSize"]
+        stats = app.state.writer.stats
+        print(f"crm-sync start -> last crm.synced: {elapsed:.1f}s ({args.leads / elapsed:,.0f} leads/s); "
+              f"batches of up to {args.batch}, consumers {args.consumers}, Bulk threshold {args.bulk_threshold}")
+        print(f"in the emulator: {landed} Leads with owner and SLA due, {tasks} callback Tasks (expected "
+              f"{args.leads} and {callbacks})")
+        print(f"Salesforce API calls: {api} = {api * 1000 / args.leads:.2f} per 1,000 leads "
+              f"(Bulk jobs {stats.bulk_jobs} for {stats.bulk_records} records; Collections calls {stats.calls})")
+        for k, n in sorted(calls.items(), key=lambda kv: -kv[1])[:12]:
+            print(f"  {n:6d}  {k}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--leads", type=int, default=10_000)
@@ -153,7 +213,11 @@ def main() -> None:
     p.add_argument("--log-level", default="WARNING")
     p.add_argument("--consumers", type=int, default=1, help="CRMSYNC_CONSUMERS")
     p.add_argument("--concurrency", type=int, default=2, help="CRMSYNC_SALESFORCE_CONCURRENCY")
-    asyncio.run(run(p.parse_args()))
+    p.add_argument("--backlog", action="store_true", help="the leads wait in Kafka before crm-sync starts")
+    p.add_argument("--batch", type=int, default=10_000, help="backlog: CRMSYNC_BATCH_MAX_RECORDS")
+    p.add_argument("--bulk-threshold", type=int, default=2000, help="backlog: CRMSYNC_BULK_THRESHOLD")
+    args = p.parse_args()
+    asyncio.run(run_backlog(args) if args.backlog else run(args))
 
 
 if __name__ == "__main__":
