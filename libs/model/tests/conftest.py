@@ -98,7 +98,9 @@ def enriched(
         ),
         **extra,
     )
-    return LeadEnriched(lead_id=lead_id, occurred_at=now, lead=lead, enrichment=Enrichment())
+    return LeadEnriched(
+        event_id=f"enriched-{lead_id}", lead_id=lead_id, occurred_at=now, lead=lead, enrichment=Enrichment()
+    )
 
 
 @pytest.fixture

@@ -45,8 +45,15 @@ async def test_reconcile_reads_both_sides_and_lists_differences_by_lead(
     ]
     events = [
         routed(ids[0], owner_id=owner, occurred_at=NOW),
-        CrmSynced(lead_id=ids[0], occurred_at=NOW, salesforce_id=lead_sf[0], operation=SyncOperation.CREATED),
+        CrmSynced(
+            event_id=f"synced-{ids[0]}",
+            lead_id=ids[0],
+            occurred_at=NOW,
+            salesforce_id=lead_sf[0],
+            operation=SyncOperation.CREATED,
+        ),
         SlaEvent(
+            event_id=f"sla-{ids[0]}",
             lead_id=ids[0],
             occurred_at=NOW,
             kind=SlaEventKind.STARTED,
@@ -56,7 +63,13 @@ async def test_reconcile_reads_both_sides_and_lists_differences_by_lead(
             started_at=NOW,
         ),
         routed(ids[1], owner_id=owner, occurred_at=NOW),
-        CrmSynced(lead_id=ids[1], occurred_at=NOW, salesforce_id=lead_sf[1], operation=SyncOperation.CREATED),
+        CrmSynced(
+            event_id=f"synced-{ids[1]}",
+            lead_id=ids[1],
+            occurred_at=NOW,
+            salesforce_id=lead_sf[1],
+            operation=SyncOperation.CREATED,
+        ),
         routed(
             ids[2],
             owner_id=owner,

@@ -32,6 +32,7 @@ def ext(lead_id: str) -> str:
 
 def synced(lead_id: str, sf_id: str, *, shadow: bool = False, at_s: int = 1) -> CrmSynced:
     return CrmSynced(
+        event_id=f"synced-{lead_id}-{sf_id}-{at_s}-{shadow}",
         lead_id=lead_id,
         occurred_at=T0 + timedelta(seconds=at_s),
         salesforce_id=sf_id,
@@ -43,6 +44,7 @@ def synced(lead_id: str, sf_id: str, *, shadow: bool = False, at_s: int = 1) -> 
 
 def sla(lead_id: str, clock: str, kind: SlaEventKind, at_s: int = 0) -> SlaEvent:
     return SlaEvent(
+        event_id=f"sla-{lead_id}-{clock}-{kind.value}-{at_s}",
         lead_id=lead_id,
         occurred_at=T0 + timedelta(seconds=at_s),
         kind=kind,
@@ -80,6 +82,7 @@ def world() -> tuple[Belief, SalesforceView]:
     b.routed(routed("d", owner_id=SELLER))
     b.dead_letter(
         DeadLetter(
+            event_id="dead-d",
             lead_id="d",
             occurred_at=T0,
             service="crm-sync",
@@ -130,6 +133,7 @@ def test_clocks_met_and_owner_followed_from_salesforce_agree() -> None:
     view.touched.add("003C")
     at = T0 + timedelta(minutes=5)  # a rep took the lead over in Salesforce after routing: leadflow follows
     change = CrmChange(
+        event_id="change-a",
         lead_id="a",
         occurred_at=at,
         object="Lead",

@@ -1,7 +1,7 @@
 """Leadflow contracts: every event, every topic. Pure data, no I/O."""
 
 from leadflow_contracts import topics
-from leadflow_contracts.base import Contract, Event, TraceStep, UtcDatetime, new_event_id
+from leadflow_contracts.base import Contract, Event, TraceStep, UtcDatetime, derive_event_id
 from leadflow_contracts.custom_answers import AnswerProblem, CustomAnswerSpec, CustomAnswersConfig
 from leadflow_contracts.crm import ChangeType, CrmChange, CrmSynced, FieldChange, SyncOperation
 from leadflow_contracts.lead import (
@@ -105,6 +105,6 @@ __all__ = [
     "SyncOperation",
     "TraceStep",
     "UtcDatetime",
-    "new_event_id",
+    "derive_event_id",
     "topics",
 ]

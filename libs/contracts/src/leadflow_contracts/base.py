@@ -33,14 +33,26 @@ class TraceStep(Contract):
     data: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
-def new_event_id() -> str:
-    return str(uuid.uuid4())
+EVENT_ID_NAMESPACE = uuid.UUID("5b0f3c0e-7d55-4c8e-9a7e-2f1c6d4b8a90")
+
+
+def derive_event_id(source_event_id: str, operation: str) -> str:
+    """A deterministic event id: the same source event and operation always give the same id, so a
+    redelivery after a crash republishes the same event and every consumer counts it once."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{source_event_id}:{operation}"))
 
 
 class Event(Contract):
-    """Envelope: ``event_id`` (idempotency key), ``lead_id`` (Kafka key), time, version, decisions so far."""
+    """Envelope: ``event_id`` (idempotency key), ``lead_id`` (Kafka key), time, version, decisions so far.
 
-    event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=128)
+    ``event_id`` has no default: every producer derives it from what caused the event (the source event id
+    and the operation, e.g. ``derive_event_id``), never at random, so redeliveries are recognised."""
+
+    event_id: str = Field(
+        min_length=1,
+        max_length=128,
+        description="Idempotency key, derived from the source event and the operation (never random).",
+    )
     lead_id: str = Field(min_length=1, max_length=128)
     occurred_at: UtcDatetime
     schema_version: int = 1

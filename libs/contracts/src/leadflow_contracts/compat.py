@@ -16,6 +16,12 @@ from typing import Any
 Schema = dict[str, Any]
 
 
+ALWAYS_SERIALISED = frozenset({"event_id"})
+"""Envelope fields that had a default in the released schemas (so they were optional there) but that every
+released producer serialised on every message: the v1 ``Event`` filled ``event_id`` from a default factory.
+Requiring one of them now (issue 12: ids derived, never random) rejects no message that was ever produced."""
+
+
 @dataclass(frozen=True)
 class Breaking:
     schema: str
@@ -115,6 +121,8 @@ def compare(name: str, old: Schema, new: Schema) -> list[Breaking]:
                 walk(old_props[field], new_props[field], f"{path}/{field}", depth + 1)
         newly_required = set(no.get("required", [])) - set(oo.get("required", []))
         for field in sorted(newly_required):
+            if field in ALWAYS_SERIALISED and field in old_props:
+                continue  # every released producer already wrote it on every message
             problems.append(Breaking(name, f"{path}/{field}", "new required field"))
 
     walk(old, new, "")

@@ -99,6 +99,12 @@ class LeadSubmitted(Event):
     ``event_id``. Replaying the same ``event_id`` is harmless.
     """
 
+    event_id: str = Field(
+        default="",
+        min_length=1,
+        max_length=128,
+        description="The sender's idempotency key; when omitted, intake derives one from the message bytes.",
+    )
     lead_id: str = Field(default="", max_length=128)
     source: SourceInfo
     lead_source: LeadSourceKind = LeadSourceKind.WEB_FORM

@@ -91,3 +91,18 @@ def test_released_schemas_are_real_json_schema(tmp_path):
     for path in released.glob("*.json"):
         schema = json.loads(path.read_text())
         assert schema["type"] == "object" and "event_id" in schema["properties"]
+
+
+def test_requiring_the_always_serialised_event_id_is_compatible_but_other_new_required_fields_are_not():
+    class Old(BaseModel):
+        event_id: str = Field(default_factory=lambda: "random")
+        lead_id: str
+        note: str = ""
+
+    class New(BaseModel):
+        event_id: str
+        lead_id: str
+        note: str
+
+    problems = [f"{b.path}: {b.problem}" for b in compare("E", Old.model_json_schema(), New.model_json_schema())]
+    assert problems == ["/note: new required field"]

@@ -61,3 +61,30 @@ def test_exported_json_schemas_are_up_to_date():
     stale = [n for n, text in expected.items() if not (target / n).exists() or (target / n).read_text() != text]
     extra = sorted(p.name for p in target.glob("*.json") if p.name not in expected)
     assert not stale and not extra, f"run `make schemas`: stale={stale} extra={extra}"
+
+
+def test_no_event_gets_a_random_id():
+    import pydantic
+    from leadflow_contracts import EVENT_TYPES, LeadSubmitted, derive_event_id
+
+    for name, cls in EVENT_TYPES.items():
+        field = cls.model_fields["event_id"]
+        assert field.default_factory is None, name
+        if cls is not LeadSubmitted:  # outside producers may omit it: intake derives it from the bytes
+            assert field.is_required(), name
+    with pytest.raises(pydantic.ValidationError, match="event_id"):
+        EVENT_TYPES["DeadLetter"].model_validate(
+            {
+                "lead_id": "L1",
+                "occurred_at": "2026-01-01T00:00:00Z",
+                "service": "s",
+                "topic": "t",
+                "reason": "r",
+                "message": "m",
+                "original_base64": "",
+            }
+        )
+    assert derive_event_id("e-1", "scored") == derive_event_id("e-1", "scored")
+    assert (
+        len({derive_event_id("e-1", "scored"), derive_event_id("e-1", "routed"), derive_event_id("e-2", "scored")}) == 3
+    )

@@ -85,7 +85,8 @@ def event_from_row(row: dict[str, str], mapping: Mapping, i: int = 0) -> LeadEnr
         ),
         custom_answers=answers,
     )
-    return LeadEnriched(lead_id=f"lead-{i}", occurred_at=NOW, lead=lead, enrichment=Enrichment())
+    return LeadEnriched(event_id=f"enriched-{i}", lead_id=f"lead-{i}",
+                        occurred_at=NOW, lead=lead, enrichment=Enrichment())
 
 
 def _assert_same(history_rec: dict[str, Any], live_rec: dict[str, Any], fields: list[str], where: str) -> None:

@@ -46,6 +46,7 @@ def test_cli_reads_recorded_lead_scored_events(
         score = Score(score=50, fit=20, engagement=30, grade="B", rating="Warm", ruleset_version="r1", model=ms)
         lines.append(
             LeadScored(
+                event_id=f"scored-{ev.lead_id}",
                 lead_id=ev.lead_id, occurred_at=ev.occurred_at, lead=ev.lead, enrichment=ev.enrichment, score=score
             ).model_dump_json()
         )

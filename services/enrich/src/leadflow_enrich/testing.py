@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from leadflow_contracts import LeadAccepted, LeadSourceKind, NormalizedLead, SourceInfo
+from leadflow_contracts import LeadAccepted, LeadSourceKind, NormalizedLead, SourceInfo, derive_event_id
 
 from leadflow_enrich.domain.records import AccountRecord, ContactRecord, LeadRecord
 
@@ -27,8 +27,7 @@ def normalized_lead(**fields: Any) -> NormalizedLead:
 def accepted(lead_id: str = "lead-1", event_id: str | None = None, **fields: Any) -> LeadAccepted:
     kwargs: dict[str, Any] = {"lead_id": lead_id, "occurred_at": fields.pop("occurred_at", T0),
                               "lead": normalized_lead(**fields)}
-    if event_id:
-        kwargs["event_id"] = event_id
+    kwargs["event_id"] = event_id or derive_event_id(lead_id, f"accepted:{kwargs['occurred_at'].isoformat()}")
     return LeadAccepted(**kwargs)
 
 

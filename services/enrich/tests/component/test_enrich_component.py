@@ -104,16 +104,19 @@ async def test_crm_changes_update_the_mirror_and_the_next_match(sqlite_url: str)
     app, broker, out = make_app(sqlite_url, reader, clock)
     later = datetime(2026, 1, 5, 8, tzinfo=UTC)
     async with TestKafkaBroker(broker) as br, app.router.lifespan_context(app):
-        new_account = CrmChange(lead_id="001NEW", occurred_at=later, object="Account", record_id="001NEW",
+        new_account = CrmChange(event_id="chg-component-107",
+                                lead_id="001NEW", occurred_at=later, object="Account", record_id="001NEW",
                                 change_type=ChangeType.CREATED, changed_at=later, system_modstamp=later,
                                 record={"Name": "Polder Robotics B.V.", "Website": "polder-robotics.nl",
                                         "OwnerId": "005S", "Client_Type__c": "Regional"})
-        lead_closed = CrmChange(lead_id="x", occurred_at=later, object="Lead", record_id="00QOPEN",
+        lead_closed = CrmChange(event_id="chg-component-111",
+                                lead_id="x", occurred_at=later, object="Lead", record_id="00QOPEN",
                                 change_type=ChangeType.UPDATED, changed_at=later, system_modstamp=later,
                                 record={"Status": "Closed - Converted", "IsConverted": True})
-        gone = CrmChange(lead_id="001DEBT", occurred_at=later, object="Account", record_id="001DEBT",
+        gone = CrmChange(event_id="chg-component-114",
+                         lead_id="001DEBT", occurred_at=later, object="Account", record_id="001DEBT",
                          change_type=ChangeType.DELETED, changed_at=later, system_modstamp=later)
-        task = CrmChange(lead_id="x", occurred_at=later, object="Task", record_id="00T1",
+        task = CrmChange(event_id="chg-component-116", lead_id="x", occurred_at=later, object="Task", record_id="00T1",
                          change_type=ChangeType.CREATED, changed_at=later, system_modstamp=later)
         for ch in (new_account, lead_closed, gone, task):
             await br.publish(ch.to_json_bytes(), "crm.changes", key=ch.kafka_key())
@@ -175,7 +178,8 @@ async def test_the_same_person_again_before_salesforce_knows_the_first_repeats_t
                    accepted("L-other", email="someone@else.no")):
             await br.publish(ev.to_json_bytes(), "leads.accepted", key=ev.kafka_key())
         # the first lead reaches Salesforce and the mirror; a rep closes it: the person may come back as new
-        closed = CrmChange(lead_id="L-first", occurred_at=later, object="Lead", record_id="00QFIRST",
+        closed = CrmChange(event_id="chg-component-178",
+                           lead_id="L-first", occurred_at=later, object="Lead", record_id="00QFIRST",
                            change_type=ChangeType.UPDATED, changed_at=later, system_modstamp=later,
                            record={"Email": "siri.vik@bolgen.no", "Status": "Closed - Not Converted",
                                    "Leadflow_Id__c": "L-first"})

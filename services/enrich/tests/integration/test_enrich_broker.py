@@ -16,7 +16,8 @@ T = datetime(2026, 1, 5, 8, tzinfo=UTC)
 
 
 def change(record_id: str, obj: str, record: dict, kind: ChangeType = ChangeType.CREATED) -> CrmChange:
-    return CrmChange(lead_id=record_id, occurred_at=T, object=obj, record_id=record_id, change_type=kind,
+    return CrmChange(event_id=f"chg-{record_id}-{kind.value}",
+                     lead_id=record_id, occurred_at=T, object=obj, record_id=record_id, change_type=kind,
                      changed_at=T, system_modstamp=T, record=record)
 
 

@@ -62,11 +62,11 @@ async def test_mirror_persists_and_restarts_incrementally(database_url: str) -> 
     try:
         await mirror.start()
         assert [c[0] for c in first.calls] == ["full"] * 5
-        change = CrmChange(lead_id="00QA", occurred_at=T2, object="Lead", record_id="00QA",
+        change = CrmChange(event_id="chg-00QA-t2", lead_id="00QA", occurred_at=T2, object="Lead", record_id="00QA",
                            change_type=ChangeType.UPDATED, changed_at=T2, system_modstamp=T2,
                            record={"Status": "Working - Contacted", "Phone": "+47 22 33 44 55"})
         assert await mirror.apply_changes([change]) == 1
-        stale = CrmChange(lead_id="00QA", occurred_at=T1, object="Lead", record_id="00QA",
+        stale = CrmChange(event_id="chg-00QA-stale", lead_id="00QA", occurred_at=T1, object="Lead", record_id="00QA",
                           change_type=ChangeType.UPDATED, changed_at=T1, system_modstamp=T1 - timedelta(hours=1),
                           record={"Status": "Open - Not Contacted"})
         assert await mirror.apply_changes([stale]) == 0

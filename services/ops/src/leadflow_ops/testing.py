@@ -28,6 +28,7 @@ from leadflow_contracts import (
     SlaTarget,
     SourceInfo,
     SyncOperation,
+    derive_event_id,
 )
 
 from leadflow_ops.auth import hash_password
@@ -77,9 +78,10 @@ def routed(
         phone_e164="+4930123456789",
         country="DE",
     )
-    kwargs: dict[str, Any] = {}
-    if event_id:
-        kwargs["event_id"] = event_id
+    kwargs: dict[str, Any] = {
+        "event_id": event_id
+        or derive_event_id(f"src-{lead_id}", f"routed:{at.isoformat()}:{owner_id}:{team}:{reassignment}")
+    }
     return LeadRouted(
         lead_id=lead_id,
         occurred_at=at,
@@ -104,6 +106,7 @@ def synced(
     submitted_at: datetime | None = None,
 ) -> CrmSynced:
     return CrmSynced(
+        event_id=derive_event_id(f"src-{lead_id}", f"synced:{at.isoformat()}:{sf_id}:{owner_id}"),
         lead_id=lead_id,
         occurred_at=at,
         salesforce_id=sf_id,
@@ -129,9 +132,9 @@ def sla(
     action: str | None = None,
     event_id: str | None = None,
 ) -> SlaEvent:
-    kwargs: dict[str, Any] = {}
-    if event_id:
-        kwargs["event_id"] = event_id
+    kwargs: dict[str, Any] = {
+        "event_id": event_id or derive_event_id(f"src-{lead_id}", f"sla:{clock}:{kind}:{step}:{at.isoformat()}")
+    }
     return SlaEvent(
         lead_id=lead_id,
         occurred_at=at,
@@ -164,6 +167,7 @@ def user_change(
     role: str = "Seller",
 ) -> CrmChange:
     return CrmChange(
+        event_id=derive_event_id(user_id, f"change:{at.isoformat()}:{name}:{team}:{weight}:{absent}:{active}:{role}"),
         lead_id=user_id,
         occurred_at=at,
         object="User",
@@ -205,7 +209,9 @@ def rejected(
     event_id: str | None = None,
 ) -> LeadRejected:
     body = json.dumps(payload or SUBMISSION).encode()
-    kwargs: dict[str, Any] = {"event_id": event_id} if event_id else {}
+    kwargs: dict[str, Any] = {
+        "event_id": event_id or derive_event_id(f"src-{lead_id}", f"rejected:{reason}:{at.isoformat()}")
+    }
     return LeadRejected(
         lead_id=lead_id,
         occurred_at=at,
@@ -227,6 +233,7 @@ def dead_letter(
     reason: str = "schema_violation",
 ) -> DeadLetter:
     return DeadLetter(
+        event_id=derive_event_id(f"src-{lead_id}", f"deadletter:{service}:{topic}:{reason}:{at.isoformat()}:{raw!r}"),
         lead_id=lead_id,
         occurred_at=at,
         service=service,

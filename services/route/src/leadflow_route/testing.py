@@ -21,6 +21,7 @@ from leadflow_contracts import (
     ReassignRequested,
     Score,
     SourceInfo,
+    derive_event_id,
 )
 
 from leadflow_route.domain.config import RoutingConfig, parse_routing_config
@@ -110,7 +111,7 @@ def scored_event(
         client_type=client_type, timezone=timezone,
     )
     score = Score(score=80, fit=40, engagement=40, grade=Grade.A, rating=rating, ruleset_version="test")
-    kwargs: dict[str, Any] = {"event_id": event_id} if event_id else {}
+    kwargs: dict[str, Any] = {"event_id": event_id or derive_event_id(f"src-{lead_id}", f"scored:{at.isoformat()}")}
     return LeadScored(lead_id=lead_id, occurred_at=at, lead=lead, enrichment=enrichment, score=score, **kwargs)
 
 
@@ -118,6 +119,7 @@ def reassign_event(routed: LeadRouted, *, target: Literal["any", "team_queue", "
                    exclude: tuple[str, ...] = (),
                    at: datetime = MONDAY_10_UTC, reason: str = "sla breached") -> ReassignRequested:
     return ReassignRequested(
+        event_id=derive_event_id(routed.event_id, f"reassign:{target}:{','.join(exclude)}:{at.isoformat()}"),
         lead_id=routed.lead_id, occurred_at=at, trace=routed.trace, lead=routed.lead, enrichment=routed.enrichment,
         score=routed.score, reason=reason, requested_by="sla-monitor", exclude_owner_ids=exclude,
         target=target, escalation_step=1, previous_routing=routed,

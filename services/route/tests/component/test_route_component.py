@@ -123,11 +123,12 @@ async def test_bad_bytes_and_bad_events_are_dead_lettered_with_the_original(harn
     assert [(d.lead_id, d.reason, d.service) for d in letters] == [("lead-x", "invalid_event", "route"),
                                                                   ("lead-y", "invalid_event", "route")]
     assert base64.b64decode(letters[0].original_base64) == b"{not json"
-    assert letters[0].topic == "c.leads.scored" and letters[1].message.startswith("occurred_at: Field required")
+    assert letters[0].topic == "c.leads.scored" and "occurred_at: Field required" in letters[1].message
 
 
 async def test_user_change_from_crm_keeps_the_roster_current(harness: Harness) -> None:
-    change = CrmChange(lead_id="user-N3", occurred_at=MONDAY_10_UTC, object="User", record_id="N3",
+    change = CrmChange(event_id="chg-N3-absent",
+                       lead_id="user-N3", occurred_at=MONDAY_10_UTC, object="User", record_id="N3",
                        change_type=ChangeType.UPDATED, record={"Is_Absent__c": True},
                        changed_at=MONDAY_10_UTC, system_modstamp=MONDAY_10_UTC)
     await harness.publish(topics.CRM_CHANGES, change.to_json_bytes(), change.lead_id)
@@ -146,7 +147,7 @@ async def test_lead_closed_in_salesforce_frees_the_reps_capacity(harness: Harnes
     owner = harness.routed_events()[-1].assignment.owner_id
     assert (await harness.app.state.store.ledger_snapshot()).get(owner).open_leads == 1
     at = datetime(2026, 1, 5, 11, 0, tzinfo=UTC)
-    change = CrmChange(lead_id="lead-4", occurred_at=at, object="Lead", record_id="00QX",
+    change = CrmChange(event_id="chg-lead-4-closed", lead_id="lead-4", occurred_at=at, object="Lead", record_id="00QX",
                        change_type=ChangeType.UPDATED, record={"Status": "Closed - Not Converted", "OwnerId": owner},
                        changed_at=at, system_modstamp=at)
     for _ in range(2):  # a replayed change is applied once
@@ -161,7 +162,8 @@ async def test_lead_taken_over_in_salesforce_moves_the_load(harness: Harness) ->
     await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
     owner = harness.routed_events()[-1].assignment.owner_id
     other = "005OTHERUSER00000A"
-    change = CrmChange(lead_id="lead-5", occurred_at=MONDAY_10_UTC, object="Lead", record_id="00QY",
+    change = CrmChange(event_id="chg-lead-5-owner",
+                       lead_id="lead-5", occurred_at=MONDAY_10_UTC, object="Lead", record_id="00QY",
                        change_type=ChangeType.UPDATED, record={"OwnerId": other, "Status": "Working - Contacted"},
                        changed_at=MONDAY_10_UTC, system_modstamp=MONDAY_10_UTC)
     await harness.publish(topics.CRM_CHANGES, change.to_json_bytes(), change.lead_id)

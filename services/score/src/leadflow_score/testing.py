@@ -16,6 +16,7 @@ from leadflow_contracts import (
     ModelScore,
     NormalizedLead,
     SourceInfo,
+    derive_event_id,
 )
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -33,8 +34,7 @@ def enriched(lead_id: str = "lead-1", *, at: datetime = T0, client_type: ClientT
         "lead_id": lead_id, "occurred_at": at, "lead": NormalizedLead(**base),
         "enrichment": Enrichment(client_type=client_type, firmographics=firmographics or Firmographics()),
     }
-    if event_id:
-        kwargs["event_id"] = event_id
+    kwargs["event_id"] = event_id or derive_event_id(lead_id, f"enriched:{at.isoformat()}")
     return LeadEnriched(**kwargs)
 
 

@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from leadflow_businesstime import CalendarsFile, SlaPolicySet, parse_calendars, parse_sla_policies
+from leadflow_contracts.base import derive_event_id
 from leadflow_contracts.crm import ChangeType, CrmChange, FieldChange
 from leadflow_contracts.lead import CallbackWindow, LeadSourceKind, NormalizedLead, SourceInfo
 from leadflow_contracts.pipeline import (
@@ -123,7 +124,9 @@ def make_routed(
         company_name="Fjord AS",
         callback=callback,
     )
-    extra: dict[str, Any] = {"event_id": event_id} if event_id else {}
+    extra: dict[str, Any] = {
+        "event_id": event_id or derive_event_id(f"src-{lead_id}", f"routed:{at.isoformat()}:{owner_id}:{reassignment}")
+    }
     callback_due = callback.start if callback is not None else None
     if callback_due is not None and callback_due > at and first_touch_due is None:
         first_touch_due = callback_due  # as route stamps it: the call is due when the prospect asked
@@ -165,6 +168,7 @@ def task_change(
     record_id: str = "00T000000000001",
 ) -> CrmChange:
     return CrmChange(
+        event_id=derive_event_id(record_id, f"task:{lead_id}:{at.isoformat()}:{subtype}:{status}:{owner_id}"),
         lead_id=lead_id,
         occurred_at=at,
         object="Task",
@@ -203,6 +207,7 @@ def lead_change(
         fields.append(FieldChange(field="IsConverted", old=False, new=True))
         record["IsConverted"] = True
     return CrmChange(
+        event_id=derive_event_id(record_id, f"lead:{lead_id}:{at.isoformat()}:{status}:{converted}:{by}"),
         lead_id=lead_id,
         occurred_at=at,
         object="Lead",
