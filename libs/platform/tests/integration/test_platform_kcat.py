@@ -115,3 +115,34 @@ def test_first_kcat_publish_on_the_make_run_address_works_and_others_go_direct(m
     brokers, values = asyncio.run(aiokafka_view())
     assert brokers == [(make_run_broker.host, make_run_broker.port)]  # a current client talks to Tansu itself
     assert values == [b'{"first": true}', b'{"second": true}']
+
+
+def test_make_runs_broker_command_line_serves_kcat_on_the_bootstrap_port() -> None:
+    """The exact command of deploy/local/run.yaml (ports swapped for free ones): kcat -P then -C work."""
+    import sys
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[4]
+    run = yaml.safe_load((repo / "deploy" / "local" / "run.yaml").read_text(encoding="utf-8"))
+    (kafka,) = [p for p in run["processes"] if p["name"] == "kafka"]
+    direct, bootstrap = free_port(), free_port()
+    cmd = [sys.executable if c == "python" else c for c in kafka["cmd"]]
+    cmd = [{"19094": str(direct), "19092": str(bootstrap)}.get(c, c) for c in cmd]
+    assert str(bootstrap) in cmd and str(direct) in cmd, cmd
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "ready" in line:
+                break
+        assert f"bootstrap 127.0.0.1:{bootstrap}" in "".join(lines), lines
+        sent = _kcat("-b", f"127.0.0.1:{bootstrap}", "-P", "-t", "leads.inbound", "-k", "x", stdin="hello kcat\n")
+        assert sent.returncode == 0, sent.stderr
+        read = _kcat("-b", f"127.0.0.1:{bootstrap}", "-C", "-t", "leads.inbound", "-o", "beginning", "-e", "-q")
+        assert read.stdout.splitlines() == ["hello kcat"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
