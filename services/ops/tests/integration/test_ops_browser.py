@@ -393,6 +393,16 @@ async def test_every_now_tile_equals_the_figure_computed_from_the_raw_events(boa
         cells = row.split("\t")
         open_, breached, _queued, not_in_sf = (int(c) for c in cells[-4:])
         assert (open_, breached, not_in_sf) == (counts["open"], counts["breached"], counts["not_in_salesforce"])
+    # each clock's part of the tile opens the breaches of that clock, still open: the same leads
+    for clock in ("first_touch", "qualify", "callback"):
+        await page.click(f"#tile-breached a[href*='clock={clock}']")
+        await page.wait_for_url(f"**clock={clock}**")
+        leads = set(await page.locator("#breach-table a.lead-link").all_inner_texts())
+        assert len(leads) == expected[f"breached_{clock}"], clock
+        await expect(page.locator(f"#breach-counts a[data-clock={clock}]")).to_contain_text(
+            str(expected[f"breached_{clock}"])
+        )
+        await page.goto("/now")
     # each tile is defined in the page's glossary
     for key in ("open", "due_15", "due_60", "breached", "unassigned", "not_in_salesforce"):
         await expect(page.locator(f"#def-{key}")).to_have_count(1)

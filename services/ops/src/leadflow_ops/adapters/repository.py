@@ -491,6 +491,7 @@ class OpsRepository:
                     t.breaches.c.lead_id == bindparam("l"),
                     t.breaches.c.clock == bindparam("c"),
                     t.breaches.c.met_at.is_(None),
+                    t.breaches.c.breached_at <= bindparam("m"),  # a later breach of the clock stays open
                 )
                 .values(met_at=bindparam("m")),
                 met,
@@ -752,7 +753,12 @@ class OpsRepository:
         if lead_id:
             stmt = stmt.where(b.c.lead_id == lead_id)
         if open_only:
-            stmt = stmt.where(b.c.met_at.is_(None), or_(ld.c.closed.is_(None), ld.c.closed.is_(False)))
+            # open = the lead's state still holds this clock's breach (as the Now board counts it)
+            stmt = stmt.where(
+                b.c.met_at.is_(None),
+                ld.c.breached_clocks.contains(b.c.clock),
+                or_(ld.c.not_in_salesforce.is_(None), ld.c.not_in_salesforce == false()),
+            )
         if search:
             condition = await self._search_condition(search.strip())
             if condition is None:

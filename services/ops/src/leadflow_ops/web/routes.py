@@ -241,6 +241,7 @@ async def _breaches(request: Request, who: Principal, search: str | None, **filt
         request,
         "breaches.html",
         who,
+        snap=await request.app.state.feed.get(_now(request)),
         rows=rows,
         options=options,
         filters=filters,
