@@ -96,3 +96,23 @@ def test_bulk_csv_rows_and_results() -> None:
     assert out[1]["errors"] == [{"statusCode": "INVALID_EMAIL_ADDRESS",
                                  "message": "Email: invalid email address: b@x:io", "fields": ["Email"]}]
     assert out[2]["success"] is False and out[2]["errors"][0]["statusCode"] == "UNKNOWN_EXCEPTION"
+
+
+def test_the_backlog_is_what_kafka_still_holds_behind_the_batch() -> None:
+    from types import SimpleNamespace
+
+    from aiokafka import TopicPartition
+    from leadflow_crm_sync.handlers import ConsumerPause, _backlog
+
+    class Consumer:
+        def pause(self, *tps: TopicPartition) -> None: ...
+
+        def highwater(self, tp: TopicPartition) -> int | None:
+            return {("leads.routed", 0): 1000, ("leads.routed", 1): 50}.get((tp.topic, tp.partition))
+
+    pause = ConsumerPause()
+    pause.subscribers.append(SimpleNamespace(consumer=Consumer()))
+    records = [SimpleNamespace(topic="leads.routed", partition=0, offset=o) for o in (10, 11, 99)]
+    records += [SimpleNamespace(topic="leads.routed", partition=1, offset=49),
+                SimpleNamespace(topic="sla.events", partition=0, offset=5)]  # no highwater known: not counted
+    assert _backlog(pause, records) == (1000 - 100) + 0
