@@ -338,7 +338,6 @@ async def test_http_source_that_opted_out_of_signatures_needs_only_its_key(intak
         (lead_bytes(1, person={"email": "blocked@example.com"}), 422, "suppressed", "person.email"),
         (lead_bytes(1, source={"system": "someone-else"}), 422, "schema_violation", "source.system"),
         (lead_bytes(1, message="x" * 70_000), 413, "too_large", None),
-        (lead_bytes(1, person={"email": "иван@пример.рф", "phone": None}), 422, "invalid_email", "person.email"),
         (lead_bytes(1, original={"a": json.loads("[" * 40 + "]" * 40)}), 422, "too_deep",
          "original.a" + ".0" * 30),  # the path where the 33rd level starts
         (b"[" * 20_000 + b"]" * 20_000, 422, "too_deep", None),  # beyond what a JSON parser recurses into

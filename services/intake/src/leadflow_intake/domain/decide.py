@@ -14,10 +14,11 @@ Contact policy (``strict_contact``):
   domain in punycode, or *not stored* (invalid, non-ASCII local part without Email Address
   Internationalization, longer than 80 characters); a not-stored address stays in ``email_original``
   and the trace.
-- Lenient (default): a lead keeps going as long as it has one usable contact (a stored e-mail or a
-  verified phone); the unusable one is dropped (e-mail) or kept unverified (phone) and listed in the
-  trace. With no usable contact the lead is rejected with ``invalid_email`` / ``invalid_phone`` naming
-  the field: a lead is never accepted on a number nobody verified.
+- Lenient (default): a lead keeps going as long as it has one usable contact: a valid e-mail address
+  (stored, or — when Salesforce cannot store it — kept in ``email_original``) or a verified phone; the
+  unusable one is dropped (e-mail) or kept unverified (phone) and listed in the trace. With no usable
+  contact the lead is rejected with ``invalid_email`` / ``invalid_phone`` naming the field: a lead is
+  never accepted on a number nobody verified, nor on an address that is not one.
 - Strict: any unusable contact field rejects the lead.
 - An unknown language never rejects: it is dropped and recorded in the trace.
 Consent: ``may_call is False`` → accepted with ``do_not_call``; ``may_email is False`` →
@@ -146,7 +147,10 @@ def decide(sub: LeadSubmitted, ctx: DecisionContext) -> Accepted | Rejection:
         )
         if m
     )
-    if email is None and phone is None:
+    # A valid address Salesforce's Email field cannot hold is still a way to reach the person (the rep
+    # reads it in email_original): it keeps the lead. An invalid one, or an unverified number, does not.
+    reachable_by_email = verdict is not None and verdict.decision == "not_storable"
+    if email is None and phone is None and not reachable_by_email:
         if email_error:
             return Rejection(RejectionReason.INVALID_EMAIL, _join(email_error, phone_error), "person.email", errors)
         if phone_error:
