@@ -300,3 +300,15 @@ async def test_a_lead_crm_sync_could_not_write_is_not_open_until_a_replay_syncs_
     snap = await repo.now_snapshot(NOW)
     assert (snap["open"], snap["not_in_salesforce"]) == (1, 0)
     await engine.dispose()
+
+
+async def test_a_lead_routed_without_a_team_is_under_its_owners_salesforce_team(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    repo = OpsRepository(engine)
+    await repo.create_schema()
+    head = F.user_change("005HEAD", NOW, name="Hanne Head", team="", role="Head of Sales")
+    await repo.apply([head], NOW)
+    await repo.apply([F.routed("HS1", NOW - timedelta(minutes=1), team="", owner_id="005HEAD")], NOW)
+    snap = await repo.now_snapshot(NOW)
+    assert [t["team"] for t in snap["teams"]] == ["Head of Sales"]
+    await engine.dispose()

@@ -190,6 +190,7 @@ class OpsRepository:
         self.engine = engine
         self._write_lock = asyncio.Lock()
         self.version = 0
+        self._owner_teams: dict[str, str] = {}
         """Bumped after every committed batch: the live page pushes when it changes."""
 
     async def create_schema(self) -> None:
@@ -219,6 +220,10 @@ class OpsRepository:
             lead_ids = {i.lead_id for i in todo if isinstance(i, LeadRouted | CrmSynced | SlaEvent)}
             lead_ids |= {i.lead_id for i in todo if isinstance(i, DeadLetter) and _stops_lead(i)}
             states = await self._load_states(conn, lead_ids)
+            # a lead routed without a team (the head of sales, a key account manager) goes under its
+            # owner's team as Salesforce names it, never "(none)"
+            teamless = {i.assignment.owner_id for i in todo if isinstance(i, LeadRouted) and not i.assignment.team}
+            self._owner_teams = await self._rep_teams(conn, teamless) if teamless else {}
             original = dict(states)
             batch = _Batch()
             for item in todo:
@@ -239,7 +244,7 @@ class OpsRepository:
                 old,
                 L.Routed(
                     occurred_at=item.occurred_at,
-                    team=item.assignment.team,
+                    team=item.assignment.team or self._owner_teams.get(item.assignment.owner_id),
                     rating=item.score.rating.value,
                     source=item.lead.lead_source.value,
                     owner_id=item.assignment.owner_id,
@@ -410,6 +415,16 @@ class OpsRepository:
             result.dead_letters.append((item.source_topic, item.reason))
         else:
             raise TypeError(f"OpsRepository.apply cannot handle {type(item).__name__}")
+
+    async def _rep_teams(self, conn: AsyncConnection, user_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(user_ids)
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            rows = await conn.execute(
+                select(t.reps.c.user_id, t.reps.c.team).where(t.reps.c.user_id.in_(ids[start : start + 500]))
+            )
+            out.update({r.user_id: r.team for r in rows if r.team})
+        return out
 
     async def _load_states(self, conn: AsyncConnection, lead_ids: Iterable[str]) -> dict[str, L.LeadState | None]:
         ids = list(lead_ids)
