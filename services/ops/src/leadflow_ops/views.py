@@ -142,7 +142,7 @@ def read_reconcile(path: Path | None) -> dict[str, Any] | None:
         return {"error": f"cannot read {path.name}: {type(exc).__name__}"}
     if not isinstance(data, dict):
         return {"error": f"{path.name} is not a JSON object"}
-    summary = data.get("summary") if isinstance(data.get("summary"), dict) else data
+    summary: dict[str, Any] = data["summary"] if isinstance(data.get("summary"), dict) else data
     diffs = data.get("differences", summary.get("differences"))
     count = len(diffs) if isinstance(diffs, list) else diffs
     at = summary.get("finished_at") or summary.get("at") or data.get("finished_at")
@@ -183,7 +183,7 @@ async def org_health(
         consumers = [asdict(r) for r in monitor.snapshot.lag if r.topic == T.CRM_CHANGES]
     change_feed["consumer_lag"] = sum(r["lag"] for r in consumers) if consumers else None
     snap = budget.snapshot if budget is not None else None
-    api = {
+    api: dict[str, Any] = {
         "remaining": getattr(snap, "remaining", None),
         "used": getattr(snap, "used", None),
         "limit": getattr(snap, "limit", None),
@@ -227,7 +227,7 @@ async def staffing(
     rate = arrival_rate(n, first, now, settings.staffing_window_hours)
     measured = rate.per_hour
     available = await repo.available_reps()
-    inputs = {
+    inputs: dict[str, Any] = {
         "arrivals": measured if arrivals is None else arrivals,
         "aht": settings.staffing_aht_seconds if aht is None else aht,
         "target_seconds": settings.staffing_target_seconds if target_seconds is None else target_seconds,
