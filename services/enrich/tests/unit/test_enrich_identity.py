@@ -21,6 +21,8 @@ def test_identity_keys_normalise_email_and_phone_email_first() -> None:
     assert identity_keys(lead) == ("email:ola.nordmann@example.no", "phone:+4791234567")
     assert identity_keys(normalized_lead()) == ()
     assert identity_keys(normalized_lead(email="åse@bølgen.no")) == ("email:åse@bølgen.no",)
+    long = "a" * 70 + "@" + "b" * 40 + ".example"  # kept by intake for the rep only, never sent as Email
+    assert identity_keys(normalized_lead(email_original=long.upper())) == ("email:" + long,)
 
 
 def test_second_submission_repeats_the_first_by_email_or_phone() -> None:

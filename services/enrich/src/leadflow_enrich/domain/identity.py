@@ -37,7 +37,8 @@ MatchedOn = Literal["email", "phone"]
 def identity_keys(lead: NormalizedLead) -> tuple[str, ...]:
     """The lead's identity keys, e-mail first: ``email:<normalised address>``, ``phone:<E.164>``."""
     keys: list[str] = []
-    email = normalise_email(lead.email)
+    # an e-mail Salesforce cannot hold (too long, non-ASCII local part) still identifies the person
+    email = normalise_email(lead.email) or normalise_email(lead.email_original)
     if email:
         keys.append("email:" + email)
     phone = normalise_phone(lead.phone_e164) if lead.phone_e164 else None
