@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from leadflow_platform.clock import ScaledClock, SystemClock, clock_for, describe_clock, from_wall
@@ -78,3 +79,15 @@ def test_a_shifted_clock_without_acceleration_is_on() -> None:
     assert DemoClockSettings(scale=1, start=ANCHOR).enabled
     with pytest.raises(ValueError):
         DemoClockSettings(scale=0.5)
+
+
+def test_on_in_make_run_and_off_in_production_config() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parents[4]
+    local = yaml.safe_load((root / "deploy" / "local" / "run.yaml").read_text())["env"]
+    assert float(local["LEADFLOW_DEMO_CLOCK_SCALE"]) > 1
+    demo = DemoClockSettings(scale=float(local["LEADFLOW_DEMO_CLOCK_SCALE"]), start=local["LEADFLOW_DEMO_CLOCK_START"])
+    assert demo.start is not None and demo.start.weekday() < 5  # a working day, so breaches show at any hour
+    production = (root / "docker-compose.yml").read_text()
+    assert "DEMO_CLOCK" not in production
