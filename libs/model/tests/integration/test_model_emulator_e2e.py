@@ -120,7 +120,7 @@ def test_cli_trains_from_salesforce_and_publishes(
     ]
     assert main(argv) == 0
     out, err = capsys.readouterr()
-    assert "holdout (time" in out and "ROC AUC" in out and "published" in out
+    assert "holdout newest 20% by time" in out and "ROC AUC" in out and "published" in out
     n = int(err.split("history: ")[1].split(" leads")[0])
     assert 400 < n < 1200  # only leads created since 2024-01-01
     assert "bulk 2.0 query: Lead" in err
