@@ -69,3 +69,17 @@ def test_the_repository_run_files_load_and_every_service_can_be_left_out() -> No
     assert "demo-generator" in by_name
     for name in by_name:
         assert name not in [p.name for p in select(found, exclude=[name])]
+
+
+def test_make_run_passes_only_and_exclude_to_the_supervisor() -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    cmd = ["make", "-s", "-n", "-C", str(REPO), "run", "EXCLUDE=demo-generator", "ONLY=route,score"]
+    line = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    assert "leadflow_platform.supervisor deploy/local/run.yaml" in line
+    assert '--only "route,score"' in line and '--exclude "demo-generator"' in line
+    plain = subprocess.run(cmd[:6], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    assert "--only" not in plain and "--exclude" not in plain
