@@ -64,6 +64,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from leadflow_contracts import DeadLetter, Event
+from leadflow_contracts.topics import LEADS_DEADLETTER as DEADLETTER_TOPIC
 from pydantic import ValidationError
 
 from leadflow_platform.broker import DEFAULT_ACK_POLICY
@@ -491,3 +492,32 @@ def subscribe(
     consume.__doc__ = description or runtime.use_case.__doc__ or f"{runtime.service} consumer"
     subscriber(consume)
     return subscriber
+
+
+def register_consumer(
+    broker: Any,
+    settings: ServiceSettings,
+    contracts: Mapping[str, type[Event] | None],
+    use_case: UseCase,
+    *,
+    clock: Clock | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    group_id: str | None = None,
+    **options: Any,
+) -> ConsumerRuntime:
+    """Build the runtime for a service's use case (its publisher, dead-letter topic and back-off from the
+    settings) and subscribe it: what every service's ``handlers.py`` calls. ``options`` go to
+    ``ConsumerRuntime`` (``name``, ``keep_poison_from``, ``count_in``)."""
+    runtime = ConsumerRuntime(
+        service=settings.service_name,
+        contracts=contracts,
+        use_case=use_case,
+        publisher=BatchPublisher(broker, settings.service_name),
+        deadletter_topic=settings.topic(DEADLETTER_TOPIC),
+        settings=settings,
+        clock=clock or SystemClock(),
+        **options,
+    )
+    subscribe(broker, settings, runtime, group_id=group_id, title=title, description=description)
+    return runtime

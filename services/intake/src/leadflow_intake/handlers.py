@@ -8,17 +8,15 @@ again: nothing is lost (claims are committed only together with the publish).
 
 from __future__ import annotations
 
-from typing import Any
-
 from faststream.kafka import KafkaBroker
 from leadflow_contracts import LeadAccepted, LeadRejected, topics
-from leadflow_platform.consumer import Batch, BatchPublisher, ConsumerRuntime, Outgoing, subscribe
+from leadflow_platform.consumer import Batch, ConsumerRuntime, Outgoing, register_consumer
 
 from leadflow_intake.service import IntakeService, Submission
 from leadflow_intake.settings import IntakeSettings
 
 
-def register_inbound(broker: KafkaBroker, settings: IntakeSettings, service: IntakeService) -> Any:
+def register_inbound(broker: KafkaBroker, settings: IntakeSettings, service: IntakeService) -> ConsumerRuntime:
     async def use_case(batch: Batch) -> list[Outgoing]:
         """LeadSubmitted JSON from marketing systems (judged byte by byte)."""
         await service.process([
@@ -26,18 +24,11 @@ def register_inbound(broker: KafkaBroker, settings: IntakeSettings, service: Int
         ])
         return []  # the service publishes inside its claim transaction
 
-    runtime = ConsumerRuntime(
-        service=settings.service_name,
-        contracts={settings.topic(topics.LEADS_INBOUND): None},
-        use_case=use_case,
-        publisher=BatchPublisher(broker, settings.service_name),
-        deadletter_topic=settings.topic(topics.LEADS_DEADLETTER),
-        settings=settings,
-        clock=service.clock,
+    return register_consumer(
+        broker, settings, {settings.topic(topics.LEADS_INBOUND): None}, use_case, clock=service.clock,
+        title="intake.inbound", description="LeadSubmitted JSON from marketing systems (judged byte by byte).",
         count_in=False,  # IntakeService counts what it judges (Kafka and HTTP alike)
     )
-    return subscribe(broker, settings, runtime, title="intake.inbound",
-                     description="LeadSubmitted JSON from marketing systems (judged byte by byte).")
 
 
 def declare_outputs(broker: KafkaBroker, settings: IntakeSettings) -> None:

@@ -14,7 +14,7 @@ from faststream.kafka import KafkaBroker
 from leadflow_contracts import CrmChange, CrmSynced, DeadLetter, Event, LeadRejected, LeadRouted, SlaEvent
 from leadflow_contracts import topics as T
 from leadflow_platform.clock import Clock
-from leadflow_platform.consumer import Batch, BatchPublisher, ConsumerRuntime, Outgoing, subscribe
+from leadflow_platform.consumer import Batch, ConsumerRuntime, Outgoing, register_consumer
 
 from leadflow_ops.adapters.repository import OpsRepository, RawDeadLetter
 from leadflow_ops.metrics import DEAD_LETTERS
@@ -57,22 +57,14 @@ class OpsConsumer:
 
 
 def register(broker: KafkaBroker, settings: OpsSettings, consumer: OpsConsumer, clock: Clock) -> ConsumerRuntime:
-    runtime = ConsumerRuntime(
-        service="ops",
-        contracts={settings.topic(name): model for name, model in CONTRACTS.items()},
-        use_case=consumer,
-        publisher=BatchPublisher(broker, "ops"),
-        deadletter_topic=settings.topic(T.LEADS_DEADLETTER),
-        settings=settings,
+    return register_consumer(
+        broker,
+        settings,
+        {settings.topic(name): model for name, model in CONTRACTS.items()},
+        consumer,
         clock=clock,
+        title="ops.read_models",
+        description="Every event ops shows, applied to its read models.",
         name="read_models",
         keep_poison_from=frozenset(settings.topic(name) for name in DLQ_TOPICS),
     )
-    subscribe(
-        broker,
-        settings,
-        runtime,
-        title="ops.read_models",
-        description="Every event ops shows, applied to its read models.",
-    )
-    return runtime

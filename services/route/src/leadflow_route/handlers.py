@@ -37,10 +37,10 @@ class RouteHandlers:
         self.t_routed = settings.topic(topics.LEADS_ROUTED)
         self.t_dead = settings.topic(topics.LEADS_DEADLETTER)
         self.runtime = ConsumerRuntime(
-            service=SERVICE,
+            service=settings.service_name,
             contracts={self.t_scored: LeadScored, self.t_reassign: ReassignRequested, self.t_changes: CrmChange},
             use_case=self.use_case,
-            publisher=BatchPublisher(broker, SERVICE),
+            publisher=BatchPublisher(broker, settings.service_name),
             deadletter_topic=self.t_dead,
             settings=settings,
             clock=clock,

@@ -16,7 +16,7 @@ from leadflow_contracts import topics
 from leadflow_contracts.crm import CrmChange
 from leadflow_contracts.pipeline import LeadRouted
 from leadflow_platform.clock import Clock
-from leadflow_platform.consumer import Batch, BatchPublisher, ConsumerRuntime, Outgoing, subscribe
+from leadflow_platform.consumer import Batch, ConsumerRuntime, Outgoing, register_consumer
 
 from leadflow_sla_monitor.service import SlaMonitor
 from leadflow_sla_monitor.settings import SlaSettings
@@ -44,15 +44,7 @@ def register(
             on_done()
         return []
 
-    runtime = ConsumerRuntime(
-        service=settings.service_name,
-        contracts={routed_topic: LeadRouted, changes_topic: CrmChange},
-        use_case=use_case,
-        publisher=BatchPublisher(broker, settings.service_name),
-        deadletter_topic=settings.topic(topics.LEADS_DEADLETTER),
-        settings=settings,
-        clock=clock,
+    return register_consumer(
+        broker, settings, {routed_topic: LeadRouted, changes_topic: CrmChange}, use_case, clock=clock,
+        title="sla-monitor.inputs", description="LeadRouted (start clocks) and CrmChange (stop clocks).",
     )
-    subscribe(broker, settings, runtime, title="sla-monitor.inputs",
-              description="LeadRouted (start clocks) and CrmChange (stop clocks).")
-    return runtime
