@@ -1,0 +1,38 @@
+"""The ops use case: a parsed batch of every event ops shows → its read models (one transaction, each event
+at most once). Poison from the dead-letter topics arrives as ``Poison`` and is kept as a raw entry of the
+dead-letter browser."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from leadflow_platform.consumer import Batch, Outgoing
+
+from leadflow_ops.adapters.repository import OpsRepository, RawDeadLetter
+from leadflow_ops.metrics import DEAD_LETTERS
+
+
+class OpsConsumer:
+    """The ops use case: a parsed batch → the read models (one transaction, each event at most once)."""
+
+    def __init__(self, repo: OpsRepository, prefix: str = "") -> None:
+        self.repo = repo
+        self.prefix = prefix
+
+    def contract_topic(self, topic: str) -> str:
+        return topic[len(self.prefix) :] if self.prefix and topic.startswith(self.prefix) else topic
+
+    async def __call__(self, batch: Batch) -> list[Outgoing]:
+        items: list[Any] = [c.event for c in batch.items]
+        for p in batch.poison:
+            r, topic = p.record, self.contract_topic(p.record.topic)
+            digest = hashlib.sha256(r.value).hexdigest()[:16]
+            lead_id = (r.key or b"").decode("utf-8", errors="replace") or None
+            items.append(
+                RawDeadLetter(topic, f"raw:{topic}:{r.partition}:{r.offset}:{digest}", r.value, p.reason, lead_id)
+            )
+        result = await self.repo.apply(items, batch.now)
+        for topic, reason in result.dead_letters:
+            DEAD_LETTERS.labels(topic=topic, reason=reason).inc()
+        return []
