@@ -39,6 +39,7 @@ from leadflow_contracts.pipeline import (
     ScoreReason,
     SlaTarget,
 )
+from leadflow_contracts.roster import QueueRef, RepCapacity, RosterPublished
 from leadflow_contracts.sla import SlaEvent, SlaEventKind
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -55,6 +56,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CrmSynced,
         CrmChange,
         SlaEvent,
+        RosterPublished,
     )
 }
 
@@ -93,9 +95,12 @@ __all__ = [
     "ModelScore",
     "NormalizedLead",
     "Person",
+    "QueueRef",
     "Rating",
     "ReassignRequested",
     "RejectionReason",
+    "RepCapacity",
+    "RosterPublished",
     "Score",
     "ScoreReason",
     "SlaEvent",

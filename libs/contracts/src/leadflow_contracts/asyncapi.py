@@ -25,6 +25,7 @@ from leadflow_contracts.base import Event
 from leadflow_contracts.crm import CrmChange, CrmSynced
 from leadflow_contracts.lead import LeadAccepted, LeadRejected, LeadSubmitted
 from leadflow_contracts.pipeline import DeadLetter, LeadEnriched, LeadRouted, LeadScored, ReassignRequested
+from leadflow_contracts.roster import RosterPublished
 from leadflow_contracts.sla import SlaEvent
 
 ASYNCAPI_VERSION: Final = "3.0.0"
@@ -45,6 +46,7 @@ TOPIC_CONTRACTS: Final[dict[str, type[Event]]] = {
     topics.CRM_SYNCED: CrmSynced,
     topics.CRM_CHANGES: CrmChange,
     topics.SLA_EVENTS: SlaEvent,
+    topics.CRM_ROSTER: RosterPublished,
 }
 """The one event type each topic carries (a Kafka record = one JSON event, keyed by ``lead_id``)."""
 
@@ -73,6 +75,7 @@ TOPIC_DESCRIPTIONS: Final[dict[str, str]] = {
     topics.CRM_SYNCED: "What leadflow wrote to Salesforce for a lead (upsert, callback task, conversion).",
     topics.CRM_CHANGES: "Changes made in Salesforce (Lead, Task, Opportunity, User), keyed by lead.",
     topics.SLA_EVENTS: "SLA warnings, breaches, met targets and escalation steps for a routed lead.",
+    topics.CRM_ROSTER: "Route's roster: every rep with route's weight, caps and availability, and the queues.",
 }
 
 LOCAL_BROKER: Final = "127.0.0.1:19092"

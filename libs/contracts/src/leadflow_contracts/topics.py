@@ -18,6 +18,8 @@ LEADS_DEADLETTER: Final = "leads.deadletter"
 CRM_SYNCED: Final = "crm.synced"
 CRM_CHANGES: Final = "crm.changes"
 SLA_EVENTS: Final = "sla.events"
+CRM_ROSTER: Final = "crm.roster"
+"""Route's roster (``RosterPublished``): every rep with route's weight and caps, keyed ``roster``."""
 
 ALL_TOPICS: Final = (
     LEADS_INBOUND,
@@ -31,4 +33,5 @@ ALL_TOPICS: Final = (
     CRM_SYNCED,
     CRM_CHANGES,
     SLA_EVENTS,
+    CRM_ROSTER,
 )
