@@ -99,3 +99,35 @@ async def test_summary_endpoint_counts_timers(sqlite_url: str) -> None:
     assert summary["timers"] == {"open": 2}
     assert set(timers) == {"first_touch", "qualify"}
     assert timers["first_touch"]["owner_id"] == "005REP1"
+
+
+async def test_a_lead_the_sla_engine_fails_on_is_dead_lettered_and_the_rest_of_its_batch_gets_clocks(
+    sqlite_url: str,
+) -> None:
+    """Issue 17: a calendar that cannot produce a due time for one lead used to rewind the partition forever."""
+    from leadflow_businesstime import CalendarError
+
+    clock = FakeClock(MONDAY_9)
+    app, broker, out = make_app(sqlite_url, clock)
+    calendars = app.state.sla.monitor.calendars
+    real_for_lead = calendars.for_lead
+
+    def for_lead(policy: Any, team: str | None, prospect_timezone: str | None) -> Any:
+        if team == "Broken":
+            raise CalendarError("calendar 'broken' has no working time within 3700 days")
+        return real_for_lead(policy, team, prospect_timezone)
+
+    calendars.for_lead = for_lead
+    leads = [make_routed(f"C-{i}", MONDAY_9) for i in range(4)]
+    broken = make_routed("C-broken", MONDAY_9, team="Broken")
+    batch = [*leads[:2], broken, *leads[2:]]
+    async with TestKafkaBroker(broker) as br, app.router.lifespan_context(app):
+        await br.publish_batch(*[r.to_json_bytes() for r in batch], topic="leads.routed")
+        await wait_for(lambda: len(out["dead"]) == 1, timeout=10)
+        async with app.state.sla.engine.connect() as conn:
+            timers = {lead.lead_id: await app.state.sla.store.get_timers(conn, lead.lead_id) for lead in batch}
+    [letter] = out["dead"]
+    assert (letter.lead_id, letter.reason, letter.service) == ("C-broken", "processing_error", "sla-monitor")
+    assert "CalendarError: calendar 'broken' has no working time" in letter.message
+    assert base64.b64decode(letter.original_base64) == broken.to_json_bytes()
+    assert all(timers[lead.lead_id] for lead in leads) and not timers["C-broken"]
