@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic.autogenerate import compare_metadata, produce_migrations, render_python_code
 from alembic.config import Config
@@ -158,7 +158,7 @@ def write_revision(migrations: Migrations, message: str, engine_url: str | None 
     return target
 
 
-def _render_item(kind: str, obj: Any, _context: Any) -> str | bool:
+def _render_item(kind: str, obj: Any, _context: Any) -> str | Literal[False]:
     """A service's TypeDecorator (e.g. aware UTC datetimes) is stored as its plain SQL type."""
     if kind == "type" and isinstance(obj, TypeDecorator):
         return f"sa.{obj.impl!r}"
