@@ -113,7 +113,7 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> lis
             )
         )
     for rep in rep_rows:
-        if rep.user_id in seen or not rep.team:
+        if rep.user_id in seen or not rep.team or getattr(rep, "queue", False):
             continue
         inputs.append(
             RepInput(

@@ -891,6 +891,7 @@ class OpsRepository:
                         .where(
                             t.reps.c.active.is_(True),
                             t.reps.c.absent.is_(False),
+                            or_(t.reps.c.queue.is_(None), t.reps.c.queue.is_(False)),
                             or_(
                                 t.reps.c.role.is_(None),
                                 t.reps.c.role.in_(("Seller", "Key Account Manager", "Team Leader")),
