@@ -113,6 +113,7 @@ def register(broker: KafkaBroker, settings: CrmSyncSettings, service: SyncServic
             *kinds, group_id=settings.consumer_group, batch=True, max_records=settings.batch_max_records,
             batch_timeout_ms=settings.batch_timeout_ms, auto_offset_reset="earliest", ack_policy=DEFAULT_ACK_POLICY,
             max_poll_interval_ms=settings.max_poll_interval_ms, partition_assignment_strategy=(RangePartitionAssignor,),
+            session_timeout_ms=settings.session_timeout_ms, heartbeat_interval_ms=settings.session_timeout_ms // 10,
         )
         pause.subscribers.append(subscriber)
         subscriber(_handler(kinds, settings, service, pause, lock))

@@ -10,6 +10,7 @@ published nor claimed: the caller rewinds Kafka to them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -150,7 +151,9 @@ class SyncService:
         done = await self.repo.already_processed(i for i in ids if i)
         b.result.skipped_replays = sum(1 for i in ids if i and i in done)
         parsed: list[tuple[Kind, Event, bytes]] = []
-        for rec, guessed in zip(records, ids, strict=True):
+        for n, (rec, guessed) in enumerate(zip(records, ids, strict=True)):
+            if n % 500 == 499:
+                await asyncio.sleep(0)  # a large batch: let heartbeats and publishes run
             if guessed and guessed in done:
                 continue
             try:

@@ -32,6 +32,8 @@ class CrmSyncSettings(ServiceSettings):
     batch_max_records: int = Field(default=1000, ge=1, description="Kafka records per handler call")
     batch_timeout_ms: int = Field(default=20, ge=1)
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
+    session_timeout_ms: int = Field(default=45_000, ge=6_000, description="Kafka group session: a large batch "
+                                    "(backlog mode) keeps the event loop busy for seconds; heartbeats must survive it")
     flush_size: int = Field(default=200, ge=1, le=200, description="records per sObject Collections call")
     linger_ms: float = Field(default=5.0, ge=0, description="wait this long for more writes before a call")
     salesforce_concurrency: int = Field(default=2, ge=1, le=16)
