@@ -85,6 +85,11 @@
         qb.appendChild(tr);
       });
     }
+    var stopped = document.getElementById("tile-not-in-sf");
+    if (stopped) {
+      stopped.classList.toggle("bad", snap.not_in_salesforce > 0);
+      stopped.classList.toggle("ok", !(snap.not_in_salesforce > 0));
+    }
     document.body.setAttribute("data-version", String(snap.version));
   }
 
