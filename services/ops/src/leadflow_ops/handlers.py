@@ -8,7 +8,16 @@ nothing loops). A database failure backs off and rewinds the batch (no in-handle
 from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
-from leadflow_contracts import CrmChange, CrmSynced, DeadLetter, Event, LeadRejected, LeadRouted, SlaEvent
+from leadflow_contracts import (
+    CrmChange,
+    CrmSynced,
+    DeadLetter,
+    Event,
+    LeadRejected,
+    LeadRouted,
+    RosterPublished,
+    SlaEvent,
+)
 from leadflow_contracts import topics as T
 from leadflow_platform.clock import Clock
 from leadflow_platform.consumer import ConsumerRuntime, register_consumer
@@ -23,6 +32,7 @@ CONTRACTS: dict[str, type[Event]] = {
     T.CRM_CHANGES: CrmChange,
     T.LEADS_REJECTED: LeadRejected,
     T.LEADS_DEADLETTER: DeadLetter,
+    T.CRM_ROSTER: RosterPublished,
 }
 DLQ_TOPICS = frozenset({T.LEADS_REJECTED, T.LEADS_DEADLETTER})
 

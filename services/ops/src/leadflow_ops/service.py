@@ -7,10 +7,25 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from leadflow_contracts import RepCapacity, RosterPublished
 from leadflow_platform.consumer import Batch, Outgoing
 
 from leadflow_ops.adapters.repository import OpsRepository, RawDeadLetter
 from leadflow_ops.metrics import DEAD_LETTERS
+
+
+def roster_entry(rep: RepCapacity) -> dict[str, Any]:
+    """A rep of route's roster as an ``ops_reps`` row update (``cap`` = route's open-lead cap)."""
+    return {
+        "user_id": rep.user_id,
+        "name": rep.name or None,
+        "team": rep.team,
+        "role": rep.role,
+        "weight": rep.weight,
+        "cap": rep.max_open,
+        "active": rep.active,
+        "absent": rep.absent,
+    }
 
 
 class OpsConsumer:
@@ -24,7 +39,11 @@ class OpsConsumer:
         return topic[len(self.prefix) :] if self.prefix and topic.startswith(self.prefix) else topic
 
     async def __call__(self, batch: Batch) -> list[Outgoing]:
-        items: list[Any] = [c.event for c in batch.items]
+        items: list[Any] = [c.event for c in batch.items if not isinstance(c.event, RosterPublished)]
+        rosters = [c.event for c in batch.items if isinstance(c.event, RosterPublished)]
+        if rosters:  # route's roster: weights and caps as route routes with them (only the newest counts)
+            newest = max(rosters, key=lambda r: r.occurred_at)
+            await self.repo.apply_roster([roster_entry(rep) for rep in newest.reps], batch.now)
         for p in batch.poison:
             r, topic = p.record, self.contract_topic(p.record.topic)
             digest = hashlib.sha256(r.value).hexdigest()[:16]

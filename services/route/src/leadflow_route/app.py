@@ -8,6 +8,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from leadflow_businesstime import load_calendar_file, load_sla_policies
+from leadflow_contracts import RosterPublished, topics
 from leadflow_platform.broker import make_broker
 from leadflow_platform.clock import Clock, SystemClock, clock_for
 from leadflow_platform.db import check_database
@@ -18,6 +19,7 @@ from leadflow_platform.topics_admin import ensure_topics, load_topics
 from leadflow_route.adapters.roster_source import FixtureRosterSource, RosterSource, SalesforceRosterSource
 from leadflow_route.adapters.store import RouteStore, make_engine
 from leadflow_route.domain.config import RoutingConfig, load_routing_config
+from leadflow_route.domain.roster_event import ROSTER_KEY, roster_event
 from leadflow_route.domain.routing import Router
 from leadflow_route.domain.sla import SlaPlanner
 from leadflow_route.handlers import RouteHandlers
@@ -62,6 +64,20 @@ def create_app(
     service = RouteService(store, Router(config), planner, roster, sla_clock)
     handlers = RouteHandlers(broker, service, settings, clock)
     handlers.register()
+    roster_topic = settings.topic(topics.CRM_ROSTER)
+    broker.publisher(roster_topic, title="route/crm.roster", schema=RosterPublished)
+
+    async def publish_roster(source: str) -> None:
+        event = roster_event(roster.current, config, clock.now(), source)
+        await broker.publish(event.to_json_bytes(), roster_topic, key=ROSTER_KEY.encode(),
+                             headers={"content-type": "application/json"})
+        log.info("roster_published", reps=len(event.reps), queues=len(event.queues), source=source)
+
+    async def roster_contract() -> None:
+        """Once the broker runs: publish the roster route starts with, then after every change."""
+        if roster.current.reps:
+            await publish_roster(roster.loaded_from if roster.loaded_from != "source" else "salesforce")
+        roster.on_change = publish_roster
 
     async def setup_topics() -> None:
         if create_topics:
@@ -98,7 +114,7 @@ def create_app(
         on_startup=[setup_topics, setup_database],
         on_shutdown=[engine.dispose],
         ready_checks={"database": database_ready, "roster": roster_ready},
-        background=[roster_loop, prune_loop],
+        background=[roster_contract, roster_loop, prune_loop],
     )
     app = build_http_app(settings, lifecycle)
     app.state.broker = broker

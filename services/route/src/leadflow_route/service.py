@@ -8,7 +8,7 @@ Replayed event ids republish the decision stored the first time, so the ledger n
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -52,6 +52,16 @@ class RosterManager:
         self.current = Roster()
         self.loaded_from: str = "none"
         self.last_error: str | None = None
+        self.on_change: Callable[[str], Awaitable[None]] | None = None
+        """Called with the roster's source after every change (app: publish ``RosterPublished``)."""
+
+    async def _changed(self, source: str) -> None:
+        if self.on_change is None:
+            return
+        try:
+            await self.on_change(source)
+        except Exception as exc:  # routing goes on; the next change (or refresh) publishes the roster again
+            log.warning("roster_publish_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def start(self) -> None:
         cached = await self.store.load_roster()
@@ -74,6 +84,7 @@ class RosterManager:
         await self.store.save_roster(roster, self.clock.now())
         self.current, self.loaded_from, self.last_error = roster, "source", None
         log.info("roster_loaded", users=len(roster.reps), queues=len(roster.queues))
+        await self._changed("salesforce")
         return True
 
     async def run_periodic(self, interval: float, retry_empty: float = 2.0) -> None:
@@ -90,6 +101,7 @@ class RosterManager:
         self.current = self.current.with_rep(rep)
         await self.store.save_rep(rep, self.clock.now())
         log.info("roster_user_changed", user_id=rep.id, active=rep.active, absent=rep.absent)
+        await self._changed("crm.changes")
 
 
 @dataclass
