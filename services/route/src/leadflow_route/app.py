@@ -67,10 +67,15 @@ def create_app(
     roster_topic = settings.topic(topics.CRM_ROSTER)
     broker.publisher(roster_topic, title="route/crm.roster", schema=RosterPublished)
 
+    published: dict[str, str] = {}
+
     async def publish_roster(source: str) -> None:
         event = roster_event(roster.current, config, clock.now(), source)
+        if published.get("event_id") == event.event_id:
+            return  # unchanged since the last one (e.g. a periodic refresh): nothing new to say
         await broker.publish(event.to_json_bytes(), roster_topic, key=ROSTER_KEY.encode(),
                              headers={"content-type": "application/json"})
+        published["event_id"] = event.event_id
         log.info("roster_published", reps=len(event.reps), queues=len(event.queues), source=source)
 
     async def roster_contract() -> None:

@@ -93,7 +93,7 @@ class RosterManager:
             await asyncio.sleep(min(interval, retry_empty) if not self.current.reps else interval)
             await self.refresh()
 
-    async def apply_user(self, record: dict[str, Any]) -> None:
+    async def apply_user(self, record: dict[str, Any], *, publish: bool = True) -> None:
         user_id = record.get("Id")
         if not isinstance(user_id, str):
             return
@@ -101,6 +101,11 @@ class RosterManager:
         self.current = self.current.with_rep(rep)
         await self.store.save_rep(rep, self.clock.now())
         log.info("roster_user_changed", user_id=rep.id, active=rep.active, absent=rep.absent)
+        if publish:
+            await self._changed("crm.changes")
+
+    async def users_changed(self) -> None:
+        """After a batch of ``apply_user(..., publish=False)``: publish the roster once."""
         await self._changed("crm.changes")
 
 
@@ -186,8 +191,10 @@ class RouteService:
         applied = 0
         for change in changes:
             if change.object == "User":
-                await self.roster.apply_user({"Id": change.record_id, **change.record})
+                await self.roster.apply_user({"Id": change.record_id, **change.record}, publish=False)
                 applied += 1
+        if applied:
+            await self.roster.users_changed()  # one roster event per batch, not one per User
         lead_changes = [c for c in changes if c.object == "Lead"]
         if not lead_changes:
             return applied
