@@ -45,7 +45,10 @@ class History:
 
 
 def _dead_letter(lead_id: str, rng: random.Random, now: datetime = NOW) -> DeadLetter:
-    style = rng.choice(["current", "explicit", "task", "explicit_in_sf"])
+    style = rng.choice(["current", "explicit", "task", "explicit_in_sf", "flag_true", "flag_false"])
+    flag: dict[str, bool] = {}
+    if style.startswith("flag_"):  # DeadLetter.not_in_salesforce, as crm-sync now says it
+        flag["not_in_salesforce"] = style == "flag_true"
     detail = {"statusCode": "INVALID_EMAIL_ADDRESS", "fields": "Email", "operation": "upsert Lead"}
     reason = "salesforce:INVALID_EMAIL_ADDRESS"
     if style == "explicit":
@@ -65,6 +68,7 @@ def _dead_letter(lead_id: str, rng: random.Random, now: datetime = NOW) -> DeadL
         message="Email: invalid email address: a•••@e•••",
         original_base64=base64.b64encode(b"{}").decode(),
         detail=detail,
+        **flag,
     )
 
 
@@ -167,7 +171,10 @@ def expected_tiles(h: History, now: datetime) -> dict[str, Any]:
     stops: set[str] = set()
     for d in first_seen(h.dead):
         explicit = d.detail.get("in_salesforce")
-        if explicit == "false" or d.reason == "not_in_salesforce":
+        if "not_in_salesforce" in d.model_fields_set:  # the producer said so (the record carries the field)
+            if d.not_in_salesforce:
+                stops.add(d.lead_id)
+        elif explicit == "false" or d.reason == "not_in_salesforce":
             stops.add(d.lead_id)
         elif explicit is None and "Task" not in d.detail.get("operation", ""):
             stops.add(d.lead_id)

@@ -37,6 +37,11 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 # --- not in Salesforce ------------------------------------------------------------------------------
 
 
+def test_dead_letter_not_in_salesforce_field_wins_when_the_record_carries_it() -> None:
+    assert stops_before_salesforce("crm-sync", "leads.routed", "salesforce:X", {}, explicit=False) is False
+    assert stops_before_salesforce("crm-sync", "sla.events", "salesforce:X", {}, explicit=True) is True
+
+
 @pytest.mark.parametrize(
     ("service", "topic", "reason", "detail", "stops"),
     [

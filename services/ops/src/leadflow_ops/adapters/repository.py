@@ -38,7 +38,8 @@ CONSUMER = "ops"
 
 
 def _stops_lead(item: DeadLetter) -> bool:
-    return L.stops_before_salesforce(item.service, item.topic, item.reason, item.detail)
+    explicit = item.not_in_salesforce if "not_in_salesforce" in item.model_fields_set else None
+    return L.stops_before_salesforce(item.service, item.topic, item.reason, item.detail, explicit)
 
 
 DIMENSIONS = ("all", "team", "rep", "source", "rating")

@@ -200,12 +200,17 @@ def on_dead_letter(old: LeadState | None, lead_id: str, event_id: str) -> Transi
     return Transition(state=replace(state, not_in_salesforce=True, failure_event_id=event_id))
 
 
-def stops_before_salesforce(service: str, topic: str, reason: str, detail: Mapping[str, str]) -> bool:
+def stops_before_salesforce(
+    service: str, topic: str, reason: str, detail: Mapping[str, str], explicit: bool | None = None
+) -> bool:
     """Does this dead letter mean its lead never reached Salesforce?
 
-    An explicit word from the producer wins (``detail["in_salesforce"] = "false"``, ``detail["outcome"] =
-    "not_in_salesforce"`` or reason ``not_in_salesforce``). Otherwise: crm-sync dead-lettered the routed lead
-    itself (not one of its Tasks, which it writes after the Lead)."""
+    The producer's word wins: ``DeadLetter.not_in_salesforce`` when the record carries it (``explicit``),
+    else ``detail["in_salesforce"] = "false"``, ``detail["outcome"] = "not_in_salesforce"`` or reason
+    ``not_in_salesforce``. A dead letter without any (an older crm-sync): crm-sync dead-lettered the routed
+    lead itself (not one of its Tasks, which it writes after the Lead)."""
+    if explicit is not None:
+        return explicit
     flag = str(detail.get("in_salesforce", "")).strip().lower()
     if flag in ("false", "no", "0") or detail.get("outcome") == "not_in_salesforce" or reason == "not_in_salesforce":
         return True
