@@ -284,6 +284,8 @@ class ConsumerRuntime:
     count_in: bool = True
     """Count consumed records in ``leadflow_events_in_total`` (off when the use case counts them itself)."""
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    subscriber: Any = None
+    """The FastStream subscriber ``subscribe`` registered (its ``consumer`` shows the partition assignment)."""
     consecutive_failures: int = 0
     processed: int = 0
     dead_lettered: int = 0
@@ -491,6 +493,7 @@ def subscribe(
 
     consume.__doc__ = description or runtime.use_case.__doc__ or f"{runtime.service} consumer"
     subscriber(consume)
+    runtime.subscriber = subscriber
     return subscriber
 
 

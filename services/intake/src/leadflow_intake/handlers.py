@@ -8,15 +8,19 @@ again: nothing is lost (claims are committed only together with the publish).
 
 from __future__ import annotations
 
+from typing import Any
+
 from faststream.kafka import KafkaBroker
 from leadflow_contracts import LeadAccepted, LeadRejected, topics
-from leadflow_platform.consumer import Batch, ConsumerRuntime, Outgoing, register_consumer
+from leadflow_platform.consumer import Batch, Outgoing, register_consumer
 
 from leadflow_intake.service import IntakeService, Submission
 from leadflow_intake.settings import IntakeSettings
 
 
-def register_inbound(broker: KafkaBroker, settings: IntakeSettings, service: IntakeService) -> ConsumerRuntime:
+def register_inbound(broker: KafkaBroker, settings: IntakeSettings, service: IntakeService) -> Any:
+    """Subscribe intake's use case; returns the FastStream subscriber (tests read its partition assignment)."""
+
     async def use_case(batch: Batch) -> list[Outgoing]:
         """LeadSubmitted JSON from marketing systems (judged byte by byte)."""
         await service.process([
@@ -24,11 +28,12 @@ def register_inbound(broker: KafkaBroker, settings: IntakeSettings, service: Int
         ])
         return []  # the service publishes inside its claim transaction
 
-    return register_consumer(
+    runtime = register_consumer(
         broker, settings, {settings.topic(topics.LEADS_INBOUND): None}, use_case, clock=service.clock,
         title="intake.inbound", description="LeadSubmitted JSON from marketing systems (judged byte by byte).",
         count_in=False,  # IntakeService counts what it judges (Kafka and HTTP alike)
     )
+    return runtime.subscriber
 
 
 def declare_outputs(broker: KafkaBroker, settings: IntakeSettings) -> None:
