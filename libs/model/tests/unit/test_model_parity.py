@@ -85,8 +85,9 @@ def event_from_row(row: dict[str, str], mapping: Mapping, i: int = 0) -> LeadEnr
         ),
         custom_answers=answers,
     )
-    return LeadEnriched(event_id=f"enriched-{i}", lead_id=f"lead-{i}",
-                        occurred_at=NOW, lead=lead, enrichment=Enrichment())
+    return LeadEnriched(
+        event_id=f"enriched-{i}", lead_id=f"lead-{i}", occurred_at=NOW, lead=lead, enrichment=Enrichment()
+    )
 
 
 def _assert_same(history_rec: dict[str, Any], live_rec: dict[str, Any], fields: list[str], where: str) -> None:
@@ -98,21 +99,35 @@ def _assert_same(history_rec: dict[str, Any], live_rec: dict[str, Any], fields: 
         assert same, f"{where}: {f}: history {a!r} != live {b!r}"
 
 
-def test_every_export_row_gives_the_same_features_live_and_from_history(xedu_csv: Path, xedu_mapping: Mapping) -> None:
+def test_every_export_row_gives_the_same_features_and_probability_live_and_from_history(
+    xedu_csv: Path, xedu_mapping: Mapping, registry: ModelRegistry
+) -> None:
     history = read_csv_history(xedu_csv, xedu_mapping)
     by_id = {r["Id"]: r for r in history.records}
     extractor = IntakeExtractor(xedu_mapping.columns, xedu_mapping.intake, xedu_mapping.missing_values)
     with open(xedu_csv, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     compared = skipped = 0
+    events: list[LeadEnriched] = []
+    ids: list[str] = []
     for i, row in enumerate(rows):
         if row["Lead Origin"] not in KIND_OF_ORIGIN:  # "Quick Add Form" (1 lead): no live channel publishes it
             skipped += 1
             continue
-        live = extractor.record(event_from_row(row, xedu_mapping, i))
+        ev = event_from_row(row, xedu_mapping, i)
+        live = extractor.record(ev)
         _assert_same(by_id[row["Prospect ID"]], live, xedu_mapping.fields, row["Prospect ID"])
+        events.append(ev)
+        ids.append(row["Prospect ID"])
         compared += 1
     assert compared >= len(rows) - 1 and skipped <= 1
+    # the score service's scorer on the live events == the published model on the history rows, every lead
+    scores = registry.score_batch(events)
+    slot = registry._state.active
+    assert slot is not None
+    offline = slot.loaded.model.predict_proba(encode(slot.loaded.manifest.spec, [by_id[i] for i in ids]))[:, 1]
+    live_p = np.asarray([s.probability if s is not None else math.nan for s in scores])
+    assert np.count_nonzero(live_p != offline) == 0
 
 
 def test_unknown_engagement_is_unknown_and_zero_is_zero(xedu_mapping: Mapping, make_lead) -> None:
