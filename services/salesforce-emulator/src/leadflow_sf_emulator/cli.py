@@ -66,10 +66,11 @@ def main(argv: list[str] | None = None) -> None:
     settings = EmulatorSettings(**overrides)
     configure_logging(settings.log_level)
     app = create_app(settings)
-    ssl: dict[str, str] = {}
+    certfile: str | None = None
+    keyfile: str | None = None
     if settings.tls:
         certs = ensure_certs(settings.cert_dir, tuple(settings.cert_hosts))
-        ssl = {"ssl_certfile": str(certs.cert), "ssl_keyfile": str(certs.key)}
+        certfile, keyfile = str(certs.cert), str(certs.key)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -78,8 +79,9 @@ def main(argv: list[str] | None = None) -> None:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
-        **ssl,
-    )  # type: ignore[arg-type]
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+    )
     server = uvicorn.Server(config)
     if args.ready_file:
         _announce_when_ready(server, args.ready_file, "https" if settings.tls else "http")

@@ -14,7 +14,7 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from leadflow_sf_emulator.ids import mint
 from leadflow_sf_emulator.resources import data_dir
@@ -22,7 +22,18 @@ from leadflow_sf_emulator.values import format_datetime
 
 ANCHOR = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)  # a Monday morning
 
-TEAMS = [
+
+class Team(TypedDict):
+    """A sales team of the demo org: its sellers draw languages, time zones and countries from these lists."""
+
+    name: str
+    territory: str
+    langs: list[list[str]]
+    tz: list[str]
+    countries: list[str]
+
+
+TEAMS: list[Team] = [
     {
         "name": "Nordics",
         "territory": "Nordics",
@@ -212,7 +223,7 @@ def generate(seed: int = 20250602) -> dict[str, Any]:
     rnd = random.Random(seed)
     new_id = _Ids()
     users: list[dict[str, Any]] = []
-    used_names: set[str] = set()
+    used_names: set[tuple[str, str]] = set()
 
     def person() -> tuple[str, str]:
         while True:

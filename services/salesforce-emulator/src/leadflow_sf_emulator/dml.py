@@ -183,13 +183,18 @@ def prepare(obj: ObjectDef, values: dict[str, Any], *, create: bool, ctx: DmlCon
     return out
 
 
+def _record_id(rec: Record) -> str:
+    rid: str = rec["Id"]
+    return rid
+
+
 def _computed(obj: ObjectDef, rec: Record) -> None:
     if obj.name in _NAME_OBJECTS:
         rec["Name"] = " ".join(p for p in (rec.get("FirstName"), rec.get("LastName")) if p) or None
     elif obj.name == "Opportunity":
         stage = rec.get("StageName")
         rec["IsClosed"] = stage in _CLOSED_STAGES
-        rec["IsWon"] = _CLOSED_STAGES.get(stage, False)
+        rec["IsWon"] = stage is not None and _CLOSED_STAGES.get(stage, False)
     elif obj.name == "Task":
         rec["IsClosed"] = rec.get("Status") == "Completed"
 
@@ -328,7 +333,7 @@ def create(txn: Txn, obj: ObjectDef, values: dict[str, Any], ctx: DmlContext) ->
     _check_unique(txn.store, obj, rec, typed)
     _check_duplicate_rule(txn.store, obj, rec, ctx)
     txn.put(obj.name, rec)
-    return rec["Id"]
+    return _record_id(rec)
 
 
 def live_record(store: Store, obj: ObjectDef, record_id: str) -> Record:
@@ -359,7 +364,7 @@ def update(txn: Txn, obj: ObjectDef, record_id: str, values: dict[str, Any], ctx
     if "Email" in typed:
         _check_duplicate_rule(txn.store, obj, rec, ctx)
     txn.put(obj.name, rec)
-    return rec["Id"]
+    return _record_id(rec)
 
 
 class MultipleMatches(SalesforceError):
@@ -422,7 +427,7 @@ def delete(txn: Txn, obj: ObjectDef, record_id: str, ctx: DmlContext) -> str:
         {"IsDeleted": True, "LastModifiedDate": ctx.now, "LastModifiedById": ctx.user_id, "SystemModstamp": ctx.now}
     )
     txn.put(obj.name, rec)
-    return rec["Id"]
+    return _record_id(rec)
 
 
 def record_json(obj: ObjectDef, rec: Record, version: str, fields: list[str] | None = None) -> dict[str, Any]:

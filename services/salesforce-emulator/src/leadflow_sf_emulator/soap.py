@@ -104,7 +104,8 @@ def check_password(org: Org, username: str | None, password: str | None, *, toke
         raise SoapFault(
             "INVALID_LOGIN", "Invalid username, password, security token; or user locked out.", "LoginFault"
         )
-    return rec["Id"]
+    user_id: str = rec["Id"]
+    return user_id
 
 
 def login(org: Org, op: Element, base_url: str) -> str:
@@ -151,7 +152,7 @@ def convert_one(org: Org, txn: Txn, ctx: dml.DmlContext, lc: Element) -> dict[st
     schema = org.schema
     lead_id = ids.normalize(_text(lc, "leadId"))
     lead = store.tables["Lead"].get(lead_id) if lead_id and lead_id.startswith("00Q") else None
-    if lead is None:
+    if lead_id is None or lead is None:
         raise SalesforceError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", fields=["leadId"])
     if lead.get("IsDeleted"):
         raise SalesforceError("ENTITY_IS_DELETED", "entity is deleted", fields=[])
@@ -207,7 +208,7 @@ def convert_one(org: Org, txn: Txn, ctx: dml.DmlContext, lc: Element) -> dict[st
     if contact_id is not None:
         contact_id = ids.normalize(contact_id)
         con = store.tables["Contact"].get(contact_id) if contact_id else None
-        if con is None or con.get("IsDeleted"):
+        if contact_id is None or con is None or con.get("IsDeleted"):
             raise SalesforceError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", fields=["contactId"])
         if con.get("AccountId") != account_id:
             raise SalesforceError(

@@ -47,9 +47,7 @@ def _term_patterns(terms: str, text: str) -> list[list[re.Pattern[str]]]:
         phrase = w.strip('"').strip()
         if not phrase:
             continue
-        body = r"\s+".join(
-            re.escape(part).replace(r"\*", r"\w*").replace(r"\?", r"\w") for part in phrase.split()
-        )
+        body = r"\s+".join(re.escape(part).replace(r"\*", r"\w*").replace(r"\?", r"\w") for part in phrase.split())
         groups[-1].append(re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE | re.UNICODE))
     groups = [g for g in groups if g]
     if not groups or any(len(re.sub(r"[*?\"\s]", "", w)) < 2 for w in words if w.upper() not in ("AND", "OR")):

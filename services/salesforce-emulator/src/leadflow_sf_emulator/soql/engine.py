@@ -68,6 +68,28 @@ class BoundChild:
     plan: Plan
 
 
+@dataclass(frozen=True)
+class IndexedPredicate:
+    """A WHERE test that also names an indexed field and the values it must equal (`index_hint`), so `execute`
+    can look the candidate rows up in the store's index instead of scanning the table."""
+
+    test: Callable[[Record], bool]
+    index_hint: tuple[str, list[str]]
+
+    def __call__(self, rec: Record) -> bool:
+        return self.test(rec)
+
+
+def _row_value(key: str) -> Callable[[dict[str, Any]], Any]:
+    """Read one column of an aggregate result row (None when absent)."""
+    return lambda row: row.get(key)
+
+
+def _present_values(get: Callable[[Record], Any]) -> Callable[[list[Record]], list[Any]]:
+    """The non-null values of one field over a group's records."""
+    return lambda rows: [v for r in rows if (v := get(r)) is not None]
+
+
 @dataclass
 class Plan:
     obj: ObjectDef
@@ -235,45 +257,45 @@ class QueryEngine:
             plan.having = self.having(q, obj, q.having, {g.key.lower() for g in plan.group_by})
         if q.where is not None:
             plan.predicate = self.condition(q, obj, q.where)
-        for key in q.order_by:
-            if isinstance(key.field, ast.Aggregate):
+        for sort_key in q.order_by:
+            if isinstance(sort_key.field, ast.Aggregate):
                 if not plan.aggregate:
                     raise self._err(
-                        q, key.field.pos, "MALFORMED_QUERY", "Aggregate ordering requires an aggregate query"
+                        q, sort_key.field.pos, "MALFORMED_QUERY", "Aggregate ordering requires an aggregate query"
                     )
                 match = next(
                     (
                         c
                         for c in plan.columns
                         if isinstance(c, BoundAggregate)
-                        and c.func == key.field.func
+                        and c.func == sort_key.field.func
                         and c.path is not None
-                        and key.field.field is not None
-                        and c.path.key.lower() == self.bind_path(q, obj, key.field.field).key.lower()
+                        and sort_key.field.field is not None
+                        and c.path.key.lower() == self.bind_path(q, obj, sort_key.field.field).key.lower()
                     ),
                     None,
                 )
                 if match is None:
-                    raise self._err(q, key.field.pos, "MALFORMED_QUERY", "Ordered aggregate must be selected")
+                    raise self._err(q, sort_key.field.pos, "MALFORMED_QUERY", "Ordered aggregate must be selected")
                 k = match.key
                 fold = True
-                getter: Callable[[Any], Any] = lambda row, k=k: row.get(k)  # noqa: E731
+                getter: Callable[[Any], Any] = _row_value(k)
             else:
-                bp = self.bind_path(q, obj, key.field)
+                bp = self.bind_path(q, obj, sort_key.field)
                 if bp.fd.type in ("textarea", "multipicklist") and (
                     bp.fd.length > 255 or bp.fd.type == "multipicklist"
                 ):
                     raise self._err(
-                        q, key.field.pos, "INVALID_FIELD", f"field '{bp.name}' can not be sorted in a query call"
+                        q, sort_key.field.pos, "INVALID_FIELD", f"field '{bp.name}' can not be sorted in a query call"
                     )
                 fold = bp.fd.type not in ("id", "reference")
                 if plan.aggregate:
                     k = bp.name
-                    getter = lambda row, k=k: row.get(k)  # noqa: E731
+                    getter = _row_value(k)
                 else:
                     getter = self.getter(bp)
-            nulls_first = key.nulls_first if key.nulls_first is not None else not key.desc
-            plan.order.append((getter, key.desc, nulls_first, fold))
+            nulls_first = sort_key.nulls_first if sort_key.nulls_first is not None else not sort_key.desc
+            plan.order.append((getter, sort_key.desc, nulls_first, fold))
         if q.offset is not None and q.offset > 2000:
             raise SalesforceError("NUMBER_OUTSIDE_VALID_RANGE", "Maximum SOQL offset allowed is 2000")
         plan.limit = q.limit
@@ -303,11 +325,12 @@ class QueryEngine:
         if isinstance(node, ast.BoolOp):
             parts = [self.condition(q, obj, i) for i in node.items]
             if node.op == "AND":
-                fn: Any = lambda r: all(p(r) for p in parts)  # noqa: E731
-                hint = next((p.index_hint for p in parts if getattr(p, "index_hint", None)), None)
-                if hint:
-                    fn.index_hint = hint
-                return fn  # type: ignore[no-any-return]
+
+                def every(r: Record) -> bool:
+                    return all(p(r) for p in parts)
+
+                hint = next((p.index_hint for p in parts if isinstance(p, IndexedPredicate)), None)
+                return IndexedPredicate(every, hint) if hint else every
             return lambda r: any(p(r) for p in parts)
         if isinstance(node, ast.Not):
             inner = self.condition(q, obj, node.item)
@@ -333,7 +356,7 @@ class QueryEngine:
             else:
                 bp = self.bind_path(q, obj, agg.field)
                 g = self.getter(bp)
-                values = lambda rows, g=g: [v for r in rows if (v := g(r)) is not None]  # noqa: E731
+                values = _present_values(g)
                 if agg.func in ("COUNT", "COUNT_DISTINCT", "SUM", "AVG"):
                     lit = self._number_literal(q, node.value)
                 else:
@@ -416,18 +439,22 @@ class QueryEngine:
         raise type_error()
 
     def comparison(self, q: ast.Query, obj: ObjectDef, c: ast.Comparison) -> Callable[[Record], bool]:
-        fn: Any = self._comparison(q, obj, c)
+        fn = self._comparison(q, obj, c)
         if c.op in ("=", "IN"):
             bp = self.bind_path(q, obj, c.field)
             indexed = bp.name == "Id" or (obj.name, bp.name) in self.store.indexes
-            lits = c.value if isinstance(c.value, list) else [c.value]
+            lits: list[ast.Literal]
             if isinstance(c.value, ast.SemiJoin):
                 lits = []
+            elif isinstance(c.value, list):
+                lits = c.value
+            else:
+                lits = [c.value]
             if lits and not bp.rels and indexed and all(lit.kind == "string" for lit in lits):
                 values = [self._literal(q, bp.fd, lit, c.op) for lit in lits]
                 if all(isinstance(v, str) for v in values):
-                    fn.index_hint = (bp.name, values)
-        return fn  # type: ignore[no-any-return]
+                    return IndexedPredicate(fn, (bp.name, values))
+        return fn
 
     def _comparison(self, q: ast.Query, obj: ObjectDef, c: ast.Comparison) -> Callable[[Record], bool]:
         bp = self.bind_path(q, obj, c.field)
@@ -505,7 +532,9 @@ class QueryEngine:
             lit = lit.lower()
             if fd.type == "multipicklist" and op in ("=", "!="):
                 want = frozenset(p.strip() for p in lit.split(";") if p.strip())
-                eq = lambda r: frozenset(p.lower() for p in (get(r) or "").split(";") if p) == want  # noqa: E731
+                eq: Callable[[Record], bool] = lambda r: (  # noqa: E731
+                    frozenset(p.lower() for p in (get(r) or "").split(";") if p) == want
+                )
                 return eq if op == "=" else (lambda r: not eq(r))
             getv: Callable[[Record], Any] = lambda r: v.lower() if isinstance(v := get(r), str) else v  # noqa: E731
         else:
@@ -576,7 +605,7 @@ class QueryEngine:
         if source is not None:
             records = source
         else:
-            hint = getattr(plan.predicate, "index_hint", None)
+            hint = plan.predicate.index_hint if isinstance(plan.predicate, IndexedPredicate) else None
             table = self.store.tables[obj.name]
             if hint and (hint[0] == "Id" or not include_deleted):
                 name, values = hint
