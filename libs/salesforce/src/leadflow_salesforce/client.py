@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from pydantic import BaseModel, Field, SecretStr
 from requests.adapters import HTTPAdapter
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 
 AuthMode = Literal["soap", "oauth_password", "client_credentials", "jwt", "session_id"]
 

@@ -7,7 +7,7 @@ from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as SafeET
 from pydantic import BaseModel, ConfigDict, Field
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
