@@ -1,11 +1,11 @@
 """The ``identity_claims`` table (key → root lead id), shared by every enrich replica through the database.
 
 ``resolve`` runs a batch's decision (``domain.identity.plan_identities``) against the table in one
-transaction: read the owners of the batch's keys, decide, write the claims conditionally (insert only if
-still unowned; replace only the expected owner), read again. If another replica claimed a key in between,
-the decision is made again from what the table now holds, so the table and the decision always agree and a
-key has exactly one root. On PostgreSQL a concurrent insert of the same key waits for the other transaction
-and then does nothing; on SQLite writers are serialised.
+transaction (``BEGIN IMMEDIATE`` on SQLite): read the owners of the batch's keys, decide, write the claims
+conditionally (insert only if still unowned; replace only the expected owner), read again. If another
+replica claimed a key in between, the decision is made again from what the table now holds, so the table
+and the decision always agree and a key has exactly one root. On PostgreSQL a concurrent insert of the
+same key waits for the other transaction and then does nothing; on SQLite writers are serialised.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
+from leadflow_platform.db import is_sqlite
 from sqlalchemy import Column, DateTime, MetaData, String, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -60,15 +61,19 @@ class IdentityClaims:
         keys = {k for c in batch if not c.resolved_by_mirror for k in c.keys}
         if not keys:
             return IdentityPlan()
-        async with self.engine.begin() as conn:
+        async with self.engine.connect() as conn:
+            if is_sqlite(conn):  # take the write lock before reading: a deferred read could not upgrade (WAL)
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
             owners = await self.owners(conn, keys)
             for _ in range(_MAX_ROUNDS):
                 plan = plan_identities(batch, owners, is_live)
                 if not plan.writes:
+                    await conn.commit()
                     return plan
                 await self._write(conn, plan, now)
                 owners = await self.owners(conn, keys)
                 if all(owners.get(k) == root for k, root in plan.wanted.items()):
+                    await conn.commit()
                     return plan
         raise IdentityConflict(f"identity claims changed {_MAX_ROUNDS} times while deciding a batch")
 
