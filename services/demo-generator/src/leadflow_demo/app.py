@@ -39,9 +39,7 @@ def create_app(
     state: dict[str, object] = {"producer": None, "done": False}
 
     async def start() -> None:
-        await ensure_topics(
-            settings.kafka_bootstrap, {settings.topic(n): s for n, s in load_topics().items()}
-        )
+        await ensure_topics(settings.kafka_bootstrap, {settings.topic(n): s for n, s in load_topics().items()})
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
         await producer.start()
         state["producer"] = producer
@@ -78,8 +76,11 @@ def create_app(
 
     async def watch() -> None:
         consumer = AIOKafkaConsumer(
-            *[settings.topic(t) for t in WATCHED], bootstrap_servers=settings.kafka_bootstrap,
-            enable_auto_commit=False, auto_offset_reset="latest", group_id=None,
+            *[settings.topic(t) for t in WATCHED],
+            bootstrap_servers=settings.kafka_bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            group_id=None,
         )
         await consumer.start()
         try:

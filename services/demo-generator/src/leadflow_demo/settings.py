@@ -7,9 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 
 class DemoSettings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="DEMO_", env_file=".env", extra="ignore", env_nested_delimiter="__"
-    )
+    model_config = SettingsConfigDict(env_prefix="DEMO_", env_file=".env", extra="ignore", env_nested_delimiter="__")
 
     service_name: str = "demo-generator"
     http_port: int = 8010

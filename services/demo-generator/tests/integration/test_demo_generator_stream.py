@@ -10,7 +10,11 @@ pytestmark = pytest.mark.integration
 
 async def test_demo_generator_publishes_its_stream_to_the_real_broker(kafka_bootstrap, topic_namespace):
     settings = DemoSettings(
-        kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_namespace.prefix, rate=500, total=40, seed=3,
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_namespace.prefix,
+        rate=500,
+        total=40,
+        seed=3,
         progress_interval=60,
     )
     app = create_app(settings, known=[])

@@ -31,8 +31,14 @@ SOURCES = [
     ("partner", 0.05),
     ("reactivation", 0.05),
 ]
-TZ_BY_COUNTRY = {"NO": "Europe/Oslo", "DE": "Europe/Berlin", "FR": "Europe/Paris", "NL": "Europe/Amsterdam",
-                 "GB": "Europe/London", "IE": "Europe/Dublin"}
+TZ_BY_COUNTRY = {
+    "NO": "Europe/Oslo",
+    "DE": "Europe/Berlin",
+    "FR": "Europe/Paris",
+    "NL": "Europe/Amsterdam",
+    "GB": "Europe/London",
+    "IE": "Europe/Dublin",
+}
 
 
 @dataclass(frozen=True)
@@ -93,9 +99,14 @@ class LeadFactory:
         who = self.rng.random()
         if self.known and who < 0.30:
             c = self.rng.choice(self.known)
-            person = {"first_name": c.first_name, "last_name": c.last_name, "email": c.email,
-                      "phone": c.phone, "job_title": self.rng.choice(TITLES)}
-            company = {"name": c.company, "country": c.country}
+            person: dict[str, str | None] = {
+                "first_name": c.first_name,
+                "last_name": c.last_name,
+                "email": c.email,
+                "phone": c.phone,
+                "job_title": self.rng.choice(TITLES),
+            }
+            company: dict[str, str | int | None] = {"name": c.company, "country": c.country}
             label = f"{source} from a known contact at {c.company}"
         else:
             name, domain, country, phone_fmt, lang, industry, size = self.rng.choice(NEW_COMPANIES)
@@ -110,30 +121,45 @@ class LeadFactory:
                 "job_title": self.rng.choice(TITLES),
                 "language": lang,
             }
-            company = {"name": name, "website": f"https://www.{domain}", "country": country,
-                       "industry": industry, "employees": size}
+            company = {
+                "name": name,
+                "website": f"https://www.{domain}",
+                "country": country,
+                "industry": industry,
+                "employees": size,
+            }
             label = f"{source} from new prospect at {name}"
         payload: dict[str, Any] = {
             "event_id": event_id,
             "lead_id": lead_id,
             "occurred_at": now.isoformat(),
-            "source": {"system": "demo-" + source.replace("_", "-"),
-                       "campaign": {"utm_source": self.rng.choice(["google", "linkedin", "newsletter", "event"]),
-                                    "utm_campaign": "demo-2026"}},
+            "source": {
+                "system": "demo-" + source.replace("_", "-"),
+                "campaign": {
+                    "utm_source": self.rng.choice(["google", "linkedin", "newsletter", "event"]),
+                    "utm_campaign": "demo-2026",
+                },
+            },
             "lead_source": source,
             "person": person,
             "company": company,
             "consent": {"may_call": self.rng.random() > 0.05, "may_email": self.rng.random() > 0.1},
-            "engagement": {"page_views": self.rng.randint(0, 40), "visits": self.rng.randint(0, 8),
-                           "time_on_site_seconds": round(self.rng.uniform(0, 1800), 1),
-                           "content_downloads": self.rng.randint(0, 3)},
+            "engagement": {
+                "page_views": self.rng.randint(0, 40),
+                "visits": self.rng.randint(0, 8),
+                "time_on_site_seconds": round(self.rng.uniform(0, 1800), 1),
+                "content_downloads": self.rng.randint(0, 3),
+            },
         }
         if source == "callback_request":
             tz = TZ_BY_COUNTRY.get(str(company.get("country") or "GB"), "Europe/London")
             local_now = now.astimezone(ZoneInfo(tz))
             start = (local_now + timedelta(minutes=self.rng.choice([20, 45, 90, 180]))).replace(second=0, microsecond=0)
-            payload["callback"] = {"start": start.isoformat(), "end": (start + timedelta(minutes=30)).isoformat(),
-                                   "timezone": tz}
+            payload["callback"] = {
+                "start": start.isoformat(),
+                "end": (start + timedelta(minutes=30)).isoformat(),
+                "timezone": tz,
+            }
             payload["message"] = "Please call me back about pricing."
         return payload, label
 
@@ -149,12 +175,25 @@ class LeadFactory:
             nested: Any = {"leaf": True}
             for _ in range(40):
                 nested = {"child": nested}
-            value = json.dumps({"event_id": event_id, "occurred_at": now.isoformat(), "source": {"system": "demo"},
-                                "person": {"email": "deep@nested.example"}, "original": nested}).encode()
+            value = json.dumps(
+                {
+                    "event_id": event_id,
+                    "occurred_at": now.isoformat(),
+                    "source": {"system": "demo"},
+                    "person": {"email": "deep@nested.example"},
+                    "original": nested,
+                }
+            ).encode()
             label = "bad: nested too deep"
         elif choice == 2:
-            value = json.dumps({"event_id": event_id, "occurred_at": now.isoformat(), "source": {"system": "demo"},
-                                "person": {"email": "long@name.example", "last_name": "X" * 500}}).encode()
+            value = json.dumps(
+                {
+                    "event_id": event_id,
+                    "occurred_at": now.isoformat(),
+                    "source": {"system": "demo"},
+                    "person": {"email": "long@name.example", "last_name": "X" * 500},
+                }
+            ).encode()
             label = "bad: string too long"
         else:
             value = json.dumps({"event_id": event_id, "occurred_at": "yesterday", "source": "web"}).encode()
