@@ -21,7 +21,7 @@ from leadflow_platform.service import Lifecycle, build_http_app
 from leadflow_platform.topics_admin import ensure_topics, load_topics
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leadflow_ops import handlers, metrics
+from leadflow_ops import handlers, metrics, service
 from leadflow_ops.adapters.kafka_lag import KafkaOffsetSource, OffsetSource, PipelineMonitor
 from leadflow_ops.adapters.org_probe import BudgetProbe
 from leadflow_ops.adapters.repository import OpsRepository
@@ -49,7 +49,7 @@ def create_app(
     repo = OpsRepository(engine)
     feed = NowFeed(repo)
 
-    consumer = handlers.OpsConsumer(repo, settings.topic_prefix)
+    consumer = service.OpsConsumer(repo, settings.topic_prefix)
     runtime = handlers.register(broker, settings, consumer, clock)
 
     monitor: PipelineMonitor | None = None
