@@ -35,9 +35,18 @@ def create_app(
     engine = create_engine(settings.database_url)
     store = PlanStore(engine)
     port = salesforce or SimpleSalesforceSimulator(settings.salesforce, rep_passwords=settings.rep_passwords)
-    sim = Simulator(port, store, clock, behaviour, time_scale=sim_time_scale(settings), seed=settings.seed,
-                    rep_roles=settings.rep_roles, rep_usernames=settings.rep_usernames,
-                    poll_interval=settings.poll_interval_seconds, error_backoff=settings.error_backoff_seconds)
+    sim = Simulator(
+        port,
+        store,
+        clock,
+        behaviour,
+        time_scale=sim_time_scale(settings),
+        seed=settings.seed,
+        rep_roles=settings.rep_roles,
+        rep_usernames=settings.rep_usernames,
+        poll_interval=settings.poll_interval_seconds,
+        error_backoff=settings.error_backoff_seconds,
+    )
 
     async def dispose() -> None:
         await engine.dispose()
@@ -57,8 +66,15 @@ def create_app(
     @app.get("/v1/stats", include_in_schema=False)
     async def stats() -> dict[str, object]:
         s = sim.stats
-        return {"reps": len(sim.reps), "planned": s.planned, "calls": s.calls, "status_changes": s.status_changes,
-                "cancelled": s.cancelled, "by_outcome": s.by_outcome, "time_scale": sim.time_scale}
+        return {
+            "reps": len(sim.reps),
+            "planned": s.planned,
+            "calls": s.calls,
+            "status_changes": s.status_changes,
+            "cancelled": s.cancelled,
+            "by_outcome": s.by_outcome,
+            "time_scale": sim.time_scale,
+        }
 
     app.state.simulator = sim
     app.state.store = store

@@ -23,8 +23,10 @@ class TelesalesSimSettings(ServiceSettings):
         description="Reads go through this user; each rep logs in with its own username (same password and "
         "token in the emulator, or rep_passwords).",
     )
-    rep_roles: list[str] = Field(default_factory=lambda: ["Seller", "Team Leader", "Key Account Manager"],
-                                 description="Active users with these User.Role_Name__c are simulated.")
+    rep_roles: list[str] = Field(
+        default_factory=lambda: ["Seller", "Team Leader", "Key Account Manager"],
+        description="Active users with these User.Role_Name__c are simulated.",
+    )
     rep_usernames: list[str] = Field(default_factory=list, description="Simulate exactly these users instead.")
     rep_passwords: dict[str, SecretStr] = Field(default_factory=dict, description="username → password (real org)")
     time_scale: float = Field(default=60.0, gt=0, description="Simulated seconds per real second (60: a minute/s).")

@@ -38,9 +38,20 @@ class SimStats:
 
 
 class Simulator:
-    def __init__(self, port: SimulatorPort, store: PlanStore, clock: Clock, behaviour: Behaviour, *,
-                 time_scale: float, seed: int, rep_roles: list[str], rep_usernames: list[str],
-                 poll_interval: float = 2.0, error_backoff: float = 5.0) -> None:
+    def __init__(
+        self,
+        port: SimulatorPort,
+        store: PlanStore,
+        clock: Clock,
+        behaviour: Behaviour,
+        *,
+        time_scale: float,
+        seed: int,
+        rep_roles: list[str],
+        rep_usernames: list[str],
+        poll_interval: float = 2.0,
+        error_backoff: float = 5.0,
+    ) -> None:
         self.port = port
         self.store = store
         self.clock = clock
@@ -65,8 +76,13 @@ class Simulator:
         self.disqualified_status = pick_status(self.behaviour.disqualified_statuses, available)
         self.plans = await self.store.load()
         self.started = True
-        log.info("simulation_started", reps=len(self.reps), qualified_status=self.qualified_status,
-                 disqualified_status=self.disqualified_status, time_scale=self.time_scale)
+        log.info(
+            "simulation_started",
+            reps=len(self.reps),
+            qualified_status=self.qualified_status,
+            disqualified_status=self.disqualified_status,
+            time_scale=self.time_scale,
+        )
 
     async def run(self) -> None:
         while True:
@@ -99,8 +115,9 @@ class Simulator:
                 log.info("plan_cancelled", lead_id=lead_id, reason="left the rep's queue")
                 continue
             for action in due_actions(sp.plan, sp.done, sp.seen_at, now, self.time_scale):
-                await self._do(self.reps[sp.plan.owner_id], lead_id, action.kind, action.disposition,
-                               action.call_seconds or 0)
+                await self._do(
+                    self.reps[sp.plan.owner_id], lead_id, action.kind, action.disposition, action.call_seconds or 0
+                )
                 sp.done += 1
                 if sp.done == len(sp.plan.actions):
                     sp.state = "finished"
@@ -118,18 +135,21 @@ class Simulator:
         self.stats.planned += 1
         outcome = plan.reason.rsplit("; ", 1)[-1]
         self.stats.by_outcome[outcome] = self.stats.by_outcome.get(outcome, 0) + 1
-        log.info("lead_planned", lead_id=q.lead_id, owner_id=q.owner_id, reason=plan.reason,
-                 actions=len(plan.actions))
+        log.info("lead_planned", lead_id=q.lead_id, owner_id=q.owner_id, reason=plan.reason, actions=len(plan.actions))
 
     async def _do(self, rep: Rep, lead_id: str, kind: ActionKind, disposition: str | None, seconds: int) -> None:
         if kind is ActionKind.CALL:
-            task_id = await self.port.log_call(rep, lead_id, disposition or "Connected", seconds,
-                                               self.clock.now().date())
+            task_id = await self.port.log_call(
+                rep, lead_id, disposition or "Connected", seconds, self.clock.now().date()
+            )
             self.stats.calls += 1
             log.info("call_logged", lead_id=lead_id, rep_id=rep.user_id, task_id=task_id, disposition=disposition)
             return
-        status = {ActionKind.WORKING: WORKING_STATUS, ActionKind.QUALIFY: self.qualified_status,
-                  ActionKind.DISQUALIFY: self.disqualified_status}[kind]
+        status = {
+            ActionKind.WORKING: WORKING_STATUS,
+            ActionKind.QUALIFY: self.qualified_status,
+            ActionKind.DISQUALIFY: self.disqualified_status,
+        }[kind]
         await self.port.set_status(rep, lead_id, status)
         self.stats.status_changes += 1
         log.info("lead_status_set", lead_id=lead_id, rep_id=rep.user_id, status=status, action=kind.value)

@@ -19,8 +19,11 @@ def tsim_emulator() -> Iterator[EmulatorHandle]:
 
 @pytest.fixture
 def sim_reps() -> dict[str, str]:
-    return {"seller": mint("005", 801, pod="TS"), "leader": mint("005", 802, pod="TS"),
-            "finance": mint("005", 803, pod="TS")}
+    return {
+        "seller": mint("005", 801, pod="TS"),
+        "leader": mint("005", 802, pod="TS"),
+        "finance": mint("005", 803, pod="TS"),
+    }
 
 
 @pytest.fixture
@@ -32,10 +35,16 @@ def emu(tsim_emulator: EmulatorHandle, sim_reps: dict[str, str]) -> EmulatorHand
         (sim_reps["leader"], "sim.leader@leadflow-test.example", "Team Leader"),
         (sim_reps["finance"], "sim.finance@leadflow-test.example", "Finance"),
     ]
-    tsim_emulator.seed({"records": {"User": [
-        {"Id": uid, "Username": name, "LastName": role, "IsActive": True, "Role_Name__c": role}
-        for uid, name, role in users
-    ]}})
+    tsim_emulator.seed(
+        {
+            "records": {
+                "User": [
+                    {"Id": uid, "Username": name, "LastName": role, "IsActive": True, "Role_Name__c": role}
+                    for uid, name, role in users
+                ]
+            }
+        }
+    )
     return tsim_emulator
 
 

@@ -16,18 +16,27 @@ from leadflow_telesales_sim.settings import TelesalesSimSettings
 
 pytestmark = pytest.mark.integration
 
-ALWAYS_QUALIFY = {"ignore_probability": 0, "quick_probability": 1, "quick_first_touch_minutes": [1, 1],
-                  "connect_probability": 1, "qualify_probability": 1, "disqualify_probability": 0,
-                  "decide_after_minutes": [5, 5]}
+ALWAYS_QUALIFY = {
+    "ignore_probability": 0,
+    "quick_probability": 1,
+    "quick_first_touch_minutes": [1, 1],
+    "connect_probability": 1,
+    "qualify_probability": 1,
+    "disqualify_probability": 0,
+    "decide_after_minutes": [5, 5],
+}
 
 
-async def test_rep_works_lead_as_itself_and_the_feed_sees_rep_changes(emu, integration_sf, sim_reps, sqlite_url,
-                                                                     tmp_path):
+async def test_rep_works_lead_as_itself_and_the_feed_sees_rep_changes(
+    emu, integration_sf, sim_reps, sqlite_url, tmp_path
+):
     seller = sim_reps["seller"]
-    lead = integration_sf.Lead.create({"LastName": "Koch", "Company": "Alpen GmbH", "Leadflow_Id__c": "lf-sim-1",
-                                       "OwnerId": seller})["id"]
-    other = integration_sf.Lead.create({"LastName": "Lambert", "Company": "Delta NV", "Leadflow_Id__c": "lf-sim-2",
-                                        "OwnerId": sim_reps["finance"]})["id"]  # not a simulated rep's lead
+    lead = integration_sf.Lead.create(
+        {"LastName": "Koch", "Company": "Alpen GmbH", "Leadflow_Id__c": "lf-sim-1", "OwnerId": seller}
+    )["id"]
+    other = integration_sf.Lead.create(
+        {"LastName": "Lambert", "Company": "Delta NV", "Leadflow_Id__c": "lf-sim-2", "OwnerId": sim_reps["finance"]}
+    )["id"]  # not a simulated rep's lead
     # crm-changes, as it runs in production (its own DB and gateway), collecting what it would publish
     published = []
 
@@ -37,15 +46,28 @@ async def test_rep_works_lead_as_itself_and_the_feed_sees_rep_changes(emu, integ
     feed_engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'feed.db'}")
     feed_repo = Repository(feed_engine)
     await feed_repo.create_tables()
-    feed = ChangeFeed(FeedConfig(objects=DEFAULT_OBJECTS, poll_interval=0.1, overlap=timedelta(seconds=1),
-                                 start_from="beginning", lease_name="feed", lease_ttl=10, holder="t"),
-                      feed_repo, SimpleSalesforceGateway(emu.salesforce_settings()), collect, SystemClock())
+    feed = ChangeFeed(
+        FeedConfig(
+            objects=DEFAULT_OBJECTS,
+            poll_interval=0.1,
+            overlap=timedelta(seconds=1),
+            start_from="beginning",
+            lease_name="feed",
+            lease_ttl=10,
+            holder="t",
+        ),
+        feed_repo,
+        SimpleSalesforceGateway(emu.salesforce_settings()),
+        collect,
+        SystemClock(),
+    )
     await feed.step()  # leadflow's own lead creations: echoes
     assert published == []
 
     clock = FakeClock()
-    settings = TelesalesSimSettings(database_url=sqlite_url, salesforce=emu.salesforce_settings(), time_scale=60,
-                                    behaviour=ALWAYS_QUALIFY)
+    settings = TelesalesSimSettings(
+        database_url=sqlite_url, salesforce=emu.salesforce_settings(), time_scale=60, behaviour=ALWAYS_QUALIFY
+    )
     app = create_app(settings, clock=clock, run_simulation=False)
     async with app.router.lifespan_context(app):
         sim = app.state.simulator
@@ -57,8 +79,9 @@ async def test_rep_works_lead_as_itself_and_the_feed_sees_rep_changes(emu, integ
         clock.advance(1.5)  # one simulated minute and a half at 60x
         await sim.tick()
         assert (sim.stats.calls, sim.stats.status_changes) == (1, 1)
-        task = integration_sf.query(f"SELECT Id, WhoId, TaskSubtype, Status, CreatedById, CallDisposition "
-                                    f"FROM Task WHERE WhoId = '{lead}'")["records"]
+        task = integration_sf.query(
+            f"SELECT Id, WhoId, TaskSubtype, Status, CreatedById, CallDisposition FROM Task WHERE WhoId = '{lead}'"
+        )["records"]
         assert len(task) == 1
         assert (task[0]["TaskSubtype"], task[0]["Status"], task[0]["CreatedById"]) == ("Call", "Completed", seller)
         rec = integration_sf.Lead.get(lead)
@@ -75,8 +98,13 @@ async def test_rep_works_lead_as_itself_and_the_feed_sees_rep_changes(emu, integ
     assert integration_sf.Lead.get(other)["Status"] == "Open - Not Contacted"
     assert feed.totals.echoes == 6  # the org's 4 users and leadflow's 2 leads: all written by the integration user
     by = sorted((e.object, e.change_type.value, e.changed_by, e.lead_id) for e in published)
-    assert by == [("Lead", "updated", seller, "lf-sim-1"), ("Lead", "updated", seller, "lf-sim-1"),
-                  ("Task", "created", seller, "lf-sim-1")]
+    assert by == [
+        ("Lead", "updated", seller, "lf-sim-1"),
+        ("Lead", "updated", seller, "lf-sim-1"),
+        ("Task", "created", seller, "lf-sim-1"),
+    ]
     statuses = [next(c for c in e.changed_fields if c.field == "Status") for e in published if e.object == "Lead"]
-    assert [(c.old, c.new) for c in statuses] == [("Open - Not Contacted", "Working - Contacted"),
-                                                  ("Working - Contacted", "Closed - Converted")]
+    assert [(c.old, c.new) for c in statuses] == [
+        ("Open - Not Contacted", "Working - Contacted"),
+        ("Working - Contacted", "Closed - Converted"),
+    ]

@@ -32,8 +32,15 @@ def test_same_seed_same_plan_other_seed_or_owner_other_draws():
 
 
 def test_behaviour_probabilities_hold_over_many_leads():
-    b = load_behaviour(overrides={"ignore_probability": 0.1, "quick_probability": 0.5, "connect_probability": 1.0,
-                                  "qualify_probability": 0.4, "disqualify_probability": 0.3})
+    b = load_behaviour(
+        overrides={
+            "ignore_probability": 0.1,
+            "quick_probability": 0.5,
+            "connect_probability": 1.0,
+            "qualify_probability": 0.4,
+            "disqualify_probability": 0.3,
+        }
+    )
     plans = [plan_lead(f"00Q{i}", "005A", b, lead_rng(1, f"00Q{i}", "005A")) for i in range(4000)]
     ignored = sum(p.reason == "ignored" for p in plans)
     worked = [p for p in plans if p.actions]
@@ -63,9 +70,17 @@ def test_unanswered_first_call_is_followed_by_a_call_back():
 
 
 def test_time_scale_and_due_actions_with_a_fake_clock():
-    b = load_behaviour(overrides={"ignore_probability": 0, "quick_probability": 1, "quick_first_touch_minutes": [2, 2],
-                                  "connect_probability": 1, "qualify_probability": 1, "disqualify_probability": 0,
-                                  "decide_after_minutes": [10, 10]})
+    b = load_behaviour(
+        overrides={
+            "ignore_probability": 0,
+            "quick_probability": 1,
+            "quick_first_touch_minutes": [2, 2],
+            "connect_probability": 1,
+            "qualify_probability": 1,
+            "disqualify_probability": 0,
+            "decide_after_minutes": [10, 10],
+        }
+    )
     p = plan_lead("00Q1", "005A", b, lead_rng(1, "00Q1", "005A"))
     assert real_delay(2, 60) == timedelta(seconds=2) and real_delay(2, 1) == timedelta(minutes=2)
     assert due_actions(p, 0, T0, T0 + timedelta(seconds=1.9), 60) == []
@@ -74,7 +89,10 @@ def test_time_scale_and_due_actions_with_a_fake_clock():
     assert due_actions(p, 2, T0, T0 + timedelta(seconds=11.9), 60) == []
     assert [a.kind for a in due_actions(p, 2, T0, T0 + timedelta(seconds=12), 60)] == [ActionKind.QUALIFY]
     assert [a.kind for a in due_actions(p, 0, T0, T0 + timedelta(minutes=12), 1)] == [
-        ActionKind.CALL, ActionKind.WORKING, ActionKind.QUALIFY]
+        ActionKind.CALL,
+        ActionKind.WORKING,
+        ActionKind.QUALIFY,
+    ]
     assert Plan.from_json(p.to_json()) == p
 
 

@@ -14,9 +14,15 @@ from leadflow_telesales_sim.simulator import Simulator
 
 pytestmark = pytest.mark.unit
 
-QUICK_QUALIFY = {"ignore_probability": 0, "quick_probability": 1, "quick_first_touch_minutes": [1, 1],
-                 "connect_probability": 1, "qualify_probability": 1, "disqualify_probability": 0,
-                 "decide_after_minutes": [4, 4]}
+QUICK_QUALIFY = {
+    "ignore_probability": 0,
+    "quick_probability": 1,
+    "quick_first_touch_minutes": [1, 1],
+    "connect_probability": 1,
+    "qualify_probability": 1,
+    "disqualify_probability": 0,
+    "decide_after_minutes": [4, 4],
+}
 
 
 class FakeOrg:
@@ -33,8 +39,11 @@ class FakeOrg:
         return {"Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"}
 
     async def queued_leads(self, owner_ids, statuses):
-        return [QueuedLead(k, v["owner"], v["status"]) for k, v in sorted(self.leads.items())
-                if v["owner"] in owner_ids and v["status"] in statuses]
+        return [
+            QueuedLead(k, v["owner"], v["status"])
+            for k, v in sorted(self.leads.items())
+            if v["owner"] in owner_ids and v["status"] in statuses
+        ]
 
     async def log_call(self, rep, lead_id, disposition, seconds, day: date):
         self.writes.append(("call", rep.user_id, lead_id, disposition))
@@ -55,8 +64,16 @@ async def store(sqlite_url):
 
 
 def make(org, store, clock, **overrides):
-    return Simulator(org, store, clock, load_behaviour(overrides={**QUICK_QUALIFY, **overrides}), time_scale=60,
-                     seed=1, rep_roles=["Seller"], rep_usernames=[])
+    return Simulator(
+        org,
+        store,
+        clock,
+        load_behaviour(overrides={**QUICK_QUALIFY, **overrides}),
+        time_scale=60,
+        seed=1,
+        rep_roles=["Seller"],
+        rep_usernames=[],
+    )
 
 
 async def test_rep_calls_then_qualifies_as_itself_on_the_simulated_schedule(store):

@@ -14,7 +14,8 @@ from leadflow_telesales_sim.domain.model import Plan
 
 metadata = MetaData()
 plans = Table(
-    "tsim_plans", metadata,
+    "tsim_plans",
+    metadata,
     Column("lead_id", String(18), primary_key=True),
     Column("owner_id", String(18), nullable=False),
     Column("seen_at", String(40), nullable=False),
@@ -43,15 +44,28 @@ class PlanStore:
     async def load(self) -> dict[str, StoredPlan]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(plans))).all()
-        return {r.lead_id: StoredPlan(Plan.from_json(json.loads(r.plan)), datetime.fromisoformat(r.seen_at), r.done,
-                                      r.state) for r in rows}
+        return {
+            r.lead_id: StoredPlan(
+                Plan.from_json(json.loads(r.plan)), datetime.fromisoformat(r.seen_at), r.done, r.state
+            )
+            for r in rows
+        }
 
     async def save(self, sp: StoredPlan) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(upsert(conn, plans, ["lead_id"], ["owner_id", "seen_at", "plan", "done", "state"]), [{
-                "lead_id": sp.plan.lead_id, "owner_id": sp.plan.owner_id, "seen_at": sp.seen_at.isoformat(),
-                "plan": json.dumps(sp.plan.to_json()), "done": sp.done, "state": sp.state,
-            }])
+            await conn.execute(
+                upsert(conn, plans, ["lead_id"], ["owner_id", "seen_at", "plan", "done", "state"]),
+                [
+                    {
+                        "lead_id": sp.plan.lead_id,
+                        "owner_id": sp.plan.owner_id,
+                        "seen_at": sp.seen_at.isoformat(),
+                        "plan": json.dumps(sp.plan.to_json()),
+                        "done": sp.done,
+                        "state": sp.state,
+                    }
+                ],
+            )
 
     async def progress(self, lead_id: str, done: int, state: str) -> None:
         async with self.engine.begin() as conn:

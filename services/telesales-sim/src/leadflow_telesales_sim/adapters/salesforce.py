@@ -53,8 +53,13 @@ def _sobject(sf: Salesforce, name: str) -> SFType:
 
 
 class SimpleSalesforceSimulator:
-    def __init__(self, settings: SalesforceSettings, *, rep_passwords: dict[str, SecretStr] | None = None,
-                 factory: Callable[[SalesforceSettings], Salesforce] = connect) -> None:
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        *,
+        rep_passwords: dict[str, SecretStr] | None = None,
+        factory: Callable[[SalesforceSettings], Salesforce] = connect,
+    ) -> None:
         self.settings = settings
         self.rep_passwords = rep_passwords or {}
         self._factory = factory
@@ -89,11 +94,13 @@ class SimpleSalesforceSimulator:
     async def reps(self, roles: list[str], usernames: list[str]) -> list[Rep]:
         sf = await self._reader()
         if usernames:
-            q = format_soql("SELECT Id, Username FROM User WHERE IsActive = true AND Username IN {} ORDER BY Username",
-                            usernames)
+            q = format_soql(
+                "SELECT Id, Username FROM User WHERE IsActive = true AND Username IN {} ORDER BY Username", usernames
+            )
         else:
-            q = format_soql("SELECT Id, Username FROM User WHERE IsActive = true AND Role_Name__c IN {} "
-                            "ORDER BY Username", roles)
+            q = format_soql(
+                "SELECT Id, Username FROM User WHERE IsActive = true AND Role_Name__c IN {} ORDER BY Username", roles
+            )
         rows = await self._call("query", lambda: sf.query_all(q))
         return [Rep(r["Id"], r["Username"]) for r in rows["records"]]
 
@@ -109,16 +116,29 @@ class SimpleSalesforceSimulator:
         if not owner_ids:
             return []
         sf = await self._reader()
-        q = format_soql("SELECT Id, OwnerId, Status FROM Lead WHERE IsConverted = false AND Status IN {} "
-                        "AND OwnerId IN {} ORDER BY CreatedDate, Id", statuses, owner_ids)
+        q = format_soql(
+            "SELECT Id, OwnerId, Status FROM Lead WHERE IsConverted = false AND Status IN {} "
+            "AND OwnerId IN {} ORDER BY CreatedDate, Id",
+            statuses,
+            owner_ids,
+        )
         rows = await self._call("query", lambda: sf.query_all(q))
         return [QueuedLead(r["Id"], r["OwnerId"], r["Status"]) for r in rows["records"]]
 
     async def log_call(self, rep: Rep, lead_id: str, disposition: str, seconds: int, day: date) -> str:
         sf = await self._as(rep)
-        body = {"WhoId": lead_id, "Subject": "Call", "TaskSubtype": "Call", "Status": "Completed",
-                "Priority": "Normal", "CallType": "Outbound", "CallDisposition": disposition,
-                "CallDurationInSeconds": seconds, "ActivityDate": day.isoformat(), "OwnerId": rep.user_id}
+        body = {
+            "WhoId": lead_id,
+            "Subject": "Call",
+            "TaskSubtype": "Call",
+            "Status": "Completed",
+            "Priority": "Normal",
+            "CallType": "Outbound",
+            "CallDisposition": disposition,
+            "CallDurationInSeconds": seconds,
+            "ActivityDate": day.isoformat(),
+            "OwnerId": rep.user_id,
+        }
         res = await self._call("create", lambda: _sobject(sf, "Task").create(body))
         return str(res["id"])
 

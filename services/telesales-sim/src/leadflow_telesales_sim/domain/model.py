@@ -115,13 +115,21 @@ class Plan:
     reason: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"lead_id": self.lead_id, "owner_id": self.owner_id, "reason": self.reason,
-                "actions": [{**asdict(a), "kind": a.kind.value} for a in self.actions]}
+        return {
+            "lead_id": self.lead_id,
+            "owner_id": self.owner_id,
+            "reason": self.reason,
+            "actions": [{**asdict(a), "kind": a.kind.value} for a in self.actions],
+        }
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Plan:
-        return Plan(data["lead_id"], data["owner_id"],
-                    tuple(Action(**{**a, "kind": ActionKind(a["kind"])}) for a in data["actions"]), data["reason"])
+        return Plan(
+            data["lead_id"],
+            data["owner_id"],
+            tuple(Action(**{**a, "kind": ActionKind(a["kind"])}) for a in data["actions"]),
+            data["reason"],
+        )
 
 
 def lead_rng(seed: int, lead_id: str, owner_id: str) -> random.Random:
@@ -138,8 +146,14 @@ def plan_lead(lead_id: str, owner_id: str, behaviour: Behaviour, rng: random.Ran
     touch = "quick first call" if quick else "late first call"
     actions: list[Action] = []
     connected = rng.random() < b.connect_probability
-    actions.append(Action(ActionKind.CALL, t, "Connected" if connected else "No answer",
-                          int(b.call_seconds.draw(rng)) if connected else 0))
+    actions.append(
+        Action(
+            ActionKind.CALL,
+            t,
+            "Connected" if connected else "No answer",
+            int(b.call_seconds.draw(rng)) if connected else 0,
+        )
+    )
     actions.append(Action(ActionKind.WORKING, t))
     if not connected:
         t += b.call_back_after_minutes.draw(rng)
