@@ -158,3 +158,40 @@ async def test_a_backlog_lands_through_bulk_jobs_with_owners_sla_and_callbacks(
     assert synced["bk-0"].task_id and synced["bk-7"].dropped_fields[0].field == "Email"
     assert app.state.writer.stats.bulk_jobs == 2
     await app.state.engine.dispose()
+
+
+async def test_shadow_mode_against_the_org_reads_but_never_writes(emu: EmulatorHandle, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from leadflow_contracts import SlaEventKind
+    from leadflow_crm_sync.service import Incoming
+    from leadflow_crm_sync.testing import sla_event
+
+    settings = CrmSyncSettings(database_url=f"sqlite+aiosqlite:///{tmp_path}/s.db", shadow_mode=True,
+                               salesforce=emu.salesforce_settings(timeout=10.0))
+    app = create_app(settings)
+    await app.state.repo.create_tables()
+    published: list[Any] = []
+
+    async def publish(outputs: list[Any]) -> None:
+        published.extend(ev for _, ev in outputs)
+
+    app.state.service.publish = publish
+    emu.control("DELETE", "requests")
+    before = connect(emu.salesforce_settings()).query("SELECT COUNT() FROM Lead")["totalSize"]
+    emu.control("DELETE", "requests")
+    lead = routed("sh-1", owner_id=SELLER, occurred_at=NOW, callback_at=NOW + timedelta(hours=1))
+    esc = sla_event("sh-1", SlaEventKind.ESCALATED, owner_id=SELLER, step=1, action="notify team leader",
+                    occurred_at=NOW + timedelta(minutes=40))
+    await app.state.service.process([Incoming("routed", lead.to_json_bytes())])
+    await app.state.service.process([Incoming("sla", esc.to_json_bytes())])
+    requests = [(r["method"], r["path"]) for r in emu.requests_log(1000) if r["path"].startswith("/services/")]
+    writes = [r for r in requests if r[0] in ("POST", "PATCH", "PUT", "DELETE") and "/Soap/" not in r[1]]
+    assert writes == [], "shadow mode wrote to Salesforce"
+    assert any("/query" in p for _, p in requests), "the team leader was read from the org"
+    assert connect(emu.salesforce_settings()).query("SELECT COUNT() FROM Lead")["totalSize"] == before
+    assert [(e.operation.value, e.shadow) for e in published] == [("created", True), ("sla_status", True)]
+    assert published[0].task_id and published[1].task_id
+    shown = app.state.shadow.status()
+    assert shown["writes_not_sent"]["upsert:Lead"] == 1 and shown["writes_not_sent"]["upsert:Task"] == 2
+    await app.state.engine.dispose()
