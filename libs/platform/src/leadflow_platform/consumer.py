@@ -63,9 +63,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from aiokafka.errors import KafkaError
+from faststream.exceptions import FastStreamException
 from leadflow_contracts import DeadLetter, Event
 from leadflow_contracts.topics import LEADS_DEADLETTER as DEADLETTER_TOPIC
 from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
 
 from leadflow_platform.broker import DEFAULT_ACK_POLICY
 from leadflow_platform.clock import Clock, SystemClock
@@ -85,9 +88,6 @@ log = get_logger("leadflow_platform.consumer")
 
 E = TypeVar("E", bound=Event)
 
-BATCH_FAILURES = CONSUMER_BATCH_FAILURES
-DEAD_LETTERED = RECORDS_DEAD_LETTERED
-
 PROCESSING_ERROR = "processing_error"
 INVALID_EVENT = "invalid_event"
 
@@ -100,31 +100,26 @@ class InfrastructureError(Exception):
     """Raise (or subclass) for an error a retry can fix: the batch is backed off and read again."""
 
 
-def _infrastructure_types() -> tuple[type[BaseException], ...]:
-    found: list[type[BaseException]] = [InfrastructureError, OSError, asyncio.TimeoutError, sqlite3.OperationalError]
-    try:
-        from aiokafka.errors import KafkaError
-
-        found.append(KafkaError)
-    except ImportError:  # pragma: no cover - aiokafka is a dependency of faststream[kafka]
-        pass
-    try:
-        from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
-        from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-        found += [OperationalError, InterfaceError, DisconnectionError, PoolTimeout]
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from faststream.exceptions import FastStreamException
-
-        found.append(FastStreamException)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(found)
+_INFRA: tuple[type[BaseException], ...] = (
+    InfrastructureError,
+    OSError,  # ConnectionError, TimeoutError, socket and file errors
+    asyncio.TimeoutError,
+    sqlite3.OperationalError,  # "database is locked"
+    KafkaError,
+    FastStreamException,
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # connection pool exhausted
+)
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock: run it again
 
 
-_INFRA = _infrastructure_types()
+def _transient_database_error(exc: BaseException) -> bool:
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return bool(exc.connection_invalidated) or code in _RETRYABLE_SQLSTATES
 
 
 def is_infrastructure_error(exc: BaseException) -> bool:
@@ -137,7 +132,7 @@ def is_infrastructure_error(exc: BaseException) -> bool:
     while current is not None and id(current) not in seen:
         if isinstance(current, DomainError):
             return False
-        if isinstance(current, _INFRA):
+        if isinstance(current, _INFRA) or _transient_database_error(current):
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__
@@ -413,7 +408,7 @@ class ConsumerRuntime:
         await self.publisher.publish_all(messages)
         for d in letters:
             self.dead_lettered += 1
-            DEAD_LETTERED.labels(self.service, d.topic, d.reason).inc()
+            RECORDS_DEAD_LETTERED.labels(self.service, d.topic, d.reason).inc()
             EVENTS_FAILED.labels(self.service, d.topic, d.reason).inc()
             if d.reason != PROCESSING_ERROR:
                 log.warning(
@@ -430,7 +425,7 @@ class ConsumerRuntime:
         assert self.retry is not None
         self.consecutive_failures += 1
         delay = self.retry.delay(self.consecutive_failures)
-        BATCH_FAILURES.labels(self.service, self.name, type(exc).__name__).inc()
+        CONSUMER_BATCH_FAILURES.labels(self.service, self.name, type(exc).__name__).inc()
         partitions = sorted({f"{r.topic}/{r.partition}" for r in records})
         log.error(
             "consumer_batch_failed",

@@ -247,3 +247,21 @@ async def test_raw_topics_are_handed_over_unparsed_and_a_failing_raw_record_is_i
         "processing_error",
         b"boom",
     )
+
+
+def test_database_errors_are_classified_by_what_a_retry_can_fix():
+    import sqlite3
+
+    from sqlalchemy import exc as sa_exc
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    class UniqueViolation(Exception):
+        sqlstate = "23505"
+
+    locked = sa_exc.OperationalError("UPDATE t", {}, sqlite3.OperationalError("database is locked"))
+    assert is_infrastructure_error(locked)
+    assert is_infrastructure_error(sa_exc.DBAPIError("UPDATE t", {}, Deadlock()))
+    assert is_infrastructure_error(sa_exc.DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True))
+    assert not is_infrastructure_error(sa_exc.IntegrityError("INSERT", {}, UniqueViolation()))
