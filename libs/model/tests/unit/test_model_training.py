@@ -114,3 +114,60 @@ def test_publish_refuses_a_worse_model_unless_forced(trained_versions, models_di
 def test_too_little_history_is_a_clear_error(small_history, xedu_mapping) -> None:
     with pytest.raises(TrainingError, match="at least 50 leads"):
         train(small_history.subset(list(range(30))), xedu_mapping, TrainConfig())
+
+
+def test_calibration_keeps_ranking_resolution_and_is_chosen_by_cv(written) -> None:
+    outcome, _ = written
+    m = outcome.trained.metrics
+    table = {r["method"]: r for r in m["calibration_cv"]}
+    assert set(table) == {"sigmoid", "isotonic"}
+    sig, iso = table["sigmoid"], table["isotonic"]
+    iso_better = iso["cv_brier"] < sig["cv_brier"] - 0.001 and iso["cv_pr_auc"] >= sig["cv_pr_auc"] - 0.002
+    assert m["calibration_method"] == ("isotonic" if iso_better else "sigmoid")
+    # the holdout keeps (nearly) one score per lead when Platt is chosen, not ~50 isotonic steps
+    if m["calibration_method"] == "sigmoid":
+        assert m["holdout"]["distinct_scores"] > 0.8 * m["holdout"]["n"]
+
+
+def test_choose_calibration_prefers_platt_unless_isotonic_is_clearly_better() -> None:
+    from leadflow_model.train import choose_calibration
+
+    rng = np.random.default_rng(3)
+    s = rng.uniform(0.02, 0.98, 4000)
+    y_platt = (rng.uniform(size=s.size) < s).astype(int)  # already calibrated: nothing for isotonic to gain
+    method, rows = choose_calibration(s, y_platt, TrainConfig())
+    assert method == "sigmoid" and {r["method"] for r in rows} == {"sigmoid", "isotonic"}
+    assert TrainConfig(calibration="isotonic").calibration == "isotonic"
+    forced, _ = choose_calibration(s, y_platt, TrainConfig(calibration="isotonic"))
+    assert forced == "isotonic"
+
+
+def test_bootstrap_intervals_hold_the_point_estimate_and_pair_the_resamples() -> None:
+    from leadflow_model.train import bootstrap
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 600)
+    good = np.clip(y * 0.6 + rng.uniform(0, 0.4, y.size), 0, 1)
+    noise = rng.uniform(size=y.size)
+    out = bootstrap(y, {"good": good, "noise": noise}, n=200, seed=1, reference="good")
+    lo, hi = out["models"]["good"]["roc_auc"]
+    from sklearn.metrics import roc_auc_score
+
+    assert lo <= roc_auc_score(y, good) <= hi
+    diff = out["paired_difference"]["noise"]["roc_auc"]
+    assert diff["share_better"] == 1.0 and diff["ci"][0] > 0.3
+
+
+def test_baselines_are_fitted_on_the_same_split_and_reported(small_history, xedu_mapping) -> None:
+    cfg = TrainConfig(cv_folds=3, param_grid=({"max_iter": 40},), bootstrap=50, refit_on_all=False)
+    t = train(small_history, xedu_mapping, cfg)
+    assert set(t.baselines) == {
+        "untuned HistGradientBoosting",
+        "untuned GradientBoosting",
+        "one-hot logistic regression",
+    }
+    for name, p in t.baselines.items():
+        assert len(p) == len(t.holdout_labels)
+        assert t.metrics["baselines"][name]["roc_auc"] > 0.7
+        assert name in t.metrics["bootstrap"]["paired_difference"]
+    assert t.model is t.validated_model  # no refit asked: the published model is the validated one
