@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -64,7 +64,7 @@ def _publisher(broker: KafkaBroker, settings: CrmSyncSettings) -> Callable[[list
 
 
 def _drain_loop(settings: CrmSyncSettings, service: SyncService, lock: SharedExclusiveLock
-                ) -> Callable[[], Awaitable[None]]:
+                ) -> Callable[[], Coroutine[Any, Any, None]]:
     async def drain_loop() -> None:
         while True:
             await asyncio.sleep(settings.deferred_interval_seconds)

@@ -85,7 +85,7 @@ class Fault:
 @dataclass
 class FaultBook:
     faults: list[Fault] = field(default_factory=list)
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def add(self, spec: FaultSpec) -> Fault:
         if spec.kind not in FAULT_KINDS:
