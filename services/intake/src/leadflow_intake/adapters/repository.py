@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from leadflow_platform.db import check_database, idempotency_metadata, insert_ignore, processed_events
+from leadflow_platform.db import check_database, insert_ignore, processed_events
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 ACCEPTED_CONSUMER = "intake"
@@ -38,8 +38,10 @@ class SeenEventsRepository:
         self.engine = engine
 
     async def create_tables(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(idempotency_metadata.create_all)
+        """Bring the database to the newest revision (leadflow_intake/migrations)."""
+        from leadflow_intake.migrations import MIGRATIONS
+
+        await MIGRATIONS.upgrade(self.engine)
 
     async def ping(self) -> bool:
         return await check_database(self.engine)

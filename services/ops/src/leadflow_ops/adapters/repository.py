@@ -100,23 +100,6 @@ def _state_from_row(row: Any) -> L.LeadState:
     return L.LeadState(**d)
 
 
-def _add_missing_columns(sync_conn: Any) -> None:
-    """Columns added to a read model after a database was created are added in place (nullable), so an
-    existing ``var/ops.db`` keeps working; rows written before only lack the new facts."""
-    from sqlalchemy import inspect
-    from sqlalchemy.schema import CreateColumn
-
-    inspector = inspect(sync_conn)
-    for table in t.metadata.sorted_tables:
-        if not inspector.has_table(table.name):
-            continue
-        have = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name not in have and column.nullable:
-                ddl = CreateColumn(column).compile(dialect=sync_conn.dialect)
-                sync_conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
-
-
 _STATE_FIELDS = tuple(f.name for f in fields(L.LeadState))
 
 
@@ -195,12 +178,10 @@ class OpsRepository:
         """Bumped after every committed batch: the live page pushes when it changes."""
 
     async def create_schema(self) -> None:
-        from leadflow_platform.db import idempotency_metadata
+        """Bring the database to the newest revision (leadflow_ops/migrations; older databases are upgraded)."""
+        from leadflow_ops.migrations import MIGRATIONS
 
-        async with self.engine.begin() as conn:
-            await conn.run_sync(idempotency_metadata.create_all)
-            await conn.run_sync(t.metadata.create_all)
-            await conn.run_sync(_add_missing_columns)
+        await MIGRATIONS.upgrade(self.engine)
 
     # --- writes ------------------------------------------------------------------------------------
 

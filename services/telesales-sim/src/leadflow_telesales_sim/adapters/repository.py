@@ -38,8 +38,10 @@ class PlanStore:
         self.engine = engine
 
     async def create_tables(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """Bring the database to the newest revision (leadflow_telesales_sim/migrations)."""
+        from leadflow_telesales_sim.migrations import MIGRATIONS
+
+        await MIGRATIONS.upgrade(self.engine)
 
     async def load(self) -> dict[str, StoredPlan]:
         async with self.engine.connect() as conn:
