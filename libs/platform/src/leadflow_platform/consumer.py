@@ -347,6 +347,24 @@ class ConsumerRuntime:
                 letters.append(dead_letter(self.service, rec, reason, message, now))
         return items, poison, raw, letters
 
+    def reject(self, item: Consumed[Any], reason: str, message: str, now: datetime) -> Outgoing:
+        """A dead letter for a record the use case decided it cannot handle (e.g. route: no owner at all),
+        built, logged and counted like the runtime's own; the use case returns it with its outputs."""
+        letter = dead_letter(self.service, item.record, reason, message, now, lead_id=item.lead_id)
+        self.dead_lettered += 1
+        RECORDS_DEAD_LETTERED.labels(self.service, letter.topic, reason).inc()
+        EVENTS_FAILED.labels(self.service, letter.topic, reason).inc()
+        log.warning(
+            "record_dead_lettered",
+            subscriber=self.name,
+            lead_id=letter.lead_id,
+            topic=letter.topic,
+            reason=reason,
+            error=message[:300],
+            dead_letter_id=letter.event_id,
+        )
+        return Outgoing.of(self.deadletter_topic, letter)
+
     async def _run(self, batch: Batch, letters: list[DeadLetter]) -> int:
         """Run the use case on the whole batch; on a non-infrastructure error, isolate the failing records."""
         try:

@@ -9,11 +9,12 @@ harmless: a lead's ``LeadRouted`` always has the same event id.
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+
 from faststream.kafka import KafkaBroker
 from leadflow_contracts import CrmChange, LeadRouted, LeadScored, ReassignRequested, topics
 from leadflow_platform.clock import Clock
 from leadflow_platform.consumer import Batch, BatchPublisher, ConsumerRuntime, Outgoing, subscribe
-from leadflow_platform.kafka_io import dead_letter
 from leadflow_platform.logging import get_logger
 from prometheus_client import Counter
 
@@ -60,13 +61,12 @@ class RouteHandlers:
             result = await self.service.route([item.event for item in leads])
             by_id = {item.event.event_id: item for item in leads}
             out += [Outgoing(self.t_routed, lead_id.encode(), payload) for lead_id, payload in result.published]
-            for event_id, reason in result.failed:
-                item = by_id[event_id]
-                letter = dead_letter(SERVICE, item.record, "no_owner", reason, batch.now, lead_id=item.lead_id)
-                log.warning("lead_not_routed", lead_id=item.lead_id, reason="no_owner", error=reason[:300])
-                out.append(Outgoing.of(self.t_dead, letter))
+            out += [self.runtime.reject(by_id[event_id], "no_owner", reason, batch.now)
+                    for event_id, reason in result.failed]
+            decisions = Tally((r.assignment.policy, r.assignment.owner_type) for r in result.routed)
+            for (policy, owner_type), n in decisions.items():
+                DECISIONS.labels(policy, owner_type).inc(n)
             for routed in result.routed:
-                DECISIONS.labels(routed.assignment.policy, routed.assignment.owner_type).inc()
                 log.debug("lead_routed", lead_id=routed.lead_id, owner_id=routed.assignment.owner_id,
                           owner_type=routed.assignment.owner_type, team=routed.assignment.team,
                           policy=routed.assignment.policy, reason=routed.assignment.reason,
