@@ -57,3 +57,6 @@ async def test_banner_only_on_the_demo_clock(tmp_path: Path, monkeypatch: pytest
     clock, page = await now_page(settings(tmp_path, demo_clock=demo))
     assert isinstance(clock, ScaledClock) and clock.scale == 60
     assert BANNER in page and "60&times; faster" in page and "2026-12-01 08:0" in page
+    # the console's CSP is style-src 'self': an inline style is blocked and logged as a console error
+    assert not re.search(r"<[^>]+\sstyle=", page), "inline style attribute (blocked by the CSP)"
+    assert re.search(r'class="demo-clock"', page)
