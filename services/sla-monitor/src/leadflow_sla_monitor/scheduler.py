@@ -164,8 +164,9 @@ class Scheduler:
             if claimed >= self.batch_size:
                 continue
             self._wake.clear()
+            idle = await self._idle_seconds()  # before the wait's coroutine exists: a stop here leaves none unawaited
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_seconds())
+                await asyncio.wait_for(self._wake.wait(), timeout=idle)
             except TimeoutError:
                 pass
 
