@@ -195,3 +195,54 @@ async def test_shadow_mode_against_the_org_reads_but_never_writes(emu: EmulatorH
     shown = app.state.shadow.status()
     assert shown["writes_not_sent"]["upsert:Lead"] == 1 and shown["writes_not_sent"]["upsert:Task"] == 2
     await app.state.engine.dispose()
+
+
+def _refused_value(field: dict[str, Any]) -> Any:
+    """A value the org refuses for this Lead field (too long, not in a restricted picklist, malformed id…)."""
+    if field["type"] == "email":
+        return "not an e-mail"
+    if field["type"] == "reference":
+        return "not-an-id"
+    if field["type"] == "picklist" and field.get("restricted"):
+        return "Not A Value"
+    if field.get("length"):
+        return "x" * (field["length"] + 1)
+    return None
+
+
+async def test_every_writable_lead_field_salesforce_refuses_costs_only_that_value(emu: EmulatorHandle) -> None:
+    """The class, not the example: each Lead field leadflow writes, refused by the org in turn and all at once."""
+    from leadflow_crm_sync.adapters.simple_salesforce_gateway import SimpleSalesforceGateway
+    from leadflow_crm_sync.domain.fallback import NOTE_FIELDS
+    from leadflow_crm_sync.domain.mapping import lead_fields
+    from leadflow_crm_sync.domain.policy import WriteKind, load_policy
+    from leadflow_crm_sync.domain.writes import RecordWrite
+    from leadflow_crm_sync.writer import BatchWriter, WriterConfig
+
+    schema = json.loads((Path(__file__).parents[3] / "salesforce-emulator" / "schema" / "sobjects.json").read_text())
+    lead_schema = {f["name"]: f for f in schema["objects"]["Lead"]["fields"]}
+    policy = load_policy(None)
+    written = {k: v for k, v in lead_fields(routed("sweep", owner_id=SELLER, occurred_at=NOW), policy).items()
+               if v is not None}
+    refusable = {name: bad for name in written if (bad := _refused_value(lead_schema[name])) is not None}
+    assert {"Email", "OwnerId", "LastName", "Company", "Phone", "Language__c", "Grade__c"} <= set(refusable)
+    placeholders = {("Lead", "LastName"): "[not provided]", ("Lead", "Company"): "[not provided]"}
+    writer = BatchWriter(SimpleSalesforceGateway(emu.salesforce_settings(timeout=10.0)),
+                         WriterConfig(linger_seconds=0.001, placeholders=placeholders))
+    sf: Salesforce = connect(emu.salesforce_settings())
+    cases = [{name: bad} for name, bad in refusable.items()] + [dict(refusable)]
+    writes = [RecordWrite("Lead", "upsert", f"sweep-{i}", {**written, **case}, WriteKind.NEW_LEAD,
+                          ext_field="Leadflow_Id__c") for i, case in enumerate(cases)]
+    results = await writer.write(writes)
+    assert all(getattr(r, "ok", False) for r in results), results
+    for i, case in enumerate(cases):
+        rec = sf.query(f"SELECT {', '.join(sorted({*written, NOTE_FIELDS['Lead']}))} FROM Lead "
+                       f"WHERE Leadflow_Id__c = 'sweep-{i}'")["records"][0]
+        dropped = {d.field for d in results[i].dropped}  # type: ignore[union-attr]
+        assert dropped == set(case), (case, dropped)
+        for name in case:
+            assert str(case[name])[:40] in rec[NOTE_FIELDS["Lead"]]
+            if ("Lead", name) in placeholders:
+                assert rec[name] == "[not provided]"
+        kept = [n for n in written if n not in case and n not in ("SLA_Due__c", "Callback_At__c")]
+        assert all(rec[n] is not None for n in kept), [n for n in kept if rec[n] is None]

@@ -178,3 +178,13 @@ async def test_a_record_that_cannot_be_written_at_all_fails_after_dropping_what_
     assert isinstance(res, SaveResult) and res.outcome is Outcome.FAILED
     assert res.status_code == "DUPLICATES_DETECTED" and [d.field for d in res.dropped] == ["Email"]
     assert len(fake.writes()) == 2 and not fake.table("Lead")
+
+
+def test_the_note_lists_every_refused_field_even_next_to_a_huge_value() -> None:
+    huge = "y" * 40_000
+    write = without_refused(lead(Description=huge, Email="bad@"), refused("STRING_TOO_LONG", "Description"))
+    assert write is not None
+    write = without_refused(write, refused("INVALID_EMAIL_ADDRESS", "Email"))
+    assert write is not None
+    note = write.fields[NOTE]
+    assert len(note) < 32768 and "(40000 characters)" in note and "- Email = bad@ (INVALID_EMAIL_ADDRESS" in note

@@ -51,12 +51,18 @@ def _protected(write: RecordWrite) -> set[str]:
     return keep
 
 
+NOTE_VALUE_MAX = 2000
+"""Characters of one refused value kept in the note, so every refused field is listed (the note is 32,768)."""
+
+
 def note_text(dropped: tuple[Dropped, ...], limit: int = 32768) -> str:
-    """What the rep reads on the record: each refused value and why."""
+    """What the rep reads on the record: each refused value (long ones cut, with their length) and why."""
     lines = ["Values Salesforce refused; leadflow wrote the record without them:"]
     for d in dropped:
         value = d.value if isinstance(d.value, str) else repr(d.value)
-        lines.append(f"- {d.field} = {value} ({d.code}{': ' + d.message if d.message else ''})")
+        if len(value) > NOTE_VALUE_MAX:
+            value = f"{value[:NOTE_VALUE_MAX]}… ({len(value)} characters)"
+        lines.append(f"- {d.field} = {value} ({d.code}{': ' + d.message[:300] if d.message else ''})")
     text = "\n".join(lines)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
