@@ -85,8 +85,10 @@ class Repository:
         self.engine = engine
 
     async def create_tables(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """Bring the database to the newest revision (leadflow_crm_changes/migrations)."""
+        from leadflow_crm_changes.migrations import MIGRATIONS
+
+        await MIGRATIONS.upgrade(self.engine)
 
     # ---- cursors ---------------------------------------------------------------------------------
     async def load_cursors(self) -> dict[str, tuple[datetime | None, datetime | None]]:

@@ -43,8 +43,10 @@ class IdentityClaims:
         self.engine = engine
 
     async def create_tables(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """Bring the database to the newest revision (leadflow_enrich/migrations: mirror and identity claims)."""
+        from leadflow_enrich.migrations import MIGRATIONS
+
+        await MIGRATIONS.upgrade(self.engine)
 
     async def owners(self, conn: AsyncConnection, keys: Iterable[str]) -> dict[str, str]:
         keys = sorted(set(keys))

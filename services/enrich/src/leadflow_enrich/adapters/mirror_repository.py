@@ -122,8 +122,10 @@ class MirrorRepository:
         self.engine = engine
 
     async def create_tables(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """Bring the database to the newest revision (leadflow_enrich/migrations: mirror and identity claims)."""
+        from leadflow_enrich.migrations import MIGRATIONS
+
+        await MIGRATIONS.upgrade(self.engine)
 
     async def upsert(self, conn: AsyncConnection, obj: MirrorObject, records: Sequence[MirrorRecord]) -> None:
         """Insert or update; a row whose stored system_modstamp is newer than the incoming one is kept."""

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from leadflow_platform.db import claim_new_events, create_engine, idempotency_metadata, insert_ignore, is_sqlite, upsert
+from leadflow_platform.db import claim_new_events, create_engine, insert_ignore, is_sqlite, upsert
 from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from leadflow_route.adapters.tables import decisions, lead_owners, metadata, rep_ledger, roster_cache, team_locks
+from leadflow_route.adapters.tables import decisions, lead_owners, rep_ledger, roster_cache, team_locks
 from leadflow_route.domain.ledger import Ledger, RepLoad
 from leadflow_route.domain.roster import Queue, Rep, Roster
 
@@ -126,9 +126,10 @@ class RouteStore:
         self.engine = engine
 
     async def create_schema(self, teams: Iterable[str]) -> None:
+        from leadflow_route.migrations import MIGRATIONS  # the revisions import this module's tables
+
+        await MIGRATIONS.upgrade(self.engine)
         async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            await conn.run_sync(idempotency_metadata.create_all)
             rows = [{"team": t, "version": 0} for t in sorted({*teams, ANY_TEAM})]
             await conn.execute(insert_ignore(conn, team_locks), rows)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from leadflow_platform.db import idempotency_metadata, insert_ignore, is_sqlite, upsert
+from leadflow_platform.db import insert_ignore, is_sqlite, upsert
 from sqlalchemy import (
     Column,
     DateTime,
@@ -176,9 +176,10 @@ class TimerStore:
         self.engine = engine
 
     async def create_tables(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            await conn.run_sync(idempotency_metadata.create_all)
+        """Bring the database to the newest revision (leadflow_sla_monitor/migrations)."""
+        from leadflow_sla_monitor.migrations import MIGRATIONS
+
+        await MIGRATIONS.upgrade(self.engine)
 
     # --- leads ------------------------------------------------------------------------------------
 
