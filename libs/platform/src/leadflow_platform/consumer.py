@@ -351,18 +351,7 @@ class ConsumerRuntime:
         """A dead letter for a record the use case decided it cannot handle (e.g. route: no owner at all),
         built, logged and counted like the runtime's own; the use case returns it with its outputs."""
         letter = dead_letter(self.service, item.record, reason, message, now, lead_id=item.lead_id)
-        self.dead_lettered += 1
-        RECORDS_DEAD_LETTERED.labels(self.service, letter.topic, reason).inc()
-        EVENTS_FAILED.labels(self.service, letter.topic, reason).inc()
-        log.warning(
-            "record_dead_lettered",
-            subscriber=self.name,
-            lead_id=letter.lead_id,
-            topic=letter.topic,
-            reason=reason,
-            error=message[:300],
-            dead_letter_id=letter.event_id,
-        )
+        self._record_letter(letter)
         return Outgoing.of(self.deadletter_topic, letter)
 
     async def _run(self, batch: Batch, letters: list[DeadLetter]) -> int:
@@ -407,37 +396,32 @@ class ConsumerRuntime:
         else:
             record = batch.poison[0].record
         letter = dead_letter(self.service, record, PROCESSING_ERROR, describe(exc), batch.now, lead_id=lead_id)
-        await self._publish([], [letter])
-        log.error(
-            "record_dead_lettered",
-            subscriber=self.name,
-            lead_id=letter.lead_id,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            reason=PROCESSING_ERROR,
-            error=describe(exc),
-            dead_letter_id=letter.event_id,
-            exc_info=exc,
-        )
+        await self._publish([], [letter], exc)
 
-    async def _publish(self, out: list[Outgoing], letters: list[DeadLetter]) -> None:
+    async def _publish(self, out: list[Outgoing], letters: list[DeadLetter], exc: BaseException | None = None) -> None:
         messages = out + [Outgoing.of(self.deadletter_topic, d) for d in letters]
         await self.publisher.publish_all(messages)
         for d in letters:
-            self.dead_lettered += 1
-            RECORDS_DEAD_LETTERED.labels(self.service, d.topic, d.reason).inc()
-            EVENTS_FAILED.labels(self.service, d.topic, d.reason).inc()
-            if d.reason != PROCESSING_ERROR:
-                log.warning(
-                    "record_dead_lettered",
-                    subscriber=self.name,
-                    lead_id=d.lead_id,
-                    topic=d.topic,
-                    reason=d.reason,
-                    error=d.message[:300],
-                    dead_letter_id=d.event_id,
-                )
+            self._record_letter(d, exc)
+
+    def _record_letter(self, d: DeadLetter, exc: BaseException | None = None) -> None:
+        """Count and log one dead letter: ERROR with the traceback for a record that failed twice, else WARNING."""
+        self.dead_lettered += 1
+        RECORDS_DEAD_LETTERED.labels(self.service, d.topic, d.reason).inc()
+        EVENTS_FAILED.labels(self.service, d.topic, d.reason).inc()
+        emit = log.error if exc is not None else log.warning
+        emit(
+            "record_dead_lettered",
+            subscriber=self.name,
+            lead_id=d.lead_id,
+            topic=d.topic,
+            partition=d.detail.get("partition"),
+            offset=d.detail.get("offset"),
+            reason=d.reason,
+            error=d.message[:300],
+            dead_letter_id=d.event_id,
+            exc_info=exc,
+        )
 
     async def _back_off(self, records: Sequence[RawRecord], exc: Exception) -> None:
         assert self.retry is not None
