@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from leadflow_platform.db import claim_new_events, idempotency_metadata, processed_events, upsert
+from leadflow_platform.db import claim_new_events, processed_events, upsert
 from sqlalchemy import (
     Boolean,
     Column,
@@ -150,9 +150,10 @@ class Repository:
         self.engine = engine
 
     async def create_tables(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(idempotency_metadata.create_all)
-            await conn.run_sync(metadata.create_all)
+        """Bring the database to the newest revision (leadflow_crm_sync/migrations)."""
+        from leadflow_crm_sync.migrations import MIGRATIONS
+
+        await MIGRATIONS.upgrade(self.engine)
 
     async def already_processed(self, event_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(event_ids))
