@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from leadflow_contracts import topics
+from leadflow_platform.settings import DemoClockSettings
 from leadflow_platform.testing.fixtures import TopicNamespace, consume, wait_for
 from leadflow_salesforce import connect
 from leadflow_salesforce.testing import EmulatorHandle
@@ -26,6 +27,9 @@ from leadflow_salesforce.testing import EmulatorHandle
 pytestmark = pytest.mark.e2e
 
 KAM_OF_ALPEN = "005FX0000000002YAA"  # owner of key account "Alpen Retail AS" in the demo org
+# Routing looks at who is on shift now: route and sla-monitor run on a clock that starts on a working Tuesday
+# morning (a future one, so no SLA clock is already overdue), so the result never depends on when CI runs.
+WORKING_MORNING = DemoClockSettings(start=datetime(2030, 1, 8, 9, 30, tzinfo=UTC))
 
 
 def _lead(**overrides: Any) -> dict[str, Any]:
@@ -74,10 +78,11 @@ async def system(kafka_bootstrap: str, salesforce_emulator: EmulatorHandle, tmp_
         intake_app(IntakeSettings(**common("intake"), consumer_group=f"intake-{ns.prefix}")),
         enrich_app(EnrichSettings(**common("enrich"), salesforce=sf_settings)),
         score_app(ScoreSettings(**common("score"))),
-        route_app(RouteSettings(**common("route"), salesforce=sf_settings, consumer_group=f"route-{ns.prefix}")),
+        route_app(RouteSettings(**common("route"), salesforce=sf_settings, consumer_group=f"route-{ns.prefix}",
+                                demo_clock=WORKING_MORNING)),
         crm_sync_app(CrmSyncSettings(**common("crm-sync"), salesforce=sf_settings,
                                      consumer_group=f"crm-sync-{ns.prefix}")),
-        sla_app(SlaSettings(**common("sla"), consumer_group=f"sla-{ns.prefix}")),
+        sla_app(SlaSettings(**common("sla"), consumer_group=f"sla-{ns.prefix}", demo_clock=WORKING_MORNING)),
     ]
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()

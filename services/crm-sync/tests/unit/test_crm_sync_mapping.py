@@ -176,3 +176,25 @@ def test_content_hash_ignores_first_write_only_fields() -> None:
     f = lead_fields(routed(), POLICY)
     assert content_hash(f) == content_hash({**f, "Status": "Working - Contacted", "SLA_Status__c": "Met"})
     assert content_hash(f) != content_hash({**f, "OwnerId": "005000000000002AAA"})
+
+
+@pytest.mark.parametrize(
+    "original",
+    ["chloé.garcía@example.fr", "müller@bücher.example", "δοκιμή@παράδειγμα.δοκιμή", "用户@例子.广告", "x" * 90 + "@a.example"],
+)
+def test_an_address_intake_could_not_store_is_left_out_before_the_call_and_kept_for_the_rep(original: str) -> None:
+    base = routed(email=None)
+    lead = base.lead.model_copy(update={"email_original": original})
+    plan = plan_lead(base.model_copy(update={"lead": lead}), LeadState(lead_id="lead-1"), POLICY)
+    assert plan.write is not None
+    assert "Email" not in plan.write.fields  # never sent: no call is spent on a refusal
+    assert [(d.field, d.code, d.value) for d in plan.write.dropped] == [("Email", "NOT_STORABLE", original)]
+    assert original in plan.write.fields["Leadflow_Dropped_Fields__c"]  # the rep reads it on the Lead
+
+
+def test_a_number_intake_could_not_verify_is_written_as_given() -> None:
+    base = routed()
+    lead = base.lead.model_copy(update={"phone_e164": None, "phone_unverified": "0301 23 45 (ext. 7)"})
+    plan = plan_lead(base.model_copy(update={"lead": lead}), LeadState(lead_id="lead-1"), POLICY)
+    assert plan.write is not None and plan.write.fields["Phone"] == "0301 23 45 (ext. 7)"
+    assert plan.write.dropped == ()

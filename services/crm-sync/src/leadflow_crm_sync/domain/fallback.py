@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from leadflow_crm_sync.domain.writes import Dropped, Outcome, RecordWrite, SaveResult
+from leadflow_crm_sync.domain.writes import Dropped, Outcome, RecordWrite, SaveResult, Unstorable
 
 NOTE_FIELDS: Mapping[str, str] = {"Lead": "Leadflow_Dropped_Fields__c"}
 """Where the refused values are written for the rep, per sObject (objects without one only report them)."""
@@ -112,7 +112,11 @@ def without_refused(write: RecordWrite, result: SaveResult,
 
 def precheck(write: RecordWrite) -> RecordWrite:
     """Leave out values every org refuses (e.g. an e-mail over 80 characters) before spending a call on them."""
-    drops = []
+    drops = [
+        Dropped(name, "NOT_STORABLE", value.reason, value.value)
+        for name, value in write.fields.items()
+        if isinstance(value, Unstorable)
+    ]
     for (sobject, name), limit in KNOWN_LIMITS.items():
         value = write.fields.get(name)
         if sobject == write.sobject and isinstance(value, str) and len(value) > limit:

@@ -23,7 +23,7 @@ from leadflow_crm_sync.domain.ids import (
 )
 from leadflow_crm_sync.domain.policy import SyncPolicy, TaskTemplate, WriteKind
 from leadflow_crm_sync.domain.state import LeadState
-from leadflow_crm_sync.domain.writes import RecordWrite
+from leadflow_crm_sync.domain.writes import RecordWrite, Unstorable
 
 # Field lengths of the Lead object (Salesforce standard fields and our custom fields).
 _LIMITS = {
@@ -67,8 +67,13 @@ def lead_fields(event: LeadRouted, policy: SyncPolicy) -> dict[str, Any]:
         "LastName": _text("LastName", lead.last_name) or lp.missing_last_name,
         "Company": _text("Company", lead.company_name or enr.match.account_name) or lp.missing_company,
         "Title": _text("Title", lead.job_title),
-        "Email": lead.email or None,  # an over-long one is left out by fallback.precheck, and kept for the rep
-        "Phone": _text("Phone", lead.phone_e164),
+        # An over-long e-mail, or one intake found Salesforce cannot store (email_original), is left out by
+        # fallback.precheck before the call and kept for the rep in the dropped-values note.
+        "Email": lead.email
+        or (Unstorable(lead.email_original, "intake: Salesforce cannot store this address") if lead.email_original
+            else None),
+        # A number intake could not verify is written as given (Phone is free text), so the rep can still read it.
+        "Phone": _text("Phone", lead.phone_e164 or lead.phone_unverified),
         "Website": _text("Website", lead.company_domain),
         "Industry": _text("Industry", lead.industry or enr.firmographics.industry),
         "NumberOfEmployees": lead.employees if lead.employees is not None else enr.firmographics.employees,

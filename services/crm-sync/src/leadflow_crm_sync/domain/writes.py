@@ -10,6 +10,19 @@ from leadflow_crm_sync.domain.policy import WriteKind
 
 
 @dataclass(frozen=True)
+class Unstorable:
+    """A value intake already found Salesforce cannot store (e.g. an e-mail with a non-ASCII local part in an
+    org without Email Address Internationalization): left out before the call, kept for the rep like a refused one.
+    """
+
+    value: str
+    reason: str
+
+    def __str__(self) -> str:  # content hashes and logs see the value, as for any other field
+        return self.value
+
+
+@dataclass(frozen=True)
 class Dropped:
     """One refused value: the field, Salesforce's code and message, and the value that was not written."""
 
