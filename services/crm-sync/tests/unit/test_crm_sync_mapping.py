@@ -180,7 +180,13 @@ def test_content_hash_ignores_first_write_only_fields() -> None:
 
 @pytest.mark.parametrize(
     "original",
-    ["chloé.garcía@example.fr", "müller@bücher.example", "δοκιμή@παράδειγμα.δοκιμή", "用户@例子.广告", "x" * 90 + "@a.example"],
+    [
+        "chloé.garcía@example.fr",
+        "müller@bücher.example",
+        "δοκιμή@παράδειγμα.δοκιμή",
+        "用户@例子.广告",
+        "x" * 90 + "@a.example",
+    ],
 )
 def test_an_address_intake_could_not_store_is_left_out_before_the_call_and_kept_for_the_rep(original: str) -> None:
     base = routed(email=None)
