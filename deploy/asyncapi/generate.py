@@ -59,8 +59,14 @@ def discover_services(root: Path = ROOT) -> list[ServiceApp]:
             src = pyproject.parent / pkg_path
             if (src / "app.py").exists() and (src / "settings.py").exists():
                 project = data["project"]
-                found.append(ServiceApp(pyproject.parent.name, package, project["version"],
-                                        " ".join(project.get("description", "").split())))
+                found.append(
+                    ServiceApp(
+                        pyproject.parent.name,
+                        package,
+                        project["version"],
+                        " ".join(project.get("description", "").split()),
+                    )
+                )
     return found
 
 
@@ -80,8 +86,11 @@ def _settings_class(package: str) -> type[Any] | None:
     from leadflow_platform.settings import ServiceSettings
 
     module = importlib.import_module(f"{package}.settings")
-    classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
-               if issubclass(c, ServiceSettings) and c is not ServiceSettings and c.__module__ == module.__name__]
+    classes = [
+        c
+        for _, c in inspect.getmembers(module, inspect.isclass)
+        if issubclass(c, ServiceSettings) and c is not ServiceSettings and c.__module__ == module.__name__
+    ]
     return classes[0] if len(classes) == 1 else None
 
 
@@ -102,8 +111,13 @@ def service_document(service: ServiceApp) -> dict[str, Any] | None:
     broker = getattr(lifecycle, "broker", None)
     if not isinstance(broker, KafkaBroker):
         return None
-    spec = AsyncAPI(broker, title=f"leadflow {service.name}", version=service.version,
-                    description=service.description, schema_version="3.0.0")
+    spec = AsyncAPI(
+        broker,
+        title=f"leadflow {service.name}",
+        version=service.version,
+        description=service.description,
+        schema_version="3.0.0",
+    )
     return complete_with_contracts(spec.to_specification().to_jsonable())
 
 
@@ -136,8 +150,9 @@ def render_all(root: Path = ROOT) -> dict[str, str]:
 def stale_files(out_dir: Path = OUT_DIR, expected: dict[str, str] | None = None) -> list[str]:
     """Names of documents that are missing, different, or no longer generated."""
     expected = render_all() if expected is None else expected
-    stale = [name for name, text in expected.items()
-             if not (out_dir / name).exists() or (out_dir / name).read_text() != text]
+    stale = [
+        name for name, text in expected.items() if not (out_dir / name).exists() or (out_dir / name).read_text() != text
+    ]
     stale += [p.name for p in sorted(out_dir.glob("*.yaml")) if p.name not in expected]
     return sorted(stale)
 

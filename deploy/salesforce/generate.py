@@ -73,9 +73,19 @@ def field_xml(sobject: str, f: dict[str, Any]) -> str:
         body += _el("scale", f.get("scale", 0))
     if t not in ("textarea", "multipicklist", "reference"):
         body += _el("trackTrending", False)
-    sf_type = {"string": "Text", "double": "Number", "boolean": "Checkbox", "picklist": "Picklist",
-               "multipicklist": "MultiselectPicklist", "datetime": "DateTime", "date": "Date",
-               "reference": "Lookup", "email": "Email", "phone": "Phone", "url": "Url"}.get(t)
+    sf_type = {
+        "string": "Text",
+        "double": "Number",
+        "boolean": "Checkbox",
+        "picklist": "Picklist",
+        "multipicklist": "MultiselectPicklist",
+        "datetime": "DateTime",
+        "date": "Date",
+        "reference": "Lookup",
+        "email": "Email",
+        "phone": "Phone",
+        "url": "Url",
+    }.get(t)
     if t == "textarea":
         sf_type = "LongTextArea" if f["length"] > 255 else "TextArea"
     if sf_type is None:
@@ -156,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--schema", type=Path, default=DEFAULT_SCHEMA)
     p.add_argument(
-        "--custom-answers", type=Path, default=DEFAULT_CUSTOM_ANSWERS,
+        "--custom-answers",
+        type=Path,
+        default=DEFAULT_CUSTOM_ANSWERS,
         help="declared custom form answers: their Lead fields are merged into the emulator schema first",
     )
     args = p.parse_args(argv)

@@ -71,17 +71,27 @@ async def system(kafka_bootstrap: str, salesforce_emulator: EmulatorHandle, tmp_
     sf_settings = emu.salesforce_settings(timeout=15.0)
 
     def common(name: str) -> dict[str, Any]:
-        return {"kafka_bootstrap": kafka_bootstrap, "topic_prefix": ns.prefix,
-                "database_url": f"sqlite+aiosqlite:///{tmp / name}.db"}
+        return {
+            "kafka_bootstrap": kafka_bootstrap,
+            "topic_prefix": ns.prefix,
+            "database_url": f"sqlite+aiosqlite:///{tmp / name}.db",
+        }
 
     apps = [
         intake_app(IntakeSettings(**common("intake"), consumer_group=f"intake-{ns.prefix}")),
         enrich_app(EnrichSettings(**common("enrich"), salesforce=sf_settings)),
         score_app(ScoreSettings(**common("score"))),
-        route_app(RouteSettings(**common("route"), salesforce=sf_settings, consumer_group=f"route-{ns.prefix}",
-                                demo_clock=WORKING_MORNING)),
-        crm_sync_app(CrmSyncSettings(**common("crm-sync"), salesforce=sf_settings,
-                                     consumer_group=f"crm-sync-{ns.prefix}")),
+        route_app(
+            RouteSettings(
+                **common("route"),
+                salesforce=sf_settings,
+                consumer_group=f"route-{ns.prefix}",
+                demo_clock=WORKING_MORNING,
+            )
+        ),
+        crm_sync_app(
+            CrmSyncSettings(**common("crm-sync"), salesforce=sf_settings, consumer_group=f"crm-sync-{ns.prefix}")
+        ),
         sla_app(SlaSettings(**common("sla"), consumer_group=f"sla-{ns.prefix}", demo_clock=WORKING_MORNING)),
     ]
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
@@ -111,21 +121,39 @@ async def _in_salesforce(sf: Any, lead_id: str, timeout: float = 90) -> dict[str
 async def test_leads_flow_from_kafka_into_salesforce_with_owner_score_and_sla(system: dict[str, Any]) -> None:
     sf = system["sf"]
     new_lead = _lead(
-        person={"first_name": "greta", "last_name": "WAGNER", "email": "greta.wagner@rheinwerk-logistik.example",
-                "phone": "030 1234567", "job_title": "Head of Operations", "language": "de"},
-        company={"name": "Rheinwerk Logistik GmbH", "website": "https://www.rheinwerk-logistik.example",
-                 "country": "Germany", "employees": 800},
+        person={
+            "first_name": "greta",
+            "last_name": "WAGNER",
+            "email": "greta.wagner@rheinwerk-logistik.example",
+            "phone": "030 1234567",
+            "job_title": "Head of Operations",
+            "language": "de",
+        },
+        company={
+            "name": "Rheinwerk Logistik GmbH",
+            "website": "https://www.rheinwerk-logistik.example",
+            "country": "Germany",
+            "employees": 800,
+        },
     )
     key_account = _lead(
-        person={"first_name": "Nils", "last_name": "Haugen", "email": "nils.haugen@alpen-retail.example",
-                "job_title": "CFO"},
+        person={
+            "first_name": "Nils",
+            "last_name": "Haugen",
+            "email": "nils.haugen@alpen-retail.example",
+            "job_title": "CFO",
+        },
         company={"name": "Alpen Retail AS", "website": "https://www.alpen-retail.example", "country": "Norway"},
     )
     callback_at = (datetime.now(UTC) + timedelta(hours=3)).replace(microsecond=0)
     callback = _lead(
         lead_source="callback_request",
-        person={"first_name": "Sofie", "last_name": "Dubois", "email": "sofie@maisonclair.example",
-                "phone": "+33 1 42 68 53 00"},
+        person={
+            "first_name": "Sofie",
+            "last_name": "Dubois",
+            "email": "sofie@maisonclair.example",
+            "phone": "+33 1 42 68 53 00",
+        },
         company={"name": "Maison Clair SARL", "country": "FR"},
         callback={"start": callback_at.isoformat(), "timezone": "Europe/Paris"},
     )

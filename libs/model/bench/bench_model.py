@@ -67,8 +67,11 @@ def leads(n: int, seed: int = 1) -> list[LeadEnriched]:
                 content_downloads=rnd.randint(0, 1),
             ),
         )
-        out.append(LeadEnriched(event_id=f"enriched-{i}", lead_id=f"lead-{i}",
-                                occurred_at=now, lead=lead, enrichment=Enrichment()))
+        out.append(
+            LeadEnriched(
+                event_id=f"enriched-{i}", lead_id=f"lead-{i}", occurred_at=now, lead=lead, enrichment=Enrichment()
+            )
+        )
     return out
 
 

@@ -27,19 +27,45 @@ from leadflow_sf_emulator.ids import mint
 
 async def run(n: int, bootstrap: str, emu, db: str) -> None:
     rep = mint("005", 901, pod="RP")
-    emu.seed({"records": {"User": [{"Id": rep, "Username": "bench.rep@leadflow-test.example", "LastName": "Rep",
-                                    "IsActive": True}]}})
+    emu.seed(
+        {
+            "records": {
+                "User": [
+                    {"Id": rep, "Username": "bench.rep@leadflow-test.example", "LastName": "Rep", "IsActive": True}
+                ]
+            }
+        }
+    )
     settings = CrmChangesSettings(
-        kafka_bootstrap=bootstrap, topic_prefix=f"bench{int(time.time())}.", database_url=db,
-        salesforce=emu.salesforce_settings(), overlap_seconds=2.0, start_from="latest", log_level="WARNING",
+        kafka_bootstrap=bootstrap,
+        topic_prefix=f"bench{int(time.time())}.",
+        database_url=db,
+        salesforce=emu.salesforce_settings(),
+        overlap_seconds=2.0,
+        start_from="latest",
+        log_level="WARNING",
     )
     app = create_app(settings, run_feed=False)
     async with app.router.lifespan_context(app):
         feed = app.state.feed
         await feed.step()
-        emu.seed({"records": {"Lead": [
-            {"LastName": f"B{i}", "Company": "Bench", "Leadflow_Id__c": f"bench-{i:06d}", "OwnerId": rep,
-             "CreatedById": rep, "LastModifiedById": rep} for i in range(n)]}})
+        emu.seed(
+            {
+                "records": {
+                    "Lead": [
+                        {
+                            "LastName": f"B{i}",
+                            "Company": "Bench",
+                            "Leadflow_Id__c": f"bench-{i:06d}",
+                            "OwnerId": rep,
+                            "CreatedById": rep,
+                            "LastModifiedById": rep,
+                        }
+                        for i in range(n)
+                    ]
+                }
+            }
+        )
         t0 = time.perf_counter()
         while feed.totals.emitted < n:
             await feed.step()
@@ -51,10 +77,14 @@ async def run(n: int, bootstrap: str, emu, db: str) -> None:
         t2 = time.perf_counter()
         await feed.step()
         idle = time.perf_counter() - t2
-    print(f"changes delivered: {feed.totals.emitted} in {delivered:.1f}s = {n / delivered:,.0f} changes/s "
-          f"({calls} API calls)")
-    print(f"overlap re-read of {feed.totals.duplicates} versions (de-duplicated): {reread:.1f}s; "
-          f"idle poll of {len(settings.objects)} objects: {idle * 1000:.0f} ms")
+    print(
+        f"changes delivered: {feed.totals.emitted} in {delivered:.1f}s = {n / delivered:,.0f} changes/s "
+        f"({calls} API calls)"
+    )
+    print(
+        f"overlap re-read of {feed.totals.duplicates} versions (de-duplicated): {reread:.1f}s; "
+        f"idle poll of {len(settings.objects)} objects: {idle * 1000:.0f} ms"
+    )
 
 
 def main() -> None:

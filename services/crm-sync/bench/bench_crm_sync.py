@@ -86,13 +86,18 @@ async def run(args: argparse.Namespace) -> None:
         prefix = "bench."
         specs = {prefix + name: TopicSpec(partitions=6) for name in load_topics()}
         await ensure_topics(kafka.bootstrap, specs)
-        settings = CrmSyncSettings(kafka_bootstrap=kafka.bootstrap, topic_prefix=prefix,
-                                   database_url=f"sqlite+aiosqlite:///{tmp / 'crm-sync.db'}",
-                                   salesforce=emu.salesforce_settings(), consumers=args.consumers,
-                                   salesforce_concurrency=args.concurrency)
+        settings = CrmSyncSettings(
+            kafka_bootstrap=kafka.bootstrap,
+            topic_prefix=prefix,
+            database_url=f"sqlite+aiosqlite:///{tmp / 'crm-sync.db'}",
+            salesforce=emu.salesforce_settings(),
+            consumers=args.consumers,
+            salesforce_concurrency=args.concurrency,
+        )
         app = create_app(settings)
-        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, linger_ms=5, max_batch_size=1 << 20,
-                                    compression_type="gzip")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=kafka.bootstrap, linger_ms=5, max_batch_size=1 << 20, compression_type="gzip"
+        )
         await producer.start()
         rnd = random.Random(7)
         now = datetime.now(UTC).replace(microsecond=0)
@@ -104,8 +109,13 @@ async def run(args: argparse.Namespace) -> None:
             bodies = []
             for i in range(args.leads):
                 cb = now + timedelta(hours=2) if rnd.random() < args.callbacks else None
-                ev = routed(f"bench-{i}", owner_id=rnd.choice(SELLERS), occurred_at=now, callback_at=cb,
-                            score=float(rnd.randint(20, 95)))
+                ev = routed(
+                    f"bench-{i}",
+                    owner_id=rnd.choice(SELLERS),
+                    occurred_at=now,
+                    callback_at=cb,
+                    score=float(rnd.randint(20, 95)),
+                )
                 bodies.append((ev.lead_id, ev.to_json_bytes()))
             control = emu._http
             control.delete(f"{emu.url}/__emulator__/requests", timeout=30).raise_for_status()
@@ -116,26 +126,35 @@ async def run(args: argparse.Namespace) -> None:
                 await producer.send(prefix + topics.LEADS_ROUTED, body, key=lid.encode())
             await producer.flush()
             published = time.perf_counter()
-            done = await _consume_until(kafka.bootstrap, prefix + topics.CRM_SYNCED, {lid for lid, _ in bodies},
-                                        timeout=600)
+            done = await _consume_until(
+                kafka.bootstrap, prefix + topics.CRM_SYNCED, {lid for lid, _ in bodies}, timeout=600
+            )
             log = emu.requests_log(100_000)
             usage = emu.stats()["apiUsage"] - usage_before
             calls = _writes(log)
             rest_calls = sum(n for k, n in calls.items() if "/data/" in k or "composite" in k or "query" in k)
             elapsed = done - start
-            print(f"leads: {args.leads} (callbacks {args.callbacks:.0%}), partitions: 6, consumers: {args.consumers}, "
-                  f"concurrent Salesforce calls: {args.concurrency}")
+            print(
+                f"leads: {args.leads} (callbacks {args.callbacks:.0%}), partitions: 6, consumers: {args.consumers}, "
+                f"concurrent Salesforce calls: {args.concurrency}"
+            )
             print(f"publish: {published - start:.2f}s; first publish -> last crm.synced: {elapsed:.2f}s")
             print(f"throughput: {args.leads / elapsed:,.0f} leads/s upserted into the emulator through crm-sync")
-            print(f"Salesforce calls in the burst: {sum(calls.values())} (REST {rest_calls}, API usage charged "
-                  f"{usage}) = {sum(calls.values()) * 1000 / args.leads:.2f} per 1,000 leads")
+            print(
+                f"Salesforce calls in the burst: {sum(calls.values())} (REST {rest_calls}, API usage charged "
+                f"{usage}) = {sum(calls.values()) * 1000 / args.leads:.2f} per 1,000 leads"
+            )
             for k, n in sorted(calls.items()):
                 print(f"  {n:6d}  {k}")
             stats = app.state.writer.stats
-            print(f"writer: calls={stats.calls} records={stats.records} retried={stats.retried_records} "
-                  f"failed_calls={stats.failed_calls}")
-            print(f"Salesforce: call time {stats.call_seconds:.2f}s summed over calls; wall time with a call in "
-                  f"flight {stats.busy_seconds:.2f}s of {elapsed:.2f}s")
+            print(
+                f"writer: calls={stats.calls} records={stats.records} retried={stats.retried_records} "
+                f"failed_calls={stats.failed_calls}"
+            )
+            print(
+                f"Salesforce: call time {stats.call_seconds:.2f}s summed over calls; wall time with a call in "
+                f"flight {stats.busy_seconds:.2f}s of {elapsed:.2f}s"
+            )
 
             # Replay the burst (same events): nothing should reach Salesforce.
             control.delete(f"{emu.url}/__emulator__/requests", timeout=30).raise_for_status()
@@ -148,8 +167,10 @@ async def run(args: argparse.Namespace) -> None:
             await _consume_until(kafka.bootstrap, prefix + topics.CRM_SYNCED, {"replay-marker"}, 120)
             await asyncio.sleep(2.0)
             replay = _writes(emu.requests_log(100_000))
-            print(f"replay of {args.leads} events: Salesforce calls {sum(replay.values())} "
-                  f"(1 expected: the marker lead) {dict(replay)}")
+            print(
+                f"replay of {args.leads} events: Salesforce calls {sum(replay.values())} "
+                f"(1 expected: the marker lead) {dict(replay)}"
+            )
         await producer.stop()
 
 
@@ -169,19 +190,31 @@ async def run_backlog(args: argparse.Namespace) -> None:
         for i in range(args.leads):
             cb = now + timedelta(hours=2) if rnd.random() < args.callbacks else None
             callbacks += cb is not None
-            ev = routed(f"bl-{i}", owner_id=rnd.choice(SELLERS), occurred_at=now, callback_at=cb,
-                        score=float(rnd.randint(20, 95)))
+            ev = routed(
+                f"bl-{i}",
+                owner_id=rnd.choice(SELLERS),
+                occurred_at=now,
+                callback_at=cb,
+                score=float(rnd.randint(20, 95)),
+            )
             await producer.send(prefix + topics.LEADS_ROUTED, ev.to_json_bytes(), key=ev.lead_id.encode())
             ids.append(ev.lead_id)
         await producer.flush()
         await producer.stop()
         print(f"backlog: {args.leads} leads.routed in Kafka ({callbacks} with a callback)")
-        settings = CrmSyncSettings(kafka_bootstrap=kafka.bootstrap, topic_prefix=prefix,
-                                   database_url=f"sqlite+aiosqlite:///{tmp / 'crm-sync.db'}",
-                                   salesforce=emu.salesforce_settings(timeout=300.0), consumers=args.consumers,
-                                   salesforce_concurrency=args.concurrency, batch_max_records=args.batch,
-                                   batch_timeout_ms=200, bulk_threshold=args.bulk_threshold,
-                                   bulk_min_records=min(1000, args.bulk_threshold), hold_seconds=300.0)
+        settings = CrmSyncSettings(
+            kafka_bootstrap=kafka.bootstrap,
+            topic_prefix=prefix,
+            database_url=f"sqlite+aiosqlite:///{tmp / 'crm-sync.db'}",
+            salesforce=emu.salesforce_settings(timeout=300.0),
+            consumers=args.consumers,
+            salesforce_concurrency=args.concurrency,
+            batch_max_records=args.batch,
+            batch_timeout_ms=200,
+            bulk_threshold=args.bulk_threshold,
+            bulk_min_records=min(1000, args.bulk_threshold),
+            hold_seconds=300.0,
+        )
         emu.control("DELETE", "requests")
         start = time.perf_counter()
         app = create_app(settings)
@@ -192,16 +225,23 @@ async def run_backlog(args: argparse.Namespace) -> None:
         calls = _writes(log)
         api = sum(calls.values())
         sf = connect(emu.salesforce_settings())
-        landed = sf.query("SELECT COUNT() FROM Lead WHERE Leadflow_Id__c LIKE 'bl-%' AND OwnerId != null "
-                          "AND SLA_Due__c != null")["totalSize"]
+        landed = sf.query(
+            "SELECT COUNT() FROM Lead WHERE Leadflow_Id__c LIKE 'bl-%' AND OwnerId != null AND SLA_Due__c != null"
+        )["totalSize"]
         tasks = sf.query("SELECT COUNT() FROM Task WHERE Subject = 'Call back'")["totalSize"]
         stats = app.state.writer.stats
-        print(f"crm-sync start -> last crm.synced: {elapsed:.1f}s ({args.leads / elapsed:,.0f} leads/s); "
-              f"batches of up to {args.batch}, consumers {args.consumers}, Bulk threshold {args.bulk_threshold}")
-        print(f"in the emulator: {landed} Leads with owner and SLA due, {tasks} callback Tasks (expected "
-              f"{args.leads} and {callbacks})")
-        print(f"Salesforce API calls: {api} = {api * 1000 / args.leads:.2f} per 1,000 leads "
-              f"(Bulk jobs {stats.bulk_jobs} for {stats.bulk_records} records; Collections calls {stats.calls})")
+        print(
+            f"crm-sync start -> last crm.synced: {elapsed:.1f}s ({args.leads / elapsed:,.0f} leads/s); "
+            f"batches of up to {args.batch}, consumers {args.consumers}, Bulk threshold {args.bulk_threshold}"
+        )
+        print(
+            f"in the emulator: {landed} Leads with owner and SLA due, {tasks} callback Tasks (expected "
+            f"{args.leads} and {callbacks})"
+        )
+        print(
+            f"Salesforce API calls: {api} = {api * 1000 / args.leads:.2f} per 1,000 leads "
+            f"(Bulk jobs {stats.bulk_jobs} for {stats.bulk_records} records; Collections calls {stats.calls})"
+        )
         for k, n in sorted(calls.items(), key=lambda kv: -kv[1])[:12]:
             print(f"  {n:6d}  {k}")
 

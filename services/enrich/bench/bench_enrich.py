@@ -51,8 +51,38 @@ FIXTURE = ROOT / "services/salesforce-emulator/fixtures/demo_org.json"
 NOW = datetime(2025, 6, 2, 9, tzinfo=UTC)
 
 
-SYLLABLES = ["ka", "lo", "ven", "tra", "mi", "sol", "ber", "an", "dor", "el", "fi", "gar", "hel", "in", "jo",
-             "kor", "lun", "mar", "nor", "ost", "pel", "qui", "ros", "sten", "tor", "ul", "vik", "wen", "xa", "yr"]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "ven",
+    "tra",
+    "mi",
+    "sol",
+    "ber",
+    "an",
+    "dor",
+    "el",
+    "fi",
+    "gar",
+    "hel",
+    "in",
+    "jo",
+    "kor",
+    "lun",
+    "mar",
+    "nor",
+    "ost",
+    "pel",
+    "qui",
+    "ros",
+    "sten",
+    "tor",
+    "ul",
+    "vik",
+    "wen",
+    "xa",
+    "yr",
+]
 
 
 def pseudo_word(rng: random.Random) -> str:
@@ -63,9 +93,13 @@ def scaled_org(scale: int) -> dict[str, list[dict[str, Any]]]:
     """The demo org plus ``scale - 1`` copies of its accounts/contacts under new ids, names and domains."""
     rng = random.Random(5)
     recs = json.loads(FIXTURE.read_text())["records"]
-    org: dict[str, list[dict[str, Any]]] = {"User": recs["User"], "Lead": recs["Lead"],
-                                            "Queue": [g for g in recs["Group"] if g.get("Type") == "Queue"],
-                                            "Account": [], "Contact": []}
+    org: dict[str, list[dict[str, Any]]] = {
+        "User": recs["User"],
+        "Lead": recs["Lead"],
+        "Queue": [g for g in recs["Group"] if g.get("Type") == "Queue"],
+        "Account": [],
+        "Contact": [],
+    }
     renamed: dict[str, str] = {}
     for k in range(scale):
         for acc in recs["Account"]:
@@ -113,8 +147,11 @@ def make_leads(org: dict[str, list[dict[str, Any]]], n: int, seed: int = 11) -> 
         kind = rng.random()
         no = rng.random() < 0.5
         phone = f"+47{rng.randint(20000000, 99999999)}" if no else f"+4930{rng.randint(1000000, 9999999)}"
-        fields: dict[str, Any] = {"phone_e164": phone, "country": "NO" if phone.startswith("+47") else "DE",
-                                  "job_title": "Head of Operations"}
+        fields: dict[str, Any] = {
+            "phone_e164": phone,
+            "country": "NO" if phone.startswith("+47") else "DE",
+            "job_title": "Head of Operations",
+        }
         if kind < 0.30:
             c = rng.choice(contacts)
             fields["email"] = f"new.{i}@{c['Email'].split('@', 1)[1]}"
@@ -127,7 +164,7 @@ def make_leads(org: dict[str, list[dict[str, Any]]], n: int, seed: int = 11) -> 
         elif kind < 0.65:
             name = rng.choice(accounts)["Name"]
             pos = rng.randint(1, len(name) - 2)
-            fields.update(email=f"p{i}@yahoo.com", email_is_free=True, company_name=name[:pos] + name[pos + 1:])
+            fields.update(email=f"p{i}@yahoo.com", email_is_free=True, company_name=name[:pos] + name[pos + 1 :])
         elif kind < 0.85:
             fields.update(email=f"p{i}@gmail.com", email_is_free=True, company_name=f"Unknown Venture {i} GmbH")
         elif kind < 0.95:
@@ -169,11 +206,15 @@ async def domain_rate(org: dict[str, list[dict[str, Any]]], leads: list[LeadAcce
     enrich_wall, enrich_cpu = time.perf_counter() - w, time.process_time() - c
     n = len(leads)
     print(f"match methods: {dict(sorted(methods.items()))}")
-    print(f"domain matching: {n / match_cpu:,.0f} leads/s per core by CPU time ({match_cpu / n * 1e6:.0f} us/lead); "
-          f"wall {n / match_wall:,.0f} leads/s")
-    print(f"domain enrich (match + duplicates + client type + firmographics + time zone + event): "
-          f"{n / enrich_cpu:,.0f} leads/s per core by CPU time ({enrich_cpu / n * 1e6:.0f} us/lead); "
-          f"wall {n / enrich_wall:,.0f} leads/s")
+    print(
+        f"domain matching: {n / match_cpu:,.0f} leads/s per core by CPU time ({match_cpu / n * 1e6:.0f} us/lead); "
+        f"wall {n / match_wall:,.0f} leads/s"
+    )
+    print(
+        f"domain enrich (match + duplicates + client type + firmographics + time zone + event): "
+        f"{n / enrich_cpu:,.0f} leads/s per core by CPU time ({enrich_cpu / n * 1e6:.0f} us/lead); "
+        f"wall {n / enrich_wall:,.0f} leads/s"
+    )
 
 
 async def prepare_db(url: str, org: dict[str, list[dict[str, Any]]]) -> None:
@@ -181,14 +222,14 @@ async def prepare_db(url: str, org: dict[str, list[dict[str, Any]]]) -> None:
     repo = MirrorRepository(engine)
     await repo.create_tables()
     policy = load_policy()
-    mirror = Mirror(repo, MirrorIndex(policy.free_mail_domains, policy.duplicates), FakeClock(NOW),
-                    FixtureReader(org))  # type: ignore[arg-type]
+    mirror = Mirror(repo, MirrorIndex(policy.free_mail_domains, policy.duplicates), FakeClock(NOW), FixtureReader(org))  # type: ignore[arg-type]
     await mirror.start()
     await engine.dispose()
 
 
-async def service_rate(org: dict[str, list[dict[str, Any]]], leads: list[LeadAccepted],
-                       args: argparse.Namespace) -> int:
+async def service_rate(
+    org: dict[str, list[dict[str, Any]]], leads: list[LeadAccepted], args: argparse.Namespace
+) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="leadflow-bench-enrich-"))
     db_url = f"sqlite+aiosqlite:///{workdir / 'enrich.db'}"
     await prepare_db(db_url, org)
@@ -197,15 +238,26 @@ async def service_rate(org: dict[str, list[dict[str, Any]]], leads: list[LeadAcc
         bootstrap = kafka.bootstrap
         await ensure_topics(bootstrap, load_topics())
         port = free_port()
-        env = {**os.environ, "ENRICH_KAFKA_BOOTSTRAP": bootstrap, "ENRICH_HTTP_PORT": str(port),
-               "ENRICH_DATABASE_URL": db_url, "ENRICH_LOG_LEVEL": "WARNING", "ENRICH_LOG_JSON": "true",
-               "ENRICH_BATCH_MAX_RECORDS": str(args.max_records)}
-        proc = subprocess.Popen([sys.executable, "-m", "leadflow_enrich"], env=env,
-                                stdout=open(workdir / "enrich.log", "wb"), stderr=subprocess.STDOUT)
+        env = {
+            **os.environ,
+            "ENRICH_KAFKA_BOOTSTRAP": bootstrap,
+            "ENRICH_HTTP_PORT": str(port),
+            "ENRICH_DATABASE_URL": db_url,
+            "ENRICH_LOG_LEVEL": "WARNING",
+            "ENRICH_LOG_JSON": "true",
+            "ENRICH_BATCH_MAX_RECORDS": str(args.max_records),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "leadflow_enrich"],
+            env=env,
+            stdout=open(workdir / "enrich.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
         try:
             await wait_http(f"http://127.0.0.1:{port}/readyz", 120)
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024,
-                                        max_request_size=4 * 1024 * 1024)
+            producer = AIOKafkaProducer(
+                bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024, max_request_size=4 * 1024 * 1024
+            )
             await producer.start()
             try:
                 warm_start = await end_offsets(bootstrap, [topics.LEADS_ENRICHED])
@@ -218,8 +270,10 @@ async def service_rate(org: dict[str, list[dict[str, Any]]], leads: list[LeadAcc
                 cpu0 = process_cpu_seconds(proc.pid)
                 counter = asyncio.create_task(count_from(bootstrap, start, len(leads), args.timeout))
                 t0 = time.perf_counter()
-                futures = [await producer.send(topics.LEADS_ACCEPTED, raw, key=ev.kafka_key())
-                           for ev, raw in zip(leads, payloads, strict=True)]
+                futures = [
+                    await producer.send(topics.LEADS_ACCEPTED, raw, key=ev.kafka_key())
+                    for ev, raw in zip(leads, payloads, strict=True)
+                ]
                 await asyncio.gather(*futures)
                 t_pub = time.perf_counter()
                 seen, t_last = await counter
@@ -231,14 +285,20 @@ async def service_rate(org: dict[str, list[dict[str, Any]]], leads: list[LeadAcc
             proc.terminate()
             proc.wait(20)
     print(f"publish: {len(leads) / (t_pub - t0):,.0f} leads/s ({t_pub - t0:.2f} s)")
-    print(f"enrich service over the embedded broker: {seen / (t_last - t0):,.0f} leads/s "
-          f"({seen} enriched in {t_last - t0:.2f} s, first publish -> last enriched)")
-    print(f"enrich process CPU: {cpu:.2f} s -> {seen / max(cpu, 1e-9):,.0f} leads/s per core of service CPU "
-          f"({cpu / max(seen, 1) * 1e6:.0f} us/lead: parse, enrich, serialise, publish)")
+    print(
+        f"enrich service over the embedded broker: {seen / (t_last - t0):,.0f} leads/s "
+        f"({seen} enriched in {t_last - t0:.2f} s, first publish -> last enriched)"
+    )
+    print(
+        f"enrich process CPU: {cpu:.2f} s -> {seen / max(cpu, 1e-9):,.0f} leads/s per core of service CPU "
+        f"({cpu / max(seen, 1) * 1e6:.0f} us/lead: parse, enrich, serialise, publish)"
+    )
     if stats:
         batches, seconds = stats
-        print(f"enrich batches: {batches:.0f} (avg {len(leads) / max(batches, 1):.0f} leads), handler time "
-              f"{seconds:.2f} s ({seconds / max(seen, 1) * 1e6:.0f} us/lead incl. publish waits)")
+        print(
+            f"enrich batches: {batches:.0f} (avg {len(leads) / max(batches, 1):.0f} leads), handler time "
+            f"{seconds:.2f} s ({seconds / max(seen, 1) * 1e6:.0f} us/lead incl. publish waits)"
+        )
     return 0 if seen == len(leads) else 1
 
 

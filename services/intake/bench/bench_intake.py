@@ -33,8 +33,15 @@ FIRST = ["anna", "BEN", "Chloé", "dmitri", "Eva", "FRANK", "giulia", "Hans", "i
 LAST = ["van der berg", "MCDONALD", "o'neil", "Schmidt", "müller-lüdenscheidt", "Rossi", "DUPONT", "Nowak"]
 COUNTRIES = ["DE", "Germany", "GB", "United Kingdom", "FR", "NL", "Netherlands", "IT", "AT", "CH"]
 # National formats; the last digits vary per lead so no cache could make the numbers look faster.
-PHONES = {"DE": "030 123{:04d}", "GB": "020 7946 {:04d}", "FR": "01 42 68 {:04d}", "NL": "020 555 {:04d}",
-          "IT": "06 1234 {:04d}", "AT": "01 512{:04d}", "CH": "044 668 {:04d}"}
+PHONES = {
+    "DE": "030 123{:04d}",
+    "GB": "020 7946 {:04d}",
+    "FR": "01 42 68 {:04d}",
+    "NL": "020 555 {:04d}",
+    "IT": "06 1234 {:04d}",
+    "AT": "01 512{:04d}",
+    "CH": "044 668 {:04d}",
+}
 
 
 def good_lead(i: int, rng: random.Random) -> bytes:
@@ -52,8 +59,12 @@ def good_lead(i: int, rng: random.Random) -> bytes:
             "phone": PHONES.get(iso, "+49 30 123{:04d}").format(rng.randrange(10000)),
             "language": rng.choice(["de", "en_GB", "fr-fr"]),
         },
-        "company": {"name": f"Company {i % 500}", "website": f"https://www.company{i % 500}.example",
-                    "country": country, "employees": rng.randint(1, 5000)},
+        "company": {
+            "name": f"Company {i % 500}",
+            "website": f"https://www.company{i % 500}.example",
+            "country": country,
+            "employees": rng.randint(1, 5000),
+        },
         "consent": {"may_call": rng.random() > 0.1, "may_email": True},
         "engagement": {"page_views": rng.randint(0, 40), "visits": rng.randint(1, 9)},
         "message": "Please call me about pricing.",
@@ -96,8 +107,12 @@ async def count_verdicts(
     """Read verdicts from ``start`` until ``want`` *distinct* ones (by event id) arrived.
     Returns (records read, distinct verdicts, time of the last new verdict)."""
     heads = set() if heads is None else heads
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
     await consumer.start()
     try:
         consumer.assign(list(start))
@@ -127,10 +142,15 @@ async def run(args: argparse.Namespace) -> int:
         await ensure_topics(kafka.bootstrap, load_topics())
         bootstrap = kafka.bootstrap
         ports = [free_port() for _ in range(args.instances)]
-        base_env = {**os.environ, "INTAKE_KAFKA_BOOTSTRAP": bootstrap,
-                    "INTAKE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'intake.db'}",
-                    "INTAKE_DEFAULT_REGION": "DE", "INTAKE_LOG_LEVEL": args.log_level, "INTAKE_LOG_JSON": "true",
-                    "INTAKE_BATCH_MAX_RECORDS": str(args.max_records)}
+        base_env = {
+            **os.environ,
+            "INTAKE_KAFKA_BOOTSTRAP": bootstrap,
+            "INTAKE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'intake.db'}",
+            "INTAKE_DEFAULT_REGION": "DE",
+            "INTAKE_LOG_LEVEL": args.log_level,
+            "INTAKE_LOG_JSON": "true",
+            "INTAKE_BATCH_MAX_RECORDS": str(args.max_records),
+        }
         if args.compression:
             base_env["INTAKE_KAFKA_COMPRESSION"] = args.compression
         procs: list[subprocess.Popen[bytes]] = []
@@ -140,15 +160,21 @@ async def run(args: argparse.Namespace) -> int:
         else:
             for n, port in enumerate(ports):
                 env = {**base_env, "INTAKE_HTTP_PORT": str(port), "INTAKE_INSTANCE_ID": f"bench-{n}"}
-                procs.append(subprocess.Popen([sys.executable, "-m", "leadflow_intake"], env=env,
-                                              stdout=open(workdir / f"intake-{n}.log", "wb"),
-                                              stderr=subprocess.STDOUT))
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "leadflow_intake"],
+                        env=env,
+                        stdout=open(workdir / f"intake-{n}.log", "wb"),
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         port = ports[0]
         try:
             for p in ports:
                 await wait_http(f"http://127.0.0.1:{p}/readyz", 60)
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024,
-                                        max_request_size=4 * 1024 * 1024)
+            producer = AIOKafkaProducer(
+                bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024, max_request_size=4 * 1024 * 1024
+            )
             await producer.start()
             try:
                 out_topics = [topics.LEADS_ACCEPTED, topics.LEADS_REJECTED]
@@ -156,8 +182,9 @@ async def run(args: argparse.Namespace) -> int:
                 warm_start = await end_offsets(bootstrap, out_topics)
                 warm_n = 1 if args.instances == 1 else 24
                 for w in range(warm_n):
-                    await producer.send_and_wait(topics.LEADS_INBOUND, good_lead(-1 - w, random.Random(w)),
-                                                 key=f"warm-{w}".encode())
+                    await producer.send_and_wait(
+                        topics.LEADS_INBOUND, good_lead(-1 - w, random.Random(w)), key=f"warm-{w}".encode()
+                    )
                 warm_heads: set[bytes] = set()
                 _, warm, _ = await count_verdicts(bootstrap, warm_start, warm_n, 90, warm_heads)
                 if warm != warm_n:
@@ -172,8 +199,9 @@ async def run(args: argparse.Namespace) -> int:
                     count_verdicts(bootstrap, start_offsets, warm + len(leads), args.timeout, set(warm_heads))
                 )
                 t0 = time.perf_counter()
-                futures = [await producer.send(topics.LEADS_INBOUND, raw, key=str(i).encode())
-                           for i, raw in enumerate(leads)]
+                futures = [
+                    await producer.send(topics.LEADS_INBOUND, raw, key=str(i).encode()) for i, raw in enumerate(leads)
+                ]
                 await asyncio.gather(*futures)
                 t_published = time.perf_counter()
                 read, seen, t_last = await counter
@@ -195,20 +223,26 @@ async def run(args: argparse.Namespace) -> int:
             if app_task is not None:
                 app_task.cancel()
     elapsed = t_last - t0
-    print(f"leads: {len(leads)} ({bad} bad), intake instances: {args.instances}, "
-          f"compression: {args.compression or 'default'}, distinct verdicts: {seen}")
+    print(
+        f"leads: {len(leads)} ({bad} bad), intake instances: {args.instances}, "
+        f"compression: {args.compression or 'default'}, distinct verdicts: {seen}"
+    )
     if read != seen:
         print(f"note: {read - seen} records read twice (warm-up verdicts behind lagging end offsets, redelivery)")
     print(f"publish: {len(leads) / (t_published - t0):,.0f} leads/s ({t_published - t0:.2f} s)")
     print(f"intake end-to-end: {seen / elapsed:,.0f} leads/s ({elapsed:.2f} s, first publish -> last verdict)")
     if procs:
-        print(f"intake CPU: {cpu_used:.2f} s ({cpu_used / max(seen, 1) * 1e6:.0f} us/lead, i.e. "
-              f"{seen / max(cpu_used, 1e-9):,.0f} leads per CPU-second); load average {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} cores")
+        print(
+            f"intake CPU: {cpu_used:.2f} s ({cpu_used / max(seen, 1) * 1e6:.0f} us/lead, i.e. "
+            f"{seen / max(cpu_used, 1e-9):,.0f} leads per CPU-second); load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} cores"
+        )
     if stats:
         batches, seconds = stats
-        print(f"intake batches: {batches:.0f}, avg {len(leads) / max(batches, 1):.0f} leads/batch, "
-              f"handler time {seconds:.2f} s ({seconds / max(seen, 1) * 1e6:.0f} us/lead)")
+        print(
+            f"intake batches: {batches:.0f}, avg {len(leads) / max(batches, 1):.0f} leads/batch, "
+            f"handler time {seconds:.2f} s ({seconds / max(seen, 1) * 1e6:.0f} us/lead)"
+        )
     return 0 if seen == len(leads) else 1
 
 
@@ -234,8 +268,14 @@ async def _serve_in_process(env: dict[str, str]) -> None:
 
     os.environ.update(env)
     settings = IntakeSettings()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.http_port, log_config=None,
-                            access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
     await uvicorn.Server(config).serve()
 
 

@@ -64,11 +64,18 @@ def leads(n: int, seed: int = 11) -> list:  # type: ignore[type-arg]
             client, owner = ClientType.EXISTING_CUSTOMER, rng.choice(roster_owners)
         elif kind < 0.23:
             client, owner = ClientType.CREDIT_HOLD, rng.choice(roster_owners)
-        out.append(scored_event(
-            f"bench-{seed}-{i}", country=rng.choice(COUNTRIES), language=rng.choice(LANGUAGES), client_type=client,
-            key_account=key, owner_id=owner, rating=rng.choice(list(Rating)),
-            lead_source=rng.choice([LeadSourceKind.WEB_FORM, LeadSourceKind.WEBINAR, LeadSourceKind.LIST_UPLOAD]),
-        ))
+        out.append(
+            scored_event(
+                f"bench-{seed}-{i}",
+                country=rng.choice(COUNTRIES),
+                language=rng.choice(LANGUAGES),
+                client_type=client,
+                key_account=key,
+                owner_id=owner,
+                rating=rng.choice(list(Rating)),
+                lead_source=rng.choice([LeadSourceKind.WEB_FORM, LeadSourceKind.WEBINAR, LeadSourceKind.LIST_UPLOAD]),
+            )
+        )
     return out
 
 
@@ -76,9 +83,12 @@ async def bench_domain(n: int) -> None:
     roster = await FixtureRosterSource(FIXTURE).fetch()
     config = load_routing_config(CONFIG)
     # generous caps so the benchmark measures round-robin, not queue fallbacks
-    teams = {name: t.model_copy(update={"caps": t.caps.model_copy(update={"per_hour": 10**6, "per_day": 10**6,
-                                                                          "max_open": 10**6})})
-             for name, t in config.teams.items()}
+    teams = {
+        name: t.model_copy(
+            update={"caps": t.caps.model_copy(update={"per_hour": 10**6, "per_day": 10**6, "max_open": 10**6})}
+        )
+        for name, t in config.teams.items()
+    }
     router = Router(config.model_copy(update={"teams": teams}))
     policies = load_sla_policies(POLICIES / "sla-policies.yaml")
     planner = SlaPlanner(policies, load_calendar_file(POLICIES / "calendars.yaml"))
@@ -94,8 +104,10 @@ async def bench_domain(n: int) -> None:
     t2 = time.perf_counter()
     policies = Counter(d.policy for d in decisions)
     print(f"domain: {n} routing decisions in {t1 - t0:.3f}s = {n / (t1 - t0):,.0f} decisions/s")
-    print(f"domain: {n} SLA plans in {t2 - t1:.3f}s = {n / (t2 - t1):,.0f} plans/s; "
-          f"decision + SLA = {n / (t2 - t0):,.0f} leads/s")
+    print(
+        f"domain: {n} SLA plans in {t2 - t1:.3f}s = {n / (t2 - t1):,.0f} plans/s; "
+        f"decision + SLA = {n / (t2 - t0):,.0f} leads/s"
+    )
     print(f"domain: policies {dict(policies)}")
 
 
@@ -108,15 +120,24 @@ async def bench_service(n: int, max_records: int, in_process: bool = False) -> N
         payloads = [(e.lead_id.encode(), e.to_json_bytes()) for e in events]
         del events
         env = {
-            "ROUTE_KAFKA_BOOTSTRAP": kafka.bootstrap, "ROUTE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/route.db",
-            "ROUTE_ROUTING_CONFIG": str(CONFIG), "ROUTE_SLA_POLICIES": str(POLICIES / "sla-policies.yaml"),
-            "ROUTE_CALENDARS": str(POLICIES / "calendars.yaml"), "ROUTE_ROSTER_FIXTURE": str(FIXTURE),
-            "ROUTE_BATCH_MAX_RECORDS": str(max_records), "ROUTE_LOG_LEVEL": "WARNING",
+            "ROUTE_KAFKA_BOOTSTRAP": kafka.bootstrap,
+            "ROUTE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/route.db",
+            "ROUTE_ROUTING_CONFIG": str(CONFIG),
+            "ROUTE_SLA_POLICIES": str(POLICIES / "sla-policies.yaml"),
+            "ROUTE_CALENDARS": str(POLICIES / "calendars.yaml"),
+            "ROUTE_ROSTER_FIXTURE": str(FIXTURE),
+            "ROUTE_BATCH_MAX_RECORDS": str(max_records),
+            "ROUTE_LOG_LEVEL": "WARNING",
             "ROUTE_HTTP_PORT": str(free_port()),
         }
         async with _route_service(env, at, in_process):
-            consumer = AIOKafkaConsumer(topics.LEADS_ROUTED, bootstrap_servers=kafka.bootstrap,
-                                        group_id="bench-reader", auto_offset_reset="earliest", max_poll_records=2000)
+            consumer = AIOKafkaConsumer(
+                topics.LEADS_ROUTED,
+                bootstrap_servers=kafka.bootstrap,
+                group_id="bench-reader",
+                auto_offset_reset="earliest",
+                max_poll_records=2000,
+            )
             await consumer.start()
             producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, linger_ms=5, max_batch_size=1 << 20)
             await producer.start()
@@ -145,13 +166,19 @@ async def bench_service(n: int, max_records: int, in_process: bool = False) -> N
             raw = await raw_hop(kafka.bootstrap, producer, n)
             await producer.stop()
         where = "in-process" if in_process else "route as its own process"
-        print(f"baseline: raw aiokafka consume -> produce hop over the same {n} leads.scored records in "
-              f"{raw:.2f}s = {n / raw:,.0f} msg/s")
-        print(f"service: {len(seen)}/{n} leads routed over the real broker in {elapsed:.2f}s = "
-              f"{len(seen) / elapsed:,.0f} leads/s = {raw / elapsed:.0%} of the raw hop ({where}; publish took "
-              f"{t_pub:.2f}s; batch max_records={max_records}; SQLite ledger; owners {dict(owners)})")
-        print(f"service: {batches} batches (avg {n / max(batches, 1):.0f} records), handler busy {busy:.2f}s "
-              f"of {elapsed:.2f}s")
+        print(
+            f"baseline: raw aiokafka consume -> produce hop over the same {n} leads.scored records in "
+            f"{raw:.2f}s = {n / raw:,.0f} msg/s"
+        )
+        print(
+            f"service: {len(seen)}/{n} leads routed over the real broker in {elapsed:.2f}s = "
+            f"{len(seen) / elapsed:,.0f} leads/s = {raw / elapsed:.0%} of the raw hop ({where}; publish took "
+            f"{t_pub:.2f}s; batch max_records={max_records}; SQLite ledger; owners {dict(owners)})"
+        )
+        print(
+            f"service: {batches} batches (avg {n / max(batches, 1):.0f} records), handler busy {busy:.2f}s "
+            f"of {elapsed:.2f}s"
+        )
 
 
 def _handler_stats(port: str | None) -> tuple[int, float]:
@@ -180,7 +207,9 @@ async def _route_service(env: dict[str, str], at: datetime, in_process: bool) ->
         return
     proc = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("route_at.py")), "--at", at.isoformat()],
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{env['ROUTE_HTTP_PORT']}/readyz"
     try:
@@ -193,8 +222,9 @@ async def _route_service(env: dict[str, str], at: datetime, in_process: bool) ->
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("route did not become ready: " + (proc.stderr.read().decode()[-2000:]
-                                                                     if proc.stderr else ""))
+                raise RuntimeError(
+                    "route did not become ready: " + (proc.stderr.read().decode()[-2000:] if proc.stderr else "")
+                )
             await asyncio.sleep(0.2)
         yield
     finally:
@@ -208,8 +238,13 @@ async def _route_service(env: dict[str, str], at: datetime, in_process: bool) ->
 
 async def raw_hop(bootstrap: str, producer: AIOKafkaProducer, n: int) -> float:
     """The floor under any service on this broker and machine: consume, copy, produce, no parsing."""
-    consumer = AIOKafkaConsumer(topics.LEADS_SCORED, bootstrap_servers=bootstrap, group_id="bench-raw-hop",
-                                auto_offset_reset="earliest", max_poll_records=2000)
+    consumer = AIOKafkaConsumer(
+        topics.LEADS_SCORED,
+        bootstrap_servers=bootstrap,
+        group_id="bench-raw-hop",
+        auto_offset_reset="earliest",
+        max_poll_records=2000,
+    )
     await consumer.start()
     try:
         first = await consumer.getone()  # pay the group join before timing

@@ -2,8 +2,8 @@
 
 from leadflow_contracts import topics
 from leadflow_contracts.base import Contract, Event, TraceStep, UtcDatetime, derive_event_id
-from leadflow_contracts.custom_answers import AnswerProblem, CustomAnswerSpec, CustomAnswersConfig
 from leadflow_contracts.crm import ChangeType, CrmChange, CrmSynced, FieldChange, SyncOperation
+from leadflow_contracts.custom_answers import AnswerProblem, CustomAnswersConfig, CustomAnswerSpec
 from leadflow_contracts.lead import (
     CallbackWindow,
     Campaign,
@@ -62,10 +62,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 __all__ = [
     "EVENT_TYPES",
-    "AnswerProblem",
-    "CustomAnswerSpec",
-    "CustomAnswersConfig",
     "AccountMatch",
+    "AnswerProblem",
     "Assignment",
     "CallbackWindow",
     "Campaign",
@@ -76,6 +74,8 @@ __all__ = [
     "Contract",
     "CrmChange",
     "CrmSynced",
+    "CustomAnswerSpec",
+    "CustomAnswersConfig",
     "DeadLetter",
     "DuplicateOf",
     "Engagement",

@@ -47,7 +47,11 @@ def test_cli_reads_recorded_lead_scored_events(
         lines.append(
             LeadScored(
                 event_id=f"scored-{ev.lead_id}",
-                lead_id=ev.lead_id, occurred_at=ev.occurred_at, lead=ev.lead, enrichment=ev.enrichment, score=score
+                lead_id=ev.lead_id,
+                occurred_at=ev.occurred_at,
+                lead=ev.lead,
+                enrichment=ev.enrichment,
+                score=score,
             ).model_dump_json()
         )
     scored = tmp_path / "scored.jsonl"

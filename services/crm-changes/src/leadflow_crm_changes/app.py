@@ -28,9 +28,9 @@ def make_publisher(broker: KafkaBroker, topic: str, service: str) -> Publisher:
 
     async def publish(events: Sequence[CrmChange]) -> None:
         # pre-serialised bytes: ~35 % faster than letting FastStream encode each model
-        await asyncio.gather(*(
-            broker.publish(e.to_json_bytes(), topic=topic, key=e.kafka_key(), headers=headers) for e in events
-        ))
+        await asyncio.gather(
+            *(broker.publish(e.to_json_bytes(), topic=topic, key=e.kafka_key(), headers=headers) for e in events)
+        )
         EVENTS_OUT.labels(service, topic).inc(len(events))
 
     return publish
@@ -61,14 +61,21 @@ def create_app(
     topic = settings.topic(CRM_CHANGES)
     feed = ChangeFeed(
         FeedConfig(
-            objects=tuple(settings.objects), poll_interval=settings.poll_interval_seconds,
-            overlap=timedelta(seconds=settings.overlap_seconds), start_from=settings.start_from,
-            lease_name=settings.lease_name, lease_ttl=settings.lease_ttl_seconds,
+            objects=tuple(settings.objects),
+            poll_interval=settings.poll_interval_seconds,
+            overlap=timedelta(seconds=settings.overlap_seconds),
+            start_from=settings.start_from,
+            lease_name=settings.lease_name,
+            lease_ttl=settings.lease_ttl_seconds,
             holder=default_holder(settings.instance_id),
             integration_user_ids=frozenset(settings.integration_user_ids),
-            error_backoff=settings.error_backoff_seconds, snapshot_objects=frozenset(settings.snapshot_objects),
+            error_backoff=settings.error_backoff_seconds,
+            snapshot_objects=frozenset(settings.snapshot_objects),
         ),
-        repo, gateway, make_publisher(broker, topic, settings.service_name), clock,
+        repo,
+        gateway,
+        make_publisher(broker, topic, settings.service_name),
+        clock,
     )
 
     async def make_topics() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge
 
 VERSIONS = Counter(
-    "leadflow_crm_changes_versions_total", "Record versions read from Salesforce, by what became of them",
+    "leadflow_crm_changes_versions_total",
+    "Record versions read from Salesforce, by what became of them",
     ["object", "outcome"],
 )
 POLLS = Counter("leadflow_crm_changes_polls_total", "Polls of one object", ["object", "outcome"])

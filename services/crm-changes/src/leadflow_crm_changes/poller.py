@@ -70,8 +70,9 @@ def default_holder(instance_id: str) -> str:
 
 
 class ChangeFeed:
-    def __init__(self, config: FeedConfig, repo: Repository, salesforce: SalesforcePort, publish: Publisher,
-                 clock: Clock) -> None:
+    def __init__(
+        self, config: FeedConfig, repo: Repository, salesforce: SalesforcePort, publish: Publisher, clock: Clock
+    ) -> None:
         self.config = config
         self.repo = repo
         self.sf = salesforce
@@ -137,8 +138,7 @@ class ChangeFeed:
                 self.cursors[obj.name] = await self._initial_cursor(obj)
         self.active = True
         ACTIVE.set(1)
-        log.info("feed_active", holder=self.config.holder,
-                 cursors={k: str(v.settled) for k, v in self.cursors.items()})
+        log.info("feed_active", holder=self.config.holder, cursors={k: str(v.settled) for k, v in self.cursors.items()})
 
     async def _initial_cursor(self, obj: FeedObject) -> CursorState:
         start = self.config.start_from
@@ -154,8 +154,9 @@ class ChangeFeed:
             stamp = datetime.fromisoformat(start.replace("Z", "+00:00"))
             state = CursorState(settled=stamp, frontier=stamp)
         async with self.repo.engine.begin() as conn:
-            await self.repo.fence(conn, self.config.lease_name, self.config.holder, self.clock.now(),
-                                  self.config.lease_ttl)
+            await self.repo.fence(
+                conn, self.config.lease_name, self.config.holder, self.clock.now(), self.config.lease_ttl
+            )
             await self.repo.save_cursor(conn, obj.name, state.settled, state.frontier, self.clock.now())
         log.info("cursor_initialised", object=obj.name, start_from=start, settled=str(state.settled))
         return state
@@ -164,8 +165,9 @@ class ChangeFeed:
     async def poll_once(self) -> PollStats:
         stats = PollStats()
         for i, obj in enumerate(self.config.objects):
-            if i and not await self.repo.acquire_lease(self.config.lease_name, self.config.holder, self.clock.now(),
-                                                       self.config.lease_ttl):
+            if i and not await self.repo.acquire_lease(
+                self.config.lease_name, self.config.holder, self.clock.now(), self.config.lease_ttl
+            ):
                 raise LeaseLost(self.config.lease_name)  # renewed before every object: a slow cycle keeps it
             try:
                 await self._poll_object(obj, stats)
@@ -177,8 +179,14 @@ class ChangeFeed:
         for k in ("read", "emitted", "echoes", "duplicates", "api_calls"):
             setattr(self.totals, k, getattr(self.totals, k) + getattr(stats, k))
         if stats.read:
-            log.info("feed_polled", read=stats.read, emitted=stats.emitted, echoes=stats.echoes,
-                     duplicates=stats.duplicates, api_calls=stats.api_calls)
+            log.info(
+                "feed_polled",
+                read=stats.read,
+                emitted=stats.emitted,
+                echoes=stats.echoes,
+                duplicates=stats.duplicates,
+                api_calls=stats.api_calls,
+            )
         return stats
 
     async def _poll_object(self, obj: FeedObject, stats: PollStats) -> None:
@@ -212,12 +220,14 @@ class ChangeFeed:
                 if fut is not None and not fut.done():
                     fut.cancel()
             raise
-        new_state = after_poll(state, query_started_at=started, answered_at=answered,
-                               read_up_to=read_up_to, overlap=self.config.overlap)
+        new_state = after_poll(
+            state, query_started_at=started, answered_at=answered, read_up_to=read_up_to, overlap=self.config.overlap
+        )
         if (new_state.settled, new_state.frontier) != (state.settled, state.frontier):
             async with self.repo.engine.begin() as conn:
-                await self.repo.fence(conn, self.config.lease_name, self.config.holder, self.clock.now(),
-                                      self.config.lease_ttl)
+                await self.repo.fence(
+                    conn, self.config.lease_name, self.config.holder, self.clock.now(), self.config.lease_ttl
+                )
                 await self.repo.save_cursor(conn, obj.name, new_state.settled, new_state.frontier, self.clock.now())
         self.cursors[obj.name] = new_state
         if new_state.settled is not None:
@@ -253,8 +263,9 @@ class ChangeFeed:
             if obj.name == "Lead":
                 self._remember_lead(v.record_id, str(key_for_record) if key_for_record else v.record_id)
             assert decision.snapshot is not None
-            snapshots.append(SnapshotRow(obj.name, v.record_id,
-                                         str(key_for_record) if key_for_record else None, decision.snapshot))
+            snapshots.append(
+                SnapshotRow(obj.name, v.record_id, str(key_for_record) if key_for_record else None, decision.snapshot)
+            )
             if decision.outcome is ch.Outcome.ECHO:
                 stats.echoes += 1
                 continue
@@ -271,8 +282,9 @@ class ChangeFeed:
         if not page.snapshots and page.newest is None:
             return
         async with self.repo.engine.begin() as conn:
-            await self.repo.fence(conn, self.config.lease_name, self.config.holder, self.clock.now(),
-                                  self.config.lease_ttl)
+            await self.repo.fence(
+                conn, self.config.lease_name, self.config.holder, self.clock.now(), self.config.lease_ttl
+            )
             await self.repo.save_snapshots(conn, page.snapshots)
             state = self.cursors[obj.name]
             if page.newest is not None and (state.frontier is None or page.newest > state.frontier):

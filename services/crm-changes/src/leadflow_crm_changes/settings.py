@@ -26,7 +26,8 @@ class CrmChangesSettings(ServiceSettings):
     )
     poll_interval_seconds: float = Field(default=3.0, gt=0, description="Pause between two polls of every object.")
     overlap_seconds: float = Field(
-        default=30.0, ge=0,
+        default=30.0,
+        ge=0,
         description="How late a Salesforce transaction may commit after its SystemModstamp; the cursor only moves "
         "past a change once a poll that started this long after it has read it.",
     )
@@ -45,8 +46,9 @@ class CrmChangesSettings(ServiceSettings):
         description="Users whose writes are leadflow's own (echoes, not emitted). The logged-in API user is added.",
     )
     lease_name: str = "crm-changes"
-    lease_ttl_seconds: float = Field(default=15.0, gt=0, description="A standby takes over this long after the "
-                                     "active instance stopped renewing.")
+    lease_ttl_seconds: float = Field(
+        default=15.0, gt=0, description="A standby takes over this long after the active instance stopped renewing."
+    )
     page_size: int = Field(default=2000, ge=200, le=2000, description="Sforce-Query-Options batchSize.")
     error_backoff_seconds: float = Field(default=5.0, ge=0)
 

@@ -37,8 +37,14 @@ class FakeSalesforce:
         self._cursors: dict[str, list[dict]] = {}
 
     def write(self, n: int, rid: str, by: str, **fields) -> None:
-        rec = self.leads.get(rid) or {"Id": rid, "IsDeleted": False, "CreatedDate": stamp(n), "CreatedById": by,
-                                      "Leadflow_Id__c": f"lf-{rid}", "Status": "Open - Not Contacted"}
+        rec = self.leads.get(rid) or {
+            "Id": rid,
+            "IsDeleted": False,
+            "CreatedDate": stamp(n),
+            "CreatedById": by,
+            "Leadflow_Id__c": f"lf-{rid}",
+            "Status": "Open - Not Contacted",
+        }
         rec.update(fields, LastModifiedDate=stamp(n), LastModifiedById=by, SystemModstamp=stamp(n))
         self.leads[rid] = rec
 
@@ -70,8 +76,12 @@ class FakeSalesforce:
 
 @pytest.fixture
 def settings(sqlite_url) -> CrmChangesSettings:
-    return CrmChangesSettings(database_url=sqlite_url, start_from="beginning", overlap_seconds=10,
-                              objects=[FeedObject(name="Lead", fields=("Status",))])
+    return CrmChangesSettings(
+        database_url=sqlite_url,
+        start_from="beginning",
+        overlap_seconds=10,
+        objects=[FeedObject(name="Lead", fields=("Status",))],
+    )
 
 
 async def test_pages_are_published_once_and_crash_before_commit_republishes_same_ids(settings):
@@ -86,8 +96,7 @@ async def test_pages_are_published_once_and_crash_before_commit_republishes_same
     async def collect(ev: CrmChange) -> None:
         seen.append(ev)
 
-    app = create_app(settings, clock=FakeClock(T0), broker=broker, salesforce=fake, run_feed=False,
-                     create_topics=False)
+    app = create_app(settings, clock=FakeClock(T0), broker=broker, salesforce=fake, run_feed=False, create_topics=False)
     feed = app.state.feed
     async with TestKafkaBroker(broker), app.router.lifespan_context(app):
         await feed.step()
@@ -110,5 +119,6 @@ async def test_pages_are_published_once_and_crash_before_commit_republishes_same
     assert len(seen) == 9
     assert seen[7].event_id == seen[8].event_id  # consumers drop the repeat by event id
     assert [(c.field, c.old, c.new) for c in seen[8].changed_fields] == [
-        ("Status", "Open - Not Contacted", "Working - Contacted")]
+        ("Status", "Open - Not Contacted", "Working - Contacted")
+    ]
     assert {e.lead_id for e in seen[:7]} == {f"lf-00QAA000000{i:04d}AAA" for i in range(7)}

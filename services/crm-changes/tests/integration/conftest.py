@@ -31,12 +31,34 @@ def emu(crm_emulator: EmulatorHandle) -> EmulatorHandle:
     crm_emulator.reset()
     crm_emulator.set_clock(reset=True)
     crm_emulator.configure(dailyApiLimit=10_000_000, apiUsage=0)
-    crm_emulator.seed({"records": {"User": [
-        {"Id": REP1, "Username": "rep.one@leadflow-test.example", "LastName": "One", "FirstName": "Rep",
-         "Email": "rep.one@leadflow-test.example", "Alias": "rone", "IsActive": True, "Role_Name__c": "Seller"},
-        {"Id": REP2, "Username": "rep.two@leadflow-test.example", "LastName": "Two", "FirstName": "Rep",
-         "Email": "rep.two@leadflow-test.example", "Alias": "rtwo", "IsActive": True, "Role_Name__c": "Seller"},
-    ]}})
+    crm_emulator.seed(
+        {
+            "records": {
+                "User": [
+                    {
+                        "Id": REP1,
+                        "Username": "rep.one@leadflow-test.example",
+                        "LastName": "One",
+                        "FirstName": "Rep",
+                        "Email": "rep.one@leadflow-test.example",
+                        "Alias": "rone",
+                        "IsActive": True,
+                        "Role_Name__c": "Seller",
+                    },
+                    {
+                        "Id": REP2,
+                        "Username": "rep.two@leadflow-test.example",
+                        "LastName": "Two",
+                        "FirstName": "Rep",
+                        "Email": "rep.two@leadflow-test.example",
+                        "Alias": "rtwo",
+                        "IsActive": True,
+                        "Role_Name__c": "Seller",
+                    },
+                ]
+            }
+        }
+    )
     return crm_emulator
 
 
@@ -56,9 +78,15 @@ def _make_settings(
     emu: EmulatorHandle, bootstrap: str, prefix: str, database_url: str, **kw: Any
 ) -> CrmChangesSettings:
     base: dict[str, Any] = {
-        "kafka_bootstrap": bootstrap, "topic_prefix": prefix, "database_url": database_url,
-        "salesforce": emu.salesforce_settings(), "poll_interval_seconds": 0.2, "overlap_seconds": 1.0,
-        "lease_ttl_seconds": 5.0, "error_backoff_seconds": 0.2, "start_from": "latest",
+        "kafka_bootstrap": bootstrap,
+        "topic_prefix": prefix,
+        "database_url": database_url,
+        "salesforce": emu.salesforce_settings(),
+        "poll_interval_seconds": 0.2,
+        "overlap_seconds": 1.0,
+        "lease_ttl_seconds": 5.0,
+        "error_backoff_seconds": 0.2,
+        "start_from": "latest",
         "snapshot_objects": [],  # the roster snapshot has its own test (test_crm_changes_roster.py)
     }
     base.update(kw)

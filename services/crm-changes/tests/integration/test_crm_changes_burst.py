@@ -17,10 +17,21 @@ BURST = 50_000
 
 def _burst(rep_id: str) -> dict:
     """50,000 Leads written by a rep in one transaction: one shared SystemModstamp across 25 query pages."""
-    return {"records": {"Lead": [
-        {"LastName": f"Burst{i}", "Company": "Burst Ltd", "Leadflow_Id__c": f"burst-{i:06d}", "OwnerId": rep_id,
-         "CreatedById": rep_id, "LastModifiedById": rep_id} for i in range(BURST)
-    ]}}
+    return {
+        "records": {
+            "Lead": [
+                {
+                    "LastName": f"Burst{i}",
+                    "Company": "Burst Ltd",
+                    "Leadflow_Id__c": f"burst-{i:06d}",
+                    "OwnerId": rep_id,
+                    "CreatedById": rep_id,
+                    "LastModifiedById": rep_id,
+                }
+                for i in range(BURST)
+            ]
+        }
+    }
 
 
 async def test_burst_of_50000_changes_delivered_exactly_once(

@@ -25,15 +25,17 @@ async def test_rep_change_emitted_with_old_and_new_leadflow_write_ignored(
     async with running(settings) as svc:
         await svc.feed.step()  # initialise cursors at the newest existing version
         # leadflow (crm-sync) creates a lead: an echo, never emitted, but remembered for diffs and Task keys
-        created = integration_sf.Lead.create({"LastName": "Nilsen", "Company": "Fjord AS",
-                                              "Leadflow_Id__c": "lf-0001", "OwnerId": REP1})
+        created = integration_sf.Lead.create(
+            {"LastName": "Nilsen", "Company": "Fjord AS", "Leadflow_Id__c": "lf-0001", "OwnerId": REP1}
+        )
         lead_sf_id = created["id"]
         await svc.feed.step()
         # the rep works it, right after another leadflow write
         integration_sf.Lead.update(lead_sf_id, {"SLA_Status__c": "On Track"})
         rep_sf.Lead.update(lead_sf_id, {"Status": "Working - Contacted"})
-        task = rep_sf.Task.create({"WhoId": lead_sf_id, "Subject": "Call", "TaskSubtype": "Call",
-                                   "Status": "Completed"})
+        task = rep_sf.Task.create(
+            {"WhoId": lead_sf_id, "Subject": "Call", "TaskSubtype": "Call", "Status": "Completed"}
+        )
         await svc.feed.step()
         assert svc.feed.totals.echoes == 1  # the create; the SLA write was superseded by the rep's version
         events = await _events(kafka_bootstrap, topic_namespace(CRM_CHANGES), 2)
@@ -77,13 +79,17 @@ async def test_restart_resumes_without_gaps_or_duplicates(
     topic = topic_namespace(CRM_CHANGES)
     async with running(settings) as svc:
         await svc.feed.step()
-        before = [rep_sf.Lead.create({"LastName": f"Before{i}", "Company": "Atlas", "Leadflow_Id__c": f"b{i}"})["id"]
-                  for i in range(5)]
+        before = [
+            rep_sf.Lead.create({"LastName": f"Before{i}", "Company": "Atlas", "Leadflow_Id__c": f"b{i}"})["id"]
+            for i in range(5)
+        ]
         await svc.feed.step()
         await svc.feed.step()
     # down: reps keep working
-    during = [rep_sf.Lead.create({"LastName": f"During{i}", "Company": "Orion", "Leadflow_Id__c": f"d{i}"})["id"]
-              for i in range(5)]
+    during = [
+        rep_sf.Lead.create({"LastName": f"During{i}", "Company": "Orion", "Leadflow_Id__c": f"d{i}"})["id"]
+        for i in range(5)
+    ]
     rep_sf.Lead.update(before[0], {"Status": "Working - Contacted"})
     async with running(settings) as svc:
         await svc.feed.step()  # re-reads the unsettled window (overlap 30 s): de-duplicated by the snapshots
@@ -111,8 +117,10 @@ async def test_idle_org_costs_one_query_per_object_per_poll(
         emu.control("DELETE", "requests")
 
         def api_calls() -> float:
-            return sum(SALESFORCE_CALLS.labels("crm-changes", op, "ok")._value.get()
-                       for op in ("query", "queryAll", "query_more"))
+            return sum(
+                SALESFORCE_CALLS.labels("crm-changes", op, "ok")._value.get()
+                for op in ("query", "queryAll", "query_more")
+            )
 
         counted_before = api_calls()
         polls = 10

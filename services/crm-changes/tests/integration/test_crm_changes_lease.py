@@ -54,8 +54,10 @@ async def test_two_instances_only_one_polls_and_the_standby_takes_over(
         b = await stack.enter_async_context(running(s_b, run_feed=True))
         await wait_for(lambda: a.feed.active or b.feed.active, timeout=60)
         active, standby = (a, b) if a.feed.active else (b, a)
-        first = [rep_sf.Lead.create({"LastName": f"L{i}", "Company": "Kraft", "Leadflow_Id__c": f"x{i}"})["id"]
-                 for i in range(3)]
+        first = [
+            rep_sf.Lead.create({"LastName": f"L{i}", "Company": "Kraft", "Leadflow_Id__c": f"x{i}"})["id"]
+            for i in range(3)
+        ]
         await wait_for(lambda: active.feed.totals.emitted == 3, timeout=60)
         await asyncio.sleep(1.0)
         assert not standby.feed.active and standby.feed.polls_completed == 0
@@ -67,8 +69,10 @@ async def test_two_instances_only_one_polls_and_the_standby_takes_over(
             return False
 
         active.feed.step = hang
-        second = [rep_sf.Lead.create({"LastName": f"M{i}", "Company": "Kraft", "Leadflow_Id__c": f"y{i}"})["id"]
-                  for i in range(2)]
+        second = [
+            rep_sf.Lead.create({"LastName": f"M{i}", "Company": "Kraft", "Leadflow_Id__c": f"y{i}"})["id"]
+            for i in range(2)
+        ]
         await wait_for(lambda: standby.feed.totals.emitted == 2, timeout=60)
         hung.set()
         events = await consume(kafka_bootstrap, topic, 6, timeout=3)

@@ -19,13 +19,16 @@ async def test_fresh_start_publishes_every_user_and_queue_then_only_changes(
     old_lead = integration_sf.Lead.create({"LastName": "Before", "Company": "Atlas", "Leadflow_Id__c": "lf-old"})
     users = {u["Id"]: u for u in integration_sf.query_all("SELECT Id, IsActive FROM User")["records"]}
     assert {reps["rep1"], reps["rep2"]} <= set(users)
-    settings = make_settings(emu, kafka_bootstrap, topic_namespace.prefix, sqlite_url,
-                             snapshot_objects=["User", "Group"])  # the default
+    settings = make_settings(
+        emu, kafka_bootstrap, topic_namespace.prefix, sqlite_url, snapshot_objects=["User", "Group"]
+    )  # the default
     topic = topic_namespace(CRM_CHANGES)
     async with running(settings) as svc:
         await svc.feed.step()
-        snapshot = [CrmChange.model_validate(json.loads(r.value))
-                    for r in await consume(kafka_bootstrap, topic, len(users) + 1, timeout=20)]
+        snapshot = [
+            CrmChange.model_validate(json.loads(r.value))
+            for r in await consume(kafka_bootstrap, topic, len(users) + 1, timeout=20)
+        ]
         # every User (the API user too: it is no echo here, leadflow never writes Users) and the queue, once
         assert {e.record_id for e in snapshot if e.object == "User"} == set(users)
         assert [e.record_id for e in snapshot if e.object == "Group"] == [queue["id"]]
@@ -36,8 +39,10 @@ async def test_fresh_start_publishes_every_user_and_queue_then_only_changes(
         rep_sf.User.update(reps["rep2"], {"Is_Absent__c": True})
         await svc.feed.step()
         await svc.feed.step()
-        after = [CrmChange.model_validate(json.loads(r.value))
-                 for r in await consume(kafka_bootstrap, topic, len(snapshot) + 2, timeout=3)]
+        after = [
+            CrmChange.model_validate(json.loads(r.value))
+            for r in await consume(kafka_bootstrap, topic, len(snapshot) + 2, timeout=3)
+        ]
     assert len(after) == len(snapshot) + 1
     # records of several partitions arrive in no particular order: the change is the one event not in the snapshot
     (change,) = [e for e in after if e.event_id not in {s.event_id for s in snapshot}]

@@ -19,19 +19,18 @@ def sec(n: float) -> timedelta:
 
 
 def test_classic_rule_settles_up_to_frontier_minus_overlap_at_once():
-    st = after_poll(CursorState(settled=S), query_started_at=T, answered_at=T, read_up_to=S + sec(100),
-                    overlap=OVERLAP)
+    st = after_poll(CursorState(settled=S), query_started_at=T, answered_at=T, read_up_to=S + sec(100), overlap=OVERLAP)
     assert st.settled == S + sec(70) and st.frontier == S + sec(100)
     assert st.query_after == S + sec(70)
 
 
 def test_checkpoint_settles_only_after_a_poll_started_one_overlap_later():
-    st = after_poll(CursorState(settled=S), query_started_at=T, answered_at=T + sec(1), read_up_to=S + sec(10),
-                    overlap=OVERLAP)
+    st = after_poll(
+        CursorState(settled=S), query_started_at=T, answered_at=T + sec(1), read_up_to=S + sec(10), overlap=OVERLAP
+    )
     assert st.settled == S  # S+10-30 < S: the classic rule does not help
     # polls inside the overlap window keep reading from S (a late commit stamped ≤ S+10 would be seen)
-    st = after_poll(st, query_started_at=T + sec(20), answered_at=T + sec(20), read_up_to=S + sec(10),
-                    overlap=OVERLAP)
+    st = after_poll(st, query_started_at=T + sec(20), answered_at=T + sec(20), read_up_to=S + sec(10), overlap=OVERLAP)
     assert st.settled == S
     # a poll whose query started ≥ 30 s after the first answer read from S: everything ≤ S+10 was seen
     st = after_poll(st, query_started_at=T + sec(31), answered_at=T + sec(31), read_up_to=None, overlap=OVERLAP)
@@ -41,8 +40,7 @@ def test_checkpoint_settles_only_after_a_poll_started_one_overlap_later():
 
 def test_late_commit_inside_the_overlap_is_not_skipped():
     """A version stamped before the frontier but committed after the poll that read the frontier."""
-    st = after_poll(CursorState(settled=S), query_started_at=T, answered_at=T, read_up_to=S + sec(10),
-                    overlap=OVERLAP)
+    st = after_poll(CursorState(settled=S), query_started_at=T, answered_at=T, read_up_to=S + sec(10), overlap=OVERLAP)
     late_stamp = S + sec(5)  # commits at T+10: invisible to the first poll
     assert st.query_after is not None and st.query_after < late_stamp  # the next poll's query still covers it
 
@@ -50,8 +48,7 @@ def test_late_commit_inside_the_overlap_is_not_skipped():
 def test_no_frontier_without_reads_and_restart_keeps_only_persisted_values():
     st = after_poll(CursorState(), query_started_at=T, answered_at=T, read_up_to=None, overlap=OVERLAP)
     assert st == CursorState()
-    st = after_poll(CursorState(settled=S), query_started_at=T, answered_at=T, read_up_to=S + sec(10),
-                    overlap=OVERLAP)
+    st = after_poll(CursorState(settled=S), query_started_at=T, answered_at=T, read_up_to=S + sec(10), overlap=OVERLAP)
     again = restored(st.settled, st.frontier)
     assert again.pending == () and again.query_after == st.settled  # re-read the unsettled window, no gap
 

@@ -34,10 +34,20 @@ def sf_time(dt: datetime) -> str:
 
 
 def lead_raw(*, by: str, stamp: datetime, created: datetime | None = None, deleted: bool = False, **fields):
-    base = {"attributes": {"type": "Lead"}, "Id": "00QAA0000000001AAA", "IsDeleted": deleted,
-            "CreatedDate": sf_time(created or stamp), "CreatedById": by, "LastModifiedDate": sf_time(stamp),
-            "LastModifiedById": by, "SystemModstamp": sf_time(stamp), "Leadflow_Id__c": "lf-1",
-            "Status": "Open - Not Contacted", "OwnerId": REP, "Company": "Fjord AS"}
+    base = {
+        "attributes": {"type": "Lead"},
+        "Id": "00QAA0000000001AAA",
+        "IsDeleted": deleted,
+        "CreatedDate": sf_time(created or stamp),
+        "CreatedById": by,
+        "LastModifiedDate": sf_time(stamp),
+        "LastModifiedById": by,
+        "SystemModstamp": sf_time(stamp),
+        "Leadflow_Id__c": "lf-1",
+        "Status": "Open - Not Contacted",
+        "OwnerId": REP,
+        "Company": "Fjord AS",
+    }
     base.update(fields)
     return base
 
@@ -51,7 +61,9 @@ def test_diff_reports_only_changed_tracked_fields_in_order():
     new = {"Status": "Working - Contacted", "OwnerId": "a", "Rating": "Hot", "Untracked": 1}
     changes = diff(old, new, ("Status", "OwnerId", "Rating"))
     assert [(c.field, c.old, c.new) for c in changes] == [
-        ("Status", "Open - Not Contacted", "Working - Contacted"), ("Rating", None, "Hot")]
+        ("Status", "Open - Not Contacted", "Working - Contacted"),
+        ("Rating", None, "Hot"),
+    ]
     assert diff(old, old, ("Status", "OwnerId")) == ()
 
 
@@ -61,7 +73,8 @@ def test_rep_update_is_emitted_with_old_and_new_values():
     d = decide(v2, snap(v1), TRACKED, frozenset({INTEGRATION}))
     assert d.outcome is Outcome.EMIT and d.change_type is ChangeType.UPDATED and d.reason == "changed"
     assert [(c.field, c.old, c.new) for c in d.changed_fields] == [
-        ("Status", "Open - Not Contacted", "Working - Contacted")]
+        ("Status", "Open - Not Contacted", "Working - Contacted")
+    ]
     assert d.snapshot is not None and d.snapshot.fields["Status"] == "Working - Contacted"
 
 
@@ -69,8 +82,16 @@ def test_echo_is_skipped_per_version_but_remembered_and_a_later_rep_version_is_n
     leadflow = to_version("Lead", lead_raw(by=INTEGRATION, stamp=T0, SLA_Status__c="On Track"))
     d = decide(leadflow, None, TRACKED, frozenset({INTEGRATION}))
     assert d.outcome is Outcome.ECHO and d.snapshot is not None  # remembered: the next diff is against it
-    rep = to_version("Lead", lead_raw(by=REP, stamp=T0 + timedelta(milliseconds=1), created=T0,
-                                      SLA_Status__c="On Track", Status="Working - Contacted"))
+    rep = to_version(
+        "Lead",
+        lead_raw(
+            by=REP,
+            stamp=T0 + timedelta(milliseconds=1),
+            created=T0,
+            SLA_Status__c="On Track",
+            Status="Working - Contacted",
+        ),
+    )
     d2 = decide(rep, d.snapshot, TRACKED, frozenset({INTEGRATION}))
     assert d2.outcome is Outcome.EMIT
     assert [c.field for c in d2.changed_fields] == ["Status"]  # the echo's own change is not re-reported
@@ -94,8 +115,9 @@ def test_created_deleted_and_first_seen_update():
     # a rep's deletion of leadflow's record is a rep change; leadflow's own deletion is an echo
     leadflow_gone = to_version("Lead", lead_raw(by=INTEGRATION, stamp=T0 + timedelta(seconds=9), deleted=True))
     assert decide(leadflow_gone, snap(new), TRACKED, frozenset({INTEGRATION})).outcome is Outcome.ECHO
-    later = to_version("Lead", lead_raw(by=REP, stamp=T0 + timedelta(hours=1), created=T0,
-                                        Status="Working - Contacted"))
+    later = to_version(
+        "Lead", lead_raw(by=REP, stamp=T0 + timedelta(hours=1), created=T0, Status="Working - Contacted")
+    )
     d3 = decide(later, None, TRACKED, frozenset())
     assert d3.change_type is ChangeType.UPDATED and d3.reason.startswith("first_seen_update")
     assert ("Status", None, "Working - Contacted") in [(c.field, c.old, c.new) for c in d3.changed_fields]
@@ -106,8 +128,9 @@ def test_keys_lead_by_leadflow_id_task_by_who_lead_others_by_own_id():
     assert lead_key(lead, {}) == ("lf-1", "leadflow_id")
     foreign = to_version("Lead", lead_raw(by=REP, stamp=T0, Leadflow_Id__c=None))
     assert lead_key(foreign, {}) == ("00QAA0000000001AAA", "salesforce_lead_id")
-    task = to_version("Task", {"Id": "00TAA0000000001AAA", "SystemModstamp": sf_time(T0),
-                               "WhoId": "00QAA0000000001AAA"})
+    task = to_version(
+        "Task", {"Id": "00TAA0000000001AAA", "SystemModstamp": sf_time(T0), "WhoId": "00QAA0000000001AAA"}
+    )
     assert lead_key(task, {"00QAA0000000001AAA": "lf-1"}) == ("lf-1", "who_lead")
     assert lead_key(task, {}) == ("00QAA0000000001AAA", "who_id")
     orphan = to_version("Task", {"Id": "00TAA0000000002AAA", "SystemModstamp": sf_time(T0), "WhoId": None})
@@ -136,8 +159,15 @@ def test_record_without_id_or_stamp_is_refused():
 
 def test_soql_is_incremental_ordered_and_always_selects_audit_and_key_fields():
     task = FeedObject(name="Task", fields=("Subject",))
-    assert task.fields[:7] == ("Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate",
-                               "LastModifiedById", "SystemModstamp")
+    assert task.fields[:7] == (
+        "Id",
+        "IsDeleted",
+        "CreatedDate",
+        "CreatedById",
+        "LastModifiedDate",
+        "LastModifiedById",
+        "SystemModstamp",
+    )
     assert "WhoId" in task.fields and task.tracked_fields == ("WhoId", "Subject")
     q = changes_soql(task, datetime(2026, 1, 5, 9, 0, 1, 234567, tzinfo=UTC))
     assert q.endswith("FROM Task WHERE SystemModstamp > 2026-01-05T09:00:01.234Z ORDER BY SystemModstamp, Id")

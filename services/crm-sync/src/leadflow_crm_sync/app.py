@@ -38,12 +38,16 @@ def writer_config(settings: CrmSyncSettings, policy: SyncPolicy | None = None) -
     lead = policy.lead if policy is not None else None
     return WriterConfig(
         placeholders={("Lead", "LastName"): lead.missing_last_name, ("Lead", "Company"): lead.missing_company}
-        if lead is not None else {},
-        flush_size=settings.flush_size, linger_seconds=settings.linger_ms / 1000,
+        if lead is not None
+        else {},
+        flush_size=settings.flush_size,
+        linger_seconds=settings.linger_ms / 1000,
         backoff=Backoff(base=settings.retry_base_seconds, cap=settings.retry_cap_seconds),
-        rate_limit_backoff=Backoff(base=settings.rate_limit_base_seconds, cap=settings.rate_limit_cap_seconds,
-                                   jitter=0.2),
-        hold_seconds=settings.hold_seconds, max_record_retries=settings.max_record_retries,
+        rate_limit_backoff=Backoff(
+            base=settings.rate_limit_base_seconds, cap=settings.rate_limit_cap_seconds, jitter=0.2
+        ),
+        hold_seconds=settings.hold_seconds,
+        max_record_retries=settings.max_record_retries,
         bulk_min_records=settings.bulk_min_records,
     )
 
@@ -53,8 +57,13 @@ def _publisher(broker: KafkaBroker, settings: CrmSyncSettings) -> Callable[[list
         """Enqueue every event, then wait for all the broker acknowledgements (before the claims commit)."""
         pending: list[asyncio.Future[Any]] = []
         for topic, event in outputs:
-            sent = await broker.publish(event.to_json_bytes(), topic=settings.topic(topic), key=event.kafka_key(),
-                                        headers={"content-type": "application/json"}, no_confirm=True)
+            sent = await broker.publish(
+                event.to_json_bytes(),
+                topic=settings.topic(topic),
+                key=event.kafka_key(),
+                headers={"content-type": "application/json"},
+                no_confirm=True,
+            )
             if isinstance(sent, asyncio.Future):
                 pending.append(sent)
             EVENTS_OUT.labels(SERVICE, topic).inc()
@@ -63,8 +72,9 @@ def _publisher(broker: KafkaBroker, settings: CrmSyncSettings) -> Callable[[list
     return publish
 
 
-def _drain_loop(settings: CrmSyncSettings, service: SyncService, lock: SharedExclusiveLock
-                ) -> Callable[[], Coroutine[Any, Any, None]]:
+def _drain_loop(
+    settings: CrmSyncSettings, service: SyncService, lock: SharedExclusiveLock
+) -> Callable[[], Coroutine[Any, Any, None]]:
     async def drain_loop() -> None:
         while True:
             await asyncio.sleep(settings.deferred_interval_seconds)
@@ -79,8 +89,9 @@ def _drain_loop(settings: CrmSyncSettings, service: SyncService, lock: SharedExc
     return drain_loop
 
 
-def _routes(settings: CrmSyncSettings, service: SyncService, pause: ConsumerPause,
-            shadow: ShadowGateway | None) -> APIRouter:
+def _routes(
+    settings: CrmSyncSettings, service: SyncService, pause: ConsumerPause, shadow: ShadowGateway | None
+) -> APIRouter:
     router = APIRouter()
     writer, repo = service.writer, service.repo
 
@@ -88,10 +99,13 @@ def _routes(settings: CrmSyncSettings, service: SyncService, pause: ConsumerPaus
     async def status() -> dict[str, Any]:
         usage = service.gateway.usage()
         return {
-            "paused_for_seconds": round(writer.paused_for(), 3), "pause_reason": writer.pause_reason,
-            "consumer_paused": pause.paused, "writer": writer.stats.__dict__,
+            "paused_for_seconds": round(writer.paused_for(), 3),
+            "pause_reason": writer.pause_reason,
+            "consumer_paused": pause.paused,
+            "writer": writer.stats.__dict__,
             "api_usage": {"used": usage.used, "total": usage.total, "remaining": usage.remaining} if usage else None,
-            "deferred_writes": await repo.count_deferred(), "policy_version": service.policy.version,
+            "deferred_writes": await repo.count_deferred(),
+            "policy_version": service.policy.version,
             "shadow_mode": settings.shadow_mode,
         }
 
@@ -105,15 +119,22 @@ def _routes(settings: CrmSyncSettings, service: SyncService, pause: ConsumerPaus
     return router
 
 
-def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker: KafkaBroker | None = None,
-               gateway: SalesforceGateway | None = None, policy: SyncPolicy | None = None) -> FastAPI:
+def create_app(
+    settings: CrmSyncSettings,
+    *,
+    clock: Clock | None = None,
+    broker: KafkaBroker | None = None,
+    gateway: SalesforceGateway | None = None,
+    policy: SyncPolicy | None = None,
+) -> FastAPI:
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.policy_file)
     if settings.custom_answers_file is not None and policy.custom_answers is None:
         policy = policy.with_custom_answers(load_custom_answers_file(settings.custom_answers_file))
     broker = broker or make_broker(settings)
-    gateway = gateway or SimpleSalesforceGateway(settings.salesforce, service=SERVICE,
-                                                 concurrency=settings.salesforce_concurrency)
+    gateway = gateway or SimpleSalesforceGateway(
+        settings.salesforce, service=SERVICE, concurrency=settings.salesforce_concurrency
+    )
     shadow = ShadowGateway(gateway, clock) if settings.shadow_mode else None
     if shadow is not None:
         gateway = shadow
@@ -122,12 +143,23 @@ def create_app(settings: CrmSyncSettings, *, clock: Clock | None = None, broker:
     repo = Repository(engine)
     writer = BatchWriter(gateway, writer_config(settings, policy))
 
-    directory = TeamDirectory(fetch=lambda soql: writer.call(lambda: gateway.query(soql)), clock=clock,
-                              ttl=timedelta(seconds=settings.directory_ttl_seconds))
-    service = SyncService(repo=repo, writer=writer, gateway=gateway, policy=policy, clock=clock,
-                          publish=_publisher(broker, settings),
-                          directory=directory, budget_probe_seconds=settings.budget_probe_seconds,
-                          shadow=settings.shadow_mode, bulk_threshold=settings.bulk_threshold)
+    directory = TeamDirectory(
+        fetch=lambda soql: writer.call(lambda: gateway.query(soql)),
+        clock=clock,
+        ttl=timedelta(seconds=settings.directory_ttl_seconds),
+    )
+    service = SyncService(
+        repo=repo,
+        writer=writer,
+        gateway=gateway,
+        policy=policy,
+        clock=clock,
+        publish=_publisher(broker, settings),
+        directory=directory,
+        budget_probe_seconds=settings.budget_probe_seconds,
+        shadow=settings.shadow_mode,
+        bulk_threshold=settings.bulk_threshold,
+    )
     pause = ConsumerPause()
     lock = SharedExclusiveLock()
     register(broker, settings, service, pause, lock)

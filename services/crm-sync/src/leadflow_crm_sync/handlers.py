@@ -99,8 +99,13 @@ class SharedExclusiveLock:
                 self._cond.notify_all()
 
 
-def register(broker: KafkaBroker, settings: CrmSyncSettings, service: SyncService, pause: ConsumerPause,
-             lock: SharedExclusiveLock) -> None:
+def register(
+    broker: KafkaBroker,
+    settings: CrmSyncSettings,
+    service: SyncService,
+    pause: ConsumerPause,
+    lock: SharedExclusiveLock,
+) -> None:
     kinds: dict[str, Kind] = {
         settings.topic(topics.LEADS_ROUTED): "routed",
         settings.topic(topics.SLA_EVENTS): "sla",
@@ -110,10 +115,17 @@ def register(broker: KafkaBroker, settings: CrmSyncSettings, service: SyncServic
         # Range assignment: a member gets the same partition numbers of all three topics, so one lead's
         # routed, SLA and change events (all keyed by lead_id) are handled by one consumer, in order.
         subscriber = broker.subscriber(
-            *kinds, group_id=settings.consumer_group, batch=True, max_records=settings.batch_max_records,
-            batch_timeout_ms=settings.batch_timeout_ms, auto_offset_reset="earliest", ack_policy=DEFAULT_ACK_POLICY,
-            max_poll_interval_ms=settings.max_poll_interval_ms, partition_assignment_strategy=(RangePartitionAssignor,),
-            session_timeout_ms=settings.session_timeout_ms, heartbeat_interval_ms=settings.session_timeout_ms // 10,
+            *kinds,
+            group_id=settings.consumer_group,
+            batch=True,
+            max_records=settings.batch_max_records,
+            batch_timeout_ms=settings.batch_timeout_ms,
+            auto_offset_reset="earliest",
+            ack_policy=DEFAULT_ACK_POLICY,
+            max_poll_interval_ms=settings.max_poll_interval_ms,
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.session_timeout_ms // 10,
         )
         pause.subscribers.append(subscriber)
         subscriber(_handler(kinds, settings, service, pause, lock))
@@ -135,8 +147,13 @@ def _backlog(pause: ConsumerPause, records: Any) -> int:
     return behind
 
 
-def _handler(kinds: dict[str, Kind], settings: CrmSyncSettings, service: SyncService, pause: ConsumerPause,
-             lock: SharedExclusiveLock) -> Any:
+def _handler(
+    kinds: dict[str, Kind],
+    settings: CrmSyncSettings,
+    service: SyncService,
+    pause: ConsumerPause,
+    lock: SharedExclusiveLock,
+) -> Any:
     failures = [0]
 
     async def on_batch(message: KafkaMessage) -> None:
@@ -167,8 +184,13 @@ def _handler(kinds: dict[str, Kind], settings: CrmSyncSettings, service: SyncSer
         failures[0] = 0
         if result.unavailable:
             wait = max(service.writer.paused_for(), settings.retry_base_seconds)
-            log.warning("batch_rewound", records=len(incoming), unavailable=result.unavailable,
-                        resume_in=round(wait, 3), reason=service.writer.pause_reason)
+            log.warning(
+                "batch_rewound",
+                records=len(incoming),
+                unavailable=result.unavailable,
+                resume_in=round(wait, 3),
+                reason=service.writer.pause_reason,
+            )
             pause.pause(wait)
             raise NackMessage
 

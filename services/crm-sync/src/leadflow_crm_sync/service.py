@@ -96,9 +96,20 @@ def _written(results: list[SaveResult | Unavailable]) -> list[rc.WriteResult]:
 
 
 class SyncService:
-    def __init__(self, *, repo: Repository, writer: BatchWriter, gateway: SalesforceGateway, policy: SyncPolicy,
-                 clock: Clock, publish: Publish, directory: TeamDirectory,
-                 budget_probe_seconds: float = 300.0, shadow: bool = False, bulk_threshold: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        repo: Repository,
+        writer: BatchWriter,
+        gateway: SalesforceGateway,
+        policy: SyncPolicy,
+        clock: Clock,
+        publish: Publish,
+        directory: TeamDirectory,
+        budget_probe_seconds: float = 300.0,
+        shadow: bool = False,
+        bulk_threshold: int = 0,
+    ) -> None:
         self.repo = repo
         self.writer = writer
         self.gateway = gateway
@@ -137,12 +148,21 @@ class SyncService:
             b.result.published = len(b.outputs)
         published = time.perf_counter()
         await self.repo.commit(b.unit, self.clock.now())
-        log.info("batch_synced", records=len(records), routed=len(routed), sla=len(slas), changes=len(changes),
-                 published=b.result.published, dead_lettered=b.result.dead_lettered,
-                 replays_skipped=b.result.skipped_replays, deferred=b.result.deferred, held=b.result.unavailable,
-                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                 publish_ms=round((published - planned) * 1000, 1),
-                 commit_ms=round((time.perf_counter() - published) * 1000, 1))
+        log.info(
+            "batch_synced",
+            records=len(records),
+            routed=len(routed),
+            sla=len(slas),
+            changes=len(changes),
+            published=b.result.published,
+            dead_lettered=b.result.dead_lettered,
+            replays_skipped=b.result.skipped_replays,
+            deferred=b.result.deferred,
+            held=b.result.unavailable,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            publish_ms=round((published - planned) * 1000, 1),
+            commit_ms=round((time.perf_counter() - published) * 1000, 1),
+        )
         return b.result
 
     async def _parse_new(self, b: _Batch, records: list[Incoming]) -> list[tuple[Kind, Event, bytes]]:
@@ -209,8 +229,9 @@ class SyncService:
         step, task_jobs = rc.apply_routed(plan, results, states, self.policy, self.clock.now())
         b.take(step)
         task_ids = await self._tasks(b, task_jobs)
-        b.outputs += rc.routed_outputs(plan, step.states, results, task_ids, b.blocked, self.clock.now(),
-                                       shadow=self.shadow)
+        b.outputs += rc.routed_outputs(
+            plan, step.states, results, task_ids, b.blocked, self.clock.now(), shadow=self.shadow
+        )
 
     # ---- sla.events --------------------------------------------------------------------------------
     async def _sla(self, b: _Batch, items: list[tuple[SlaEvent, bytes]], states: dict[str, LeadState]) -> None:
@@ -222,8 +243,7 @@ class SyncService:
         step = rc.apply_sla(plan, results, b.overlay(states), self.clock.now())
         b.take(step)
         task_ids = await self._tasks(b, plan.tasks)
-        b.outputs += rc.sla_outputs(plan, b.overlay(states), task_ids, b.blocked, self.clock.now(),
-                                    shadow=self.shadow)
+        b.outputs += rc.sla_outputs(plan, b.overlay(states), task_ids, b.blocked, self.clock.now(), shadow=self.shadow)
 
     async def _leaders(self, escalations: list[SlaEvent], states: dict[str, LeadState]) -> dict[str, str | None]:
         """Escalation event id → its team leader; an event left out could not be looked up (held)."""
@@ -231,8 +251,9 @@ class SyncService:
         for ev in escalations:
             state = states.get(ev.lead_id) or LeadState(lead_id=ev.lead_id)
             try:
-                leader, why = await self.directory.escalation_target(ev.team or state.team,
-                                                                     ev.owner_id or state.owner_id)
+                leader, why = await self.directory.escalation_target(
+                    ev.team or state.team, ev.owner_id or state.owner_id
+                )
             except (Unavailable, SalesforceCallError) as e:
                 log.warning("directory_unavailable", lead_id=ev.lead_id, error=str(e))
                 continue
@@ -247,8 +268,9 @@ class SyncService:
             return
         with_state = [(ev, raw, await self._state_of(b, states, ev)) for ev, raw in leads]
         converted = {sf: c for sf in {ev.record_id for ev, _ in leads} if (c := await self.repo.conversion(sf))}
-        plan = rc.plan_changes(with_state, converted, self.policy, self.clock.now().date(), self.clock.now(),
-                               shadow=self.shadow)
+        plan = rc.plan_changes(
+            with_state, converted, self.policy, self.clock.now().date(), self.clock.now(), shadow=self.shadow
+        )
         b.take(plan)
         b.unit.conversions += plan.conversions
         if not plan.jobs:
@@ -258,8 +280,13 @@ class SyncService:
         b.take(step)
         b.unit.conversions += step.conversions
         for sf_id, lead_id, ids in step.conversions:
-            log.info("lead_converted", lead_id=lead_id, salesforce_id=sf_id, opportunity_id=ids.opportunity_id,
-                     account_id=ids.account_id)
+            log.info(
+                "lead_converted",
+                lead_id=lead_id,
+                salesforce_id=sf_id,
+                opportunity_id=ids.opportunity_id,
+                account_id=ids.account_id,
+            )
         for w, res in zip(opportunity_writes, await self._write(opportunity_writes), strict=True):
             if not isinstance(res, SaveResult) or not res.ok:
                 log.warning("opportunity_update_failed", opportunity_id=w.key, result=str(res))
@@ -279,7 +306,7 @@ class SyncService:
         except (Unavailable, SalesforceCallError) as e:
             return self._convert_failed(jobs, e)
         for start in range(0, len(jobs), CONVERT_CHUNK):
-            chunk = jobs[start:start + CONVERT_CHUNK]
+            chunk = jobs[start : start + CONVERT_CHUNK]
             converts = [_lead_convert(j, contacts) for j in chunk]
             try:
                 answers = await self.writer.call(lambda c=converts: self.gateway.convert(c))  # type: ignore[misc]
@@ -291,7 +318,8 @@ class SyncService:
                 out[j.plan.lead_sf_id] = rc.ConversionResult(
                     ids=ConvertedIds(res.account_id, res.contact_id, res.opportunity_id) if res.success else None,
                     code=None if res.success else (err.status_code if err else "UNKNOWN_EXCEPTION"),
-                    message="" if res.success else (err.message if err else "convertLead failed"))
+                    message="" if res.success else (err.message if err else "convertLead failed"),
+                )
         await self._read_back(out)
         return out
 
@@ -301,13 +329,15 @@ class SyncService:
             log.warning("conversion_postponed", leads=len(jobs), error=str(e))
             return {j.plan.lead_sf_id: rc.UNWRITTEN for j in jobs}
         assert isinstance(e, SalesforceCallError)
-        return {j.plan.lead_sf_id: rc.ConversionResult(code=e.code or "BAD_REQUEST", message=e.message)
-                for j in jobs}
+        return {j.plan.lead_sf_id: rc.ConversionResult(code=e.code or "BAD_REQUEST", message=e.message) for j in jobs}
 
     async def _read_back(self, out: dict[str, rc.ConversionResult | rc.Unwritten]) -> None:
         """Leads converted already (an attempt whose claim was lost, or a rep): read what they became."""
-        already = [sf for sf, r in out.items() if isinstance(r, rc.ConversionResult)
-                   and r.code == "CANNOT_UPDATE_CONVERTED_LEAD"]
+        already = [
+            sf
+            for sf, r in out.items()
+            if isinstance(r, rc.ConversionResult) and r.code == "CANNOT_UPDATE_CONVERTED_LEAD"
+        ]
         if not already:
             return
         try:
@@ -318,9 +348,13 @@ class SyncService:
             return
         for sf in already:
             row = rows.get(sf, {})
-            out[sf] = rc.ConversionResult(ids=ConvertedIds(row.get("ConvertedAccountId"), row.get("ConvertedContactId"),
-                                                           row.get("ConvertedOpportunityId")),
-                                          owner_id=row.get("OwnerId"), already=True)
+            out[sf] = rc.ConversionResult(
+                ids=ConvertedIds(
+                    row.get("ConvertedAccountId"), row.get("ConvertedContactId"), row.get("ConvertedOpportunityId")
+                ),
+                owner_id=row.get("OwnerId"),
+                already=True,
+            )
 
     # ---- deferred writes (API budget) ---------------------------------------------------------------
     async def _probe_budget(self) -> bool:
@@ -343,8 +377,10 @@ class SyncService:
 
     async def drain_deferred(self, limit: int = 1000) -> int:
         """Write what the budget held back, now that it allows it. Returns the number written."""
-        rows = [(key, DeferredWrite.from_row(lead_id, payload))
-                for key, lead_id, _kind, payload in await self.repo.deferred_writes(limit)]
+        rows = [
+            (key, DeferredWrite.from_row(lead_id, payload))
+            for key, lead_id, _kind, payload in await self.repo.deferred_writes(limit)
+        ]
         if not rows:
             return 0
         todo = self._allowed(rows)
@@ -374,13 +410,22 @@ class SyncService:
     def _deferred_done(self, b: _Batch, d: DeferredWrite, res: SaveResult, state: LeadState) -> None:
         if d.kind == "lead":
             assert d.event is not None
-            state = rc.state_from_event(state, d.event).with_(content_hash=d.content_hash,
-                                                              salesforce_id=state.salesforce_id or res.id)
+            state = rc.state_from_event(state, d.event).with_(
+                content_hash=d.content_hash, salesforce_id=state.salesforce_id or res.id
+            )
             b.unit.states[d.lead_id] = state
             if state.written:
-                b.outputs.append(synced(d.event, state, SyncOperation.UPDATED,
-                                        "deferred update written (API budget recovered)", self.clock.now(),
-                                        dropped=res.dropped, shadow=self.shadow))
+                b.outputs.append(
+                    synced(
+                        d.event,
+                        state,
+                        SyncOperation.UPDATED,
+                        "deferred update written (API budget recovered)",
+                        self.clock.now(),
+                        dropped=res.dropped,
+                        shadow=self.shadow,
+                    )
+                )
         elif d.kind == "sla_status":
             b.unit.states[d.lead_id] = state.with_(sla_status=d.sla_status)
         elif res.id:
@@ -396,9 +441,15 @@ def _count_dead_letters(outputs: list[Output]) -> None:
 def _lead_convert(job: rc.ConvertJob, contacts: dict[tuple[str, str], str]) -> LeadConvert:
     p = job.plan
     contact = contacts.get((p.account_id, p.email.lower())) if p.account_id and p.email else None
-    return LeadConvert(lead_id=p.lead_sf_id, converted_status=p.converted_status, account_id=p.account_id,
-                       contact_id=contact, owner_id=p.owner_id, do_not_create_opportunity=not p.create_opportunity,
-                       opportunity_name=p.opportunity_name if p.create_opportunity else None)
+    return LeadConvert(
+        lead_id=p.lead_sf_id,
+        converted_status=p.converted_status,
+        account_id=p.account_id,
+        contact_id=contact,
+        owner_id=p.owner_id,
+        do_not_create_opportunity=not p.create_opportunity,
+        opportunity_name=p.opportunity_name if p.create_opportunity else None,
+    )
 
 
 def _event_id_guess(raw: bytes) -> str | None:

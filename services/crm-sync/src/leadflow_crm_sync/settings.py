@@ -11,8 +11,7 @@ from pydantic_settings import SettingsConfigDict
 
 
 class CrmSyncSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="CRMSYNC_", env_file=".env", extra="ignore",
-                                      env_nested_delimiter="__")
+    model_config = SettingsConfigDict(env_prefix="CRMSYNC_", env_file=".env", extra="ignore", env_nested_delimiter="__")
 
     service_name: str = "crm-sync"
     http_port: int = 8005
@@ -27,13 +26,21 @@ class CrmSyncSettings(ServiceSettings):
         "to their Lead custom fields. None = custom answers are not written.",
     )
 
-    consumers: int = Field(default=1, ge=1, le=12, description="Kafka consumers in this process (partitions in "
-                           "parallel; writes still share Collections calls)")
+    consumers: int = Field(
+        default=1,
+        ge=1,
+        le=12,
+        description="Kafka consumers in this process (partitions in parallel; writes still share Collections calls)",
+    )
     batch_max_records: int = Field(default=1000, ge=1, description="Kafka records per handler call")
     batch_timeout_ms: int = Field(default=20, ge=1)
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
-    session_timeout_ms: int = Field(default=45_000, ge=6_000, description="Kafka group session: a large batch "
-                                    "(backlog mode) keeps the event loop busy for seconds; heartbeats must survive it")
+    session_timeout_ms: int = Field(
+        default=45_000,
+        ge=6_000,
+        description="Kafka group session: a large batch "
+        "(backlog mode) keeps the event loop busy for seconds; heartbeats must survive it",
+    )
     flush_size: int = Field(default=200, ge=1, le=200, description="records per sObject Collections call")
     linger_ms: float = Field(default=5.0, ge=0, description="wait this long for more writes before a call")
     salesforce_concurrency: int = Field(default=2, ge=1, le=16)
@@ -45,20 +52,35 @@ class CrmSyncSettings(ServiceSettings):
     hold_seconds: float = Field(default=60.0, gt=0, description="hold a batch this long before rewinding Kafka")
     max_record_retries: int = Field(default=8, ge=0)
 
-    bulk_threshold: int = Field(default=2000, ge=0, description="Backlog (writes in the batch + records still "
-                                "in Kafka) from which Lead/Task upserts go through Bulk API 2.0 ingest; 0 = never")
-    bulk_min_records: int = Field(default=1000, ge=1, description="In backlog mode, upserts of one object in a "
-                                  "batch from this many on make one Bulk job (fewer go through Collections)")
+    bulk_threshold: int = Field(
+        default=2000,
+        ge=0,
+        description="Backlog (writes in the batch + records still "
+        "in Kafka) from which Lead/Task upserts go through Bulk API 2.0 ingest; 0 = never",
+    )
+    bulk_min_records: int = Field(
+        default=1000,
+        ge=1,
+        description="In backlog mode, upserts of one object in a "
+        "batch from this many on make one Bulk job (fewer go through Collections)",
+    )
 
     deferred_interval_seconds: float = Field(default=30.0, gt=0)
-    budget_probe_seconds: float = Field(default=300.0, gt=0, description="while writes wait for the API budget "
-                                        "and nothing else calls Salesforce, ask /limits this often (1 API call)")
+    budget_probe_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="while writes wait for the API budget "
+        "and nothing else calls Salesforce, ask /limits this often (1 API call)",
+    )
     directory_ttl_seconds: float = Field(default=900.0, gt=0)
 
-    shadow_mode: bool = Field(default=False, description="Decide, record and publish (CrmSynced.shadow), show on "
-                              "GET /shadow, and write nothing to Salesforce (reads still go to the org). Unless set, "
-                              "the database and consumer group get a -shadow suffix, so switching it off writes "
-                              "every lead from the start")
+    shadow_mode: bool = Field(
+        default=False,
+        description="Decide, record and publish (CrmSynced.shadow), show on "
+        "GET /shadow, and write nothing to Salesforce (reads still go to the org). Unless set, "
+        "the database and consumer group get a -shadow suffix, so switching it off writes "
+        "every lead from the start",
+    )
 
     @model_validator(mode="after")
     def _shadow_defaults(self) -> CrmSyncSettings:

@@ -94,17 +94,22 @@ class FakeSalesforce:
             raise self.fail_calls.pop(0)
 
     def writes(self, sobject: str | None = None) -> list[Call]:
-        return [c for c in self.calls if c.operation in ("upsert", "update", "bulk_upsert")
-                and (sobject is None or c.sobject == sobject)]
+        return [
+            c
+            for c in self.calls
+            if c.operation in ("upsert", "update", "bulk_upsert") and (sobject is None or c.sobject == sobject)
+        ]
 
     # ---- the port --------------------------------------------------------------------------------
-    async def save(self, mode: Literal["upsert", "update"], sobject: str, ext_field: str | None,
-                   records: list[dict[str, Any]]) -> list[Any]:
+    async def save(
+        self, mode: Literal["upsert", "update"], sobject: str, ext_field: str | None, records: list[dict[str, Any]]
+    ) -> list[Any]:
         self._record_call(Call(mode, sobject, [dict(r) for r in records]))
         return self._save(mode, ext_field, records)
 
-    def _save(self, mode: Literal["upsert", "update"], ext_field: str | None,
-              records: list[dict[str, Any]]) -> list[Any]:
+    def _save(
+        self, mode: Literal["upsert", "update"], ext_field: str | None, records: list[dict[str, Any]]
+    ) -> list[Any]:
         out: list[Any] = []
         for rec in records:
             obj = rec["attributes"]["type"]
@@ -113,27 +118,61 @@ class FakeSalesforce:
             errs = self.record_errors.get(str(key))
             if errs:
                 code, msg, *where = errs.pop(0)
-                out.append({"success": False, "errors": [{"statusCode": code, "message": msg,
-                                                          "fields": list(where[0]) if where else []}]})
+                out.append(
+                    {
+                        "success": False,
+                        "errors": [{"statusCode": code, "message": msg, "fields": list(where[0]) if where else []}],
+                    }
+                )
                 continue
-            refused = [(name, rule(value)) for name, value in values.items()
-                       if (rule := self.field_rules.get(f"{obj}.{name}")) is not None]
+            refused = [
+                (name, rule(value))
+                for name, value in values.items()
+                if (rule := self.field_rules.get(f"{obj}.{name}")) is not None
+            ]
             if any(code for _, code in refused):
-                out.append({"success": False, "errors": [
-                    {"statusCode": code, "message": f"{name}: bad value: {values[name]}", "fields": [name]}
-                    for name, code in refused if code]})
+                out.append(
+                    {
+                        "success": False,
+                        "errors": [
+                            {"statusCode": code, "message": f"{name}: bad value: {values[name]}", "fields": [name]}
+                            for name, code in refused
+                            if code
+                        ],
+                    }
+                )
                 continue
             if mode == "update":
                 existing = self.table(obj).get(values["Id"])
                 if existing is None:
-                    out.append({"id": values["Id"], "success": False, "errors": [
-                        {"statusCode": "INVALID_CROSS_REFERENCE_KEY", "message": "invalid cross reference id",
-                         "fields": []}]})
+                    out.append(
+                        {
+                            "id": values["Id"],
+                            "success": False,
+                            "errors": [
+                                {
+                                    "statusCode": "INVALID_CROSS_REFERENCE_KEY",
+                                    "message": "invalid cross reference id",
+                                    "fields": [],
+                                }
+                            ],
+                        }
+                    )
                     continue
                 if obj == "Lead" and existing.get("IsConverted"):
-                    out.append({"id": values["Id"], "success": False, "errors": [
-                        {"statusCode": "CANNOT_UPDATE_CONVERTED_LEAD", "message": "cannot reference converted lead",
-                         "fields": []}]})
+                    out.append(
+                        {
+                            "id": values["Id"],
+                            "success": False,
+                            "errors": [
+                                {
+                                    "statusCode": "CANNOT_UPDATE_CONVERTED_LEAD",
+                                    "message": "cannot reference converted lead",
+                                    "fields": [],
+                                }
+                            ],
+                        }
+                    )
                     continue
                 existing.update(values)
                 out.append({"id": existing["Id"], "success": True, "errors": []})
@@ -141,17 +180,35 @@ class FakeSalesforce:
             existing = self.by_field(obj, ext_field or "", key)
             if existing is not None:
                 if obj == "Lead" and existing.get("IsConverted"):
-                    out.append({"success": False, "errors": [
-                        {"statusCode": "CANNOT_UPDATE_CONVERTED_LEAD", "message": "cannot reference converted lead",
-                         "fields": []}]})
+                    out.append(
+                        {
+                            "success": False,
+                            "errors": [
+                                {
+                                    "statusCode": "CANNOT_UPDATE_CONVERTED_LEAD",
+                                    "message": "cannot reference converted lead",
+                                    "fields": [],
+                                }
+                            ],
+                        }
+                    )
                     continue
                 existing.update(values)
                 out.append({"id": existing["Id"], "success": True, "errors": [], "created": False})
                 continue
             if obj == "Lead" and (not values.get("LastName") or not values.get("Company")):
-                out.append({"success": False, "errors": [{"statusCode": "REQUIRED_FIELD_MISSING",
-                                                          "message": "Required fields are missing: [LastName, Company]",
-                                                          "fields": ["LastName", "Company"]}]})
+                out.append(
+                    {
+                        "success": False,
+                        "errors": [
+                            {
+                                "statusCode": "REQUIRED_FIELD_MISSING",
+                                "message": "Required fields are missing: [LastName, Company]",
+                                "fields": ["LastName", "Company"],
+                            }
+                        ],
+                    }
+                )
                 continue
             rid = self._new_id(obj)
             self.table(obj)[rid] = {"Id": rid, **values}
@@ -170,12 +227,30 @@ class FakeSalesforce:
         for c in converts:
             lead = self.table("Lead").get(c.lead_id)
             if lead is None:
-                out.append(LeadConvertResult(lead_id=c.lead_id, success=False, errors=[LeadConvertError(
-                    status_code="INVALID_CROSS_REFERENCE_KEY", message="invalid cross reference id")]))
+                out.append(
+                    LeadConvertResult(
+                        lead_id=c.lead_id,
+                        success=False,
+                        errors=[
+                            LeadConvertError(
+                                status_code="INVALID_CROSS_REFERENCE_KEY", message="invalid cross reference id"
+                            )
+                        ],
+                    )
+                )
                 continue
             if lead.get("IsConverted"):
-                out.append(LeadConvertResult(lead_id=c.lead_id, success=False, errors=[LeadConvertError(
-                    status_code="CANNOT_UPDATE_CONVERTED_LEAD", message="This lead was already converted.")]))
+                out.append(
+                    LeadConvertResult(
+                        lead_id=c.lead_id,
+                        success=False,
+                        errors=[
+                            LeadConvertError(
+                                status_code="CANNOT_UPDATE_CONVERTED_LEAD", message="This lead was already converted."
+                            )
+                        ],
+                    )
+                )
                 continue
             account = c.account_id or self._new_id("Account")
             self.table("Account").setdefault(account, {"Id": account, "Name": lead.get("Company")})
@@ -184,12 +259,26 @@ class FakeSalesforce:
             opp = None
             if not c.do_not_create_opportunity:
                 opp = self._new_id("Opportunity")
-                self.table("Opportunity")[opp] = {"Id": opp, "Name": c.opportunity_name, "AccountId": account,
-                                                  "OwnerId": c.owner_id or lead.get("OwnerId")}
-            lead.update({"IsConverted": True, "ConvertedAccountId": account, "ConvertedContactId": contact,
-                         "ConvertedOpportunityId": opp, "Status": c.converted_status})
-            out.append(LeadConvertResult(lead_id=c.lead_id, success=True, account_id=account, contact_id=contact,
-                                         opportunity_id=opp))
+                self.table("Opportunity")[opp] = {
+                    "Id": opp,
+                    "Name": c.opportunity_name,
+                    "AccountId": account,
+                    "OwnerId": c.owner_id or lead.get("OwnerId"),
+                }
+            lead.update(
+                {
+                    "IsConverted": True,
+                    "ConvertedAccountId": account,
+                    "ConvertedContactId": contact,
+                    "ConvertedOpportunityId": opp,
+                    "Status": c.converted_status,
+                }
+            )
+            out.append(
+                LeadConvertResult(
+                    lead_id=c.lead_id, success=True, account_id=account, contact_id=contact, opportunity_id=opp
+                )
+            )
         return out
 
     async def query(self, soql: str) -> list[dict[str, Any]]:
@@ -241,62 +330,153 @@ def _next_event_id(kind: str, lead_id: str) -> str:
     return f"{kind}-{lead_id}-{next(_EVENT_SEQ)}"[:128]
 
 
-def routed(lead_id: str = "lead-1", *, owner_id: str = "005000000000001AAA", owner_type: str = "user",
-           team: str | None = "Nordics", score: float = 72.0, rating: Rating = Rating.HOT, grade: Grade = Grade.A,
-           last_name: str | None = "Hansen", company: str | None = "Fjord Logistics AS",
-           email: str | None = "kari@fjord.example", source: LeadSourceKind = LeadSourceKind.WEB_FORM,
-           callback_at: datetime | None = None, duplicate_of: DuplicateOf | None = None,
-           client_type: ClientType = ClientType.NEW, account_id: str | None = None,
-           account_owner_id: str | None = None, key_account: bool = False, do_not_call: bool = False,
-           do_not_email: bool = False, reassignment: int = 0, occurred_at: datetime = T0,
-           event_id: str | None = None, campaign: str | None = "spring-promo") -> LeadRouted:
+def routed(
+    lead_id: str = "lead-1",
+    *,
+    owner_id: str = "005000000000001AAA",
+    owner_type: str = "user",
+    team: str | None = "Nordics",
+    score: float = 72.0,
+    rating: Rating = Rating.HOT,
+    grade: Grade = Grade.A,
+    last_name: str | None = "Hansen",
+    company: str | None = "Fjord Logistics AS",
+    email: str | None = "kari@fjord.example",
+    source: LeadSourceKind = LeadSourceKind.WEB_FORM,
+    callback_at: datetime | None = None,
+    duplicate_of: DuplicateOf | None = None,
+    client_type: ClientType = ClientType.NEW,
+    account_id: str | None = None,
+    account_owner_id: str | None = None,
+    key_account: bool = False,
+    do_not_call: bool = False,
+    do_not_email: bool = False,
+    reassignment: int = 0,
+    occurred_at: datetime = T0,
+    event_id: str | None = None,
+    campaign: str | None = "spring-promo",
+) -> LeadRouted:
     from leadflow_contracts import Campaign
 
     callback = CallbackWindow(start=callback_at, timezone="Europe/Oslo") if callback_at else None
     lead = NormalizedLead(
-        source_event_id=f"src-{lead_id}", submitted_at=occurred_at - timedelta(seconds=5),
+        source_event_id=f"src-{lead_id}",
+        submitted_at=occurred_at - timedelta(seconds=5),
         accepted_at=occurred_at - timedelta(seconds=4),
         source=SourceInfo(system="webforms", campaign=Campaign(utm_campaign=campaign)),
-        lead_source=source, first_name="Kari", last_name=last_name, email=email, phone_e164="+4791234567",
-        job_title="Head of Logistics", language="no", company_name=company, company_domain="fjord.example",
-        employees=120, industry="Shipping", country="NO", city="Oslo", do_not_call=do_not_call,
-        do_not_email=do_not_email, message="Please call me about fleet tracking", callback=callback,
+        lead_source=source,
+        first_name="Kari",
+        last_name=last_name,
+        email=email,
+        phone_e164="+4791234567",
+        job_title="Head of Logistics",
+        language="no",
+        company_name=company,
+        company_domain="fjord.example",
+        employees=120,
+        industry="Shipping",
+        country="NO",
+        city="Oslo",
+        do_not_call=do_not_call,
+        do_not_email=do_not_email,
+        message="Please call me about fleet tracking",
+        callback=callback,
     )
     enrichment = Enrichment(
-        match=AccountMatch(account_id=account_id, account_name=company, owner_id=account_owner_id,
-                           key_account=key_account),
-        duplicate_of=duplicate_of, client_type=client_type, timezone="Europe/Oslo")
-    sc = Score(score=score, fit=40, engagement=score - 40, grade=grade, rating=rating, ruleset_version="rules-1",
-               reasons=(ScoreReason(component="fit", points=20, reason="title seniority: head"),
-                        ScoreReason(component="engagement", points=12, reason="callback requested")))
+        match=AccountMatch(
+            account_id=account_id, account_name=company, owner_id=account_owner_id, key_account=key_account
+        ),
+        duplicate_of=duplicate_of,
+        client_type=client_type,
+        timezone="Europe/Oslo",
+    )
+    sc = Score(
+        score=score,
+        fit=40,
+        engagement=score - 40,
+        grade=grade,
+        rating=rating,
+        ruleset_version="rules-1",
+        reasons=(
+            ScoreReason(component="fit", points=20, reason="title seniority: head"),
+            ScoreReason(component="engagement", points=12, reason="callback requested"),
+        ),
+    )
     return LeadRouted(
         event_id=event_id or _next_event_id("routed", lead_id),
-        lead_id=lead_id, occurred_at=occurred_at, lead=lead, enrichment=enrichment, score=sc,
-        assignment=Assignment(owner_id=owner_id, owner_type=owner_type, team=team, policy="round_robin",
-                              reason="weighted round-robin in Nordics"),
-        sla=SlaTarget(policy="hot-web", first_touch_due=occurred_at + timedelta(minutes=30),
-                      callback_due=callback_at, calendar="NO", timezone="Europe/Oslo"),
-        reassignment=reassignment)
+        lead_id=lead_id,
+        occurred_at=occurred_at,
+        lead=lead,
+        enrichment=enrichment,
+        score=sc,
+        assignment=Assignment(
+            owner_id=owner_id,
+            owner_type=owner_type,
+            team=team,
+            policy="round_robin",
+            reason="weighted round-robin in Nordics",
+        ),
+        sla=SlaTarget(
+            policy="hot-web",
+            first_touch_due=occurred_at + timedelta(minutes=30),
+            callback_due=callback_at,
+            calendar="NO",
+            timezone="Europe/Oslo",
+        ),
+        reassignment=reassignment,
+    )
 
 
-def sla_event(lead_id: str = "lead-1", kind: SlaEventKind = SlaEventKind.BREACHED, *, owner_id: str | None = None,
-              team: str | None = "Nordics", step: int = 0, action: str | None = None,
-              occurred_at: datetime = T0 + timedelta(minutes=31)) -> SlaEvent:
-    return SlaEvent(event_id=_next_event_id("sla", lead_id), lead_id=lead_id, occurred_at=occurred_at, kind=kind,
-                    clock="first_touch", policy="hot-web",
-                    due_at=T0 + timedelta(minutes=30), owner_id=owner_id, team=team, started_at=T0,
-                    escalation_step=step, escalation_action=action)
+def sla_event(
+    lead_id: str = "lead-1",
+    kind: SlaEventKind = SlaEventKind.BREACHED,
+    *,
+    owner_id: str | None = None,
+    team: str | None = "Nordics",
+    step: int = 0,
+    action: str | None = None,
+    occurred_at: datetime = T0 + timedelta(minutes=31),
+) -> SlaEvent:
+    return SlaEvent(
+        event_id=_next_event_id("sla", lead_id),
+        lead_id=lead_id,
+        occurred_at=occurred_at,
+        kind=kind,
+        clock="first_touch",
+        policy="hot-web",
+        due_at=T0 + timedelta(minutes=30),
+        owner_id=owner_id,
+        team=team,
+        started_at=T0,
+        escalation_step=step,
+        escalation_action=action,
+    )
 
 
-def lead_change(lead_id: str, record_id: str, *, status: str | None = "Closed - Converted",
-                changed_by: str | None = "005000000000009AAA", record: dict[str, Any] | None = None,
-                converted: bool = False) -> CrmChange:
+def lead_change(
+    lead_id: str,
+    record_id: str,
+    *,
+    status: str | None = "Closed - Converted",
+    changed_by: str | None = "005000000000009AAA",
+    record: dict[str, Any] | None = None,
+    converted: bool = False,
+) -> CrmChange:
     rec = {"Id": record_id, "Status": status, "IsConverted": converted, **(record or {})}
     changes = (FieldChange(field="Status", old="Open - Not Contacted", new=status),) if status else ()
-    return CrmChange(event_id=_next_event_id("change", lead_id), lead_id=lead_id, occurred_at=T0 + timedelta(hours=1),
-                     object="Lead", record_id=record_id,
-                     change_type=ChangeType.UPDATED, changed_fields=changes, record=rec, changed_by=changed_by,
-                     changed_at=T0 + timedelta(hours=1), system_modstamp=T0 + timedelta(hours=1))
+    return CrmChange(
+        event_id=_next_event_id("change", lead_id),
+        lead_id=lead_id,
+        occurred_at=T0 + timedelta(hours=1),
+        object="Lead",
+        record_id=record_id,
+        change_type=ChangeType.UPDATED,
+        changed_fields=changes,
+        record=rec,
+        changed_by=changed_by,
+        changed_at=T0 + timedelta(hours=1),
+        system_modstamp=T0 + timedelta(hours=1),
+    )
 
 
 # ---- a component-test harness: the app on TestKafkaBroker with the fake org ---------------------------
@@ -331,9 +511,16 @@ def build_harness(database_url: str, fake: FakeSalesforce | None = None, **overr
     from leadflow_crm_sync.app import create_app
     from leadflow_crm_sync.settings import CrmSyncSettings
 
-    opts: dict[str, Any] = {"database_url": database_url, "topic_prefix": f"c{uuid.uuid4().hex[:6]}.",
-                            "retry_base_seconds": 0.01, "retry_cap_seconds": 0.05, "rate_limit_base_seconds": 0.02,
-                            "rate_limit_cap_seconds": 0.1, "hold_seconds": 1.0, "linger_ms": 1.0}
+    opts: dict[str, Any] = {
+        "database_url": database_url,
+        "topic_prefix": f"c{uuid.uuid4().hex[:6]}.",
+        "retry_base_seconds": 0.01,
+        "retry_cap_seconds": 0.05,
+        "rate_limit_base_seconds": 0.02,
+        "rate_limit_cap_seconds": 0.1,
+        "hold_seconds": 1.0,
+        "linger_ms": 1.0,
+    }
     opts.update(overrides)
     settings = CrmSyncSettings(**opts)
     fake = fake or FakeSalesforce()

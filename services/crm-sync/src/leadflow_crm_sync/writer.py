@@ -34,9 +34,11 @@ from leadflow_crm_sync.domain.outcomes import classify_save_result
 from leadflow_crm_sync.domain.writes import Outcome, RecordWrite, SaveResult
 
 log = get_logger(__name__)
-FIELDS_DROPPED = Counter("leadflow_crm_fields_dropped_total",
-                         "Values Salesforce refused: the record was written without them",
-                         ["sobject", "field", "reason"])
+FIELDS_DROPPED = Counter(
+    "leadflow_crm_fields_dropped_total",
+    "Values Salesforce refused: the record was written without them",
+    ["sobject", "field", "reason"],
+)
 T = TypeVar("T")
 MAX_COLLECTION = 200
 _AGAIN = object()
@@ -83,9 +85,14 @@ class WriterStats:
 
 
 class BatchWriter:
-    def __init__(self, gateway: SalesforceGateway, config: WriterConfig | None = None, *,
-                 rng: Callable[[], float] = random.random,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        gateway: SalesforceGateway,
+        config: WriterConfig | None = None,
+        *,
+        rng: Callable[[], float] = random.random,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.gateway = gateway
         self.config = config or WriterConfig()
         self._rng = rng
@@ -117,8 +124,10 @@ class BatchWriter:
         if e.kind == "rate_limited":
             self._rate_attempt += 1
             self.stats.rate_limited += 1
-            self._pause(self.config.rate_limit_backoff.delay(self._rate_attempt, self._rng()),
-                        f"{e.code or 'REQUEST_LIMIT_EXCEEDED'}: {e.message}")
+            self._pause(
+                self.config.rate_limit_backoff.delay(self._rate_attempt, self._rng()),
+                f"{e.code or 'REQUEST_LIMIT_EXCEEDED'}: {e.message}",
+            )
         elif e.kind == "session":
             self._pause(0.05, "session expired: logging in again")
         else:
@@ -207,8 +216,9 @@ class BatchWriter:
             out[i] = res
         return [r if r is not None else Unavailable("no result") for r in out]
 
-    async def _bulk_group(self, sobject: str, ext_field: str, writes: list[RecordWrite]
-                          ) -> list[SaveResult | Unavailable | RecordWrite]:
+    async def _bulk_group(
+        self, sobject: str, ext_field: str, writes: list[RecordWrite]
+    ) -> list[SaveResult | Unavailable | RecordWrite]:
         """One Bulk job; a RecordWrite for a record to send again through Collections (without the values the
         job refused, or as it was when it was not processed)."""
         try:
@@ -230,8 +240,12 @@ class BatchWriter:
             if smaller is not None:
                 self._note_dropped(smaller, len(w.dropped))
             results.append(smaller or w)
-        log.info("salesforce_bulk_job", sobject=sobject, records=len(writes),
-                 again=sum(1 for r in results if isinstance(r, RecordWrite)))
+        log.info(
+            "salesforce_bulk_job",
+            sobject=sobject,
+            records=len(writes),
+            again=sum(1 for r in results if isinstance(r, RecordWrite)),
+        )
         return results
 
     def _enqueue(self, write: RecordWrite) -> asyncio.Future[SaveResult]:
@@ -297,8 +311,9 @@ class BatchWriter:
                     return
             todo = again
 
-    async def _call(self, group: tuple[str, str, str | None], todo: list[_Item], deadline: float
-                    ) -> list[Any] | object | None:
+    async def _call(
+        self, group: tuple[str, str, str | None], todo: list[_Item], deadline: float
+    ) -> list[Any] | object | None:
         """One Collections call: its answers, ``_AGAIN`` (retry the call), or None (every item settled)."""
         mode, sobject, ext_field = group
         try:
@@ -324,16 +339,18 @@ class BatchWriter:
         self._on_success()
         return raw
 
-    async def _bad_request(self, group: tuple[str, str, str | None], todo: list[_Item], deadline: float,
-                           e: SalesforceCallError) -> None:
+    async def _bad_request(
+        self, group: tuple[str, str, str | None], todo: list[_Item], deadline: float, e: SalesforceCallError
+    ) -> None:
         """A whole-request 400: split the chunk so only the bad record fails."""
         if len(todo) > 1:
             log.warning("salesforce_bad_request_split", sobject=group[1], records=len(todo), code=e.code)
             for it in todo:
                 await self._send(group, [it], deadline)
             return
-        todo[0].future.set_result(SaveResult(Outcome.FAILED, status_code=e.code or f"HTTP_{e.status}",
-                                             message=e.message))
+        todo[0].future.set_result(
+            SaveResult(Outcome.FAILED, status_code=e.code or f"HTTP_{e.status}", message=e.message)
+        )
 
     def _settle(self, mode: str, todo: list[_Item], raw: list[Any]) -> tuple[list[_Item], list[_Item]]:
         """Resolve each record's future; returns (to retry after a pause, to send again without refused values)."""

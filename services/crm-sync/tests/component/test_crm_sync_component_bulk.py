@@ -27,9 +27,17 @@ async def _harness(sqlite_url: str, fake: FakeSalesforce) -> Harness:
 
 
 def _burst(n: int, callbacks_every: int = 5) -> list[Incoming]:
-    return [Incoming("routed", routed(f"b-{i}", email="jürgen@x.de" if i == 3 else f"p{i}@x.io",
-                                      callback_at=T0 + timedelta(hours=3) if i % callbacks_every == 0 else None
-                                      ).to_json_bytes()) for i in range(n)]
+    return [
+        Incoming(
+            "routed",
+            routed(
+                f"b-{i}",
+                email="jürgen@x.de" if i == 3 else f"p{i}@x.io",
+                callback_at=T0 + timedelta(hours=3) if i % callbacks_every == 0 else None,
+            ).to_json_bytes(),
+        )
+        for i in range(n)
+    ]
 
 
 async def test_a_backlog_goes_through_one_bulk_job_per_object(sqlite_url: str) -> None:
@@ -72,7 +80,9 @@ async def test_a_failed_bulk_call_falls_back_to_collections(sqlite_url: str) -> 
     async with TestKafkaBroker(h.broker):
         await h.service.process(_burst(20, callbacks_every=100), backlog=0)
     assert [(c.operation, c.sobject, len(c.records)) for c in fake.calls][:2] == [
-        ("bulk_upsert", "Lead", 20), ("upsert", "Lead", 20)]
+        ("bulk_upsert", "Lead", 20),
+        ("upsert", "Lead", 20),
+    ]
     assert len(fake.table("Lead")) == 20
     await h.app.state.engine.dispose()
 
@@ -83,18 +93,23 @@ def test_backlog_mode_boundary() -> None:
 
 
 def test_bulk_csv_rows_and_results() -> None:
-    records = [{"attributes": {"type": "Lead"}, "Leadflow_Id__c": "a", "LastName": "A", "DoNotCall": True},
-               {"attributes": {"type": "Lead"}, "Leadflow_Id__c": "b", "Email": "b@x.io", "Score__c": 7.5}]
+    records = [
+        {"attributes": {"type": "Lead"}, "Leadflow_Id__c": "a", "LastName": "A", "DoNotCall": True},
+        {"attributes": {"type": "Lead"}, "Leadflow_Id__c": "b", "Email": "b@x.io", "Score__c": 7.5},
+    ]
     rows, header = bulk_rows(records)
     assert header == ["Leadflow_Id__c", "LastName", "DoNotCall", "Email", "Score__c"]
     assert rows[0] == {"Leadflow_Id__c": "a", "LastName": "A", "DoNotCall": "true", "Email": "", "Score__c": ""}
     ok = '"sf__Id","sf__Created","Leadflow_Id__c"\n"00Q1","true","a"\n'
-    failed = ('"sf__Id","sf__Error","Leadflow_Id__c"\n'
-              '"","INVALID_EMAIL_ADDRESS:Email: invalid email address: b@x:io:Email --","b"\n')
+    failed = (
+        '"sf__Id","sf__Error","Leadflow_Id__c"\n'
+        '"","INVALID_EMAIL_ADDRESS:Email: invalid email address: b@x:io:Email --","b"\n'
+    )
     out = bulk_results([*records, {"Leadflow_Id__c": "c"}], "Leadflow_Id__c", ok, failed)
     assert out[0] == {"id": "00Q1", "success": True, "errors": [], "created": True}
-    assert out[1]["errors"] == [{"statusCode": "INVALID_EMAIL_ADDRESS",
-                                 "message": "Email: invalid email address: b@x:io", "fields": ["Email"]}]
+    assert out[1]["errors"] == [
+        {"statusCode": "INVALID_EMAIL_ADDRESS", "message": "Email: invalid email address: b@x:io", "fields": ["Email"]}
+    ]
     assert out[2]["success"] is False and out[2]["errors"][0]["statusCode"] == "UNKNOWN_EXCEPTION"
 
 
@@ -113,6 +128,8 @@ def test_the_backlog_is_what_kafka_still_holds_behind_the_batch() -> None:
     pause = ConsumerPause()
     pause.subscribers.append(SimpleNamespace(consumer=Consumer()))
     records = [SimpleNamespace(topic="leads.routed", partition=0, offset=o) for o in (10, 11, 99)]
-    records += [SimpleNamespace(topic="leads.routed", partition=1, offset=49),
-                SimpleNamespace(topic="sla.events", partition=0, offset=5)]  # no highwater known: not counted
+    records += [
+        SimpleNamespace(topic="leads.routed", partition=1, offset=49),
+        SimpleNamespace(topic="sla.events", partition=0, offset=5),
+    ]  # no highwater known: not counted
     assert _backlog(pause, records) == (1000 - 100) + 0

@@ -38,7 +38,8 @@ async def test_refused_and_over_long_emails_cost_the_value_not_the_lead(sqlite_u
     synced = {s["lead_id"]: s for s in h.synced}
     assert synced["good"]["dropped_fields"] == []
     assert synced["unicode"]["dropped_fields"] == [
-        {"field": "Email", "reason": "INVALID_EMAIL_ADDRESS", "message": "Email: bad value: …"}]
+        {"field": "Email", "reason": "INVALID_EMAIL_ADDRESS", "message": "Email: bad value: …"}
+    ]
     assert synced["long"]["dropped_fields"][0]["reason"] == "STRING_TOO_LONG"
     assert "dropped Email (INVALID_EMAIL_ADDRESS)" in synced["unicode"]["trace"][-1]["reason"]
     assert all(s["operation"] == "created" for s in synced.values())

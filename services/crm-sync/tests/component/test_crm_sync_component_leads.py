@@ -47,8 +47,9 @@ async def test_routed_lead_is_upserted_once_and_replays_change_nothing(database_
 async def test_owner_change_updates_the_same_record(h: Harness) -> None:
     async with TestKafkaBroker(h.broker):
         await h.publish(routed("lead-1"), ROUTED)
-        await h.publish(routed("lead-1", owner_id="005000000000002AAA", reassignment=1,
-                               occurred_at=T0 + timedelta(hours=1)), ROUTED)
+        await h.publish(
+            routed("lead-1", owner_id="005000000000002AAA", reassignment=1, occurred_at=T0 + timedelta(hours=1)), ROUTED
+        )
     assert [len(w.records) for w in h.fake.writes("Lead")] == [1, 1]
     (lead,) = h.fake.table("Lead").values()
     assert lead["OwnerId"] == "005000000000002AAA"
@@ -76,10 +77,13 @@ async def test_duplicate_of_a_lead_updates_it_and_of_a_contact_adds_a_task(h: Ha
     contact = "003000000000123AAA"
     h.fake.table("Contact")[contact] = {"Id": contact, "LastName": "Known"}
     async with TestKafkaBroker(h.broker):
-        await h.publish(routed("dup-lead", duplicate_of=DuplicateOf(object="Lead", record_id=existing,
-                                                                   matched_on="email")), ROUTED)
-        await h.publish(routed("dup-contact", duplicate_of=DuplicateOf(object="Contact", record_id=contact,
-                                                                      matched_on="phone")), ROUTED)
+        await h.publish(
+            routed("dup-lead", duplicate_of=DuplicateOf(object="Lead", record_id=existing, matched_on="email")), ROUTED
+        )
+        await h.publish(
+            routed("dup-contact", duplicate_of=DuplicateOf(object="Contact", record_id=contact, matched_on="phone")),
+            ROUTED,
+        )
     assert list(h.fake.table("Lead")) == [existing], "no new Lead"
     assert h.fake.table("Lead")[existing]["OwnerId"] == "005000000000001AAA"
     assert h.fake.table("Lead")[existing]["Status"] == "Working", "the rep's status stays"
@@ -93,8 +97,12 @@ async def test_duplicate_of_a_lead_updates_it_and_of_a_contact_adds_a_task(h: Ha
 
 async def test_duplicate_whose_record_is_gone_becomes_a_new_lead(h: Harness) -> None:
     async with TestKafkaBroker(h.broker):
-        await h.publish(routed("dup-gone", duplicate_of=DuplicateOf(object="Lead", record_id="00Q000000000404AAA",
-                                                                   matched_on="email")), ROUTED)
+        await h.publish(
+            routed(
+                "dup-gone", duplicate_of=DuplicateOf(object="Lead", record_id="00Q000000000404AAA", matched_on="email")
+            ),
+            ROUTED,
+        )
     (lead,) = h.fake.table("Lead").values()
     assert lead["Leadflow_Id__c"] == "dup-gone" and h.synced[0]["operation"] == "created"
 
@@ -190,8 +198,9 @@ async def test_many_leads_in_one_batch_cost_one_call_per_200(h: Harness) -> None
 
 async def test_fake_defaults_keep_the_fake_honest() -> None:
     fake = FakeSalesforce()
-    (res,) = await fake.save("upsert", "Lead", "Leadflow_Id__c", [{"attributes": {"type": "Lead"},
-                                                                   "Leadflow_Id__c": "x", "LastName": "L"}])
+    (res,) = await fake.save(
+        "upsert", "Lead", "Leadflow_Id__c", [{"attributes": {"type": "Lead"}, "Leadflow_Id__c": "x", "LastName": "L"}]
+    )
     assert res["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
 
 

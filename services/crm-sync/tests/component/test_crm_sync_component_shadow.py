@@ -23,8 +23,9 @@ async def test_shadow_mode_decides_publishes_and_shows_but_writes_nothing(sqlite
     async with TestKafkaBroker(h.broker):
         await h.publish(routed("s-1", callback_at=T0 + timedelta(hours=4)), topics.LEADS_ROUTED)
         await h.publish(routed("s-2", email="jürgen@example.de"), topics.LEADS_ROUTED)
-        await h.publish(sla_event("s-1", SlaEventKind.ESCALATED, step=1, action="notify team leader"),
-                        topics.SLA_EVENTS)
+        await h.publish(
+            sla_event("s-1", SlaEventKind.ESCALATED, step=1, action="notify team leader"), topics.SLA_EVENTS
+        )
         await h.publish(lead_change("s-2", placeholder_id("Lead", "s-2")), topics.CRM_CHANGES)
         async with AsyncClient(transport=ASGITransport(app=h.app), base_url="http://t") as client:
             shown = (await client.get("/shadow")).json()

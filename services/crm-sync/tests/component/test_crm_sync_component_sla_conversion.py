@@ -39,10 +39,12 @@ async def test_breach_updates_sla_status_and_escalation_tasks_the_team_leader(h:
         await h.publish(routed("lead-1"), topics.LEADS_ROUTED)
         await h.publish(sla_event(kind=SlaEventKind.WARNING, owner_id=REP), topics.SLA_EVENTS)
         await h.publish(sla_event(kind=SlaEventKind.BREACHED, owner_id=REP), topics.SLA_EVENTS)
-        await h.publish(sla_event(kind=SlaEventKind.ESCALATED, owner_id=REP, step=1, action="notify_team_leader"),
-                        topics.SLA_EVENTS)
-        await h.publish(sla_event(kind=SlaEventKind.ESCALATED, owner_id=REP, step=1, action="notify_team_leader"),
-                        topics.SLA_EVENTS)  # sla-monitor fired the same step twice (new event id)
+        await h.publish(
+            sla_event(kind=SlaEventKind.ESCALATED, owner_id=REP, step=1, action="notify_team_leader"), topics.SLA_EVENTS
+        )
+        await h.publish(
+            sla_event(kind=SlaEventKind.ESCALATED, owner_id=REP, step=1, action="notify_team_leader"), topics.SLA_EVENTS
+        )  # sla-monitor fired the same step twice (new event id)
     lead = lead_of(h, "lead-1")
     assert lead["SLA_Status__c"] == "Breached"
     tasks = list(h.fake.table("Task").values())
@@ -70,8 +72,10 @@ async def test_below_the_reserve_breaches_still_go_through_and_warnings_wait(h: 
         h.fake.usage_value = ApiUsage(used=99_990, total=100_000)
         await h.publish(sla_event(kind=SlaEventKind.WARNING, owner_id=REP), topics.SLA_EVENTS)
         assert lead_of(h, "lead-1")["SLA_Status__c"] == "On Track" and h.fake.table("Task") == {}
-        await h.publish(sla_event(kind=SlaEventKind.BREACHED, owner_id=REP,
-                                  occurred_at=T0 + timedelta(minutes=40)), topics.SLA_EVENTS)
+        await h.publish(
+            sla_event(kind=SlaEventKind.BREACHED, owner_id=REP, occurred_at=T0 + timedelta(minutes=40)),
+            topics.SLA_EVENTS,
+        )
         assert lead_of(h, "lead-1")["SLA_Status__c"] == "Breached"
         assert await h.app.state.repo.count_deferred() == 1, "the reminder Task waits (the warning status is stale)"
         h.fake.usage_value = ApiUsage(used=10, total=100_000)
@@ -82,15 +86,22 @@ async def test_below_the_reserve_breaches_still_go_through_and_warnings_wait(h: 
 
 async def test_qualified_lead_converts_once_into_the_key_account_owned_by_its_manager(h: Harness) -> None:
     async with TestKafkaBroker(h.broker):
-        await h.publish(routed("lead-q", account_id="001000000000001AAA", account_owner_id=KAM, key_account=True),
-                        topics.LEADS_ROUTED)
+        await h.publish(
+            routed("lead-q", account_id="001000000000001AAA", account_owner_id=KAM, key_account=True),
+            topics.LEADS_ROUTED,
+        )
         sf_id = h.synced[0]["salesforce_id"]
-        h.fake.table("Contact")["003000000000042AAA"] = {"Id": "003000000000042AAA", "AccountId": "001000000000001AAA",
-                                                         "Email": "kari@fjord.example"}
+        h.fake.table("Contact")["003000000000042AAA"] = {
+            "Id": "003000000000042AAA",
+            "AccountId": "001000000000001AAA",
+            "Email": "kari@fjord.example",
+        }
         await h.publish(lead_change("lead-q", sf_id, changed_by=REP), topics.CRM_CHANGES)
         await h.publish(lead_change("lead-q", sf_id, changed_by=REP), topics.CRM_CHANGES)
-        await h.publish(lead_change("lead-q", sf_id, converted=True, record={
-            "ConvertedAccountId": "001000000000001AAA"}), topics.CRM_CHANGES)  # the echo of our own conversion
+        await h.publish(
+            lead_change("lead-q", sf_id, converted=True, record={"ConvertedAccountId": "001000000000001AAA"}),
+            topics.CRM_CHANGES,
+        )  # the echo of our own conversion
     converts = [c for c in h.fake.calls if c.operation == "convert"]
     assert len(converts) == 1
     req = converts[0].records[0]
@@ -111,9 +122,15 @@ async def test_conversion_done_by_a_rep_in_salesforce_is_reported_without_api_ca
         await h.publish(routed("lead-ui"), topics.LEADS_ROUTED)
         sf_id = h.synced[0]["salesforce_id"]
         calls = len(h.fake.calls)
-        await h.publish(lead_change("lead-ui", sf_id, converted=True, record={
-            "ConvertedAccountId": "001A", "ConvertedContactId": "003C", "ConvertedOpportunityId": "006O"}),
-            topics.CRM_CHANGES)
+        await h.publish(
+            lead_change(
+                "lead-ui",
+                sf_id,
+                converted=True,
+                record={"ConvertedAccountId": "001A", "ConvertedContactId": "003C", "ConvertedOpportunityId": "006O"},
+            ),
+            topics.CRM_CHANGES,
+        )
         await h.publish(routed("lead-ui", score=99, event_id="late-reroute"), topics.LEADS_ROUTED)
     assert len(h.fake.calls) == calls, "no conversion call, and a converted lead is not written again"
     assert [s["operation"] for s in h.synced] == ["created", "converted", "unchanged"]
@@ -124,8 +141,14 @@ async def test_already_converted_lead_reads_back_what_it_became(h: Harness) -> N
     async with TestKafkaBroker(h.broker):
         await h.publish(routed("lead-x"), topics.LEADS_ROUTED)
         sf_id = h.synced[0]["salesforce_id"]
-        h.fake.table("Lead")[sf_id].update({"IsConverted": True, "ConvertedAccountId": "001B",
-                                            "ConvertedContactId": "003B", "ConvertedOpportunityId": "006B"})
+        h.fake.table("Lead")[sf_id].update(
+            {
+                "IsConverted": True,
+                "ConvertedAccountId": "001B",
+                "ConvertedContactId": "003B",
+                "ConvertedOpportunityId": "006B",
+            }
+        )
         await h.publish(lead_change("lead-x", sf_id), topics.CRM_CHANGES)
     assert h.synced[-1]["operation"] == "converted" and h.synced[-1]["opportunity_id"] == "006B"
 
@@ -146,8 +169,9 @@ async def test_the_same_qualification_twice_in_one_batch_converts_once(h: Harnes
         await h.publish(routed("lead-2x"), topics.LEADS_ROUTED)
         sf_id = h.synced[0]["salesforce_id"]
         first, second = lead_change("lead-2x", sf_id), lead_change("lead-2x", sf_id)
-        await h.service.process([Incoming("changes", first.to_json_bytes()),
-                                 Incoming("changes", second.to_json_bytes())])
+        await h.service.process(
+            [Incoming("changes", first.to_json_bytes()), Incoming("changes", second.to_json_bytes())]
+        )
     assert sum(1 for c in h.fake.calls if c.operation == "convert") == 1
     assert [s["operation"] for s in h.synced] == ["created", "converted"]
 
@@ -157,8 +181,10 @@ async def test_a_repeated_escalation_in_one_batch_writes_its_task_once(h: Harnes
 
     async with TestKafkaBroker(h.broker):
         await h.publish(routed("lead-esc"), topics.LEADS_ROUTED)
-        esc = [sla_event("lead-esc", SlaEventKind.ESCALATED, owner_id=REP, step=1, action="notify_team_leader")
-               for _ in range(2)]
+        esc = [
+            sla_event("lead-esc", SlaEventKind.ESCALATED, owner_id=REP, step=1, action="notify_team_leader")
+            for _ in range(2)
+        ]
         await h.service.process([Incoming("sla", e.to_json_bytes()) for e in esc])
     task_writes = h.fake.writes("Task")
     assert len(task_writes) == 1 and len(task_writes[0].records) == 1

@@ -21,11 +21,21 @@ async def test_unit_of_work_round_trip(database_url: str) -> None:
     try:
         await repo.create_tables()
         await repo.create_tables()  # idempotent
-        state = LeadState(lead_id="l1", salesforce_id="00Q000000000001AAA", content_hash="h" * 64,
-                          owner_id="005000000000001AAA", submitted_at=T0, key_account=True, sla_status="On Track")
-        unit = UnitOfWork(states={"l1": state}, tasks=[("callback-abc", "l1", "callback", "00T000000000001AAA")],
-                          conversions=[("00Q000000000001AAA", "l1", ConvertedIds("001A", "003C", "006O"))],
-                          claims=["e1", "e2"])
+        state = LeadState(
+            lead_id="l1",
+            salesforce_id="00Q000000000001AAA",
+            content_hash="h" * 64,
+            owner_id="005000000000001AAA",
+            submitted_at=T0,
+            key_account=True,
+            sla_status="On Track",
+        )
+        unit = UnitOfWork(
+            states={"l1": state},
+            tasks=[("callback-abc", "l1", "callback", "00T000000000001AAA")],
+            conversions=[("00Q000000000001AAA", "l1", ConvertedIds("001A", "003C", "006O"))],
+            claims=["e1", "e2"],
+        )
         unit.defer("Lead|upsert|l1", "l1", "lead_update", {"content_hash": "x"})
         assert await repo.commit(unit, T0) == {"e1", "e2"}
         loaded = await repo.load_states(["l1", "missing"])
@@ -36,8 +46,11 @@ async def test_unit_of_work_round_trip(database_url: str) -> None:
         assert [d[0] for d in await repo.deferred_writes()] == ["Lead|upsert|l1"]
         assert await repo.already_processed(["e1", "e3"]) == {"e1"}
 
-        again = UnitOfWork(states={"l1": state.with_(sla_status="Breached", converted=True)},
-                           tasks=[("callback-abc", "l1", "callback", "00T000000000001AAA")], claims=["e2", "e3"])
+        again = UnitOfWork(
+            states={"l1": state.with_(sla_status="Breached", converted=True)},
+            tasks=[("callback-abc", "l1", "callback", "00T000000000001AAA")],
+            claims=["e2", "e3"],
+        )
         again.undefer("Lead|upsert|l1")
         assert await repo.commit(again, T0 + timedelta(minutes=1)) == {"e3"}, "e2 was claimed already"
         (after,) = (await repo.load_states(["l1"])).values()

@@ -27,9 +27,9 @@ from simple_salesforce import Salesforce
 
 pytestmark = pytest.mark.integration
 
-SELLER = "005FX0000000008YAA"      # Nordics seller in the demo org
+SELLER = "005FX0000000008YAA"  # Nordics seller in the demo org
 TEAM_LEADER = "005FX0000000007YAA"  # Nordics team leader
-KAM = "005FX0000000002YAA"          # owner of key account 001FX0000000001YAA
+KAM = "005FX0000000002YAA"  # owner of key account 001FX0000000001YAA
 KEY_ACCOUNT = "001FX0000000001YAA"
 NORDICS_QUEUE = "00GFX00000000012AA"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -99,15 +99,23 @@ def sf(emu: EmulatorHandle) -> Salesforce:
 
 
 @pytest.fixture(scope="module")
-async def stack(kafka_bootstrap: str, emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory
-                ) -> AsyncIterator[dict[str, Any]]:
+async def stack(
+    kafka_bootstrap: str, emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, Any]]:
     ns = TopicNamespace(kafka_bootstrap)
     await ns.create()
     db = Path(tmp_path_factory.mktemp("crmsync")) / "crm-sync.db"
     settings = CrmSyncSettings(
-        kafka_bootstrap=kafka_bootstrap, topic_prefix=ns.prefix, database_url=f"sqlite+aiosqlite:///{db}",
-        salesforce=emu.salesforce_settings(timeout=5.0), retry_base_seconds=0.2, retry_cap_seconds=1.0,
-        rate_limit_base_seconds=0.5, rate_limit_cap_seconds=1.5, hold_seconds=2.0, deferred_interval_seconds=1.0,
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=ns.prefix,
+        database_url=f"sqlite+aiosqlite:///{db}",
+        salesforce=emu.salesforce_settings(timeout=5.0),
+        retry_base_seconds=0.2,
+        retry_cap_seconds=1.0,
+        rate_limit_base_seconds=0.5,
+        rate_limit_cap_seconds=1.5,
+        hold_seconds=2.0,
+        deferred_interval_seconds=1.0,
         budget_probe_seconds=1.0,
         consumer_group=f"crm-sync-it-{ns.prefix}",
     )
@@ -135,9 +143,11 @@ def stackf(stack: dict[str, Any], emu: EmulatorHandle) -> Iterator[dict[str, Any
 
 
 def lead_by_ext(sf: Salesforce, ext: str) -> dict[str, Any]:
-    fields = ("Id, OwnerId, Status, LeadSource, Rating, Score__c, Grade__c, SLA_Due__c, SLA_Status__c, Client_Type__c, "
-              "Matched_Account__c, DoNotCall, HasOptedOutOfEmail, LastName, Company, Routing_Reason__c, "
-              "SystemModstamp, IsConverted")
+    fields = (
+        "Id, OwnerId, Status, LeadSource, Rating, Score__c, Grade__c, SLA_Due__c, SLA_Status__c, Client_Type__c, "
+        "Matched_Account__c, DoNotCall, HasOptedOutOfEmail, LastName, Company, Routing_Reason__c, "
+        "SystemModstamp, IsConverted"
+    )
     rows = sf.query(f"SELECT {fields} FROM Lead WHERE Leadflow_Id__c = '{ext}'")["records"]
     assert len(rows) == 1, rows
     return rows[0]
@@ -149,8 +159,7 @@ async def synced(col: Collector, lead_id: str, n: int = 1, timeout: float = 40.0
 
 
 async def test_upsert_writes_owner_sla_due_score_and_consent(stackf: dict[str, Any], sf: Salesforce) -> None:
-    ev = routed("it-upsert", owner_id=SELLER, occurred_at=NOW, do_not_call=True, account_id=KEY_ACCOUNT,
-                company=None)
+    ev = routed("it-upsert", owner_id=SELLER, occurred_at=NOW, do_not_call=True, account_id=KEY_ACCOUNT, company=None)
     queue_ev = routed("it-queue", owner_id=NORDICS_QUEUE, owner_type="queue", occurred_at=NOW)
     await stackf["publish"](ev, topics.LEADS_ROUTED, "it-upsert")
     await stackf["publish"](queue_ev, topics.LEADS_ROUTED, "it-queue")
@@ -168,10 +177,21 @@ async def test_upsert_writes_owner_sla_due_score_and_consent(stackf: dict[str, A
 
 
 async def test_duplicate_updates_the_existing_record(stackf: dict[str, Any], sf: Salesforce) -> None:
-    existing = sf.Lead.create({"LastName": "Berg", "Company": "Nord Foods AS", "Email": "ingrid@nordfoods.example",
-                               "Status": "Working - Contacted"})["id"]
-    ev = routed("it-dup", owner_id=SELLER, occurred_at=NOW, email="ingrid@nordfoods.example",
-                duplicate_of=DuplicateOf(object="Lead", record_id=existing, matched_on="email"))
+    existing = sf.Lead.create(
+        {
+            "LastName": "Berg",
+            "Company": "Nord Foods AS",
+            "Email": "ingrid@nordfoods.example",
+            "Status": "Working - Contacted",
+        }
+    )["id"]
+    ev = routed(
+        "it-dup",
+        owner_id=SELLER,
+        occurred_at=NOW,
+        email="ingrid@nordfoods.example",
+        duplicate_of=DuplicateOf(object="Lead", record_id=existing, matched_on="email"),
+    )
     await stackf["publish"](ev, topics.LEADS_ROUTED, "it-dup")
     (s,) = await synced(stackf["collector"], "it-dup")
     assert s["salesforce_id"] == existing and s["operation"] == "updated"
@@ -183,18 +203,25 @@ async def test_duplicate_updates_the_existing_record(stackf: dict[str, Any], sf:
 
 @pytest.mark.parametrize("second_first", [False, True], ids=["first-written-first", "repeat-written-first"])
 async def test_the_same_person_in_flight_is_one_lead_whichever_write_lands_first(
-        stackf: dict[str, Any], sf: Salesforce, second_first: bool) -> None:
+    stackf: dict[str, Any], sf: Salesforce, second_first: bool
+) -> None:
     first_id, again_id = f"it-inflight-a-{second_first}", f"it-inflight-b-{second_first}"
     email = f"siri{int(second_first)}@bolgen.example"
     first = routed(first_id, owner_id=SELLER, occurred_at=NOW, email=email, score=55.0)
-    again = routed(again_id, owner_id=TEAM_LEADER, occurred_at=NOW, email=email, score=81.0,
-                   duplicate_of=DuplicateOf(object="Lead", record_id=first_id, matched_on="email",
-                                            leadflow_id=first_id))
-    for ev in ((again, first) if second_first else (first, again)):
+    again = routed(
+        again_id,
+        owner_id=TEAM_LEADER,
+        occurred_at=NOW,
+        email=email,
+        score=81.0,
+        duplicate_of=DuplicateOf(object="Lead", record_id=first_id, matched_on="email", leadflow_id=first_id),
+    )
+    for ev in (again, first) if second_first else (first, again):
         await stackf["publish"](ev, topics.LEADS_ROUTED, ev.lead_id)
         await synced(stackf["collector"], ev.lead_id)
-    rows = sf.query(f"SELECT Id, Leadflow_Id__c, Status, SLA_Status__c, Score__c, OwnerId FROM Lead "
-                    f"WHERE Email = '{email}'")
+    rows = sf.query(
+        f"SELECT Id, Leadflow_Id__c, Status, SLA_Status__c, Score__c, OwnerId FROM Lead WHERE Email = '{email}'"
+    )
     assert rows["totalSize"] == 1, rows["records"]
     (rec,) = rows["records"]
     assert rec["Leadflow_Id__c"] == first_id
@@ -205,15 +232,18 @@ async def test_the_same_person_in_flight_is_one_lead_whichever_write_lands_first
     assert ids == {rec["Id"]}
 
 
-async def test_callback_task_created_once_and_a_replay_writes_nothing(stackf: dict[str, Any], sf: Salesforce,
-                                                                      emu: EmulatorHandle) -> None:
+async def test_callback_task_created_once_and_a_replay_writes_nothing(
+    stackf: dict[str, Any], sf: Salesforce, emu: EmulatorHandle
+) -> None:
     cb = NOW + timedelta(hours=3)
     ev = routed("it-callback", owner_id=SELLER, occurred_at=NOW, callback_at=cb)
     await stackf["publish"](ev, topics.LEADS_ROUTED, "it-callback")
     (s,) = await synced(stackf["collector"], "it-callback")
     lead = lead_by_ext(sf, "it-callback")
-    tasks = sf.query(f"SELECT Id, Subject, OwnerId, ActivityDate, ReminderDateTime, IsReminderSet FROM Task "
-                     f"WHERE WhoId = '{lead['Id']}'")["records"]
+    tasks = sf.query(
+        f"SELECT Id, Subject, OwnerId, ActivityDate, ReminderDateTime, IsReminderSet FROM Task "
+        f"WHERE WhoId = '{lead['Id']}'"
+    )["records"]
     assert len(tasks) == 1 and s["task_id"] == tasks[0]["Id"]
     t = tasks[0]
     assert t["Subject"] == "Call back" and t["OwnerId"] == SELLER and t["IsReminderSet"] is True
@@ -221,12 +251,20 @@ async def test_callback_task_created_once_and_a_replay_writes_nothing(stackf: di
 
     log_before = len(emu.requests_log(10_000))
     await stackf["publish"](ev, topics.LEADS_ROUTED, "it-callback")  # redelivered
-    await stackf["publish"](routed("it-callback", owner_id=SELLER, occurred_at=NOW, callback_at=cb,
-                                   event_id="it-callback-replayed"), topics.LEADS_ROUTED, "it-callback")
+    await stackf["publish"](
+        routed("it-callback", owner_id=SELLER, occurred_at=NOW, callback_at=cb, event_id="it-callback-replayed"),
+        topics.LEADS_ROUTED,
+        "it-callback",
+    )
     synced_all = await synced(stackf["collector"], "it-callback", n=2)
     assert synced_all[1]["operation"] == "unchanged" and synced_all[1]["task_id"] == t["Id"]
-    writes = [r for r in emu.requests_log(10_000)[log_before:] if r["method"] in ("PATCH", "POST", "DELETE")
-              and "/__emulator__/" not in r["path"] and "/Soap/" not in r["path"]]
+    writes = [
+        r
+        for r in emu.requests_log(10_000)[log_before:]
+        if r["method"] in ("PATCH", "POST", "DELETE")
+        and "/__emulator__/" not in r["path"]
+        and "/Soap/" not in r["path"]
+    ]
     assert writes == [], "a replay must not write to Salesforce"
     after = lead_by_ext(sf, "it-callback")
     assert after["SystemModstamp"] == lead["SystemModstamp"]
@@ -249,8 +287,9 @@ async def test_a_refused_owner_costs_the_owner_not_the_lead(stackf: dict[str, An
     assert col.dead_for("it-bad-owner") == []
 
 
-async def test_503_outage_loses_nothing_and_duplicates_nothing(stackf: dict[str, Any], sf: Salesforce,
-                                                               emu: EmulatorHandle) -> None:
+async def test_503_outage_loses_nothing_and_duplicates_nothing(
+    stackf: dict[str, Any], sf: Salesforce, emu: EmulatorHandle
+) -> None:
     emu.add_fault(kind="status", status=503, path="/services/data/*", window_seconds=4)
     ids = [f"it-outage-{i}" for i in range(40)]
     for lid in ids:
@@ -263,8 +302,9 @@ async def test_503_outage_loses_nothing_and_duplicates_nothing(stackf: dict[str,
     assert any(r["status"] == 503 for r in emu.requests_log(10_000)), "the outage happened"
 
 
-async def test_request_limit_exceeded_pauses_and_loses_nothing(stackf: dict[str, Any], sf: Salesforce,
-                                                               emu: EmulatorHandle) -> None:
+async def test_request_limit_exceeded_pauses_and_loses_nothing(
+    stackf: dict[str, Any], sf: Salesforce, emu: EmulatorHandle
+) -> None:
     app = stackf["app"]
     pauses_before = app.state.pause.pauses
     emu.add_fault(kind="REQUEST_LIMIT_EXCEEDED", path="/services/data/*", window_seconds=4)
@@ -287,8 +327,9 @@ async def test_unable_to_lock_row_is_retried(stackf: dict[str, Any], sf: Salesfo
     assert s["salesforce_id"] == lead_by_ext(sf, "it-lock")["Id"]
 
 
-async def test_a_timed_out_write_that_landed_anyway_is_not_duplicated(stackf: dict[str, Any], sf: Salesforce,
-                                                                     emu: EmulatorHandle) -> None:
+async def test_a_timed_out_write_that_landed_anyway_is_not_duplicated(
+    stackf: dict[str, Any], sf: Salesforce, emu: EmulatorHandle
+) -> None:
     # The emulator answers the first call after 6 s (the client gives up at 5 s) but still applies it:
     # the retry and the late write meet on the external id.
     emu.add_fault(kind="latency", latency_ms=6000, path="*/composite/sobjects/Lead/*", times=1)
@@ -301,7 +342,8 @@ async def test_a_timed_out_write_that_landed_anyway_is_not_duplicated(stackf: di
 
 
 async def test_below_the_api_reserve_new_leads_go_through_and_cosmetic_updates_wait(
-        stackf: dict[str, Any], sf: Salesforce, emu: EmulatorHandle) -> None:
+    stackf: dict[str, Any], sf: Salesforce, emu: EmulatorHandle
+) -> None:
     app = stackf["app"]
     emu.configure(dailyApiLimit=100_000, apiUsage=99_700)  # 300 left; the reserve is 5 % = 5,000
     try:
@@ -335,12 +377,14 @@ async def test_revoked_session_logs_in_again(stackf: dict[str, Any], sf: Salesfo
     statuses = [(r["method"], r["path"].split("/")[-1], r["status"]) for r in log]
     assert any(st == 401 for _, _, st in statuses), statuses
     first_401 = next(i for i, r in enumerate(log) if r["status"] == 401)
-    assert any(r["path"].startswith("/services/Soap/u/") and r["status"] == 200 for r in log[first_401:]), \
+    assert any(r["path"].startswith("/services/Soap/u/") and r["status"] == 200 for r in log[first_401:]), (
         "simple-salesforce logged in again"
+    )
 
 
-async def test_sla_breach_and_escalation_reach_the_lead_and_the_team_leader(stackf: dict[str, Any],
-                                                                            sf: Salesforce) -> None:
+async def test_sla_breach_and_escalation_reach_the_lead_and_the_team_leader(
+    stackf: dict[str, Any], sf: Salesforce
+) -> None:
     from leadflow_contracts import SlaEventKind
     from leadflow_crm_sync.testing import sla_event
 
@@ -348,8 +392,11 @@ async def test_sla_breach_and_escalation_reach_the_lead_and_the_team_leader(stac
     await synced(stackf["collector"], "it-sla")
     breached = sla_event("it-sla", SlaEventKind.BREACHED, owner_id=SELLER)
     await stackf["publish"](breached, topics.SLA_EVENTS, "it-sla")
-    await stackf["publish"](sla_event("it-sla", SlaEventKind.ESCALATED, owner_id=SELLER, step=1,
-                                      action="notify_team_leader"), topics.SLA_EVENTS, "it-sla")
+    await stackf["publish"](
+        sla_event("it-sla", SlaEventKind.ESCALATED, owner_id=SELLER, step=1, action="notify_team_leader"),
+        topics.SLA_EVENTS,
+        "it-sla",
+    )
     out = await synced(stackf["collector"], "it-sla", n=3)
     assert [s["operation"] for s in out] == ["created", "sla_status", "sla_status"]
     lead = lead_by_ext(sf, "it-sla")
@@ -360,8 +407,16 @@ async def test_sla_breach_and_escalation_reach_the_lead_and_the_team_leader(stac
 
 
 async def test_conversion_creates_account_contact_opportunity_once(stackf: dict[str, Any], sf: Salesforce) -> None:
-    ev = routed("it-convert", owner_id=SELLER, occurred_at=NOW, account_id=KEY_ACCOUNT, account_owner_id=KAM,
-                key_account=True, company="Fjord Logistics AS", campaign="nordic-spring")
+    ev = routed(
+        "it-convert",
+        owner_id=SELLER,
+        occurred_at=NOW,
+        account_id=KEY_ACCOUNT,
+        account_owner_id=KAM,
+        key_account=True,
+        company="Fjord Logistics AS",
+        campaign="nordic-spring",
+    )
     await stackf["publish"](ev, topics.LEADS_ROUTED, "it-convert")
     (s,) = await synced(stackf["collector"], "it-convert")
     lead_id = s["salesforce_id"]
@@ -380,8 +435,9 @@ async def test_conversion_creates_account_contact_opportunity_once(stackf: dict[
     # The same qualification seen again (a second change event): nothing more happens.
     again = lead_change("it-convert", lead_id, changed_by=SELLER)
     await stackf["publish"](again, topics.CRM_CHANGES, "it-convert")
-    await stackf["publish"](routed("it-convert-marker", owner_id=SELLER, occurred_at=NOW), topics.LEADS_ROUTED,
-                            "it-convert")  # same partition key: processed after `again`
+    await stackf["publish"](
+        routed("it-convert-marker", owner_id=SELLER, occurred_at=NOW), topics.LEADS_ROUTED, "it-convert"
+    )  # same partition key: processed after `again`
     await synced(stackf["collector"], "it-convert-marker")
     await asyncio.sleep(1.0)
     assert len(stackf["collector"].synced_for("it-convert")) == 2
@@ -390,14 +446,21 @@ async def test_conversion_creates_account_contact_opportunity_once(stackf: dict[
 
 
 async def test_conversion_without_a_matched_account_creates_one_account_contact_and_opportunity(
-        stackf: dict[str, Any], sf: Salesforce) -> None:
-    ev = routed("it-convert-new", owner_id=SELLER, occurred_at=NOW, company="Brand New Robotics AS",
-                email="ola@brandnew.example")
+    stackf: dict[str, Any], sf: Salesforce
+) -> None:
+    ev = routed(
+        "it-convert-new",
+        owner_id=SELLER,
+        occurred_at=NOW,
+        company="Brand New Robotics AS",
+        email="ola@brandnew.example",
+    )
     await stackf["publish"](ev, topics.LEADS_ROUTED, "it-convert-new")
     (s,) = await synced(stackf["collector"], "it-convert-new")
     for _ in range(2):  # the qualification seen twice
-        await stackf["publish"](lead_change("it-convert-new", s["salesforce_id"], changed_by=SELLER),
-                                topics.CRM_CHANGES, "it-convert-new")
+        await stackf["publish"](
+            lead_change("it-convert-new", s["salesforce_id"], changed_by=SELLER), topics.CRM_CHANGES, "it-convert-new"
+        )
     out = await synced(stackf["collector"], "it-convert-new", n=2)
     conv = out[1]
     assert conv["operation"] == "converted" and conv["owner_id"] == SELLER

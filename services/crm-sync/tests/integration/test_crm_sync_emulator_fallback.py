@@ -36,23 +36,34 @@ def emu() -> Iterator[EmulatorHandle]:
 
 
 @pytest.fixture(scope="module")
-async def stack(kafka_bootstrap: str, emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory
-                ) -> AsyncIterator[dict[str, Any]]:
+async def stack(
+    kafka_bootstrap: str, emu: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, Any]]:
     ns = TopicNamespace(kafka_bootstrap)
     await ns.create()
     db = Path(tmp_path_factory.mktemp("crmsync-fb")) / "crm-sync.db"
     settings = CrmSyncSettings(
-        kafka_bootstrap=kafka_bootstrap, topic_prefix=ns.prefix, database_url=f"sqlite+aiosqlite:///{db}",
-        salesforce=emu.salesforce_settings(timeout=5.0), retry_base_seconds=0.2, retry_cap_seconds=1.0,
-        hold_seconds=5.0, consumer_group=f"crm-sync-fb-{ns.prefix}")
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=ns.prefix,
+        database_url=f"sqlite+aiosqlite:///{db}",
+        salesforce=emu.salesforce_settings(timeout=5.0),
+        retry_base_seconds=0.2,
+        retry_cap_seconds=1.0,
+        hold_seconds=5.0,
+        consumer_group=f"crm-sync-fb-{ns.prefix}",
+    )
     app = create_app(settings)
     out: dict[str, list[dict[str, Any]]] = {"synced": [], "dead": []}
     names = {ns(topics.CRM_SYNCED): "synced", ns(topics.LEADS_DEADLETTER): "dead"}
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     async with app.router.lifespan_context(app):
-        consumer = AIOKafkaConsumer(*names, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
-                                    group_id=f"fb-collector-{ns.prefix}")
+        consumer = AIOKafkaConsumer(
+            *names,
+            bootstrap_servers=kafka_bootstrap,
+            auto_offset_reset="earliest",
+            group_id=f"fb-collector-{ns.prefix}",
+        )
         await consumer.start()
 
         async def collect() -> None:
@@ -75,24 +86,43 @@ async def stack(kafka_bootstrap: str, emu: EmulatorHandle, tmp_path_factory: pyt
 
 
 async def test_refused_values_cost_the_value_and_unwritable_leads_are_not_in_salesforce(
-        stack: dict[str, Any], emu: EmulatorHandle) -> None:
+    stack: dict[str, Any], emu: EmulatorHandle
+) -> None:
     sf: Salesforce = connect(emu.salesforce_settings())
     # A validation rule on Phone (per record, inside a 200 response) and a record no value change can save.
-    emu.add_fault(kind="record", path="*/composite/sobjects*",
-                  record_match={"Leadflow_Id__c": "fb-phone", "Phone": "*"},
-                  statusCode="FIELD_CUSTOM_VALIDATION_EXCEPTION", fields=["Phone"], message="Phone: use +CC format")
-    emu.add_fault(kind="record", path="*/composite/sobjects*", record_match={"Leadflow_Id__c": "fb-never"},
-                  statusCode="FIELD_CUSTOM_VALIDATION_EXCEPTION", fields=[], message="Source closed")
+    emu.add_fault(
+        kind="record",
+        path="*/composite/sobjects*",
+        record_match={"Leadflow_Id__c": "fb-phone", "Phone": "*"},
+        statusCode="FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        fields=["Phone"],
+        message="Phone: use +CC format",
+    )
+    emu.add_fault(
+        kind="record",
+        path="*/composite/sobjects*",
+        record_match={"Leadflow_Id__c": "fb-never"},
+        statusCode="FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        fields=[],
+        message="Source closed",
+    )
     long_email = "o" * 75 + "@fjord.example"
-    cases = {"fb-ok": {}, "fb-unicode": {"email": "jørn@fjord.example"}, "fb-long": {"email": long_email},
-             "fb-phone": {}, "fb-never": {}}
+    cases = {
+        "fb-ok": {},
+        "fb-unicode": {"email": "jørn@fjord.example"},
+        "fb-long": {"email": long_email},
+        "fb-phone": {},
+        "fb-never": {},
+    }
     for lead_id, kw in cases.items():
         await stack["publish"](lead_id, **kw)
     out = stack["out"]
     await wait_for(lambda: len({s["lead_id"] for s in out["synced"]}) >= 4 and out["dead"], timeout=60)
 
-    rows = sf.query("SELECT Leadflow_Id__c, Email, Phone, OwnerId, SLA_Due__c, Leadflow_Dropped_Fields__c "
-                    "FROM Lead WHERE Leadflow_Id__c LIKE 'fb-%'")["records"]
+    rows = sf.query(
+        "SELECT Leadflow_Id__c, Email, Phone, OwnerId, SLA_Due__c, Leadflow_Dropped_Fields__c "
+        "FROM Lead WHERE Leadflow_Id__c LIKE 'fb-%'"
+    )["records"]
     leads = {r["Leadflow_Id__c"]: r for r in rows}
     assert set(leads) == {"fb-ok", "fb-unicode", "fb-long", "fb-phone"}
     assert all(r["OwnerId"] == SELLER and r["SLA_Due__c"] for r in rows)
@@ -106,10 +136,12 @@ async def test_refused_values_cost_the_value_and_unwritable_leads_are_not_in_sal
     synced = {s["lead_id"]: s for s in out["synced"]}
     assert synced["fb-ok"]["dropped_fields"] == []
     assert [(d["field"], d["reason"]) for d in synced["fb-unicode"]["dropped_fields"]] == [
-        ("Email", "INVALID_EMAIL_ADDRESS")]
+        ("Email", "INVALID_EMAIL_ADDRESS")
+    ]
     assert [(d["field"], d["reason"]) for d in synced["fb-long"]["dropped_fields"]] == [("Email", "STRING_TOO_LONG")]
     assert [(d["field"], d["reason"]) for d in synced["fb-phone"]["dropped_fields"]] == [
-        ("Phone", "FIELD_CUSTOM_VALIDATION_EXCEPTION")]
+        ("Phone", "FIELD_CUSTOM_VALIDATION_EXCEPTION")
+    ]
     assert "fb-never" not in synced
     (dead,) = out["dead"]
     assert dead["lead_id"] == "fb-never" and dead["not_in_salesforce"] is True
@@ -119,15 +151,20 @@ async def test_refused_values_cost_the_value_and_unwritable_leads_are_not_in_sal
 
 
 async def test_a_backlog_lands_through_bulk_jobs_with_owners_sla_and_callbacks(
-        kafka_bootstrap: str, emu: EmulatorHandle, tmp_path: Path) -> None:
+    kafka_bootstrap: str, emu: EmulatorHandle, tmp_path: Path
+) -> None:
     """Backlog mode over HTTPS: Bulk API 2.0 ingest for the Leads and their callback Tasks."""
     from datetime import timedelta
 
     from leadflow_crm_sync.service import Incoming
 
-    settings = CrmSyncSettings(kafka_bootstrap=kafka_bootstrap, database_url=f"sqlite+aiosqlite:///{tmp_path}/b.db",
-                               salesforce=emu.salesforce_settings(timeout=10.0), bulk_threshold=50,
-                               bulk_min_records=10)
+    settings = CrmSyncSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/b.db",
+        salesforce=emu.salesforce_settings(timeout=10.0),
+        bulk_threshold=50,
+        bulk_min_records=10,
+    )
     app = create_app(settings)
     await app.state.repo.create_tables()
     published: list[Any] = []
@@ -139,19 +176,31 @@ async def test_a_backlog_lands_through_bulk_jobs_with_owners_sla_and_callbacks(
     service.publish = publish
     sf: Salesforce = connect(emu.salesforce_settings())
     emu.control("DELETE", "requests")
-    events = [routed(f"bk-{i}", owner_id=SELLER, occurred_at=NOW, email="jørn@fjord.example" if i == 7 else None,
-                     callback_at=NOW + timedelta(hours=2) if i % 5 == 0 else None) for i in range(60)]
+    events = [
+        routed(
+            f"bk-{i}",
+            owner_id=SELLER,
+            occurred_at=NOW,
+            email="jørn@fjord.example" if i == 7 else None,
+            callback_at=NOW + timedelta(hours=2) if i % 5 == 0 else None,
+        )
+        for i in range(60)
+    ]
     result = await service.process([Incoming("routed", e.to_json_bytes()) for e in events], backlog=0)
     assert result.published == 60 and result.dead_lettered == 0
     paths = [(r["method"], r["path"].split("/v59.0", 1)[-1]) for r in emu.requests_log(1000)]
     assert sum(1 for m, p in paths if m == "POST" and p == "/jobs/ingest") == 2, paths  # Leads, then Tasks
-    rows = sf.query_all("SELECT Leadflow_Id__c, OwnerId, SLA_Due__c, Email, Leadflow_Dropped_Fields__c FROM Lead "
-                        "WHERE Leadflow_Id__c LIKE 'bk-%'")["records"]
+    rows = sf.query_all(
+        "SELECT Leadflow_Id__c, OwnerId, SLA_Due__c, Email, Leadflow_Dropped_Fields__c FROM Lead "
+        "WHERE Leadflow_Id__c LIKE 'bk-%'"
+    )["records"]
     assert len(rows) == 60 and all(r["OwnerId"] == SELLER and r["SLA_Due__c"] for r in rows)
     by_id = {r["Leadflow_Id__c"]: r for r in rows}
     assert by_id["bk-7"]["Email"] is None and "jørn@fjord.example" in by_id["bk-7"]["Leadflow_Dropped_Fields__c"]
-    ids = {r["Leadflow_Id__c"]: r for r in sf.query_all("SELECT Id, Leadflow_Id__c FROM Lead WHERE "
-                                                          "Leadflow_Id__c LIKE 'bk-%'")["records"]}
+    ids = {
+        r["Leadflow_Id__c"]: r
+        for r in sf.query_all("SELECT Id, Leadflow_Id__c FROM Lead WHERE Leadflow_Id__c LIKE 'bk-%'")["records"]
+    }
     who = {t["WhoId"] for t in sf.query_all("SELECT WhoId FROM Task WHERE Subject = 'Call back'")["records"]}
     assert {ids[f"bk-{i}"]["Id"] for i in range(0, 60, 5)} <= who
     synced = {e.lead_id: e for e in published}
@@ -167,8 +216,11 @@ async def test_shadow_mode_against_the_org_reads_but_never_writes(emu: EmulatorH
     from leadflow_crm_sync.service import Incoming
     from leadflow_crm_sync.testing import sla_event
 
-    settings = CrmSyncSettings(database_url=f"sqlite+aiosqlite:///{tmp_path}/s.db", shadow_mode=True,
-                               salesforce=emu.salesforce_settings(timeout=10.0))
+    settings = CrmSyncSettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/s.db",
+        shadow_mode=True,
+        salesforce=emu.salesforce_settings(timeout=10.0),
+    )
     app = create_app(settings)
     await app.state.repo.create_tables()
     published: list[Any] = []
@@ -181,8 +233,14 @@ async def test_shadow_mode_against_the_org_reads_but_never_writes(emu: EmulatorH
     before = connect(emu.salesforce_settings()).query("SELECT COUNT() FROM Lead")["totalSize"]
     emu.control("DELETE", "requests")
     lead = routed("sh-1", owner_id=SELLER, occurred_at=NOW, callback_at=NOW + timedelta(hours=1))
-    esc = sla_event("sh-1", SlaEventKind.ESCALATED, owner_id=SELLER, step=1, action="notify team leader",
-                    occurred_at=NOW + timedelta(minutes=40))
+    esc = sla_event(
+        "sh-1",
+        SlaEventKind.ESCALATED,
+        owner_id=SELLER,
+        step=1,
+        action="notify team leader",
+        occurred_at=NOW + timedelta(minutes=40),
+    )
     await app.state.service.process([Incoming("routed", lead.to_json_bytes())])
     await app.state.service.process([Incoming("sla", esc.to_json_bytes())])
     requests = [(r["method"], r["path"]) for r in emu.requests_log(1000) if r["path"].startswith("/services/")]
@@ -222,22 +280,28 @@ async def test_every_writable_lead_field_salesforce_refuses_costs_only_that_valu
     schema = json.loads((Path(__file__).parents[3] / "salesforce-emulator" / "schema" / "sobjects.json").read_text())
     lead_schema = {f["name"]: f for f in schema["objects"]["Lead"]["fields"]}
     policy = load_policy(None)
-    written = {k: v for k, v in lead_fields(routed("sweep", owner_id=SELLER, occurred_at=NOW), policy).items()
-               if v is not None}
+    written = {
+        k: v for k, v in lead_fields(routed("sweep", owner_id=SELLER, occurred_at=NOW), policy).items() if v is not None
+    }
     refusable = {name: bad for name in written if (bad := _refused_value(lead_schema[name])) is not None}
     assert {"Email", "OwnerId", "LastName", "Company", "Phone", "Language__c", "Grade__c"} <= set(refusable)
     placeholders = {("Lead", "LastName"): "[not provided]", ("Lead", "Company"): "[not provided]"}
-    writer = BatchWriter(SimpleSalesforceGateway(emu.salesforce_settings(timeout=10.0)),
-                         WriterConfig(linger_seconds=0.001, placeholders=placeholders))
+    writer = BatchWriter(
+        SimpleSalesforceGateway(emu.salesforce_settings(timeout=10.0)),
+        WriterConfig(linger_seconds=0.001, placeholders=placeholders),
+    )
     sf: Salesforce = connect(emu.salesforce_settings())
     cases = [{name: bad} for name, bad in refusable.items()] + [dict(refusable)]
-    writes = [RecordWrite("Lead", "upsert", f"sweep-{i}", {**written, **case}, WriteKind.NEW_LEAD,
-                          ext_field="Leadflow_Id__c") for i, case in enumerate(cases)]
+    writes = [
+        RecordWrite("Lead", "upsert", f"sweep-{i}", {**written, **case}, WriteKind.NEW_LEAD, ext_field="Leadflow_Id__c")
+        for i, case in enumerate(cases)
+    ]
     results = await writer.write(writes)
     assert all(getattr(r, "ok", False) for r in results), results
     for i, case in enumerate(cases):
-        rec = sf.query(f"SELECT {', '.join(sorted({*written, NOTE_FIELDS['Lead']}))} FROM Lead "
-                       f"WHERE Leadflow_Id__c = 'sweep-{i}'")["records"][0]
+        rec = sf.query(
+            f"SELECT {', '.join(sorted({*written, NOTE_FIELDS['Lead']}))} FROM Lead WHERE Leadflow_Id__c = 'sweep-{i}'"
+        )["records"][0]
         dropped = {d.field for d in results[i].dropped}  # type: ignore[union-attr]
         assert dropped == set(case), (case, dropped)
         for name in case:

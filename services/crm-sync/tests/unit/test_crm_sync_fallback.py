@@ -19,28 +19,56 @@ from leadflow_crm_sync.writer import FIELDS_DROPPED, BatchWriter, WriterConfig
 pytestmark = pytest.mark.unit
 NOTE = NOTE_FIELDS["Lead"]
 PLACEHOLDERS = {("Lead", "LastName"): "[not provided]", ("Lead", "Company"): "[not provided]"}
-FIELD_CODES = ["INVALID_EMAIL_ADDRESS", "STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-               "INVALID_TYPE_ON_FIELD_IN_RECORD", "FIELD_CUSTOM_VALIDATION_EXCEPTION", "INVALID_CROSS_REFERENCE_KEY",
-               "MALFORMED_ID", "NUMBER_OUTSIDE_VALID_RANGE", "FIELD_INTEGRITY_EXCEPTION"]
+FIELD_CODES = [
+    "INVALID_EMAIL_ADDRESS",
+    "STRING_TOO_LONG",
+    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+    "INVALID_TYPE_ON_FIELD_IN_RECORD",
+    "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+    "INVALID_CROSS_REFERENCE_KEY",
+    "MALFORMED_ID",
+    "NUMBER_OUTSIDE_VALID_RANGE",
+    "FIELD_INTEGRITY_EXCEPTION",
+]
 OPTIONAL = ["Email", "Phone", "Title", "Industry", "Rating", "OwnerId", "Country", "Language__c", "Score__c"]
 
 
 def lead(key: str = "lead-1", **fields: Any) -> RecordWrite:
-    return RecordWrite("Lead", "upsert", key, {"LastName": "Nordmann", "Company": "Acme", **fields},
-                       WriteKind.NEW_LEAD, ext_field=LEAD_EXTERNAL_ID)
+    return RecordWrite(
+        "Lead",
+        "upsert",
+        key,
+        {"LastName": "Nordmann", "Company": "Acme", **fields},
+        WriteKind.NEW_LEAD,
+        ext_field=LEAD_EXTERNAL_ID,
+    )
 
 
 def refused(code: str, *names: str, message: str = "") -> SaveResult:
-    return classify_save_result({"success": False, "errors": [
-        {"statusCode": code, "message": message or f"{names[0] if names else 'x'}: bad value", "fields": list(names)}
-    ]}, "upsert")
+    return classify_save_result(
+        {
+            "success": False,
+            "errors": [
+                {
+                    "statusCode": code,
+                    "message": message or f"{names[0] if names else 'x'}: bad value",
+                    "fields": list(names),
+                }
+            ],
+        },
+        "upsert",
+    )
 
 
 # ---- pure ------------------------------------------------------------------------------------------------
-@given(values=st.dictionaries(st.sampled_from(OPTIONAL), st.text(min_size=1, max_size=30), min_size=1),
-       data=st.data(), code=st.sampled_from(FIELD_CODES))
-def test_refused_fields_are_dropped_and_kept_for_the_rep(values: dict[str, str], data: st.DataObject,
-                                                         code: str) -> None:
+@given(
+    values=st.dictionaries(st.sampled_from(OPTIONAL), st.text(min_size=1, max_size=30), min_size=1),
+    data=st.data(),
+    code=st.sampled_from(FIELD_CODES),
+)
+def test_refused_fields_are_dropped_and_kept_for_the_rep(
+    values: dict[str, str], data: st.DataObject, code: str
+) -> None:
     write = lead(**values)
     bad = data.draw(st.lists(st.sampled_from(sorted(values)), min_size=1, unique=True))
     smaller = without_refused(write, refused(code, *bad), PLACEHOLDERS)
@@ -54,8 +82,10 @@ def test_refused_fields_are_dropped_and_kept_for_the_rep(values: dict[str, str],
     assert smaller.record()[LEAD_EXTERNAL_ID] == "lead-1"
 
 
-@given(values=st.dictionaries(st.sampled_from(OPTIONAL), st.text(min_size=1, max_size=10), min_size=1),
-       order=st.randoms(use_true_random=False))
+@given(
+    values=st.dictionaries(st.sampled_from(OPTIONAL), st.text(min_size=1, max_size=10), min_size=1),
+    order=st.randoms(use_true_random=False),
+)
 def test_fallback_always_ends(values: dict[str, str], order: Any) -> None:
     """Salesforce refusing one more field each round: at most one round per field, then written or given up."""
     write = lead(**values)
@@ -97,8 +127,9 @@ def test_required_fields_get_the_placeholder_once() -> None:
 
 def test_field_names_match_case_insensitively_and_the_message_loses_the_value() -> None:
     write = lead(Email="jürgen@example.de")
-    smaller = without_refused(write, refused("INVALID_EMAIL_ADDRESS", "email",
-                                             message="Email: invalid email address: jürgen@example.de"))
+    smaller = without_refused(
+        write, refused("INVALID_EMAIL_ADDRESS", "email", message="Email: invalid email address: jürgen@example.de")
+    )
     assert smaller is not None and "Email" not in smaller.fields
     assert smaller.dropped[0].message == "Email: invalid email address: …"
     assert smaller.dropped[0].value == "jürgen@example.de"
@@ -112,9 +143,16 @@ def test_a_refused_note_is_not_written_again() -> None:
 
 
 def test_several_errors_in_one_answer_drop_all_their_fields() -> None:
-    res = classify_save_result({"success": False, "errors": [
-        {"statusCode": "INVALID_EMAIL_ADDRESS", "message": "Email: invalid", "fields": ["Email"]},
-        {"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "bad phone", "fields": ["Phone"]}]}, "upsert")
+    res = classify_save_result(
+        {
+            "success": False,
+            "errors": [
+                {"statusCode": "INVALID_EMAIL_ADDRESS", "message": "Email: invalid", "fields": ["Email"]},
+                {"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "bad phone", "fields": ["Phone"]},
+            ],
+        },
+        "upsert",
+    )
     smaller = without_refused(lead(Email="x", Phone="+47 ???"), res)
     assert smaller is not None and {d.field for d in smaller.dropped} == {"Email", "Phone"}
 
@@ -139,8 +177,9 @@ def _phone(value: Any) -> str | None:
     return None if isinstance(value, str) and value.startswith("+") else "FIELD_CUSTOM_VALIDATION_EXCEPTION"
 
 
-FAST = WriterConfig(linger_seconds=0.001, backoff=Backoff(base=0.01, cap=0.05), hold_seconds=2.0,
-                    placeholders=PLACEHOLDERS)
+FAST = WriterConfig(
+    linger_seconds=0.001, backoff=Backoff(base=0.01, cap=0.05), hold_seconds=2.0, placeholders=PLACEHOLDERS
+)
 
 
 def _dropped_count(field: str, reason: str) -> float:
@@ -151,8 +190,12 @@ async def test_writer_retries_without_refused_values_in_the_next_call() -> None:
     fake = FakeSalesforce(field_rules={"Lead.Email": _ascii_email, "Lead.Phone": _phone})
     before = _dropped_count("Email", "INVALID_EMAIL_ADDRESS")
     writer = BatchWriter(fake, FAST)
-    writes = [lead("ok", Email="a@b.io", Phone="+4712345678"), lead("bad-email", Email="jürgen@example.de"),
-              lead("bad-both", Email="nope", Phone="12 34"), lead("bad-phone", Email="c@d.io", Phone="x")]
+    writes = [
+        lead("ok", Email="a@b.io", Phone="+4712345678"),
+        lead("bad-email", Email="jürgen@example.de"),
+        lead("bad-both", Email="nope", Phone="12 34"),
+        lead("bad-phone", Email="c@d.io", Phone="x"),
+    ]
     results = await writer.write(writes)
     assert all(isinstance(r, SaveResult) and r.ok for r in results)
     # One call for all four; then one call for the three that failed, each without its refused values.
@@ -170,9 +213,12 @@ async def test_writer_retries_without_refused_values_in_the_next_call() -> None:
 
 
 async def test_a_record_that_cannot_be_written_at_all_fails_after_dropping_what_it_could() -> None:
-    fake = FakeSalesforce(field_rules={"Lead.Email": _ascii_email},
-                          record_errors={"dup": [("INVALID_EMAIL_ADDRESS", "bad", ["Email"]),
-                                                 ("DUPLICATES_DETECTED", "Use one of these records?")]})
+    fake = FakeSalesforce(
+        field_rules={"Lead.Email": _ascii_email},
+        record_errors={
+            "dup": [("INVALID_EMAIL_ADDRESS", "bad", ["Email"]), ("DUPLICATES_DETECTED", "Use one of these records?")]
+        },
+    )
     writer = BatchWriter(fake, FAST)
     (res,) = await writer.write([lead("dup", Email="x@y.io")])
     assert isinstance(res, SaveResult) and res.outcome is Outcome.FAILED

@@ -45,10 +45,15 @@ def test_required_fields_fall_back_and_consent_maps_to_opt_outs() -> None:
     assert f["DoNotCall"] is True and f["HasOptedOutOfEmail"] is True
 
 
-@pytest.mark.parametrize(("kind", "picklist"), [
-    (LeadSourceKind.CALLBACK_REQUEST, "Phone Inquiry"), (LeadSourceKind.LIST_UPLOAD, "Purchased List"),
-    (LeadSourceKind.PARTNER, "Partner Referral"), (LeadSourceKind.REACTIVATION, "Other"),
-])
+@pytest.mark.parametrize(
+    ("kind", "picklist"),
+    [
+        (LeadSourceKind.CALLBACK_REQUEST, "Phone Inquiry"),
+        (LeadSourceKind.LIST_UPLOAD, "Purchased List"),
+        (LeadSourceKind.PARTNER, "Partner Referral"),
+        (LeadSourceKind.REACTIVATION, "Other"),
+    ],
+)
 def test_lead_source_kinds_map_onto_the_org_picklist(kind: LeadSourceKind, picklist: str) -> None:
     assert lead_fields(routed(source=kind), POLICY)["LeadSource"] == picklist
 
@@ -103,8 +108,9 @@ def test_duplicate_of_a_lead_updates_that_record_by_id() -> None:
 
 
 def test_duplicate_of_a_contact_writes_no_lead_but_a_task_on_the_contact() -> None:
-    dup = DuplicateOf(object="Contact", record_id="003000000000123AAA", matched_on="phone",
-                      owner_id="005000000000042AAA")
+    dup = DuplicateOf(
+        object="Contact", record_id="003000000000123AAA", matched_on="phone", owner_id="005000000000042AAA"
+    )
     ev = routed(duplicate_of=dup, owner_id="00G000000000001AAA", owner_type="queue")
     plan = plan_lead(ev, LeadState(lead_id="lead-1"), POLICY)
     assert plan.target == "contact" and plan.write is None
@@ -155,8 +161,9 @@ def test_warning_and_escalation_tasks() -> None:
     state = LeadState(lead_id="lead-1", salesforce_id="00Q000000000001AAA", owner_id=REP)
     warn = sla_warning_task(sla_event(kind=SlaEventKind.WARNING), state, POLICY)
     assert warn is not None and warn.fields["OwnerId"] == REP and warn.kind is WriteKind.REMINDER_TASK
-    esc = escalation_task(sla_event(kind=SlaEventKind.ESCALATED, step=1, action="notify_team_leader"), state,
-                          "005000000000077AAA", POLICY)
+    esc = escalation_task(
+        sla_event(kind=SlaEventKind.ESCALATED, step=1, action="notify_team_leader"), state, "005000000000077AAA", POLICY
+    )
     assert esc is not None and esc.fields["OwnerId"] == "005000000000077AAA"
     assert "notify_team_leader" in esc.fields["Subject"] and esc.kind is WriteKind.ESCALATION_TASK
     assert escalation_task(sla_event(kind=SlaEventKind.ESCALATED), state, None, POLICY) is None
@@ -168,8 +175,9 @@ def test_external_ids_are_stable_and_fit_their_fields() -> None:
     assert lead_external_id(long_id) == lead_external_id(long_id) and len(lead_external_id(long_id)) <= 64
     assert lead_external_id("web form/42") != "web form/42"
     key = task_external_id("x" * 128, "sla-escalation", "first_touch:2026-01-05T09:30:00+00:00:3")
-    assert len(key) <= 80 and key == task_external_id("x" * 128, "sla-escalation",
-                                                      "first_touch:2026-01-05T09:30:00+00:00:3")
+    assert len(key) <= 80 and key == task_external_id(
+        "x" * 128, "sla-escalation", "first_touch:2026-01-05T09:30:00+00:00:3"
+    )
 
 
 def test_content_hash_ignores_first_write_only_fields() -> None:

@@ -53,37 +53,72 @@ def test_policy_errors_name_the_bad_field(tmp_path: Path) -> None:
         load_policy(bad)
 
 
-@pytest.mark.parametrize(("raw", "mode", "outcome"), [
-    ({"id": "00Q1", "success": True, "errors": [], "created": True}, "upsert", Outcome.CREATED),
-    ({"id": "00Q1", "success": True, "errors": [], "created": False}, "upsert", Outcome.UPDATED),
-    ({"id": "00Q1", "success": True, "errors": []}, "update", Outcome.UPDATED),
-    ({"success": False, "errors": [{"statusCode": "UNABLE_TO_LOCK_ROW", "message": "locked"}]}, "upsert",
-     Outcome.RETRY),
-    ({"success": False, "errors": [{"statusCode": "CANNOT_UPDATE_CONVERTED_LEAD", "message": "x"}]}, "upsert",
-     Outcome.CONVERTED_LEAD),
-    ({"success": False, "errors": [{"statusCode": "ENTITY_IS_DELETED", "message": "x", "fields": []}]}, "update",
-     Outcome.TARGET_GONE),
-    ({"success": False, "errors": [{"statusCode": "INVALID_CROSS_REFERENCE_KEY", "message": "x",
-                                    "fields": ["OwnerId"]}]}, "update", Outcome.FAILED),
-    ({"success": False, "errors": [{"statusCode": "REQUIRED_FIELD_MISSING", "message": "x"}]}, "upsert",
-     Outcome.FAILED),
-])
+@pytest.mark.parametrize(
+    ("raw", "mode", "outcome"),
+    [
+        ({"id": "00Q1", "success": True, "errors": [], "created": True}, "upsert", Outcome.CREATED),
+        ({"id": "00Q1", "success": True, "errors": [], "created": False}, "upsert", Outcome.UPDATED),
+        ({"id": "00Q1", "success": True, "errors": []}, "update", Outcome.UPDATED),
+        (
+            {"success": False, "errors": [{"statusCode": "UNABLE_TO_LOCK_ROW", "message": "locked"}]},
+            "upsert",
+            Outcome.RETRY,
+        ),
+        (
+            {"success": False, "errors": [{"statusCode": "CANNOT_UPDATE_CONVERTED_LEAD", "message": "x"}]},
+            "upsert",
+            Outcome.CONVERTED_LEAD,
+        ),
+        (
+            {"success": False, "errors": [{"statusCode": "ENTITY_IS_DELETED", "message": "x", "fields": []}]},
+            "update",
+            Outcome.TARGET_GONE,
+        ),
+        (
+            {
+                "success": False,
+                "errors": [{"statusCode": "INVALID_CROSS_REFERENCE_KEY", "message": "x", "fields": ["OwnerId"]}],
+            },
+            "update",
+            Outcome.FAILED,
+        ),
+        (
+            {"success": False, "errors": [{"statusCode": "REQUIRED_FIELD_MISSING", "message": "x"}]},
+            "upsert",
+            Outcome.FAILED,
+        ),
+    ],
+)
 def test_save_results_are_classified(raw: dict, mode: str, outcome: Outcome) -> None:
     assert classify_save_result(raw, mode).outcome is outcome  # type: ignore[arg-type]
 
 
 def test_failed_save_result_keeps_the_salesforce_error() -> None:
-    r = classify_save_result({"success": False, "errors": [
-        {"statusCode": "STRING_TOO_LONG", "message": "Company: data value too large", "fields": ["Company"]}]},
-        "upsert")
+    r = classify_save_result(
+        {
+            "success": False,
+            "errors": [
+                {"statusCode": "STRING_TOO_LONG", "message": "Company: data value too large", "fields": ["Company"]}
+            ],
+        },
+        "upsert",
+    )
     assert (r.status_code, r.message, r.fields) == ("STRING_TOO_LONG", "Company: data value too large", ("Company",))
 
 
-@pytest.mark.parametrize(("status", "code", "kind"), [
-    (403, "REQUEST_LIMIT_EXCEEDED", "rate_limited"), (401, "INVALID_SESSION_ID", "session"),
-    (503, "SERVER_UNAVAILABLE", "retry"), (500, "UNKNOWN_EXCEPTION", "retry"), (None, "ConnectTimeout", "retry"),
-    (400, "UNABLE_TO_LOCK_ROW", "retry"), (400, "JSON_PARSER_ERROR", "bad_request"), (404, "NOT_FOUND", "bad_request"),
-])
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [
+        (403, "REQUEST_LIMIT_EXCEEDED", "rate_limited"),
+        (401, "INVALID_SESSION_ID", "session"),
+        (503, "SERVER_UNAVAILABLE", "retry"),
+        (500, "UNKNOWN_EXCEPTION", "retry"),
+        (None, "ConnectTimeout", "retry"),
+        (400, "UNABLE_TO_LOCK_ROW", "retry"),
+        (400, "JSON_PARSER_ERROR", "bad_request"),
+        (404, "NOT_FOUND", "bad_request"),
+    ],
+)
 def test_request_errors_are_classified(status: int | None, code: str, kind: str) -> None:
     assert classify_request_error(status, code) == kind
 
@@ -113,29 +148,67 @@ def test_conversion_wanted_on_a_qualified_status_only() -> None:
     assert wants_conversion(lead_change("l1", "00Q1", status="Closed - Converted"), POLICY.conversion)
     assert wants_conversion(lead_change("l1", "00Q1", status="Working - Contacted"), POLICY.conversion) is None
     assert wants_conversion(lead_change("l1", "00Q1", converted=True), POLICY.conversion) is None
-    first_seen = CrmChange(event_id="c-l1", lead_id="l1", occurred_at=T0, object="Lead", record_id="00Q1",
-                           change_type=ChangeType.UPDATED, changed_at=T0, system_modstamp=T0,
-                           record={"Status": "Closed - Converted", "IsConverted": False})
+    first_seen = CrmChange(
+        event_id="c-l1",
+        lead_id="l1",
+        occurred_at=T0,
+        object="Lead",
+        record_id="00Q1",
+        change_type=ChangeType.UPDATED,
+        changed_at=T0,
+        system_modstamp=T0,
+        record={"Status": "Closed - Converted", "IsConverted": False},
+    )
     assert wants_conversion(first_seen, POLICY.conversion), "no old values: the current status decides"
     other_change = lead_change("l1", "00Q1", status=None, record={"Status": "Closed - Converted"})
     assert wants_conversion(other_change, POLICY.conversion), "qualified but not converted yet: convert"
-    unqualified = CrmChange(event_id="c-l1", lead_id="l1", occurred_at=T0, object="Lead", record_id="00Q1",
-                            change_type=ChangeType.UPDATED, record={"Status": "Working - Contacted"},
-                            changed_at=T0, system_modstamp=T0)
+    unqualified = CrmChange(
+        event_id="c-l1",
+        lead_id="l1",
+        occurred_at=T0,
+        object="Lead",
+        record_id="00Q1",
+        change_type=ChangeType.UPDATED,
+        record={"Status": "Working - Contacted"},
+        changed_at=T0,
+        system_modstamp=T0,
+    )
     assert wants_conversion(unqualified, POLICY.conversion) is None
-    seen = observed_conversion(lead_change("l1", "00Q1", converted=True, record={
-        "ConvertedAccountId": "001A", "ConvertedContactId": "003C", "ConvertedOpportunityId": "006O"}))
+    seen = observed_conversion(
+        lead_change(
+            "l1",
+            "00Q1",
+            converted=True,
+            record={"ConvertedAccountId": "001A", "ConvertedContactId": "003C", "ConvertedOpportunityId": "006O"},
+        )
+    )
     assert seen is not None and seen.opportunity_id == "006O"
-    task = CrmChange(event_id="c-t1", lead_id="l1", occurred_at=T0, object="Task", record_id="00T1",
-                     change_type=ChangeType.CREATED,
-                     changed_at=T0, system_modstamp=T0)
+    task = CrmChange(
+        event_id="c-t1",
+        lead_id="l1",
+        occurred_at=T0,
+        object="Task",
+        record_id="00T1",
+        change_type=ChangeType.CREATED,
+        changed_at=T0,
+        system_modstamp=T0,
+    )
     assert wants_conversion(task, POLICY.conversion) is None and observed_conversion(task) is None
 
 
 def test_conversion_plan_key_account_goes_to_its_manager_and_the_reps_account_choice_wins() -> None:
-    state = LeadState(lead_id="l1", salesforce_id="00Q1", owner_id="005REP", matched_account_id="001KEY",
-                      account_owner_id="005KAM", key_account=True, company="Fjord AS", campaign="spring",
-                      client_type="key_account", lead_source="web_form")
+    state = LeadState(
+        lead_id="l1",
+        salesforce_id="00Q1",
+        owner_id="005REP",
+        matched_account_id="001KEY",
+        account_owner_id="005KAM",
+        key_account=True,
+        company="Fjord AS",
+        campaign="spring",
+        client_type="key_account",
+        lead_source="web_form",
+    )
     plan = plan_conversion(lead_change("l1", "00Q1"), state, POLICY.conversion, date(2026, 1, 5), "qualified")
     assert plan.account_id == "001KEY" and plan.owner_id == "005KAM"
     assert plan.opportunity_name == "Fjord AS - spring"
@@ -146,6 +219,7 @@ def test_conversion_plan_key_account_goes_to_its_manager_and_the_reps_account_ch
     plan = plan_conversion(chosen, state, POLICY.conversion, date(2026, 1, 5), "qualified")
     assert plan.account_id == "001OTHER" and plan.owner_id == "005REP", "not the key account any more"
     queue_owned = state.with_(owner_id="00GQUEUE", key_account=False)
-    plan = plan_conversion(lead_change("l1", "00Q1", changed_by="005WHO"), queue_owned, POLICY.conversion,
-                           date(2026, 1, 5), "qualified")
+    plan = plan_conversion(
+        lead_change("l1", "00Q1", changed_by="005WHO"), queue_owned, POLICY.conversion, date(2026, 1, 5), "qualified"
+    )
     assert plan.owner_id == "005WHO"

@@ -45,8 +45,12 @@ def test_the_latest_routing_of_a_lead_wins_whatever_the_order(order: list[int]) 
 def test_plan_routed_writes_new_leads_skips_unchanged_and_defers_below_the_budget() -> None:
     new, same = routed("new"), routed("same")
     first = rc.plan_routed([(same, b"")], {}, POLICY, None)
-    written = LeadState(lead_id="same", salesforce_id=SF, content_hash=first.plans["same"].content_hash,
-                        owner_id=same.assignment.owner_id)
+    written = LeadState(
+        lead_id="same",
+        salesforce_id=SF,
+        content_hash=first.plans["same"].content_hash,
+        owner_id=same.assignment.owner_id,
+    )
     plan = rc.plan_routed([(new, b""), (same, b"")], {"same": written}, POLICY, None)
     assert set(plan.writes) == {"new"} and plan.plans["same"].write is None
     assert plan.writes["new"].fields["Status"] == "Open - Not Contacted"
@@ -61,12 +65,18 @@ def test_plan_routed_writes_new_leads_skips_unchanged_and_defers_below_the_budge
 
 
 def test_apply_routed_turns_results_into_states_tasks_failures_and_held_events() -> None:
-    cb, bad, later = (routed("cb", callback_at=T0 + timedelta(hours=3)), routed("bad"),
-                      routed("later", event_id="later-2"))
+    cb, bad, later = (
+        routed("cb", callback_at=T0 + timedelta(hours=3)),
+        routed("bad"),
+        routed("later", event_id="later-2"),
+    )
     older = routed("later", event_id="later-1", occurred_at=T0 - timedelta(minutes=1))
     plan = rc.plan_routed([(cb, b"cb"), (bad, b"bad"), (older, b"o"), (later, b"l")], {}, POLICY, None)
-    results = {"cb": ok(), "bad": SaveResult(Outcome.FAILED, status_code="DUPLICATES_DETECTED", message="dup"),
-               "later": rc.UNWRITTEN}
+    results = {
+        "cb": ok(),
+        "bad": SaveResult(Outcome.FAILED, status_code="DUPLICATES_DETECTED", message="dup"),
+        "later": rc.UNWRITTEN,
+    }
     step, tasks = rc.apply_routed(plan, results, {}, POLICY, NOW)
     assert step.states["cb"].salesforce_id == SF and step.states["cb"].sla_status == "On Track"
     assert [(t.lead_id, t.purpose, t.write.fields["WhoId"]) for t in tasks] == [("cb", "callback", SF)]
@@ -162,8 +172,12 @@ def test_apply_conversions_publishes_ids_fails_and_holds() -> None:
 
 def test_deferred_writes_round_trip_through_their_stored_form() -> None:
     ev = routed("r", score=99.0)
-    plan = rc.plan_routed([(ev, b"")], {"r": LeadState(lead_id="r", salesforce_id=SF, owner_id=ev.assignment.owner_id,
-                                                       content_hash="old")}, POLICY, LOW)
+    plan = rc.plan_routed(
+        [(ev, b"")],
+        {"r": LeadState(lead_id="r", salesforce_id=SF, owner_id=ev.assignment.owner_id, content_hash="old")},
+        POLICY,
+        LOW,
+    )
     (d,) = plan.deferred
     again = DeferredWrite.from_row("r", d.payload())
     assert again == d and again.key == d.key
@@ -172,6 +186,10 @@ def test_deferred_writes_round_trip_through_their_stored_form() -> None:
 def test_no_function_in_crm_sync_is_more_complex_than_mccabe_10() -> None:
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     src = Path(rc.__file__).parents[1]
-    out = subprocess.run([ruff, "check", "--no-cache", "--select", "C901", "--config",
-                          "lint.mccabe.max-complexity=10", str(src)], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [ruff, "check", "--no-cache", "--select", "C901", "--config", "lint.mccabe.max-complexity=10", str(src)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout

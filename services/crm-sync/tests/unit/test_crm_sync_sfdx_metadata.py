@@ -14,15 +14,24 @@ ROOT = Path(__file__).resolve().parents[4]
 SCHEMA = ROOT / "services" / "salesforce-emulator" / "schema" / "sobjects.json"
 DEFAULT = ROOT / "deploy" / "salesforce" / "force-app" / "main" / "default"
 NS = {"m": "http://soap.sforce.com/2006/04/metadata"}
-SF_TYPE = {"string": "Text", "double": "Number", "boolean": "Checkbox", "picklist": "Picklist",
-           "multipicklist": "MultiselectPicklist", "datetime": "DateTime", "date": "Date", "reference": "Lookup"}
+SF_TYPE = {
+    "string": "Text",
+    "double": "Number",
+    "boolean": "Checkbox",
+    "picklist": "Picklist",
+    "multipicklist": "MultiselectPicklist",
+    "datetime": "DateTime",
+    "date": "Date",
+    "reference": "Lookup",
+}
 METADATA_OBJECT = {"Task": "Activity"}
 
 
 def _schema_fields() -> dict[tuple[str, str], dict[str, Any]]:
     doc = json.loads(SCHEMA.read_text(encoding="utf-8"))
-    return {(obj, f["name"]): f for obj, raw in doc["objects"].items() for f in raw["fields"]
-            if f["name"].endswith("__c")}
+    return {
+        (obj, f["name"]): f for obj, raw in doc["objects"].items() for f in raw["fields"] if f["name"].endswith("__c")
+    }
 
 
 def _sfdx_fields() -> dict[tuple[str, str], ET.Element]:

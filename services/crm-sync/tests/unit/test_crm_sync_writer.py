@@ -14,13 +14,24 @@ from leadflow_crm_sync.testing import FakeSalesforce
 from leadflow_crm_sync.writer import BatchWriter, Unavailable, WriterConfig
 
 pytestmark = pytest.mark.unit
-FAST = WriterConfig(linger_seconds=0.002, backoff=Backoff(base=0.01, cap=0.05),
-                    rate_limit_backoff=Backoff(base=0.05, cap=0.2), hold_seconds=2.0, max_record_retries=3)
+FAST = WriterConfig(
+    linger_seconds=0.002,
+    backoff=Backoff(base=0.01, cap=0.05),
+    rate_limit_backoff=Backoff(base=0.05, cap=0.2),
+    hold_seconds=2.0,
+    max_record_retries=3,
+)
 
 
 def lead(i: int, **extra: object) -> RecordWrite:
-    return RecordWrite("Lead", "upsert", f"lead-{i}", {"LastName": f"L{i}", "Company": "C", **extra},
-                       WriteKind.NEW_LEAD, ext_field=LEAD_EXTERNAL_ID)
+    return RecordWrite(
+        "Lead",
+        "upsert",
+        f"lead-{i}",
+        {"LastName": f"L{i}", "Company": "C", **extra},
+        WriteKind.NEW_LEAD,
+        ext_field=LEAD_EXTERNAL_ID,
+    )
 
 
 async def test_writes_are_grouped_into_collections_calls_of_at_most_200() -> None:
@@ -65,16 +76,21 @@ async def test_a_record_locked_for_too_long_stays_unavailable_not_dead_lettered(
 
 async def test_permanent_record_errors_come_back_with_the_salesforce_code() -> None:
     fake = FakeSalesforce()
-    (bad, good) = await BatchWriter(fake, FAST).write([
-        RecordWrite("Lead", "upsert", "x", {"LastName": "only"}, WriteKind.NEW_LEAD, LEAD_EXTERNAL_ID), lead(2)])
+    (bad, good) = await BatchWriter(fake, FAST).write(
+        [RecordWrite("Lead", "upsert", "x", {"LastName": "only"}, WriteKind.NEW_LEAD, LEAD_EXTERNAL_ID), lead(2)]
+    )
     assert isinstance(bad, SaveResult) and bad.outcome is Outcome.FAILED and bad.status_code == "REQUIRED_FIELD_MISSING"
     assert isinstance(good, SaveResult) and good.ok
     assert len(fake.writes()) == 1, "a per-record failure does not cost extra calls"
 
 
 async def test_server_errors_back_off_and_retry_the_whole_call() -> None:
-    fake = FakeSalesforce(fail_calls=[SalesforceCallError("retry", 503, "SERVER_UNAVAILABLE", "down"),
-                                      SalesforceCallError("retry", None, "ReadTimeout", "timed out")])
+    fake = FakeSalesforce(
+        fail_calls=[
+            SalesforceCallError("retry", 503, "SERVER_UNAVAILABLE", "down"),
+            SalesforceCallError("retry", None, "ReadTimeout", "timed out"),
+        ]
+    )
     writer = BatchWriter(fake, FAST)
     results = await writer.write([lead(1), lead(2)])
     assert all(isinstance(r, SaveResult) and r.ok for r in results)
@@ -98,8 +114,9 @@ async def test_rate_limit_pauses_every_call_then_resumes() -> None:
 
 async def test_outage_longer_than_the_hold_time_resolves_unavailable() -> None:
     fake = FakeSalesforce(fail_calls=[SalesforceCallError("retry", 503, "SERVER_UNAVAILABLE", "down")] * 1000)
-    writer = BatchWriter(fake, WriterConfig(linger_seconds=0.001, backoff=Backoff(base=0.05, cap=0.1),
-                                            hold_seconds=0.4))
+    writer = BatchWriter(
+        fake, WriterConfig(linger_seconds=0.001, backoff=Backoff(base=0.05, cap=0.1), hold_seconds=0.4)
+    )
     results = await writer.write([lead(1), lead(2)])
     assert all(isinstance(r, Unavailable) for r in results)
     assert len(fake.writes()) < 15, "backoff, not a tight loop"
@@ -117,8 +134,9 @@ async def test_a_bad_request_is_split_so_only_the_bad_record_fails() -> None:
 
 
 async def test_generic_call_retries_transient_errors_and_raises_bad_requests() -> None:
-    fake = FakeSalesforce(fail_calls=[SalesforceCallError("session", 401, "INVALID_SESSION_ID", "expired")],
-                          users=[{"Id": "005A"}])
+    fake = FakeSalesforce(
+        fail_calls=[SalesforceCallError("session", 401, "INVALID_SESSION_ID", "expired")], users=[{"Id": "005A"}]
+    )
     writer = BatchWriter(fake, FAST)
     assert await writer.call(lambda: fake.query("SELECT Id FROM User WHERE IsActive = true")) == [{"Id": "005A"}]
     fake.fail_calls = [SalesforceCallError("bad_request", 400, "MALFORMED_QUERY", "bad")]

@@ -52,8 +52,13 @@ def create_app(
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.policy_file)
     if settings.dormant_after_months is not None:
-        policy = policy.model_copy(update={"client_type": policy.client_type.model_copy(
-            update={"dormant_after_months": settings.dormant_after_months})})
+        policy = policy.model_copy(
+            update={
+                "client_type": policy.client_type.model_copy(
+                    update={"dormant_after_months": settings.dormant_after_months}
+                )
+            }
+        )
     broker = broker or make_broker(settings)
     engine = create_engine(settings.database_url)
     repo = MirrorRepository(engine)
@@ -64,7 +69,10 @@ def create_app(
     mirror = Mirror(repo, index, clock, reader, overlap=timedelta(seconds=settings.mirror_poll_overlap_seconds))
 
     enrich_pipeline = EnrichService(
-        index=index, policy=policy, enricher=enricher, enriched_topic=settings.topic(topics.LEADS_ENRICHED),
+        index=index,
+        policy=policy,
+        enricher=enricher,
+        enriched_topic=settings.topic(topics.LEADS_ENRICHED),
         identities=identities,
     )
     changes_pipeline = ChangesService(mirror=mirror) if settings.consume_crm_changes else None

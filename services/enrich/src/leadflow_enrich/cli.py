@@ -27,9 +27,11 @@ def _check(args: argparse.Namespace) -> int:
     except PolicyError as e:
         print(f"invalid: {e}", file=sys.stderr)
         return 1
-    print(f"ok: {policy.version} (fuzzy threshold {policy.matching.fuzzy_threshold:g}, "
-          f"{len(policy.free_mail_domains)} free-mail domains, dormant after "
-          f"{policy.client_type.dormant_after_months} months)")
+    print(
+        f"ok: {policy.version} (fuzzy threshold {policy.matching.fuzzy_threshold:g}, "
+        f"{len(policy.free_mail_domains)} free-mail domains, dormant after "
+        f"{policy.client_type.dormant_after_months} months)"
+    )
     return 0
 
 
@@ -45,21 +47,30 @@ async def _match(args: argparse.Namespace) -> int:
     finally:
         await engine.dispose()
     email = args.email
-    lead = normalized_lead(email=email, email_domain=domain_of(email) if email else None,
-                           email_is_free=bool(email) and domain_of(email) in policy.free_mail_domains,
-                           company_name=args.company, company_domain=args.website,
-                           phone_e164=normalise_phone(args.phone, args.country), country=args.country)
+    lead = normalized_lead(
+        email=email,
+        email_domain=domain_of(email) if email else None,
+        email_is_free=bool(email) and domain_of(email) in policy.free_mail_domains,
+        company_name=args.company,
+        company_domain=args.website,
+        phone_e164=normalise_phone(args.phone, args.country),
+        country=args.country,
+    )
     keys = LeadKeys.of(lead, index.free_mail)
     print(f"mirror: {index.counts()}")
-    print(f"keys: email_domain={keys.email_domain} website={keys.website_domain} name='{keys.company_name}' "
-          f"phone={'yes' if keys.phone else 'no'}")
+    print(
+        f"keys: email_domain={keys.email_domain} website={keys.website_domain} name='{keys.company_name}' "
+        f"phone={'yes' if keys.phone else 'no'}"
+    )
     found = candidates(keys, index, policy.matching)
     if not found:
         print("no account matched")
     for i, c in enumerate(found[: args.top]):
         a = c.account
-        print(f"{'->' if i == 0 else '  '} {a.id} {a.name!r} {c.method.value} conf={c.confidence:.3f} "
-              f"key={a.key_account} last_activity={a.last_activity} ({c.evidence})")
+        print(
+            f"{'->' if i == 0 else '  '} {a.id} {a.name!r} {c.method.value} conf={c.confidence:.3f} "
+            f"key={a.key_account} last_activity={a.last_activity} ({c.evidence})"
+        )
     return 0
 
 

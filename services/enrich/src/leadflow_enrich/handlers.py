@@ -11,20 +11,38 @@ from leadflow_enrich.service import ChangesService, EnrichService
 from leadflow_enrich.settings import EnrichSettings
 
 
-def register(broker: KafkaBroker, settings: EnrichSettings, enrich: EnrichService, changes: ChangesService | None,
-             clock: Clock) -> list[ConsumerRuntime]:
-    runtimes = [register_consumer(
-        broker, settings, {settings.topic(topics.LEADS_ACCEPTED): LeadAccepted}, enrich, clock=clock, name="accepted",
-        title="enrich/leads.accepted",
-        description="LeadAccepted -> LeadEnriched (account match, duplicates, client type, firmographics, time zone).",
-    )]
+def register(
+    broker: KafkaBroker, settings: EnrichSettings, enrich: EnrichService, changes: ChangesService | None, clock: Clock
+) -> list[ConsumerRuntime]:
+    runtimes = [
+        register_consumer(
+            broker,
+            settings,
+            {settings.topic(topics.LEADS_ACCEPTED): LeadAccepted},
+            enrich,
+            clock=clock,
+            name="accepted",
+            title="enrich/leads.accepted",
+            description=(
+                "LeadAccepted -> LeadEnriched (account match, duplicates, client type, firmographics, time zone)."
+            ),
+        )
+    ]
     # What the runtime publishes, declared for the AsyncAPI document.
     broker.publisher(settings.topic(topics.LEADS_ENRICHED), title="enrich/leads.enriched")
     broker.publisher(settings.topic(topics.LEADS_DEADLETTER), title="enrich/leads.deadletter")
     if changes is not None:
-        runtimes.append(register_consumer(
-            broker, settings, {settings.topic(topics.CRM_CHANGES): CrmChange}, changes, clock=clock,
-            name="crm_changes", group_id=settings.mirror_group_id(), title="enrich/crm.changes",
-            description="CrmChange -> the Salesforce mirror (tables, then the in-memory index).",
-        ))
+        runtimes.append(
+            register_consumer(
+                broker,
+                settings,
+                {settings.topic(topics.CRM_CHANGES): CrmChange},
+                changes,
+                clock=clock,
+                name="crm_changes",
+                group_id=settings.mirror_group_id(),
+                title="enrich/crm.changes",
+                description="CrmChange -> the Salesforce mirror (tables, then the in-memory index).",
+            )
+        )
     return runtimes

@@ -53,8 +53,15 @@ def _newer_or_same(new: MirrorRecord, old: MirrorRecord | None) -> bool:
 
 
 class Mirror:
-    def __init__(self, repo: MirrorRepository, index: MirrorIndex, clock: Clock,
-                 reader: SalesforceReader | None = None, *, overlap: timedelta = timedelta(minutes=2)) -> None:
+    def __init__(
+        self,
+        repo: MirrorRepository,
+        index: MirrorIndex,
+        clock: Clock,
+        reader: SalesforceReader | None = None,
+        *,
+        overlap: timedelta = timedelta(minutes=2),
+    ) -> None:
         self.repo = repo
         self.index = index
         self.clock = clock
@@ -102,14 +109,23 @@ class Mirror:
             for rec in records:
                 self.index.apply(rec)
         self.stats.full_loads[obj] = len(records)
-        log.info("mirror_full_load", object=obj, records=len(records), removed=len(gone),
-                 seconds=round(time.perf_counter() - started, 3))
+        log.info(
+            "mirror_full_load",
+            object=obj,
+            records=len(records),
+            removed=len(gone),
+            seconds=round(time.perf_counter() - started, 3),
+        )
         return len(records)
 
     def _ids(self, obj: MirrorObject) -> list[str]:
-        table: Mapping[str, Any] = {"Account": self.index.accounts, "Contact": self.index.contacts,
-                                    "Lead": self.index.leads, "User": self.index.users,
-                                    "Queue": self.index.queues}[obj]
+        table: Mapping[str, Any] = {
+            "Account": self.index.accounts,
+            "Contact": self.index.contacts,
+            "Lead": self.index.leads,
+            "User": self.index.users,
+            "Queue": self.index.queues,
+        }[obj]
         return list(table)
 
     # ---- incremental ------------------------------------------------------------------------------
@@ -125,7 +141,8 @@ class Mirror:
                 continue
             seen = latest.get(rid)
             if seen is None or (parse_datetime(item.get("SystemModstamp")) or _EPOCH) >= (
-                    parse_datetime(seen.get("SystemModstamp")) or _EPOCH):
+                parse_datetime(seen.get("SystemModstamp")) or _EPOCH
+            ):
                 latest[rid] = item
         deletes = [rid for rid, item in latest.items() if parse_bool(item.get("IsDeleted"))]
         upserts = _parse(obj, [item for item in latest.values() if not parse_bool(item.get("IsDeleted"))])
@@ -154,12 +171,17 @@ class Mirror:
             except Exception as e:  # keep polling; the next round catches up from the cursor
                 log.warning("mirror_poll_failed", error=type(e).__name__, detail=str(e)[:300])
 
-    async def _write(self, obj: MirrorObject, upserts: Sequence[MirrorRecord], deletes: Iterable[str],
-                     *, cursor: datetime | None = None) -> int:
+    async def _write(
+        self,
+        obj: MirrorObject,
+        upserts: Sequence[MirrorRecord],
+        deletes: Iterable[str],
+        *,
+        cursor: datetime | None = None,
+    ) -> int:
         deletes = list(deletes)
         async with self._lock:
-            fresh = [r for r in upserts
-                     if (old := self.index.get(obj, r.id)) != r and _newer_or_same(r, old)]
+            fresh = [r for r in upserts if (old := self.index.get(obj, r.id)) != r and _newer_or_same(r, old)]
             deletes = [rid for rid in deletes if self.index.get(obj, rid) is not None]
             async with self.repo.engine.begin() as conn:
                 await self.repo.delete(conn, obj, deletes)

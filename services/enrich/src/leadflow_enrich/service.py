@@ -57,7 +57,8 @@ class EnrichService:
         for lead_id, in_flight in plan.duplicates.items():
             decided[lead_id] = DuplicateDecision(
                 in_flight.duplicate_of(),
-                f"same {in_flight.on} as lead {in_flight.root}, still on its way to Salesforce (in-flight identity)")
+                f"same {in_flight.on} as lead {in_flight.root}, still on its way to Salesforce (in-flight identity)",
+            )
         return decided
 
     async def __call__(self, batch: Batch) -> list[Outgoing]:
@@ -69,8 +70,12 @@ class EnrichService:
         reference: dict[str, Firmographics] = await self.enricher.lookup(domains) if domains else {}
         duplicates = await self._duplicates(events, batch.now)  # DB errors propagate: the batch is redelivered
         out = [enrich(ev, self.index, self.policy, reference, batch.now, duplicates.get(ev.lead_id)) for ev in events]
-        log.debug("leads_enriched", published=len(out), matched=sum(1 for e in out if e.enrichment.match.account_id),
-                  duplicates=sum(1 for e in out if e.enrichment.duplicate_of))
+        log.debug(
+            "leads_enriched",
+            published=len(out),
+            matched=sum(1 for e in out if e.enrichment.match.account_id),
+            duplicates=sum(1 for e in out if e.enrichment.duplicate_of),
+        )
         return [Outgoing.of(self.enriched_topic, e) for e in out]
 
 

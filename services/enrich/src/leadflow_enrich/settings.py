@@ -11,8 +11,7 @@ from pydantic_settings import SettingsConfigDict
 
 
 class EnrichSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="ENRICH_", env_file=".env", extra="ignore",
-                                      env_nested_delimiter="__")
+    model_config = SettingsConfigDict(env_prefix="ENRICH_", env_file=".env", extra="ignore", env_nested_delimiter="__")
 
     service_name: str = "enrich"
     http_port: int = 8002
@@ -25,8 +24,9 @@ class EnrichSettings(ServiceSettings):
     reference_file: Path | None = Field(default=None, description="Firmographics CSV; None = the bundled file.")
 
     salesforce: SalesforceSettings | None = Field(
-        default=None, description="ENRICH_SALESFORCE__USERNAME=… etc. None = no Salesforce: the mirror is what the "
-        "database holds plus crm.changes."
+        default=None,
+        description="ENRICH_SALESFORCE__USERNAME=… etc. None = no Salesforce: the mirror is what the "
+        "database holds plus crm.changes.",
     )
     mirror_load_on_start: bool = Field(default=True, description="Full load (first start) or catch-up from the cursor.")
     mirror_poll_seconds: float = Field(
@@ -36,8 +36,10 @@ class EnrichSettings(ServiceSettings):
     bulk_wait_seconds: float = Field(default=1.0, ge=0, description="simple-salesforce bulk2 first poll delay.")
     consume_crm_changes: bool = True
     identity_in_flight: bool = Field(
-        default=True, description="Claim each new lead's e-mail/phone in the shared identity_claims table, so a "
-        "second submission of the same person before the first reaches Salesforce updates the first lead.")
+        default=True,
+        description="Claim each new lead's e-mail/phone in the shared identity_claims table, so a "
+        "second submission of the same person before the first reaches Salesforce updates the first lead.",
+    )
 
     batch_max_records: int = 1000
 

@@ -17,7 +17,10 @@ def normalized_lead(**fields: Any) -> NormalizedLead:
     if email and "email_domain" not in fields:
         fields["email_domain"] = email.rsplit("@", 1)[1].lower()
     base: dict[str, Any] = {
-        "source_event_id": "src-1", "submitted_at": T0, "accepted_at": T0, "source": SourceInfo(system="test"),
+        "source_event_id": "src-1",
+        "submitted_at": T0,
+        "accepted_at": T0,
+        "source": SourceInfo(system="test"),
         "lead_source": LeadSourceKind.WEB_FORM,
     }
     base.update(fields)
@@ -25,8 +28,11 @@ def normalized_lead(**fields: Any) -> NormalizedLead:
 
 
 def accepted(lead_id: str = "lead-1", event_id: str | None = None, **fields: Any) -> LeadAccepted:
-    kwargs: dict[str, Any] = {"lead_id": lead_id, "occurred_at": fields.pop("occurred_at", T0),
-                              "lead": normalized_lead(**fields)}
+    kwargs: dict[str, Any] = {
+        "lead_id": lead_id,
+        "occurred_at": fields.pop("occurred_at", T0),
+        "lead": normalized_lead(**fields),
+    }
     kwargs["event_id"] = event_id or derive_event_id(lead_id, f"accepted:{kwargs['occurred_at'].isoformat()}")
     return LeadAccepted(**kwargs)
 

@@ -35,15 +35,38 @@ class FakeReader:
 
 ORG = {
     "Account": [
-        {"Id": "001KEY", "Name": "Nord Logistics AS", "Website": "https://www.nordlog.no", "OwnerId": "005KAM",
-         "Key_Account__c": "true", "Client_Type__c": "Key Account", "Overdue_Debt__c": "false",
-         "Last_Activity_Date__c": "2025-12-01", "SystemModstamp": STAMP},
-        {"Id": "001DEBT", "Name": "Fjord Foods AS", "Website": "fjordfoods.no", "OwnerId": "005S",
-         "Overdue_Debt__c": "true", "Client_Type__c": "Existing Customer", "SystemModstamp": STAMP},
+        {
+            "Id": "001KEY",
+            "Name": "Nord Logistics AS",
+            "Website": "https://www.nordlog.no",
+            "OwnerId": "005KAM",
+            "Key_Account__c": "true",
+            "Client_Type__c": "Key Account",
+            "Overdue_Debt__c": "false",
+            "Last_Activity_Date__c": "2025-12-01",
+            "SystemModstamp": STAMP,
+        },
+        {
+            "Id": "001DEBT",
+            "Name": "Fjord Foods AS",
+            "Website": "fjordfoods.no",
+            "OwnerId": "005S",
+            "Overdue_Debt__c": "true",
+            "Client_Type__c": "Existing Customer",
+            "SystemModstamp": STAMP,
+        },
     ],
     "Contact": [{"Id": "003A", "AccountId": "001KEY", "Email": "kari@nordlog.no", "SystemModstamp": STAMP}],
-    "Lead": [{"Id": "00QOPEN", "Email": "dup@example.org", "Status": "Open - Not Contacted", "OwnerId": "005S",
-              "IsConverted": "false", "SystemModstamp": STAMP}],
+    "Lead": [
+        {
+            "Id": "00QOPEN",
+            "Email": "dup@example.org",
+            "Status": "Open - Not Contacted",
+            "OwnerId": "005S",
+            "IsConverted": "false",
+            "SystemModstamp": STAMP,
+        }
+    ],
     "User": [{"Id": "005KAM", "Name": "Kim Kam", "IsActive": True, "SystemModstamp": STAMP}],
     "Queue": [{"Id": "00GQ", "Name": "Nordics Leads", "DeveloperName": "Queue_Nordics", "SystemModstamp": STAMP}],
 }
@@ -83,12 +106,18 @@ async def test_accepted_leads_are_enriched_from_the_mirror_and_poison_is_dead_le
     by_id = {e.lead_id: e for e in out["enriched"]}
     assert set(by_id) == {"L-key", "L-debt", "L-dup"}
     k = by_id["L-key"].enrichment
-    assert (k.match.account_id, k.match.method, k.client_type) == ("001KEY", MatchMethod.EMAIL_DOMAIN,
-                                                                    ClientType.KEY_ACCOUNT)
+    assert (k.match.account_id, k.match.method, k.client_type) == (
+        "001KEY",
+        MatchMethod.EMAIL_DOMAIN,
+        ClientType.KEY_ACCOUNT,
+    )
     assert k.timezone == "Europe/Oslo"
     d = by_id["L-debt"].enrichment
-    assert (d.match.account_id, d.match.method, d.client_type) == ("001DEBT", MatchMethod.NAME_EXACT,
-                                                                    ClientType.CREDIT_HOLD)
+    assert (d.match.account_id, d.match.method, d.client_type) == (
+        "001DEBT",
+        MatchMethod.NAME_EXACT,
+        ClientType.CREDIT_HOLD,
+    )
     assert by_id["L-dup"].enrichment.duplicate_of is not None
     assert by_id["L-dup"].enrichment.duplicate_of.record_id == "00QOPEN"
     assert all(e.occurred_at == clock.now() for e in out["enriched"])
@@ -104,25 +133,61 @@ async def test_crm_changes_update_the_mirror_and_the_next_match(sqlite_url: str)
     app, broker, out = make_app(sqlite_url, reader, clock)
     later = datetime(2026, 1, 5, 8, tzinfo=UTC)
     async with TestKafkaBroker(broker) as br, app.router.lifespan_context(app):
-        new_account = CrmChange(event_id="chg-component-107",
-                                lead_id="001NEW", occurred_at=later, object="Account", record_id="001NEW",
-                                change_type=ChangeType.CREATED, changed_at=later, system_modstamp=later,
-                                record={"Name": "Polder Robotics B.V.", "Website": "polder-robotics.nl",
-                                        "OwnerId": "005S", "Client_Type__c": "Regional"})
-        lead_closed = CrmChange(event_id="chg-component-111",
-                                lead_id="x", occurred_at=later, object="Lead", record_id="00QOPEN",
-                                change_type=ChangeType.UPDATED, changed_at=later, system_modstamp=later,
-                                record={"Status": "Closed - Converted", "IsConverted": True})
-        gone = CrmChange(event_id="chg-component-114",
-                         lead_id="001DEBT", occurred_at=later, object="Account", record_id="001DEBT",
-                         change_type=ChangeType.DELETED, changed_at=later, system_modstamp=later)
-        task = CrmChange(event_id="chg-component-116", lead_id="x", occurred_at=later, object="Task", record_id="00T1",
-                         change_type=ChangeType.CREATED, changed_at=later, system_modstamp=later)
+        new_account = CrmChange(
+            event_id="chg-component-107",
+            lead_id="001NEW",
+            occurred_at=later,
+            object="Account",
+            record_id="001NEW",
+            change_type=ChangeType.CREATED,
+            changed_at=later,
+            system_modstamp=later,
+            record={
+                "Name": "Polder Robotics B.V.",
+                "Website": "polder-robotics.nl",
+                "OwnerId": "005S",
+                "Client_Type__c": "Regional",
+            },
+        )
+        lead_closed = CrmChange(
+            event_id="chg-component-111",
+            lead_id="x",
+            occurred_at=later,
+            object="Lead",
+            record_id="00QOPEN",
+            change_type=ChangeType.UPDATED,
+            changed_at=later,
+            system_modstamp=later,
+            record={"Status": "Closed - Converted", "IsConverted": True},
+        )
+        gone = CrmChange(
+            event_id="chg-component-114",
+            lead_id="001DEBT",
+            occurred_at=later,
+            object="Account",
+            record_id="001DEBT",
+            change_type=ChangeType.DELETED,
+            changed_at=later,
+            system_modstamp=later,
+        )
+        task = CrmChange(
+            event_id="chg-component-116",
+            lead_id="x",
+            occurred_at=later,
+            object="Task",
+            record_id="00T1",
+            change_type=ChangeType.CREATED,
+            changed_at=later,
+            system_modstamp=later,
+        )
         for ch in (new_account, lead_closed, gone, task):
             await br.publish(ch.to_json_bytes(), "crm.changes", key=ch.kafka_key())
         await br.publish(b"{}", "crm.changes", key=b"junk")
-        for ev in (accepted("L1", email="a@polder-robotics.nl"), accepted("L2", email="dup@example.org"),
-                   accepted("L3", company_name="Fjord Foods")):
+        for ev in (
+            accepted("L1", email="a@polder-robotics.nl"),
+            accepted("L2", email="dup@example.org"),
+            accepted("L3", company_name="Fjord Foods"),
+        ):
             await br.publish(ev.to_json_bytes(), "leads.accepted", key=ev.kafka_key())
         mirror = app.state.mirror
         assert mirror.stats.changes_applied == 3 and mirror.stats.changes_ignored == 1
@@ -173,16 +238,24 @@ async def test_the_same_person_again_before_salesforce_knows_the_first_repeats_t
     first = accepted("L-first", email="Siri.Vik@Bolgen.no", phone_e164="+4798765432")
     async with TestKafkaBroker(broker) as br, app.router.lifespan_context(app):
         await br.publish(first.to_json_bytes(), "leads.accepted", key=first.kafka_key())
-        for ev in (accepted("L-same-email", email="siri.vik@bolgen.no"),
-                   accepted("L-same-phone", email="siri@private.example", phone_e164="+4798765432"),
-                   accepted("L-other", email="someone@else.no")):
+        for ev in (
+            accepted("L-same-email", email="siri.vik@bolgen.no"),
+            accepted("L-same-phone", email="siri@private.example", phone_e164="+4798765432"),
+            accepted("L-other", email="someone@else.no"),
+        ):
             await br.publish(ev.to_json_bytes(), "leads.accepted", key=ev.kafka_key())
         # the first lead reaches Salesforce and the mirror; a rep closes it: the person may come back as new
-        closed = CrmChange(event_id="chg-component-178",
-                           lead_id="L-first", occurred_at=later, object="Lead", record_id="00QFIRST",
-                           change_type=ChangeType.UPDATED, changed_at=later, system_modstamp=later,
-                           record={"Email": "siri.vik@bolgen.no", "Status": "Closed - Not Converted",
-                                   "Leadflow_Id__c": "L-first"})
+        closed = CrmChange(
+            event_id="chg-component-178",
+            lead_id="L-first",
+            occurred_at=later,
+            object="Lead",
+            record_id="00QFIRST",
+            change_type=ChangeType.UPDATED,
+            changed_at=later,
+            system_modstamp=later,
+            record={"Email": "siri.vik@bolgen.no", "Status": "Closed - Not Converted", "Leadflow_Id__c": "L-first"},
+        )
         await br.publish(closed.to_json_bytes(), "crm.changes", key=closed.kafka_key())
         back = accepted("L-back", email="siri.vik@bolgen.no")
         await br.publish(back.to_json_bytes(), "leads.accepted", key=back.kafka_key())

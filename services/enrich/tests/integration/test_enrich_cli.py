@@ -31,9 +31,14 @@ async def test_match_ranks_the_mirror_accounts(sqlite_url: str, capsys) -> None:
     repo = MirrorRepository(engine)
     await repo.create_tables()
     async with engine.begin() as conn:
-        await repo.upsert(conn, "Account", [
-            account("001A", "Nord AS", website="nord.no", last_activity=date(2025, 1, 1)),
-            account("001B", "Nord Holding AS", website="nord.no", key_account=True)])
+        await repo.upsert(
+            conn,
+            "Account",
+            [
+                account("001A", "Nord AS", website="nord.no", last_activity=date(2025, 1, 1)),
+                account("001B", "Nord Holding AS", website="nord.no", key_account=True),
+            ],
+        )
         await repo.upsert(conn, "Contact", [contact("003A", "001A", "x@nord.no")])
     await engine.dispose()
     await asyncio_run_in_thread(["enrich", "match", "--database-url", sqlite_url, "--email", "kari@nord.no"])

@@ -35,8 +35,9 @@ def emulator() -> Iterator[EmulatorHandle]:
 
 async def test_full_load_then_incremental_poll_from_the_emulator(emulator: EmulatorHandle, sqlite_url: str) -> None:
     sf = connect(emulator.salesforce_settings())
-    expected = {obj: sf.query(f"SELECT COUNT() FROM {obj}")["totalSize"] for obj in ("Account", "Contact", "Lead",
-                                                                                         "User")}
+    expected = {
+        obj: sf.query(f"SELECT COUNT() FROM {obj}")["totalSize"] for obj in ("Account", "Contact", "Lead", "User")
+    }
     expected["Queue"] = sf.query("SELECT COUNT() FROM Group WHERE Type = 'Queue'")["totalSize"]
     engine = create_engine(sqlite_url)
     repo = MirrorRepository(engine)
@@ -61,9 +62,13 @@ async def test_full_load_then_incremental_poll_from_the_emulator(emulator: Emula
         domain = contact["Email"].split("@", 1)[1]
         d = match_account(normalized_lead(email=f"new.person@{domain}"), index, POLICY.matching)
         assert (d.match.account_id, d.match.method, d.match.key_account) == (
-            contact["AccountId"], MatchMethod.EMAIL_DOMAIN, True)
+            contact["AccountId"],
+            MatchMethod.EMAIL_DOMAIN,
+            True,
+        )
         assert classify(d.account, datetime(2025, 6, 2).date(), POLICY.client_type).client_type is (
-            ClientType.KEY_ACCOUNT)
+            ClientType.KEY_ACCOUNT
+        )
 
         # a change in Salesforce reaches the mirror through the incremental SystemModstamp query
         sf.Account.update(contact["AccountId"], {"Overdue_Debt__c": True})
@@ -80,10 +85,15 @@ async def test_full_load_then_incremental_poll_from_the_emulator(emulator: Emula
         await engine.dispose()
 
 
-async def test_app_built_from_settings_loads_the_mirror_from_the_emulator(emulator: EmulatorHandle,
-                                                                          sqlite_url: str) -> None:
-    settings = EnrichSettings(database_url=sqlite_url, salesforce=emulator.salesforce_settings(),
-                              bulk_wait_seconds=0, kafka_bootstrap="127.0.0.1:1")
+async def test_app_built_from_settings_loads_the_mirror_from_the_emulator(
+    emulator: EmulatorHandle, sqlite_url: str
+) -> None:
+    settings = EnrichSettings(
+        database_url=sqlite_url,
+        salesforce=emulator.salesforce_settings(),
+        bulk_wait_seconds=0,
+        kafka_bootstrap="127.0.0.1:1",
+    )
     app = create_app(settings, ensure_kafka_topics=False)
     async with TestKafkaBroker(app.state.broker), app.router.lifespan_context(app):
         counts = app.state.index.counts()

@@ -35,8 +35,16 @@ class FakeReader:
 
 def org(**extra: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     base: dict[str, list[dict[str, Any]]] = {
-        "Account": [{"Id": "001A", "Name": "Nord AS", "Website": "nord.no", "Key_Account__c": True,
-                     "Last_Activity_Date__c": "2025-05-01", "SystemModstamp": T1}],
+        "Account": [
+            {
+                "Id": "001A",
+                "Name": "Nord AS",
+                "Website": "nord.no",
+                "Key_Account__c": True,
+                "Last_Activity_Date__c": "2025-05-01",
+                "SystemModstamp": T1,
+            }
+        ],
         "Contact": [{"Id": "003A", "AccountId": "001A", "Email": "k@nord.no", "SystemModstamp": T1}],
         "Lead": [{"Id": "00QA", "Email": "l@x.no", "Status": "Open - Not Contacted", "SystemModstamp": T1}],
         "User": [{"Id": "005A", "Name": "Ann", "IsActive": True, "SystemModstamp": T1}],
@@ -51,8 +59,13 @@ async def make_mirror(url: str, reader: FakeReader) -> tuple[Mirror, Any]:
     engine = create_engine(url)
     repo = MirrorRepository(engine)
     await repo.create_tables()
-    mirror = Mirror(repo, MirrorIndex(POLICY.free_mail_domains, POLICY.duplicates),
-                    FakeClock(datetime(2026, 1, 5, tzinfo=UTC)), reader, overlap=timedelta(minutes=2))
+    mirror = Mirror(
+        repo,
+        MirrorIndex(POLICY.free_mail_domains, POLICY.duplicates),
+        FakeClock(datetime(2026, 1, 5, tzinfo=UTC)),
+        reader,
+        overlap=timedelta(minutes=2),
+    )
     return mirror, engine
 
 
@@ -62,20 +75,40 @@ async def test_mirror_persists_and_restarts_incrementally(database_url: str) -> 
     try:
         await mirror.start()
         assert [c[0] for c in first.calls] == ["full"] * 5
-        change = CrmChange(event_id="chg-00QA-t2", lead_id="00QA", occurred_at=T2, object="Lead", record_id="00QA",
-                           change_type=ChangeType.UPDATED, changed_at=T2, system_modstamp=T2,
-                           record={"Status": "Working - Contacted", "Phone": "+47 22 33 44 55"})
+        change = CrmChange(
+            event_id="chg-00QA-t2",
+            lead_id="00QA",
+            occurred_at=T2,
+            object="Lead",
+            record_id="00QA",
+            change_type=ChangeType.UPDATED,
+            changed_at=T2,
+            system_modstamp=T2,
+            record={"Status": "Working - Contacted", "Phone": "+47 22 33 44 55"},
+        )
         assert await mirror.apply_changes([change]) == 1
-        stale = CrmChange(event_id="chg-00QA-stale", lead_id="00QA", occurred_at=T1, object="Lead", record_id="00QA",
-                          change_type=ChangeType.UPDATED, changed_at=T1, system_modstamp=T1 - timedelta(hours=1),
-                          record={"Status": "Open - Not Contacted"})
+        stale = CrmChange(
+            event_id="chg-00QA-stale",
+            lead_id="00QA",
+            occurred_at=T1,
+            object="Lead",
+            record_id="00QA",
+            change_type=ChangeType.UPDATED,
+            changed_at=T1,
+            system_modstamp=T1 - timedelta(hours=1),
+            record={"Status": "Open - Not Contacted"},
+        )
         assert await mirror.apply_changes([stale]) == 0
     finally:
         await engine.dispose()
 
     # restart: index rebuilt from the tables, Salesforce read from the cursor (minus the overlap) only
-    later = org(Account=[{"Id": "001B", "Name": "Fjord AS", "SystemModstamp": T2 + timedelta(hours=1)},
-                         {"Id": "001A", "IsDeleted": True, "SystemModstamp": T2 + timedelta(hours=2)}])
+    later = org(
+        Account=[
+            {"Id": "001B", "Name": "Fjord AS", "SystemModstamp": T2 + timedelta(hours=1)},
+            {"Id": "001A", "IsDeleted": True, "SystemModstamp": T2 + timedelta(hours=2)},
+        ]
+    )
     second = FakeReader(later)
     mirror2, engine2 = await make_mirror(database_url, second)
     try:
@@ -101,10 +134,23 @@ async def test_repository_round_trips_every_field(database_url: str) -> None:
     engine = create_engine(database_url)
     repo = MirrorRepository(engine)
     await repo.create_tables()
-    rec = AccountRecord(id="001X", name="Ærø Ølbryggeri AS", website="https://aero.dk", phone="+45 12 34 56 78",
-                        owner_id="005A", type="Customer - Direct", industry="Food & Beverage", employees=45,
-                        country="Denmark", key_account=False, client_type="Retail", overdue_debt=True,
-                        region="Nordics", last_activity=datetime(2025, 3, 4).date(), system_modstamp=T1)
+    rec = AccountRecord(
+        id="001X",
+        name="Ærø Ølbryggeri AS",
+        website="https://aero.dk",
+        phone="+45 12 34 56 78",
+        owner_id="005A",
+        type="Customer - Direct",
+        industry="Food & Beverage",
+        employees=45,
+        country="Denmark",
+        key_account=False,
+        client_type="Retail",
+        overdue_debt=True,
+        region="Nordics",
+        last_activity=datetime(2025, 3, 4).date(),
+        system_modstamp=T1,
+    )
     try:
         async with engine.begin() as conn:
             await repo.upsert(conn, "Account", [rec])

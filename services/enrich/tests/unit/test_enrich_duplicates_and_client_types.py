@@ -27,13 +27,19 @@ def test_open_lead_with_same_email_is_a_duplicate() -> None:
     d = find_duplicate("lead-9", normalized_lead(email="kari@nord.no"), idx)
     assert d.duplicate is not None
     assert (d.duplicate.object, d.duplicate.record_id, d.duplicate.matched_on, d.duplicate.owner_id) == (
-        "Lead", "00QA", "email", "005X")
+        "Lead",
+        "00QA",
+        "email",
+        "005X",
+    )
 
 
 def test_closed_and_converted_leads_are_not_duplicates() -> None:
-    idx = index_of(sf_lead("00QA", "kari@nord.no", status="Closed - Not Converted"),
-                   sf_lead("00QB", "kari@nord.no", status="Working - Contacted", is_converted=True),
-                   sf_lead("00QC", "kari@nord.no", status="Closed - Lost (custom)"))
+    idx = index_of(
+        sf_lead("00QA", "kari@nord.no", status="Closed - Not Converted"),
+        sf_lead("00QB", "kari@nord.no", status="Working - Contacted", is_converted=True),
+        sf_lead("00QC", "kari@nord.no", status="Closed - Lost (custom)"),
+    )
     assert find_duplicate("lead-9", normalized_lead(email="kari@nord.no"), idx).duplicate is None
 
 
@@ -46,10 +52,12 @@ def test_contact_with_same_phone_is_a_duplicate() -> None:
 
 def test_email_beats_phone_and_lead_beats_contact_then_most_recent() -> None:
     old, new = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC)
-    idx = index_of(sf_lead("00QP", "other@nord.no", phone="+4722334455", system_modstamp=new),
-                   contact("003E", "001A", "kari@nord.no", system_modstamp=new),
-                   sf_lead("00QOLD", "kari@nord.no", system_modstamp=old),
-                   sf_lead("00QNEW", "kari@nord.no", system_modstamp=new))
+    idx = index_of(
+        sf_lead("00QP", "other@nord.no", phone="+4722334455", system_modstamp=new),
+        contact("003E", "001A", "kari@nord.no", system_modstamp=new),
+        sf_lead("00QOLD", "kari@nord.no", system_modstamp=old),
+        sf_lead("00QNEW", "kari@nord.no", system_modstamp=new),
+    )
     d = find_duplicate("lead-9", normalized_lead(email="kari@nord.no", phone_e164="+4722334455"), idx)
     assert d.duplicate is not None and d.duplicate.record_id == "00QNEW"
     assert d.others == 3

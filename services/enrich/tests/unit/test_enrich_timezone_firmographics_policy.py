@@ -45,7 +45,16 @@ def test_ambiguous_phone_uses_region_then_country() -> None:
 
 def test_size_bands() -> None:
     assert [size_band(n) for n in (None, 0, 1, 10, 11, 200, 201, 5000, 10001)] == [
-        None, None, "1-10", "1-10", "11-50", "51-200", "201-500", "1001-5000", "10001+"]
+        None,
+        None,
+        "1-10",
+        "1-10",
+        "11-50",
+        "51-200",
+        "201-500",
+        "1001-5000",
+        "10001+",
+    ]
 
 
 def test_firmographics_precedence_reference_then_account_then_lead() -> None:

@@ -17,12 +17,14 @@ from confluent_kafka import KafkaError, Message, Producer
 def publish(bootstrap: str, topic: str, body: bytes) -> int:
     lead = json.loads(body)
     key = lead.get("lead_id") or lead["source"].get("record_id") or lead["event_id"]
-    producer = Producer({
-        "bootstrap.servers": bootstrap,
-        "acks": "all",
-        # The embedded development broker has no idempotent producer; enable it on Apache Kafka.
-        "enable.idempotence": False,
-    })
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            # The embedded development broker has no idempotent producer; enable it on Apache Kafka.
+            "enable.idempotence": False,
+        }
+    )
     failures: list[str] = []
 
     def delivered(err: KafkaError | None, msg: Message) -> None:
@@ -31,8 +33,9 @@ def publish(bootstrap: str, topic: str, body: bytes) -> int:
         else:
             print(f"published {key} to {msg.topic()}[{msg.partition()}]@{msg.offset()}")
 
-    producer.produce(topic, value=body, key=key.encode(), headers={"content-type": b"application/json"},
-                     on_delivery=delivered)
+    producer.produce(
+        topic, value=body, key=key.encode(), headers={"content-type": b"application/json"}, on_delivery=delivered
+    )
     remaining = producer.flush(30)
     if remaining or failures:
         print(f"not delivered: {failures or 'timed out'}", file=sys.stderr)

@@ -107,10 +107,17 @@ def create_app(
         warm_countries()  # CLDR names of every locale: built once here, not on the first lead
         missing = sources.missing_secrets()
         if missing:
-            log.error("source_secret_missing", sources=",".join(missing),
-                      hint="HTTP posts from these sources are refused until their secret is set")
-        log.info("intake_configured", sources=len(sources.sources), suppressed_entries=len(suppression),
-                 strict_contact=settings.strict_contact)
+            log.error(
+                "source_secret_missing",
+                sources=",".join(missing),
+                hint="HTTP posts from these sources are refused until their secret is set",
+            )
+        log.info(
+            "intake_configured",
+            sources=len(sources.sources),
+            suppressed_entries=len(suppression),
+            strict_contact=settings.strict_contact,
+        )
 
     lifecycle = Lifecycle(
         broker=broker,
@@ -124,7 +131,5 @@ def create_app(
         title="leadflow intake",
         routers=[build_router(service, sources, settings, clock), build_docs_router()],
     )
-    app.state.intake = IntakeComponents(
-        settings, broker, engine, repository, service, sources, policy, subscriber
-    )
+    app.state.intake = IntakeComponents(settings, broker, engine, repository, service, sources, policy, subscriber)
     return app

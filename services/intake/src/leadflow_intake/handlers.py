@@ -23,14 +23,19 @@ def register_inbound(broker: KafkaBroker, settings: IntakeSettings, service: Int
 
     async def use_case(batch: Batch) -> list[Outgoing]:
         """LeadSubmitted JSON from marketing systems (judged byte by byte)."""
-        await service.process([
-            Submission(raw=r.value, channel="kafka", origin=f"{r.topic}/{r.partition}/{r.offset}") for r in batch.raw
-        ])
+        await service.process(
+            [Submission(raw=r.value, channel="kafka", origin=f"{r.topic}/{r.partition}/{r.offset}") for r in batch.raw]
+        )
         return []  # the service publishes inside its claim transaction
 
     runtime = register_consumer(
-        broker, settings, {settings.topic(topics.LEADS_INBOUND): None}, use_case, clock=service.clock,
-        title="intake.inbound", description="LeadSubmitted JSON from marketing systems (judged byte by byte).",
+        broker,
+        settings,
+        {settings.topic(topics.LEADS_INBOUND): None},
+        use_case,
+        clock=service.clock,
+        title="intake.inbound",
+        description="LeadSubmitted JSON from marketing systems (judged byte by byte).",
         count_in=False,  # IntakeService counts what it judges (Kafka and HTTP alike)
     )
     return runtime.subscriber

@@ -72,9 +72,7 @@ def _presented_key(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def build_router(
-    service: IntakeService, sources: SourceRegistry, settings: IntakeSettings, clock: Clock
-) -> APIRouter:
+def build_router(service: IntakeService, sources: SourceRegistry, settings: IntakeSettings, clock: Clock) -> APIRouter:
     router = APIRouter()
 
     @router.post(

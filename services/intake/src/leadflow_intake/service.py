@@ -137,11 +137,14 @@ class IntakeService:
 
     def _evaluate(self, sub: Submission, now: Any) -> _Pending:
         try:
-            parsed = parse_submission(sub.raw, max_bytes=self.policy.max_payload_bytes, defaults=sub.defaults,
-                                      limits=JsonLimits(self.policy.max_json_depth, self.policy.max_json_items))
+            parsed = parse_submission(
+                sub.raw,
+                max_bytes=self.policy.max_payload_bytes,
+                defaults=sub.defaults,
+                limits=JsonLimits(self.policy.max_json_depth, self.policy.max_json_items),
+            )
             if isinstance(parsed, Unparsed):
-                return self._rejected(sub, now, parsed.rejection, parsed.event_id, parsed.lead_id,
-                                      parsed.source_system)
+                return self._rejected(sub, now, parsed.rejection, parsed.event_id, parsed.lead_id, parsed.source_system)
             return self._decided(sub, now, parsed)
         except Exception as exc:  # a bug must not stop the partition: the bytes go to leads.rejected
             log.error("intake_internal_error", channel=sub.channel, error=type(exc).__name__, exc_info=True)
@@ -180,8 +183,15 @@ class IntakeService:
             lead=d.lead,
         )
         return _Pending(
-            Outcome("accepted", d.lead_id, source_event_id, d.event_id, dropped=d.dropped, notes=d.notes,
-                    contact={"email": d.email_decision, "phone": d.phone_status}),
+            Outcome(
+                "accepted",
+                d.lead_id,
+                source_event_id,
+                d.event_id,
+                dropped=d.dropped,
+                notes=d.notes,
+                contact={"email": d.email_decision, "phone": d.phone_status},
+            ),
             claim_key=d.event_id,
             message=Outbound(self.accepted_topic, d.lead_id.encode(), event.to_json_bytes()),
         )
@@ -203,15 +213,22 @@ class IntakeService:
         message = rejection.message
         if len(original) > self.policy.max_original_bytes:
             original = original[: self.policy.max_original_bytes]
-            message += (f" (original truncated to its first {len(original)} of {len(sub.raw)} bytes; "
-                        f"sha256 {digest}; full message at {sub.origin or 'the sender'})")
+            message += (
+                f" (original truncated to its first {len(original)} of {len(sub.raw)} bytes; "
+                f"sha256 {digest}; full message at {sub.origin or 'the sender'})"
+            )
         step = TraceStep(
             service=SERVICE,
             decision="rejected",
             reason=rejection.reason.value,
             at=now,
-            data={"channel": sub.channel, "field": rejection.field, "bytes": len(sub.raw),
-                  "sha256": digest, "origin": sub.origin},
+            data={
+                "channel": sub.channel,
+                "field": rejection.field,
+                "bytes": len(sub.raw),
+                "sha256": digest,
+                "origin": sub.origin,
+            },
         )
         event = LeadRejected(
             event_id=rejection_id,
@@ -244,13 +261,24 @@ class IntakeService:
         for o in outcomes:
             if o.status == "accepted":
                 accepted += 1
-                log.debug("lead_accepted", lead_id=o.lead_id, event_id=o.event_id, channel=channel,
-                          dropped=",".join(o.dropped) or None)
+                log.debug(
+                    "lead_accepted",
+                    lead_id=o.lead_id,
+                    event_id=o.event_id,
+                    channel=channel,
+                    dropped=",".join(o.dropped) or None,
+                )
             elif o.status == "rejected" and o.rejection is not None:
                 rejected += 1
                 EVENTS_FAILED.labels(SERVICE, source_label, o.rejection.reason.value).inc()
-                log.debug("lead_rejected", lead_id=o.lead_id, event_id=o.event_id, channel=channel,
-                         reason=o.rejection.reason.value, field=o.rejection.field)
+                log.debug(
+                    "lead_rejected",
+                    lead_id=o.lead_id,
+                    event_id=o.event_id,
+                    channel=channel,
+                    reason=o.rejection.reason.value,
+                    field=o.rejection.field,
+                )
             else:
                 duplicates += 1
                 log.debug("lead_duplicate", lead_id=o.lead_id, event_id=o.event_id, channel=channel)
@@ -261,11 +289,25 @@ class IntakeService:
             EVENTS_OUT.labels(SERVICE, self.accepted_topic).inc(accepted)
         if rejected:
             EVENTS_OUT.labels(SERVICE, self.rejected_topic).inc(rejected)
-        log.debug("batch_processed", channel=channel, size=len(submissions), accepted=accepted,
-                  rejected=rejected, duplicates=duplicates, seconds=round(seconds, 4))
+        log.debug(
+            "batch_processed",
+            channel=channel,
+            size=len(submissions),
+            accepted=accepted,
+            rejected=rejected,
+            duplicates=duplicates,
+            seconds=round(seconds, 4),
+        )
 
 
 def _as_duplicate(outcome: Outcome) -> Outcome:
-    return Outcome("duplicate", outcome.lead_id, outcome.event_id, outcome.published_event_id,
-                   rejection=outcome.rejection, dropped=outcome.dropped, notes=outcome.notes,
-                   contact=outcome.contact)
+    return Outcome(
+        "duplicate",
+        outcome.lead_id,
+        outcome.event_id,
+        outcome.published_event_id,
+        rejection=outcome.rejection,
+        dropped=outcome.dropped,
+        notes=outcome.notes,
+        contact=outcome.contact,
+    )

@@ -47,7 +47,8 @@ class IntakeSettings(ServiceSettings):
     )
     max_payload_bytes: int = Field(default=64 * 1024, ge=1024)
     max_original_bytes: int = Field(
-        default=512 * 1024, ge=1024,
+        default=512 * 1024,
+        ge=1024,
         description="A rejection carries at most this many original bytes (the rest is named by SHA-256 and "
         "topic/partition/offset), so it always fits in a broker message.",
     )

@@ -56,9 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: environment variable {args.secret_env} is not set", file=sys.stderr)
         return 2
     body = sys.stdin.buffer.read() if args.body == "-" else Path(args.body).read_bytes()
-    headers = sign_headers(
-        source=args.source, api_key=args.key, secret=secret.get_secret_value().encode(), body=body
-    )
+    headers = sign_headers(source=args.source, api_key=args.key, secret=secret.get_secret_value().encode(), body=body)
     if args.headers_only:
         for name, value in headers.items():
             print(f"{name}: {value}")

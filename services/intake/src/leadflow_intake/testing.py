@@ -28,8 +28,12 @@ def sample_lead(n: int = 1, **overrides: Any) -> dict[str, Any]:
         "occurred_at": "2026-11-26T09:30:00Z",
         "source": {"system": TEST_SOURCE, "campaign": {"utm_source": "newsletter"}},
         "lead_source": "web_form",
-        "person": {"first_name": "anna", "last_name": "SCHMIDT", "email": f"anna.{n}@acme-industries.de",
-                   "phone": "030 1234567"},
+        "person": {
+            "first_name": "anna",
+            "last_name": "SCHMIDT",
+            "email": f"anna.{n}@acme-industries.de",
+            "phone": "030 1234567",
+        },
         "company": {"name": "Acme Industries", "country": "DE", "website": "https://www.acme-industries.de"},
         "consent": {"may_call": True, "may_email": True},
     }
@@ -44,17 +48,24 @@ def lead_bytes(n: int = 1, **overrides: Any) -> bytes:
 def demo_registry() -> SourceRegistry:
     spec = SourcesFile(
         sources={
-            TEST_SOURCE: SourceConfig(api_key_sha256=api_key_hash(TEST_KEY), signing_secret_env="TEST_SECRET",  # noqa: S106
-                                      default_region="DE"),
-            UNSIGNED_SOURCE: SourceConfig(api_key_sha256=api_key_hash(UNSIGNED_KEY), require_signature=False,
-                                          default_region="GB"),
-            SECRETLESS_SOURCE: SourceConfig(api_key_sha256=api_key_hash(SECRETLESS_KEY),
-                                            signing_secret_env="UNSET_SECRET"),  # noqa: S106
+            TEST_SOURCE: SourceConfig(
+                api_key_sha256=api_key_hash(TEST_KEY),
+                signing_secret_env="TEST_SECRET",  # noqa: S106
+                default_region="DE",
+            ),
+            UNSIGNED_SOURCE: SourceConfig(
+                api_key_sha256=api_key_hash(UNSIGNED_KEY), require_signature=False, default_region="GB"
+            ),
+            SECRETLESS_SOURCE: SourceConfig(
+                api_key_sha256=api_key_hash(SECRETLESS_KEY),
+                signing_secret_env="UNSET_SECRET",  # noqa: S106 - the name of an unset variable, not a secret
+            ),
         }
     )
     return SourceRegistry.build(spec, {"TEST_SECRET": SecretStr(TEST_SECRET)})
 
 
-def signed(body: bytes, timestamp: int, *, source: str = TEST_SOURCE, key: str = TEST_KEY,
-           secret: str = TEST_SECRET) -> dict[str, str]:
+def signed(
+    body: bytes, timestamp: int, *, source: str = TEST_SOURCE, key: str = TEST_KEY, secret: str = TEST_SECRET
+) -> dict[str, str]:
     return sign_headers(source=source, api_key=key, secret=secret.encode(), body=body, timestamp=timestamp)

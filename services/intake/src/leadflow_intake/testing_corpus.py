@@ -99,8 +99,9 @@ def _vary(number: phonenumbers.PhoneNumber, rng: random.Random) -> phonenumbers.
     national = str(number.national_number)
     for _ in range(20):
         tail = "".join(rng.choice("0123456789") for _ in range(min(3, len(national) - 2)))
-        candidate = phonenumbers.PhoneNumber(country_code=number.country_code,
-                                             national_number=int(national[: -len(tail)] + tail))
+        candidate = phonenumbers.PhoneNumber(
+            country_code=number.country_code, national_number=int(national[: -len(tail)] + tail)
+        )
         if phonenumbers.is_valid_number(candidate):
             return candidate
     return number

@@ -70,13 +70,15 @@ class FlakyPublisher:
 
 
 async def make_harness(sqlite_url: str, **app_kwargs: Any):
-    settings = IntakeSettings(database_url=sqlite_url, create_topics=False, kafka_bootstrap="127.0.0.1:1",
-                              retry_backoff_initial_seconds=0)
+    settings = IntakeSettings(
+        database_url=sqlite_url, create_topics=False, kafka_bootstrap="127.0.0.1:1", retry_backoff_initial_seconds=0
+    )
     clock = FakeClock()
     app = create_app(settings, clock=clock, sources=demo_registry(), **app_kwargs)
     intake = app.state.intake
-    harness = Harness(app, intake.broker, clock, httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                                                    base_url="http://intake"))
+    harness = Harness(
+        app, intake.broker, clock, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
+    )
 
     @intake.broker.subscriber("leads.accepted")
     async def on_accepted(msg: KafkaMessage) -> None:
@@ -100,6 +102,7 @@ async def intake(sqlite_url):
 
 
 # -- Kafka -----------------------------------------------------------------------------------------
+
 
 async def test_kafka_lead_is_accepted_keyed_by_lead_id(intake):
     await intake.broker.publish(lead_bytes(1, lead_id="L-1"), "leads.inbound")
@@ -166,6 +169,7 @@ async def test_do_not_call_is_accepted_and_flagged(intake):
 
 # -- the shared service: batches, failures -------------------------------------------------------
 
+
 async def test_duplicates_inside_one_batch_are_published_once(intake):
     from leadflow_intake.service import Submission
 
@@ -219,6 +223,7 @@ async def test_a_failed_publish_commits_no_claim_so_the_retry_publishes(sqlite_u
 
 
 # -- HTTP ------------------------------------------------------------------------------------------
+
 
 async def test_http_signed_post_is_accepted_202(intake):
     body = lead_bytes(1)
@@ -286,8 +291,10 @@ def _without(headers: dict[str, str], name: str) -> dict[str, str]:
         (lambda h: _without(h, "X-Leadflow-Source"), "invalid_api_key"),
         (lambda h: {**h, "X-Leadflow-Signature": "sha256=" + "0" * 64}, "invalid_signature"),
         (lambda h: _without(h, "X-Leadflow-Signature"), "missing_signature"),
-        (lambda h: {**h, "X-Leadflow-Source": SECRETLESS_SOURCE, "X-Leadflow-Key": SECRETLESS_KEY},
-         "no_secret_configured"),
+        (
+            lambda h: {**h, "X-Leadflow-Source": SECRETLESS_SOURCE, "X-Leadflow-Key": SECRETLESS_KEY},
+            "no_secret_configured",
+        ),
     ],
 )
 async def test_http_without_valid_credentials_is_401_and_publishes_nothing(intake, mutate, code):
@@ -318,8 +325,12 @@ async def test_http_signature_is_bound_to_the_body(intake):
 
 
 async def test_http_source_that_opted_out_of_signatures_needs_only_its_key(intake):
-    body = lead_bytes(1, source={"system": UNSIGNED_SOURCE}, company={"country": None},
-                      person={"email": None, "phone": "020 7946 0958"})
+    body = lead_bytes(
+        1,
+        source={"system": UNSIGNED_SOURCE},
+        company={"country": None},
+        person={"email": None, "phone": "020 7946 0958"},
+    )
     response = await intake.post(body, {"X-Leadflow-Source": UNSIGNED_SOURCE, "X-Leadflow-Key": UNSIGNED_KEY})
     assert response.status_code == 202, response.text
     assert intake.accepted_events()[0].lead.phone_e164 == "+442079460958"  # the source's default region
@@ -331,23 +342,36 @@ async def test_http_source_that_opted_out_of_signatures_needs_only_its_key(intak
         (b'{"person": ', 400, "invalid_json", None),
         (b'{"person": "\xff"}', 400, "invalid_utf8", None),
         (lead_bytes(1, occurred_at=None), 422, "schema_violation", "occurred_at"),
-        (json.dumps({"event_id": "e", "person": {"email": "anna@acme.de"}, "source": {}}).encode(), 422,
-         "missing_field", "source.system"),
+        (
+            json.dumps({"event_id": "e", "person": {"email": "anna@acme.de"}, "source": {}}).encode(),
+            422,
+            "missing_field",
+            "source.system",
+        ),
         (lead_bytes(1, company={"employees": "lots"}), 422, "schema_violation", "company.employees"),
         (lead_bytes(1, person={"email": "anna@", "phone": None}), 422, "invalid_email", "person.email"),
         (lead_bytes(1, person={"email": "blocked@example.com"}), 422, "suppressed", "person.email"),
         (lead_bytes(1, source={"system": "someone-else"}), 422, "schema_violation", "source.system"),
         (lead_bytes(1, message="x" * 70_000), 413, "too_large", None),
-        (lead_bytes(1, original={"a": json.loads("[" * 40 + "]" * 40)}), 422, "too_deep",
-         "original.a" + ".0" * 30),  # the path where the 33rd level starts
+        (
+            lead_bytes(1, original={"a": json.loads("[" * 40 + "]" * 40)}),
+            422,
+            "too_deep",
+            "original.a" + ".0" * 30,
+        ),  # the path where the 33rd level starts
         (b"[" * 20_000 + b"]" * 20_000, 422, "too_deep", None),  # beyond what a JSON parser recurses into
-        (lead_bytes(1, person={"first_name": "x" * 500, "email": "a@b.de"}), 422, "string_too_long",
-         "person.first_name"),
+        (
+            lead_bytes(1, person={"first_name": "x" * 500, "email": "a@b.de"}),
+            422,
+            "string_too_long",
+            "person.first_name",
+        ),
         (lead_bytes(1, original={"rows": list(range(5000))}), 422, "too_many_items", "original.rows"),
     ],
 )
-async def test_http_bad_leads_get_4xx_with_the_reason_and_are_published_as_rejected(intake, body, status, reason,
-                                                                                     field):
+async def test_http_bad_leads_get_4xx_with_the_reason_and_are_published_as_rejected(
+    intake, body, status, reason, field
+):
     response = await intake.post(body)
     assert response.status_code == status, response.text
     data = response.json()

@@ -23,8 +23,9 @@ async def _run(sqlite_url: str, tmp_path: Path, bodies: list[bytes], *, reject: 
     if reject:
         answers_file = tmp_path / "answers.yaml"
         answers_file.write_text(ANSWERS.read_text().replace("on_invalid: drop", "on_invalid: reject"))
-    settings = IntakeSettings(database_url=sqlite_url, create_topics=False, kafka_bootstrap="127.0.0.1:1",
-                              custom_answers_file=answers_file)
+    settings = IntakeSettings(
+        database_url=sqlite_url, create_topics=False, kafka_bootstrap="127.0.0.1:1", custom_answers_file=answers_file
+    )
     app = create_app(settings, clock=FakeClock(), sources=demo_registry())
     intake = app.state.intake
     accepted: list[Any] = []

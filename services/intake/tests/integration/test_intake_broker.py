@@ -27,12 +27,18 @@ async def live(kafka_bootstrap, tmp_path_factory):
     await ns.create()
     port = free_port()
     db = tmp_path_factory.mktemp("intake") / "intake.db"
-    settings = IntakeSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=ns.prefix, http_port=port,
-                              database_url=f"sqlite+aiosqlite:///{db}", consumer_group=f"{ns.prefix}intake",
-                              batch_timeout_ms=20)
+    settings = IntakeSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=ns.prefix,
+        http_port=port,
+        database_url=f"sqlite+aiosqlite:///{db}",
+        consumer_group=f"{ns.prefix}intake",
+        batch_timeout_ms=20,
+    )
     app = create_app(settings, sources=demo_registry())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                          lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    )
     task = asyncio.create_task(server.serve())
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
@@ -66,8 +72,9 @@ BAD = {
 async def test_raw_kafka_bytes_land_on_accepted_or_rejected_with_originals(kafka_bootstrap, live):
     ns, producer, _client, _app = live
     good = [lead_bytes(i, lead_id=f"L-{i}") for i in range(1, 21)]
-    futures = [await producer.send(ns("leads.inbound"), raw, key=f"L-{i}".encode()) for i, raw in
-               enumerate(good, start=1)]
+    futures = [
+        await producer.send(ns("leads.inbound"), raw, key=f"L-{i}".encode()) for i, raw in enumerate(good, start=1)
+    ]
     futures += [await producer.send(ns("leads.inbound"), raw, key=name.encode()) for name, raw in BAD.items()]
     await asyncio.gather(*futures)
 
@@ -80,8 +87,13 @@ async def test_raw_kafka_bytes_land_on_accepted_or_rejected_with_originals(kafka
     originals = {base64.b64decode(e.original_base64): e for e in events}
     assert set(originals) == set(BAD.values())
     reasons = {name: originals[raw].reason.value for name, raw in BAD.items()}
-    assert reasons == {"bad-json": "invalid_json", "bad-utf8": "invalid_utf8", "oversized": "too_large",
-                       "missing": "missing_field", "wrong-type": "schema_violation"}
+    assert reasons == {
+        "bad-json": "invalid_json",
+        "bad-utf8": "invalid_utf8",
+        "oversized": "too_large",
+        "missing": "missing_field",
+        "wrong-type": "schema_violation",
+    }
     assert originals[BAD["missing"]].field == "occurred_at"
     assert originals[BAD["wrong-type"]].field == "engagement.page_views"
     assert all(r.key == e.lead_id.encode() for r, e in zip(rejected, events, strict=True))
@@ -118,8 +130,9 @@ async def test_http_over_a_real_socket(kafka_bootstrap, live):
     assert response.status_code == 422 and response.json()["reason"] == "invalid_email"
 
     unsigned = lead_bytes(902)
-    response = await client.post("/v1/leads", content=unsigned, headers={"X-Leadflow-Source": "web-forms",
-                                                                         "X-Leadflow-Key": "test-api-key"})
+    response = await client.post(
+        "/v1/leads", content=unsigned, headers={"X-Leadflow-Source": "web-forms", "X-Leadflow-Key": "test-api-key"}
+    )
     assert response.status_code == 401
 
     accepted = await consume(kafka_bootstrap, ns("leads.accepted"), 1000, timeout=2)
@@ -127,7 +140,8 @@ async def test_http_over_a_real_socket(kafka_bootstrap, live):
     rejected = await consume(kafka_bootstrap, ns("leads.rejected"), 1000, timeout=2)
     http_rejections = [LeadRejected.model_validate_json(r.value) for r in rejected if r.key == b"L-901"]
     assert [e.channel for e in http_rejections] == ["http"]
-    assert not any(b"evt-902" in base64.b64decode(LeadRejected.model_validate_json(r.value).original_base64)
-                   for r in rejected)
+    assert not any(
+        b"evt-902" in base64.b64decode(LeadRejected.model_validate_json(r.value).original_base64) for r in rejected
+    )
     ready = await client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"broker": True, "database": True}

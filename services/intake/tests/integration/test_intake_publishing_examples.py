@@ -36,14 +36,22 @@ async def live(kafka_bootstrap, tmp_path_factory):
     await ns.create()
     port = free_port()
     db = tmp_path_factory.mktemp("intake-examples") / "intake.db"
-    settings = IntakeSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=ns.prefix, http_port=port,
-                              database_url=f"sqlite+aiosqlite:///{db}", consumer_group=f"{ns.prefix}intake",
-                              batch_timeout_ms=20, _env_file=None)
-    sources = SourceRegistry.build(load_sources_file(SOURCES_FILE),
-                                   {"INTAKE_SOURCE_SECRET_DEMO_WEBFORM": SecretStr(DEMO_SECRET)})
+    settings = IntakeSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=ns.prefix,
+        http_port=port,
+        database_url=f"sqlite+aiosqlite:///{db}",
+        consumer_group=f"{ns.prefix}intake",
+        batch_timeout_ms=20,
+        _env_file=None,
+    )
+    sources = SourceRegistry.build(
+        load_sources_file(SOURCES_FILE), {"INTAKE_SOURCE_SECRET_DEMO_WEBFORM": SecretStr(DEMO_SECRET)}
+    )
     app = create_app(settings, sources=sources)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                          lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    )
     task = asyncio.create_task(server.serve())
     await wait_for(lambda: server.started, timeout=30)
     # pay the consumer group's first assignment once, here
@@ -76,8 +84,11 @@ def _lead_file(tmp_path: Path, tag: str) -> tuple[Path, str]:
 
 async def _run(*argv: str | Path, env: dict[str, str] | None = None) -> str:
     proc = await asyncio.create_subprocess_exec(
-        *map(str, argv), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})}, cwd=EXAMPLES,
+        *map(str, argv),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        cwd=EXAMPLES,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 90)
     assert proc.returncode == 0, f"{argv[0]} failed ({proc.returncode}): {err.decode()} {out.decode()}"
@@ -85,8 +96,9 @@ async def _run(*argv: str | Path, env: dict[str, str] | None = None) -> str:
 
 
 async def _records(bootstrap: str, topic: str, key: str, timeout: float = 30):
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     try:
         async with asyncio.timeout(timeout):
@@ -129,8 +141,15 @@ async def test_the_example_lead_is_a_valid_lead_submitted():
 async def test_aiokafka_example_reaches_leads_accepted(kafka_bootstrap, live, tmp_path):
     ns, _port, _app = live
     path, lead_id = _lead_file(tmp_path, "aiokafka")
-    out = await _run(sys.executable, EXAMPLES / "publish_aiokafka.py", path, "--bootstrap", kafka_bootstrap,
-                     "--topic", ns("leads.inbound"))
+    out = await _run(
+        sys.executable,
+        EXAMPLES / "publish_aiokafka.py",
+        path,
+        "--bootstrap",
+        kafka_bootstrap,
+        "--topic",
+        ns("leads.inbound"),
+    )
     assert f"published {lead_id}" in out
     _assert_is_the_example(await _accepted(kafka_bootstrap, ns("leads.accepted"), lead_id), lead_id)
     await _assert_published_as_the_guide_says(kafka_bootstrap, ns("leads.inbound"), path, lead_id)
@@ -140,8 +159,15 @@ async def test_confluent_kafka_example_reaches_leads_accepted(kafka_bootstrap, l
     pytest.importorskip("confluent_kafka", reason="confluent-kafka is in intake's dev dependencies (make install)")
     ns, _port, _app = live
     path, lead_id = _lead_file(tmp_path, "confluent")
-    out = await _run(sys.executable, EXAMPLES / "publish_confluent.py", path, "--bootstrap", kafka_bootstrap,
-                     "--topic", ns("leads.inbound"))
+    out = await _run(
+        sys.executable,
+        EXAMPLES / "publish_confluent.py",
+        path,
+        "--bootstrap",
+        kafka_bootstrap,
+        "--topic",
+        ns("leads.inbound"),
+    )
     assert f"published {lead_id}" in out
     _assert_is_the_example(await _accepted(kafka_bootstrap, ns("leads.accepted"), lead_id), lead_id)
     await _assert_published_as_the_guide_says(kafka_bootstrap, ns("leads.inbound"), path, lead_id)
@@ -180,8 +206,12 @@ async def test_kcat_example_reaches_leads_accepted(kafka_bootstrap, live, tmp_pa
 async def test_curl_example_is_signed_accepted_and_reaches_leads_accepted(kafka_bootstrap, live, tmp_path):
     ns, port, _app = live
     path, lead_id = _lead_file(tmp_path, "curl")
-    env = {"INTAKE_URL": f"http://127.0.0.1:{port}/v1/leads", "INTAKE_SOURCE": DEMO_SOURCE,
-           "INTAKE_API_KEY": DEMO_KEY, "INTAKE_SIGNING_SECRET": DEMO_SECRET}
+    env = {
+        "INTAKE_URL": f"http://127.0.0.1:{port}/v1/leads",
+        "INTAKE_SOURCE": DEMO_SOURCE,
+        "INTAKE_API_KEY": DEMO_KEY,
+        "INTAKE_SIGNING_SECRET": DEMO_SECRET,
+    }
     out = await _run("bash", EXAMPLES / "post_curl.sh", path, env=env)
     answer = json.loads(out)
     assert answer["status"] == "accepted" and answer["lead_id"] == lead_id
@@ -193,12 +223,21 @@ async def test_curl_example_is_signed_accepted_and_reaches_leads_accepted(kafka_
 async def test_curl_example_with_a_wrong_secret_is_refused_and_publishes_nothing(live, tmp_path):
     _ns, port, app = live
     path, _lead_id = _lead_file(tmp_path, "curl-wrong-secret")
-    env = {"INTAKE_URL": f"http://127.0.0.1:{port}/v1/leads", "INTAKE_SOURCE": DEMO_SOURCE,
-           "INTAKE_API_KEY": DEMO_KEY, "INTAKE_SIGNING_SECRET": "not-the-secret"}
+    env = {
+        "INTAKE_URL": f"http://127.0.0.1:{port}/v1/leads",
+        "INTAKE_SOURCE": DEMO_SOURCE,
+        "INTAKE_API_KEY": DEMO_KEY,
+        "INTAKE_SIGNING_SECRET": "not-the-secret",
+    }
     before = dict(app.state.intake.service.counts)
-    proc = await asyncio.create_subprocess_exec("bash", str(EXAMPLES / "post_curl.sh"), str(path),
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                                                env={**os.environ, **env})
+    proc = await asyncio.create_subprocess_exec(
+        "bash",
+        str(EXAMPLES / "post_curl.sh"),
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env},
+    )
     out, _err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode != 0  # curl --fail-with-body: a 401 fails the script
     assert json.loads(out.decode().strip())["reason"] == "invalid_signature"

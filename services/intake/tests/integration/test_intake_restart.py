@@ -34,8 +34,7 @@ async def test_dedupe_survives_a_restart(database_url):
     await first.repository.engine.dispose()
 
     second, second_out = await start(database_url)
-    replay = [Submission(lead_bytes(2)), Submission(b"garbage"), Submission(lead_bytes(1)),
-              Submission(lead_bytes(3))]
+    replay = [Submission(lead_bytes(2)), Submission(b"garbage"), Submission(lead_bytes(1)), Submission(lead_bytes(3))]
     outcomes = await second.process(replay)
     assert [o.status for o in outcomes] == ["duplicate", "duplicate", "duplicate", "accepted"]
     assert len(first_out.sent) == 3 and len(second_out.sent) == 1

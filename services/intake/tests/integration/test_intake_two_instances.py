@@ -26,9 +26,17 @@ async def test_two_instances_accept_every_lead_exactly_once(kafka_bootstrap, top
     ns = topic_namespace
     shared_db = f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}"
     apps = [
-        create_app(IntakeSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=ns.prefix, database_url=shared_db,
-                                  consumer_group=f"{ns.prefix}intake", instance_id=f"intake-{i}",
-                                  batch_timeout_ms=20, batch_max_records=50))
+        create_app(
+            IntakeSettings(
+                kafka_bootstrap=kafka_bootstrap,
+                topic_prefix=ns.prefix,
+                database_url=shared_db,
+                consumer_group=f"{ns.prefix}intake",
+                instance_id=f"intake-{i}",
+                batch_timeout_ms=20,
+                batch_max_records=50,
+            )
+        )
         for i in (1, 2)
     ]
     async with contextlib.AsyncExitStack() as stack:
@@ -43,8 +51,9 @@ async def test_two_instances_accept_every_lead_exactly_once(kafka_bootstrap, top
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
         await producer.start()
         try:
-            futures = [await producer.send(ns("leads.inbound"), lead_bytes(i), key=f"k{i}".encode())
-                       for i in range(LEADS)]
+            futures = [
+                await producer.send(ns("leads.inbound"), lead_bytes(i), key=f"k{i}".encode()) for i in range(LEADS)
+            ]
             await asyncio.gather(*futures)
         finally:
             await producer.stop()

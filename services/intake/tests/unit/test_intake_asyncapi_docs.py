@@ -55,13 +55,22 @@ def test_a_changed_or_missing_or_extra_document_is_reported_stale(generator, ren
 
 
 def test_every_kafka_service_has_a_document_and_intakes_lists_what_it_consumes_and_publishes(rendered):
-    assert {"intake.yaml", "enrich.yaml", "score.yaml", "route.yaml", "sla-monitor.yaml", "ops.yaml",
-            "public.yaml"} <= set(rendered)
+    assert {
+        "intake.yaml",
+        "enrich.yaml",
+        "score.yaml",
+        "route.yaml",
+        "sla-monitor.yaml",
+        "ops.yaml",
+        "public.yaml",
+    } <= set(rendered)
     intake = yaml.safe_load(rendered["intake.yaml"])
     by_address = {ch["address"]: ch for ch in intake["channels"].values()}
     assert set(by_address) == {"leads.inbound", "leads.accepted", "leads.rejected"}
-    actions = {intake["channels"][op["channel"]["$ref"].removeprefix("#/channels/")]["address"]: op["action"]
-               for op in intake["operations"].values()}
+    actions = {
+        intake["channels"][op["channel"]["$ref"].removeprefix("#/channels/")]["address"]: op["action"]
+        for op in intake["operations"].values()
+    }
     assert actions == {"leads.inbound": "receive", "leads.accepted": "send", "leads.rejected": "send"}
     messages = intake["components"]["messages"]
     payloads = {m["payload"]["$ref"].rsplit("/", 1)[-1] for m in messages.values()}

@@ -27,8 +27,13 @@ def test_signature_is_hmac_sha256_over_timestamp_dot_body():
 
 
 def verify(**overrides):
-    args = {"secret": SECRET, "body": BODY, "timestamp_header": str(NOW),
-            "signature_header": sign(SECRET, NOW, BODY), "now": NOW + 10}
+    args = {
+        "secret": SECRET,
+        "body": BODY,
+        "timestamp_header": str(NOW),
+        "signature_header": sign(SECRET, NOW, BODY),
+        "now": NOW + 10,
+    }
     args.update(overrides)
     return check_signature(**args)
 
@@ -82,8 +87,10 @@ def test_api_key_checks():
 def test_sign_helper_builds_headers_the_server_accepts():
     headers = sign_headers(source="web", api_key="k", secret=SECRET, body=BODY, timestamp=NOW)
     assert headers["X-Leadflow-Source"] == "web"
-    assert verify(signature_header=headers["X-Leadflow-Signature"],
-                  timestamp_header=headers["X-Leadflow-Timestamp"]) is None
+    assert (
+        verify(signature_header=headers["X-Leadflow-Signature"], timestamp_header=headers["X-Leadflow-Timestamp"])
+        is None
+    )
     cmd = curl_command("http://127.0.0.1:8001/v1/leads", headers, "lead.json")
     assert cmd.startswith("curl -sS -X POST http://127.0.0.1:8001/v1/leads")
     assert "'X-Leadflow-Signature: sha256=" in cmd and cmd.endswith("--data-binary @lead.json")
@@ -96,7 +103,10 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_sources_file_loads_and_resolves_secrets(tmp_path):
-    path = write(tmp_path, "sources.yaml", f"""
+    path = write(
+        tmp_path,
+        "sources.yaml",
+        f"""
 version: 1
 sources:
   web:
@@ -106,7 +116,8 @@ sources:
   batch:
     api_key_sha256: {api_key_hash("b")}
     require_signature: false
-""")
+""",
+    )
     spec = load_sources_file(path)
     registry = SourceRegistry.build(spec, {"WEB_SECRET": SecretStr("x")})
     assert registry.get("web").secret.get_secret_value() == "x"

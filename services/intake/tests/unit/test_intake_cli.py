@@ -29,12 +29,34 @@ def test_cli_sign_prints_headers_that_verify(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("WEB_SECRET", "hush")
     body = tmp_path / "lead.json"
     body.write_bytes(b'{"person": {"email": "a@b.de"}}')
-    assert run(["intake", "sign", str(body), "--source", "web", "--key", "k", "--secret-env", "WEB_SECRET",
-                "--headers-only"]) == 0
+    assert (
+        run(
+            [
+                "intake",
+                "sign",
+                str(body),
+                "--source",
+                "web",
+                "--key",
+                "k",
+                "--secret-env",
+                "WEB_SECRET",
+                "--headers-only",
+            ]
+        )
+        == 0
+    )
     headers = dict(line.split(": ", 1) for line in capsys.readouterr().out.strip().splitlines())
-    assert check_signature(secret=b"hush", body=body.read_bytes(), timestamp_header=headers["X-Leadflow-Timestamp"],
-                           signature_header=headers["X-Leadflow-Signature"],
-                           now=int(headers["X-Leadflow-Timestamp"])) is None
+    assert (
+        check_signature(
+            secret=b"hush",
+            body=body.read_bytes(),
+            timestamp_header=headers["X-Leadflow-Timestamp"],
+            signature_header=headers["X-Leadflow-Signature"],
+            now=int(headers["X-Leadflow-Timestamp"]),
+        )
+        is None
+    )
 
 
 def test_cli_sign_without_the_secret_fails(monkeypatch, tmp_path, capsys):

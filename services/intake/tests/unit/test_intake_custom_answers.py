@@ -82,8 +82,12 @@ def test_a_lead_without_answers_is_untouched(config: CustomAnswersConfig) -> Non
     assert apply_custom_answers(sub, accepted, config) is accepted  # type: ignore[arg-type]
 
 
-@given(st.dictionaries(st.sampled_from(["occupation", "heard_from", "course_priority", "other"]),
-                       st.one_of(st.text(max_size=20), st.sampled_from(["Student", "Other", "SMS", "email"]))))
+@given(
+    st.dictionaries(
+        st.sampled_from(["occupation", "heard_from", "course_priority", "other"]),
+        st.one_of(st.text(max_size=20), st.sampled_from(["Student", "Other", "SMS", "email"])),
+    )
+)
 def test_every_answer_is_kept_canonically_or_named(answers: dict[str, str]) -> None:
     config = load_custom_answers(CONFIG_FILE)
     out = run(submitted(custom_answers=answers), config)

@@ -16,8 +16,13 @@ def submitted(**overrides) -> LeadSubmitted:
         "event_id": "evt-1",
         "occurred_at": "2026-11-26T09:30:00Z",
         "source": {"system": "hubspot-forms"},
-        "person": {"first_name": "ANNA", "last_name": "van der berg", "email": "Anna@Acme-Industries.DE",
-                   "phone": "030 1234567", "language": "de_DE"},
+        "person": {
+            "first_name": "ANNA",
+            "last_name": "van der berg",
+            "email": "Anna@Acme-Industries.DE",
+            "phone": "030 1234567",
+            "language": "de_DE",
+        },
         "company": {"name": "  Acme   Industries ", "country": "Germany", "website": "https://www.acme.de"},
     }
     for key, value in overrides.items():
@@ -44,8 +49,11 @@ def test_a_good_lead_is_normalised_and_explained():
     result = accept(submitted())
     lead = result.lead
     assert (lead.first_name, lead.last_name) == ("Anna", "van der Berg")
-    assert (lead.email, lead.email_domain, lead.email_is_free) == ("Anna@acme-industries.de", "acme-industries.de",
-                                                                   False)
+    assert (lead.email, lead.email_domain, lead.email_is_free) == (
+        "Anna@acme-industries.de",
+        "acme-industries.de",
+        False,
+    )
     assert (lead.phone_e164, lead.phone_country) == ("+49301234567", "DE")
     assert (lead.country, lead.language, lead.company_name) == ("DE", "de-DE", "Acme Industries")
     assert lead.company_domain == "acme.de"
@@ -130,8 +138,7 @@ def test_strict_contact_rejects_instead_of_dropping():
 
 
 def test_unknown_country_and_language_are_dropped_not_rejected_and_the_default_region_is_not_guessed():
-    result = accept(submitted(company={"country": "Atlantis"}, person={"language": "klingonish"}),
-                    default_region="DE")
+    result = accept(submitted(company={"country": "Atlantis"}, person={"language": "klingonish"}), default_region="DE")
     assert result.lead.country is None and result.lead.language is None
     assert set(result.dropped) == {"company.country", "person.language"}
     assert result.step.data["country_unresolved"] == "Atlantis"

@@ -110,8 +110,18 @@ def test_invalid_phones_are_refused_with_a_reason(raw, region, why):
 
 @pytest.mark.parametrize(
     ("raw", "code"),
-    [("de", "DE"), ("DEU", "DE"), ("Germany", "DE"), ("Deutschland", "DE"), ("the Netherlands", "NL"),
-     ("U.S.A.", "US"), ("UK", "GB"), ("United Kingdom", "GB"), ("Korea, Republic of", "KR"), ("Türkiye", "TR")],
+    [
+        ("de", "DE"),
+        ("DEU", "DE"),
+        ("Germany", "DE"),
+        ("Deutschland", "DE"),
+        ("the Netherlands", "NL"),
+        ("U.S.A.", "US"),
+        ("UK", "GB"),
+        ("United Kingdom", "GB"),
+        ("Korea, Republic of", "KR"),
+        ("Türkiye", "TR"),
+    ],
 )
 def test_countries_become_iso_alpha2(raw, code):
     assert normalise_country(raw) == code
@@ -124,8 +134,16 @@ def test_unknown_country_is_an_error():
 
 @pytest.mark.parametrize(
     ("raw", "tag"),
-    [("de", "de"), ("DE", "de"), ("de_de", "de-DE"), ("German", "de"), ("zh-hant-tw", "zh-Hant-TW"),
-     ("nb-no", "nb-NO"), ("es-419", "es-419"), ("en-gb", "en-GB")],
+    [
+        ("de", "de"),
+        ("DE", "de"),
+        ("de_de", "de-DE"),
+        ("German", "de"),
+        ("zh-hant-tw", "zh-Hant-TW"),
+        ("nb-no", "nb-NO"),
+        ("es-419", "es-419"),
+        ("en-gb", "en-GB"),
+    ],
 )
 def test_language_tags_follow_bcp47_case(raw, tag):
     assert normalise_language(raw) == tag
@@ -139,8 +157,12 @@ def test_unknown_languages_are_errors(raw):
 
 @pytest.mark.parametrize(
     ("raw", "domain"),
-    [("www.Acme.com", "acme.com"), ("https://user@www.acme.co.uk:8080/path?q=1", "acme.co.uk"),
-     ("acme.de/", "acme.de"), ("HTTP://Shop.Acme.DE", "shop.acme.de")],
+    [
+        ("www.Acme.com", "acme.com"),
+        ("https://user@www.acme.co.uk:8080/path?q=1", "acme.co.uk"),
+        ("acme.de/", "acme.de"),
+        ("HTTP://Shop.Acme.DE", "shop.acme.de"),
+    ],
 )
 def test_company_domain_from_website(raw, domain):
     assert domain_from_website(raw) == domain

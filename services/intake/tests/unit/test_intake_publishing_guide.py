@@ -34,8 +34,11 @@ def _field_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
     for name, info in model.model_fields.items():
         path = f"{prefix}{name}"
         paths.append(path)
-        nested = [a for a in getattr(info.annotation, "__args__", (info.annotation,))
-                  if isinstance(a, type) and issubclass(a, Contract)]
+        nested = [
+            a
+            for a in getattr(info.annotation, "__args__", (info.annotation,))
+            if isinstance(a, type) and issubclass(a, Contract)
+        ]
         for sub in nested:
             paths.extend(_field_paths(sub, f"{path}."))
     return paths
@@ -96,12 +99,18 @@ def test_the_guides_signing_snippet_passes_intakes_signature_check():
     body = (DOCS / "examples" / "lead.json").read_bytes()
     headers = namespace["leadflow_headers"]("demo-webform", "demo-webform-key", b"s3cret", body)
     failure = signatures.check_signature(
-        secret=b"s3cret", body=body, timestamp_header=headers["X-Leadflow-Timestamp"],
-        signature_header=headers["X-Leadflow-Signature"], now=float(headers["X-Leadflow-Timestamp"]),
+        secret=b"s3cret",
+        body=body,
+        timestamp_header=headers["X-Leadflow-Timestamp"],
+        signature_header=headers["X-Leadflow-Signature"],
+        now=float(headers["X-Leadflow-Timestamp"]),
     )
     assert failure is None
     tampered = signatures.check_signature(
-        secret=b"s3cret", body=body + b" ", timestamp_header=headers["X-Leadflow-Timestamp"],
-        signature_header=headers["X-Leadflow-Signature"], now=float(headers["X-Leadflow-Timestamp"]),
+        secret=b"s3cret",
+        body=body + b" ",
+        timestamp_header=headers["X-Leadflow-Timestamp"],
+        signature_header=headers["X-Leadflow-Signature"],
+        now=float(headers["X-Leadflow-Timestamp"]),
     )
     assert tampered is not None and tampered.code == "invalid_signature"

@@ -73,8 +73,9 @@ def create_app(
         event = roster_event(roster.current, config, clock.now(), source)
         if published.get("event_id") == event.event_id:
             return  # unchanged since the last one (e.g. a periodic refresh): nothing new to say
-        await broker.publish(event.to_json_bytes(), roster_topic, key=ROSTER_KEY.encode(),
-                             headers={"content-type": "application/json"})
+        await broker.publish(
+            event.to_json_bytes(), roster_topic, key=ROSTER_KEY.encode(), headers={"content-type": "application/json"}
+        )
         published["event_id"] = event.event_id
         log.info("roster_published", reps=len(event.reps), queues=len(event.queues), source=source)
 
@@ -94,8 +95,14 @@ def create_app(
         await roster.start()
         for problem in service.router.problems(roster.current) if roster.current.reps else ():
             log.warning("routing_config_problem", problem=problem)
-        log.info("route_ready", routing_config=config.version, policies=list(config.policies),
-                 sla_policies=planner.policies.version, roster=roster.loaded_from, users=len(roster.current.reps))
+        log.info(
+            "route_ready",
+            routing_config=config.version,
+            policies=list(config.policies),
+            sla_policies=planner.policies.version,
+            roster=roster.loaded_from,
+            users=len(roster.current.reps),
+        )
 
     async def roster_loop() -> None:
         if refresh_roster and source is not None:
@@ -133,8 +140,12 @@ def create_app(
     @app.post("/v1/roster/refresh")
     async def refresh() -> dict[str, object]:
         ok = await roster.refresh()
-        return {"refreshed": ok, "users": len(roster.current.reps), "queues": len(roster.current.queues),
-                "error": roster.last_error}
+        return {
+            "refreshed": ok,
+            "users": len(roster.current.reps),
+            "queues": len(roster.current.queues),
+            "error": roster.last_error,
+        }
 
     @app.get("/v1/ledger")
     async def ledger() -> dict[str, object]:
@@ -142,4 +153,3 @@ def create_app(
         return {"reps": {k: vars(v) for k, v in sorted(snapshot.loads.items())}}
 
     return app
-

@@ -42,8 +42,10 @@ def _check(args: argparse.Namespace) -> int:
     problems = Router(config).problems(roster)
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
-    print(f"{args.config}: version {config.version}, policies {list(config.policies)}, teams {list(config.teams)}; "
-          f"roster {len(roster.reps)} users, {len(roster.queues)} queues; {len(problems)} problem(s)")
+    print(
+        f"{args.config}: version {config.version}, policies {list(config.policies)}, teams {list(config.teams)}; "
+        f"roster {len(roster.reps)} users, {len(roster.queues)} queues; {len(problems)} problem(s)"
+    )
     return 1 if problems else 0
 
 
@@ -61,8 +63,12 @@ def _explain(args: argparse.Namespace) -> int:
     decision = Router(config).route(routing_request(event, []), roster, Ledger(), now)
     sla = planner.plan(sla_input(event, decision.team), now)
     out: dict[str, Any] = {
-        "owner_id": decision.owner_id, "owner_type": decision.owner_type, "owner_name": decision.owner_name,
-        "team": decision.team, "policy": decision.policy, "reason": decision.reason,
+        "owner_id": decision.owner_id,
+        "owner_type": decision.owner_type,
+        "owner_name": decision.owner_name,
+        "team": decision.team,
+        "policy": decision.policy,
+        "reason": decision.reason,
         "sla": sla.model_dump(mode="json"),
     }
     print(json.dumps(out, indent=2))

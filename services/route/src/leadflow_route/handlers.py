@@ -48,8 +48,13 @@ class RouteHandlers:
         )
 
     def register(self) -> None:
-        subscribe(self.broker, self.settings, self.runtime, title="route.inputs",
-                  description="LeadScored and ReassignRequested (route), CrmChange (rep load, roster).")
+        subscribe(
+            self.broker,
+            self.settings,
+            self.runtime,
+            title="route.inputs",
+            description="LeadScored and ReassignRequested (route), CrmChange (rep load, roster).",
+        )
         self.broker.publisher(self.t_routed, title="route/leads.routed", schema=LeadRouted)
 
     async def use_case(self, batch: Batch) -> list[Outgoing]:
@@ -61,16 +66,25 @@ class RouteHandlers:
             result = await self.service.route([item.event for item in leads])
             by_id = {item.event.event_id: item for item in leads}
             out += [Outgoing(self.t_routed, lead_id.encode(), payload) for lead_id, payload in result.published]
-            out += [self.runtime.reject(by_id[event_id], "no_owner", reason, batch.now)
-                    for event_id, reason in result.failed]
+            out += [
+                self.runtime.reject(by_id[event_id], "no_owner", reason, batch.now)
+                for event_id, reason in result.failed
+            ]
             decisions = Tally((r.assignment.policy, r.assignment.owner_type) for r in result.routed)
             for (policy, owner_type), n in decisions.items():
                 DECISIONS.labels(policy, owner_type).inc(n)
             for routed in result.routed:
-                log.debug("lead_routed", lead_id=routed.lead_id, owner_id=routed.assignment.owner_id,
-                          owner_type=routed.assignment.owner_type, team=routed.assignment.team,
-                          policy=routed.assignment.policy, reason=routed.assignment.reason,
-                          sla_policy=routed.sla.policy, first_touch_due=routed.sla.first_touch_due.isoformat())
+                log.debug(
+                    "lead_routed",
+                    lead_id=routed.lead_id,
+                    owner_id=routed.assignment.owner_id,
+                    owner_type=routed.assignment.owner_type,
+                    team=routed.assignment.team,
+                    policy=routed.assignment.policy,
+                    reason=routed.assignment.reason,
+                    sla_policy=routed.sla.policy,
+                    first_touch_due=routed.sla.first_touch_due.isoformat(),
+                )
             log.debug("leads_routed", routed=len(result.routed), replays=result.replays, not_routed=len(result.failed))
         if changes:
             await self.service.apply_changes(changes)

@@ -120,8 +120,9 @@ class RouteResult:
 
 
 class RouteService:
-    def __init__(self, store: RouteStore, router: Router, planner: SlaPlanner, roster: RosterManager,
-                 clock: Clock) -> None:
+    def __init__(
+        self, store: RouteStore, router: Router, planner: SlaPlanner, roster: RosterManager, clock: Clock
+    ) -> None:
         self.store = store
         self.router = router
         self.planner = planner
@@ -173,9 +174,15 @@ class RouteService:
                 routed = routed_event(ev, decision, sla, history=owner_ids, now=now)
                 payload = routed.to_json_bytes()
                 record = OwnerRecord(
-                    lead_id=ev.lead_id, seq=len(history) + 1, owner_id=decision.owner_id,
-                    owner_type=decision.owner_type, team=decision.team, policy=decision.policy,
-                    event_id=ev.event_id, routed_at=now, open=decision.owner_type == "user",
+                    lead_id=ev.lead_id,
+                    seq=len(history) + 1,
+                    owner_id=decision.owner_id,
+                    owner_type=decision.owner_type,
+                    team=decision.team,
+                    policy=decision.policy,
+                    event_id=ev.event_id,
+                    routed_at=now,
+                    open=decision.owner_type == "user",
                 )
                 history.append(record)
                 new_owners.append(record)
@@ -215,8 +222,14 @@ class RouteService:
         return applied
 
     @staticmethod
-    def _apply_lead_change(change: CrmChange, history: list[OwnerRecord], ledger: Ledger,
-                           closed: list[OwnerRecord], added: list[OwnerRecord], now: datetime) -> int:
+    def _apply_lead_change(
+        change: CrmChange,
+        history: list[OwnerRecord],
+        ledger: Ledger,
+        closed: list[OwnerRecord],
+        added: list[OwnerRecord],
+        now: datetime,
+    ) -> int:
         record = change.record
         last = history[-1]
         new_owner = record.get("OwnerId")
@@ -234,9 +247,15 @@ class RouteService:
             assert isinstance(new_owner, str)
             is_user = new_owner.startswith("005")
             record_ = OwnerRecord(
-                lead_id=change.lead_id, seq=len(history) + 1, owner_id=new_owner,
-                owner_type="user" if is_user else "queue", team=None, policy="salesforce",
-                event_id=change.event_id, routed_at=now, open=is_user,
+                lead_id=change.lead_id,
+                seq=len(history) + 1,
+                owner_id=new_owner,
+                owner_type="user" if is_user else "queue",
+                team=None,
+                policy="salesforce",
+                event_id=change.event_id,
+                routed_at=now,
+                open=is_user,
             )
             history.append(record_)
             added.append(record_)

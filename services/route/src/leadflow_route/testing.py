@@ -33,13 +33,32 @@ MONDAY_10_UTC = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 _ids = itertools.count(1)
 
 
-def rep(id: str, *, team: str | None = "Nordics", role: str = "Seller", weight: float = 1.0,
-        languages: tuple[str, ...] = ("no", "en"), timezone: str = "Europe/Oslo",
-        hours: str | None = "Mon-Fri 08:00-16:00", active: bool = True, absent: bool = False,
-        name: str | None = None) -> Rep:
-    return Rep(id=id, name=name or id, username=f"{id.lower()}@example.test", role=role, team=team,
-               languages=frozenset(languages), weight=weight, active=active, absent=absent, timezone=timezone,
-               working_hours=hours)
+def rep(
+    id: str,
+    *,
+    team: str | None = "Nordics",
+    role: str = "Seller",
+    weight: float = 1.0,
+    languages: tuple[str, ...] = ("no", "en"),
+    timezone: str = "Europe/Oslo",
+    hours: str | None = "Mon-Fri 08:00-16:00",
+    active: bool = True,
+    absent: bool = False,
+    name: str | None = None,
+) -> Rep:
+    return Rep(
+        id=id,
+        name=name or id,
+        username=f"{id.lower()}@example.test",
+        role=role,
+        team=team,
+        languages=frozenset(languages),
+        weight=weight,
+        active=active,
+        absent=absent,
+        timezone=timezone,
+        working_hours=hours,
+    )
 
 
 def queue(id: str, developer_name: str, name: str | None = None) -> Queue:
@@ -63,8 +82,12 @@ def sample_reps() -> list[Rep]:
 
 
 def sample_queues() -> list[Queue]:
-    return [queue("Q_NORD", "Queue_Nordics"), queue("Q_DACH", "Queue_DACH"), queue("Q_FIN", "Queue_Finance"),
-            queue("Q_KA", "Queue_Key_Accounts")]
+    return [
+        queue("Q_NORD", "Queue_Nordics"),
+        queue("Q_DACH", "Queue_DACH"),
+        queue("Q_FIN", "Queue_Finance"),
+        queue("Q_KA", "Queue_Key_Accounts"),
+    ]
 
 
 def sample_config(**overrides: Any) -> RoutingConfig:
@@ -75,10 +98,20 @@ def sample_config(**overrides: Any) -> RoutingConfig:
         "finance_queue": "Queue_Finance",
         "key_accounts": {"queue": "Queue_Key_Accounts"},
         "teams": {
-            "Nordics": {"countries": ["NO", "SE"], "languages": ["no", "sv"], "leader": "NLEAD",
-                        "queue": "Queue_Nordics", "caps": {"per_hour": 100, "per_day": 500, "max_open": 1000}},
-            "DACH": {"countries": ["DE", "AT", "CH"], "languages": ["de"], "leader": "DLEAD", "queue": "Queue_DACH",
-                     "caps": {"per_hour": 100, "per_day": 500, "max_open": 1000}},
+            "Nordics": {
+                "countries": ["NO", "SE"],
+                "languages": ["no", "sv"],
+                "leader": "NLEAD",
+                "queue": "Queue_Nordics",
+                "caps": {"per_hour": 100, "per_day": 500, "max_open": 1000},
+            },
+            "DACH": {
+                "countries": ["DE", "AT", "CH"],
+                "languages": ["de"],
+                "leader": "DLEAD",
+                "queue": "Queue_DACH",
+                "caps": {"per_hour": 100, "per_day": 500, "max_open": 1000},
+            },
         },
     }
     data.update(overrides)
@@ -102,27 +135,48 @@ def scored_event(
 ) -> LeadScored:
     lead_id = lead_id or f"lead-{next(_ids)}"
     lead = NormalizedLead(
-        source_event_id=f"src-{lead_id}", submitted_at=at, accepted_at=at, source=SourceInfo(system="test"),
-        lead_source=lead_source, country=country, language=language, company_name="Acme AS",
+        source_event_id=f"src-{lead_id}",
+        submitted_at=at,
+        accepted_at=at,
+        source=SourceInfo(system="test"),
+        lead_source=lead_source,
+        country=country,
+        language=language,
+        company_name="Acme AS",
         callback=callback,
     )
     enrichment = Enrichment(
         match=AccountMatch(account_id="001X" if owner_id else None, owner_id=owner_id, key_account=key_account),
-        client_type=client_type, timezone=timezone,
+        client_type=client_type,
+        timezone=timezone,
     )
     score = Score(score=80, fit=40, engagement=40, grade=Grade.A, rating=rating, ruleset_version="test")
     kwargs: dict[str, Any] = {"event_id": event_id or derive_event_id(f"src-{lead_id}", f"scored:{at.isoformat()}")}
     return LeadScored(lead_id=lead_id, occurred_at=at, lead=lead, enrichment=enrichment, score=score, **kwargs)
 
 
-def reassign_event(routed: LeadRouted, *, target: Literal["any", "team_queue", "team_leader"] = "any",
-                   exclude: tuple[str, ...] = (),
-                   at: datetime = MONDAY_10_UTC, reason: str = "sla breached") -> ReassignRequested:
+def reassign_event(
+    routed: LeadRouted,
+    *,
+    target: Literal["any", "team_queue", "team_leader"] = "any",
+    exclude: tuple[str, ...] = (),
+    at: datetime = MONDAY_10_UTC,
+    reason: str = "sla breached",
+) -> ReassignRequested:
     return ReassignRequested(
         event_id=derive_event_id(routed.event_id, f"reassign:{target}:{','.join(exclude)}:{at.isoformat()}"),
-        lead_id=routed.lead_id, occurred_at=at, trace=routed.trace, lead=routed.lead, enrichment=routed.enrichment,
-        score=routed.score, reason=reason, requested_by="sla-monitor", exclude_owner_ids=exclude,
-        target=target, escalation_step=1, previous_routing=routed,
+        lead_id=routed.lead_id,
+        occurred_at=at,
+        trace=routed.trace,
+        lead=routed.lead,
+        enrichment=routed.enrichment,
+        score=routed.score,
+        reason=reason,
+        requested_by="sla-monitor",
+        exclude_owner_ids=exclude,
+        target=target,
+        escalation_step=1,
+        previous_routing=routed,
     )
 
 

@@ -30,14 +30,16 @@ pytestmark = pytest.mark.component
 
 
 class Harness:
-    def __init__(self, app: Any, settings: RouteSettings, routed: list[tuple[bytes | None, bytes]],
-                 dead: list[bytes]) -> None:
+    def __init__(
+        self, app: Any, settings: RouteSettings, routed: list[tuple[bytes | None, bytes]], dead: list[bytes]
+    ) -> None:
         self.app, self.settings, self.routed, self.dead = app, settings, routed, dead
         self.broker = app.state.broker
 
     async def publish(self, topic: str, payload: bytes, key: str) -> None:
-        await self.broker.publish(payload, self.settings.topic(topic), key=key.encode(),
-                                  headers={"content-type": "application/json"})
+        await self.broker.publish(
+            payload, self.settings.topic(topic), key=key.encode(), headers={"content-type": "application/json"}
+        )
 
     def routed_events(self) -> list[LeadRouted]:
         return [LeadRouted.model_validate_json(v) for _, v in self.routed]
@@ -45,15 +47,22 @@ class Harness:
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    settings = RouteSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'route.db'}", topic_prefix="c.",
-                             kafka_bootstrap="127.0.0.1:1")
+    settings = RouteSettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'route.db'}", topic_prefix="c.", kafka_bootstrap="127.0.0.1:1"
+    )
     broker = make_broker(settings)
     routed: list[tuple[bytes | None, bytes]] = []
     dead: list[bytes] = []
 
-    app = create_app(settings, clock=FakeClock(MONDAY_10_UTC), broker=broker,
-                     roster_source=StaticRosterSource(sample_reps(), sample_queues()),
-                     routing_config=sample_config(), create_topics=False, refresh_roster=False)
+    app = create_app(
+        settings,
+        clock=FakeClock(MONDAY_10_UTC),
+        broker=broker,
+        roster_source=StaticRosterSource(sample_reps(), sample_queues()),
+        routing_config=sample_config(),
+        create_topics=False,
+        refresh_roster=False,
+    )
     async with TestKafkaBroker(broker) as br:
         async with app.router.lifespan_context(app):
             original = br.publish
@@ -120,17 +129,26 @@ async def test_bad_bytes_and_bad_events_are_dead_lettered_with_the_original(harn
     await harness.publish(topics.LEADS_REASSIGN, json.dumps({"lead_id": "lead-y"}).encode(), "lead-y")
     assert harness.routed == []
     letters = [DeadLetter.model_validate_json(d) for d in harness.dead]
-    assert [(d.lead_id, d.reason, d.service) for d in letters] == [("lead-x", "invalid_event", "route"),
-                                                                  ("lead-y", "invalid_event", "route")]
+    assert [(d.lead_id, d.reason, d.service) for d in letters] == [
+        ("lead-x", "invalid_event", "route"),
+        ("lead-y", "invalid_event", "route"),
+    ]
     assert base64.b64decode(letters[0].original_base64) == b"{not json"
     assert letters[0].topic == "c.leads.scored" and "occurred_at: Field required" in letters[1].message
 
 
 async def test_user_change_from_crm_keeps_the_roster_current(harness: Harness) -> None:
-    change = CrmChange(event_id="chg-N3-absent",
-                       lead_id="user-N3", occurred_at=MONDAY_10_UTC, object="User", record_id="N3",
-                       change_type=ChangeType.UPDATED, record={"Is_Absent__c": True},
-                       changed_at=MONDAY_10_UTC, system_modstamp=MONDAY_10_UTC)
+    change = CrmChange(
+        event_id="chg-N3-absent",
+        lead_id="user-N3",
+        occurred_at=MONDAY_10_UTC,
+        object="User",
+        record_id="N3",
+        change_type=ChangeType.UPDATED,
+        record={"Is_Absent__c": True},
+        changed_at=MONDAY_10_UTC,
+        system_modstamp=MONDAY_10_UTC,
+    )
     await harness.publish(topics.CRM_CHANGES, change.to_json_bytes(), change.lead_id)
     assert harness.app.state.roster.current.rep("N3").absent is True
     cached = await harness.app.state.store.load_roster()
@@ -147,9 +165,17 @@ async def test_lead_closed_in_salesforce_frees_the_reps_capacity(harness: Harnes
     owner = harness.routed_events()[-1].assignment.owner_id
     assert (await harness.app.state.store.ledger_snapshot()).get(owner).open_leads == 1
     at = datetime(2026, 1, 5, 11, 0, tzinfo=UTC)
-    change = CrmChange(event_id="chg-lead-4-closed", lead_id="lead-4", occurred_at=at, object="Lead", record_id="00QX",
-                       change_type=ChangeType.UPDATED, record={"Status": "Closed - Not Converted", "OwnerId": owner},
-                       changed_at=at, system_modstamp=at)
+    change = CrmChange(
+        event_id="chg-lead-4-closed",
+        lead_id="lead-4",
+        occurred_at=at,
+        object="Lead",
+        record_id="00QX",
+        change_type=ChangeType.UPDATED,
+        record={"Status": "Closed - Not Converted", "OwnerId": owner},
+        changed_at=at,
+        system_modstamp=at,
+    )
     for _ in range(2):  # a replayed change is applied once
         await harness.publish(topics.CRM_CHANGES, change.to_json_bytes(), change.lead_id)
     assert (await harness.app.state.store.ledger_snapshot()).get(owner).open_leads == 0
@@ -162,10 +188,17 @@ async def test_lead_taken_over_in_salesforce_moves_the_load(harness: Harness) ->
     await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
     owner = harness.routed_events()[-1].assignment.owner_id
     other = "005OTHERUSER00000A"
-    change = CrmChange(event_id="chg-lead-5-owner",
-                       lead_id="lead-5", occurred_at=MONDAY_10_UTC, object="Lead", record_id="00QY",
-                       change_type=ChangeType.UPDATED, record={"OwnerId": other, "Status": "Working - Contacted"},
-                       changed_at=MONDAY_10_UTC, system_modstamp=MONDAY_10_UTC)
+    change = CrmChange(
+        event_id="chg-lead-5-owner",
+        lead_id="lead-5",
+        occurred_at=MONDAY_10_UTC,
+        object="Lead",
+        record_id="00QY",
+        change_type=ChangeType.UPDATED,
+        record={"OwnerId": other, "Status": "Working - Contacted"},
+        changed_at=MONDAY_10_UTC,
+        system_modstamp=MONDAY_10_UTC,
+    )
     await harness.publish(topics.CRM_CHANGES, change.to_json_bytes(), change.lead_id)
     ledger = await harness.app.state.store.ledger_snapshot()
     assert (ledger.get(owner).open_leads, ledger.get(other).open_leads) == (0, 1)

@@ -24,10 +24,12 @@ PLANNER = SlaPlanner(load_sla_policies(POLICIES / "sla-policies.yaml"), load_cal
 
 
 def config():  # type: ignore[no-untyped-def]
-    return sample_config(teams={
-        "Nordics": {"countries": ["NO"], "queue": "Queue_Nordics", "leader": "NLEAD"},
-        "DACH": {"countries": ["DE"], "queue": "Queue_DACH", "caps": {"per_hour": 5, "per_day": 50}},
-    })
+    return sample_config(
+        teams={
+            "Nordics": {"countries": ["NO"], "queue": "Queue_Nordics", "leader": "NLEAD"},
+            "DACH": {"countries": ["DE"], "queue": "Queue_DACH", "caps": {"per_hour": 5, "per_day": 50}},
+        }
+    )
 
 
 class Instance:
@@ -82,8 +84,9 @@ async def test_ledger_survives_a_restart_and_replays_do_not_advance_it(instances
 
 async def test_two_instances_routing_concurrently_keep_weights_and_caps(instances) -> None:  # type: ignore[no-untyped-def]
     a, b = await instances(), await instances()
-    batches = [[scored_event(f"{k}-{i}", country="NO" if i % 2 else "DE", language=None) for i in range(12)]
-               for k in range(20)]
+    batches = [
+        [scored_event(f"{k}-{i}", country="NO" if i % 2 else "DE", language=None) for i in range(12)] for k in range(20)
+    ]
     results = await asyncio.gather(*((a if k % 2 else b).service.route(batch) for k, batch in enumerate(batches)))
     got = Counter(o for r in results for o in owners(r.published))
     # 120 Nordics leads over weights 1:2:3; 120 DACH leads, but each DACH rep takes at most 5 an hour

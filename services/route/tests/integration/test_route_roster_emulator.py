@@ -48,15 +48,21 @@ async def test_routing_the_demo_org_with_the_shipped_config(emulator: EmulatorHa
     roster = await SalesforceRosterSource(emulator.salesforce_settings()).fetch()
     router = Router(load_routing_config(repo_root() / "services/route/config/routing.yaml"))
     ledger = Ledger()
-    counts = Counter(router.route(RoutingRequest(f"l{i}", country="DE", language="de"), roster, ledger,
-                                  TUESDAY_10_UTC).owner_id for i in range(60))
+    counts = Counter(
+        router.route(RoutingRequest(f"l{i}", country="DE", language="de"), roster, ledger, TUESDAY_10_UTC).owner_id
+        for i in range(60)
+    )
     dach = {r.id: r for r in roster.team("DACH") if r.role == "Seller"}
     assert set(counts) <= set(dach)
     assert not any(dach[r].absent for r in counts)  # Claire Schmidt is absent in the demo org
     kams = [r for r in roster.reps.values() if r.role == "Key Account Manager"]
     absent_kam = next(r for r in kams if r.absent)
-    d = router.route(RoutingRequest("ka", ClientType.KEY_ACCOUNT, key_account=True, account_owner_id=absent_kam.id),
-                     roster, ledger, TUESDAY_10_UTC)
+    d = router.route(
+        RoutingRequest("ka", ClientType.KEY_ACCOUNT, key_account=True, account_owner_id=absent_kam.id),
+        roster,
+        ledger,
+        TUESDAY_10_UTC,
+    )
     assert d.owner_id in {k.id for k in kams if not k.absent} and "absent" in d.reason
 
 

@@ -30,17 +30,24 @@ LEADS = 240
 
 
 def config():  # type: ignore[no-untyped-def]
-    return sample_config(teams={
-        "Nordics": {"countries": ["NO"], "queue": "Queue_Nordics", "leader": "NLEAD"},
-        "DACH": {"countries": ["DE"], "queue": "Queue_DACH", "caps": {"per_hour": 7, "per_day": 50}},
-    })
+    return sample_config(
+        teams={
+            "Nordics": {"countries": ["NO"], "queue": "Queue_Nordics", "leader": "NLEAD"},
+            "DACH": {"countries": ["DE"], "queue": "Queue_DACH", "caps": {"per_hour": 7, "per_day": 50}},
+        }
+    )
 
 
 @contextlib.asynccontextmanager
 async def running(settings: RouteSettings) -> AsyncIterator[Any]:
-    app = create_app(settings, clock=FakeClock(MONDAY_10_UTC),
-                     roster_source=StaticRosterSource(sample_reps(), sample_queues()),
-                     routing_config=config(), create_topics=False, refresh_roster=False)
+    app = create_app(
+        settings,
+        clock=FakeClock(MONDAY_10_UTC),
+        roster_source=StaticRosterSource(sample_reps(), sample_queues()),
+        routing_config=config(),
+        create_topics=False,
+        refresh_roster=False,
+    )
     calls: Counter[str] = Counter()
     service = app.state.service
     original = service.route
@@ -57,9 +64,15 @@ async def running(settings: RouteSettings) -> AsyncIterator[Any]:
 
 async def test_two_instances_share_the_ledger(kafka_bootstrap: str, topic_namespace: Any, database_url: str) -> None:
     def settings(n: int) -> RouteSettings:
-        return RouteSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_namespace.prefix,
-                             database_url=database_url, instance_id=f"route-{n}", kafka_client_id=f"route-test-{n}",
-                             batch_max_records=20, consumer_group=f"leadflow-route-{topic_namespace.prefix}")
+        return RouteSettings(
+            kafka_bootstrap=kafka_bootstrap,
+            topic_prefix=topic_namespace.prefix,
+            database_url=database_url,
+            instance_id=f"route-{n}",
+            kafka_client_id=f"route-test-{n}",
+            batch_max_records=20,
+            consumer_group=f"leadflow-route-{topic_namespace.prefix}",
+        )
 
     async with running(settings(1)) as one, running(settings(2)) as two:
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)

@@ -47,8 +47,12 @@ def test_check_reports_bad_fields_and_unknown_references(tmp_path: Path, capsys:
 def test_explain_prints_the_decision_and_sla(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     event = tmp_path / "lead.json"
     event.write_bytes(scored_event("explain-1", country="NL", language="nl").to_json_bytes())
-    assert run("explain", str(event), "--at", "2025-06-03T10:00:00+00:00", "--config", str(CONFIG),
-               "--roster", str(ROSTER)) == 0
+    assert (
+        run(
+            "explain", str(event), "--at", "2025-06-03T10:00:00+00:00", "--config", str(CONFIG), "--roster", str(ROSTER)
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert (out["team"], out["policy"], out["owner_type"]) == ("Benelux", "new_lead", "user")
     assert "speaks nl" in out["reason"] and out["sla"]["calendar"] == "benelux"

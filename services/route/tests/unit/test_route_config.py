@@ -97,13 +97,30 @@ def test_bad_working_hours(text: str) -> None:
 
 
 def test_rep_from_a_salesforce_user_record() -> None:
-    r = rep_from_record({
-        "Id": "005A", "FirstName": "Ola", "LastName": "Nordmann", "Username": "ola@x", "Role_Name__c": "Seller",
-        "Team__c": "Nordics", "Languages__c": "nb;EN", "Weight__c": 1.5, "Is_Absent__c": False, "IsActive": True,
-        "TimeZoneSidKey": "Europe/Oslo", "Working_Hours__c": "Mon-Fri 08:00-16:00", "attributes": {"type": "User"},
-    })
-    assert (r.name, r.languages, r.weight, r.team, r.role) == ("Ola Nordmann", frozenset({"no", "en"}), 1.5,
-                                                               "Nordics", "Seller")
+    r = rep_from_record(
+        {
+            "Id": "005A",
+            "FirstName": "Ola",
+            "LastName": "Nordmann",
+            "Username": "ola@x",
+            "Role_Name__c": "Seller",
+            "Team__c": "Nordics",
+            "Languages__c": "nb;EN",
+            "Weight__c": 1.5,
+            "Is_Absent__c": False,
+            "IsActive": True,
+            "TimeZoneSidKey": "Europe/Oslo",
+            "Working_Hours__c": "Mon-Fri 08:00-16:00",
+            "attributes": {"type": "User"},
+        }
+    )
+    assert (r.name, r.languages, r.weight, r.team, r.role) == (
+        "Ola Nordmann",
+        frozenset({"no", "en"}),
+        1.5,
+        "Nordics",
+        "Seller",
+    )
     default = rep_from_record({"Id": "005B", "Weight__c": None, "IsActive": "false"})
     assert default.weight == 1.0 and default.active is False and default.timezone == "UTC"
 

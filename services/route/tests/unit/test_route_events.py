@@ -18,8 +18,9 @@ from leadflow_route.testing import MONDAY_10_UTC, reassign_event, scored_event
 
 pytestmark = pytest.mark.unit
 
-SLA = SlaTarget(policy="hot", first_touch_due=MONDAY_10_UTC + timedelta(hours=1), calendar="nordics",
-                timezone="Europe/Oslo")
+SLA = SlaTarget(
+    policy="hot", first_touch_due=MONDAY_10_UTC + timedelta(hours=1), calendar="nordics", timezone="Europe/Oslo"
+)
 
 
 def decide(owner: str, policy: str = "new_lead") -> Decision:
@@ -27,11 +28,16 @@ def decide(owner: str, policy: str = "new_lead") -> Decision:
 
 
 def test_scored_lead_becomes_a_request_without_exclusions() -> None:
-    ev = scored_event(country=None, language="sv-SE", client_type=ClientType.KEY_ACCOUNT, key_account=True,
-                      owner_id="KAM1")
+    ev = scored_event(
+        country=None, language="sv-SE", client_type=ClientType.KEY_ACCOUNT, key_account=True, owner_id="KAM1"
+    )
     req = routing_request(ev, history=["OLD"])
     assert (req.client_type, req.key_account, req.account_owner_id, req.language) == (
-        ClientType.KEY_ACCOUNT, True, "KAM1", "sv-SE")
+        ClientType.KEY_ACCOUNT,
+        True,
+        "KAM1",
+        "sv-SE",
+    )
     assert req.exclude_owner_ids == frozenset() and req.reassignment is False
 
 
@@ -39,8 +45,13 @@ def test_duplicate_owner_comes_from_enrichment() -> None:
     from leadflow_contracts import DuplicateOf, Enrichment
 
     ev = scored_event()
-    dup = ev.model_copy(update={"enrichment": Enrichment(duplicate_of=DuplicateOf(
-        object="Lead", record_id="00QA", matched_on="email", owner_id="005REP"))})
+    dup = ev.model_copy(
+        update={
+            "enrichment": Enrichment(
+                duplicate_of=DuplicateOf(object="Lead", record_id="00QA", matched_on="email", owner_id="005REP")
+            )
+        }
+    )
     assert routing_request(dup, []).duplicate_owner_id == "005REP"
     assert routing_request(ev, []).duplicate_owner_id is None
 
@@ -51,7 +62,10 @@ def test_routed_event_carries_assignment_sla_trace_and_a_deterministic_id() -> N
     assert routed.event_id == routed_event_id(ev.event_id) != ev.event_id
     assert routed.kafka_key() == b"lead-a" and routed.sla == SLA
     assert (routed.assignment.owner_id, routed.assignment.policy, routed.assignment.reason) == (
-        "N1", "new_lead", "because N1")
+        "N1",
+        "new_lead",
+        "because N1",
+    )
     step = routed.trace[-1]
     assert (step.service, step.data["owner_id"], step.data["source_event_id"]) == ("route", "N1", ev.event_id)
     assert LeadRouted.model_validate_json(routed.to_json_bytes()) == routed

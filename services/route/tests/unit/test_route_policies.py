@@ -25,8 +25,7 @@ def roster(*changes, drop: tuple[str, ...] = ()):  # type: ignore[no-untyped-def
     return Roster(reps.values(), sample_queues())
 
 
-def route(req: RoutingRequest, rost: Roster | None = None, ledger: Ledger | None = None, now: datetime = NOW,
-          **config):  # type: ignore[no-untyped-def]
+def route(req: RoutingRequest, rost: Roster | None = None, ledger: Ledger | None = None, now: datetime = NOW, **config):  # type: ignore[no-untyped-def]
     rost = rost if rost is not None else roster()
     return Router(sample_config(**config)).route(req, rost, ledger if ledger is not None else Ledger(), now)
 
@@ -52,8 +51,10 @@ def test_off_shift_key_account_manager_hands_over_to_one_on_shift() -> None:
 
 
 def test_no_key_account_manager_free_goes_to_head_of_sales() -> None:
-    rost = roster(rep("KAM1", team="Key Accounts", role="Key Account Manager", absent=True),
-                  rep("KAM2", team="Key Accounts", role="Key Account Manager", active=False))
+    rost = roster(
+        rep("KAM1", team="Key Accounts", role="Key Account Manager", absent=True),
+        rep("KAM2", team="Key Accounts", role="Key Account Manager", active=False),
+    )
     d = route(RoutingRequest("l1", ClientType.KEY_ACCOUNT, key_account=True, account_owner_id="KAM2"), rost)
     assert (d.owner_id, d.policy) == ("HEAD", "key_account")
     assert "inactive" in d.reason and "head of sales" in d.reason
@@ -117,8 +118,11 @@ def test_credit_hold_beats_key_account_in_the_default_order() -> None:
 
 def test_policy_order_is_data() -> None:
     rost = roster(rep("KAM1", team="Key Accounts", role="Key Account Manager", absent=True))
-    d = route(RoutingRequest("l1", ClientType.CREDIT_HOLD, key_account=True, account_owner_id="KAM1"), rost,
-              policies=["key_account", "credit_hold", "new_lead"])
+    d = route(
+        RoutingRequest("l1", ClientType.CREDIT_HOLD, key_account=True, account_owner_id="KAM1"),
+        rost,
+        policies=["key_account", "credit_hold", "new_lead"],
+    )
     assert (d.owner_id, d.policy) == ("KAM2", "key_account")
 
 
@@ -161,8 +165,11 @@ def test_absent_and_inactive_reps_are_skipped() -> None:
 def test_working_hours_are_read_in_each_reps_time_zone() -> None:
     # 07:30 UTC on a Monday: 08:30 in Oslo (on shift), 02:30 in New York (off shift).
     early = datetime(2026, 1, 5, 7, 30, tzinfo=UTC)
-    rost = roster(rep("N1", timezone="America/New_York"), rep("N2", weight=2.0, timezone="Europe/Oslo"),
-                  rep("N3", weight=3.0, timezone="Asia/Tokyo", hours="Mon-Fri 09:00-17:00"))  # 16:30 Tokyo: on
+    rost = roster(
+        rep("N1", timezone="America/New_York"),
+        rep("N2", weight=2.0, timezone="Europe/Oslo"),
+        rep("N3", weight=3.0, timezone="Asia/Tokyo", hours="Mon-Fri 09:00-17:00"),
+    )  # 16:30 Tokyo: on
     ledger = Ledger()
     owners = {route(RoutingRequest(f"l{i}", country="NO"), rost, ledger, now=early).owner_id for i in range(30)}
     assert owners == {"N2", "N3"}
@@ -196,12 +203,15 @@ def test_daily_cap_counts_in_the_reps_local_day() -> None:
     rost = roster(rep("N1", hours="Mon-Sun 00:00-24:00"), drop=("N2", "N3"))
     ledger = Ledger()
     # 22:30 UTC Monday = 23:30 Monday in Oslo; 23:30 UTC = 00:30 Tuesday in Oslo: a new local day.
-    first = route(RoutingRequest("a", country="NO"), rost, ledger, now=datetime(2026, 1, 5, 22, 30, tzinfo=UTC),
-                  teams=teams)
-    capped = route(RoutingRequest("b", country="NO"), rost, ledger, now=datetime(2026, 1, 5, 22, 50, tzinfo=UTC),
-                   teams=teams)
-    next_day = route(RoutingRequest("c", country="NO"), rost, ledger, now=datetime(2026, 1, 5, 23, 30, tzinfo=UTC),
-                     teams=teams)
+    first = route(
+        RoutingRequest("a", country="NO"), rost, ledger, now=datetime(2026, 1, 5, 22, 30, tzinfo=UTC), teams=teams
+    )
+    capped = route(
+        RoutingRequest("b", country="NO"), rost, ledger, now=datetime(2026, 1, 5, 22, 50, tzinfo=UTC), teams=teams
+    )
+    next_day = route(
+        RoutingRequest("c", country="NO"), rost, ledger, now=datetime(2026, 1, 5, 23, 30, tzinfo=UTC), teams=teams
+    )
     assert (first.owner_id, capped.owner_id, next_day.owner_id) == ("N1", "Q_NORD", "N1")
     assert "daily cap" in capped.reason
 
@@ -230,19 +240,28 @@ def test_queue_decisions_do_not_touch_the_ledger() -> None:
 def test_reassignment_never_returns_the_lead_to_a_previous_owner() -> None:
     ledger, seen = Ledger(), []
     for _ in range(3):
-        d = route(RoutingRequest("l1", country="NO", exclude_owner_ids=frozenset(seen), reassignment=True),
-                  ledger=ledger)
+        d = route(
+            RoutingRequest("l1", country="NO", exclude_owner_ids=frozenset(seen), reassignment=True), ledger=ledger
+        )
         assert d.owner_id not in seen
         seen.append(d.owner_id)
     assert sorted(seen) == ["N1", "N2", "N3"]
-    last = route(RoutingRequest("l1", country="NO", exclude_owner_ids=frozenset(seen), reassignment=True),
-                 ledger=ledger)
+    last = route(
+        RoutingRequest("l1", country="NO", exclude_owner_ids=frozenset(seen), reassignment=True), ledger=ledger
+    )
     assert last.owner_id == "Q_NORD" and "3 had this lead before" in last.reason
 
 
 def test_reassigned_key_account_skips_its_previous_manager() -> None:
-    d = route(RoutingRequest("l1", ClientType.KEY_ACCOUNT, key_account=True, account_owner_id="KAM1",
-                             exclude_owner_ids=frozenset({"KAM1"})))
+    d = route(
+        RoutingRequest(
+            "l1",
+            ClientType.KEY_ACCOUNT,
+            key_account=True,
+            account_owner_id="KAM1",
+            exclude_owner_ids=frozenset({"KAM1"}),
+        )
+    )
     assert d.owner_id == "KAM2" and "had this lead before" in d.reason
 
 

@@ -17,13 +17,26 @@ pytestmark = pytest.mark.unit
 
 
 def test_distribution_over_many_leads_matches_the_weights() -> None:
-    reps = [rep("A", weight=0.5), rep("B", weight=1.0), rep("C", weight=1.2), rep("D", weight=0.8),
-            rep("LEAD", role="Team Leader", weight=0.3), rep("HEAD", team=None, role="Head of Sales")]
-    router = Router(sample_config(teams={"Nordics": {"countries": ["NO"], "queue": "Queue_Nordics"},
-                                         "DACH": {"countries": ["DE"], "queue": "Queue_DACH"}}))
+    reps = [
+        rep("A", weight=0.5),
+        rep("B", weight=1.0),
+        rep("C", weight=1.2),
+        rep("D", weight=0.8),
+        rep("LEAD", role="Team Leader", weight=0.3),
+        rep("HEAD", team=None, role="Head of Sales"),
+    ]
+    router = Router(
+        sample_config(
+            teams={
+                "Nordics": {"countries": ["NO"], "queue": "Queue_Nordics"},
+                "DACH": {"countries": ["DE"], "queue": "Queue_DACH"},
+            }
+        )
+    )
     ledger, roster = Ledger(), Roster(reps, sample_queues())
-    counts = Counter(router.route(RoutingRequest(f"l{i}", country="NO"), roster, ledger, MONDAY_10_UTC).owner_id
-                     for i in range(7000))
+    counts = Counter(
+        router.route(RoutingRequest(f"l{i}", country="NO"), roster, ledger, MONDAY_10_UTC).owner_id for i in range(7000)
+    )
     total_weight = 3.5
     for rep_id, weight in {"A": 0.5, "B": 1.0, "C": 1.2, "D": 0.8}.items():
         expected = 7000 * weight / total_weight
@@ -75,7 +88,12 @@ def test_counters_reset_in_a_new_hour_and_day() -> None:
     ledger.record_assignment("A", later)
     load = ledger.get("A")
     assert (load.hour_bucket, load.hour_count, load.day_count, load.open_leads, load.assigned_total) == (
-        hour_bucket(later), 1, 3, 3, 3)
+        hour_bucket(later),
+        1,
+        3,
+        3,
+        3,
+    )
     assert ledger.in_day("A", datetime(2026, 1, 6, 8, 0, tzinfo=UTC)) == 0
     assert day_bucket(later) == "2026-01-05"
 

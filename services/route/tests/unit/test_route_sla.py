@@ -25,8 +25,9 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def lead(rating: str = "Hot", source: str = "web_form", client: str = "new", team: str | None = "Nordics",
-         **kw) -> SlaInput:  # type: ignore[no-untyped-def]
+def lead(
+    rating: str = "Hot", source: str = "web_form", client: str = "new", team: str | None = "Nordics", **kw
+) -> SlaInput:  # type: ignore[no-untyped-def]
     return SlaInput(rating=rating, lead_source=source, client_type=client, team=team, **kw)
 
 
@@ -68,16 +69,18 @@ def test_holidays_and_closed_dates_do_not_count(planner: SlaPlanner) -> None:
         ("Cold", "list_upload", "new", "default"),
     ],
 )
-def test_policy_is_chosen_by_rating_source_and_client_type(planner: SlaPlanner, rating: str, source: str,
-                                                           client: str, policy: str) -> None:
+def test_policy_is_chosen_by_rating_source_and_client_type(
+    planner: SlaPlanner, rating: str, source: str, client: str, policy: str
+) -> None:
     assert planner.plan(lead(rating, source, client), utc(2026, 1, 5, 10, 0)).policy == policy
 
 
 def test_callback_is_due_at_the_time_the_prospect_asked_for(planner: SlaPlanner) -> None:
     asked = utc(2026, 1, 6, 14, 15)
     callback = CallbackWindow(start=asked, end=asked + timedelta(minutes=30), timezone="Europe/Berlin")
-    sla = planner.plan(lead(source="callback_request", prospect_timezone="Europe/Berlin", callback=callback),
-                       utc(2026, 1, 5, 10, 0))
+    sla = planner.plan(
+        lead(source="callback_request", prospect_timezone="Europe/Berlin", callback=callback), utc(2026, 1, 5, 10, 0)
+    )
     assert sla.callback_due == asked and sla.first_touch_due == asked
     assert sla.timezone == "Europe/Berlin" and "Europe/Berlin" in sla.calendar
 
@@ -104,8 +107,9 @@ def test_unknown_calendar_reference_is_refused() -> None:
 
     calendar = {"timezone": "UTC", "hours": {"mon": ["09:00-17:00"]}}
     calendars = parse_calendars({"version": "1", "calendars": {"x": calendar}})
-    policies = parse_sla_policies({"version": "1", "policies": [{"name": "d", "calendar": "nope",
-                                                                "first_touch_minutes": 5, "qualify_days": 1}]})
+    policies = parse_sla_policies(
+        {"version": "1", "policies": [{"name": "d", "calendar": "nope", "first_touch_minutes": 5, "qualify_days": 1}]}
+    )
     with pytest.raises(ValueError, match="unknown calendar 'nope'"):
         SlaPlanner(policies, calendars)
 

@@ -35,14 +35,17 @@ def create_app(
 
         model = ModelRegistry(settings.model_dir, check_interval=settings.model_check_seconds)
     pipeline = ScoreService(
-        ruleset=ruleset, scored_topic=settings.topic(topics.LEADS_SCORED),
-        model=model, model_weight=settings.model_weight if model is not None else 0.0,
+        ruleset=ruleset,
+        scored_topic=settings.topic(topics.LEADS_SCORED),
+        model=model,
+        model_weight=settings.model_weight if model is not None else 0.0,
     )
     runtime = register(broker, settings, pipeline, clock)
 
     async def create_topics() -> None:
-        await ensure_topics(settings.kafka_bootstrap,
-                            {settings.topic(name): spec for name, spec in load_topics().items()})
+        await ensure_topics(
+            settings.kafka_bootstrap, {settings.topic(name): spec for name, spec in load_topics().items()}
+        )
 
     async def ruleset_loaded() -> bool:
         return bool(pipeline.ruleset.version)
@@ -62,8 +65,12 @@ def create_app(
 
     @app.get("/v1/ruleset")
     async def current_ruleset() -> dict[str, object]:
-        return {"version": ruleset.version, "fit_rules": len(ruleset.fit.rules),
-                "engagement_rules": len(ruleset.engagement.rules), "model": model is not None,
-                "model_weight": pipeline.model_weight}
+        return {
+            "version": ruleset.version,
+            "fit_rules": len(ruleset.fit.rules),
+            "engagement_rules": len(ruleset.engagement.rules),
+            "model": model is not None,
+            "model_weight": pipeline.model_weight,
+        }
 
     return app

@@ -21,8 +21,10 @@ def _check(args: argparse.Namespace) -> int:
     except RulesetError as e:
         print(f"invalid: {e}", file=sys.stderr)
         return 1
-    print(f"ok: {rs.version} ({len(rs.fit.rules)} fit rules, {len(rs.engagement.rules)} engagement rules, "
-          f"half-life {rs.engagement.half_life_days:g} days)")
+    print(
+        f"ok: {rs.version} ({len(rs.fit.rules)} fit rules, {len(rs.engagement.rules)} engagement rules, "
+        f"half-life {rs.engagement.half_life_days:g} days)"
+    )
     return 0
 
 
@@ -35,8 +37,10 @@ def _explain(args: argparse.Namespace) -> int:
         return 1
     rules = score_rules(event, rs)
     score = blend(rules, None, 0.0, rs)
-    print(f"{event.lead_id}: score {score.score:g}, fit {score.fit:g}, engagement {score.engagement:g} "
-          f"({rules.band}), grade {score.grade.value}, rating {score.rating.value} [{rs.version}]")
+    print(
+        f"{event.lead_id}: score {score.score:g}, fit {score.fit:g}, engagement {score.engagement:g} "
+        f"({rules.band}), grade {score.grade.value}, rating {score.rating.value} [{rs.version}]"
+    )
     for r in rules.reasons:
         print(f"  {r.points:+7.2f}  {r.component:<10}  {r.reason}")
     return 0

@@ -13,7 +13,11 @@ from leadflow_score.settings import ScoreSettings
 
 def register(broker: KafkaBroker, settings: ScoreSettings, service: ScoreService, clock: Clock) -> ConsumerRuntime:
     runtime = register_consumer(
-        broker, settings, {settings.topic(topics.LEADS_ENRICHED): LeadEnriched}, service, clock=clock,
+        broker,
+        settings,
+        {settings.topic(topics.LEADS_ENRICHED): LeadEnriched},
+        service,
+        clock=clock,
         title="score/leads.enriched",
         description="LeadEnriched -> LeadScored (fit, decayed engagement, grade, rating, optional model blend).",
     )

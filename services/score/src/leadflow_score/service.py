@@ -56,6 +56,10 @@ class ScoreService:
         for ev, model in zip(events, models, strict=True):
             rules = score_rules(ev, self.ruleset)
             out.append(scored_event(ev, blend(rules, model, self.model_weight, self.ruleset), rules, batch.now))
-        log.debug("leads_scored", scored=len(out), hot=sum(1 for x in out if x.score.rating.value == "Hot"),
-                  ruleset=self.ruleset.version)
+        log.debug(
+            "leads_scored",
+            scored=len(out),
+            hot=sum(1 for x in out if x.score.rating.value == "Hot"),
+            ruleset=self.ruleset.version,
+        )
         return [Outgoing.of(self.scored_topic, e) for e in out]

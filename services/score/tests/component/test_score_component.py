@@ -36,8 +36,14 @@ def make_app(model: FakeModel | None = None, weight: float = 0.3):
 
 async def test_enriched_leads_are_scored_and_poison_is_dead_lettered() -> None:
     app, broker, out = make_app()
-    hot = enriched("L-hot", event_id="enr-hot", job_title="CEO", country="NO",
-                   lead_source=LeadSourceKind.CALLBACK_REQUEST, engagement={"visits": 7})
+    hot = enriched(
+        "L-hot",
+        event_id="enr-hot",
+        job_title="CEO",
+        country="NO",
+        lead_source=LeadSourceKind.CALLBACK_REQUEST,
+        engagement={"visits": 7},
+    )
     cold = enriched("L-cold", job_title="Student", lead_source=LeadSourceKind.LIST_UPLOAD)
     async with TestKafkaBroker(broker) as br, app.router.lifespan_context(app):
         for ev in (hot, cold):

@@ -32,8 +32,9 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     history = read_csv_history(CSV, mapping)
     small = history.subset(list(range(0, len(history), 4)))
     root = tmp_path_factory.mktemp("models")
-    outcome = train_and_write(small, mapping, root, TrainConfig(cv_folds=2, param_grid=({"max_iter": 30},),
-                                                                 baseline=False))
+    outcome = train_and_write(
+        small, mapping, root, TrainConfig(cv_folds=2, param_grid=({"max_iter": 30},), baseline=False)
+    )
     return root, outcome.version
 
 

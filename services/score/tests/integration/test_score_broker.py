@@ -13,13 +13,18 @@ pytestmark = pytest.mark.integration
 
 
 async def test_enriched_to_scored_over_the_real_broker(kafka_bootstrap: str, topic_namespace) -> None:
-    settings = ScoreSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_namespace.prefix,
-                             batch_timeout_ms=20)
+    settings = ScoreSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_namespace.prefix, batch_timeout_ms=20)
     app = create_app(settings)
     producer = make_broker(settings)
-    leads = [enriched(f"L{i}", job_title="CEO" if i % 2 else "Intern", country="NO",
-                      lead_source=LeadSourceKind.CALLBACK_REQUEST if i % 3 == 0 else LeadSourceKind.WEB_FORM)
-             for i in range(30)]
+    leads = [
+        enriched(
+            f"L{i}",
+            job_title="CEO" if i % 2 else "Intern",
+            country="NO",
+            lead_source=LeadSourceKind.CALLBACK_REQUEST if i % 3 == 0 else LeadSourceKind.WEB_FORM,
+        )
+        for i in range(30)
+    ]
     async with app.router.lifespan_context(app), producer:
         await producer.start()
         for ev in leads:

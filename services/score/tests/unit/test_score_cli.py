@@ -30,8 +30,11 @@ def test_check_accepts_the_bundled_rules_and_names_a_bad_rule(tmp_path, capsys) 
 
 def test_explain_prints_every_reason(tmp_path, capsys) -> None:
     f = tmp_path / "lead.json"
-    f.write_bytes(enriched("L1", job_title="CEO", country="NO", lead_source=LeadSourceKind.CALLBACK_REQUEST,
-                           engagement={"visits": 6}).to_json_bytes())
+    f.write_bytes(
+        enriched(
+            "L1", job_title="CEO", country="NO", lead_source=LeadSourceKind.CALLBACK_REQUEST, engagement={"visits": 6}
+        ).to_json_bytes()
+    )
     assert run(["score", "explain", str(f)]) == 0
     out = capsys.readouterr().out
     assert "L1: score 40.8, fit 40, engagement 42 (high), grade B, rating Hot [ruleset-v1]" in out

@@ -22,10 +22,15 @@ def reasons_of(s) -> dict[str, float]:
 
 
 def test_ideal_lead_is_grade_a_and_hot_with_every_point_explained() -> None:
-    ev = enriched(job_title="Chief Operating Officer", country="NO", lead_source=LeadSourceKind.CALLBACK_REQUEST,
-                  callback=CallbackWindow(start=T0 + timedelta(hours=2)),
-                  engagement={"visits": 6, "page_views": 20, "time_on_site_seconds": 900, "content_downloads": 3},
-                  firmographics=Firmographics(industry="Energy", employees=23000), client_type=ClientType.KEY_ACCOUNT)
+    ev = enriched(
+        job_title="Chief Operating Officer",
+        country="NO",
+        lead_source=LeadSourceKind.CALLBACK_REQUEST,
+        callback=CallbackWindow(start=T0 + timedelta(hours=2)),
+        engagement={"visits": 6, "page_views": 20, "time_on_site_seconds": 900, "content_downloads": 3},
+        firmographics=Firmographics(industry="Energy", employees=23000),
+        client_type=ClientType.KEY_ACCOUNT,
+    )
     s = score_rules(ev, RS)
     # fit: 30 title + 25 size + 15 industry + 10 country + 20 key account = 100
     assert s.fit == 100
@@ -47,8 +52,15 @@ def test_exclusive_groups_score_a_title_once() -> None:
 
 
 def test_free_mail_penalty_and_credit_hold_make_a_cold_d() -> None:
-    s = score_rules(enriched(email="x@gmail.com", email_is_free=True, client_type=ClientType.CREDIT_HOLD,
-                             lead_source=LeadSourceKind.LIST_UPLOAD), RS)
+    s = score_rules(
+        enriched(
+            email="x@gmail.com",
+            email_is_free=True,
+            client_type=ClientType.CREDIT_HOLD,
+            lead_source=LeadSourceKind.LIST_UPLOAD,
+        ),
+        RS,
+    )
     r = reasons_of(s)
     assert r["free-mail address, no company domain (free-mail address)"] == -15
     assert r["credit hold (overdue debt) (credit_hold)"] == -40
@@ -60,10 +72,10 @@ def test_free_mail_penalty_and_credit_hold_make_a_cold_d() -> None:
 @pytest.mark.parametrize(
     ("title", "employees", "country", "grade"),
     [
-        ("CEO", 1500, "NO", Grade.A),     # 30+25+10 = 65
+        ("CEO", 1500, "NO", Grade.A),  # 30+25+10 = 65
         ("Sales Manager", 300, "DE", Grade.B),  # 15+20+10 = 45
         ("Engineer", 60, "FR", Grade.C),  # 6+14+4 = 24
-        ("Intern", 5, "US", Grade.D),     # -10+0 -> 0
+        ("Intern", 5, "US", Grade.D),  # -10+0 -> 0
     ],
 )
 def test_grades_from_fit_thresholds(title, employees, country, grade) -> None:
@@ -74,17 +86,28 @@ def test_grades_from_fit_thresholds(title, employees, country, grade) -> None:
 @pytest.mark.parametrize(
     ("source", "engagement", "band"),
     [
-        (LeadSourceKind.CALLBACK_REQUEST, {"visits": 6}, "high"),   # 30 + 12 = 42
-        (LeadSourceKind.WEB_FORM, {}, "medium"),                    # 20
-        (LeadSourceKind.LIST_UPLOAD, {"page_views": 6}, "low"),     # 2 + 5 = 7
+        (LeadSourceKind.CALLBACK_REQUEST, {"visits": 6}, "high"),  # 30 + 12 = 42
+        (LeadSourceKind.WEB_FORM, {}, "medium"),  # 20
+        (LeadSourceKind.LIST_UPLOAD, {"page_views": 6}, "low"),  # 2 + 5 = 7
     ],
 )
 def test_rating_is_the_grade_by_engagement_band_matrix(source, engagement, band) -> None:
-    for title, employees, grade in (("CEO", 1500, Grade.A), ("Sales Manager", 300, Grade.B),
-                                    ("Engineer", 60, Grade.C), ("Intern", 5, Grade.D)):
-        s = score_rules(enriched(job_title=title, country="NO" if grade is not Grade.D else "US",
-                                 lead_source=source, engagement=engagement,
-                                 firmographics=Firmographics(employees=employees)), RS)
+    for title, employees, grade in (
+        ("CEO", 1500, Grade.A),
+        ("Sales Manager", 300, Grade.B),
+        ("Engineer", 60, Grade.C),
+        ("Intern", 5, Grade.D),
+    ):
+        s = score_rules(
+            enriched(
+                job_title=title,
+                country="NO" if grade is not Grade.D else "US",
+                lead_source=source,
+                engagement=engagement,
+                firmographics=Firmographics(employees=employees),
+            ),
+            RS,
+        )
         if grade is Grade.C:
             assert s.grade in (Grade.C, Grade.B)
         assert s.band == band
@@ -93,8 +116,11 @@ def test_rating_is_the_grade_by_engagement_band_matrix(source, engagement, band)
 
 def test_engagement_decays_with_the_half_life_relative_to_the_event_time() -> None:
     fresh = enriched(lead_source=LeadSourceKind.WEB_FORM, engagement={"visits": 6, "last_activity_at": T0})
-    old = enriched(lead_source=LeadSourceKind.WEB_FORM, submitted_at=T0 - timedelta(days=14),
-                   engagement={"visits": 6, "last_activity_at": T0 - timedelta(days=28)})
+    old = enriched(
+        lead_source=LeadSourceKind.WEB_FORM,
+        submitted_at=T0 - timedelta(days=14),
+        engagement={"visits": 6, "last_activity_at": T0 - timedelta(days=28)},
+    )
     f, o = score_rules(fresh, RS), score_rules(old, RS)
     assert f.engagement == 32  # 20 + 12
     assert o.engagement == pytest.approx(20 * 0.5 + 12 * 0.25, abs=0.02)
@@ -105,18 +131,24 @@ def test_engagement_decays_with_the_half_life_relative_to_the_event_time() -> No
 
 
 def test_scoring_is_deterministic_and_ignores_the_wall_clock() -> None:
-    ev = enriched(event_id="enr-1", job_title="CTO",
-                  engagement={"visits": 3, "last_activity_at": T0 - timedelta(days=7)})
+    ev = enriched(
+        event_id="enr-1", job_title="CTO", engagement={"visits": 3, "last_activity_at": T0 - timedelta(days=7)}
+    )
     assert score_rules(ev, RS) == score_rules(ev, RS)
     out = scored_event(ev, blend(score_rules(ev, RS), None, 0.0, RS), score_rules(ev, RS), T0)
     assert out.event_id == scored_event_id("enr-1")
 
 
 def test_top_reasons_by_absolute_points_and_event_fields() -> None:
-    ev = enriched(job_title="CEO", email_is_free=True, client_type=ClientType.CREDIT_HOLD, country="NO",
-                  firmographics=Firmographics(employees=50000, industry="Energy"),
-                  lead_source=LeadSourceKind.CALLBACK_REQUEST,
-                  engagement={"visits": 9, "page_views": 30, "time_on_site_seconds": 700, "content_downloads": 1})
+    ev = enriched(
+        job_title="CEO",
+        email_is_free=True,
+        client_type=ClientType.CREDIT_HOLD,
+        country="NO",
+        firmographics=Firmographics(employees=50000, industry="Energy"),
+        lead_source=LeadSourceKind.CALLBACK_REQUEST,
+        engagement={"visits": 9, "page_views": 30, "time_on_site_seconds": 700, "content_downloads": 1},
+    )
     rules = score_rules(ev, RS)
     score = blend(rules, None, 0.0, RS)
     assert len(score.reasons) == RS.top_reasons < len(rules.reasons)
@@ -131,8 +163,13 @@ def test_top_reasons_by_absolute_points_and_event_fields() -> None:
 
 def test_duplicate_rule() -> None:
     ev = enriched()
-    dup = ev.model_copy(update={"enrichment": ev.enrichment.model_copy(update={
-        "duplicate_of": DuplicateOf(object="Lead", record_id="00QA", matched_on="email")})})
+    dup = ev.model_copy(
+        update={
+            "enrichment": ev.enrichment.model_copy(
+                update={"duplicate_of": DuplicateOf(object="Lead", record_id="00QA", matched_on="email")}
+            )
+        }
+    )
     assert score_rules(dup, RS).fit - score_rules(ev, RS).fit == 3
 
 

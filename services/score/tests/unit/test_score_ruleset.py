@@ -22,10 +22,22 @@ def test_bundled_ruleset_is_valid_and_versioned() -> None:
     rs = load_ruleset()
     assert rs.version == "ruleset-v1"
     assert default_ruleset_file().parts[-3:] == ("score", "rules", "ruleset-v1.yaml")
-    assert {r.kind for r in rs.fit.rules} >= {"title", "company_size", "industry", "country", "free_mail",
-                                             "client_type"}
-    assert {r.kind for r in rs.engagement.rules} >= {"lead_source", "callback", "visits", "page_views",
-                                                    "time_on_site", "downloads"}
+    assert {r.kind for r in rs.fit.rules} >= {
+        "title",
+        "company_size",
+        "industry",
+        "country",
+        "free_mail",
+        "client_type",
+    }
+    assert {r.kind for r in rs.engagement.rules} >= {
+        "lead_source",
+        "callback",
+        "visits",
+        "page_views",
+        "time_on_site",
+        "downloads",
+    }
 
 
 def test_bad_regex_names_the_rule() -> None:

@@ -45,6 +45,11 @@ def register(
         return []
 
     return register_consumer(
-        broker, settings, {routed_topic: LeadRouted, changes_topic: CrmChange}, use_case, clock=clock,
-        title="sla-monitor.inputs", description="LeadRouted (start clocks) and CrmChange (stop clocks).",
+        broker,
+        settings,
+        {routed_topic: LeadRouted, changes_topic: CrmChange},
+        use_case,
+        clock=clock,
+        title="sla-monitor.inputs",
+        description="LeadRouted (start clocks) and CrmChange (stop clocks).",
     )

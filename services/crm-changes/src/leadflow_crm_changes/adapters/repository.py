@@ -26,7 +26,8 @@ from leadflow_crm_changes.domain.changes import Snapshot
 metadata = MetaData()
 
 cursors = Table(
-    "crm_changes_cursors", metadata,
+    "crm_changes_cursors",
+    metadata,
     Column("object", String(64), primary_key=True),
     Column("settled", String(32), nullable=True),
     Column("frontier", String(32), nullable=True),
@@ -34,7 +35,8 @@ cursors = Table(
 )
 
 records = Table(
-    "crm_changes_records", metadata,
+    "crm_changes_records",
+    metadata,
     Column("record_id", String(18), primary_key=True),
     Column("object", String(64), nullable=False),
     Column("lead_key", String(128), nullable=True),
@@ -44,7 +46,8 @@ records = Table(
 )
 
 lease = Table(
-    "crm_changes_lease", metadata,
+    "crm_changes_lease",
+    metadata,
     Column("name", String(64), primary_key=True),
     Column("holder", String(128), nullable=False),
     Column("expires_at_ms", BigInteger, nullable=False),
@@ -97,12 +100,20 @@ class Repository:
         return {r[0]: (parse_stamp(r[1]), parse_stamp(r[2])) for r in rows}
 
     @staticmethod
-    async def save_cursor(conn: AsyncConnection, obj: str, settled: datetime | None, frontier: datetime | None,
-                          now: datetime) -> None:
-        await conn.execute(upsert(conn, cursors, ["object"], ["settled", "frontier", "updated_at"]), [{
-            "object": obj, "settled": stamp_text(settled), "frontier": stamp_text(frontier),
-            "updated_at": stamp_text(now),
-        }])
+    async def save_cursor(
+        conn: AsyncConnection, obj: str, settled: datetime | None, frontier: datetime | None, now: datetime
+    ) -> None:
+        await conn.execute(
+            upsert(conn, cursors, ["object"], ["settled", "frontier", "updated_at"]),
+            [
+                {
+                    "object": obj,
+                    "settled": stamp_text(settled),
+                    "frontier": stamp_text(frontier),
+                    "updated_at": stamp_text(now),
+                }
+            ],
+        )
 
     # ---- snapshots -------------------------------------------------------------------------------
     @staticmethod
@@ -111,8 +122,9 @@ class Repository:
         out: dict[str, Snapshot] = {}
         for i in range(0, len(ids), 500):
             rows = await conn.execute(
-                select(records.c.record_id, records.c.system_modstamp, records.c.deleted, records.c.fields)
-                .where(records.c.record_id.in_(ids[i:i + 500]))
+                select(records.c.record_id, records.c.system_modstamp, records.c.deleted, records.c.fields).where(
+                    records.c.record_id.in_(ids[i : i + 500])
+                )
             )
             for rid, stamp, deleted, fields in rows:
                 out[rid] = Snapshot(parse_stamp(stamp), bool(deleted), json.loads(fields))  # type: ignore[arg-type]
@@ -124,8 +136,9 @@ class Repository:
         out: dict[str, str] = {}
         for i in range(0, len(ids), 500):
             rows = await conn.execute(
-                select(records.c.record_id, records.c.lead_key)
-                .where(records.c.record_id.in_(ids[i:i + 500]), records.c.object == "Lead")
+                select(records.c.record_id, records.c.lead_key).where(
+                    records.c.record_id.in_(ids[i : i + 500]), records.c.object == "Lead"
+                )
             )
             out.update({rid: key for rid, key in rows if key})
         return out
@@ -135,13 +148,19 @@ class Repository:
         if not rows:
             return
         stmt = upsert(conn, records, ["record_id"], ["object", "lead_key", "system_modstamp", "deleted", "fields"])
-        payload: list[dict[str, Any]] = [{
-            "record_id": r.record_id, "object": r.object, "lead_key": r.lead_key,
-            "system_modstamp": stamp_text(r.snapshot.system_modstamp), "deleted": r.snapshot.deleted,
-            "fields": json.dumps(r.snapshot.fields, separators=(",", ":"), default=str),
-        } for r in rows]
+        payload: list[dict[str, Any]] = [
+            {
+                "record_id": r.record_id,
+                "object": r.object,
+                "lead_key": r.lead_key,
+                "system_modstamp": stamp_text(r.snapshot.system_modstamp),
+                "deleted": r.snapshot.deleted,
+                "fields": json.dumps(r.snapshot.fields, separators=(",", ":"), default=str),
+            }
+            for r in rows
+        ]
         for i in range(0, len(payload), 1000):
-            await conn.execute(stmt, payload[i:i + 1000])
+            await conn.execute(stmt, payload[i : i + 1000])
 
     # ---- lease -----------------------------------------------------------------------------------
     async def acquire_lease(self, name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:

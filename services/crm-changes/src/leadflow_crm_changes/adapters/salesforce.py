@@ -47,8 +47,13 @@ def _page(result: dict[str, Any]) -> Page:
 class SimpleSalesforceGateway:
     """simple-salesforce over leadflow_salesforce.connect (verified TLS); one session, re-logged in on 401."""
 
-    def __init__(self, settings: SalesforceSettings, *, page_size: int = 2000,
-                 factory: Callable[[SalesforceSettings], Salesforce] = connect) -> None:
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        *,
+        page_size: int = 2000,
+        factory: Callable[[SalesforceSettings], Salesforce] = connect,
+    ) -> None:
         self.settings = settings
         self.page_size = page_size
         self._factory = factory
@@ -99,5 +104,6 @@ class SimpleSalesforceGateway:
     async def query_more(self, next_url: str) -> Page:
         sf = self._client()
         headers = {"Sforce-Query-Options": f"batchSize={self.page_size}"}
-        return _page(await self._call(
-            "query_more", lambda: sf.query_more(next_url, identifier_is_url=True, headers=headers)))
+        return _page(
+            await self._call("query_more", lambda: sf.query_more(next_url, identifier_is_url=True, headers=headers))
+        )

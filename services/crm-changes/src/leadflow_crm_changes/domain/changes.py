@@ -75,10 +75,14 @@ def to_version(object_name: str, raw: Mapping[str, Any]) -> Version:
     if not rid or stamp is None:
         raise ValueError(f"{object_name} record without Id or SystemModstamp")
     return Version(
-        object=object_name, record_id=str(rid), fields=fields, system_modstamp=stamp,
+        object=object_name,
+        record_id=str(rid),
+        fields=fields,
+        system_modstamp=stamp,
         created_at=parse_sf_datetime(fields.get("CreatedDate")),
         last_modified_at=parse_sf_datetime(fields.get("LastModifiedDate")),
-        last_modified_by=fields.get("LastModifiedById"), deleted=bool(fields.get("IsDeleted")),
+        last_modified_by=fields.get("LastModifiedById"),
+        deleted=bool(fields.get("IsDeleted")),
     )
 
 
@@ -87,7 +91,8 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any], tracked: tuple[str, ...
     # model_construct: the values are plain JSON values read from the API; validation would only cost time
     return tuple(
         FieldChange.model_construct(field=f, old=old.get(f), new=new.get(f))
-        for f in tracked if old.get(f) != new.get(f)
+        for f in tracked
+        if old.get(f) != new.get(f)
     )
 
 
@@ -105,9 +110,7 @@ def decide(
         return Decision(Outcome.EMIT, "deleted", ChangeType.DELETED, (), snapshot)
     if previous is not None and not previous.deleted:
         return Decision(Outcome.EMIT, "changed", ChangeType.UPDATED, diff(previous.fields, values, tracked), snapshot)
-    present = tuple(
-        FieldChange.model_construct(field=f, old=None, new=v) for f, v in values.items() if v is not None
-    )
+    present = tuple(FieldChange.model_construct(field=f, old=None, new=v) for f, v in values.items() if v is not None)
     if version.created_at is not None and version.created_at == version.last_modified_at:
         return Decision(Outcome.EMIT, "created", ChangeType.CREATED, present, snapshot)
     # First sight of a record modified since it was created (e.g. leadflow created it and a rep changed it
@@ -145,10 +148,23 @@ def to_event(version: Version, decision: Decision, lead_id: str, key_reason: str
     changed_at = version.last_modified_at or version.system_modstamp
     record = {k: v for k, v in version.fields.items()}
     return CrmChange(
-        event_id=event_id(version), lead_id=lead_id, occurred_at=changed_at, object=version.object,
-        record_id=version.record_id, change_type=decision.change_type, changed_fields=decision.changed_fields,
-        record=record, changed_by=version.last_modified_by, changed_at=changed_at,
+        event_id=event_id(version),
+        lead_id=lead_id,
+        occurred_at=changed_at,
+        object=version.object,
+        record_id=version.record_id,
+        change_type=decision.change_type,
+        changed_fields=decision.changed_fields,
+        record=record,
+        changed_by=version.last_modified_by,
+        changed_at=changed_at,
         system_modstamp=version.system_modstamp,
-        trace=(TraceStep(service="crm-changes", decision=decision.change_type.value,
-                         reason=f"{decision.reason}; keyed by {key_reason}", at=version.system_modstamp),),
+        trace=(
+            TraceStep(
+                service="crm-changes",
+                decision=decision.change_type.value,
+                reason=f"{decision.reason}; keyed by {key_reason}",
+                at=version.system_modstamp,
+            ),
+        ),
     )

@@ -57,7 +57,11 @@ def _max(a: datetime | None, b: datetime | None) -> datetime | None:
 
 
 def after_poll(
-    state: CursorState, *, query_started_at: datetime, answered_at: datetime, read_up_to: datetime | None,
+    state: CursorState,
+    *,
+    query_started_at: datetime,
+    answered_at: datetime,
+    read_up_to: datetime | None,
     overlap: timedelta,
 ) -> CursorState:
     """The state after a poll that read every version after ``state.settled`` (all its pages) completed.

@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 AUDIT_FIELDS: tuple[str, ...] = (
-    "Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp",
+    "Id",
+    "IsDeleted",
+    "CreatedDate",
+    "CreatedById",
+    "LastModifiedDate",
+    "LastModifiedById",
+    "SystemModstamp",
 )
 """Always selected; never reported as changed fields (the event carries them as who/when)."""
 
@@ -58,32 +64,116 @@ class FeedObject(BaseModel):
 
 
 DEFAULT_OBJECTS: tuple[FeedObject, ...] = (
-    FeedObject(name="User", fields=(
-        "Username", "FirstName", "LastName", "Email", "IsActive", "TimeZoneSidKey", "ManagerId", "Title",
-        "Role_Name__c", "Team__c", "Territory__c", "Languages__c", "Weight__c", "Is_Absent__c", "Working_Hours__c",
-    )),
+    FeedObject(
+        name="User",
+        fields=(
+            "Username",
+            "FirstName",
+            "LastName",
+            "Email",
+            "IsActive",
+            "TimeZoneSidKey",
+            "ManagerId",
+            "Title",
+            "Role_Name__c",
+            "Team__c",
+            "Territory__c",
+            "Languages__c",
+            "Weight__c",
+            "Is_Absent__c",
+            "Working_Hours__c",
+        ),
+    ),
     FeedObject(name="Group", fields=("Name", "DeveloperName", "Type", "Email")),
-    FeedObject(name="Account", fields=(
-        "Name", "OwnerId", "Type", "Industry", "BillingCountry", "Key_Account__c", "Client_Type__c",
-        "Overdue_Debt__c", "Region__c", "Last_Activity_Date__c", "External_Ref__c",
-    )),
-    FeedObject(name="Contact", fields=(
-        "AccountId", "FirstName", "LastName", "Email", "Phone", "OwnerId", "DoNotCall", "HasOptedOutOfEmail",
-        "MailingCountry", "Language__c",
-    )),
-    FeedObject(name="Lead", fields=(
-        "Leadflow_Id__c", "Status", "OwnerId", "Rating", "LeadSource", "Company", "FirstName", "LastName", "Email",
-        "Phone", "Country", "IsConverted", "ConvertedDate", "ConvertedAccountId", "ConvertedContactId",
-        "ConvertedOpportunityId", "SLA_Due__c", "SLA_Status__c", "Callback_At__c", "Client_Type__c",
-        "Matched_Account__c", "DoNotCall",
-    )),
-    FeedObject(name="Task", fields=(
-        "WhoId", "WhatId", "Subject", "Status", "TaskSubtype", "OwnerId", "ActivityDate", "CallType",
-        "CallDisposition", "CallDurationInSeconds", "IsClosed", "Leadflow_Task_Id__c",
-    )),
-    FeedObject(name="Opportunity", fields=(
-        "Name", "AccountId", "StageName", "Amount", "CloseDate", "OwnerId", "LeadSource", "IsClosed", "IsWon",
-    )),
+    FeedObject(
+        name="Account",
+        fields=(
+            "Name",
+            "OwnerId",
+            "Type",
+            "Industry",
+            "BillingCountry",
+            "Key_Account__c",
+            "Client_Type__c",
+            "Overdue_Debt__c",
+            "Region__c",
+            "Last_Activity_Date__c",
+            "External_Ref__c",
+        ),
+    ),
+    FeedObject(
+        name="Contact",
+        fields=(
+            "AccountId",
+            "FirstName",
+            "LastName",
+            "Email",
+            "Phone",
+            "OwnerId",
+            "DoNotCall",
+            "HasOptedOutOfEmail",
+            "MailingCountry",
+            "Language__c",
+        ),
+    ),
+    FeedObject(
+        name="Lead",
+        fields=(
+            "Leadflow_Id__c",
+            "Status",
+            "OwnerId",
+            "Rating",
+            "LeadSource",
+            "Company",
+            "FirstName",
+            "LastName",
+            "Email",
+            "Phone",
+            "Country",
+            "IsConverted",
+            "ConvertedDate",
+            "ConvertedAccountId",
+            "ConvertedContactId",
+            "ConvertedOpportunityId",
+            "SLA_Due__c",
+            "SLA_Status__c",
+            "Callback_At__c",
+            "Client_Type__c",
+            "Matched_Account__c",
+            "DoNotCall",
+        ),
+    ),
+    FeedObject(
+        name="Task",
+        fields=(
+            "WhoId",
+            "WhatId",
+            "Subject",
+            "Status",
+            "TaskSubtype",
+            "OwnerId",
+            "ActivityDate",
+            "CallType",
+            "CallDisposition",
+            "CallDurationInSeconds",
+            "IsClosed",
+            "Leadflow_Task_Id__c",
+        ),
+    ),
+    FeedObject(
+        name="Opportunity",
+        fields=(
+            "Name",
+            "AccountId",
+            "StageName",
+            "Amount",
+            "CloseDate",
+            "OwnerId",
+            "LeadSource",
+            "IsClosed",
+            "IsWon",
+        ),
+    ),
 )
 
 

@@ -12,8 +12,13 @@ from leadflow_crm_sync.domain.budget import ApiUsage
 class SalesforceCallError(Exception):
     """A whole call failed. ``kind`` says what to do: retry later, pause (limit), or give up on the request."""
 
-    def __init__(self, kind: Literal["retry", "rate_limited", "session", "bad_request"], status: int | None,
-                 code: str | None, message: str) -> None:
+    def __init__(
+        self,
+        kind: Literal["retry", "rate_limited", "session", "bad_request"],
+        status: int | None,
+        code: str | None,
+        message: str,
+    ) -> None:
         super().__init__(f"{kind}: {status} {code}: {message}")
         self.kind = kind
         self.status = status
@@ -22,8 +27,9 @@ class SalesforceCallError(Exception):
 
 
 class SalesforceGateway(Protocol):
-    async def save(self, mode: Literal["upsert", "update"], sobject: str, ext_field: str | None,
-                   records: list[dict[str, Any]]) -> list[Any]:
+    async def save(
+        self, mode: Literal["upsert", "update"], sobject: str, ext_field: str | None, records: list[dict[str, Any]]
+    ) -> list[Any]:
         """One sObject Collections call (≤ 200 records, allOrNone false); the raw SaveResults in order."""
         ...
 

@@ -141,8 +141,7 @@ class UnitOfWork:
         self._undeferred[key] = None
 
     def empty(self) -> bool:
-        return not (self.states or self.tasks or self.conversions or self._deferred or self._undeferred
-                    or self.claims)
+        return not (self.states or self.tasks or self.conversions or self._deferred or self._undeferred or self.claims)
 
 
 class Repository:
@@ -160,9 +159,12 @@ class Repository:
         seen: set[str] = set()
         async with self.engine.connect() as conn:
             for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                rows = await conn.execute(select(processed_events.c.event_id).where(
-                    processed_events.c.consumer == CONSUMER, processed_events.c.event_id.in_(chunk)))
+                chunk = ids[start : start + 500]
+                rows = await conn.execute(
+                    select(processed_events.c.event_id).where(
+                        processed_events.c.consumer == CONSUMER, processed_events.c.event_id.in_(chunk)
+                    )
+                )
                 seen.update(r[0] for r in rows)
         return seen
 
@@ -171,7 +173,7 @@ class Repository:
         out: dict[str, LeadState] = {}
         async with self.engine.connect() as conn:
             for start in range(0, len(ids), 500):
-                rows = await conn.execute(select(lead_sync).where(lead_sync.c.lead_id.in_(ids[start:start + 500])))
+                rows = await conn.execute(select(lead_sync).where(lead_sync.c.lead_id.in_(ids[start : start + 500])))
                 for row in rows:
                     out[row.lead_id] = _state(row)
         return out
@@ -219,21 +221,44 @@ class Repository:
                 cols = [c for c in _STATE_FIELDS if c != "lead_id"] + ["updated_at"]
                 await conn.execute(upsert(conn, lead_sync, ["lead_id"], cols), rows)
             if unit.tasks:
-                await conn.execute(upsert(conn, tasks, ["task_key"], ["salesforce_id"]), [
-                    {"task_key": k, "lead_id": lid, "purpose": p, "salesforce_id": sid, "created_at": now}
-                    for k, lid, p, sid in unit.tasks])
+                await conn.execute(
+                    upsert(conn, tasks, ["task_key"], ["salesforce_id"]),
+                    [
+                        {"task_key": k, "lead_id": lid, "purpose": p, "salesforce_id": sid, "created_at": now}
+                        for k, lid, p, sid in unit.tasks
+                    ],
+                )
             if unit.conversions:
-                await conn.execute(upsert(conn, conversions, ["lead_sf_id"],
-                                          ["account_id", "contact_id", "opportunity_id"]), [
-                    {"lead_sf_id": sf, "lead_id": lid, "account_id": c.account_id, "contact_id": c.contact_id,
-                     "opportunity_id": c.opportunity_id, "converted_at": now}
-                    for sf, lid, c in unit.conversions])
+                await conn.execute(
+                    upsert(conn, conversions, ["lead_sf_id"], ["account_id", "contact_id", "opportunity_id"]),
+                    [
+                        {
+                            "lead_sf_id": sf,
+                            "lead_id": lid,
+                            "account_id": c.account_id,
+                            "contact_id": c.contact_id,
+                            "opportunity_id": c.opportunity_id,
+                            "converted_at": now,
+                        }
+                        for sf, lid, c in unit.conversions
+                    ],
+                )
             if unit.undeferred:
                 await conn.execute(delete(deferred).where(deferred.c.write_key.in_(unit.undeferred)))
             if unit.deferred:
-                await conn.execute(upsert(conn, deferred, ["write_key"], ["kind", "payload"]), [
-                    {"write_key": k, "lead_id": lid, "kind": kind, "payload": json.dumps(payload, default=str),
-                     "created_at": now} for k, lid, kind, payload in unit.deferred])
+                await conn.execute(
+                    upsert(conn, deferred, ["write_key"], ["kind", "payload"]),
+                    [
+                        {
+                            "write_key": k,
+                            "lead_id": lid,
+                            "kind": kind,
+                            "payload": json.dumps(payload, default=str),
+                            "created_at": now,
+                        }
+                        for k, lid, kind, payload in unit.deferred
+                    ],
+                )
             return await claim_new_events(conn, CONSUMER, unit.claims, now)
 
 

@@ -24,8 +24,9 @@ from leadflow_crm_sync.adapters.gateway import SalesforceGateway
 from leadflow_crm_sync.domain.budget import ApiUsage
 
 log = get_logger(__name__)
-SHADOW_WRITES = Counter("leadflow_crm_shadow_writes_total", "Writes shadow mode decided and did not send",
-                        ["sobject", "operation"])
+SHADOW_WRITES = Counter(
+    "leadflow_crm_shadow_writes_total", "Writes shadow mode decided and did not send", ["sobject", "operation"]
+)
 _PREFIX = {"Lead": "00Q", "Task": "00T", "Account": "001", "Contact": "003", "Opportunity": "006"}
 
 
@@ -46,8 +47,13 @@ class ShadowWrite:
     fields: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"at": self.at.isoformat(), "operation": self.operation, "sobject": self.sobject, "key": self.key,
-                "fields": list(self.fields)}
+        return {
+            "at": self.at.isoformat(),
+            "operation": self.operation,
+            "sobject": self.sobject,
+            "key": self.key,
+            "fields": list(self.fields),
+        }
 
 
 class ShadowGateway:
@@ -64,8 +70,9 @@ class ShadowGateway:
         self.counts[name] = self.counts.get(name, 0) + 1
         SHADOW_WRITES.labels(sobject, operation).inc()
 
-    async def save(self, mode: Literal["upsert", "update"], sobject: str, ext_field: str | None,
-                   records: list[dict[str, Any]]) -> list[Any]:
+    async def save(
+        self, mode: Literal["upsert", "update"], sobject: str, ext_field: str | None, records: list[dict[str, Any]]
+    ) -> list[Any]:
         out: list[Any] = []
         for rec in records:
             key = str(rec.get("Id") if mode == "update" else rec.get(ext_field or "", ""))
@@ -85,10 +92,15 @@ class ShadowGateway:
         out = []
         for c in converts:
             self._record("convertLead", "Lead", c.lead_id, ["convertedStatus"])
-            out.append(LeadConvertResult(
-                success=True, lead_id=c.lead_id, account_id=c.account_id or placeholder_id("Account", c.lead_id),
-                contact_id=c.contact_id or placeholder_id("Contact", c.lead_id),
-                opportunity_id=None if c.do_not_create_opportunity else placeholder_id("Opportunity", c.lead_id)))
+            out.append(
+                LeadConvertResult(
+                    success=True,
+                    lead_id=c.lead_id,
+                    account_id=c.account_id or placeholder_id("Account", c.lead_id),
+                    contact_id=c.contact_id or placeholder_id("Contact", c.lead_id),
+                    opportunity_id=None if c.do_not_create_opportunity else placeholder_id("Opportunity", c.lead_id),
+                )
+            )
         return out
 
     async def query(self, soql: str) -> list[dict[str, Any]]:

@@ -49,8 +49,11 @@ def _parse_error(text: str) -> dict[str, Any]:
     message, _, fields = rest.rpartition(":")
     if not message:  # no fields part
         message, fields = rest, ""
-    return {"statusCode": code or "UNKNOWN_EXCEPTION", "message": message,
-            "fields": [f.strip() for f in fields.split(",") if f.strip()]}
+    return {
+        "statusCode": code or "UNKNOWN_EXCEPTION",
+        "message": message,
+        "fields": [f.strip() for f in fields.split(",") if f.strip()],
+    }
 
 
 def bulk_results(records: list[dict[str, Any]], ext_field: str, ok: str, failed: str) -> list[Any]:
@@ -59,19 +62,28 @@ def bulk_results(records: list[dict[str, Any]], ext_field: str, ok: str, failed:
     by_key: dict[str, dict[str, Any]] = {}
     for row in csv.DictReader(io.StringIO(ok)):
         if row.get(ext_field):
-            by_key[row[ext_field]] = {"id": row.get("sf__Id"), "success": True, "errors": [],
-                                      "created": str(row.get("sf__Created", "")).lower() == "true"}
+            by_key[row[ext_field]] = {
+                "id": row.get("sf__Id"),
+                "success": True,
+                "errors": [],
+                "created": str(row.get("sf__Created", "")).lower() == "true",
+            }
     for row in csv.DictReader(io.StringIO(failed)):
         if row.get(ext_field):
-            by_key[row[ext_field]] = {"id": row.get("sf__Id") or None, "success": False,
-                                      "errors": [_parse_error(row.get("sf__Error") or "")]}
-    retry = {"success": False, "errors": [{"statusCode": "UNKNOWN_EXCEPTION", "message": "not processed by the "
-                                           "Bulk job", "fields": []}]}
+            by_key[row[ext_field]] = {
+                "id": row.get("sf__Id") or None,
+                "success": False,
+                "errors": [_parse_error(row.get("sf__Error") or "")],
+            }
+    retry = {
+        "success": False,
+        "errors": [{"statusCode": "UNKNOWN_EXCEPTION", "message": "not processed by the Bulk job", "fields": []}],
+    }
     return [by_key.get(str(r.get(ext_field)), retry) for r in records]
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _error_code(content: Any) -> tuple[str | None, str]:
@@ -150,8 +162,9 @@ class SimpleSalesforceGateway:
             return await asyncio.to_thread(self._call, operation, fn)
 
     # ---- the port ----------------------------------------------------------------------------------
-    async def save(self, mode: Literal["upsert", "update"], sobject: str, ext_field: str | None,
-                   records: list[dict[str, Any]]) -> list[Any]:
+    async def save(
+        self, mode: Literal["upsert", "update"], sobject: str, ext_field: str | None, records: list[dict[str, Any]]
+    ) -> list[Any]:
         path = f"composite/sobjects/{sobject}/{ext_field}" if mode == "upsert" else "composite/sobjects"
         body = {"allOrNone": False, "records": records}
         result = await self._run(f"{mode}:{sobject}", lambda sf: sf.restful(path, method="PATCH", json=body))
@@ -186,8 +199,11 @@ class SimpleSalesforceGateway:
     async def contacts_for(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         out: dict[tuple[str, str], str] = {}
         for chunk in _chunks(sorted(set(pairs)), IN_CHUNK):
-            soql = format_soql("SELECT Id, AccountId, Email FROM Contact WHERE AccountId IN {} AND Email IN {} "
-                               "ORDER BY CreatedDate", sorted({a for a, _ in chunk}), sorted({e for _, e in chunk}))
+            soql = format_soql(
+                "SELECT Id, AccountId, Email FROM Contact WHERE AccountId IN {} AND Email IN {} ORDER BY CreatedDate",
+                sorted({a for a, _ in chunk}),
+                sorted({e for _, e in chunk}),
+            )
             for row in await self.query(soql):
                 key = (str(row.get("AccountId")), str(row.get("Email") or "").lower())
                 if key in chunk and key not in out:
@@ -197,8 +213,11 @@ class SimpleSalesforceGateway:
     async def converted_leads(self, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(sorted(set(lead_ids)), IN_CHUNK):
-            soql = format_soql("SELECT Id, ConvertedAccountId, ConvertedContactId, ConvertedOpportunityId, OwnerId "
-                               "FROM Lead WHERE Id IN {}", chunk)
+            soql = format_soql(
+                "SELECT Id, ConvertedAccountId, ConvertedContactId, ConvertedOpportunityId, OwnerId "
+                "FROM Lead WHERE Id IN {}",
+                chunk,
+            )
             out.update({row["Id"]: row for row in await self.query(soql)})
         return out
 

@@ -46,8 +46,9 @@ def observed_conversion(change: CrmChange) -> ConvertedIds | None:
         return None
     rec = change.record
     if rec.get("IsConverted") is True:
-        return ConvertedIds(rec.get("ConvertedAccountId"), rec.get("ConvertedContactId"),
-                            rec.get("ConvertedOpportunityId"))
+        return ConvertedIds(
+            rec.get("ConvertedAccountId"), rec.get("ConvertedContactId"), rec.get("ConvertedOpportunityId")
+        )
     return None
 
 
@@ -77,8 +78,9 @@ def _opportunity_type(state: LeadState, policy: ConversionPolicy) -> str | None:
     return types.get(state.client_type or "", types.get("default"))
 
 
-def plan_conversion(change: CrmChange, state: LeadState, policy: ConversionPolicy, today: date,
-                    reason: str) -> ConversionPlan:
+def plan_conversion(
+    change: CrmChange, state: LeadState, policy: ConversionPolicy, today: date, reason: str
+) -> ConversionPlan:
     rec = change.record
     # The account: what the record says now (a rep who changed Matched_Account__c wins), else our match.
     account_id = rec.get("Matched_Account__c") if "Matched_Account__c" in rec else state.matched_account_id
@@ -96,8 +98,9 @@ def plan_conversion(change: CrmChange, state: LeadState, policy: ConversionPolic
         owner, why = None, "no user owner known"
     company = rec.get("Company") or state.company or "Lead"
     campaign = state.campaign or state.lead_source or "Leadflow"
-    name = policy.opportunity_name.format(company=company, campaign=campaign, source=state.lead_source or "",
-                                          lead_id=state.lead_id)[:120]
+    name = policy.opportunity_name.format(
+        company=company, campaign=campaign, source=state.lead_source or "", lead_id=state.lead_id
+    )[:120]
     opp_fields: dict[str, Any] = {
         "StageName": policy.opportunity_stage,
         "CloseDate": (today + timedelta(days=policy.close_days)).isoformat(),
@@ -112,8 +115,13 @@ def plan_conversion(change: CrmChange, state: LeadState, policy: ConversionPolic
         desc.append(f"Source: {state.lead_source}")
     opp_fields["Description"] = "\n".join(desc)
     return ConversionPlan(
-        lead_sf_id=change.record_id, account_id=account_id, owner_id=owner, opportunity_name=name,
-        create_opportunity=policy.create_opportunity, converted_status=policy.converted_status,
-        email=rec.get("Email") or state.email, opportunity_fields=opp_fields,
+        lead_sf_id=change.record_id,
+        account_id=account_id,
+        owner_id=owner,
+        opportunity_name=name,
+        create_opportunity=policy.create_opportunity,
+        converted_status=policy.converted_status,
+        email=rec.get("Email") or state.email,
+        opportunity_fields=opp_fields,
         reason=f"{reason}; owner = {why}; account = {'matched/chosen ' + account_id if account_id else 'new'}",
     )

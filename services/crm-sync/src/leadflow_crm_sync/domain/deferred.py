@@ -18,8 +18,14 @@ def write_key(write: RecordWrite) -> str:
 
 
 def _write_dict(w: RecordWrite) -> dict[str, Any]:
-    return {"sobject": w.sobject, "mode": w.mode, "key": w.key, "fields": w.fields, "kind": w.kind.value,
-            "ext_field": w.ext_field}
+    return {
+        "sobject": w.sobject,
+        "mode": w.mode,
+        "key": w.key,
+        "fields": w.fields,
+        "kind": w.kind.value,
+        "ext_field": w.ext_field,
+    }
 
 
 def _write_from(d: dict[str, Any]) -> RecordWrite:
@@ -59,7 +65,15 @@ class DeferredWrite:
     @classmethod
     def from_row(cls, lead_id: str, payload: dict[str, Any]) -> DeferredWrite:
         kind: DeferredKind = payload.get("type") or (
-            "lead" if "content_hash" in payload else "sla_status" if "sla_status" in payload else "task")
+            "lead" if "content_hash" in payload else "sla_status" if "sla_status" in payload else "task"
+        )
         event = LeadRouted.model_validate(payload["event"]) if kind == "lead" else None
-        return cls(kind, lead_id, _write_from(payload["write"]), payload.get("content_hash"), event,
-                   payload.get("sla_status"), payload.get("purpose"))
+        return cls(
+            kind,
+            lead_id,
+            _write_from(payload["write"]),
+            payload.get("content_hash"),
+            event,
+            payload.get("sla_status"),
+            payload.get("purpose"),
+        )

@@ -18,16 +18,18 @@ from leadflow_crm_sync.domain.writes import Dropped, Outcome, RecordWrite, SaveR
 NOTE_FIELDS: Mapping[str, str] = {"Lead": "Leadflow_Dropped_Fields__c"}
 """Where the refused values are written for the rep, per sObject (objects without one only report them)."""
 
-UNDROPPABLE_CODES = frozenset({
-    "REQUIRED_FIELD_MISSING",     # dropping makes it worse
-    "DUPLICATE_EXTERNAL_ID",      # the key, not a value
-    "DUPLICATE_VALUE",
-    "DUPLICATES_DETECTED",        # a duplicate rule: the record, not a value
-    "ENTITY_IS_DELETED",
-    "CANNOT_UPDATE_CONVERTED_LEAD",
-    "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
-    "INSUFFICIENT_ACCESS_OR_READONLY",
-})
+UNDROPPABLE_CODES = frozenset(
+    {
+        "REQUIRED_FIELD_MISSING",  # dropping makes it worse
+        "DUPLICATE_EXTERNAL_ID",  # the key, not a value
+        "DUPLICATE_VALUE",
+        "DUPLICATES_DETECTED",  # a duplicate rule: the record, not a value
+        "ENTITY_IS_DELETED",
+        "CANNOT_UPDATE_CONVERTED_LEAD",
+        "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+    }
+)
 """Record errors that name fields but are not fixed by leaving a value out."""
 
 ALWAYS_KEPT = frozenset({"Id", "attributes"})
@@ -67,8 +69,9 @@ def note_text(dropped: tuple[Dropped, ...], limit: int = 32768) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _with_dropped(write: RecordWrite, drops: tuple[Dropped, ...],
-                  placeholders: Mapping[tuple[str, str], Any]) -> RecordWrite:
+def _with_dropped(
+    write: RecordWrite, drops: tuple[Dropped, ...], placeholders: Mapping[tuple[str, str], Any]
+) -> RecordWrite:
     fields = dict(write.fields)
     for d in drops:
         placeholder = placeholders.get((write.sobject, d.field))
@@ -83,8 +86,9 @@ def _with_dropped(write: RecordWrite, drops: tuple[Dropped, ...],
     return replace(write, fields=fields, dropped=dropped)
 
 
-def without_refused(write: RecordWrite, result: SaveResult,
-                    placeholders: Mapping[tuple[str, str], Any] | None = None) -> RecordWrite | None:
+def without_refused(
+    write: RecordWrite, result: SaveResult, placeholders: Mapping[tuple[str, str], Any] | None = None
+) -> RecordWrite | None:
     """The same write without the values Salesforce refused, or None when leaving values out cannot help.
 
     ``placeholders`` maps a required field to the value that stands in for a refused one (e.g. Lead.Company).
@@ -103,8 +107,7 @@ def without_refused(write: RecordWrite, result: SaveResult,
             continue
         if placeholders.get((write.sobject, key)) == write.fields[key]:
             continue  # the placeholder itself was refused: nothing left to try
-        drops.append(Dropped(key, code, _without_value(result.message or "", write.fields[key]),
-                             write.fields[key]))
+        drops.append(Dropped(key, code, _without_value(result.message or "", write.fields[key]), write.fields[key]))
     if not drops:
         return None
     return _with_dropped(write, tuple(drops), placeholders)
@@ -120,8 +123,9 @@ def precheck(write: RecordWrite) -> RecordWrite:
     for (sobject, name), limit in KNOWN_LIMITS.items():
         value = write.fields.get(name)
         if sobject == write.sobject and isinstance(value, str) and len(value) > limit:
-            drops.append(Dropped(name, "STRING_TOO_LONG", f"longer than the {limit} characters Salesforce allows",
-                                 value))
+            drops.append(
+                Dropped(name, "STRING_TOO_LONG", f"longer than the {limit} characters Salesforce allows", value)
+            )
     return _with_dropped(write, tuple(drops), {}) if drops else write
 
 

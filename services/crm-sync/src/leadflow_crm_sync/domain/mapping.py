@@ -27,9 +27,22 @@ from leadflow_crm_sync.domain.writes import RecordWrite, Unstorable
 
 # Field lengths of the Lead object (Salesforce standard fields and our custom fields).
 _LIMITS = {
-    "FirstName": 40, "LastName": 80, "Company": 255, "Title": 128, "City": 40, "State": 80, "PostalCode": 20,
-    "Country": 80, "Phone": 40, "Website": 255, "Description": 32000, "Industry": 255, "Grade__c": 10,
-    "Routing_Reason__c": 255, "Language__c": 10, "Score_Reasons__c": 32768,
+    "FirstName": 40,
+    "LastName": 80,
+    "Company": 255,
+    "Title": 128,
+    "City": 40,
+    "State": 80,
+    "PostalCode": 20,
+    "Country": 80,
+    "Phone": 40,
+    "Website": 255,
+    "Description": 32000,
+    "Industry": 255,
+    "Grade__c": 10,
+    "Routing_Reason__c": 255,
+    "Language__c": 10,
+    "Score_Reasons__c": 32768,
 }
 FIRST_WRITE_ONLY = ("Status", "SLA_Status__c")
 """Fields leadflow sets when it creates the record; afterwards reps (Status) and sla.events own them."""
@@ -70,8 +83,11 @@ def lead_fields(event: LeadRouted, policy: SyncPolicy) -> dict[str, Any]:
         # An over-long e-mail, or one intake found Salesforce cannot store (email_original), is left out by
         # fallback.precheck before the call and kept for the rep in the dropped-values note.
         "Email": lead.email
-        or (Unstorable(lead.email_original, "intake: Salesforce cannot store this address") if lead.email_original
-            else None),
+        or (
+            Unstorable(lead.email_original, "intake: Salesforce cannot store this address")
+            if lead.email_original
+            else None
+        ),
         # A number intake could not verify is written as given (Phone is free text), so the rep can still read it.
         "Phone": _text("Phone", lead.phone_e164 or lead.phone_unverified),
         "Website": _text("Website", lead.company_domain),
@@ -147,8 +163,13 @@ def plan_lead(event: LeadRouted, state: LeadState, policy: SyncPolicy) -> LeadPl
     if dup is not None and dup.object == "Contact":
         return LeadPlan("contact", kind, digest, None, f"duplicate of Contact (matched on {dup.matched_on})")
     if state.written and state.content_hash == digest and not state.converted:
-        return LeadPlan("lead_upsert" if state.mode == "upsert" else "lead_update", kind, digest, None,
-                        "unchanged since the last write")
+        return LeadPlan(
+            "lead_upsert" if state.mode == "upsert" else "lead_update",
+            kind,
+            digest,
+            None,
+            "unchanged since the last write",
+        )
     if state.converted:
         return LeadPlan("lead_upsert", kind, digest, None, "lead already converted: leadflow no longer writes it")
     if dup is not None and dup.object == "Lead" and dup.leadflow_id:
@@ -156,20 +177,33 @@ def plan_lead(event: LeadRouted, state: LeadState, policy: SyncPolicy) -> LeadPl
         # person is one Lead whether or not the first lead's own write has happened yet (S12b, issue 12.2).
         # The owner stays the first lead's: the person belongs to the rep who got them first.
         body = {k: v for k, v in _duplicate_body(fields, policy).items() if k != "OwnerId"}
-        write = precheck(RecordWrite("Lead", "upsert", lead_external_id(dup.leadflow_id), body, kind,
-                                     ext_field=LEAD_EXTERNAL_ID))
-        return LeadPlan("lead_update", kind, digest, write, f"same person as lead {dup.leadflow_id} (matched on "
-                        f"{dup.matched_on}, still in flight): upserting onto its external id")
+        write = precheck(
+            RecordWrite("Lead", "upsert", lead_external_id(dup.leadflow_id), body, kind, ext_field=LEAD_EXTERNAL_ID)
+        )
+        return LeadPlan(
+            "lead_update",
+            kind,
+            digest,
+            write,
+            f"same person as lead {dup.leadflow_id} (matched on "
+            f"{dup.matched_on}, still in flight): upserting onto its external id",
+        )
     if dup is not None and dup.object == "Lead" and (state.mode == "update" or not state.written):
         write = precheck(RecordWrite("Lead", "update", dup.record_id, _duplicate_body(fields, policy), kind))
-        return LeadPlan("lead_update", kind, digest, write, f"duplicate of Lead {dup.record_id} (matched on "
-                        f"{dup.matched_on}): updating it")
+        return LeadPlan(
+            "lead_update",
+            kind,
+            digest,
+            write,
+            f"duplicate of Lead {dup.record_id} (matched on {dup.matched_on}): updating it",
+        )
     body = {k: v for k, v in fields.items() if v is not None}  # never blank what a rep filled in
     if not state.written:
         body["Status"] = policy.lead.new_status
         body["SLA_Status__c"] = state.pending_sla_status or policy.lead.sla_status.get(SlaEventKind.STARTED)
-    write = precheck(RecordWrite("Lead", "upsert", lead_external_id(event.lead_id), body, kind,
-                                 ext_field=LEAD_EXTERNAL_ID))
+    write = precheck(
+        RecordWrite("Lead", "upsert", lead_external_id(event.lead_id), body, kind, ext_field=LEAD_EXTERNAL_ID)
+    )
     return LeadPlan("lead_upsert", kind, digest, write, "new lead" if not state.written else kind.value)
 
 
@@ -179,10 +213,14 @@ def fallback_upsert(event: LeadRouted, state: LeadState, policy: SyncPolicy) -> 
     body = {k: v for k, v in fields.items() if v is not None}
     body["Status"] = policy.lead.new_status
     body["SLA_Status__c"] = state.pending_sla_status or policy.lead.sla_status.get(SlaEventKind.STARTED)
-    write = precheck(RecordWrite("Lead", "upsert", lead_external_id(event.lead_id), body, WriteKind.NEW_LEAD,
-                                 ext_field=LEAD_EXTERNAL_ID))
-    return LeadPlan("lead_upsert", WriteKind.NEW_LEAD, content_hash(fields), write,
-                    "duplicate target gone: created as a new lead")
+    write = precheck(
+        RecordWrite(
+            "Lead", "upsert", lead_external_id(event.lead_id), body, WriteKind.NEW_LEAD, ext_field=LEAD_EXTERNAL_ID
+        )
+    )
+    return LeadPlan(
+        "lead_upsert", WriteKind.NEW_LEAD, content_hash(fields), write, "duplicate target gone: created as a new lead"
+    )
 
 
 # ---- Tasks -----------------------------------------------------------------------------------------
@@ -195,9 +233,21 @@ def _zone(name: str | None) -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
-def _task(key: str, template: TaskTemplate, kind: WriteKind, *, who_id: str, owner_id: str | None,
-          due: datetime, tz: str | None, description: str, subject: str | None = None,
-          reminder_at: datetime | None = None, what_id: str | None = None, subtype: str = "Task") -> RecordWrite:
+def _task(
+    key: str,
+    template: TaskTemplate,
+    kind: WriteKind,
+    *,
+    who_id: str,
+    owner_id: str | None,
+    due: datetime,
+    tz: str | None,
+    description: str,
+    subject: str | None = None,
+    reminder_at: datetime | None = None,
+    what_id: str | None = None,
+    subtype: str = "Task",
+) -> RecordWrite:
     fields: dict[str, Any] = {
         "Subject": (subject or template.subject)[:255],
         "WhoId": who_id,
@@ -225,9 +275,17 @@ def callback_task(event: LeadRouted, who_id: str, policy: SyncPolicy) -> RecordW
     desc = f"The prospect asked to be called back at {when:%Y-%m-%d %H:%M} ({tz or 'UTC'})"
     if cb.end is not None:
         desc += f", until {cb.end.astimezone(_zone(tz)):%H:%M}"
-    return _task(task_external_id(event.lead_id, "callback"), policy.tasks.callback, WriteKind.CALLBACK_TASK,
-                 who_id=who_id, owner_id=event.assignment.owner_id, due=cb.start, tz=tz, description=desc + ".",
-                 subtype="Call")
+    return _task(
+        task_external_id(event.lead_id, "callback"),
+        policy.tasks.callback,
+        WriteKind.CALLBACK_TASK,
+        who_id=who_id,
+        owner_id=event.assignment.owner_id,
+        due=cb.start,
+        tz=tz,
+        description=desc + ".",
+        subtype="Call",
+    )
 
 
 def inquiry_task(event: LeadRouted, contact_id: str, policy: SyncPolicy) -> RecordWrite:
@@ -242,9 +300,17 @@ def inquiry_task(event: LeadRouted, contact_id: str, policy: SyncPolicy) -> Reco
     ]
     if event.lead.message:
         lines.append(f"Message: {event.lead.message}")
-    return _task(task_external_id(event.lead_id, "inquiry"), policy.tasks.inquiry, WriteKind.INQUIRY_TASK,
-                 who_id=contact_id, owner_id=owner, due=sla_due(event), tz=event.sla.timezone,
-                 description="\n".join(lines), what_id=event.enrichment.match.account_id)
+    return _task(
+        task_external_id(event.lead_id, "inquiry"),
+        policy.tasks.inquiry,
+        WriteKind.INQUIRY_TASK,
+        who_id=contact_id,
+        owner_id=owner,
+        due=sla_due(event),
+        tz=event.sla.timezone,
+        description="\n".join(lines),
+        what_id=event.enrichment.match.account_id,
+    )
 
 
 def sla_status_write(event: SlaEvent, state: LeadState, policy: SyncPolicy) -> tuple[str | None, RecordWrite | None]:
@@ -266,26 +332,45 @@ def sla_warning_task(event: SlaEvent, state: LeadState, policy: SyncPolicy) -> R
         return None
     t = policy.tasks.sla_warning
     subject = f"{t.subject} ({event.clock.replace('_', ' ')} due {sf_datetime(event.due_at)[:16]}Z)"
-    return _task(task_external_id(event.lead_id, "sla-warning", f"{event.clock}:{event.due_at.isoformat()}"), t,
-                 WriteKind.REMINDER_TASK, who_id=state.salesforce_id, owner_id=owner, due=event.due_at, tz=None,
-                 subject=subject, reminder_at=event.occurred_at,
-                 description=f"The {event.clock} SLA ({event.policy}) is due at {event.due_at.isoformat()}.")
+    return _task(
+        task_external_id(event.lead_id, "sla-warning", f"{event.clock}:{event.due_at.isoformat()}"),
+        t,
+        WriteKind.REMINDER_TASK,
+        who_id=state.salesforce_id,
+        owner_id=owner,
+        due=event.due_at,
+        tz=None,
+        subject=subject,
+        reminder_at=event.occurred_at,
+        description=f"The {event.clock} SLA ({event.policy}) is due at {event.due_at.isoformat()}.",
+    )
 
 
-def escalation_task(event: SlaEvent, state: LeadState, leader_id: str | None,
-                    policy: SyncPolicy) -> RecordWrite | None:
+def escalation_task(event: SlaEvent, state: LeadState, leader_id: str | None, policy: SyncPolicy) -> RecordWrite | None:
     if state.salesforce_id is None or not is_user_id(leader_id):
         return None
     t = policy.tasks.escalation
     action = event.escalation_action or "notify team leader"
     subject = f"{t.subject}: {action} (step {event.escalation_step})"
-    desc = (f"The {event.clock} SLA ({event.policy}) was due at {event.due_at.isoformat()} and is breached. "
-            f"Owner: {event.owner_id or state.owner_id or 'unknown'}; team: {event.team or state.team or 'unknown'}. "
-            f"Escalation action: {action}.")
-    return _task(task_external_id(event.lead_id, "sla-escalation",
-                                  f"{event.clock}:{event.due_at.isoformat()}:{event.escalation_step}"), t,
-                 WriteKind.ESCALATION_TASK, who_id=state.salesforce_id, owner_id=leader_id, due=event.occurred_at,
-                 tz=None, subject=subject, reminder_at=event.occurred_at, description=desc)
+    desc = (
+        f"The {event.clock} SLA ({event.policy}) was due at {event.due_at.isoformat()} and is breached. "
+        f"Owner: {event.owner_id or state.owner_id or 'unknown'}; team: {event.team or state.team or 'unknown'}. "
+        f"Escalation action: {action}."
+    )
+    return _task(
+        task_external_id(
+            event.lead_id, "sla-escalation", f"{event.clock}:{event.due_at.isoformat()}:{event.escalation_step}"
+        ),
+        t,
+        WriteKind.ESCALATION_TASK,
+        who_id=state.salesforce_id,
+        owner_id=leader_id,
+        due=event.occurred_at,
+        tz=None,
+        subject=subject,
+        reminder_at=event.occurred_at,
+        description=desc,
+    )
 
 
 def now_utc_date(now: datetime) -> str:

@@ -6,22 +6,26 @@ from typing import Any, Literal
 
 from leadflow_crm_sync.domain.writes import Outcome, SaveResult
 
-RETRIABLE_CODES = frozenset({
-    "UNABLE_TO_LOCK_ROW",
-    "UNKNOWN_EXCEPTION",
-    "SERVER_UNAVAILABLE",
-    "REQUEST_RUNNING_TOO_LONG",
-    "QUERY_TIMEOUT",
-    "TXN_SECURITY_METERING_ERROR",
-})
+RETRIABLE_CODES = frozenset(
+    {
+        "UNABLE_TO_LOCK_ROW",
+        "UNKNOWN_EXCEPTION",
+        "SERVER_UNAVAILABLE",
+        "REQUEST_RUNNING_TOO_LONG",
+        "QUERY_TIMEOUT",
+        "TXN_SECURITY_METERING_ERROR",
+    }
+)
 """Per-record or whole-request codes that succeed when tried again later."""
 
-TARGET_GONE_CODES = frozenset({
-    "ENTITY_IS_DELETED",
-    "INVALID_CROSS_REFERENCE_KEY",
-    "NOT_FOUND",
-    "CANNOT_UPDATE_CONVERTED_LEAD",
-})
+TARGET_GONE_CODES = frozenset(
+    {
+        "ENTITY_IS_DELETED",
+        "INVALID_CROSS_REFERENCE_KEY",
+        "NOT_FOUND",
+        "CANNOT_UPDATE_CONVERTED_LEAD",
+    }
+)
 """An update by Id whose record is not there to update (deleted, unknown or converted)."""
 
 RequestClass = Literal["retry", "rate_limited", "session", "bad_request"]

@@ -18,8 +18,7 @@ from leadflow_crm_sync.domain.writes import Dropped, SaveResult
 
 SERVICE = "crm-sync"
 Kind = Literal["routed", "sla", "changes"]
-SOURCE_TOPIC: dict[Kind, str] = {"routed": topics.LEADS_ROUTED, "sla": topics.SLA_EVENTS,
-                                 "changes": topics.CRM_CHANGES}
+SOURCE_TOPIC: dict[Kind, str] = {"routed": topics.LEADS_ROUTED, "sla": topics.SLA_EVENTS, "changes": topics.CRM_CHANGES}
 Output = tuple[str, Event]
 
 
@@ -43,31 +42,61 @@ def step(decision: str, reason: str, now: datetime) -> TraceStep:
     return TraceStep(service=SERVICE, decision=decision, reason=reason[:500], at=now)
 
 
-def synced(event: Event, state: LeadState, op: SyncOperation, reason: str, now: datetime, *,
-           task_id: str | None = None, ids: ConvertedIds | None = None, dropped: tuple[Dropped, ...] = (),
-           shadow: bool = False) -> Output:
+def synced(
+    event: Event,
+    state: LeadState,
+    op: SyncOperation,
+    reason: str,
+    now: datetime,
+    *,
+    task_id: str | None = None,
+    ids: ConvertedIds | None = None,
+    dropped: tuple[Dropped, ...] = (),
+    shadow: bool = False,
+) -> Output:
     """``crm.synced`` for one applied event; its id is derived from the event, so a redelivery repeats it."""
     assert state.salesforce_id is not None
     why = reason + "".join(f"; dropped {d.field} ({d.code})" for d in dropped)
     return topics.CRM_SYNCED, CrmSynced(
         event_id=derived_event_id(event.event_id, f"synced:{state.lead_id}"),
-        lead_id=state.lead_id, occurred_at=now, trace=event.with_step(step(op.value, why, now)),
-        salesforce_id=state.salesforce_id, object=state.object, operation=op, owner_id=state.owner_id,
-        task_id=task_id, submitted_at=state.submitted_at, source_event_id=event.event_id, team=state.team,
-        rating=state.rating, lead_source=state.lead_source,
-        account_id=ids.account_id if ids else None, contact_id=ids.contact_id if ids else None,
+        lead_id=state.lead_id,
+        occurred_at=now,
+        trace=event.with_step(step(op.value, why, now)),
+        salesforce_id=state.salesforce_id,
+        object=state.object,
+        operation=op,
+        owner_id=state.owner_id,
+        task_id=task_id,
+        submitted_at=state.submitted_at,
+        source_event_id=event.event_id,
+        team=state.team,
+        rating=state.rating,
+        lead_source=state.lead_source,
+        account_id=ids.account_id if ids else None,
+        contact_id=ids.contact_id if ids else None,
         opportunity_id=ids.opportunity_id if ids else None,
         dropped_fields=tuple(DroppedField(field=d.field, reason=d.code, message=d.message) for d in dropped),
-        shadow=shadow)
+        shadow=shadow,
+    )
 
 
-def dead_letter(kind: Kind, raw: bytes, lead_id: str, failure: Failure, now: datetime, *,
-                source_event_id: str | None = None) -> Output:
+def dead_letter(
+    kind: Kind, raw: bytes, lead_id: str, failure: Failure, now: datetime, *, source_event_id: str | None = None
+) -> Output:
     """``leads.deadletter`` for a message that cannot be applied; the id is derived from the message."""
     source = source_event_id or hashlib.sha256(raw).hexdigest()
     operation = failure.detail.get("operation", "")
     return topics.LEADS_DEADLETTER, DeadLetter(
         event_id=derived_event_id(source, f"deadletter:{failure.reason}:{operation}"),
-        lead_id=lead_id or "unknown", occurred_at=now, service=SERVICE, topic=SOURCE_TOPIC[kind],
-        reason=failure.reason, message=failure.message[:2000], original_base64=base64.b64encode(raw).decode(),
-        retriable=False, detail=failure.detail, failed_at=now, not_in_salesforce=failure.not_in_salesforce)
+        lead_id=lead_id or "unknown",
+        occurred_at=now,
+        service=SERVICE,
+        topic=SOURCE_TOPIC[kind],
+        reason=failure.reason,
+        message=failure.message[:2000],
+        original_base64=base64.b64encode(raw).decode(),
+        retriable=False,
+        detail=failure.detail,
+        failed_at=now,
+        not_in_salesforce=failure.not_in_salesforce,
+    )

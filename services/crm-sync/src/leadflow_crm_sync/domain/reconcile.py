@@ -55,11 +55,19 @@ def state_from_event(state: LeadState, ev: LeadRouted) -> LeadState:
     m = ev.enrichment.match
     campaign = ev.lead.source.campaign
     return state.with_(
-        owner_id=ev.assignment.owner_id, team=ev.assignment.team, rating=ev.score.rating.value,
-        lead_source=ev.lead.lead_source.value, submitted_at=ev.lead.submitted_at,
-        matched_account_id=m.account_id, account_owner_id=m.owner_id, key_account=m.key_account,
-        client_type=ev.enrichment.client_type.value, company=ev.lead.company_name or m.account_name,
-        email=ev.lead.email, campaign=campaign.utm_campaign or campaign.campaign_id, last_event_id=ev.event_id,
+        owner_id=ev.assignment.owner_id,
+        team=ev.assignment.team,
+        rating=ev.score.rating.value,
+        lead_source=ev.lead.lead_source.value,
+        submitted_at=ev.lead.submitted_at,
+        matched_account_id=m.account_id,
+        account_owner_id=m.owner_id,
+        key_account=m.key_account,
+        client_type=ev.enrichment.client_type.value,
+        company=ev.lead.company_name or m.account_name,
+        email=ev.lead.email,
+        campaign=campaign.utm_campaign or campaign.campaign_id,
+        last_event_id=ev.event_id,
     )
 
 
@@ -90,8 +98,9 @@ class Step:
     dead_lettered: int = 0
     reasons: list[str] = field(default_factory=list)
 
-    def fail(self, kind: Kind, raw: bytes, lead_id: str, failure: Failure, now: datetime,
-             source_event_id: str | None = None) -> None:
+    def fail(
+        self, kind: Kind, raw: bytes, lead_id: str, failure: Failure, now: datetime, source_event_id: str | None = None
+    ) -> None:
         self.outputs.append(dead_letter(kind, raw, lead_id, failure, now, source_event_id=source_event_id))
         self.dead_lettered += 1
 
@@ -140,8 +149,9 @@ class RoutedPlan(Step):
     deferred_leads: set[str] = field(default_factory=set)
 
 
-def plan_routed(items: list[tuple[LeadRouted, bytes]], states: Mapping[str, LeadState], policy: SyncPolicy,
-                usage: ApiUsage | None) -> RoutedPlan:
+def plan_routed(
+    items: list[tuple[LeadRouted, bytes]], states: Mapping[str, LeadState], policy: SyncPolicy, usage: ApiUsage | None
+) -> RoutedPlan:
     """Each lead's latest routing → its Lead write now, or deferred (API budget), or none (unchanged)."""
     plan = RoutedPlan(items=latest_per_lead(items))
     for lead_id, item in plan.items.items():
@@ -162,8 +172,9 @@ def plan_routed(items: list[tuple[LeadRouted, bytes]], states: Mapping[str, Lead
     return plan
 
 
-def target_gone_retries(plan: RoutedPlan, results: Mapping[str, WriteResult], states: Mapping[str, LeadState],
-                        policy: SyncPolicy) -> dict[str, LeadPlan]:
+def target_gone_retries(
+    plan: RoutedPlan, results: Mapping[str, WriteResult], states: Mapping[str, LeadState], policy: SyncPolicy
+) -> dict[str, LeadPlan]:
     """A duplicate whose target record is gone (deleted, converted) becomes a new lead."""
     out: dict[str, LeadPlan] = {}
     for lead_id, res in results.items():
@@ -173,21 +184,31 @@ def target_gone_retries(plan: RoutedPlan, results: Mapping[str, WriteResult], st
     return out
 
 
-def _contact_duplicate(step: Step, item: RoutedItem, base: LeadState, lead_plan: LeadPlan, policy: SyncPolicy,
-                       tasks: list[TaskJob]) -> None:
+def _contact_duplicate(
+    step: Step, item: RoutedItem, base: LeadState, lead_plan: LeadPlan, policy: SyncPolicy, tasks: list[TaskJob]
+) -> None:
     ev = item.event
     dup = ev.enrichment.duplicate_of
     assert dup is not None
-    step.states[ev.lead_id] = base.with_(salesforce_id=dup.record_id, object="Contact", mode="update",
-                                         content_hash=lead_plan.content_hash)
+    step.states[ev.lead_id] = base.with_(
+        salesforce_id=dup.record_id, object="Contact", mode="update", content_hash=lead_plan.content_hash
+    )
     tasks.append(TaskJob(ev, item.raw, "routed", ev.lead_id, "inquiry", inquiry_task(ev, dup.record_id, policy)))
     cb = callback_task(ev, dup.record_id, policy)
     if cb is not None:
         tasks.append(TaskJob(ev, item.raw, "routed", ev.lead_id, "callback", cb))
 
 
-def _apply_lead_result(step: Step, item: RoutedItem, state: LeadState, lead_plan: LeadPlan,
-                       res: WriteResult | None, policy: SyncPolicy, now: datetime, tasks: list[TaskJob]) -> None:
+def _apply_lead_result(
+    step: Step,
+    item: RoutedItem,
+    state: LeadState,
+    lead_plan: LeadPlan,
+    res: WriteResult | None,
+    policy: SyncPolicy,
+    now: datetime,
+    tasks: list[TaskJob],
+) -> None:
     ev = item.event
     base = state_from_event(state, ev)
     if lead_plan.write is None:  # unchanged (or converted): the record is there already
@@ -204,15 +225,23 @@ def _apply_lead_result(step: Step, item: RoutedItem, state: LeadState, lead_plan
         return
     if not res.ok:
         operation = f"{lead_plan.write.mode} {lead_plan.write.sobject}"
-        step.fail("routed", item.raw, ev.lead_id, Failure.salesforce(res, operation,
-                  not_in_salesforce=not state.written), now, ev.event_id)
+        step.fail(
+            "routed",
+            item.raw,
+            ev.lead_id,
+            Failure.salesforce(res, operation, not_in_salesforce=not state.written),
+            now,
+            ev.event_id,
+        )
         return
-    first = {} if state.written else {"sla_status": lead_plan.write.fields.get("SLA_Status__c"),
-                                      "pending_sla_status": None}
+    first = (
+        {} if state.written else {"sla_status": lead_plan.write.fields.get("SLA_Status__c"), "pending_sla_status": None}
+    )
     if any(d.field == "OwnerId" for d in res.dropped):  # refused owner: Salesforce kept the old / its default
         first["owner_id"] = state.owner_id
-    step.states[ev.lead_id] = base.with_(salesforce_id=res.id, mode=lead_plan.write.mode,
-                                         content_hash=lead_plan.content_hash, object="Lead", **first)
+    step.states[ev.lead_id] = base.with_(
+        salesforce_id=res.id, mode=lead_plan.write.mode, content_hash=lead_plan.content_hash, object="Lead", **first
+    )
     assert res.id is not None
     _callback(tasks, item, res.id, policy)
 
@@ -223,8 +252,13 @@ def _callback(tasks: list[TaskJob], item: RoutedItem, who_id: str, policy: SyncP
         tasks.append(TaskJob(item.event, item.raw, "routed", item.event.lead_id, "callback", cb))
 
 
-def apply_routed(plan: RoutedPlan, results: Mapping[str, WriteResult], states: Mapping[str, LeadState],
-                 policy: SyncPolicy, now: datetime) -> tuple[Step, list[TaskJob]]:
+def apply_routed(
+    plan: RoutedPlan,
+    results: Mapping[str, WriteResult],
+    states: Mapping[str, LeadState],
+    policy: SyncPolicy,
+    now: datetime,
+) -> tuple[Step, list[TaskJob]]:
     """The Lead write results → each lead's new state, its Tasks to write, dead letters, held events."""
     step = Step()
     tasks: list[TaskJob] = []
@@ -250,9 +284,16 @@ def _operation(st: LeadState, lead_plan: LeadPlan, outcome: WriteResult | None) 
     return None  # dead-lettered
 
 
-def routed_outputs(plan: RoutedPlan, new_states: Mapping[str, LeadState], results: Mapping[str, WriteResult],
-                   task_ids: Mapping[tuple[str, str], str], blocked: set[str], now: datetime, *,
-                   shadow: bool = False) -> list[Output]:
+def routed_outputs(
+    plan: RoutedPlan,
+    new_states: Mapping[str, LeadState],
+    results: Mapping[str, WriteResult],
+    task_ids: Mapping[tuple[str, str], str],
+    blocked: set[str],
+    now: datetime,
+    *,
+    shadow: bool = False,
+) -> list[Output]:
     """``crm.synced`` for every routing applied (superseded ones as unchanged), with its Task and dropped values."""
     out: list[Output] = []
     for lead_id, item in plan.items.items():
@@ -266,11 +307,18 @@ def routed_outputs(plan: RoutedPlan, new_states: Mapping[str, LeadState], result
             continue
         task_id = task_ids.get((ev.event_id, "callback")) or task_ids.get((ev.event_id, "inquiry"))
         for old in item.superseded:
-            out.append(synced(old, st, SyncOperation.UNCHANGED, "superseded by a later routing in the same batch",
-                              now, shadow=shadow))
+            out.append(
+                synced(
+                    old,
+                    st,
+                    SyncOperation.UNCHANGED,
+                    "superseded by a later routing in the same batch",
+                    now,
+                    shadow=shadow,
+                )
+            )
         dropped = outcome.dropped if isinstance(outcome, SaveResult) else ()
-        out.append(synced(ev, st, op, plan.plans[lead_id].reason, now, task_id=task_id, dropped=dropped,
-                          shadow=shadow))
+        out.append(synced(ev, st, op, plan.plans[lead_id].reason, now, task_id=task_id, dropped=dropped, shadow=shadow))
     return out
 
 
@@ -284,8 +332,7 @@ class TaskPlan(Step):
     """One write per Task (the same Task asked twice in a batch is written once)."""
 
 
-def plan_tasks(jobs: list[TaskJob], known: Mapping[str, str], usage: ApiUsage | None,
-               policy: SyncPolicy) -> TaskPlan:
+def plan_tasks(jobs: list[TaskJob], known: Mapping[str, str], usage: ApiUsage | None, policy: SyncPolicy) -> TaskPlan:
     """Each Task once: skip the recorded ones, defer what the budget holds back, write each key once."""
     plan = TaskPlan()
     keys: set[str] = set()
@@ -305,8 +352,9 @@ def plan_tasks(jobs: list[TaskJob], known: Mapping[str, str], usage: ApiUsage | 
     return plan
 
 
-def apply_tasks(plan: TaskPlan, results: Mapping[str, WriteResult], now: datetime
-                ) -> tuple[Step, list[tuple[str, str, str, str]]]:
+def apply_tasks(
+    plan: TaskPlan, results: Mapping[str, WriteResult], now: datetime
+) -> tuple[Step, list[tuple[str, str, str, str]]]:
     """Task results by key → Task ids (into ``plan.ids``), the (key, lead, purpose, id) to record, failures."""
     step = Step()
     recorded: list[tuple[str, str, str, str]] = []
@@ -330,15 +378,24 @@ class SlaPlan(Step):
     applied: list[SlaEvent] = field(default_factory=list)
 
 
-def escalations_needing_a_leader(items: list[tuple[SlaEvent, bytes]], states: Mapping[str, LeadState]
-                                 ) -> list[SlaEvent]:
+def escalations_needing_a_leader(
+    items: list[tuple[SlaEvent, bytes]], states: Mapping[str, LeadState]
+) -> list[SlaEvent]:
     """The escalations whose Task needs the team leader (looked up before ``plan_sla``)."""
-    return [ev for ev, _ in items if ev.kind is SlaEventKind.ESCALATED
-            and (states.get(ev.lead_id) or LeadState(lead_id=ev.lead_id)).written]
+    return [
+        ev
+        for ev, _ in items
+        if ev.kind is SlaEventKind.ESCALATED and (states.get(ev.lead_id) or LeadState(lead_id=ev.lead_id)).written
+    ]
 
 
-def plan_sla(items: list[tuple[SlaEvent, bytes]], states: Mapping[str, LeadState], policy: SyncPolicy,
-             usage: ApiUsage | None, leaders: Mapping[str, str | None]) -> SlaPlan:
+def plan_sla(
+    items: list[tuple[SlaEvent, bytes]],
+    states: Mapping[str, LeadState],
+    policy: SyncPolicy,
+    usage: ApiUsage | None,
+    leaders: Mapping[str, str | None],
+) -> SlaPlan:
     """SLA events in time order → SLA_Status__c writes (or pending on a lead not written yet), Tasks.
 
     ``leaders``: escalation event id → the team leader (None: nobody); a missing id means the directory
@@ -368,8 +425,17 @@ def plan_sla(items: list[tuple[SlaEvent, bytes]], states: Mapping[str, LeadState
     return plan
 
 
-def _sla_status(plan: SlaPlan, current: dict[str, LeadState], ev: SlaEvent, raw: bytes, state: LeadState,
-                write: RecordWrite, status: str, usage: ApiUsage | None, policy: SyncPolicy) -> None:
+def _sla_status(
+    plan: SlaPlan,
+    current: dict[str, LeadState],
+    ev: SlaEvent,
+    raw: bytes,
+    state: LeadState,
+    write: RecordWrite,
+    status: str,
+    usage: ApiUsage | None,
+    policy: SyncPolicy,
+) -> None:
     decision = _allowed(write.kind, usage, policy)
     if decision.allowed:
         plan.status_writes.append((ev, raw, write, status))
@@ -398,16 +464,32 @@ def apply_sla(plan: SlaPlan, results: list[WriteResult], states: Mapping[str, Le
     return step
 
 
-def sla_outputs(plan: SlaPlan, states: Mapping[str, LeadState], task_ids: Mapping[tuple[str, str], str],
-                blocked: set[str], now: datetime, *, shadow: bool = False) -> list[Output]:
+def sla_outputs(
+    plan: SlaPlan,
+    states: Mapping[str, LeadState],
+    task_ids: Mapping[tuple[str, str], str],
+    blocked: set[str],
+    now: datetime,
+    *,
+    shadow: bool = False,
+) -> list[Output]:
     out: list[Output] = []
     for ev in plan.applied:
         current = states.get(ev.lead_id)
         if ev.event_id in blocked or current is None or not current.written:
             continue
         task_id = task_ids.get((ev.event_id, f"sla-{ev.kind.value}"))
-        out.append(synced(ev, current, SyncOperation.SLA_STATUS, f"sla {ev.kind.value} ({ev.clock})", now,
-                          task_id=task_id, shadow=shadow))
+        out.append(
+            synced(
+                ev,
+                current,
+                SyncOperation.SLA_STATUS,
+                f"sla {ev.kind.value} ({ev.clock})",
+                now,
+                task_id=task_id,
+                shadow=shadow,
+            )
+        )
     return out
 
 
@@ -428,8 +510,15 @@ class ChangesPlan(Step):
     jobs: list[ConvertJob] = field(default_factory=list)
 
 
-def plan_changes(items: list[tuple[CrmChange, bytes, LeadState]], converted: Mapping[str, ConvertedIds],
-                 policy: SyncPolicy, today: date, now: datetime, *, shadow: bool = False) -> ChangesPlan:
+def plan_changes(
+    items: list[tuple[CrmChange, bytes, LeadState]],
+    converted: Mapping[str, ConvertedIds],
+    policy: SyncPolicy,
+    today: date,
+    now: datetime,
+    *,
+    shadow: bool = False,
+) -> ChangesPlan:
     """Lead changes → conversions seen in Salesforce (recorded, published) and conversions to make.
 
     ``items``: each change with the state of the lead it concerns; ``converted``: Salesforce id → what that
@@ -444,15 +533,17 @@ def plan_changes(items: list[tuple[CrmChange, bytes, LeadState]], converted: Map
                 st = state.with_(converted=True, salesforce_id=ev.record_id)
                 plan.states[st.lead_id] = st
                 plan.conversions.append((ev.record_id, st.lead_id, seen))
-                plan.outputs.append(synced(ev, st, SyncOperation.CONVERTED, "converted in Salesforce", now, ids=seen,
-                                           shadow=shadow))
+                plan.outputs.append(
+                    synced(ev, st, SyncOperation.CONVERTED, "converted in Salesforce", now, ids=seen, shadow=shadow)
+                )
                 done[ev.record_id] = seen
             continue
         reason = wants_conversion(ev, policy.conversion)
         if reason is None or ev.record_id in done:
             continue
-        plan.jobs.append(ConvertJob(ev, raw, state, plan_conversion(ev, state, policy.conversion, today, reason),
-                                    reason))
+        plan.jobs.append(
+            ConvertJob(ev, raw, state, plan_conversion(ev, state, policy.conversion, today, reason), reason)
+        )
         done[ev.record_id] = ConvertedIds(None, None, None)  # once per record in this batch
     return plan
 
@@ -468,8 +559,9 @@ class ConversionResult:
     already: bool = False
 
 
-def apply_conversions(jobs: list[ConvertJob], results: Mapping[str, ConversionResult | Unwritten], now: datetime,
-                      *, shadow: bool = False) -> tuple[ChangesPlan, list[RecordWrite]]:
+def apply_conversions(
+    jobs: list[ConvertJob], results: Mapping[str, ConversionResult | Unwritten], now: datetime, *, shadow: bool = False
+) -> tuple[ChangesPlan, list[RecordWrite]]:
     """convertLead results → states, conversions to record, crm.synced, dead letters, Opportunity updates."""
     step = ChangesPlan()
     opportunity_writes: list[RecordWrite] = []
@@ -480,8 +572,15 @@ def apply_conversions(jobs: list[ConvertJob], results: Mapping[str, ConversionRe
             step.blocked.add(ev.event_id)
             continue
         if res.ids is None:
-            step.fail("changes", job.raw, ev.lead_id, Failure(f"salesforce:{res.code}", res.message, {
-                "statusCode": res.code or "", "operation": "convertLead"}), now)
+            step.fail(
+                "changes",
+                job.raw,
+                ev.lead_id,
+                Failure(
+                    f"salesforce:{res.code}", res.message, {"statusCode": res.code or "", "operation": "convertLead"}
+                ),
+                now,
+            )
             continue
         owner = res.owner_id if res.already else job.plan.owner_id
         st = job.state.with_(converted=True, salesforce_id=job.plan.lead_sf_id, owner_id=owner or job.state.owner_id)
@@ -489,6 +588,9 @@ def apply_conversions(jobs: list[ConvertJob], results: Mapping[str, ConversionRe
         step.conversions.append((ev.record_id, st.lead_id, res.ids))
         step.outputs.append(synced(ev, st, SyncOperation.CONVERTED, job.reason, now, ids=res.ids, shadow=shadow))
         if not res.already and res.ids.opportunity_id and job.plan.opportunity_fields:
-            opportunity_writes.append(RecordWrite("Opportunity", "update", res.ids.opportunity_id,
-                                                  job.plan.opportunity_fields, WriteKind.CONVERSION))
+            opportunity_writes.append(
+                RecordWrite(
+                    "Opportunity", "update", res.ids.opportunity_id, job.plan.opportunity_fields, WriteKind.CONVERSION
+                )
+            )
     return step, opportunity_writes

@@ -65,10 +65,10 @@ class RecordWrite:
 class Outcome(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
-    FAILED = "failed"          # permanent: dead-letter with the Salesforce error
-    RETRY = "retry"            # retriable per record (e.g. UNABLE_TO_LOCK_ROW)
-    CONVERTED_LEAD = "converted_lead"   # the lead was converted in the meantime: nothing more to write
-    TARGET_GONE = "target_gone"         # update by Id on a deleted/unknown/converted record
+    FAILED = "failed"  # permanent: dead-letter with the Salesforce error
+    RETRY = "retry"  # retriable per record (e.g. UNABLE_TO_LOCK_ROW)
+    CONVERTED_LEAD = "converted_lead"  # the lead was converted in the meantime: nothing more to write
+    TARGET_GONE = "target_gone"  # update by Id on a deleted/unknown/converted record
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,11 @@ class ReferenceFileEnricher:
                 except ValueError:
                     raise ReferenceDataError(f"{path}:{line}: employees {row['employees']!r} is not a number") from None
                 self.rows[domain] = Firmographics(
-                    industry=row["industry"] or None, employees=employees,
+                    industry=row["industry"] or None,
+                    employees=employees,
                     size_band=(row.get("size_band") or None) or size_band(employees),
-                    country=row["country"] or None, source=source,
+                    country=row["country"] or None,
+                    source=source,
                 )
 
     def __len__(self) -> int:

@@ -43,15 +43,26 @@ from leadflow_enrich.domain.records import (
 metadata = MetaData()
 
 RECORD_TYPES: dict[MirrorObject, type[Any]] = {
-    "Account": AccountRecord, "Contact": ContactRecord, "Lead": LeadRecord, "User": UserRecord, "Queue": QueueRecord,
+    "Account": AccountRecord,
+    "Contact": ContactRecord,
+    "Lead": LeadRecord,
+    "User": UserRecord,
+    "Queue": QueueRecord,
 }
 TABLE_NAMES: dict[MirrorObject, str] = {
-    "Account": "mirror_accounts", "Contact": "mirror_contacts", "Lead": "mirror_leads", "User": "mirror_users",
+    "Account": "mirror_accounts",
+    "Contact": "mirror_contacts",
+    "Lead": "mirror_leads",
+    "User": "mirror_users",
     "Queue": "mirror_queues",
 }
 _PY_TO_SQL: dict[Any, Any] = {
-    "str | None": lambda: String(255), "str": lambda: String(32), "bool": Boolean, "int | None": Integer,
-    "date | None": Date, "datetime | None": lambda: DateTime(timezone=True),
+    "str | None": lambda: String(255),
+    "str": lambda: String(32),
+    "bool": Boolean,
+    "int | None": Integer,
+    "date | None": Date,
+    "datetime | None": lambda: DateTime(timezone=True),
 }
 
 
@@ -182,13 +193,23 @@ class MirrorRepository:
             return Cursor(obj, None, None, 0)
         return Cursor(obj, _utc(row.system_modstamp), _utc(row.full_load_at), int(row.records or 0))
 
-    async def save_cursor(self, conn: AsyncConnection, obj: MirrorObject, system_modstamp: datetime | None,
-                          *, full_load_at: datetime | None = None, records: int | None = None) -> None:
+    async def save_cursor(
+        self,
+        conn: AsyncConnection,
+        obj: MirrorObject,
+        system_modstamp: datetime | None,
+        *,
+        full_load_at: datetime | None = None,
+        records: int | None = None,
+    ) -> None:
         """Move the cursor forward (never back); record a finished full load when ``full_load_at`` is given."""
         current = (await conn.execute(select(mirror_cursors).where(mirror_cursors.c.object == obj))).first()
         if current is None:
-            await conn.execute(mirror_cursors.insert().values(
-                object=obj, system_modstamp=system_modstamp, full_load_at=full_load_at, records=records or 0))
+            await conn.execute(
+                mirror_cursors.insert().values(
+                    object=obj, system_modstamp=system_modstamp, full_load_at=full_load_at, records=records or 0
+                )
+            )
             return
         values: dict[str, Any] = {}
         stored = _utc(current.system_modstamp)

@@ -66,8 +66,9 @@ def parse_bulk_csv(pages: Iterable[str | int]) -> list[dict[str, Any]]:
 class SimpleSalesforceReader:
     """Adapter over a ``simple_salesforce.Salesforce`` made by ``connect`` (logged in lazily, once)."""
 
-    def __init__(self, connect: Callable[[], Any], *, bulk_wait_seconds: float = 1.0,
-                 bulk_page_size: int = 50000) -> None:
+    def __init__(
+        self, connect: Callable[[], Any], *, bulk_wait_seconds: float = 1.0, bulk_page_size: int = 50000
+    ) -> None:
         self._connect = connect
         self._sf: Any = None
         self._wait = bulk_wait_seconds
@@ -91,8 +92,9 @@ class SimpleSalesforceReader:
     def _changed(self, obj: MirrorObject, since: datetime) -> list[dict[str, Any]]:
         sf = self._client()
         self.calls += 1
-        return [_strip(r) for r in sf.query_all(build_soql(obj, since, with_deleted=True), include_deleted=True)
-                ["records"]]
+        return [
+            _strip(r) for r in sf.query_all(build_soql(obj, since, with_deleted=True), include_deleted=True)["records"]
+        ]
 
     async def full(self, obj: MirrorObject) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self._full, obj)

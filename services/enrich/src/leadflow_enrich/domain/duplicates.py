@@ -60,5 +60,6 @@ def find_duplicate(lead_id: str, lead: NormalizedLead, index: MirrorIndex) -> Du
     reason = f"same {on} as open {obj} {rec.id}"
     if distinct > 1:
         reason += f" ({distinct} records matched; {on} and open lead first, then most recent)"
-    return DuplicateDecision(DuplicateOf(object=obj, record_id=rec.id, matched_on=on, owner_id=rec.owner_id),
-                             reason, distinct - 1)
+    return DuplicateDecision(
+        DuplicateOf(object=obj, record_id=rec.id, matched_on=on, owner_id=rec.owner_id), reason, distinct - 1
+    )

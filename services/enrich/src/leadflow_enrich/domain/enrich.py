@@ -45,22 +45,48 @@ def enrich(
     client = classify(matched.account, lead.submitted_at.date(), policy.client_type)
     domains = reference_domains(lead, index.free_mail)
     ref_domain = next((d for d in domains if d in reference), None)
-    firmo = choose_firmographics(reference.get(ref_domain) if ref_domain else None, ref_domain, matched.account,
-                                 lead)
+    firmo = choose_firmographics(reference.get(ref_domain) if ref_domain else None, ref_domain, matched.account, lead)
     tz = timezone_for(lead.phone_e164, lead.country, lead.region, policy)
     m = matched.match
     steps = (
-        TraceStep(service=SERVICE, decision="account_match", reason=matched.reason, at=at,
-                  data={"account_id": m.account_id, "method": m.method.value, "confidence": m.confidence,
-                        "candidates": m.candidates, "policy": policy.version}),
-        TraceStep(service=SERVICE, decision="duplicate_check", reason=duplicate.reason, at=at,
-                  data={"object": duplicate.duplicate.object if duplicate.duplicate else None,
-                        "record_id": duplicate.duplicate.record_id if duplicate.duplicate else None,
-                        "in_flight": bool(duplicate.duplicate and duplicate.duplicate.leadflow_id)}),
-        TraceStep(service=SERVICE, decision="client_type", reason=client.reason, at=at,
-                  data={"client_type": client.client_type.value}),
-        TraceStep(service=SERVICE, decision="firmographics", reason=firmo.reason, at=at,
-                  data={"source": firmo.firmographics.source, "size_band": firmo.firmographics.size_band}),
+        TraceStep(
+            service=SERVICE,
+            decision="account_match",
+            reason=matched.reason,
+            at=at,
+            data={
+                "account_id": m.account_id,
+                "method": m.method.value,
+                "confidence": m.confidence,
+                "candidates": m.candidates,
+                "policy": policy.version,
+            },
+        ),
+        TraceStep(
+            service=SERVICE,
+            decision="duplicate_check",
+            reason=duplicate.reason,
+            at=at,
+            data={
+                "object": duplicate.duplicate.object if duplicate.duplicate else None,
+                "record_id": duplicate.duplicate.record_id if duplicate.duplicate else None,
+                "in_flight": bool(duplicate.duplicate and duplicate.duplicate.leadflow_id),
+            },
+        ),
+        TraceStep(
+            service=SERVICE,
+            decision="client_type",
+            reason=client.reason,
+            at=at,
+            data={"client_type": client.client_type.value},
+        ),
+        TraceStep(
+            service=SERVICE,
+            decision="firmographics",
+            reason=firmo.reason,
+            at=at,
+            data={"source": firmo.firmographics.source, "size_band": firmo.firmographics.size_band},
+        ),
         TraceStep(service=SERVICE, decision="timezone", reason=tz.reason, at=at, data={"timezone": tz.timezone}),
     )
     return LeadEnriched(
@@ -69,6 +95,11 @@ def enrich(
         occurred_at=at,
         trace=(*event.trace, *steps),
         lead=lead,
-        enrichment=Enrichment(match=m, duplicate_of=duplicate.duplicate, client_type=client.client_type,
-                              firmographics=firmo.firmographics, timezone=tz.timezone),
+        enrichment=Enrichment(
+            match=m,
+            duplicate_of=duplicate.duplicate,
+            client_type=client.client_type,
+            firmographics=firmo.firmographics,
+            timezone=tz.timezone,
+        ),
     )

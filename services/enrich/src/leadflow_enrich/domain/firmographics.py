@@ -9,7 +9,12 @@ from leadflow_contracts import Firmographics, NormalizedLead
 from leadflow_enrich.domain.records import AccountRecord
 
 SIZE_BANDS: tuple[tuple[int, str], ...] = (
-    (10, "1-10"), (50, "11-50"), (200, "51-200"), (500, "201-500"), (1000, "501-1000"), (5000, "1001-5000"),
+    (10, "1-10"),
+    (50, "11-50"),
+    (200, "51-200"),
+    (500, "201-500"),
+    (1000, "501-1000"),
+    (5000, "1001-5000"),
     (10000, "5001-10000"),
 )
 
@@ -30,22 +35,33 @@ class FirmographicsDecision:
 
 
 def choose_firmographics(
-    reference: Firmographics | None, reference_domain: str | None, account: AccountRecord | None,
+    reference: Firmographics | None,
+    reference_domain: str | None,
+    account: AccountRecord | None,
     lead: NormalizedLead,
 ) -> FirmographicsDecision:
     if reference is not None:
         return FirmographicsDecision(reference, f"reference data for {reference_domain}")
     if account is not None and (account.industry or account.employees):
         return FirmographicsDecision(
-            Firmographics(industry=account.industry, employees=account.employees,
-                          size_band=size_band(account.employees), country=account.country,
-                          source="salesforce_account"),
+            Firmographics(
+                industry=account.industry,
+                employees=account.employees,
+                size_band=size_band(account.employees),
+                country=account.country,
+                source="salesforce_account",
+            ),
             f"matched account {account.id}",
         )
     if lead.industry or lead.employees:
         return FirmographicsDecision(
-            Firmographics(industry=lead.industry, employees=lead.employees, size_band=size_band(lead.employees),
-                          country=lead.country, source="lead"),
+            Firmographics(
+                industry=lead.industry,
+                employees=lead.employees,
+                size_band=size_band(lead.employees),
+                country=lead.country,
+                source="lead",
+            ),
             "as submitted with the lead",
         )
     return FirmographicsDecision(Firmographics(country=lead.country), "no firmographic source for this lead")

@@ -66,8 +66,13 @@ class MirrorIndex:
 
     # ---- sizes ------------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        return {"Account": len(self.accounts), "Contact": len(self.contacts), "Lead": len(self.leads),
-                "User": len(self.users), "Queue": len(self.queues)}
+        return {
+            "Account": len(self.accounts),
+            "Contact": len(self.contacts),
+            "Lead": len(self.leads),
+            "User": len(self.users),
+            "Queue": len(self.queues),
+        }
 
     # ---- maintenance ------------------------------------------------------------------------------
     def load(self, records: Iterable[MirrorRecord]) -> None:
@@ -104,7 +109,10 @@ class MirrorIndex:
 
     def get(self, obj: MirrorObject, record_id: str) -> MirrorRecord | None:
         tables: dict[str, Mapping[str, MirrorRecord]] = {
-            "Account": self.accounts, "Contact": self.contacts, "Lead": self.leads, "User": self.users,
+            "Account": self.accounts,
+            "Contact": self.contacts,
+            "Lead": self.leads,
+            "User": self.users,
             "Queue": self.queues,
         }
         return tables[obj].get(record_id)
@@ -222,8 +230,7 @@ class MirrorIndex:
         Small postings (rare keys) are taken whole; when every key is common, only names sharing at least
         two keys with the lead are kept. Ties are cut by name, so the pool is deterministic.
         """
-        postings = sorted((self.name_blocks[k] for k in name_block_keys(normalised) if k in self.name_blocks),
-                          key=len)
+        postings = sorted((self.name_blocks[k] for k in name_block_keys(normalised) if k in self.name_blocks), key=len)
         if not postings:
             return []
         pool: set[str] = set()

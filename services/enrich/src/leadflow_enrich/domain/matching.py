@@ -51,8 +51,13 @@ class LeadKeys:
         website = domain_of(lead.company_domain)
         if website in free_mail:
             website = None
-        return cls(email=email, email_domain=email_domain, website_domain=website,
-                   company_name=normalise_company_name(lead.company_name), phone=lead.phone_e164)
+        return cls(
+            email=email,
+            email_domain=email_domain,
+            website_domain=website,
+            company_name=normalise_company_name(lead.company_name),
+            phone=lead.phone_e164,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +69,13 @@ class Candidate:
 
     def sort_key(self) -> tuple[int, float, int, int, str]:
         activity = self.account.last_activity or date.min
-        return (METHOD_RANK[self.method], -round(self.confidence, 4), 0 if self.account.key_account else 1,
-                -activity.toordinal(), self.account.id)
+        return (
+            METHOD_RANK[self.method],
+            -round(self.confidence, 4),
+            0 if self.account.key_account else 1,
+            -activity.toordinal(),
+            self.account.id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +85,14 @@ class MatchDecision:
     reason: str
 
 
-def _offer(cands: dict[str, Candidate], index: MirrorIndex, account_ids: set[str] | list[str],
-           method: MatchMethod, confidence: float, evidence: str) -> None:
+def _offer(
+    cands: dict[str, Candidate],
+    index: MirrorIndex,
+    account_ids: set[str] | list[str],
+    method: MatchMethod,
+    confidence: float,
+    evidence: str,
+) -> None:
     for aid in account_ids:
         account = index.accounts.get(aid)
         if account is None:
@@ -95,34 +111,68 @@ def candidates(keys: LeadKeys, index: MirrorIndex, policy: MatchingPolicy) -> li
         for cid in sorted(index.contact_by_email.get(keys.email, ())):
             contact = index.contacts[cid]
             if contact.account_id:
-                _offer(cands, index, [contact.account_id], MatchMethod.CONTACT_EMAIL,
-                       conf[MatchMethod.CONTACT_EMAIL], f"e-mail of contact {cid}")
-    for domain, method in ((keys.email_domain, MatchMethod.EMAIL_DOMAIN),
-                           (keys.website_domain, MatchMethod.WEBSITE_DOMAIN)):
+                _offer(
+                    cands,
+                    index,
+                    [contact.account_id],
+                    MatchMethod.CONTACT_EMAIL,
+                    conf[MatchMethod.CONTACT_EMAIL],
+                    f"e-mail of contact {cid}",
+                )
+    for domain, method in (
+        (keys.email_domain, MatchMethod.EMAIL_DOMAIN),
+        (keys.website_domain, MatchMethod.WEBSITE_DOMAIN),
+    ):
         if not domain:
             continue
         _offer(cands, index, index.accounts_for_website(domain), method, conf[method], f"website {domain}")
-        _offer(cands, index, index.accounts_for_contact_domain(domain), method,
-               conf[method] - policy.contact_domain_discount, f"contacts at {domain}")
+        _offer(
+            cands,
+            index,
+            index.accounts_for_contact_domain(domain),
+            method,
+            conf[method] - policy.contact_domain_discount,
+            f"contacts at {domain}",
+        )
     if keys.company_name:
-        _offer(cands, index, index.accounts_for_name(keys.company_name), MatchMethod.NAME_EXACT,
-               conf[MatchMethod.NAME_EXACT], f"name '{keys.company_name}'")
+        _offer(
+            cands,
+            index,
+            index.accounts_for_name(keys.company_name),
+            MatchMethod.NAME_EXACT,
+            conf[MatchMethod.NAME_EXACT],
+            f"name '{keys.company_name}'",
+        )
     if keys.phone:
-        _offer(cands, index, index.accounts_for_phone(keys.phone), MatchMethod.PHONE, conf[MatchMethod.PHONE],
-               "account phone")
+        _offer(
+            cands,
+            index,
+            index.accounts_for_phone(keys.phone),
+            MatchMethod.PHONE,
+            conf[MatchMethod.PHONE],
+            "account phone",
+        )
         for cid in sorted(index.contact_by_phone.get(keys.phone, ())):
             account_id = index.contacts[cid].account_id
             if account_id:
-                _offer(cands, index, [account_id], MatchMethod.PHONE, conf[MatchMethod.PHONE],
-                       f"phone of contact {cid}")
+                _offer(
+                    cands, index, [account_id], MatchMethod.PHONE, conf[MatchMethod.PHONE], f"phone of contact {cid}"
+                )
     if not cands and keys.company_name:
         names = index.fuzzy_name_candidates(keys.company_name, policy.fuzzy_max_candidates)
-        hits = process.extract(keys.company_name, names, scorer=fuzz.token_sort_ratio,
-                               score_cutoff=policy.fuzzy_threshold, limit=None)
+        hits = process.extract(
+            keys.company_name, names, scorer=fuzz.token_sort_ratio, score_cutoff=policy.fuzzy_threshold, limit=None
+        )
         for name, score, _ in hits:
             confidence = round(conf[MatchMethod.NAME_FUZZY] * score / 100.0, 4)
-            _offer(cands, index, index.accounts_for_name(name), MatchMethod.NAME_FUZZY, confidence,
-                   f"name '{name}' ~ {score:.1f}")
+            _offer(
+                cands,
+                index,
+                index.accounts_for_name(name),
+                MatchMethod.NAME_FUZZY,
+                confidence,
+                f"name '{name}' ~ {score:.1f}",
+            )
     return sorted(cands.values(), key=Candidate.sort_key)
 
 
@@ -144,7 +194,12 @@ def match_account(lead: NormalizedLead, index: MirrorIndex, policy: MatchingPoli
     if len(found) > 1:
         reason += f"; {len(found)} candidates, won on {_tiebreak(best, found[1])}"
     match = AccountMatch(
-        account_id=acc.id, account_name=acc.name, owner_id=acc.owner_id, method=best.method,
-        confidence=min(1.0, max(0.0, best.confidence)), key_account=acc.key_account, candidates=len(found),
+        account_id=acc.id,
+        account_name=acc.name,
+        owner_id=acc.owner_id,
+        method=best.method,
+        confidence=min(1.0, max(0.0, best.confidence)),
+        key_account=acc.key_account,
+        candidates=len(found),
     )
     return MatchDecision(match, acc, reason)

@@ -15,17 +15,80 @@ import phonenumbers
 LEGAL_SUFFIXES: frozenset[str] = frozenset(
     {
         # Nordics
-        "as", "asa", "ab", "publ", "aps", "oy", "oyj", "hf", "ehf", "ans", "da", "ba", "sa",
+        "as",
+        "asa",
+        "ab",
+        "publ",
+        "aps",
+        "oy",
+        "oyj",
+        "hf",
+        "ehf",
+        "ans",
+        "da",
+        "ba",
+        "sa",
         # German-speaking
-        "gmbh", "ag", "kg", "ohg", "ug", "mbh", "eg", "ev", "kgaa", "se",
+        "gmbh",
+        "ag",
+        "kg",
+        "ohg",
+        "ug",
+        "mbh",
+        "eg",
+        "ev",
+        "kgaa",
+        "se",
         # Benelux / France / Southern Europe
-        "bv", "nv", "vof", "cv", "bvba", "sprl", "srl", "sarl", "sas", "sasu", "sca", "spa", "sl", "sau", "lda",
+        "bv",
+        "nv",
+        "vof",
+        "cv",
+        "bvba",
+        "sprl",
+        "srl",
+        "sarl",
+        "sas",
+        "sasu",
+        "sca",
+        "spa",
+        "sl",
+        "sau",
+        "lda",
         "scrl",
         # UK / Ireland / US / Commonwealth
-        "ltd", "limited", "plc", "llp", "lp", "llc", "inc", "incorporated", "corp", "corporation", "co",
-        "company", "pty", "pte", "dac", "uc", "clg",
+        "ltd",
+        "limited",
+        "plc",
+        "llp",
+        "lp",
+        "llc",
+        "inc",
+        "incorporated",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "pty",
+        "pte",
+        "dac",
+        "uc",
+        "clg",
         # Central / Eastern Europe
-        "sro", "kft", "zrt", "nyrt", "doo", "dd", "oo", "spzoo", "sp", "zoo", "ooo", "zao", "oao", "pao",
+        "sro",
+        "kft",
+        "zrt",
+        "nyrt",
+        "doo",
+        "dd",
+        "oo",
+        "spzoo",
+        "sp",
+        "zoo",
+        "ooo",
+        "zao",
+        "oao",
+        "pao",
     }
 )
 # Multi-token forms, as they look after dots are removed and other punctuation became spaces.
@@ -46,8 +109,24 @@ LEGAL_SUFFIX_SEQUENCES: tuple[tuple[str, ...], ...] = (
 )
 _CONNECTORS = frozenset({"and", "und", "og", "och", "en", "et"})
 _EXTRA_FOLD = str.maketrans(
-    {"ø": "o", "Ø": "O", "æ": "ae", "Æ": "Ae", "œ": "oe", "Œ": "Oe", "ß": "ss", "đ": "d", "Đ": "D", "ł": "l",
-     "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D", "ı": "i"}
+    {
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "Ae",
+        "œ": "oe",
+        "Œ": "Oe",
+        "ß": "ss",
+        "đ": "d",
+        "Đ": "D",
+        "ł": "l",
+        "Ł": "L",
+        "þ": "th",
+        "Þ": "Th",
+        "ð": "d",
+        "Ð": "D",
+        "ı": "i",
+    }
 )
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
@@ -132,7 +211,7 @@ def domain_of(value: str | None) -> str | None:
     text = text.rsplit("@", 1)[-1].split(":", 1)[0].strip(".")
     for prefix in ("www.", "www2.", "www3."):
         if text.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
     if "." not in text or " " in text:
         return None
     return text

@@ -136,17 +136,45 @@ MirrorRecord = AccountRecord | ContactRecord | LeadRecord | UserRecord | QueueRe
 
 # The Salesforce fields each mirrored object is queried with (and that a CrmChange may carry).
 SALESFORCE_FIELDS: dict[MirrorObject, tuple[str, ...]] = {
-    "Account": ("Id", "Name", "Website", "Phone", "OwnerId", "Type", "Industry", "NumberOfEmployees",
-                "BillingCountry", "Key_Account__c", "Client_Type__c", "Overdue_Debt__c", "Region__c",
-                "Last_Activity_Date__c", "SystemModstamp"),
+    "Account": (
+        "Id",
+        "Name",
+        "Website",
+        "Phone",
+        "OwnerId",
+        "Type",
+        "Industry",
+        "NumberOfEmployees",
+        "BillingCountry",
+        "Key_Account__c",
+        "Client_Type__c",
+        "Overdue_Debt__c",
+        "Region__c",
+        "Last_Activity_Date__c",
+        "SystemModstamp",
+    ),
     "Contact": ("Id", "AccountId", "Email", "Phone", "MobilePhone", "OwnerId", "SystemModstamp"),
-    "Lead": ("Id", "Email", "Phone", "MobilePhone", "Company", "Status", "IsConverted", "OwnerId",
-             "Leadflow_Id__c", "SystemModstamp"),
+    "Lead": (
+        "Id",
+        "Email",
+        "Phone",
+        "MobilePhone",
+        "Company",
+        "Status",
+        "IsConverted",
+        "OwnerId",
+        "Leadflow_Id__c",
+        "SystemModstamp",
+    ),
     "User": ("Id", "Name", "IsActive", "Role_Name__c", "Team__c", "SystemModstamp"),
     "Queue": ("Id", "Name", "DeveloperName", "SystemModstamp"),
 }
 SALESFORCE_SOBJECT: dict[MirrorObject, str] = {
-    "Account": "Account", "Contact": "Contact", "Lead": "Lead", "User": "User", "Queue": "Group",
+    "Account": "Account",
+    "Contact": "Contact",
+    "Lead": "Lead",
+    "User": "User",
+    "Queue": "Group",
 }
 
 
@@ -173,36 +201,61 @@ def from_salesforce(obj: MirrorObject, raw: Mapping[str, Any]) -> MirrorRecord:
     stamp = parse_datetime(_get(raw, "SystemModstamp"))
     if obj == "Account":
         return AccountRecord(
-            id=rid, name=parse_str(_get(raw, "Name")), website=parse_str(_get(raw, "Website")),
-            phone=parse_str(_get(raw, "Phone")), owner_id=parse_str(_get(raw, "OwnerId")),
-            type=parse_str(_get(raw, "Type")), industry=parse_str(_get(raw, "Industry")),
-            employees=parse_int(_get(raw, "NumberOfEmployees")), country=parse_str(_get(raw, "BillingCountry")),
-            key_account=parse_bool(_get(raw, "Key_Account__c")), client_type=parse_str(_get(raw, "Client_Type__c")),
-            overdue_debt=parse_bool(_get(raw, "Overdue_Debt__c")), region=parse_str(_get(raw, "Region__c")),
-            last_activity=parse_date(_get(raw, "Last_Activity_Date__c")), system_modstamp=stamp,
+            id=rid,
+            name=parse_str(_get(raw, "Name")),
+            website=parse_str(_get(raw, "Website")),
+            phone=parse_str(_get(raw, "Phone")),
+            owner_id=parse_str(_get(raw, "OwnerId")),
+            type=parse_str(_get(raw, "Type")),
+            industry=parse_str(_get(raw, "Industry")),
+            employees=parse_int(_get(raw, "NumberOfEmployees")),
+            country=parse_str(_get(raw, "BillingCountry")),
+            key_account=parse_bool(_get(raw, "Key_Account__c")),
+            client_type=parse_str(_get(raw, "Client_Type__c")),
+            overdue_debt=parse_bool(_get(raw, "Overdue_Debt__c")),
+            region=parse_str(_get(raw, "Region__c")),
+            last_activity=parse_date(_get(raw, "Last_Activity_Date__c")),
+            system_modstamp=stamp,
         )
     if obj == "Contact":
         return ContactRecord(
-            id=rid, account_id=parse_str(_get(raw, "AccountId")), email=parse_str(_get(raw, "Email")),
-            phone=parse_str(_get(raw, "Phone")), mobile_phone=parse_str(_get(raw, "MobilePhone")),
-            owner_id=parse_str(_get(raw, "OwnerId")), system_modstamp=stamp,
+            id=rid,
+            account_id=parse_str(_get(raw, "AccountId")),
+            email=parse_str(_get(raw, "Email")),
+            phone=parse_str(_get(raw, "Phone")),
+            mobile_phone=parse_str(_get(raw, "MobilePhone")),
+            owner_id=parse_str(_get(raw, "OwnerId")),
+            system_modstamp=stamp,
         )
     if obj == "Lead":
         return LeadRecord(
-            id=rid, email=parse_str(_get(raw, "Email")), phone=parse_str(_get(raw, "Phone")),
-            mobile_phone=parse_str(_get(raw, "MobilePhone")), company=parse_str(_get(raw, "Company")),
-            status=parse_str(_get(raw, "Status")), is_converted=parse_bool(_get(raw, "IsConverted")),
-            owner_id=parse_str(_get(raw, "OwnerId")), leadflow_id=parse_str(_get(raw, "Leadflow_Id__c")),
+            id=rid,
+            email=parse_str(_get(raw, "Email")),
+            phone=parse_str(_get(raw, "Phone")),
+            mobile_phone=parse_str(_get(raw, "MobilePhone")),
+            company=parse_str(_get(raw, "Company")),
+            status=parse_str(_get(raw, "Status")),
+            is_converted=parse_bool(_get(raw, "IsConverted")),
+            owner_id=parse_str(_get(raw, "OwnerId")),
+            leadflow_id=parse_str(_get(raw, "Leadflow_Id__c")),
             system_modstamp=stamp,
         )
     if obj == "User":
         active = _get(raw, "IsActive")
         return UserRecord(
-            id=rid, name=parse_str(_get(raw, "Name")), is_active=True if active is None else parse_bool(active),
-            role=parse_str(_get(raw, "Role_Name__c")), team=parse_str(_get(raw, "Team__c")), system_modstamp=stamp,
+            id=rid,
+            name=parse_str(_get(raw, "Name")),
+            is_active=True if active is None else parse_bool(active),
+            role=parse_str(_get(raw, "Role_Name__c")),
+            team=parse_str(_get(raw, "Team__c")),
+            system_modstamp=stamp,
         )
-    return QueueRecord(id=rid, name=parse_str(_get(raw, "Name")),
-                       developer_name=parse_str(_get(raw, "DeveloperName")), system_modstamp=stamp)
+    return QueueRecord(
+        id=rid,
+        name=parse_str(_get(raw, "Name")),
+        developer_name=parse_str(_get(raw, "DeveloperName")),
+        system_modstamp=stamp,
+    )
 
 
 def merge_partial(obj: MirrorObject, current: MirrorRecord | None, raw: Mapping[str, Any]) -> MirrorRecord:
@@ -219,23 +272,56 @@ def merge_partial(obj: MirrorObject, current: MirrorRecord | None, raw: Mapping[
 def to_salesforce(obj: MirrorObject, rec: MirrorRecord) -> dict[str, Any]:
     """The inverse of ``from_salesforce`` (Salesforce field names, Python values)."""
     if isinstance(rec, AccountRecord):
-        return {"Id": rec.id, "Name": rec.name, "Website": rec.website, "Phone": rec.phone, "OwnerId": rec.owner_id,
-                "Type": rec.type, "Industry": rec.industry, "NumberOfEmployees": rec.employees,
-                "BillingCountry": rec.country, "Key_Account__c": rec.key_account,
-                "Client_Type__c": rec.client_type, "Overdue_Debt__c": rec.overdue_debt, "Region__c": rec.region,
-                "Last_Activity_Date__c": rec.last_activity, "SystemModstamp": rec.system_modstamp}
+        return {
+            "Id": rec.id,
+            "Name": rec.name,
+            "Website": rec.website,
+            "Phone": rec.phone,
+            "OwnerId": rec.owner_id,
+            "Type": rec.type,
+            "Industry": rec.industry,
+            "NumberOfEmployees": rec.employees,
+            "BillingCountry": rec.country,
+            "Key_Account__c": rec.key_account,
+            "Client_Type__c": rec.client_type,
+            "Overdue_Debt__c": rec.overdue_debt,
+            "Region__c": rec.region,
+            "Last_Activity_Date__c": rec.last_activity,
+            "SystemModstamp": rec.system_modstamp,
+        }
     if isinstance(rec, ContactRecord):
-        return {"Id": rec.id, "AccountId": rec.account_id, "Email": rec.email, "Phone": rec.phone,
-                "MobilePhone": rec.mobile_phone, "OwnerId": rec.owner_id, "SystemModstamp": rec.system_modstamp}
+        return {
+            "Id": rec.id,
+            "AccountId": rec.account_id,
+            "Email": rec.email,
+            "Phone": rec.phone,
+            "MobilePhone": rec.mobile_phone,
+            "OwnerId": rec.owner_id,
+            "SystemModstamp": rec.system_modstamp,
+        }
     if isinstance(rec, LeadRecord):
-        return {"Id": rec.id, "Email": rec.email, "Phone": rec.phone, "MobilePhone": rec.mobile_phone,
-                "Company": rec.company, "Status": rec.status, "IsConverted": rec.is_converted,
-                "OwnerId": rec.owner_id, "Leadflow_Id__c": rec.leadflow_id, "SystemModstamp": rec.system_modstamp}
+        return {
+            "Id": rec.id,
+            "Email": rec.email,
+            "Phone": rec.phone,
+            "MobilePhone": rec.mobile_phone,
+            "Company": rec.company,
+            "Status": rec.status,
+            "IsConverted": rec.is_converted,
+            "OwnerId": rec.owner_id,
+            "Leadflow_Id__c": rec.leadflow_id,
+            "SystemModstamp": rec.system_modstamp,
+        }
     if isinstance(rec, UserRecord):
-        return {"Id": rec.id, "Name": rec.name, "IsActive": rec.is_active, "Role_Name__c": rec.role,
-                "Team__c": rec.team, "SystemModstamp": rec.system_modstamp}
-    return {"Id": rec.id, "Name": rec.name, "DeveloperName": rec.developer_name,
-            "SystemModstamp": rec.system_modstamp}
+        return {
+            "Id": rec.id,
+            "Name": rec.name,
+            "IsActive": rec.is_active,
+            "Role_Name__c": rec.role,
+            "Team__c": rec.team,
+            "SystemModstamp": rec.system_modstamp,
+        }
+    return {"Id": rec.id, "Name": rec.name, "DeveloperName": rec.developer_name, "SystemModstamp": rec.system_modstamp}
 
 
 def object_for(sobject: str, raw: Mapping[str, Any] | None = None) -> MirrorObject | None:

@@ -54,8 +54,9 @@ def _region_zone(country: str | None, region: str | None, policy: EnrichPolicy) 
     return None
 
 
-def timezone_for(phone_e164: str | None, country: str | None, region: str | None,
-                 policy: EnrichPolicy) -> TimezoneDecision:
+def timezone_for(
+    phone_e164: str | None, country: str | None, region: str | None, policy: EnrichPolicy
+) -> TimezoneDecision:
     country_code = country.upper() if country else None
     region_zone = _region_zone(country_code, region, policy)
     country_zone = policy.default_country_timezones.get(country_code) if country_code else None

@@ -56,9 +56,7 @@ class SourceRegistry:
 
     def missing_secrets(self) -> list[str]:
         """Sources that require a signature but whose secret variable is unset (they fail closed)."""
-        return sorted(
-            name for name, s in self.sources.items() if s.config.require_signature and s.secret is None
-        )
+        return sorted(name for name, s in self.sources.items() if s.config.require_signature and s.secret is None)
 
 
 def load_sources_file(path: Path) -> SourcesFile:
@@ -71,9 +69,7 @@ def load_sources_file(path: Path) -> SourcesFile:
     try:
         return SourcesFile.model_validate(raw or {})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
         raise ConfigError(f"{path}: {problems}") from exc
 
 

@@ -50,9 +50,7 @@ class ContactError(ValueError):
 @lru_cache(maxsize=1)
 def free_email_domains() -> frozenset[str]:
     text = resources.files("leadflow_intake.data").joinpath("free_email_domains.txt").read_text("utf-8")
-    return frozenset(
-        line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#")
-    )
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
 def is_free_email_domain(domain: str) -> bool:

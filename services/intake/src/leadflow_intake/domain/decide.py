@@ -141,8 +141,11 @@ def decide(sub: LeadSubmitted, ctx: DecisionContext) -> Accepted | Rejection:
     errors = tuple(
         {"field": f, "type": t, "message": m}
         for f, t, m in (
-            ("person.email", (verdict.code if verdict and verdict.code else RejectionReason.INVALID_EMAIL.value),
-             email_error),
+            (
+                "person.email",
+                (verdict.code if verdict and verdict.code else RejectionReason.INVALID_EMAIL.value),
+                email_error,
+            ),
             ("person.phone", RejectionReason.INVALID_PHONE.value, phone_error),
         )
         if m
@@ -289,4 +292,3 @@ def _company_domain(
     if email is not None and not email.is_free:
         return email.domain, "person.email"
     return None, None
-

@@ -13,8 +13,30 @@ import re
 from functools import lru_cache
 
 PARTICLES = frozenset(
-    {"van", "der", "den", "de", "del", "della", "di", "da", "das", "dos", "du", "la", "le", "von", "zu",
-     "ter", "ten", "af", "av", "y", "bin", "ibn"}
+    {
+        "van",
+        "der",
+        "den",
+        "de",
+        "del",
+        "della",
+        "di",
+        "da",
+        "das",
+        "dos",
+        "du",
+        "la",
+        "le",
+        "von",
+        "zu",
+        "ter",
+        "ten",
+        "af",
+        "av",
+        "y",
+        "bin",
+        "ibn",
+    }
 )
 _SPACES = re.compile(r"\s+")
 _PARTS = re.compile(r"([\-'’])")

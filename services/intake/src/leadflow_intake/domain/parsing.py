@@ -45,17 +45,26 @@ def shape_problem(value: Any, limits: JsonLimits, *, depth: int = 1, path: str =
         node, level, where = stack.pop()
         if isinstance(node, dict | list):
             if level > limits.max_depth:
-                return Rejection(RejectionReason.TOO_DEEP, f"{where or '(root)'}: JSON is nested more than "
-                                 f"{limits.max_depth} levels deep", where or "(root)")
+                return Rejection(
+                    RejectionReason.TOO_DEEP,
+                    f"{where or '(root)'}: JSON is nested more than {limits.max_depth} levels deep",
+                    where or "(root)",
+                )
             if len(node) > limits.max_items:
-                return Rejection(RejectionReason.TOO_MANY_ITEMS, f"{where or '(root)'} has {len(node)} entries; "
-                                 f"the limit is {limits.max_items}", where or "(root)")
+                return Rejection(
+                    RejectionReason.TOO_MANY_ITEMS,
+                    f"{where or '(root)'} has {len(node)} entries; the limit is {limits.max_items}",
+                    where or "(root)",
+                )
             items = node.items() if isinstance(node, dict) else enumerate(node)
             for key, child in items:
                 stack.append((child, level + 1, f"{where}.{key}" if where else str(key)))
         elif isinstance(node, str) and len(node) > limits.max_string_chars:
-            return Rejection(RejectionReason.STRING_TOO_LONG, f"{where or '(root)'} is {len(node)} characters "
-                             f"long; the limit is {limits.max_string_chars}", where or "(root)")
+            return Rejection(
+                RejectionReason.STRING_TOO_LONG,
+                f"{where or '(root)'} is {len(node)} characters long; the limit is {limits.max_string_chars}",
+                where or "(root)",
+            )
     return None
 
 
@@ -136,8 +145,9 @@ def parse_submission(
             problem = shape_problem(lead.original, limits, depth=2, path="original") if lead.original else None
             if problem is None:
                 return _with_event_id(lead, raw)
-            return Unparsed(problem, event_id=lead.event_id or None, lead_id=lead.lead_id or None,
-                            source_system=lead.source.system)
+            return Unparsed(
+                problem, event_id=lead.event_id or None, lead_id=lead.lead_id or None, source_system=lead.source.system
+            )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

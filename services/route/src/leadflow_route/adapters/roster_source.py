@@ -13,8 +13,18 @@ from leadflow_salesforce import SalesforceSettings, connect
 from leadflow_route.domain.roster import Queue, Rep, Roster, queue_from_record, rep_from_record
 
 USER_FIELDS = (
-    "Id", "Name", "Username", "IsActive", "TimeZoneSidKey", "Role_Name__c", "Team__c", "Territory__c",
-    "Languages__c", "Weight__c", "Is_Absent__c", "Working_Hours__c",
+    "Id",
+    "Name",
+    "Username",
+    "IsActive",
+    "TimeZoneSidKey",
+    "Role_Name__c",
+    "Team__c",
+    "Territory__c",
+    "Languages__c",
+    "Weight__c",
+    "Is_Absent__c",
+    "Working_Hours__c",
 )
 USER_SOQL = f"SELECT {', '.join(USER_FIELDS)} FROM User"  # noqa: S608 - constant field list
 QUEUE_SOQL = "SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue'"

@@ -85,7 +85,8 @@ class UnitOfWork:
         out: dict[str, list[OwnerRecord]] = {i: [] for i in ids}
         for start in range(0, len(ids), 500):
             rows = await self.conn.execute(
-                select(lead_owners).where(lead_owners.c.lead_id.in_(ids[start : start + 500]))
+                select(lead_owners)
+                .where(lead_owners.c.lead_id.in_(ids[start : start + 500]))
                 .order_by(lead_owners.c.lead_id, lead_owners.c.seq)
             )
             for row in rows:
@@ -151,10 +152,14 @@ class RouteStore:
 
     # ---- roster cache ----------------------------------------------------------------------------
     async def save_roster(self, roster: Roster, now: datetime) -> None:
-        rows = [{"kind": "user", "record_id": r.id, "payload": r.model_dump_json(), "updated_at": now}
-                for r in roster.reps.values()]
-        rows += [{"kind": "queue", "record_id": q.id, "payload": q.model_dump_json(), "updated_at": now}
-                 for q in roster.queues.values()]
+        rows = [
+            {"kind": "user", "record_id": r.id, "payload": r.model_dump_json(), "updated_at": now}
+            for r in roster.reps.values()
+        ]
+        rows += [
+            {"kind": "queue", "record_id": q.id, "payload": q.model_dump_json(), "updated_at": now}
+            for q in roster.queues.values()
+        ]
         async with self.engine.begin() as conn:
             await conn.execute(roster_cache.delete())
             if rows:

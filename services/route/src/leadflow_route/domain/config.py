@@ -15,7 +15,11 @@ from leadflow_route.domain.roster import WorkingHoursError, normalise_language, 
 
 PolicyName = Literal["credit_hold", "key_account", "duplicate", "existing_customer", "new_lead"]
 DEFAULT_POLICY_ORDER: tuple[PolicyName, ...] = (
-    "credit_hold", "key_account", "duplicate", "existing_customer", "new_lead",
+    "credit_hold",
+    "key_account",
+    "duplicate",
+    "existing_customer",
+    "new_lead",
 )
 
 

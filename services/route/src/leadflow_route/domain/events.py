@@ -63,8 +63,13 @@ def routing_request(event: Incoming, history: Sequence[str]) -> RoutingRequest:
         return request
     owners = previous_owners(event, history)
     team = event.previous_routing.assignment.team if event.previous_routing is not None else None
-    return replace(request, exclude_owner_ids=frozenset(_unique([*event.exclude_owner_ids, *owners])),
-                   target=event.target, preferred_team=team, reassignment=True)
+    return replace(
+        request,
+        exclude_owner_ids=frozenset(_unique([*event.exclude_owner_ids, *owners])),
+        target=event.target,
+        preferred_team=team,
+        reassignment=True,
+    )
 
 
 def sla_input(event: Incoming, team: str | None) -> SlaInput:

@@ -106,4 +106,3 @@ class Ledger:
                 credit -= total
             self._put(replace(self.get(rep_id), credit=credit))
         return winner
-

@@ -207,16 +207,24 @@ def merge_user_change(current: Rep | None, record: Mapping[str, Any]) -> Rep:
     base: dict[str, Any] = {}
     if current is not None:
         base = {
-            "Id": current.id, "Name": current.name, "Username": current.username, "Role_Name__c": current.role,
-            "Team__c": current.team, "Territory__c": current.territory,
+            "Id": current.id,
+            "Name": current.name,
+            "Username": current.username,
+            "Role_Name__c": current.role,
+            "Team__c": current.team,
+            "Territory__c": current.territory,
             "Languages__c": ";".join(sorted(current.languages)),
-            "Weight__c": current.weight, "IsActive": current.active, "Is_Absent__c": current.absent,
-            "TimeZoneSidKey": current.timezone, "Working_Hours__c": current.working_hours,
+            "Weight__c": current.weight,
+            "IsActive": current.active,
+            "Is_Absent__c": current.absent,
+            "TimeZoneSidKey": current.timezone,
+            "Working_Hours__c": current.working_hours,
         }
     base.update({k: v for k, v in record.items() if k != "attributes"})
     return rep_from_record(base)
 
 
 def queue_from_record(record: Mapping[str, Any]) -> Queue:
-    return Queue(id=str(record["Id"]), name=str(record.get("Name") or ""),
-                 developer_name=str(record.get("DeveloperName") or ""))
+    return Queue(
+        id=str(record["Id"]), name=str(record.get("Name") or ""), developer_name=str(record.get("DeveloperName") or "")
+    )

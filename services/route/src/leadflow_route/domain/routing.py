@@ -117,8 +117,9 @@ class Router:
         decision: Decision | None = None
         if req.target == "team_queue":
             team = self.select_team(req, roster)
-            decision = self._queue_decision(team, roster, "reassign_team_queue",
-                                            f"reassignment asked for the team queue; {team.reason}")
+            decision = self._queue_decision(
+                team, roster, "reassign_team_queue", f"reassignment asked for the team queue; {team.reason}"
+            )
         elif req.target == "team_leader":
             decision = self._team_leader(req, roster, now)
         else:
@@ -181,8 +182,9 @@ class Router:
         name = self.config.default_team
         return TeamChoice(name, teams[name], f"default team {name} (country {country or 'unknown'})")
 
-    def _user(self, rep: Rep, team: str | None, policy: str, reason: str, **data: str | int | float | bool | None
-              ) -> Decision:
+    def _user(
+        self, rep: Rep, team: str | None, policy: str, reason: str, **data: str | int | float | bool | None
+    ) -> Decision:
         return Decision(rep.id, "user", rep.name or rep.username, team, policy, reason, data=dict(data))
 
     def _queue(self, queue: Queue, team: str | None, policy: str, reason: str) -> Decision:
@@ -231,16 +233,18 @@ class Router:
         if owner is not None:
             why = self.unavailable_because(owner, req, now)
             if why is None:
-                return self._user(owner, owner.team, "credit_hold",
-                                  "credit hold: the account owner handles the account, no selling")
+                return self._user(
+                    owner, owner.team, "credit_hold", "credit hold: the account owner handles the account, no selling"
+                )
             prefix = f"credit hold: account owner {owner.name} {why}"
         else:
             prefix = "credit hold: account has no known owner"
         queue = roster.queue(self.config.finance_queue)
         if queue is not None:
             return self._queue(queue, None, "credit_hold", f"{prefix}; finance queue, never a seller")
-        return self._last_resort(roster, None, "credit_hold",
-                                 f"{prefix}; finance queue {self.config.finance_queue} unknown")
+        return self._last_resort(
+            roster, None, "credit_hold", f"{prefix}; finance queue {self.config.finance_queue} unknown"
+        )
 
     def _key_account_managers(self, roster: Roster) -> list[Rep]:
         ka = self.config.key_accounts
@@ -262,17 +266,21 @@ class Router:
         else:
             prefix = "key account: no account manager on record"
         others = [
-            m for m in managers
-            if (owner is None or m.id != owner.id) and self.unavailable_because(m, req, now) is None
+            m for m in managers if (owner is None or m.id != owner.id) and self.unavailable_because(m, req, now) is None
         ]
         if others:
             chosen = min(others, key=lambda m: (ledger.get(m.id).open_leads, ledger.get(m.id).assigned_total, m.id))
-            return self._user(chosen, chosen.team, "key_account",
-                              f"{prefix}; another key account manager {chosen.name} (fewest open leads)")
+            return self._user(
+                chosen,
+                chosen.team,
+                "key_account",
+                f"{prefix}; another key account manager {chosen.name} (fewest open leads)",
+            )
         head = roster.rep(self.config.head_of_sales)
         if head is not None and not ({head.id, head.id[:15]} & req.exclude_owner_ids):
-            return self._user(head, head.team, "key_account",
-                              f"{prefix}; no other key account manager free; head of sales")
+            return self._user(
+                head, head.team, "key_account", f"{prefix}; no other key account manager free; head of sales"
+            )
         queue = roster.queue(self.config.key_accounts.queue) if self.config.key_accounts.queue else None
         if queue is not None:
             return self._queue(queue, None, "key_account", f"{prefix}; nobody free; key account queue")
@@ -285,8 +293,7 @@ class Router:
             return None
         return self._user(owner, owner.team, "duplicate", "duplicate of an open record: stays with its owner")
 
-    def _existing_customer(self, req: RoutingRequest, roster: Roster, ledger: Ledger, now: datetime
-                           ) -> Decision | None:
+    def _existing_customer(self, req: RoutingRequest, roster: Roster, ledger: Ledger, now: datetime) -> Decision | None:
         if req.client_type != ClientType.EXISTING_CUSTOMER or not req.account_owner_id:
             return None
         owner = roster.rep(req.account_owner_id)
@@ -321,14 +328,18 @@ class Router:
             language_note = f", nobody free speaks {language}"
         if not pool:
             detail = ", ".join(f"{n} {why}" for why, n in sorted(skipped.items())) or "no sellers"
-            return self._queue_decision(team, roster, "new_lead",
-                                        f"new lead: {team.reason}; nobody available ({detail})")
+            return self._queue_decision(
+                team, roster, "new_lead", f"new lead: {team.reason}; nobody available ({detail})"
+            )
         winner_id = ledger.pick_weighted([(r.id, r.weight) for r in pool])
         winner = roster.reps[winner_id]
         decision = self._user(
-            winner, team.name, "new_lead",
+            winner,
+            team.name,
+            "new_lead",
             f"new lead: {team.reason}; weighted round-robin among {len(pool)} available{language_note}",
-            weight=winner.weight, candidates=len(pool),
+            weight=winner.weight,
+            candidates=len(pool),
         )
         return replace(decision, round_robin=True)
 
@@ -338,8 +349,9 @@ class Router:
         if leader is not None:
             why = self.unavailable_because(leader, req, now)
             if why is None or why == "off shift":
-                return self._user(leader, team.name, "reassign_team_leader",
-                                  f"reassignment asked for the team leader; {team.reason}")
+                return self._user(
+                    leader, team.name, "reassign_team_leader", f"reassignment asked for the team leader; {team.reason}"
+                )
             prefix = f"reassignment asked for the team leader; {leader.name} {why}"
         else:
             prefix = "reassignment asked for the team leader; none configured"

@@ -40,8 +40,10 @@ class SlaPlanner:
         key = (policy.name, calendar.name)
         due = self._due.get(key)
         if due is None:
-            due = self._due[key] = (calendar.add_business_time(now, policy.first_touch),
-                                    calendar.add_business_days(now, policy.qualify_days))
+            due = self._due[key] = (
+                calendar.add_business_time(now, policy.first_touch),
+                calendar.add_business_days(now, policy.qualify_days),
+            )
         return due
 
     def calendar_for(self, policy: SlaPolicy, team: str | None, prospect_timezone: str | None) -> BusinessCalendar:

@@ -88,12 +88,15 @@ def _fit_check(rule: object) -> FitCheck:
         def title(e: LeadEnriched) -> str | None:
             t = e.lead.job_title
             return t if t and regex.search(t) else None
+
         return title
     if isinstance(rule, CompanySizeRule):
+
         def size(e: LeadEnriched) -> str | None:
             f = e.enrichment.firmographics
             employees = f.employees if f.employees is not None else e.lead.employees
             return f"{employees} employees" if rule.contains(employees) else None
+
         return size
     if isinstance(rule, IndustryRule):
         wanted = frozenset(v.lower() for v in rule.values)
@@ -101,6 +104,7 @@ def _fit_check(rule: object) -> FitCheck:
         def industry(e: LeadEnriched) -> str | None:
             value = e.enrichment.firmographics.industry or e.lead.industry
             return value if value and value.lower() in wanted else None
+
         return industry
     if isinstance(rule, CountryRule):
         countries = frozenset(rule.values)
@@ -108,6 +112,7 @@ def _fit_check(rule: object) -> FitCheck:
         def country(e: LeadEnriched) -> str | None:
             value = (e.lead.country or e.enrichment.firmographics.country or "").upper()
             return value if value in countries else None
+
         return country
     if isinstance(rule, FreeMailRule):
         return lambda e: "free-mail address" if e.lead.email_is_free else None
@@ -115,9 +120,11 @@ def _fit_check(rule: object) -> FitCheck:
         types = frozenset(rule.values)
         return lambda e: e.enrichment.client_type.value if e.enrichment.client_type in types else None
     if isinstance(rule, DuplicateRule):
+
         def duplicate(e: LeadEnriched) -> str | None:
             dup = e.enrichment.duplicate_of
             return f"{dup.object} {dup.record_id}" if dup else None
+
         return duplicate
     raise TypeError(f"not a fit rule: {type(rule).__name__}")  # pragma: no cover
 
@@ -134,17 +141,27 @@ def _engagement_check(rule: object) -> EngagementCheck:
     if isinstance(rule, CallbackRule):
         return lambda e: ("callback requested", e.lead.submitted_at) if e.lead.callback is not None else None
     if isinstance(rule, VisitsRule):
-        return lambda e: (f"{e.lead.engagement.visits} visits", _activity(e)) if rule.contains(
-            e.lead.engagement.visits) else None
+        return lambda e: (
+            (f"{e.lead.engagement.visits} visits", _activity(e)) if rule.contains(e.lead.engagement.visits) else None
+        )
     if isinstance(rule, PageViewsRule):
-        return lambda e: (f"{e.lead.engagement.page_views} page views", _activity(e)) if rule.contains(
-            e.lead.engagement.page_views) else None
+        return lambda e: (
+            (f"{e.lead.engagement.page_views} page views", _activity(e))
+            if rule.contains(e.lead.engagement.page_views)
+            else None
+        )
     if isinstance(rule, TimeOnSiteRule):
-        return lambda e: (f"{e.lead.engagement.time_on_site_seconds:.0f}s on site", _activity(e)) if rule.contains(
-            e.lead.engagement.time_on_site_seconds) else None
+        return lambda e: (
+            (f"{e.lead.engagement.time_on_site_seconds:.0f}s on site", _activity(e))
+            if rule.contains(e.lead.engagement.time_on_site_seconds)
+            else None
+        )
     if isinstance(rule, DownloadsRule):
-        return lambda e: (f"{e.lead.engagement.content_downloads} downloads", _activity(e)) if rule.contains(
-            e.lead.engagement.content_downloads) else None
+        return lambda e: (
+            (f"{e.lead.engagement.content_downloads} downloads", _activity(e))
+            if rule.contains(e.lead.engagement.content_downloads)
+            else None
+        )
     raise TypeError(f"not an engagement rule: {type(rule).__name__}")  # pragma: no cover
 
 
@@ -162,8 +179,10 @@ def _compiled(ruleset: Ruleset) -> _Compiled:
     hit = _COMPILED.get(id(ruleset))
     if hit is not None and hit[0] is ruleset:
         return hit[1]
-    compiled = _Compiled(fit=tuple((r, _fit_check(r)) for r in ruleset.fit.rules),
-                         engagement=tuple((r, _engagement_check(r)) for r in ruleset.engagement.rules))
+    compiled = _Compiled(
+        fit=tuple((r, _fit_check(r)) for r in ruleset.fit.rules),
+        engagement=tuple((r, _engagement_check(r)) for r in ruleset.engagement.rules),
+    )
     if len(_COMPILED) > 64:
         _COMPILED.clear()
     _COMPILED[id(ruleset)] = (ruleset, compiled)
@@ -236,12 +255,21 @@ def score_rules(event: LeadEnriched, ruleset: Ruleset) -> RuleScore:
         reasons.append(_reason("engagement", points, text))
     fit_c = round(_clip(fit, ruleset.fit.max_points), 2)
     eng_c = round(_clip(engagement, ruleset.engagement.max_points), 2)
-    score = 100.0 * (ruleset.weights.fit * fit_c / ruleset.fit.max_points
-                     + ruleset.weights.engagement * eng_c / ruleset.engagement.max_points)
+    score = 100.0 * (
+        ruleset.weights.fit * fit_c / ruleset.fit.max_points
+        + ruleset.weights.engagement * eng_c / ruleset.engagement.max_points
+    )
     grade = grade_for(fit_c, ruleset)
     band = band_for(eng_c, ruleset)
-    return RuleScore(score=round(_clip(score, 100.0), 1), fit=fit_c, engagement=eng_c, grade=grade,
-                     rating=ruleset.ratings[grade][band], band=band, reasons=tuple(reasons))
+    return RuleScore(
+        score=round(_clip(score, 100.0), 1),
+        fit=fit_c,
+        engagement=eng_c,
+        grade=grade,
+        rating=ruleset.ratings[grade][band],
+        band=band,
+        reasons=tuple(reasons),
+    )
 
 
 def top_reasons(reasons: Sequence[Reason], n: int) -> tuple[ScoreReason, ...]:
@@ -257,24 +285,50 @@ def blend(rules: RuleScore, model: ModelScore | None, weight: float, ruleset: Ru
     if model is not None and weight > 0:
         model_points = 100.0 * model.probability
         score = round(_clip((1 - weight) * rules.score + weight * model_points, 100.0), 1)
-        reasons.append(ScoreReason(
-            component="model", points=round(score - rules.score, 2),
-            reason=f"model {model.model_version} p={model.probability:.2f} blended at {weight:.2f}",
-        ))
-    return Score(score=score, fit=rules.fit, engagement=rules.engagement, grade=rules.grade, rating=rules.rating,
-                 reasons=tuple(reasons), ruleset_version=ruleset.version, model=model)
+        reasons.append(
+            ScoreReason(
+                component="model",
+                points=round(score - rules.score, 2),
+                reason=f"model {model.model_version} p={model.probability:.2f} blended at {weight:.2f}",
+            )
+        )
+    return Score(
+        score=score,
+        fit=rules.fit,
+        engagement=rules.engagement,
+        grade=rules.grade,
+        rating=rules.rating,
+        reasons=tuple(reasons),
+        ruleset_version=ruleset.version,
+        model=model,
+    )
 
 
 def scored_event(event: LeadEnriched, score: Score, rules: RuleScore, at: datetime) -> LeadScored:
     data: dict[str, str | int | float | bool | None] = {
-        "score": score.score, "fit": score.fit, "engagement": score.engagement, "grade": score.grade.value,
-        "rating": score.rating.value, "band": rules.band, "ruleset": score.ruleset_version,
+        "score": score.score,
+        "fit": score.fit,
+        "engagement": score.engagement,
+        "grade": score.grade.value,
+        "rating": score.rating.value,
+        "band": rules.band,
+        "ruleset": score.ruleset_version,
         "model": score.model.model_version if score.model else None,
     }
     top = "; ".join(f"{r.reason} {r.points:+g}" for r in score.reasons[:3]) or "no rule matched"
-    step = TraceStep(service=SERVICE, decision="scored",
-                     reason=f"{score.score:g} = grade {score.grade.value} x {rules.band} engagement -> "
-                            f"{score.rating.value}; {top}",
-                     at=at, data=data)
-    return LeadScored(event_id=scored_event_id(event.event_id), lead_id=event.lead_id, occurred_at=at,
-                      trace=event.with_step(step), lead=event.lead, enrichment=event.enrichment, score=score)
+    step = TraceStep(
+        service=SERVICE,
+        decision="scored",
+        reason=f"{score.score:g} = grade {score.grade.value} x {rules.band} engagement -> {score.rating.value}; {top}",
+        at=at,
+        data=data,
+    )
+    return LeadScored(
+        event_id=scored_event_id(event.event_id),
+        lead_id=event.lead_id,
+        occurred_at=at,
+        trace=event.with_step(step),
+        lead=event.lead,
+        enrichment=event.enrichment,
+        score=score,
+    )

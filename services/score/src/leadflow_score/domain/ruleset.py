@@ -233,13 +233,25 @@ def parse_ruleset(raw: Any, *, source: str = "ruleset") -> Ruleset:
         problems = []
         for err in e.errors():
             raw_loc = err["loc"]
-            loc = tuple(p for i, p in enumerate(raw_loc)
-                        if not (p in _KIND_TAGS and i > 0 and isinstance(raw_loc[i - 1], int)))
+            loc = tuple(
+                p for i, p in enumerate(raw_loc) if not (p in _KIND_TAGS and i > 0 and isinstance(raw_loc[i - 1], int))
+            )
             problems.append(f"{_rule_label(raw, loc) or '(root)'}: {err['msg']}")
         raise RulesetError(f"{source}: " + "; ".join(problems)) from None
 
 
 _KIND_TAGS = {
-    "title", "company_size", "industry", "country", "free_mail", "client_type", "duplicate", "lead_source",
-    "callback", "visits", "page_views", "time_on_site", "downloads",
+    "title",
+    "company_size",
+    "industry",
+    "country",
+    "free_mail",
+    "client_type",
+    "duplicate",
+    "lead_source",
+    "callback",
+    "visits",
+    "page_views",
+    "time_on_site",
+    "downloads",
 }
