@@ -19,10 +19,8 @@ import contextlib
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
@@ -36,8 +34,7 @@ import phonenumbers
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from leadflow_contracts import topics
-from leadflow_platform.embedded_kafka import free_port
-from leadflow_platform.supervisor import load
+from leadflow_platform.testing.system import System, running_system
 from leadflow_salesforce import SalesforceSettings, connect
 from pydantic import SecretStr
 
@@ -99,106 +96,22 @@ COUNTRIES = ("NO", "DE", "SE", "FR", "GB", "AT", "DK")
 DOMAINS = ["fjordtech.example", "rheinwerk.example", "nordlys.example", "bølgen.example", "maisonclair.example"]
 
 
-# ---- the system, as make run starts it ----------------------------------------------------------------
-@dataclass
-class System:
-    bootstrap: str
-    emulator_url: str
-    ca: Path
-    proc: subprocess.Popen[bytes]
-    lines: list[str] = field(default_factory=list)
-
-    def salesforce(self, username: str = "integration@leadflow.example") -> SalesforceSettings:
-        return SalesforceSettings(
-            login_url=self.emulator_url,
-            username=username,
-            password=SecretStr("leadflow-pass"),
-            security_token=SecretStr("LEADFLOWTOKEN"),
-            ca_bundle=self.ca,
-            timeout=30.0,
-        )
-
-    def tail(self, n: int = 60) -> str:
-        return "".join(self.lines[-n:])
-
-
-def _run_file(tmp: Path) -> tuple[Path, str, str, Path]:
-    """deploy/local/run.yaml + services/*/run.yaml, rewritten to free ports and a temporary state tree."""
-    env, procs = load(REPO / "deploy" / "local" / "run.yaml")
-    procs = [p for p in procs if p.name in SERVICES]
-    assert {p.name for p in procs} == set(SERVICES)
-    kafka, compat, emu = free_port(), free_port(), free_port()
-    http: dict[str, str] = {}
-    for port in range(8000, 8020):
-        http[str(port)] = str(free_port())
-    swaps = {
-        "127.0.0.1:19092": f"127.0.0.1:{kafka}",
-        '"19092"': f'"{kafka}"',
-        '"19094"': f'"{compat}"',
-        "https://127.0.0.1:8443": f"https://127.0.0.1:{emu}",
-        '"8443"': f'"{emu}"',
-        ".run/sfemu-certs": str(tmp / "certs"),
-        ".run/sfemu.db": str(tmp / "sfemu.db"),
-        "sqlite+aiosqlite:///./var/": f"sqlite+aiosqlite:///{tmp}/",
-        "var/models": str(tmp / "models"),
-    }
-    for port, new in http.items():
-        swaps[f"127.0.0.1:{port}/"] = f"127.0.0.1:{new}/"
-        swaps[f'"{port}"'] = f'"{new}"'
-    env = {k: v for k, v in env.items() if not k.startswith("LEADFLOW_DEMO_CLOCK")}  # real time
-    doc = json.dumps({"env": env, "processes": [p.model_dump(exclude={"base"}) for p in procs]})
-    for old, new in swaps.items():
-        doc = doc.replace(old, new)
-    data = json.loads(doc)
-    for p in data["processes"]:
-        if p["ready_tcp"] == 19092:
-            p["ready_tcp"] = kafka
-        elif p["ready_tcp"] == 8443:
-            p["ready_tcp"] = emu
-        p["ready_timeout"] = 150.0
-    base = tmp / "tree" / "deploy" / "local" / "run.yaml"
-    base.parent.mkdir(parents=True)
-    base.write_text(json.dumps(data, indent=1))  # JSON is YAML
-    return base, f"127.0.0.1:{kafka}", f"https://127.0.0.1:{emu}", tmp / "certs" / "ca.pem"
+# ---- the system, as make run starts it (leadflow_platform.testing.system) -----------------------------
+def _salesforce(system: System, username: str = "integration@leadflow.example") -> SalesforceSettings:
+    return SalesforceSettings(
+        login_url=system.emulator_url,
+        username=username,
+        password=SecretStr("leadflow-pass"),
+        security_token=SecretStr("LEADFLOWTOKEN"),
+        ca_bundle=system.ca,
+        timeout=30.0,
+    )
 
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    tmp = Path(tmp_path_factory.mktemp("e2e-identity"))
-    base, bootstrap, url, ca = _run_file(tmp)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "leadflow_platform.supervisor", str(base)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    sys_ = System(bootstrap, url, ca, proc)
-    started = threading.Event()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for raw in iter(proc.stdout.readline, b""):
-            line = raw.decode(errors="replace")
-            sys_.lines.append(line)
-            if "processes started" in line:
-                started.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        deadline = time.monotonic() + 240
-        while not started.wait(0.5):
-            assert proc.poll() is None and time.monotonic() < deadline, sys_.tail()
-        yield sys_
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+    with running_system(Path(tmp_path_factory.mktemp("e2e-identity")), SERVICES) as running:
+        yield running
 
 
 # ---- the leads -------------------------------------------------------------------------------------------
@@ -385,7 +298,7 @@ def _all(sf: Any, soql: str) -> list[dict[str, Any]]:
 async def test_every_person_is_one_lead_merged_clocks_are_met_and_reconcile_agrees(system: System) -> None:
     t0 = time.monotonic()
     rng = random.Random(SEED)
-    sf = connect(system.salesforce())
+    sf = connect(_salesforce(system))
     open_leads = _all(
         sf, "SELECT Id, Email FROM Lead WHERE Email != null AND IsConverted = false AND Status = 'Open - Not Contacted'"
     )
@@ -482,7 +395,7 @@ async def test_every_person_is_one_lead_merged_clocks_are_met_and_reconcile_agre
         for u in _all(sf, "SELECT Username, IsActive FROM User WHERE IsActive = true")
         if str(u["Username"]).endswith("@leadflow-demo.example")
     ]
-    rep_sf = connect(system.salesforce(reps[0]))
+    rep_sf = connect(_salesforce(system, reps[0]))
     touched = [p for p in people if p.kind == "repeat"][:40] + [p for p in people if p.kind in ("lead", "contact")]
     for k, p in enumerate(touched):
         record = next(ours[i]["Id"] for i in p.lead_ids if i in ours) if p.kind == "repeat" else p.target
@@ -503,7 +416,7 @@ async def test_every_person_is_one_lead_merged_clocks_are_met_and_reconcile_agre
     )
 
     # ---- leadflow reconcile finds nothing ----
-    s = system.salesforce()
+    s = _salesforce(system)
     env = {
         **os.environ,
         "RECONCILE_KAFKA_BOOTSTRAP": system.bootstrap,
