@@ -88,35 +88,43 @@ async def raw_hop(bootstrap: str, n: int = 20000) -> float:
     return rate
 
 
-class SyncWatcher:
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap, self.topic = bootstrap, topic
-        self.first_seen: dict[str, float] = {}
+class TopicWatcher:
+    """First time each lead id (the record key) is seen on each watched topic."""
+
+    def __init__(self, bootstrap: str, names: list[str]) -> None:
+        self.bootstrap, self.names = bootstrap, names
+        self.seen: dict[str, dict[str, float]] = {n: {} for n in names}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10)
         await consumer.start()
-        parts = consumer.partitions_for_topic(self.topic)
-        while not parts:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(self.topic)
-        tps = [TopicPartition(self.topic, p) for p in parts]
+        tps = []
+        for name in self.names:
+            parts = consumer.partitions_for_topic(name)
+            while not parts:
+                await consumer._client.force_metadata_update()
+                parts = consumer.partitions_for_topic(name)
+            tps += [TopicPartition(name, p) for p in parts]
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        await consumer.seek_to_end(*tps)
 
         async def run() -> None:
             try:
                 while True:
-                    batch = await consumer.getmany(timeout_ms=50)
+                    batch = await consumer.getmany(timeout_ms=20)
                     now = time.perf_counter()
-                    for records in batch.values():
+                    for tp, records in batch.items():
+                        seen = self.seen[tp.topic]
                         for r in records:
-                            self.first_seen.setdefault(r.key.decode() if r.key else "", now)
+                            seen.setdefault(r.key.decode() if r.key else "", now)
             finally:
                 await consumer.stop()
 
         self._task = asyncio.create_task(run())
+
+    def count(self, topic: str, prefix: str) -> int:
+        return sum(1 for k in self.seen[topic] if k.startswith(prefix))
 
     async def stop(self) -> None:
         if self._task:
@@ -166,7 +174,8 @@ async def main(burst: int, rate: float, seconds: float) -> None:
         ]
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, linger_ms=5)
         await producer.start()
-        watcher = SyncWatcher(kafka.bootstrap, ns(topics.CRM_SYNCED))
+        synced = ns(topics.CRM_SYNCED)
+        watcher = TopicWatcher(kafka.bootstrap, [synced])
         async with contextlib.AsyncExitStack() as stack:
             for app in apps:
                 await stack.enter_async_context(app.router.lifespan_context(app))
@@ -175,7 +184,7 @@ async def main(burst: int, rate: float, seconds: float) -> None:
             warm = [lead(i, "warm") for i in range(20)]
             for value, key in warm:
                 await producer.send(ns(topics.LEADS_INBOUND), value, key=key)
-            while sum(1 for k in watcher.first_seen if k.startswith("bench-warm-")) < 20:
+            while watcher.count(synced, "bench-warm-") < 20:
                 await asyncio.sleep(0.2)
 
             # 1) burst
@@ -187,7 +196,7 @@ async def main(burst: int, rate: float, seconds: float) -> None:
                 await producer.send(ns(topics.LEADS_INBOUND), value, key=key)
             await producer.flush()
             prefix = f"bench-{run}-"
-            while sum(1 for k in watcher.first_seen if k.startswith(prefix)) < burst:
+            while watcher.count(synced, prefix) < burst:
                 await asyncio.sleep(0.1)
             elapsed = time.perf_counter() - started
             calls = len([r for r in emu.requests_log(limit=100_000) if "/services/" in r.get("path", "")])
@@ -210,9 +219,10 @@ async def main(burst: int, rate: float, seconds: float) -> None:
                 next_at += 1 / rate
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
             deadline = time.perf_counter() + 120
-            while sum(1 for k in watcher.first_seen if k.startswith(prefix)) < n and time.perf_counter() < deadline:
+            while watcher.count(synced, prefix) < n and time.perf_counter() < deadline:
                 await asyncio.sleep(0.1)
-            lat = [(watcher.first_seen[k] - t) * 1000 for k, t in sent_at.items() if k in watcher.first_seen]
+            seen = watcher.seen[synced]
+            lat = [(seen[k] - t) * 1000 for k, t in sent_at.items() if k in seen]
             print(
                 f"steady {rate:.0f} leads/s for {seconds:.0f} s: {len(lat)}/{n} synced; publish → CrmSynced "
                 f"p50 {pct(lat, 50):.0f} ms, p90 {pct(lat, 90):.0f} ms, p99 {pct(lat, 99):.0f} ms, "

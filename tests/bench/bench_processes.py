@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from leadflow_contracts import topics
 from leadflow_platform.embedded_kafka import EmbeddedKafka
 from leadflow_platform.topics_admin import ensure_topics, load_topics
@@ -42,7 +42,7 @@ from leadflow_salesforce.testing import running_emulator
 sys.path.insert(0, str(Path(__file__).parent))
 import itertools
 
-from bench_pipeline import lead, pct, raw_hop
+from bench_pipeline import TopicWatcher, lead, pct, raw_hop
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ["intake", "enrich", "score", "route", "crm-sync"]
@@ -112,51 +112,6 @@ class Service:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-
-
-class TopicWatcher:
-    """First time each lead id (the record key) is seen on each watched topic."""
-
-    def __init__(self, bootstrap: str, names: list[str]) -> None:
-        self.bootstrap, self.names = bootstrap, names
-        self.seen: dict[str, dict[str, float]] = {n: {} for n in names}
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10)
-        await consumer.start()
-        tps = []
-        for name in self.names:
-            parts = consumer.partitions_for_topic(name)
-            while not parts:
-                await consumer._client.force_metadata_update()
-                parts = consumer.partitions_for_topic(name)
-            tps += [TopicPartition(name, p) for p in parts]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-
-        async def run() -> None:
-            try:
-                while True:
-                    batch = await consumer.getmany(timeout_ms=20)
-                    now = time.perf_counter()
-                    for tp, records in batch.items():
-                        seen = self.seen[tp.topic]
-                        for r in records:
-                            seen.setdefault(r.key.decode() if r.key else "", now)
-            finally:
-                await consumer.stop()
-
-        self._task = asyncio.create_task(run())
-
-    def count(self, topic: str, prefix: str) -> int:
-        return sum(1 for k in self.seen[topic] if k.startswith(prefix))
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
 
 async def wait_until(predicate: Any, timeout: float, what: str) -> None:
