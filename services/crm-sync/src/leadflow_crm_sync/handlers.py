@@ -120,6 +120,7 @@ def register(
             batch=True,
             max_records=settings.batch_max_records,
             batch_timeout_ms=settings.batch_timeout_ms,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,  # the embedded broker holds a fetch for all of it
             auto_offset_reset="earliest",
             ack_policy=DEFAULT_ACK_POLICY,
             max_poll_interval_ms=settings.max_poll_interval_ms,

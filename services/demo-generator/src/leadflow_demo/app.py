@@ -81,6 +81,7 @@ def create_app(
             enable_auto_commit=False,
             auto_offset_reset="latest",
             group_id=None,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,  # the latency it reports must not include its own wait
         )
         await consumer.start()
         try:

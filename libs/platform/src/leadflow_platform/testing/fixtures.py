@@ -113,7 +113,7 @@ async def consume(bootstrap: str, topic: str, count: int, timeout: float = 30.0)
     """Read ``count`` records from the start of ``topic`` (no consumer group: no 5 s assignment wait)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10)
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic)
