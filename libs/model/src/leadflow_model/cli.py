@@ -281,7 +281,7 @@ def cmd_shadow_report(args: argparse.Namespace) -> int:
                 outcomes[row[args.id_column]] = 1 if row[args.outcome_column].strip().lower() in ("1", "true") else 0
     else:
         from leadflow_salesforce import connect
-        from simple_salesforce import format_soql
+        from simple_salesforce.format import format_soql
 
         sf = connect(_sf_settings(args))
         ids = sorted({s["lead_id"] for s in scored if s["lead_id"]})

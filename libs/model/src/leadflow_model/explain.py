@@ -92,7 +92,10 @@ def bin_words(spec: FeatureSpec, group: GroupEffect, b: int) -> str:
         vocab = spec.vocab.get(name, ())
         return template.format(v=vocab[b] if b < len(vocab) else "another value")
     if group.kind == "boolean":
-        return f"{name} unknown" if b == last else _NUMBER.get(name, lambda v: f"{name} {bool(v)}")(b)
+        if b == last:
+            return f"{name} unknown"
+        fn = _NUMBER.get(name)
+        return fn(b) if fn else f"{name} {bool(b)}"
     if b == last:
         return f"{name} unknown"
     e = group.edges
@@ -194,6 +197,7 @@ def fit_explainer(
         observed = x_all[:, col]
         miss = np.isnan(observed)
         reps: list[Any]
+        edges: tuple[float, ...]
         if kind in ("string", "country"):
             vocab = list(spec.vocab.get(name, ()))
             reps = [*vocab, "__not_in_vocabulary__", None]
@@ -238,7 +242,7 @@ def _centred(
         group=name,
         kind=kind,
         column=col,
-        edges=edges,  # type: ignore[arg-type]
+        edges=edges,
         effects=tuple(float(v - centre) for v in arr),
     )
 

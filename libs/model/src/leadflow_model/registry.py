@@ -63,6 +63,7 @@ def _model_score(
 
 
 _FIELDS_SET = {"model_version", "probability", "contributions", "shadow"}
+_NO_REASON = np.array(None, dtype=object)  # compared element-wise with the picked reasons: the empty slots
 
 
 @dataclass(frozen=True)
@@ -213,8 +214,8 @@ class ModelRegistry:
         if top is not None:
             # reasons of every (lead, rank) by one fancy-index into the flat (group, bin) table
             flat, offsets = active.flat_reasons
-            picked = flat[offsets[top] + np.take_along_axis(bins, top, axis=1)]
-            complete = np.not_equal(picked, None).all(axis=1).tolist()
+            picked: np.ndarray = flat[offsets[top] + np.take_along_axis(bins, top, axis=1)]
+            complete = np.not_equal(picked, _NO_REASON).all(axis=1).tolist()
             per_lead = [
                 tuple(row) if ok else tuple(r for r in row if r is not None)
                 for row, ok in zip(picked.tolist(), complete, strict=True)

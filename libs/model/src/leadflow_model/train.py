@@ -100,7 +100,8 @@ def split_history(history: History, cfg: TrainConfig) -> Split:
 
 # ---- estimators (all read the encoded matrix of features.encode) -----------------------------------------
 def signed_log1p(x: np.ndarray) -> np.ndarray:
-    return np.sign(x) * np.log1p(np.abs(x))
+    out: np.ndarray = np.sign(x) * np.log1p(np.abs(x))
+    return out
 
 
 def _hgb(spec: FeatureSpec, params: dict[str, Any], seed: int) -> HistGradientBoostingClassifier:
@@ -168,7 +169,8 @@ def baseline_estimator(kind: str, spec: FeatureSpec, seed: int) -> Any:
 # ---- calibration ----------------------------------------------------------------------------------------
 def _logit(p: np.ndarray) -> np.ndarray:
     q = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(q / (1 - q)).reshape(-1, 1)
+    out: np.ndarray = np.log(q / (1 - q)).reshape(-1, 1)
+    return out
 
 
 class Calibrator:
@@ -208,7 +210,7 @@ def choose_calibration(oof: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> tupl
     """Cross-validate both calibrators on the out-of-fold scores: isotonic only when it lowers Brier by
     more than 0.001 without costing PR AUC (> 0.002) — it tends to flatten the ranking into a few steps."""
     folds = StratifiedKFold(cfg.cv_folds, shuffle=True, random_state=cfg.seed + 1)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for method in ("sigmoid", "isotonic"):
         p = np.zeros_like(oof)
         for tr, te in folds.split(oof.reshape(-1, 1), y):
@@ -361,7 +363,7 @@ def profile_fields(mapping: Mapping) -> list[str]:
 
 def _tune(spec: FeatureSpec, x: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> tuple[dict[str, Any], list[Any]]:
     folds = StratifiedKFold(cfg.cv_folds, shuffle=True, random_state=cfg.seed)
-    cv_results = []
+    cv_results: list[dict[str, Any]] = []
     for params in cfg.param_grid if len(cfg.param_grid) > 1 else ():
         t0 = time.perf_counter()
         p = cross_val_predict(_hgb(spec, params, cfg.seed), x, y, cv=folds, method="predict_proba")[:, 1]

@@ -26,7 +26,7 @@ from leadflow_model.features import encode
 from leadflow_model.history import History
 from leadflow_model.mapping import Mapping
 from leadflow_model.report import model_card, plots, report_markdown
-from leadflow_model.train import TrainConfig, Trained, evaluate, split_history, train
+from leadflow_model.train import HoldoutKind, TrainConfig, Trained, evaluate, split_history, train
 
 
 class PublishRefused(RuntimeError):
@@ -58,7 +58,7 @@ def train_and_write(
     trained = train(history, mapping, cfg)
     other = None
     if other_split:
-        other_kind = "stratified" if cfg.holdout == "time" else "time"
+        other_kind: HoldoutKind = "stratified" if cfg.holdout == "time" else "time"
         other = evaluate(history, mapping, replace(cfg, holdout=other_kind))
     version = new_version(mapping.name, now)
     card = model_card(version, mapping, history.source, trained.window, trained.metrics, trained.params, other)
@@ -172,7 +172,7 @@ def shadow_report(scored: list[dict[str, Any]], outcomes: dict[str, int]) -> dic
     rows = [s for s in scored if s.get("model") and s["lead_id"] in outcomes]
     by_version: dict[str, tuple[list[float], list[int]]] = {}
     for s in rows:
-        y = outcomes[s["lead_id"]]
+        outcome = outcomes[s["lead_id"]]
         m = s["model"]
         pairs = [(f"active:{m['model_version']}", m["probability"])] + [
             (f"shadow:{v}", p) for v, p in m.get("shadow", [])
@@ -180,7 +180,7 @@ def shadow_report(scored: list[dict[str, Any]], outcomes: dict[str, int]) -> dic
         for name, p in pairs:
             ps, ys = by_version.setdefault(name, ([], []))
             ps.append(float(p))
-            ys.append(int(y))
+            ys.append(int(outcome))
     result: dict[str, Any] = {"leads_with_outcome": len(rows), "models": {}}
     for name, (ps, ys) in by_version.items():
         p, y = np.asarray(ps), np.asarray(ys)
