@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from leadflow_salesforce.fields import ACCOUNT_CLIENT_FIELDS, USER_ROUTING_FIELDS
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 AUDIT_FIELDS: tuple[str, ...] = (
@@ -75,13 +76,7 @@ DEFAULT_OBJECTS: tuple[FeedObject, ...] = (
             "TimeZoneSidKey",
             "ManagerId",
             "Title",
-            "Role_Name__c",
-            "Team__c",
-            "Territory__c",
-            "Languages__c",
-            "Weight__c",
-            "Is_Absent__c",
-            "Working_Hours__c",
+            *USER_ROUTING_FIELDS,
         ),
     ),
     FeedObject(name="Group", fields=("Name", "DeveloperName", "Type", "Email")),
@@ -93,11 +88,7 @@ DEFAULT_OBJECTS: tuple[FeedObject, ...] = (
             "Type",
             "Industry",
             "BillingCountry",
-            "Key_Account__c",
-            "Client_Type__c",
-            "Overdue_Debt__c",
-            "Region__c",
-            "Last_Activity_Date__c",
+            *ACCOUNT_CLIENT_FIELDS,
             "External_Ref__c",
         ),
     ),

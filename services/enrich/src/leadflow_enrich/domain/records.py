@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from leadflow_salesforce.fields import ACCOUNT_CLIENT_FIELDS
+
 MirrorObject = Literal["Account", "Contact", "Lead", "User", "Queue"]
 MIRROR_OBJECTS: tuple[MirrorObject, ...] = ("Account", "Contact", "Lead", "User", "Queue")
 
@@ -146,11 +148,7 @@ SALESFORCE_FIELDS: dict[MirrorObject, tuple[str, ...]] = {
         "Industry",
         "NumberOfEmployees",
         "BillingCountry",
-        "Key_Account__c",
-        "Client_Type__c",
-        "Overdue_Debt__c",
-        "Region__c",
-        "Last_Activity_Date__c",
+        *ACCOUNT_CLIENT_FIELDS,
         "SystemModstamp",
     ),
     "Contact": ("Id", "AccountId", "Email", "Phone", "MobilePhone", "OwnerId", "SystemModstamp"),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from leadflow_salesforce import SalesforceSettings, connect
+from leadflow_salesforce.fields import USER_ROUTING_FIELDS
 
 from leadflow_route.domain.roster import Queue, Rep, Roster, queue_from_record, rep_from_record
 
@@ -18,13 +19,7 @@ USER_FIELDS = (
     "Username",
     "IsActive",
     "TimeZoneSidKey",
-    "Role_Name__c",
-    "Team__c",
-    "Territory__c",
-    "Languages__c",
-    "Weight__c",
-    "Is_Absent__c",
-    "Working_Hours__c",
+    *USER_ROUTING_FIELDS,
 )
 USER_SOQL = f"SELECT {', '.join(USER_FIELDS)} FROM User"  # noqa: S608 - constant field list
 QUEUE_SOQL = "SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue'"
