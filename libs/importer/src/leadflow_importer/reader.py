@@ -8,7 +8,6 @@ line (the header is line 1), i.e. the row a person finds in a spreadsheet; XLSX 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,19 +55,22 @@ def sniff_delimiter(sample: str) -> str:
         return max(SEPARATORS, key=first.count) if any(c in first for c in SEPARATORS) else ","
 
 
-class CountingReader(io.TextIOBase):
-    """Wraps a text stream and counts the characters read, for a byte-based progress/ETA."""
+class CountingReader:
+    """Wraps a text stream and counts the characters read, for a byte-based progress/ETA.
+
+    A plain line iterator (all ``csv.reader`` needs), not an ``io.TextIOBase``: the byte-typed
+    ``IOBase.__next__`` would make every line method an incompatible override."""
 
     def __init__(self, inner: IO[str]) -> None:
         self.inner = inner
         self.chars = 0
 
-    def readline(self, size: int = -1) -> str:  # type: ignore[override]
+    def readline(self, size: int = -1) -> str:
         line = self.inner.readline(size)
         self.chars += len(line)
         return line
 
-    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[str]:
         return self
 
     def __next__(self) -> str:

@@ -9,6 +9,7 @@ import sqlite3
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -308,6 +309,8 @@ async def run_import(opts: ImportOptions) -> ImportSummary:
     return summary
 
 
-def _chain(first: list[tuple[int, list[str]]], rest: object) -> object:
+def _chain(
+    first: Iterable[tuple[int, list[str]]], rest: Iterable[tuple[int, list[str]]]
+) -> Iterator[tuple[int, list[str]]]:
     yield from first
-    yield from rest  # type: ignore[misc]
+    yield from rest
