@@ -119,14 +119,14 @@ class Mirror:
         return len(records)
 
     def _ids(self, obj: MirrorObject) -> list[str]:
-        table: Mapping[str, Any] = {
+        tables: dict[MirrorObject, Mapping[str, object]] = {
             "Account": self.index.accounts,
             "Contact": self.index.contacts,
             "Lead": self.index.leads,
             "User": self.index.users,
             "Queue": self.index.queues,
-        }[obj]
-        return list(table)
+        }
+        return list(tables[obj])
 
     # ---- incremental ------------------------------------------------------------------------------
     async def poll_object(self, obj: MirrorObject) -> int:

@@ -183,8 +183,8 @@ class MirrorRepository:
 
     async def max_modstamp(self, conn: AsyncConnection, obj: MirrorObject) -> datetime | None:
         table = TABLES[obj]
-        value = (await conn.execute(select(func.max(table.c.system_modstamp)))).scalar_one()
-        return _utc(value)
+        value: datetime | None = _utc((await conn.execute(select(func.max(table.c.system_modstamp)))).scalar_one())
+        return value
 
     async def cursor(self, obj: MirrorObject) -> Cursor:
         async with self.engine.connect() as conn:
