@@ -32,7 +32,11 @@ lock: ## Recompile requirements.lock (hashed) from every member's dependencies, 
 	  $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --no-header \
 	    --constraint requirements.lock "$$in" -o "$${in%.in}.lock" || exit 1; done
 
-run: $(STAMP) ## Start broker, emulator, every service, demo leads and dashboard (Ctrl-C stops all; EXCLUDE=demo-generator, ONLY=route,score)
+run: $(STAMP) ## Start broker, emulator, every service, demo leads and dashboard (Ctrl-C stops all; EXCLUDE=demo-generator, ONLY=route,score; KEEP_STATE=1)
+	@# The embedded broker keeps its topics in memory: databases left by an earlier run would describe leads the
+	@# new broker never saw (ops counting them, intake dropping the demo's event ids as replays), so every run
+	@# starts from fresh state unless KEEP_STATE=1. Trained models (var/models) are kept.
+	$(if $(KEEP_STATE),,rm -f var/*.db var/*.db-wal var/*.db-shm .run/sfemu.db .run/sfemu.db-wal .run/sfemu.db-shm)
 	$(PY) -m leadflow_platform.supervisor deploy/local/run.yaml $(if $(ONLY),--only "$(ONLY)") $(if $(EXCLUDE),--exclude "$(EXCLUDE)")
 
 browser-deps: ## Debian's chromium (ops browser tests) and kcat (publishing example), with apt-get when root
