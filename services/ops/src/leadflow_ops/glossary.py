@@ -23,8 +23,19 @@ _NOW = (
         "open",
         "Open leads",
         "Leads routed to an owner whose first touch has not happened and whose first-touch clock was not "
-        "cancelled; a lead crm-sync could not write to Salesforce is not open (see “not in Salesforce”).",
-        "leads.routed, sla.events (first_touch met/cancelled), crm.synced, leads.deadletter",
+        "cancelled, each Salesforce Lead once: a lead crm-sync could not write to Salesforce is not open (see "
+        "“not in Salesforce”), nor a follow-up on an existing Contact (no Lead is written; see “follow-ups on "
+        "existing contacts”), nor a duplicate merged into another Lead (counted as that Lead).",
+        "leads.routed (enrichment.duplicate_of), sla.events (first_touch met/cancelled), crm.synced (object), "
+        "leads.deadletter",
+        "now",
+    ),
+    Term(
+        "follow_ups",
+        "Follow-ups on existing contacts",
+        "Routed leads enrich matched to an existing Salesforce Contact: crm-sync writes no Lead, only a "
+        "follow-up Task on the Contact. Counted while their first touch is ahead (as “open” is), never in “open”.",
+        "leads.routed (enrichment.duplicate_of.object = Contact), crm.synced (object = Contact), sla.events",
         "now",
     ),
     Term(

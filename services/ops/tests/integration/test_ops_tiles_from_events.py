@@ -1,8 +1,9 @@
 """Every Now-board tile equals the same figure computed independently from the raw events.
 
 Random event histories (routings and reassignments, syncs, crm-sync dead letters with and without an
-explicit "not in Salesforce", SLA events of every clock, redeliveries, any interleaving across topics
-and any batch sizes) go through the real read models (SQLite; PostgreSQL too in the fixed sweep), and
+explicit "not in Salesforce", SLA events of every clock, follow-ups on existing Contacts, duplicates merged
+into leadflow's lead in flight or into an org Lead, redeliveries, any interleaving across topics and any
+batch sizes) go through the real read models (SQLite; PostgreSQL too in the fixed sweep), and
 each tile is compared with a plain, order-free reading of the events written here in the test.
 """
 
@@ -22,7 +23,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from leadflow_contracts import CrmSynced, DeadLetter, LeadRouted, SlaEvent
+from leadflow_contracts import CrmSynced, DeadLetter, DuplicateOf, Enrichment, LeadRouted, SlaEvent
+from leadflow_contracts.crm import SyncOperation
 from leadflow_ops import testing as F
 from leadflow_ops.adapters.repository import OpsRepository
 from leadflow_platform.db import create_engine
@@ -72,12 +74,43 @@ def _dead_letter(lead_id: str, rng: random.Random, now: datetime = NOW) -> DeadL
     )
 
 
+def _duplicate(rng: random.Random, lead_id: str, earlier: Sequence[str]) -> DuplicateOf | None:
+    """What enrich matched: nothing (most leads), an existing Contact (crm-sync writes only a follow-up Task),
+    leadflow's own lead still in flight (merged onto its external id) or an org Lead (merged by Id)."""
+    kind = rng.choices(["own", "contact", "in_flight", "org_lead"], weights=[70, 15, 10, 5])[0]
+    if kind == "contact":
+        return DuplicateOf(object="Contact", record_id=f"003{lead_id:0>15}", matched_on="email")
+    if kind == "in_flight" and earlier:
+        root = rng.choice(earlier)
+        return DuplicateOf(object="Lead", record_id=root, matched_on="phone", leadflow_id=root)
+    if kind == "org_lead":
+        return DuplicateOf(object="Lead", record_id=f"00Q{lead_id:0>15}", matched_on="email")
+    return None
+
+
+def _synced(lead_id: str, at: datetime, owner: str, dup: DuplicateOf | None) -> CrmSynced:
+    event = F.synced(lead_id, at, owner_id=owner)
+    if dup is not None and dup.object == "Contact":  # crm-sync wrote a follow-up Task on the Contact
+        return event.model_copy(
+            update={
+                "object": "Contact",
+                "salesforce_id": dup.record_id,
+                "contact_id": dup.record_id,
+                "operation": SyncOperation.UPDATED,
+                "task_id": "00T" + dup.record_id[3:],
+            }
+        )
+    return event
+
+
 def make_history(rng: random.Random, leads: int, now: datetime = NOW, prefix: str = "L") -> History:
     """Due times fall 30 s off whole minutes from ``now``, so a test that reads the board a few seconds
     later still sees the same due-in-15/60 counts."""
     h = History()
     for i in range(leads):
         lead_id = f"{prefix}{i:03d}"
+        dup = _duplicate(rng, lead_id, [f"{prefix}{j:03d}" for j in range(i)])
+        enrichment = Enrichment(duplicate_of=dup)
         team = rng.choice(TEAMS)
         routed_at = now - timedelta(minutes=rng.randrange(1, 240)) + timedelta(seconds=30)
         due = routed_at + timedelta(minutes=rng.choice([5, 15, 30, 60, 90, 300]))
@@ -94,7 +127,7 @@ def make_history(rng: random.Random, leads: int, now: datetime = NOW, prefix: st
                     owner_type="queue" if queue else "user",
                     due_in=(due - routed_at).total_seconds(),
                     event_id=f"r0-{lead_id}",
-                )
+                ).model_copy(update={"enrichment": enrichment})
             )
             if rng.random() < 0.2:
                 moved = routed_at + timedelta(minutes=rng.randrange(1, 30))
@@ -108,15 +141,15 @@ def make_history(rng: random.Random, leads: int, now: datetime = NOW, prefix: st
                         due_in=(due - moved).total_seconds(),
                         reassignment=1,
                         event_id=f"r1-{lead_id}",
-                    )
+                    ).model_copy(update={"enrichment": enrichment})
                 )
         fate = rng.random()
         if fate < 0.25:
             h.dead.append(_dead_letter(lead_id, rng, now))
             if rng.random() < 0.3:  # replayed and written after all
-                h.synced.append(F.synced(lead_id, routed_at + timedelta(minutes=5), owner_id=owner))
+                h.synced.append(_synced(lead_id, routed_at + timedelta(minutes=5), owner, dup))
         elif fate < 0.9:
-            h.synced.append(F.synced(lead_id, routed_at + timedelta(seconds=5), owner_id=owner))
+            h.synced.append(_synced(lead_id, routed_at + timedelta(seconds=5), owner, dup))
         for n in range(rng.randrange(0, 5)):
             clock = rng.choice(CLOCKS)
             kind = rng.choice(["started", "breached", "breached", "met", "cancelled", "escalated", "warning"])
@@ -168,6 +201,14 @@ def expected_tiles(h: History, now: datetime) -> dict[str, Any]:
     for r in first_seen(h.routed):
         routings[r.lead_id].append(r)
     synced = {s.lead_id for s in h.synced}
+    on_contact = {s.lead_id for s in h.synced if s.object == "Contact"}
+    merged: set[str] = set()
+    for r in h.routed:
+        dup = r.enrichment.duplicate_of
+        if dup is not None and dup.object == "Contact":
+            on_contact.add(r.lead_id)
+        elif dup is not None and dup.object == "Lead":
+            merged.add(r.lead_id)
     stops: set[str] = set()
     for d in first_seen(h.dead):
         explicit = d.detail.get("in_salesforce")
@@ -190,9 +231,13 @@ def expected_tiles(h: History, now: datetime) -> dict[str, Any]:
         "due_15": 0,
         "due_60": 0,
         "not_in_salesforce": 0,
+        "follow_ups": 0,
+        "merged": 0,
         **{f"breached_{c}": 0 for c in CLOCKS},
     }
-    teams: dict[str, dict[str, int]] = defaultdict(lambda: {"open": 0, "breached": 0, "not_in_salesforce": 0})
+    teams: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"open": 0, "breached": 0, "not_in_salesforce": 0, "follow_ups": 0}
+    )
     for lead in leads:
         rs = routings.get(lead, [])
         events = sla_by_lead.get(lead, [])
@@ -207,7 +252,14 @@ def expected_tiles(h: History, now: datetime) -> dict[str, Any]:
             due = next((e.due_at for e in ft if e.kind.value in ("started", "breached", "met")), None)
         has_due = latest is not None or due is not None
         concluded = any(e.kind.value in ("met", "cancelled") for e in ft)
-        is_open = has_due and not concluded and not not_in_sf
+        waiting = has_due and not concluded and not not_in_sf
+        # one open lead per Salesforce Lead: a Contact follow-up has no Lead, a merged duplicate is its target's
+        is_open = waiting and lead not in on_contact and lead not in merged
+        if waiting and lead in on_contact:
+            tiles["follow_ups"] += 1
+            teams[team]["follow_ups"] += 1
+        if lead in merged and lead not in on_contact:
+            tiles["merged"] += 1
         broken = []
         for clock in CLOCKS:
             last = [
@@ -237,13 +289,18 @@ def expected_tiles(h: History, now: datetime) -> dict[str, Any]:
 
 
 def board_tiles(snap: dict[str, Any]) -> dict[str, Any]:
-    keys = ["open", "breached", "unassigned", "due_15", "due_60", "not_in_salesforce"]
+    keys = ["open", "breached", "unassigned", "due_15", "due_60", "not_in_salesforce", "follow_ups", "merged"]
     out: dict[str, Any] = {k: snap[k] for k in keys}
     out.update({f"breached_{c}": snap[f"breached_{c}"] for c in CLOCKS})
     out["teams"] = {
-        t["team"]: {"open": t["open"], "breached": t["breached"], "not_in_salesforce": t["not_in_salesforce"]}
+        t["team"]: {
+            "open": t["open"],
+            "breached": t["breached"],
+            "not_in_salesforce": t["not_in_salesforce"],
+            "follow_ups": t["follow_ups"],
+        }
         for t in snap["teams"]
-        if t["open"] or t["breached"] or t["not_in_salesforce"]
+        if t["open"] or t["breached"] or t["not_in_salesforce"] or t["follow_ups"]
     }
     return out
 
@@ -277,6 +334,7 @@ async def test_a_large_history_adds_up_on_every_database(database_url: str, seed
     expected = expected_tiles(h, NOW)
     assert board_tiles(snap) == expected
     assert expected["breached_callback"] and expected["not_in_salesforce"] and expected["open"]  # the sweep covers them
+    assert expected["follow_ups"] and expected["merged"]
 
 
 async def test_a_callback_breach_counts_as_breached_as_salesforce_does(sqlite_url: str) -> None:

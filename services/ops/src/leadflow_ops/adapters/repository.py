@@ -42,6 +42,14 @@ def _stops_lead(item: DeadLetter) -> bool:
     return L.stops_before_salesforce(item.service, item.topic, item.reason, item.detail, explicit)
 
 
+def _duplicate(item: LeadRouted) -> dict[str, str | None]:
+    """The existing record enrich matched: a Contact (follow-up) or a Lead (merged into it)."""
+    dup = item.enrichment.duplicate_of
+    if dup is None:
+        return {}
+    return {"duplicate_object": dup.object, "duplicate_of": dup.leadflow_id or dup.record_id}
+
+
 DIMENSIONS = ("all", "team", "rep", "source", "rating")
 _LEAD_COLUMNS = [c.name for c in t.leads.columns]
 
@@ -97,6 +105,7 @@ def _state_from_row(row: Any) -> L.LeadState:
         d[key] = utc(d[key])
     d["breached_clocks"] = d.get("breached_clocks") or ""
     d["not_in_salesforce"] = bool(d.get("not_in_salesforce"))
+    d["follow_up"] = bool(d.get("follow_up"))
     return L.LeadState(**d)
 
 
@@ -237,6 +246,7 @@ class OpsRepository:
                     first_touch_due=item.sla.first_touch_due,
                     reassignment=item.reassignment,
                     reason=item.assignment.reason,
+                    **_duplicate(item),
                 ),
                 item.lead_id,
             )
@@ -254,12 +264,13 @@ class OpsRepository:
                 old,
                 L.Synced(
                     occurred_at=item.occurred_at,
-                    salesforce_id=item.salesforce_id if item.object == "Lead" else "",
+                    salesforce_id=item.salesforce_id if item.object in ("Lead", "Contact") else "",
                     owner_id=item.owner_id,
                     submitted_at=item.submitted_at,
                     team=item.team,
                     rating=item.rating,
                     source=item.lead_source,
+                    object=item.object,
                 ),
                 item.lead_id,
             )
@@ -590,7 +601,12 @@ class OpsRepository:
     # --- reads -------------------------------------------------------------------------------------
 
     async def now_snapshot(self, now: datetime) -> dict[str, Any]:
-        in_salesforce = or_(t.leads.c.not_in_salesforce.is_(None), t.leads.c.not_in_salesforce == false())
+        in_salesforce = and_(
+            or_(t.leads.c.not_in_salesforce.is_(None), t.leads.c.not_in_salesforce == false()),
+            # its own Lead (domain.leads.LeadState.is_lead): not a Contact follow-up, not merged into another
+            or_(t.leads.c.follow_up.is_(None), t.leads.c.follow_up == false()),
+            t.leads.c.merged_into.is_(None),
+        )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(t.team_counters).where(t.team_counters.c.open > 0))).all()
             due = {}
@@ -634,7 +650,15 @@ class OpsRepository:
         def team_row(name: str) -> dict[str, Any]:
             return teams.setdefault(
                 name,
-                {"team": name, "open": 0, "breached": 0, "queued": 0, "not_in_salesforce": 0, "by_rating": {}},
+                {
+                    "team": name,
+                    "open": 0,
+                    "breached": 0,
+                    "queued": 0,
+                    "not_in_salesforce": 0,
+                    "follow_ups": 0,
+                    "by_rating": {},
+                },
             )
 
         for r in rows:
@@ -646,7 +670,14 @@ class OpsRepository:
         by_clock = dict.fromkeys(L.CLOCKS, 0)
         not_in_sf = 0
         breached = 0
+        follow_ups = 0
+        merged = 0
         for m in metric_rows:
+            if m.metric == L.FOLLOW_UP:
+                team_row(m.team)["follow_ups"] += m.n
+                follow_ups += m.n
+            elif m.metric == L.MERGED:
+                merged += m.n
             if m.metric == L.BREACHED_ANY:
                 team_row(m.team)["breached"] += m.n
                 breached += m.n
@@ -664,6 +695,8 @@ class OpsRepository:
             "breached_by_clock": by_clock,
             **{f"breached_{clock}": n for clock, n in by_clock.items()},
             "not_in_salesforce": not_in_sf,
+            "follow_ups": follow_ups,
+            "merged": merged,
             "unassigned": sum(r.queued for r in rows),
             "due_15": due[15],
             "due_60": due[60],
@@ -727,6 +760,7 @@ class OpsRepository:
             select(
                 b,
                 ld.c.salesforce_id,
+                ld.c.follow_up,
                 ld.c.closed,
                 ld.c.touched_at,
                 oc.c.owner_name,

@@ -46,6 +46,9 @@ leads = Table(
     Column("failure_event_id", String(128)),
     Column("routing_reason", Text),
     Column("sla_policy", String(120)),
+    # a follow-up on an existing Contact / merged into another Lead: neither is an open Lead of its own
+    Column("follow_up", Boolean),
+    Column("merged_into", String(128)),
     Index("ix_ops_leads_open_due", "closed", "due_at", "breached_at"),  # covering for the Now counts
 )
 

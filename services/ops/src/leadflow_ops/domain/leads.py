@@ -40,6 +40,7 @@ class LeadState:
     owner_at: datetime | None = None
     """When the lead was in Salesforce with an owner (crm-sync's CrmSynced)."""
     salesforce_id: str | None = None
+    """The record crm-sync wrote: the Lead, or for a follow-up (``follow_up``) the existing Contact."""
     due_at: datetime | None = None
     touched_at: datetime | None = None
     closed: bool = False
@@ -57,12 +58,37 @@ class LeadState:
     routing_reason: str | None = None
     sla_policy: str | None = None
     """The SLA policy (sla-monitor's); ``policy`` is the routing policy (route's)."""
+    follow_up: bool = False
+    """enrich matched an existing Contact: crm-sync writes no Lead, only a follow-up Task on the Contact
+    (``LeadRouted.enrichment.duplicate_of.object == "Contact"`` or a ``CrmSynced`` on a Contact)."""
+    merged_into: str | None = None
+    """enrich matched an existing Lead: this lead was merged into it (crm-sync wrote onto that record, no
+    second Lead). The other lead's ``lead_id`` when it is leadflow's own lead in flight, else the Salesforce
+    Id of the org's Lead."""
+
+    @property
+    def is_lead(self) -> bool:
+        """Its own Lead in Salesforce: neither a follow-up on a Contact nor merged into another Lead."""
+        return not self.follow_up and self.merged_into is None
 
     @property
     def is_open(self) -> bool:
-        """Waiting for its first touch, in Salesforce (or on its way there)."""
+        """Its own Lead, waiting for its first touch, in Salesforce (or on its way there)."""
         return (
-            not self.closed and not self.not_in_salesforce and (self.routed_at is not None or self.due_at is not None)
+            not self.closed
+            and not self.not_in_salesforce
+            and self.is_lead
+            and (self.routed_at is not None or self.due_at is not None)
+        )
+
+    @property
+    def is_open_follow_up(self) -> bool:
+        """A follow-up on an existing Contact whose first touch is still ahead (shown apart from open leads)."""
+        return (
+            self.follow_up
+            and not self.closed
+            and not self.not_in_salesforce
+            and (self.routed_at is not None or self.due_at is not None)
         )
 
     @property
@@ -95,6 +121,10 @@ class Routed:
     first_touch_due: datetime | None
     reassignment: int
     reason: str | None = None
+    duplicate_object: str | None = None
+    """``enrichment.duplicate_of.object`` (``Lead`` or ``Contact``) when enrich matched an existing record."""
+    duplicate_of: str | None = None
+    """That record: leadflow's lead id (``duplicate_of.leadflow_id``) when in flight, else its Salesforce Id."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +136,8 @@ class Synced:
     team: str | None
     rating: str | None
     source: str | None
+    object: str = "Lead"
+    """``CrmSynced.object``: ``Contact`` for a follow-up on an existing Contact."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +198,9 @@ def on_routed(old: LeadState | None, ev: Routed, lead_id: str) -> Transition:
         due_at=ev.first_touch_due if ev.reassignment > 0 or state.due_at is None else state.due_at,
         reassignments=max(state.reassignments, ev.reassignment),
         routing_reason=ev.reason or state.routing_reason,
+        follow_up=state.follow_up or ev.duplicate_object == "Contact",
+        merged_into=state.merged_into
+        or (ev.duplicate_of if ev.duplicate_object == "Lead" and ev.duplicate_of != lead_id else None),
     )
     if old is not None and old.routed_at is not None and ev.occurred_at < old.routed_at and ev.reassignment == 0:
         # an older first routing replayed after a reassignment: keep the newer owner
@@ -188,6 +223,7 @@ def on_synced(old: LeadState | None, ev: Synced, lead_id: str) -> Transition:
             team=state.team or ev.team,
             rating=state.rating or ev.rating,
             source=state.source or ev.source,
+            follow_up=state.follow_up or ev.object == "Contact",
         )
     )
 
@@ -327,14 +363,21 @@ def owner_deltas(old: LeadState | None, new: LeadState) -> dict[str, tuple[int, 
 
 BREACHED_ANY = "breached"
 NOT_IN_SALESFORCE = "not_in_salesforce"
+FOLLOW_UP = "follow_up"
+MERGED = "merged"
 
 
 def _metric_contrib(state: LeadState | None) -> dict[tuple[str, str], tuple[int]]:
-    """(team, metric) → 1 for: ``breached`` (any clock), ``breached:<clock>``, ``not_in_salesforce``."""
+    """(team, metric) → 1 for: ``breached`` (any clock), ``breached:<clock>``, ``not_in_salesforce``,
+    ``follow_up`` (an open follow-up on an existing Contact), ``merged`` (merged into another Lead)."""
     if state is None:
         return {}
     team = state.team or "(none)"
     out: dict[tuple[str, str], tuple[int]] = {}
+    if state.is_open_follow_up:
+        out[(team, FOLLOW_UP)] = (1,)
+    if state.merged_into is not None and not state.follow_up and (state.routed_at is not None):
+        out[(team, MERGED)] = (1,)
     clocks = state.open_breaches
     if clocks:
         out[(team, BREACHED_ANY)] = (1,)

@@ -59,7 +59,11 @@ def build(
                         lead.get("owner_at"),
                         "in Salesforce",
                         "crm-sync",
-                        f"Lead {lead.get('salesforce_id') or ''} written with its owner".replace("  ", " "),
+                        (
+                            f"follow-up Task on Contact {lead.get('salesforce_id') or ''}"
+                            if lead.get("follow_up")
+                            else f"Lead {lead.get('salesforce_id') or ''} written with its owner"
+                        ).replace("  ", " "),
                         "ok",
                     ),
                 )
