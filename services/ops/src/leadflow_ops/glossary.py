@@ -39,6 +39,14 @@ _NOW = (
         "now",
     ),
     Term(
+        "follow_ups_breached",
+        "Follow-ups breached",
+        "Follow-ups on existing contacts with at least one SLA clock breached and not met or cancelled since "
+        "(not in “breached”, which counts Salesforce Leads).",
+        "leads.routed (enrichment.duplicate_of.object = Contact), sla.events (breached, met, cancelled)",
+        "now",
+    ),
+    Term(
         "due_15",
         "Due in 15 min",
         "Open leads whose first-touch due time is within the next 15 minutes.",
@@ -56,9 +64,10 @@ _NOW = (
         "breached",
         "Breached",
         "Leads in Salesforce with at least one SLA clock (first touch, qualification or callback) breached "
-        "and not met or cancelled since — the leads Salesforce shows with SLA_Status__c = Breached. Each lead "
-        "counts once; the split by clock below may add up to more.",
-        "sla.events (breached, met, cancelled per clock)",
+        "and not met or cancelled since — the leads Salesforce shows with SLA_Status__c = Breached. Each Salesforce "
+        "Lead counts once (a duplicate merged into another Lead is that Lead); follow-ups on existing contacts "
+        "are counted apart; the split by clock below may add up to more.",
+        "sla.events (breached, met, cancelled per clock), leads.routed (enrichment.duplicate_of)",
         "now",
     ),
     Term(

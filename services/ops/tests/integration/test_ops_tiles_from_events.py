@@ -232,6 +232,7 @@ def expected_tiles(h: History, now: datetime) -> dict[str, Any]:
         "due_60": 0,
         "not_in_salesforce": 0,
         "follow_ups": 0,
+        "follow_ups_breached": 0,
         "merged": 0,
         **{f"breached_{c}": 0 for c in CLOCKS},
     }
@@ -276,7 +277,9 @@ def expected_tiles(h: History, now: datetime) -> dict[str, Any]:
                 tiles["due_15"] += 1
             if due is not None and now <= due < now + timedelta(minutes=60):
                 tiles["due_60"] += 1
-        if broken and not not_in_sf:
+        if broken and not not_in_sf and lead in on_contact:
+            tiles["follow_ups_breached"] += 1
+        if broken and not not_in_sf and lead not in on_contact and lead not in merged:
             tiles["breached"] += 1
             teams[team]["breached"] += 1
             for clock in broken:
@@ -290,6 +293,7 @@ def expected_tiles(h: History, now: datetime) -> dict[str, Any]:
 
 def board_tiles(snap: dict[str, Any]) -> dict[str, Any]:
     keys = ["open", "breached", "unassigned", "due_15", "due_60", "not_in_salesforce", "follow_ups", "merged"]
+    keys.append("follow_ups_breached")
     out: dict[str, Any] = {k: snap[k] for k in keys}
     out.update({f"breached_{c}": snap[f"breached_{c}"] for c in CLOCKS})
     out["teams"] = {
@@ -334,7 +338,7 @@ async def test_a_large_history_adds_up_on_every_database(database_url: str, seed
     expected = expected_tiles(h, NOW)
     assert board_tiles(snap) == expected
     assert expected["breached_callback"] and expected["not_in_salesforce"] and expected["open"]  # the sweep covers them
-    assert expected["follow_ups"] and expected["merged"]
+    assert expected["follow_ups"] and expected["follow_ups_breached"] and expected["merged"]
 
 
 async def test_a_callback_breach_counts_as_breached_as_salesforce_does(sqlite_url: str) -> None:

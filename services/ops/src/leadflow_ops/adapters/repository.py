@@ -671,9 +671,12 @@ class OpsRepository:
         not_in_sf = 0
         breached = 0
         follow_ups = 0
+        follow_ups_breached = 0
         merged = 0
         for m in metric_rows:
-            if m.metric == L.FOLLOW_UP:
+            if m.metric == L.FOLLOW_UP_BREACHED:
+                follow_ups_breached += m.n
+            elif m.metric == L.FOLLOW_UP:
                 team_row(m.team)["follow_ups"] += m.n
                 follow_ups += m.n
             elif m.metric == L.MERGED:
@@ -696,6 +699,7 @@ class OpsRepository:
             **{f"breached_{clock}": n for clock, n in by_clock.items()},
             "not_in_salesforce": not_in_sf,
             "follow_ups": follow_ups,
+            "follow_ups_breached": follow_ups_breached,
             "merged": merged,
             "unassigned": sum(r.queued for r in rows),
             "due_15": due[15],
@@ -789,6 +793,9 @@ class OpsRepository:
                 b.c.met_at.is_(None),
                 ld.c.breached_clocks.contains(b.c.clock),
                 or_(ld.c.not_in_salesforce.is_(None), ld.c.not_in_salesforce == false()),
+                # as the Now board's "breached": each Salesforce Lead once, Contact follow-ups apart
+                or_(ld.c.follow_up.is_(None), ld.c.follow_up == false()),
+                ld.c.merged_into.is_(None),
             )
         if search:
             condition = await self._search_condition(search.strip())

@@ -93,8 +93,9 @@ class LeadState:
 
     @property
     def open_breaches(self) -> tuple[str, ...]:
-        """Clocks with a breach that is not resolved, for a lead that is in Salesforce."""
-        if self.not_in_salesforce or not self.breached_clocks:
+        """Clocks with a breach that is not resolved, for a lead that is its own Lead in Salesforce (each
+        Salesforce Lead once: a Contact follow-up's breaches are counted apart, a merged duplicate's not)."""
+        if self.not_in_salesforce or not self.is_lead or not self.breached_clocks:
             return ()
         return tuple(self.breached_clocks.split(","))
 
@@ -364,18 +365,22 @@ def owner_deltas(old: LeadState | None, new: LeadState) -> dict[str, tuple[int, 
 BREACHED_ANY = "breached"
 NOT_IN_SALESFORCE = "not_in_salesforce"
 FOLLOW_UP = "follow_up"
+FOLLOW_UP_BREACHED = "follow_up:breached"
 MERGED = "merged"
 
 
 def _metric_contrib(state: LeadState | None) -> dict[tuple[str, str], tuple[int]]:
     """(team, metric) → 1 for: ``breached`` (any clock), ``breached:<clock>``, ``not_in_salesforce``,
-    ``follow_up`` (an open follow-up on an existing Contact), ``merged`` (merged into another Lead)."""
+    ``follow_up`` (an open follow-up on an existing Contact), ``follow_up:breached`` (a follow-up with a clock
+    breached and not met since), ``merged`` (merged into another Lead)."""
     if state is None:
         return {}
     team = state.team or "(none)"
     out: dict[tuple[str, str], tuple[int]] = {}
     if state.is_open_follow_up:
         out[(team, FOLLOW_UP)] = (1,)
+    if state.follow_up and not state.not_in_salesforce and state.breached_clocks:
+        out[(team, FOLLOW_UP_BREACHED)] = (1,)
     if state.merged_into is not None and not state.follow_up and (state.routed_at is not None):
         out[(team, MERGED)] = (1,)
     clocks = state.open_breaches
