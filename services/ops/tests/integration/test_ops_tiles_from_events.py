@@ -381,3 +381,47 @@ async def test_a_lead_routed_without_a_team_is_under_its_owners_salesforce_team(
     snap = await repo.now_snapshot(NOW)
     assert [t["team"] for t in snap["teams"]] == ["Head of Sales"]
     await engine.dispose()
+
+
+async def test_follow_ups_and_merged_duplicates_are_not_open_leads_and_say_where_they_went(sqlite_url: str) -> None:
+    """The measured run's gap: a lead enrich matched to a Contact has no Lead (crm-sync writes a Task on the
+    Contact), and a duplicate merged onto another lead is that lead: neither is a second open lead."""
+    engine = create_engine(sqlite_url)
+    repo = OpsRepository(engine)
+    await repo.create_schema()
+    at = NOW - timedelta(minutes=5)
+    contact = DuplicateOf(object="Contact", record_id="003000000000042AAA", matched_on="email")
+    in_flight = DuplicateOf(object="Lead", record_id="M1", matched_on="phone", leadflow_id="M1")
+    org_lead = DuplicateOf(object="Lead", record_id="00Q000000000077AAA", matched_on="email")
+
+    def routed(lead_id: str, dup: DuplicateOf | None) -> LeadRouted:
+        return F.routed(lead_id, at, due_in=600).model_copy(update={"enrichment": Enrichment(duplicate_of=dup)})
+
+    # the Contact's sync may come first, and a late dead letter of its Task must not make it "not in Salesforce"
+    await repo.apply([_synced("C1", at + timedelta(seconds=5), "005REP0000000001", contact)], NOW)
+    dl = _dead_letter("C1", random.Random(1)).model_copy(update={"detail": {"operation": "upsert Lead"}})
+    await repo.apply([routed("C1", contact), dl], NOW)
+    await repo.apply([routed("M1", None), routed("M2", in_flight), routed("O1", org_lead)], NOW)
+    await repo.apply([F.synced("M1", at), F.synced("M2", at), F.synced("O1", at, sf_id=org_lead.record_id)], NOW)
+    snap = await repo.now_snapshot(NOW)
+    assert (snap["open"], snap["follow_ups"], snap["merged"], snap["not_in_salesforce"]) == (1, 1, 2, 0)
+    assert (snap["due_15"], snap["unassigned"]) == (1, 0)
+    lead = await repo.lead("C1")
+    assert lead is not None and lead["follow_up"] and lead["salesforce_id"] == contact.record_id
+    assert (await repo.lead("M2") or {})["merged_into"] == "M1"
+    assert (await repo.lead("O1") or {})["merged_into"] == org_lead.record_id
+    # both clocks breached: the follow-up is counted apart, the merged duplicate is not a second breached lead
+    breached = [
+        F.sla(lid, "breached", NOW - timedelta(seconds=30), due_at=at + timedelta(minutes=4), event_id=f"b-{lid}")
+        for lid in ("C1", "M1", "M2")
+    ]
+    await repo.apply(breached, NOW)
+    snap = await repo.now_snapshot(NOW)
+    assert (snap["breached"], snap["follow_ups_breached"]) == (1, 1)
+    open_rows = await repo.breaches(open_only=True)
+    assert sorted(r["lead_id"] for r in open_rows) == ["M1"]
+    # the follow-up touched: it leaves the follow-ups tile as an open lead leaves "open"
+    await repo.apply([F.sla("C1", "met", NOW, due_at=at + timedelta(minutes=4), event_id="m-C1")], NOW)
+    snap = await repo.now_snapshot(NOW)
+    assert (snap["open"], snap["follow_ups"], snap["follow_ups_breached"]) == (1, 0, 0)
+    await engine.dispose()
