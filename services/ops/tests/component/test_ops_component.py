@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from faststream.kafka import TestKafkaBroker
-from leadflow_contracts import DeadLetter, LeadSubmitted
+from leadflow_contracts import DeadLetter, DuplicateOf, Enrichment, LeadSubmitted
 from leadflow_contracts import topics as T
 from leadflow_ops import testing as F
 from leadflow_ops.app import create_app
@@ -361,3 +361,25 @@ async def test_a_failing_database_is_retried_not_skipped(harness: Harness) -> No
     assert failures == []
     assert (await repo.now_snapshot(harness.clock.now()))["open"] == 1
     assert harness.sent_to(T.LEADS_DEADLETTER) == []
+
+
+async def test_now_page_shows_contact_follow_ups_apart_and_a_merged_lead_says_where_it_went(harness: Harness) -> None:
+    t0 = harness.clock.now()
+    contact = DuplicateOf(object="Contact", record_id="0035e00000CONTACT1", matched_on="email")
+    merged = DuplicateOf(object="Lead", record_id="P1", matched_on="phone", leadflow_id="P1")
+    for lead_id, dup in (("P1", None), ("P2", merged), ("C1", contact)):
+        routed = F.routed(lead_id, t0, due_in=900).model_copy(update={"enrichment": Enrichment(duplicate_of=dup)})
+        await harness.send(T.LEADS_ROUTED, routed)
+    follow_up = F.synced("C1", t0 + timedelta(seconds=5), sf_id=contact.record_id)
+    await harness.send(T.CRM_SYNCED, follow_up.model_copy(update={"object": "Contact"}))
+    async with harness.client() as c:
+        await login(c, "victor")
+        now = (await c.get("/api/now")).json()
+        page = await c.get("/now")
+        merged_page = await c.get("/leads/P2")
+        contact_page = await c.get("/leads/C1")
+    assert (now["open"], now["follow_ups"], now["merged"]) == (1, 1, 1)
+    assert 'data-metric="follow_ups">1<' in page.text and 'data-metric="open">1<' in page.text
+    assert 'id="merged-into"' in merged_page.text and 'href="/leads/P1"' in merged_page.text
+    assert 'id="follow-up"' in contact_page.text
+    assert "/lightning/r/Contact/0035e00000CONTACT1/view" in contact_page.text
