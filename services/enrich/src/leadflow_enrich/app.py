@@ -83,9 +83,8 @@ def create_app(
         await ensure_topics(settings.kafka_bootstrap, specs)
 
     async def start_mirror() -> None:
+        # One upgrade brings the whole database (mirror and identity claims) to the newest revision.
         await repo.create_tables()
-        if identities is not None:
-            await identities.create_tables()
         await mirror.start(sync=settings.mirror_load_on_start)
 
     async def mirror_ready() -> bool:
