@@ -26,6 +26,7 @@ from leadflow_ops.adapters.kafka_lag import KafkaOffsetSource, OffsetSource, Pip
 from leadflow_ops.adapters.org_probe import BudgetProbe
 from leadflow_ops.adapters.repository import OpsRepository
 from leadflow_ops.auth import Directory, SessionCodec, load_users
+from leadflow_ops.domain.timebase import to_pipeline_time
 from leadflow_ops.settings import OpsSettings
 from leadflow_ops.views import NowFeed
 from leadflow_ops.web import routes
@@ -46,7 +47,7 @@ def create_app(
     clock = clock or clock_for(settings.demo_clock)  # "due in", breached: on the demo clock when it is on
     broker = broker if broker is not None else make_broker(settings)
     engine = create_engine(settings.database_url)
-    repo = OpsRepository(engine)
+    repo = OpsRepository(engine, to_pipeline_time(clock))  # wall-clock stamps onto the SLA clocks' time
     feed = NowFeed(repo)
 
     consumer = service.OpsConsumer(repo, settings.topic_prefix)

@@ -18,6 +18,18 @@ class Term:
     window: str
 
 
+TIME_BASE = Term(
+    "time_base",
+    "Time base",
+    "Every time and delay is on the clock the SLA clocks run on. Under the demo clock (the banner) that is demo "
+    "time: stamps made on the wall clock — the source's submission, crm-sync's write, Salesforce's "
+    "SystemModstamp, dead letters — are mapped onto it as ops reads them, the way sla-monitor maps a "
+    "Salesforce touch, so one real second to Salesforce reads as a demo minute at 60×. A step stamped before "
+    "its submission even so is marked “clock skew”: that producer's clock is off.",
+    "leads.routed, crm.synced, sla.events, crm.changes, dead letters; LEADFLOW_DEMO_CLOCK_*",
+    "—",
+)
+
 _NOW = (
     Term(
         "open",
@@ -138,6 +150,7 @@ _SPEED = (
         "sla.events (met, breached)",
         "window",
     ),
+    TIME_BASE,
 )
 
 _BREACHES = (
@@ -281,6 +294,7 @@ _LEAD = (
         "sla.events (policy)",
         "this lead",
     ),
+    TIME_BASE,
 )
 
 GLOSSARY: dict[str, tuple[Term, ...]] = {

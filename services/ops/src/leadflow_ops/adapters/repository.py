@@ -33,6 +33,7 @@ from leadflow_ops.domain.stats import (
     unpack_hist,
     window_segments,
 )
+from leadflow_ops.domain.timebase import ToPipeline, identity, maybe
 
 CONSUMER = "ops"
 
@@ -179,8 +180,11 @@ class _Batch:
 
 
 class OpsRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, pipeline_time: ToPipeline | None = None) -> None:
         self.engine = engine
+        self.pipeline_time: ToPipeline = pipeline_time or identity
+        """Wall-clock stamps (submission, crm-sync, Salesforce, dead letters) → the SLA clocks' time
+        (``domain.timebase``): one time base for every figure, also under the demo clock."""
         self._write_lock = asyncio.Lock()
         self.version = 0
         self._owner_teams: dict[str, str] = {}
@@ -242,7 +246,7 @@ class OpsRepository:
                     owner_type=item.assignment.owner_type,
                     owner_name=item.assignment.owner_name,
                     policy=item.assignment.policy,
-                    submitted_at=item.lead.submitted_at,
+                    submitted_at=maybe(self.pipeline_time, item.lead.submitted_at),
                     first_touch_due=item.sla.first_touch_due,
                     reassignment=item.reassignment,
                     reason=item.assignment.reason,
@@ -263,10 +267,10 @@ class OpsRepository:
             tr = L.on_synced(
                 old,
                 L.Synced(
-                    occurred_at=item.occurred_at,
+                    occurred_at=self.pipeline_time(item.occurred_at),
                     salesforce_id=item.salesforce_id if item.object in ("Lead", "Contact") else "",
                     owner_id=item.owner_id,
-                    submitted_at=item.submitted_at,
+                    submitted_at=maybe(self.pipeline_time, item.submitted_at),
                     team=item.team,
                     rating=item.rating,
                     source=item.lead_source,
@@ -344,8 +348,9 @@ class OpsRepository:
                 batch.breach_updates.append((item.lead_id, item.clock, {"met_at": item.occurred_at}))
         elif isinstance(item, CrmChange):
             seen = batch.health.get("change_feed")
-            if seen is None or item.system_modstamp > seen["modstamp"]:
-                batch.health["change_feed"] = {"modstamp": item.system_modstamp, "received": now, "object": item.object}
+            modstamp = self.pipeline_time(item.system_modstamp)
+            if seen is None or modstamp > seen["modstamp"]:
+                batch.health["change_feed"] = {"modstamp": modstamp, "received": now, "object": item.object}
             if item.object == "User":
                 batch.reps[item.record_id] = rep_row(
                     item.record_id, item.record, item.change_type.value, item.changed_at
@@ -362,7 +367,7 @@ class OpsRepository:
                     "message": item.message,
                     "lead_id": item.lead_id,
                     "original_base64": item.original_base64,
-                    "occurred_at": item.occurred_at,
+                    "occurred_at": self.pipeline_time(item.occurred_at),
                     "received_at": now,
                 }
             )
@@ -384,7 +389,7 @@ class OpsRepository:
                     "message": item.message,
                     "lead_id": item.lead_id,
                     "original_base64": item.original_base64,
-                    "occurred_at": item.occurred_at,
+                    "occurred_at": self.pipeline_time(item.occurred_at),
                     "received_at": now,
                 }
             )
