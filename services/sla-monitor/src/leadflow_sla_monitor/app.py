@@ -79,7 +79,12 @@ def create_app(
         policies,
         Calendars(calendars),
         clock,
-        rules=SignalRules.build(settings.untouched_statuses, settings.qualified_statuses, settings.touch_task_types),
+        rules=SignalRules.build(
+            settings.untouched_statuses,
+            settings.qualified_statuses,
+            settings.touch_task_types,
+            settings.follow_up_subjects,
+        ),
         topics_=Topics.with_prefix(settings.topic_prefix),
     )
     # The lease owner: unique per process even when replicas share an image (hostname, pid, random).

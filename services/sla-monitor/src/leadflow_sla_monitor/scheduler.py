@@ -11,14 +11,18 @@ A crash after 3 and before 4 leaves the lease to expire; the next claim re-publi
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from leadflow_contracts.pipeline import LeadRouted
 from leadflow_platform.clock import Clock
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import SLA_EVENTS, SLA_TIMERS
 from prometheus_client import Histogram
 
 from leadflow_sla_monitor.adapters.publisher import Outgoing
+from leadflow_sla_monitor.adapters.store import LeadRecord
+from leadflow_sla_monitor.domain.merged import hold_the_record
 from leadflow_sla_monitor.domain.timers import (
     MARK_UNAVAILABLE,
     Emission,
@@ -37,6 +41,14 @@ FIRE_LAG = Histogram(
     "Time from a timer's scheduled instant to its events being published",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30, 300),
 )
+
+
+def _held(transition: Transition, lead: LeadRecord | None) -> Transition:
+    """A merged lead's reassign / team-queue rungs notify the team leader instead (``domain.merged``)."""
+    if lead is None or not any(e.reassign_target for e in transition.emissions):
+        return transition
+    routed = LeadRouted.model_validate_json(lead.routed_json)
+    return replace(transition, emissions=tuple(hold_the_record(e, routed) for e in transition.emissions))
 
 
 class Scheduler:
@@ -108,6 +120,7 @@ class Scheduler:
                     needs_lead.add(timer.lead_id)
                 transitions.append((transition, extra))
             lead_records = await self.store.get_leads(conn, needs_lead)
+        transitions = [(_held(t, lead_records.get(t.timer.lead_id)), extra) for t, extra in transitions]
 
         out: list[Outgoing] = []
         for transition, extra in transitions:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leadflow_sla_monitor.adapters.publisher import EventPublisher, Outgoing
 from leadflow_sla_monitor.adapters.store import LeadRecord, TimerStore
-from leadflow_sla_monitor.domain.merged import change_keys, merged_into
+from leadflow_sla_monitor.domain.merged import activity_floor, change_keys, merged_into
 from leadflow_sla_monitor.domain.signals import SignalRules, classify, owner_change, salesforce_ids
 from leadflow_sla_monitor.domain.timers import (
     UNMET_STATES,
@@ -388,6 +388,8 @@ class SlaMonitor:
         signal = classify(change, self.rules)
         if signal is None:
             return []
+        # a merged lead is answered only by activity after its inquiry (domain.merged)
+        not_before = activity_floor(LeadRouted.model_validate_json(lead.routed_json)) if merged else None
         out: list[Outgoing] = []
         for clock in signal.clocks:
             timer = timers.get(clock)
@@ -396,7 +398,7 @@ class SlaMonitor:
             calendar = self.calendars.for_timer(timer.calendar, timer.timezone)
             # Salesforce stamps the wall clock; on the demo clock the touch happened at the matching demo instant.
             at = from_wall(self.clock, signal.at)
-            transition = meet(timer, at=at, by=signal.by, how=signal.how, calendar=calendar)
+            transition = meet(timer, at=at, by=signal.by, how=signal.how, calendar=calendar, not_before=not_before)
             if not transition.emissions:
                 continue
             if not await self.store.save_timer(conn, transition.timer, now):

@@ -32,6 +32,11 @@ class SlaSettings(ServiceSettings):
         "Closed - Not Converted",
     )
     touch_task_types: tuple[str, ...] = ("Call", "Email")
+    follow_up_subjects: tuple[str, ...] = Field(
+        default=("Follow up",),
+        description="A completed Task whose Subject starts with one of these (crm-sync's follow-up Task for a "
+        "merged lead or Contact inquiry) is a touch.",
+    )
 
 
 def find_file(path: Path) -> Path:

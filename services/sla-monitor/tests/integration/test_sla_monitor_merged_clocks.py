@@ -86,3 +86,77 @@ def test_keys_of_a_merged_lead_and_of_a_change_meet() -> None:
     contact = merged("z", DuplicateOf(object="Contact", record_id="003C", matched_on="phone"))
     assert set(merged_into(contact)) <= set(change_keys(task_change("003C", MONDAY_9, who_id="003C")))
     assert not set(merged_into(contact)) & set(change_keys(task_change("003D", MONDAY_9, who_id="003D")))
+
+
+async def test_a_duplicate_of_a_worked_lead_is_met_by_activity_after_it_and_never_reassigned(database_url: str) -> None:
+    """The Lead was worked before the new inquiry: that old touch (delivered late by the change feed) does not
+    answer it; the rep's next activity does. While unanswered, its ladder notifies the team leader and never
+    moves the record (no ``leads.reassign``), for a Lead duplicate and a Contact follow-up alike."""
+    from leadflow_contracts.pipeline import ReassignRequested
+    from leadflow_sla_monitor.scheduler import Scheduler
+
+    clock = FakeClock(MONDAY_9)
+    engine = create_engine(database_url)
+    store = TimerStore(engine)
+    await store.create_tables()
+    pub = RecordingPublisher()
+    monitor = SlaMonitor(store, pub, test_policies(), Calendars(test_calendars()), clock)
+    scheduler = Scheduler(monitor, clock, instance_id="t", batch_size=50, lease=timedelta(seconds=30))
+    try:
+        clock.advance(timedelta(minutes=5))
+        worked = merged("again", DuplicateOf(object="Lead", record_id="00QWORKED", matched_on="email"))
+        follow_up = merged("inquiry", DuplicateOf(object="Contact", record_id="003C", matched_on="phone"))
+        worked, follow_up = (
+            e.model_copy(
+                update={"occurred_at": clock.now(), "lead": e.lead.model_copy(update={"accepted_at": clock.now()})}
+            )
+            for e in (worked, follow_up)
+        )
+        await monitor.handle_routed([worked, follow_up, make_routed("own", clock.now())])
+        # the touches that made the Lead "Working" and the Contact's last call, from before the inquiries
+        before = MONDAY_9 + timedelta(minutes=1)
+        await monitor.handle_changes(
+            [
+                lead_change("00QWORKED", before, status="Working - Contacted", record_id="00QWORKED"),
+                task_change("003C", before, who_id="003C", record_id="00TOLD"),
+            ]
+        )
+        assert not met(pub)
+        # nobody answers: the whole ladder runs, and nothing is reassigned for the merged leads
+        clock.advance(timedelta(days=1))
+        while await scheduler.run_once():
+            pass
+        escalated = [e for e in pub.events("sla.events") if isinstance(e, SlaEvent) and e.kind == "escalated"]
+        by_lead = {
+            lead: [e.escalation_action for e in escalated if e.lead_id == lead and e.escalation_step > 0]
+            for lead in ("again", "inquiry", "own")
+        }
+        assert by_lead["again"] == by_lead["inquiry"] == ["notify_team_leader"] * 3
+        assert by_lead["own"] == ["notify_team_leader", "reassign", "team_queue"]
+        reassigned = {e.lead_id for e in pub.events("leads.reassign") if isinstance(e, ReassignRequested)}
+        assert reassigned == {"own"}
+        # the rep completes the follow-up Task on the Contact and changes the worked Lead's status: met (late)
+        done = task_change(
+            "003C", clock.now(), subtype="Task", subject="Follow up: new inquiry", who_id="003C", record_id="00TFU"
+        )
+        await monitor.handle_changes(
+            [
+                done,
+                lead_change(
+                    "00QWORKED",
+                    clock.now(),
+                    status="Qualified",
+                    old_status="Working - Contacted",
+                    record_id="00QWORKED",
+                ),
+            ]
+        )
+        assert {("again", "first_touch"), ("again", "qualify"), ("inquiry", "first_touch")} <= met(pub)
+        hows = {
+            (e.lead_id, e.clock): e.met_how
+            for e in pub.events("sla.events")
+            if isinstance(e, SlaEvent) and e.kind == "met"
+        }
+        assert hows[("inquiry", "first_touch")] == "task:Follow-up"
+    finally:
+        await engine.dispose()

@@ -32,11 +32,28 @@ def test_completed_call_or_email_task_is_a_first_touch(kwargs: dict, how: str) -
     [
         {"status": "Not Started"},
         {"subtype": "Task", "subject": "Prepare meeting"},
-        {"subtype": None, "subject": "Follow up"},
+        {"subtype": None, "subject": "Send the contract"},
+        {"subtype": "Task", "subject": "Follow up: new inquiry", "status": "Not Started"},
+        {"subtype": "Task", "subject": "SLA escalation: reassign (step 2)"},
     ],
 )
 def test_other_tasks_are_not_a_touch(kwargs: dict) -> None:
     assert classify(task_change("L1", MONDAY_9, **kwargs), RULES) is None
+
+
+@pytest.mark.parametrize("subject", ["Follow up: new inquiry", "follow up", "FOLLOW UP: callback"])
+def test_a_completed_follow_up_task_is_a_first_touch_only(subject: str) -> None:
+    """crm-sync's follow-up Task for a merged lead, completed by the rep, answers the inquiry; a requested
+    callback still needs its call."""
+    signal = classify(task_change("003C", MONDAY_9, subtype="Task", subject=subject, owner_id="005A"), RULES)
+    assert signal is not None and signal.clocks == ("first_touch",) and signal.how == "task:Follow-up"
+    assert signal.by == "005A"
+
+
+def test_follow_up_subjects_are_configurable() -> None:
+    rules = SignalRules.build(["Open - Not Contacted"], ["Qualified"], ["Call"], ["Nachfassen"])
+    assert classify(task_change("L", MONDAY_9, subtype="Task", subject="Nachfassen: Anfrage"), rules) is not None
+    assert classify(task_change("L", MONDAY_9, subtype="Task", subject="Follow up: new inquiry"), rules) is None
 
 
 def test_status_change_away_from_open_is_a_touch() -> None:

@@ -8,14 +8,31 @@ per merged lead, the keys of the record it went into, and looks every change up 
 
 - ``lf:<leadflow lead id>``: leadflow's own lead (changes on it, and Tasks on it, carry its id as ``lead_id``);
 - ``sf:<Salesforce Id>``: a Lead or Contact by Id (a Lead change's record id, a Task's ``WhoId``).
+
+Decisions (issue 12), for every merged lead and Contact follow-up:
+
+- **Met by activity after the inquiry.** Its clocks are met by rep activity on the record it went into (a
+  Lead status change, a logged call/e-mail Task, a completed follow-up Task) made at or after leadflow
+  accepted the new inquiry (``activity_floor``). Activity from before, e.g. the touch that already moved
+  the Lead to "Working", answered an earlier inquiry, not this one; a change feed that delivers it late
+  must not count it.
+- **Never reassigned by its ladder.** The record belongs to a rep who is working it (the Lead's owner, the
+  Contact's account owner). A ``reassign`` or ``team_queue`` rung of a merged lead's escalation ladder
+  therefore becomes ``notify_team_leader`` (``hold_the_record``): crm-sync files the escalation Task for the
+  team leader on the record, and no ``ReassignRequested`` moves the record away from its rep.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
+
+from leadflow_businesstime import EscalationAction
 from leadflow_contracts.crm import CrmChange
 from leadflow_contracts.pipeline import LeadRouted
 
 from leadflow_sla_monitor.domain.signals import salesforce_ids
+from leadflow_sla_monitor.domain.timers import Emission
 
 
 def merged_into(routed: LeadRouted) -> tuple[str, ...]:
@@ -31,3 +48,24 @@ def merged_into(routed: LeadRouted) -> tuple[str, ...]:
 def change_keys(change: CrmChange) -> tuple[str, ...]:
     """The keys under which leads merged into the changed record (or the Task's record) were filed."""
     return (f"lf:{change.lead_id}", *(f"sf:{i}" for i in salesforce_ids(change)))
+
+
+def activity_floor(routed: LeadRouted) -> datetime:
+    """The earliest activity on the merged-into record that answers ``routed``'s inquiry: when leadflow
+    accepted it (or when it was routed, if a clock skew puts that first)."""
+    return min(routed.lead.accepted_at, routed.occurred_at)
+
+
+def hold_the_record(emission: Emission, routed: LeadRouted) -> Emission:
+    """A merged lead's escalation never moves the record: a reassign / team-queue rung notifies the team leader."""
+    if emission.reassign_target is None or not merged_into(routed):
+        return emission
+    dup = routed.enrichment.duplicate_of
+    record = f"{dup.object} {dup.record_id}" if dup is not None else "its record"
+    return replace(
+        emission,
+        reassign_target=None,
+        escalation_action=EscalationAction.NOTIFY_TEAM_LEADER.value,
+        reason=f"{emission.reason} → {EscalationAction.NOTIFY_TEAM_LEADER.value}: merged into {record}, "
+        "which its rep is working; the record is not reassigned",
+    )

@@ -1,7 +1,9 @@
 """What a Salesforce change means for a lead's clocks: a first touch, a qualification, or nothing.
 
 - First touch: a completed call/email Task on the lead (``TaskSubtype`` Call/Email, or a Subject
-  starting with "Call"/"Email"), or a Lead status change away from "Open - Not Contacted".
+  starting with "Call"/"Email"), a completed follow-up Task (the "Follow up: new inquiry" Task crm-sync
+  files for a merged lead: Subject starting with one of ``follow_up_subjects``), or a Lead status change
+  away from "Open - Not Contacted".
 - Qualification: Lead status Qualified/Unqualified (or the org's closed statuses) or ``IsConverted``.
 """
 
@@ -24,13 +26,21 @@ class SignalRules:
         {"qualified", "unqualified", "closed - converted", "closed - not converted"}
     )
     touch_task_types: tuple[str, ...] = ("call", "email")
+    follow_up_subjects: tuple[str, ...] = ("follow up",)
 
     @classmethod
-    def build(cls, untouched: Iterable[str], qualified: Iterable[str], task_types: Iterable[str]) -> SignalRules:
+    def build(
+        cls,
+        untouched: Iterable[str],
+        qualified: Iterable[str],
+        task_types: Iterable[str],
+        follow_up_subjects: Iterable[str] = ("Follow up",),
+    ) -> SignalRules:
         return cls(
             frozenset(s.strip().lower() for s in untouched),
             frozenset(s.strip().lower() for s in qualified),
             tuple(t.strip().lower() for t in task_types),
+            tuple(f.strip().lower() for f in follow_up_subjects if f.strip()),
         )
 
 
@@ -72,11 +82,15 @@ def task_signal(change: CrmChange, rules: SignalRules) -> Signal | None:
         (t for t in rules.touch_task_types if subtype == t or subject.startswith(t)),
         None,
     )
-    if kind is None:
-        return None
     at = change.changed_at
-    by = record.get("OwnerId") or change.changed_by
-    return Signal(("first_touch", "callback"), at, str(by) if by else None, f"task:{kind.capitalize()}")
+    by_value = record.get("OwnerId") or change.changed_by
+    by = str(by_value) if by_value else None
+    if kind is not None:
+        return Signal(("first_touch", "callback"), at, by, f"task:{kind.capitalize()}")
+    if any(subject.startswith(f) for f in rules.follow_up_subjects):
+        # the rep dealt with the new inquiry; a requested callback still needs its call
+        return Signal(("first_touch",), at, by, "task:Follow-up")
+    return None
 
 
 def lead_signal(change: CrmChange, rules: SignalRules) -> Signal | None:

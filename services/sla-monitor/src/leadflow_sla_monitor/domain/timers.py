@@ -344,10 +344,25 @@ def fire(timer: Timer, policy: SlaPolicy, calendar: BusinessCalendar, now: datet
     return Transition(current, tuple(emissions), breached, reason=",".join(e.kind for e in emissions))
 
 
-def meet(timer: Timer, *, at: datetime, by: str | None, how: str, calendar: BusinessCalendar) -> Transition:
-    """The clock is stopped by a touch or qualification at ``at``. Met late (after a breach) is still met."""
+def meet(
+    timer: Timer,
+    *,
+    at: datetime,
+    by: str | None,
+    how: str,
+    calendar: BusinessCalendar,
+    not_before: datetime | None = None,
+) -> Transition:
+    """The clock is stopped by a touch or qualification at ``at``. Met late (after a breach) is still met.
+
+    ``not_before``: activity earlier than this does not count. A merged lead or Contact follow-up passes
+    the instant leadflow accepted it: the record it went into may have been worked long before, and only
+    activity after the new inquiry answers it (``domain.merged.activity_floor``).
+    """
     if timer.state not in UNMET_STATES:
         return Transition(timer, reason=f"already {timer.state.value}")
+    if not_before is not None and at < not_before:
+        return Transition(timer, reason="activity before the inquiry was submitted")
     if timer.clock == "callback" and timer.warn_at is not None and at < timer.warn_at:
         return Transition(timer, reason="touch before the requested callback window")
     wall = (at - timer.started_at).total_seconds()
