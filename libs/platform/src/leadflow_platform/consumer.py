@@ -26,6 +26,13 @@ Failure policy, the same in every service:
   message and its original bytes (``reason="processing_error"``), is logged (``record_dead_lettered``
   with ``lead_id`` and ``error``) and counted (``leadflow_dead_letters_total``; alert
   ``LeadflowRecordsDeadLettered``). Every other record of the batch is processed; the partition moves on.
+- **Waits a dependency asks for** (a Salesforce ``REQUEST_LIMIT_EXCEEDED``, an outage, a revoked session):
+  the use case raises ``RetryAfter(seconds, reason)``. The runtime pauses the batch's partitions on the
+  consumer (``AIOKafkaConsumer.pause``; the whole assignment with ``whole_assignment=True``), nacks the
+  batch so FastStream seeks every partition back to its first record, and resumes them from a loop timer.
+  Nothing sleeps in the handler: the fetch loop keeps polling (empty) and heartbeats run, so a wait of
+  minutes keeps the group membership; ``/readyz`` shows the wait (``ConsumerRuntime.status``), metric
+  ``leadflow_consumer_waits_total`` counts them and ``leadflow_consumer_paused_seconds`` shows what is left.
 
 Example (what a service's ``handlers.py`` looks like)::
 
@@ -46,13 +53,16 @@ Example (what a service's ``handlers.py`` looks like)::
         )
         return subscribe(broker, settings, runtime, title="score/leads.enriched")
 
-Batch size, batch window, consumer group and back-off come from ``ServiceSettings``
-(``batch_max_records``, ``batch_timeout_ms``, ``group_id()``, ``retry_backoff_*``).
+Batch size, batch window, consumer group, back-off and the group options (partition assignment strategy,
+max poll interval, session timeout, heartbeat) come from ``ServiceSettings`` (``batch_max_records``,
+``batch_timeout_ms``, ``group_id()``, ``retry_backoff_*``, ``partition_assignment_strategy``,
+``max_poll_interval_ms``, ``session_timeout_ms``, ``heartbeat_interval_ms``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import random
 import sqlite3
@@ -63,8 +73,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from aiokafka import TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from aiokafka.errors import KafkaError
-from faststream.exceptions import FastStreamException
+from faststream.exceptions import FastStreamException, NackMessage
 from leadflow_contracts import DeadLetter, Event
 from leadflow_contracts.topics import LEADS_DEADLETTER as DEADLETTER_TOPIC
 from pydantic import ValidationError
@@ -76,6 +90,8 @@ from leadflow_platform.kafka_io import JSON_HEADERS, RawRecord, dead_letter, raw
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import (
     CONSUMER_BATCH_FAILURES,
+    CONSUMER_PAUSED_SECONDS,
+    CONSUMER_WAITS,
     EVENTS_FAILED,
     EVENTS_IN,
     EVENTS_OUT,
@@ -98,6 +114,22 @@ class DomainError(Exception):
 
 class InfrastructureError(Exception):
     """Raise (or subclass) for an error a retry can fix: the batch is backed off and read again."""
+
+
+class RetryAfter(Exception):
+    """Raise from a use case when a dependency says when to try again (a rate limit, an outage).
+
+    The runtime pauses the batch's partitions for ``seconds`` (every assigned partition with
+    ``whole_assignment``: the dependency is shared by all of them), rewinds the batch and resumes the
+    partitions on a timer; the handler never sleeps. Whatever the use case already did for the batch must
+    be idempotent (it is read again), as with every redelivery.
+    """
+
+    def __init__(self, seconds: float, reason: str = "", *, whole_assignment: bool = False) -> None:
+        super().__init__(f"retry after {seconds:.3f}s: {reason}" if reason else f"retry after {seconds:.3f}s")
+        self.seconds = max(0.0, float(seconds))
+        self.reason = reason
+        self.whole_assignment = whole_assignment
 
 
 _INFRA: tuple[type[BaseException], ...] = (
@@ -130,7 +162,7 @@ def is_infrastructure_error(exc: BaseException) -> bool:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, DomainError):
+        if isinstance(current, DomainError | RetryAfter):
             return False
         if isinstance(current, _INFRA) or _transient_database_error(current):
             return True
@@ -247,6 +279,9 @@ class Batch:
     poison: Sequence[Poison] = ()
     raw: Sequence[RawRecord] = ()
     """Records of raw topics (``contracts[topic] = None``): the service judges the bytes itself (intake)."""
+    behind: int = 0
+    """Records still in Kafka behind this batch on its partitions (high watermark − next offset), as far as
+    the consumer knows: a use case can switch to a bulk path for a backlog."""
 
     def of(self, topic: str) -> list[Any]:
         """The events that came from ``topic``."""
@@ -281,9 +316,17 @@ class ConsumerRuntime:
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     subscriber: Any = None
     """The FastStream subscriber ``subscribe`` registered (its ``consumer`` shows the partition assignment)."""
+    monotonic: Callable[[], float] = time.monotonic
     consecutive_failures: int = 0
     processed: int = 0
     dead_lettered: int = 0
+    waits: int = 0
+    """Batches a use case asked to retry later (``RetryAfter``)."""
+    paused_until: float = 0.0
+    """``monotonic()`` time until which partitions are paused (0 = not waiting)."""
+    wait_reason: str | None = None
+    _paused: set[TopicPartition] = field(default_factory=set)
+    _resume: asyncio.TimerHandle | None = None
 
     def __post_init__(self) -> None:
         if self.retry is None:
@@ -305,7 +348,10 @@ class ConsumerRuntime:
                 EVENTS_IN.labels(self.service, topic).inc(n)
         items, poison, raw, letters = self.parse(records, now)
         try:
-            out = await self._run(Batch(items, now, poison, raw), letters)
+            out = await self._run(Batch(items, now, poison, raw, self.behind(records)), letters)
+        except RetryAfter as wait:
+            self.wait(records, wait)
+            raise
         except Exception as exc:
             await self._back_off(records, exc)
             raise
@@ -359,7 +405,7 @@ class ConsumerRuntime:
         try:
             out = list(await self.use_case(batch) or ())
         except Exception as exc:
-            if is_infrastructure_error(exc) or len(batch) == 0:
+            if isinstance(exc, RetryAfter) or is_infrastructure_error(exc) or len(batch) == 0:
                 raise
             if letters:  # poison first: it is already known, whatever the use case does next
                 await self._publish([], letters)
@@ -380,7 +426,11 @@ class ConsumerRuntime:
         try:
             out = list(await self.use_case(batch) or ())
         except Exception as again:
-            if is_infrastructure_error(again) or failure_signature(again) != failure_signature(first):
+            if (
+                isinstance(again, RetryAfter)
+                or is_infrastructure_error(again)
+                or failure_signature(again) != failure_signature(first)
+            ):
                 raise again from first
             await self._dead_letter_failed(batch, again)
             return 0
@@ -443,6 +493,115 @@ class ConsumerRuntime:
         if delay > 0:
             await self.sleep(delay)
 
+    # -- waits (RetryAfter): pause the partitions, rewind, resume on a timer ----------------------------
+
+    @property
+    def consumer(self) -> Any:
+        """The subscriber's ``AIOKafkaConsumer`` while it runs (None under ``TestKafkaBroker``)."""
+        consumer = getattr(self.subscriber, "consumer", None)
+        return consumer if consumer is not None and hasattr(consumer, "pause") else None
+
+    def behind(self, records: Sequence[RawRecord]) -> int:
+        """Records still in Kafka behind this batch, summed over its partitions (from the fetch high watermarks)."""
+        consumer = self.consumer
+        if consumer is None or not records:
+            return 0
+        last: dict[tuple[str, int], int] = {}
+        for r in records:
+            key = (r.topic, r.partition)
+            last[key] = max(last.get(key, -1), r.offset)
+        total = 0
+        for (topic, partition), offset in last.items():
+            with contextlib.suppress(Exception):
+                high = consumer.highwater(TopicPartition(topic, partition))
+                if high is not None:
+                    total += max(0, high - offset - 1)
+        return total
+
+    def paused_for(self) -> float:
+        return max(0.0, self.paused_until - self.monotonic()) if self.paused_until else 0.0
+
+    def status(self) -> dict[str, Any]:
+        """What ``/readyz`` shows for this subscriber: waiting or consuming, why, and for how long."""
+        left = self.paused_for()
+        return {
+            "subscriber": self.name,
+            "waiting": left > 0,
+            "wait_seconds_left": round(left, 3),
+            "wait_reason": self.wait_reason if left > 0 else None,
+            "paused_partitions": sorted(f"{tp.topic}/{tp.partition}" for tp in self._paused),
+            "waits": self.waits,
+        }
+
+    def wait(self, records: Sequence[RawRecord], request: RetryAfter) -> None:
+        """Pause the batch's partitions (or the whole assignment) for ``request.seconds``; the caller nacks."""
+        now = self.monotonic()
+        self.waits += 1
+        self.paused_until = max(self.paused_until, now + request.seconds)
+        self.wait_reason = request.reason or self.wait_reason
+        CONSUMER_WAITS.labels(self.service, self.name).inc()
+        CONSUMER_PAUSED_SECONDS.labels(self.service, self.name).set(self.paused_until - now)
+        partitions = {TopicPartition(r.topic, r.partition) for r in records}
+        consumer = self.consumer
+        if consumer is not None:
+            if request.whole_assignment:
+                with contextlib.suppress(Exception):
+                    partitions |= set(consumer.assignment())
+            for tp in partitions:
+                with contextlib.suppress(Exception):  # revoked meanwhile: nothing to pause
+                    consumer.pause(tp)
+                    self._paused.add(tp)
+        log.warning(
+            "consumer_waiting",
+            subscriber=self.name,
+            seconds=round(self.paused_until - now, 3),
+            reason=request.reason,
+            size=len(records),
+            partitions=sorted(f"{tp.topic}/{tp.partition}" for tp in partitions),
+        )
+        if self._resume is not None:
+            self._resume.cancel()
+        self._resume = asyncio.get_running_loop().call_later(self.paused_until - now, self.resume)
+
+    def resume(self) -> None:
+        """Resume the partitions this runtime paused (those still assigned); the next fetch reads them again."""
+        self._resume = None
+        consumer = self.consumer
+        resumed = sorted(f"{tp.topic}/{tp.partition}" for tp in self._paused)
+        if consumer is not None:
+            for tp in self._paused:
+                with contextlib.suppress(Exception):  # no longer assigned: a rebalance already unpaused it
+                    consumer.resume(tp)
+        self._paused.clear()
+        self.paused_until = 0.0
+        CONSUMER_PAUSED_SECONDS.labels(self.service, self.name).set(0)
+        log.info("consumer_resumed", subscriber=self.name, partitions=resumed, reason=self.wait_reason)
+        self.wait_reason = None
+
+
+_ASSIGNORS: dict[str, Any] = {
+    "range": RangePartitionAssignor,
+    "roundrobin": RoundRobinPartitionAssignor,
+    "sticky": StickyPartitionAssignor,
+}
+
+
+def group_options(settings: ServiceSettings) -> dict[str, Any]:
+    """The consumer-group options set in ``settings`` (unset ones keep the client's defaults)."""
+    options: dict[str, Any] = {}
+    if settings.partition_assignment_strategy is not None:
+        options["partition_assignment_strategy"] = (_ASSIGNORS[settings.partition_assignment_strategy],)
+    if settings.max_poll_interval_ms is not None:
+        options["max_poll_interval_ms"] = settings.max_poll_interval_ms
+    if settings.session_timeout_ms is not None:
+        options["session_timeout_ms"] = settings.session_timeout_ms
+    heartbeat = settings.heartbeat_interval_ms
+    if heartbeat is None and settings.session_timeout_ms is not None:
+        heartbeat = max(100, settings.session_timeout_ms // 10)
+    if heartbeat is not None:
+        options["heartbeat_interval_ms"] = heartbeat
+    return options
+
 
 def _split(batch: Batch) -> list[Batch]:
     """Two non-empty halves in arrival order (kept poison counts as records of its own)."""
@@ -453,7 +612,7 @@ def _split(batch: Batch) -> list[Batch]:
         items = [u for u in part if isinstance(u, Consumed)]
         raw = [u for u in part if isinstance(u, RawRecord)]
         poison = [u for u in part if isinstance(u, Poison)]
-        halves.append(Batch(items, batch.now, poison, raw))
+        halves.append(Batch(items, batch.now, poison, raw, batch.behind))
     return [h for h in halves if len(h)]
 
 
@@ -468,8 +627,8 @@ def subscribe(
 ) -> Any:
     """Register ``runtime`` as one batch subscriber on all its topics (one consumer-group member).
 
-    Batch size and window, the group and the ack policy come from the settings; the decoder hands
-    the raw records to the runtime, which parses them itself.
+    Batch size and window, the group, its options (``group_options``) and the ack policy come from the
+    settings; the decoder hands the raw records to the runtime, which parses them itself.
     """
     subscriber = broker.subscriber(
         *runtime.topics,
@@ -483,10 +642,14 @@ def subscribe(
         decoder=raw_batch_decoder,
         title=title or f"{settings.service_name}/{'+'.join(runtime.topics)}",
         description=description,
+        **group_options(settings),
     )
 
     async def consume(records: list[Any]) -> None:
-        await runtime.handle(records)
+        try:
+            await runtime.handle(records)
+        except RetryAfter:
+            raise NackMessage() from None  # partitions paused by the runtime; rewind, nothing to log twice
 
     consume.__doc__ = description or runtime.use_case.__doc__ or f"{runtime.service} consumer"
     subscriber(consume)

@@ -27,6 +27,16 @@ RECORDS_DEAD_LETTERED = Counter(
     "same way twice)",
     ["service", "topic", "reason"],
 )
+CONSUMER_WAITS = Counter(
+    "leadflow_consumer_waits_total",
+    "Batches a use case asked to retry later (RetryAfter: a rate limit, an outage): partitions paused, batch rewound",
+    ["service", "subscriber"],
+)
+CONSUMER_PAUSED_SECONDS = Gauge(
+    "leadflow_consumer_paused_seconds",
+    "Seconds until a subscriber's paused partitions are resumed (0 = consuming)",
+    ["service", "subscriber"],
+)
 BACKGROUND_RESTARTS = Counter(
     "leadflow_background_task_restarts_total", "Background tasks that died and were restarted", ["service", "task"]
 )

@@ -34,6 +34,9 @@ class Lifecycle:
     on_shutdown: list[Hook] = field(default_factory=list)
     ready_checks: dict[str, ReadyCheck] = field(default_factory=dict)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    status: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    """Shown in ``/readyz`` under ``status`` without deciding readiness (e.g. a consumer waiting out a
+    Salesforce limit: ``ConsumerRuntime.status``; the process is healthy, a restart would not help)."""
 
 
 def tune_gc(gen0_threshold: int = 50_000) -> None:
@@ -165,7 +168,10 @@ def build_http_app(
             checks[f"task:{sup.name}"] = sup.healthy
         ready = all(checks.values())
         response.status_code = 200 if ready else 503
-        return {"ready": ready, "checks": checks}
+        body: dict[str, Any] = {"ready": ready, "checks": checks}
+        if lifecycle.status:
+            body["status"] = {name: show() for name, show in lifecycle.status.items()}
+        return body
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

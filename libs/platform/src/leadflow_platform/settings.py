@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,6 +74,23 @@ class ServiceSettings(BaseSettings):
             " client default of 500 ms, 2.7 ms at 10 ms), so the default is short; Apache Kafka answers as"
             " soon as records arrive, so a longer wait there only saves idle requests."
         ),
+    )
+    partition_assignment_strategy: Literal["range", "roundrobin", "sticky"] | None = Field(
+        default=None,
+        description=(
+            "How the group spreads partitions over its members; None = the client's default (round robin)."
+            " 'range' gives a member the same partition numbers of every topic it consumes, so one lead's"
+            " events on several topics (all keyed by lead_id, equally partitioned) reach one consumer."
+        ),
+    )
+    max_poll_interval_ms: int | None = Field(
+        default=None, ge=1_000, description="Longest time between two fetches before the member leaves the group."
+    )
+    session_timeout_ms: int | None = Field(
+        default=None, ge=1_000, description="Group session timeout; None = the client's default."
+    )
+    heartbeat_interval_ms: int | None = Field(
+        default=None, ge=100, description="Heartbeat period; None = a tenth of the session timeout when set."
     )
     retry_backoff_initial_seconds: float = Field(
         default=0.2, ge=0, description="Back-off after the first infrastructure failure of a batch (doubles, jittered)."

@@ -135,3 +135,49 @@ async def test_a_domain_error_is_dead_lettered_within_seconds_while_the_partitio
     assert "ValueError: calendar has no working time" in letter.message
     assert base64.b64decode(letter.original_base64) == ping(poison_lead)
     assert elapsed < 30
+
+
+async def test_a_retry_after_pauses_past_the_poll_interval_without_losing_the_group_and_reads_once(
+    kafka_bootstrap: str, topic_namespace: Any
+) -> None:
+    """A use case asks to wait longer than max.poll.interval (as a Salesforce limit does): the batch's
+    partitions are paused, not slept on, so the member keeps polling and its assignment; no record is
+    handed over during the wait; afterwards every record is processed exactly once."""
+    from leadflow_platform.consumer import RetryAfter
+
+    settings = make_settings(kafka_bootstrap, topic_namespace.prefix).model_copy(
+        update={"max_poll_interval_ms": 2_000, "session_timeout_ms": 6_000, "partition_assignment_strategy": "range"}
+    )
+    source = settings.topic(topics.LEADS_SCORED)
+    leads = [f"W{i:03d}" for i in range(45)]
+    wait_seconds = 4.0
+    processed: Counter[str] = Counter()
+    calls: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        calls.append(loop.time())
+        if len(calls) == 1:
+            raise RetryAfter(wait_seconds, "REQUEST_LIMIT_EXCEEDED", whole_assignment=True)
+        processed.update(item.lead_id for item in batch.items)
+        return []
+
+    await produce(kafka_bootstrap, source, leads)
+    broker, runtime = await run(settings, use_case, source)
+    assignments: list[int] = []
+    try:
+        await wait_for(lambda: runtime.waits == 1, timeout=60)
+        assert runtime.status()["waiting"] and len(runtime.status()["paused_partitions"]) == 3
+        consumer = runtime.consumer
+        while loop.time() - calls[0] < wait_seconds - 0.3:
+            assignments.append(len(consumer.assignment()))
+            await asyncio.sleep(0.1)
+        assert len(calls) == 1, "nothing is handed over while the partitions are paused"
+        await wait_for(lambda: sum(processed.values()) >= len(leads), timeout=60)
+        await asyncio.sleep(0.5)
+    finally:
+        await broker.stop()
+    assert calls[1] - calls[0] >= wait_seconds - 0.2
+    assert assignments and min(assignments) == 3, "the member kept its partitions through the wait"
+    assert set(processed) == set(leads) and all(n == 1 for n in processed.values())
+    assert not runtime.status()["waiting"] and runtime.consecutive_failures == 0
