@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from leadflow_contracts import ChangeType, CrmChange, LeadRouted
+from leadflow_contracts import ChangeType, CrmChange, LeadRouted, LeadScored
 from leadflow_platform.clock import Clock
 from leadflow_platform.logging import get_logger
 
 from leadflow_route.adapters.roster_source import RosterSource
 from leadflow_route.adapters.store import OwnerRecord, RouteStore
-from leadflow_route.domain.events import Incoming, routed_event, routing_request, sla_input
+from leadflow_route.domain.events import (
+    Incoming,
+    person_owner,
+    person_root,
+    routed_event,
+    routing_request,
+    sla_input,
+)
 from leadflow_route.domain.ledger import Ledger
 from leadflow_route.domain.roster import Roster, merge_user_change
 from leadflow_route.domain.routing import Router
@@ -140,7 +147,11 @@ class RouteService:
             replayed = [e.event_id for e in events if e.event_id not in fresh]
             stored = await uow.stored_decisions(replayed) if replayed else {}
             ledger = await uow.load_ledger()
-            histories = await uow.histories(e.lead_id for e in events if e.event_id in fresh)
+            todo = [e for e in events if e.event_id in fresh]
+            roots = {r for e in todo if (r := person_root(e)) is not None}
+            histories = await uow.histories([*(e.lead_id for e in todo), *roots])
+            persons = await uow.person_owners([*roots, *(e.lead_id for e in todo if isinstance(e, LeadScored))])
+            first_decided: list[tuple[str, str, str]] = []
             new_owners: list[OwnerRecord] = []
             closed: list[OwnerRecord] = []
             produced: list[tuple[str, str, bytes]] = []
@@ -158,8 +169,16 @@ class RouteService:
                 history = histories.setdefault(ev.lead_id, [])
                 owner_ids = [h.owner_id for h in history]
                 snapshot = ledger.snapshot()
+                request = routing_request(ev, owner_ids)
+                root = person_root(ev)
+                root_history = histories.get(root) if root is not None else None
+                follows = person_owner(
+                    ev, root_history[-1].owner_id if root_history else None, persons.get(root or ev.lead_id)
+                )
+                if follows is not None:
+                    request = replace(request, duplicate_owner_id=follows[0], duplicate_reason=follows[1])
                 try:
-                    decision = self.router.route(routing_request(ev, owner_ids), roster, ledger, now)
+                    decision = self.router.route(request, roster, ledger, now)
                     sla = self.planner.plan(sla_input(ev, decision.team), now)
                 except Exception as exc:  # pure code: the same input fails the same way, so dead-letter it
                     ledger.restore(snapshot)
@@ -171,6 +190,9 @@ class RouteService:
                         closed.append(previous)
                         if previous.owner_type == "user":
                             ledger.release(previous.owner_id)
+                if root is not None and follows is None:  # the person's first lead to reach route: others follow
+                    persons[root] = decision.owner_id
+                    first_decided.append((root, decision.owner_id, ev.lead_id))
                 routed = routed_event(ev, decision, sla, history=owner_ids, now=now)
                 payload = routed.to_json_bytes()
                 record = OwnerRecord(
@@ -190,7 +212,9 @@ class RouteService:
                 result.published.append((ev.lead_id, payload))
                 result.routed.append(routed)
             closed = [c for c in closed if c not in new_owners]
-            await uow.save(ledger, new_owners=new_owners, closed=closed, produced=produced, now=now)
+            await uow.save(
+                ledger, new_owners=new_owners, closed=closed, produced=produced, persons=first_decided, now=now
+            )
         return result
 
     async def apply_changes(self, changes: Sequence[CrmChange]) -> int:

@@ -289,3 +289,82 @@ async def test_a_failed_publish_is_retried_so_the_decision_is_not_lost(harness: 
     assert failures == ["c.leads.routed"]
     routed = harness.routed_events()
     assert [r.lead_id for r in routed] == ["lead-8"]
+
+
+# ---- one person, one owner: repeats in flight (issue 12) -------------------------------------------------
+def _repeat(lead_id: str, root: str, country: str = "DE") -> Any:
+    from leadflow_contracts import DuplicateOf, Enrichment
+
+    ev = scored_event(lead_id, country=country, language="de")
+    dup = DuplicateOf(object="Lead", record_id=root, matched_on="email", leadflow_id=root)
+    return ev.model_copy(update={"enrichment": Enrichment(duplicate_of=dup)})
+
+
+@pytest.mark.parametrize("order", list(__import__("itertools").permutations(["r", "d1", "d2"])))
+async def test_a_person_has_one_owner_whatever_order_their_leads_reach_route(
+    harness: Harness, order: tuple[str, ...]
+) -> None:
+    """The first lead (Nordics) and two repeats (DACH by country) in every arrival order, one batch each:
+    all three get the owner of whichever reached route first, so crm-sync's one Lead agrees with all three."""
+    tag = "-".join(order)
+    root = f"r-{tag}"
+    events = {"r": scored_event(root, country="NO"), "d1": _repeat(f"d1-{tag}", root), "d2": _repeat(f"d2-{tag}", root)}
+    for name in order:
+        ev = events[name]
+        await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
+    routed = {r.lead_id: r.assignment for r in harness.routed_events()}
+    first = routed[events[order[0]].lead_id]
+    assert first.policy == "new_lead"
+    assert {routed[e.lead_id].owner_id for e in events.values()} == {first.owner_id}
+    assert all(routed[events[n].lead_id].policy == "duplicate" for n in order[1:])
+    assert "same person" in routed[events["d2"].lead_id].reason or order[0] == "d2"
+
+
+@pytest.mark.parametrize("order", list(__import__("itertools").permutations(["r", "d1", "d2"])))
+async def test_a_person_has_one_owner_when_their_leads_share_a_batch(harness: Harness, order: tuple[str, ...]) -> None:
+    tag = "b-" + "-".join(order)
+    root = f"r-{tag}"
+    events = {"r": scored_event(root, country="NO"), "d1": _repeat(f"d1-{tag}", root), "d2": _repeat(f"d2-{tag}", root)}
+    result = await harness.app.state.service.route([events[n] for n in order])
+    owners = {r.lead_id: r.assignment.owner_id for r in result.routed}
+    assert len(owners) == 3 and len(set(owners.values())) == 1
+    # a redelivery of the whole batch republishes the same decisions
+    again = await harness.app.state.service.route([events[n] for n in order])
+    assert again.replays == 3 and sorted(again.published) == sorted(result.published)
+
+
+async def test_a_repeat_follows_its_first_lead_after_that_lead_was_reassigned(harness: Harness) -> None:
+    root = scored_event("r-moved", country="NO")
+    await harness.publish(topics.LEADS_SCORED, root.to_json_bytes(), root.lead_id)
+    first = harness.routed_events()[-1]
+    req = reassign_event(first)
+    await harness.publish(topics.LEADS_REASSIGN, req.to_json_bytes(), req.lead_id)
+    moved = harness.routed_events()[-1].assignment.owner_id
+    assert moved != first.assignment.owner_id
+    dup = _repeat("d-moved", "r-moved")
+    await harness.publish(topics.LEADS_SCORED, dup.to_json_bytes(), dup.lead_id)
+    assert harness.routed_events()[-1].assignment.owner_id == moved
+    # and its own escalation cannot move the record: it stays with the record's owner
+    dup_req = reassign_event(harness.routed_events()[-1], target="team_queue")
+    await harness.publish(topics.LEADS_REASSIGN, dup_req.to_json_bytes(), dup_req.lead_id)
+    assert (harness.routed_events()[-1].assignment.owner_id, harness.routed_events()[-1].reassignment) == (moved, 1)
+
+
+async def test_a_repeat_follows_an_owner_taken_over_in_salesforce(harness: Harness) -> None:
+    root = scored_event("r-taken", country="NO")
+    await harness.publish(topics.LEADS_SCORED, root.to_json_bytes(), root.lead_id)
+    change = CrmChange(
+        event_id="chg-r-taken",
+        lead_id="r-taken",
+        occurred_at=MONDAY_10_UTC,
+        object="Lead",
+        record_id="00QT",
+        change_type=ChangeType.UPDATED,
+        record={"OwnerId": "N3", "Status": "Working - Contacted"},
+        changed_at=MONDAY_10_UTC,
+        system_modstamp=MONDAY_10_UTC,
+    )
+    await harness.publish(topics.CRM_CHANGES, change.to_json_bytes(), change.lead_id)
+    dup = _repeat("d-taken", "r-taken")
+    await harness.publish(topics.LEADS_SCORED, dup.to_json_bytes(), dup.lead_id)
+    assert harness.routed_events()[-1].assignment.owner_id == "N3"

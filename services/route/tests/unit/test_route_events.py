@@ -90,3 +90,42 @@ def test_sla_input_takes_the_prospects_callback_zone_and_previous_sla() -> None:
     assert (inp.team, inp.prospect_timezone, inp.callback, inp.previous) == ("DACH", "Europe/Berlin", callback, None)
     routed = routed_event(ev, decide("N1"), SLA, history=[], now=MONDAY_10_UTC)
     assert sla_input(reassign_event(routed), "Nordics").previous == SLA
+
+
+# ---- one person, one owner: whom a lead must follow ------------------------------------------------------
+def _with_dup(ev, **dup):  # type: ignore[no-untyped-def]
+    from leadflow_contracts import DuplicateOf, Enrichment
+
+    return ev.model_copy(update={"enrichment": Enrichment(duplicate_of=DuplicateOf(matched_on="email", **dup))})
+
+
+def test_in_flight_repeat_follows_routes_own_owner_of_its_first_lead() -> None:
+    from leadflow_route.domain.events import person_owner, person_root
+
+    dup = _with_dup(scored_event("lead-d"), object="Lead", record_id="lead-r", leadflow_id="lead-r")
+    assert person_root(dup) == "lead-r"
+    owner, why = person_owner(dup, "N2", None) or ("", "")
+    assert owner == "N2" and "lead-r" in why
+    # route's own latest owner wins over what an earlier repeat was given (the root may have been reassigned)
+    assert person_owner(dup, "N2", "N1") == (owner, why)
+    assert person_owner(dup, None, "N1") is not None and person_owner(dup, None, "N1")[0] == "N1"  # type: ignore[index]
+    assert person_owner(dup, None, None) is None  # the first of the person's leads to reach route
+
+
+def test_repeat_of_an_org_record_follows_the_mirrors_owner() -> None:
+    from leadflow_route.domain.events import person_owner, person_root
+
+    dup = _with_dup(scored_event(), object="Contact", record_id="003C", owner_id="005OWN")
+    assert person_root(dup) is None
+    assert person_owner(dup, None, None) == ("005OWN", "duplicate of open Contact 003C")
+    assert person_owner(_with_dup(scored_event(), object="Lead", record_id="00QX"), None, None) is None
+
+
+def test_first_lead_follows_a_repeat_routed_before_it_but_not_on_reassignment() -> None:
+    from leadflow_route.domain.events import person_owner
+
+    ev = scored_event("lead-r")
+    assert person_owner(ev, None, "N1") == ("N1", "the person's repeat reached route first and was routed")
+    assert person_owner(ev, None, None) is None
+    routed = routed_event(ev, decide("N1"), SLA, history=[], now=MONDAY_10_UTC)
+    assert person_owner(reassign_event(routed), None, "N1") is None  # its own escalation moves it

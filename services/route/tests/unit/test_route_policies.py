@@ -60,22 +60,76 @@ def test_no_key_account_manager_free_goes_to_head_of_sales() -> None:
     assert "inactive" in d.reason and "head of sales" in d.reason
 
 
-# ---- duplicates ---------------------------------------------------------------------------------------
+# ---- duplicates: one person, one owner; a duplicate never moves its record ------------------------------
 def test_duplicate_of_an_open_record_stays_with_its_owner() -> None:
     d = route(RoutingRequest("l1", country="DE", duplicate_owner_id="N1"))
-    assert (d.owner_id, d.policy, d.team) == ("N1", "duplicate", "Nordics")
+    assert (d.owner_id, d.owner_type, d.policy, d.team) == ("N1", "user", "duplicate", "Nordics")
+    assert "never moves a record" in d.reason
 
 
-@pytest.mark.parametrize("owner", ["Q_NORD", "005GONE", "N1"])
-def test_duplicate_whose_owner_cannot_take_it_is_routed_normally(owner: str) -> None:
-    rost = roster(rep("N1", absent=True))
-    d = route(RoutingRequest("l1", country="DE", language="de", duplicate_owner_id=owner), rost)
-    assert d.policy == "new_lead" and d.team == "DACH"
+@pytest.mark.parametrize(
+    ("rost", "state"),
+    [
+        (roster(rep("N1", absent=True)), "absent"),
+        (roster(rep("N1", active=False)), "inactive"),
+        (roster(rep("N1", timezone="Pacific/Auckland")), "off shift"),
+    ],
+)
+def test_duplicate_follows_its_record_even_when_the_owner_cannot_take_new_leads(rost: Roster, state: str) -> None:
+    """crm-sync never moves a record for a duplicate, so routing it elsewhere would only disagree with Salesforce."""
+    d = route(RoutingRequest("l1", country="DE", language="de", duplicate_owner_id="N1"), rost)
+    assert (d.owner_id, d.policy) == ("N1", "duplicate")
+    assert state in d.reason
 
 
-def test_duplicate_owner_is_not_kept_on_reassignment() -> None:
-    d = route(RoutingRequest("l1", country="NO", duplicate_owner_id="N1", exclude_owner_ids=frozenset({"N1"})))
-    assert d.policy == "new_lead" and d.owner_id != "N1"
+def test_duplicate_of_a_queued_record_stays_in_the_queue() -> None:
+    d = route(RoutingRequest("l1", country="DE", duplicate_owner_id="Q_NORD"))
+    assert (d.owner_id, d.owner_type, d.policy) == ("Q_NORD", "queue", "duplicate")
+
+
+@pytest.mark.parametrize(("owner", "kind"), [("005GONE", "user"), ("00GOTHER", "queue")])
+def test_duplicate_of_a_record_owned_outside_the_roster_keeps_that_owner(owner: str, kind: str) -> None:
+    d = route(RoutingRequest("l1", country="DE", duplicate_owner_id=owner))
+    assert (d.owner_id, d.owner_type, d.policy) == (owner, kind, "duplicate")
+
+
+@pytest.mark.parametrize("target", ["any", "team_queue", "team_leader"])
+def test_duplicate_reassignment_cannot_move_its_record(target: str) -> None:
+    req = RoutingRequest(
+        "l1",
+        country="NO",
+        duplicate_owner_id="N1",
+        exclude_owner_ids=frozenset({"N1"}),
+        target=target,  # type: ignore[arg-type]
+        reassignment=True,
+    )
+    d = route(req)
+    assert (d.owner_id, d.policy) == ("N1", "duplicate")
+
+
+@pytest.mark.parametrize("client", [ClientType.CREDIT_HOLD, ClientType.KEY_ACCOUNT, ClientType.EXISTING_CUSTOMER])
+def test_duplicate_rule_comes_before_every_configured_policy(client: ClientType) -> None:
+    req = RoutingRequest(
+        "l1",
+        client,
+        country="NO",
+        key_account=client is ClientType.KEY_ACCOUNT,
+        account_owner_id="KAM1",
+        duplicate_owner_id="N2",
+    )
+    d = route(req)
+    assert (d.owner_id, d.policy) == ("N2", "duplicate")
+
+
+def test_duplicate_reason_names_why_the_person_has_that_owner() -> None:
+    d = route(RoutingRequest("l1", duplicate_owner_id="N3", duplicate_reason="same person as lead x (in flight)"))
+    assert d.reason.startswith("same person as lead x (in flight): stays with its owner")
+
+
+def test_duplicate_is_counted_in_its_owners_load() -> None:
+    ledger = Ledger()
+    route(RoutingRequest("l1", duplicate_owner_id="N3"), ledger=ledger)
+    assert ledger.get("N3").assigned_total == 1
 
 
 # ---- existing customers -------------------------------------------------------------------------------

@@ -19,7 +19,14 @@ from leadflow_platform.db import claim_new_events, create_engine, insert_ignore,
 from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from leadflow_route.adapters.tables import decisions, lead_owners, rep_ledger, roster_cache, team_locks
+from leadflow_route.adapters.tables import (
+    decisions,
+    lead_owners,
+    person_owners,
+    rep_ledger,
+    roster_cache,
+    team_locks,
+)
 from leadflow_route.domain.ledger import Ledger, RepLoad
 from leadflow_route.domain.roster import Queue, Rep, Roster
 
@@ -93,6 +100,19 @@ class UnitOfWork:
                 out[row.lead_id].append(OwnerRecord(**row._asdict()))
         return out
 
+    async def person_owners(self, root_ids: Iterable[str]) -> dict[str, str]:
+        """root lead id → the owner a repeat of that person was routed to before the root reached route."""
+        ids = sorted(set(root_ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            rows = await self.conn.execute(
+                select(person_owners.c.root_lead_id, person_owners.c.owner_id).where(
+                    person_owners.c.root_lead_id.in_(ids[start : start + 500])
+                )
+            )
+            out.update({r.root_lead_id: r.owner_id for r in rows})
+        return out
+
     async def save(
         self,
         ledger: Ledger,
@@ -100,8 +120,15 @@ class UnitOfWork:
         new_owners: Sequence[OwnerRecord] = (),
         closed: Sequence[OwnerRecord] = (),
         produced: Sequence[tuple[str, str, bytes]] = (),
+        persons: Sequence[tuple[str, str, str]] = (),
         now: datetime,
     ) -> None:
+        """``persons``: (root lead id, owner id, the repeat's lead id) first decided in this unit of work."""
+        if persons:
+            await self.conn.execute(
+                insert_ignore(self.conn, person_owners),
+                [{"root_lead_id": r, "owner_id": o, "lead_id": lead, "decided_at": now} for r, o, lead in persons],
+            )
         if ledger.dirty:
             rows = [vars(ledger.get(rep_id)) for rep_id in sorted(ledger.dirty)]
             cols = [c.name for c in rep_ledger.columns if c.name != "rep_id"]

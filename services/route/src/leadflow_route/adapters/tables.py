@@ -61,3 +61,14 @@ roster_cache = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 """Last known Users and Queues, so a restart routes without Salesforce."""
+
+person_owners = Table(
+    "route_person_owners",
+    metadata,
+    Column("root_lead_id", String(128), primary_key=True),
+    Column("owner_id", String(18), nullable=False),
+    Column("lead_id", String(128), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+)
+"""The owner a person got from a repeat routed *before* their first lead (``root_lead_id``, enrich's identity
+claim) reached route: that first lead then follows it (one person, one owner; ``Router._duplicate``)."""

@@ -72,6 +72,34 @@ def routing_request(event: Incoming, history: Sequence[str]) -> RoutingRequest:
     )
 
 
+def person_root(event: Incoming) -> str | None:
+    """The person's first lead when this lead repeats it while it is in flight (enrich's identity claims)."""
+    dup = event.enrichment.duplicate_of
+    return dup.leadflow_id if dup is not None and dup.object == "Lead" and dup.leadflow_id else None
+
+
+def person_owner(event: Incoming, root_owner: str | None, first_owner: str | None) -> tuple[str, str] | None:
+    """(owner, why) the lead must follow so that one person has one owner, or None: route it by the policies.
+
+    ``root_owner``: route's latest owner of the in-flight lead this one repeats (``person_root``), if routed;
+    ``first_owner``: the owner a repeat got when it reached route before the person's first lead
+    (``person_owners``), keyed by that first lead. The rule itself is ``Router._duplicate``'s.
+    """
+    root = person_root(event)
+    if root is not None:
+        if root_owner:
+            return root_owner, f"same person as lead {root} (in flight)"
+        if first_owner:
+            return first_owner, f"same person as lead {root} (in flight; an earlier repeat was routed first)"
+        return None  # the first of the person's leads to reach route: routed by the policies
+    dup = event.enrichment.duplicate_of
+    if dup is not None:
+        return (dup.owner_id, f"duplicate of open {dup.object} {dup.record_id}") if dup.owner_id else None
+    if isinstance(event, LeadScored) and first_owner:
+        return first_owner, "the person's repeat reached route first and was routed"
+    return None
+
+
 def sla_input(event: Incoming, team: str | None) -> SlaInput:
     previous = None
     if isinstance(event, ReassignRequested) and event.previous_routing is not None:

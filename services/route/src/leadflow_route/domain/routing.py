@@ -30,7 +30,11 @@ class RoutingRequest:
     key_account: bool = False
     account_owner_id: str | None = None
     duplicate_owner_id: str | None = None
-    """Owner of the open Salesforce record this lead duplicates (crm-sync updates that record)."""
+    """Owner of the record this lead's person already has: the open Salesforce record it duplicates (from
+    enrich's mirror), the in-flight lead it repeats (route's own assignment), or, for that first lead, the
+    owner its repeat was routed to first. See ``Router._duplicate`` for the rule."""
+    duplicate_reason: str | None = None
+    """Why ``duplicate_owner_id`` is the person's owner (said in the decision's reason)."""
     exclude_owner_ids: frozenset[str] = frozenset()
     target: Target = "any"
     preferred_team: str | None = None
@@ -115,14 +119,18 @@ class Router:
     # ---- entry point -------------------------------------------------------------------------------
     def route(self, req: RoutingRequest, roster: Roster, ledger: Ledger, now: datetime) -> Decision:
         decision: Decision | None = None
-        if req.target == "team_queue":
+        if req.duplicate_owner_id:
+            # one person, one owner: not a routing decision, so before the configured policies and before a
+            # reassignment's target (a duplicate's reassignment cannot move its record either; see _duplicate)
+            decision = self._duplicate(req, roster, ledger, now)
+        elif req.target == "team_queue":
             team = self.select_team(req, roster)
             decision = self._queue_decision(
                 team, roster, "reassign_team_queue", f"reassignment asked for the team queue; {team.reason}"
             )
         elif req.target == "team_leader":
             decision = self._team_leader(req, roster, now)
-        else:
+        if decision is None:
             for name in self.config.policies:
                 decision = self._policies[name](req, roster, ledger, now)
                 if decision is not None:
@@ -287,11 +295,52 @@ class Router:
         return self._last_resort(roster, None, "key_account", f"{prefix}; nobody free")
 
     def _duplicate(self, req: RoutingRequest, roster: Roster, ledger: Ledger, now: datetime) -> Decision | None:
-        """A duplicate of an open record stays with the rep who already works that record, if they can take it."""
-        owner = roster.rep(req.duplicate_owner_id)
-        if owner is None or self.unavailable_because(owner, req, now) is not None:
+        """A duplicate follows its record: it goes to the record's owner, whoever and wherever they are.
+
+        The rule, the same in route, crm-sync and ``leadflow reconcile`` (issue 12): **a duplicate never
+        changes the owner of the record it is merged into.** crm-sync writes a duplicate's values onto the
+        existing Lead but never its ``OwnerId``; route therefore sends the duplicate to the record's owner,
+        so what leadflow believes (the duplicate's owner, its SLA clocks, the rep's load) is what Salesforce
+        shows. Why not move the record to an available rep: the person is already someone's (a rep may be
+        calling them right now, their history and Tasks are on that record); two reps calling one person is
+        worse than a new inquiry waiting for its owner. An owner who is absent or off shift is the record's
+        own matter: its SLA clocks escalate it, and that reassignment (not a duplicate's arrival) moves it.
+        Availability is therefore not checked here, nor the configured policy order (credit hold, key
+        account: those decided the record's owner when it was routed), nor a reassignment's target or
+        exclusions (a duplicate's escalation cannot move its record; the record's own clocks do). The
+        configured ``duplicate`` entry of ``policies`` is kept for compatibility; the rule runs first.
+        """
+        owner_id = req.duplicate_owner_id
+        if not owner_id:
             return None
-        return self._user(owner, owner.team, "duplicate", "duplicate of an open record: stays with its owner")
+        why = req.duplicate_reason or "duplicate of an open record"
+        rep = roster.rep(owner_id)
+        if rep is not None:
+            state = self.unavailable_because(rep, req, now)
+            note = f" ({state}: the record's own clocks escalate it)" if state else ""
+            return self._user(
+                rep,
+                rep.team,
+                "duplicate",
+                f"{why}: stays with its owner {rep.name or rep.id}{note}; a duplicate never moves a record",
+            )
+        queue = roster.queue(owner_id)
+        if queue is not None:
+            return self._queue(
+                queue,
+                None,
+                "duplicate",
+                f"{why}: stays in queue {queue.name or queue.developer_name}; a duplicate never moves a record",
+            )
+        owner_type: Literal["user", "queue"] = "queue" if owner_id.startswith("00G") else "user"
+        return Decision(
+            owner_id,
+            owner_type,
+            None,
+            None,
+            "duplicate",
+            f"{why}: stays with its owner {owner_id} (not in the roster); a duplicate never moves a record",
+        )
 
     def _existing_customer(self, req: RoutingRequest, roster: Roster, ledger: Ledger, now: datetime) -> Decision | None:
         if req.client_type != ClientType.EXISTING_CUSTOMER or not req.account_owner_id:
