@@ -46,6 +46,7 @@ def create_app(
         rep_usernames=settings.rep_usernames,
         poll_interval=settings.poll_interval_seconds,
         error_backoff=settings.error_backoff_seconds,
+        follow_up_subjects=settings.follow_up_subjects,
     )
 
     async def dispose() -> None:
@@ -71,6 +72,7 @@ def create_app(
             "planned": s.planned,
             "calls": s.calls,
             "status_changes": s.status_changes,
+            "follow_ups_completed": s.follow_ups_completed,
             "cancelled": s.cancelled,
             "by_outcome": s.by_outcome,
             "time_scale": sim.time_scale,

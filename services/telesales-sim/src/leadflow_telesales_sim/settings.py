@@ -35,3 +35,8 @@ class TelesalesSimSettings(ServiceSettings):
     behaviour_file: Path | None = Field(default=None, description="YAML like the packaged behaviour.yaml")
     behaviour: dict[str, Any] = Field(default_factory=dict, description="Overrides of single behaviour fields.")
     error_backoff_seconds: float = Field(default=5.0, ge=0)
+    follow_up_subjects: list[str] = Field(
+        default_factory=lambda: ["Follow up"],
+        description="Open Tasks whose Subject starts with one of these (crm-sync's 'Follow up: new inquiry' on the "
+        "Lead or Contact a repeat inquiry went into) are worked like new leads. Empty: only Leads are worked.",
+    )

@@ -108,3 +108,82 @@ async def test_rep_works_lead_as_itself_and_the_feed_sees_rep_changes(
         ("Open - Not Contacted", "Working - Contacted"),
         ("Working - Contacted", "Closed - Converted"),
     ]
+
+
+async def test_rep_works_a_follow_up_on_a_contact_and_the_feed_keys_it_by_the_contact(
+    emu, integration_sf, sim_reps, sqlite_url, tmp_path
+):
+    """crm-sync's follow-up Task for a repeat inquiry from a Contact: the rep calls the Contact and completes the
+    Task, as itself; crm-changes publishes both as rep changes keyed by the Contact (what sla-monitor files the
+    merged lead under)."""
+    seller = sim_reps["seller"]
+    contact = integration_sf.Contact.create({"LastName": "Berg", "OwnerId": seller})["id"]
+    follow_up = integration_sf.Task.create(
+        {"WhoId": contact, "OwnerId": seller, "Subject": "Follow up: new inquiry", "TaskSubtype": "Task"}
+    )["id"]
+    integration_sf.Task.create(  # a reminder is not a follow-up: left alone
+        {"WhoId": contact, "OwnerId": seller, "Subject": "SLA reminder: lead due", "TaskSubtype": "Task"}
+    )
+    published = []
+
+    async def collect(events):
+        published.extend(events)
+
+    feed_engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'feed.db'}")
+    feed_repo = Repository(feed_engine)
+    await feed_repo.create_tables()
+    feed = ChangeFeed(
+        FeedConfig(
+            objects=DEFAULT_OBJECTS,
+            poll_interval=0.1,
+            overlap=timedelta(seconds=1),
+            start_from="beginning",
+            lease_name="feed",
+            lease_ttl=10,
+            holder="t",
+        ),
+        feed_repo,
+        SimpleSalesforceGateway(emu.salesforce_settings()),
+        collect,
+        SystemClock(),
+    )
+    await feed.step()
+    assert published == []  # the integration user's writes are echoes
+
+    clock = FakeClock()
+    settings = TelesalesSimSettings(
+        database_url=sqlite_url, salesforce=emu.salesforce_settings(), time_scale=60, behaviour=ALWAYS_QUALIFY
+    )
+    app = create_app(settings, clock=clock, run_simulation=False)
+    async with app.router.lifespan_context(app):
+        sim = app.state.simulator
+        await sim.start()
+        await sim.tick()
+        assert sim.stats.planned == 1 and follow_up in sim.plans
+        clock.advance(1.5)
+        await sim.tick()
+        assert (sim.stats.calls, sim.stats.follow_ups_completed, sim.stats.status_changes) == (1, 1, 0)
+        tasks = integration_sf.query_all(
+            f"SELECT Id, Subject, TaskSubtype, Status, LastModifiedById FROM Task WHERE WhoId = '{contact}'"
+        )["records"]
+        by_subject = {t["Subject"]: t for t in tasks}
+        assert (
+            by_subject["Follow up: new inquiry"]["Status"],
+            by_subject["Follow up: new inquiry"]["LastModifiedById"],
+        ) == (
+            "Completed",
+            seller,
+        )
+        assert (by_subject["Call"]["TaskSubtype"], by_subject["Call"]["Status"]) == ("Call", "Completed")
+        assert by_subject["SLA reminder: lead due"]["Status"] != "Completed"
+        await sim.tick()
+        assert sim.stats.calls == 1  # done: nothing is repeated
+    await feed.step()
+    await feed_engine.dispose()
+    seen = sorted(
+        (e.object, e.record.get("Subject"), e.record.get("Status"), e.changed_by, e.lead_id) for e in published
+    )
+    assert seen == [
+        ("Task", "Call", "Completed", seller, contact),
+        ("Task", "Follow up: new inquiry", "Completed", seller, contact),
+    ]

@@ -125,3 +125,31 @@ def test_settings_read_time_scale_and_nested_salesforce_env(monkeypatch):
     s = TelesalesSimSettings()
     assert (s.time_scale, s.salesforce.username, s.http_port) == (120.0, "integration@leadflow.example", 8009)
     assert load_behaviour(s.behaviour_file, s.behaviour).ignore_probability == 0.5
+
+
+def test_follow_ups_get_the_same_response_times_as_new_leads():
+    """A follow-up Task is answered with the very draws a new lead would get (ignored, quick or late first
+    call, call back after no answer), then completed with the last call; it never qualifies anything."""
+    from leadflow_telesales_sim.domain.model import plan_follow_up
+
+    b = load_behaviour(overrides={"ignore_probability": 0.1, "quick_probability": 0.5, "connect_probability": 0.7})
+    for i in range(2000):
+        task, who = f"00T{i}", f"003C{i}"
+        lead_plan = plan_lead(task, "005A", b, lead_rng(5, task, "005A"))
+        fu = plan_follow_up(task, who, "005A", b, lead_rng(5, task, "005A"))
+        assert fu.follow_up and fu.who_id == who and fu.lead_id == task
+        calls = [a for a in lead_plan.actions if a.kind is ActionKind.CALL]
+        if not calls:
+            assert fu.actions == () and "ignored" in fu.reason
+            continue
+        assert [a for a in fu.actions if a.kind is ActionKind.CALL] == calls  # same times, dispositions
+        assert fu.actions[-1] == fu.actions[-1].__class__(ActionKind.COMPLETE, calls[-1].at_minutes)
+        assert {a.kind for a in fu.actions} <= {ActionKind.CALL, ActionKind.COMPLETE}
+        assert [a.at_minutes for a in fu.actions] == sorted(a.at_minutes for a in fu.actions)
+        assert Plan.from_json(fu.to_json()) == fu
+
+
+def test_plans_stored_before_follow_ups_existed_still_load():
+    stored = {"lead_id": "00Q1", "owner_id": "005A", "reason": "ignored", "actions": []}
+    assert Plan.from_json(stored) == Plan("00Q1", "005A", (), "ignored")
+    assert not Plan.from_json(stored).follow_up

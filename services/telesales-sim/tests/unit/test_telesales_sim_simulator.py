@@ -8,7 +8,7 @@ import pytest
 from leadflow_platform.clock import FakeClock
 from leadflow_platform.db import create_engine
 from leadflow_telesales_sim.adapters.repository import PlanStore
-from leadflow_telesales_sim.adapters.salesforce import QueuedLead, Rep
+from leadflow_telesales_sim.adapters.salesforce import FollowUp, QueuedLead, Rep
 from leadflow_telesales_sim.domain.model import load_behaviour
 from leadflow_telesales_sim.simulator import Simulator
 
@@ -30,6 +30,7 @@ class FakeOrg:
 
     def __init__(self) -> None:
         self.leads: dict[str, dict] = {}
+        self.tasks: dict[str, dict] = {}  # open/closed Tasks: who, owner, subject, status
         self.writes: list[tuple] = []
 
     async def reps(self, roles, usernames):
@@ -44,6 +45,19 @@ class FakeOrg:
             for k, v in sorted(self.leads.items())
             if v["owner"] in owner_ids and v["status"] in statuses
         ]
+
+    async def open_follow_ups(self, owner_ids, subjects):
+        return [
+            FollowUp(k, v["who"], v["owner"])
+            for k, v in sorted(self.tasks.items())
+            if v["owner"] in owner_ids
+            and v["status"] != "Completed"
+            and any(v["subject"].startswith(s) for s in subjects)
+        ]
+
+    async def complete_task(self, rep, task_id):
+        self.writes.append(("complete", rep.user_id, task_id))
+        self.tasks[task_id]["status"] = "Completed"
 
     async def log_call(self, rep, lead_id, disposition, seconds, day: date):
         self.writes.append(("call", rep.user_id, lead_id, disposition))
@@ -148,3 +162,61 @@ def test_reps_keep_pace_with_the_demo_clock() -> None:
     assert sim_time_scale(TelesalesSimSettings(demo_clock=off)) == default
     assert sim_time_scale(TelesalesSimSettings(demo_clock=on)) == 120
     assert sim_time_scale(TelesalesSimSettings(demo_clock=on, time_scale=30)) == 30  # an explicit setting wins
+
+
+FOLLOW_UP = "Follow up: new inquiry"
+
+
+async def test_follow_up_on_a_contact_is_called_and_completed_by_its_rep(store):
+    org, clock = FakeOrg(), FakeClock()
+    org.tasks["00TF1"] = {"who": "003C1", "owner": "005B", "subject": FOLLOW_UP, "status": "Not Started"}
+    org.tasks["00TF2"] = {"who": "003C2", "owner": "005Z", "subject": FOLLOW_UP, "status": "Not Started"}  # not ours
+    org.tasks["00TCB"] = {"who": "003C1", "owner": "005B", "subject": "Call back", "status": "Not Started"}
+    sim = make(org, store, clock)
+    await sim.start()
+    await sim.tick()
+    assert org.writes == [] and sim.stats.planned == 1
+    clock.advance(1)  # quick first touch after one simulated minute
+    await sim.tick()
+    assert org.writes == [("call", "005B", "003C1", "Connected"), ("complete", "005B", "00TF1")]
+    assert sim.plans["00TF1"].state == "finished" and sim.stats.follow_ups_completed == 1
+    clock.advance(3600)
+    await sim.tick()  # completed: it left the queue, nothing more; the callback Task is not a follow-up
+    assert len(org.writes) == 2 and sim.stats.status_changes == 0
+
+
+async def test_follow_up_on_an_untouched_lead_sets_it_working_but_never_decides_it(store):
+    org, clock = FakeOrg(), FakeClock()
+    org.leads["00Q1"] = {"owner": "005Z", "status": "Open - Not Contacted"}  # someone else's, no follow-up
+    org.leads["00Q2"] = {"owner": "005A", "status": "Open - Not Contacted"}  # ours, untouched
+    org.leads["00Q3"] = {"owner": "005Z", "status": "Working - Contacted"}  # someone else's, already worked
+    for i in (2, 3):
+        org.tasks[f"00TF{i}"] = {"who": f"00Q{i}", "owner": "005A", "subject": FOLLOW_UP, "status": "Not Started"}
+    sim = make(org, store, clock, qualify_probability=0)
+    await sim.start()
+    await sim.tick()
+    clock.advance(1)
+    await sim.tick()
+    by_record: dict[str, list[str]] = {}
+    for w in org.writes:
+        by_record.setdefault(w[2], []).append(w[0])
+    # the Lead's own plan and the follow-up both call; only one of them moves it to Working
+    assert by_record["00Q2"] == ["call", "status", "call"] and org.leads["00Q2"]["status"] == "Working - Contacted"
+    # the follow-up on a worked Lead: a call on it, the Task completed, its status left to its owner
+    assert by_record["00Q3"] == ["call"] and ("complete", "005A", "00TF3") in org.writes
+    assert "00Q1" not in by_record
+    clock.advance(3600)
+    await sim.tick()
+    assert org.leads["00Q3"]["status"] == "Working - Contacted"  # a follow-up never qualifies or disqualifies
+    assert sum(w[0] == "status" for w in org.writes) == 1
+
+
+async def test_follow_ups_can_be_switched_off(store):
+    org, clock = FakeOrg(), FakeClock()
+    org.tasks["00TF1"] = {"who": "003C1", "owner": "005A", "subject": FOLLOW_UP, "status": "Not Started"}
+    sim = make(org, store, clock)
+    sim.follow_up_subjects = []
+    await sim.start()
+    clock.advance(3600)
+    await sim.tick()
+    assert org.writes == [] and sim.stats.planned == 0

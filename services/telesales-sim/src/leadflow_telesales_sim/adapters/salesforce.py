@@ -36,6 +36,15 @@ class QueuedLead:
     status: str
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """An open follow-up Task a rep owns: a repeat inquiry filed on the Lead or Contact ``who_id``."""
+
+    task_id: str
+    who_id: str
+    owner_id: str
+
+
 class SimulatorPort(Protocol):
     async def reps(self, roles: list[str], usernames: list[str]) -> list[Rep]: ...
 
@@ -43,9 +52,19 @@ class SimulatorPort(Protocol):
 
     async def queued_leads(self, owner_ids: list[str], statuses: list[str]) -> list[QueuedLead]: ...
 
+    async def open_follow_ups(self, owner_ids: list[str], subjects: list[str]) -> list[FollowUp]: ...
+
     async def log_call(self, rep: Rep, lead_id: str, disposition: str, seconds: int, day: date) -> str: ...
 
+    async def complete_task(self, rep: Rep, task_id: str) -> None: ...
+
     async def set_status(self, rep: Rep, lead_id: str, status: str) -> None: ...
+
+
+_OPEN_FOLLOW_UPS = (
+    "SELECT Id, WhoId, OwnerId FROM Task WHERE IsClosed = false AND WhoId != null AND OwnerId IN {} "
+    "AND (<subjects>) ORDER BY CreatedDate, Id"
+)
 
 
 def _sobject(sf: Salesforce, name: str) -> SFType:
@@ -124,6 +143,21 @@ class SimpleSalesforceSimulator:
         )
         rows = await self._call("query", lambda: sf.query_all(q))
         return [QueuedLead(r["Id"], r["OwnerId"], r["Status"]) for r in rows["records"]]
+
+    async def open_follow_ups(self, owner_ids: list[str], subjects: list[str]) -> list[FollowUp]:
+        """Open Tasks with a WhoId, owned by ``owner_ids``, whose Subject starts with one of ``subjects``."""
+        if not owner_ids or not subjects:
+            return []
+        sf = await self._reader()
+        starts = " OR ".join(["Subject LIKE '{:like}%'"] * len(subjects))  # placeholders only: values bound below
+        template = _OPEN_FOLLOW_UPS.replace("<subjects>", starts)
+        q = format_soql(template, owner_ids, *subjects)
+        rows = await self._call("query", lambda: sf.query_all(q))
+        return [FollowUp(r["Id"], r["WhoId"], r["OwnerId"]) for r in rows["records"]]
+
+    async def complete_task(self, rep: Rep, task_id: str) -> None:
+        sf = await self._as(rep)
+        await self._call("update", lambda: _sobject(sf, "Task").update(task_id, {"Status": "Completed"}))
 
     async def log_call(self, rep: Rep, lead_id: str, disposition: str, seconds: int, day: date) -> str:
         sf = await self._as(rep)

@@ -96,6 +96,8 @@ class ActionKind(StrEnum):
     WORKING = "working"
     QUALIFY = "qualify"
     DISQUALIFY = "disqualify"
+    COMPLETE = "complete"
+    """Complete the follow-up Task (and set its Lead "Working - Contacted" if still untouched)."""
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,16 @@ class Action:
 @dataclass(frozen=True)
 class Plan:
     lead_id: str
+    """The record the plan works: a Lead, or (``who_id`` set) an open follow-up Task."""
     owner_id: str
     actions: tuple[Action, ...]
     reason: str
+    who_id: str | None = None
+    """A follow-up Task's WhoId (the Lead or Contact the rep calls); None for a Lead's own plan."""
+
+    @property
+    def follow_up(self) -> bool:
+        return self.who_id is not None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -120,6 +129,7 @@ class Plan:
             "owner_id": self.owner_id,
             "reason": self.reason,
             "actions": [{**asdict(a), "kind": a.kind.value} for a in self.actions],
+            "who_id": self.who_id,
         }
 
     @staticmethod
@@ -129,6 +139,7 @@ class Plan:
             data["owner_id"],
             tuple(Action(**{**a, "kind": ActionKind(a["kind"])}) for a in data["actions"]),
             data["reason"],
+            data.get("who_id"),
         )
 
 
@@ -170,6 +181,23 @@ def plan_lead(lead_id: str, owner_id: str, behaviour: Behaviour, rng: random.Ran
     else:
         result = "left working"
     return Plan(lead_id, owner_id, tuple(actions), f"{touch}; {result}")
+
+
+def plan_follow_up(task_id: str, who_id: str, owner_id: str, behaviour: Behaviour, rng: random.Random) -> Plan:
+    """What this rep will do with an open follow-up Task (a repeat inquiry filed on a Lead or Contact).
+
+    The same response as to a new lead, drawn from the same behaviour (ignored, quick or late first call, no
+    answer and a call back): each call is a Call Task on the Task's WhoId, and the follow-up Task is completed
+    (``ActionKind.COMPLETE``) with the last call. Qualifying is the record's business, not the follow-up's:
+    a Lead's own plan decides it, and a Contact is already a customer.
+    """
+    lead_plan = plan_lead(task_id, owner_id, behaviour, rng)
+    calls = tuple(a for a in lead_plan.actions if a.kind is ActionKind.CALL)
+    if not calls:
+        return Plan(task_id, owner_id, (), "follow-up ignored", who_id)
+    touch = lead_plan.reason.split("; ", 1)[0]
+    done = Action(ActionKind.COMPLETE, calls[-1].at_minutes)
+    return Plan(task_id, owner_id, (*calls, done), f"follow-up: {touch}; completed", who_id)
 
 
 def real_delay(minutes: float, time_scale: float) -> timedelta:
