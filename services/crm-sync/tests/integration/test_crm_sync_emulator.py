@@ -185,9 +185,11 @@ async def test_duplicate_updates_the_existing_record(stackf: dict[str, Any], sf:
             "Status": "Working - Contacted",
         }
     )["id"]
+    owner = sf.Lead.get(existing)["OwnerId"]
+    assert owner != SELLER
     ev = routed(
         "it-dup",
-        owner_id=SELLER,
+        owner_id=SELLER,  # whatever route said, a duplicate never moves the record (issue 12)
         occurred_at=NOW,
         email="ingrid@nordfoods.example",
         duplicate_of=DuplicateOf(object="Lead", record_id=existing, matched_on="email"),
@@ -198,7 +200,7 @@ async def test_duplicate_updates_the_existing_record(stackf: dict[str, Any], sf:
     rows = sf.query("SELECT Id, OwnerId, Status, Score__c FROM Lead WHERE Email = 'ingrid@nordfoods.example'")
     assert rows["totalSize"] == 1
     (rec,) = rows["records"]
-    assert rec["OwnerId"] == SELLER and rec["Score__c"] == 72.0 and rec["Status"] == "Working - Contacted"
+    assert rec["OwnerId"] == owner and rec["Score__c"] == 72.0 and rec["Status"] == "Working - Contacted"
 
 
 @pytest.mark.parametrize("second_first", [False, True], ids=["first-written-first", "repeat-written-first"])

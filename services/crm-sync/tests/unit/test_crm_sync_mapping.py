@@ -104,7 +104,33 @@ def test_duplicate_of_a_lead_updates_that_record_by_id() -> None:
     rec = plan.write.record()
     assert rec["Id"] == "00Q000000000777AAA" and "Leadflow_Id__c" not in rec
     assert "LastName" not in rec, "a fallback name must not overwrite the existing record's name"
-    assert "LeadSource" not in rec and "Status" not in rec and rec["OwnerId"] == REP
+    assert "LeadSource" not in rec and "Status" not in rec
+    assert "OwnerId" not in rec, "a duplicate never moves the record it is merged into"
+
+
+@pytest.mark.parametrize("reassignment", [0, 1, 3])
+@pytest.mark.parametrize("in_flight", [False, True])
+@pytest.mark.parametrize("written", [False, True])
+def test_a_duplicate_never_writes_the_owner_of_its_record(reassignment: int, in_flight: bool, written: bool) -> None:
+    """Whatever owner route gave the duplicate (a queue after an escalation, another rep), the record keeps its
+    owner: arriving, being re-routed by its own escalation, first write or later."""
+    root = "lead-root"
+    dup = (
+        DuplicateOf(object="Lead", record_id=root, matched_on="phone", leadflow_id=root)
+        if in_flight
+        else DuplicateOf(object="Lead", record_id="00Q000000000777AAA", matched_on="email", owner_id=REP)
+    )
+    state = (
+        LeadState(lead_id="lead-9", salesforce_id="00Q000000000777AAA", content_hash="old", owner_id=REP, mode="update")
+        if written
+        else LeadState(lead_id="lead-9")
+    )
+    for owner, kind in (("005000000000002AAA", "user"), ("00G000000000001AAA", "queue")):
+        ev = routed("lead-9", duplicate_of=dup, owner_id=owner, owner_type=kind, reassignment=reassignment)
+        plan = plan_lead(ev, state, POLICY)
+        assert plan.write is not None and plan.target == "lead_update"
+        assert "OwnerId" not in plan.write.fields and "OwnerId" not in plan.write.record()
+        assert plan.write.key == (lead_external_id(root) if in_flight else "00Q000000000777AAA")
 
 
 def test_duplicate_of_a_contact_writes_no_lead_but_a_task_on_the_contact() -> None:

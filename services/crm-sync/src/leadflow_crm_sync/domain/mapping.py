@@ -46,8 +46,16 @@ _LIMITS = {
 }
 FIRST_WRITE_ONLY = ("Status", "SLA_Status__c")
 """Fields leadflow sets when it creates the record; afterwards reps (Status) and sla.events own them."""
-_DUPLICATE_SKIP = ("LeadSource", "Description", "Status", "SLA_Status__c")
-"""Fields left alone when a duplicate updates an existing record: its origin and its history stay."""
+_DUPLICATE_SKIP = ("LeadSource", "Description", "Status", "SLA_Status__c", "OwnerId")
+"""Fields left alone when a duplicate updates an existing record: its origin, its history and its owner stay.
+
+The owner rule (issue 12), the same in route, crm-sync and ``leadflow reconcile``: **a duplicate never changes
+the owner of the record it is merged into** — neither when it arrives nor when its own clocks escalate it.
+The record's owner may be calling the person right now, and the record's history and Tasks are theirs; a
+second rep on the same person is worse than a new inquiry waiting for its owner. route sends the duplicate to
+the record's owner (``Router._duplicate``), so leadflow's belief matches Salesforce without a write; only the
+record's own routing (its escalation) or a rep in Salesforce moves it, and reconcile follows exactly those.
+"""
 
 
 def _text(field: str, value: str | None) -> str | None:
@@ -175,8 +183,8 @@ def plan_lead(event: LeadRouted, state: LeadState, policy: SyncPolicy) -> LeadPl
     if dup is not None and dup.object == "Lead" and dup.leadflow_id:
         # leadflow's own lead still in flight (enrich's identity claims): upsert onto ITS external id, so the
         # person is one Lead whether or not the first lead's own write has happened yet (S12b, issue 12.2).
-        # The owner stays the first lead's: the person belongs to the rep who got them first.
-        body = {k: v for k, v in _duplicate_body(fields, policy).items() if k != "OwnerId"}
+        # The owner stays the first lead's (_DUPLICATE_SKIP): the person belongs to the rep who got them first.
+        body = _duplicate_body(fields, policy)
         write = precheck(
             RecordWrite("Lead", "upsert", lead_external_id(dup.leadflow_id), body, kind, ext_field=LEAD_EXTERNAL_ID)
         )
