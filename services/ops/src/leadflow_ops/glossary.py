@@ -165,6 +165,24 @@ _BREACHES = (
 )
 
 _TEAM = (
+    Term(
+        "reps",
+        "Reps",
+        "Salesforce users with a selling role (Seller, Key Account Manager, Team Leader — the same filter as "
+        "Staffing's available reps), grouped by their Salesforce team (Team__c, else the role). Users without one "
+        "(the integration user, the head of sales, finance) are not reps: they are listed under “Others holding "
+        "leads” only while they hold leads, without a weight share.",
+        "crm.changes (User), crm.roster",
+        "now",
+    ),
+    Term(
+        "queues",
+        "Queues",
+        "Queues holding open leads. A lead routed to a queue without a team (the finance queue) is filed under "
+        "the queue as Salesforce names it, never under a team “(none)”.",
+        "leads.routed (owner_type = queue), crm.roster (queues)",
+        "now",
+    ),
     Term("open_leads", "Open", "The rep's open leads (as on the Now board).", "leads.routed, sla.events", "now"),
     Term(
         "cap_used",

@@ -7,10 +7,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from leadflow_contracts import RepCapacity, RosterPublished
+from leadflow_contracts import QueueRef, RepCapacity, RosterPublished
 from leadflow_platform.consumer import Batch, Outgoing
 
 from leadflow_ops.adapters.repository import OpsRepository, RawDeadLetter
+from leadflow_ops.domain.roster import queue_team
 from leadflow_ops.metrics import DEAD_LETTERS
 
 
@@ -25,6 +26,16 @@ def roster_entry(rep: RepCapacity) -> dict[str, Any]:
         "cap": rep.max_open,
         "active": rep.active,
         "absent": rep.absent,
+    }
+
+
+def roster_queue(queue: QueueRef) -> dict[str, Any]:
+    """A queue of route's roster as an ``ops_reps`` row (``queue`` = never a rep; filed under its own name)."""
+    return {
+        "user_id": queue.queue_id,
+        "name": queue.name or None,
+        "team": queue_team(queue.name, queue.queue_id),
+        "queue": True,
     }
 
 
@@ -43,7 +54,8 @@ class OpsConsumer:
         rosters = [c.event for c in batch.items if isinstance(c.event, RosterPublished)]
         if rosters:  # route's roster: weights and caps as route routes with them (only the newest counts)
             newest = max(rosters, key=lambda r: r.occurred_at)
-            await self.repo.apply_roster([roster_entry(rep) for rep in newest.reps], batch.now)
+            entries = [roster_entry(rep) for rep in newest.reps] + [roster_queue(q) for q in newest.queues]
+            await self.repo.apply_roster(entries, batch.now)
         for p in batch.poison:
             r, topic = p.record, self.contract_topic(p.record.topic)
             digest = hashlib.sha256(r.value).hexdigest()[:16]

@@ -6,7 +6,7 @@ import base64
 import json
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from leadflow_ops.domain import erlang
 from leadflow_ops.domain.arrivals import arrival_rate
 from leadflow_ops.domain.fairness import RepInput, RepLoad, team_load
 from leadflow_ops.domain.masking import mask_payload, mask_text, restore_payload
+from leadflow_ops.domain.roster import NO_TEAM, queue_team, sells
 from leadflow_ops.domain.stats import SpeedRow, speed_rows
 from leadflow_ops.settings import OpsSettings
 
@@ -87,17 +88,66 @@ def _cap(rep: Any, owner_id: str, settings: OpsSettings) -> int:
     return int(cap) if cap else settings.rep_caps.get(owner_id, settings.rep_open_cap)
 
 
-async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> list[RepLoad]:
+@dataclass(frozen=True)
+class Holder:
+    """A user who is not a rep (no selling role: the head of sales, finance) but holds leads: shown apart, with
+    no round-robin share or weight (route does not deal them leads by weight)."""
+
+    owner_id: str
+    name: str
+    team: str
+    role: str | None
+    open_leads: int
+    breached: int
+    assigned: int
+
+
+@dataclass(frozen=True)
+class QueueLoad:
+    owner_id: str
+    name: str
+    team: str
+    open_leads: int
+    breached: int
+
+
+@dataclass(frozen=True)
+class TeamPage:
+    reps: list[RepLoad]
+    """Reps (selling roles) by team, with caps, shares and weight shares."""
+    others: list[Holder] = field(default_factory=list)
+    queues: list[QueueLoad] = field(default_factory=list)
+
+
+async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> TeamPage:
+    """Team load: the reps (``roster.sells``: the same selling roles Staffing counts), the other users who hold
+    leads, and the queues — each shown as what it is."""
     owners, rep_rows, assigned = await repo.team_load_inputs(now, settings.team_load_days)
+    queue_rows = await repo.queue_loads()
     reps = {r.user_id: r for r in rep_rows}
     seen: set[str] = set()
     inputs: list[RepInput] = []
+    others: list[Holder] = []
     assigned_by_owner: dict[str, int] = {}
     for (owner_id, _team), n in assigned.items():
         assigned_by_owner[owner_id] = assigned_by_owner.get(owner_id, 0) + n
     for o in owners:
         rep = reps.get(o.owner_id)
         seen.add(o.owner_id)
+        if rep is not None and not sells(rep.role, bool(rep.queue)):
+            if o.open or assigned_by_owner.get(o.owner_id):
+                others.append(
+                    Holder(
+                        owner_id=o.owner_id,
+                        name=rep.name or o.owner_name or o.owner_id,
+                        team=rep.team or o.team or NO_TEAM,
+                        role=rep.role,
+                        open_leads=o.open,
+                        breached=o.breached,
+                        assigned=assigned_by_owner.get(o.owner_id, 0),
+                    )
+                )
+            continue
         inputs.append(
             RepInput(
                 owner_id=o.owner_id,
@@ -113,7 +163,7 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> lis
             )
         )
     for rep in rep_rows:
-        if rep.user_id in seen or not rep.team or getattr(rep, "queue", False):
+        if rep.user_id in seen or not rep.team or not sells(rep.role, bool(rep.queue)):
             continue
         inputs.append(
             RepInput(
@@ -129,7 +179,29 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> lis
                 absent=rep.absent,
             )
         )
-    return team_load(inputs)
+    queues = [
+        QueueLoad(
+            owner_id=q.owner_id,
+            name=(reps[q.owner_id].name if q.owner_id in reps else None) or q.owner_name or q.owner_id,
+            team=q.team or queue_team(q.owner_name, q.owner_id),
+            open_leads=q.open,
+            breached=q.breached,
+        )
+        for q in queue_rows
+    ]
+    return TeamPage(
+        reps=team_load(inputs),
+        others=sorted(others, key=lambda h: (h.team, h.name)),
+        queues=sorted(queues, key=lambda q: (-q.open_leads, q.name)),
+    )
+
+
+def team_json(page: TeamPage) -> dict[str, Any]:
+    return {
+        "rows": [asdict(r) for r in page.reps],
+        "others": [asdict(h) for h in page.others],
+        "queues": [asdict(q) for q in page.queues],
+    }
 
 
 def read_reconcile(path: Path | None) -> dict[str, Any] | None:

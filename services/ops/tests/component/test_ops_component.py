@@ -383,3 +383,62 @@ async def test_now_page_shows_contact_follow_ups_apart_and_a_merged_lead_says_wh
     assert 'id="merged-into"' in merged_page.text and 'href="/leads/P1"' in merged_page.text
     assert 'id="follow-up"' in contact_page.text
     assert "/lightning/r/Contact/0035e00000CONTACT1/view" in contact_page.text
+
+
+ROLES = ["Seller", "Key Account Manager", "Team Leader", "Head of Sales", "Finance", "Integration", "Marketing", None]
+
+
+async def test_team_load_lists_reps_by_selling_role_and_others_and_queues_apart(harness: Harness) -> None:
+    """Every role: a user is a rep with a weight share iff Staffing counts them as a rep; non-sellers who hold
+    leads are listed apart; the finance queue and the head of sales never land under a team "(none)"."""
+    from leadflow_contracts import QueueRef, RepCapacity, RosterPublished, derive_event_id
+
+    t0 = harness.clock.now()
+    reps = []
+    for i, role in enumerate(ROLES):
+        team = "Nordics" if role in ("Seller", "Team Leader", None) else (role or "")
+        reps.append(RepCapacity(user_id=f"005U{i}", name=f"User {i} {role}", team=team, role=role, weight=1.0))
+    roster = RosterPublished(
+        event_id=derive_event_id("roster:team-load", "route.roster"),
+        lead_id="roster",
+        occurred_at=t0,
+        reps=tuple(reps),
+        queues=(QueueRef(queue_id="00GFIN", name="Finance Review"), QueueRef(queue_id="00GNOR", name="Nordics Leads")),
+    )
+    await harness.send(T.CRM_ROSTER, roster)
+    head = ROLES.index("Head of Sales")
+    # the head of sales and the finance queue get leads route files under no team
+    await harness.send(T.LEADS_ROUTED, F.routed("H1", t0, team="", owner_id=f"005U{head}", owner_name="Head"))
+    await harness.send(
+        T.LEADS_ROUTED,
+        F.routed("F1", t0, team="", owner_id="00GFIN", owner_type="queue", owner_name="Finance Review"),
+    )
+    await harness.send(
+        T.LEADS_ROUTED,
+        F.routed("Q1", t0, team="Nordics", owner_id="00GNOR", owner_type="queue", owner_name="Nordics Leads"),
+    )
+    await harness.send(T.LEADS_ROUTED, F.routed("S1", t0, team="Nordics", owner_id="005U0", owner_name="User 0"))
+    async with harness.client() as c:
+        await login(c, "victor")
+        data = (await c.get("/api/team")).json()
+        staffing = (await c.get("/api/staffing")).json()["inputs"]
+        now = (await c.get("/api/now")).json()
+        page = (await c.get("/team")).text
+
+    sellers = {f"005U{i}" for i, role in enumerate(ROLES) if role in ("Seller", "Key Account Manager", "Team Leader")}
+    sellers.add(f"005U{ROLES.index(None)}")  # a user without a role is taken to sell
+    rows = {r["owner_id"]: r for r in data["rows"]}
+    assert set(rows) == sellers
+    assert staffing["available_reps"] == sum(r["available"] for r in data["rows"]) == len(sellers)
+    nordics = [r for r in data["rows"] if r["team"] == "Nordics"]
+    assert sum(r["weight_share"] for r in nordics) == pytest.approx(1.0)
+    assert [(o["owner_id"], o["team"], o["open_leads"]) for o in data["others"]] == [
+        (f"005U{head}", "Head of Sales", 1)
+    ]
+    queues = {q["name"]: q for q in data["queues"]}
+    assert queues["Finance Review"]["team"] == "Finance Review (queue)" and queues["Finance Review"]["open_leads"] == 1
+    assert queues["Nordics Leads"]["team"] == "Nordics"
+    teams = {t["team"] for t in now["teams"]}
+    assert "(none)" not in teams and {"Head of Sales", "Finance Review (queue)", "Nordics"} <= teams
+    assert "Integration" not in page and 'id="others"' in page and 'id="queues"' in page
+    assert "User 5 Integration" not in page  # the integration user holds nothing: not listed at all

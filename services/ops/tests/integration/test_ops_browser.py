@@ -571,12 +571,17 @@ async def test_team_load_names_teams_from_salesforce_and_colours_only_what_needs
     now = datetime.now(UTC)
     await board.send(T.CRM_CHANGES, F.user_change("005HEAD", now, name="Hanne Head", team="", role="Head of Sales"))
     await board.send(T.CRM_CHANGES, F.user_change("005R1", now, name="Greta Lind", team="Inbound DACH"))
+    await board.send(T.CRM_CHANGES, F.user_change("005R2", now, name="Jonas Weber", team="Inbound DACH"))
     for i in range(3):
         await board.send(T.LEADS_ROUTED, F.routed(f"CAP-{i}", now, owner_id="005R1", owner_name="Greta Lind"))
     await board.app.state.repo.apply_roster([{"user_id": "005R1", "cap": 2}], now)  # route's cap for Greta
+    # the head of sales (not a rep: no weight share) holds a lead route filed under no team
+    await board.send(T.LEADS_ROUTED, F.routed("HOS-1", now, team="", owner_id="005HEAD", owner_name="Hanne Head"))
+    await wait_for(lambda: board.app.state.repo.lead("HOS-1"), timeout=30)
     page = await board.page("victor")
     await page.goto("/team")
-    await expect(page.locator("section.team h2").filter(has_text="Head of Sales")).to_have_count(1, timeout=30_000)
+    await expect(page.locator("#others tr", has_text="Hanne Head")).to_contain_text("Head of Sales", timeout=30_000)
+    assert await page.locator("section.team", has_text="Hanne Head").count() == 0  # not listed as a rep
     assert await page.locator("section.team h2").filter(has_text="(none)").count() == 0
     greta = page.locator("tr", has_text="Greta Lind").first
     await expect(greta.locator("[data-attention=over_cap]")).to_have_count(1)

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow_ops.adapters import tables as t
 from leadflow_ops.domain import leads as L
-from leadflow_ops.domain.roster import rep_row
+from leadflow_ops.domain.roster import SELLING_ROLES, queue_team, rep_row
 from leadflow_ops.domain.stats import (
     WRITE_GRAINS,
     bin_index,
@@ -239,7 +239,7 @@ class OpsRepository:
                 old,
                 L.Routed(
                     occurred_at=item.occurred_at,
-                    team=item.assignment.team or self._owner_teams.get(item.assignment.owner_id),
+                    team=self._team_of(item),
                     rating=item.score.rating.value,
                     source=item.lead.lead_source.value,
                     owner_id=item.assignment.owner_id,
@@ -413,6 +413,17 @@ class OpsRepository:
             result.dead_letters.append((item.source_topic, item.reason))
         else:
             raise TypeError(f"OpsRepository.apply cannot handle {type(item).__name__}")
+
+    def _team_of(self, item: LeadRouted) -> str | None:
+        """Route's team; for a lead routed without one, its owner's team as Salesforce names it (the head of
+        sales under "Head of Sales"), or the queue itself (the finance queue), never "(none)"."""
+        a = item.assignment
+        if a.team:
+            return a.team
+        known = self._owner_teams.get(a.owner_id)
+        if known:
+            return known
+        return queue_team(a.owner_name, a.owner_id) if a.owner_type == "queue" else None
 
     async def _rep_teams(self, conn: AsyncConnection, user_ids: Iterable[str]) -> dict[str, str]:
         ids = list(user_ids)
@@ -887,6 +898,13 @@ class OpsRepository:
             assigned = {(o, tm): int(n) for o, tm, n in assigned_rows}
         return list(owners), list(rep_rows), assigned
 
+    async def queue_loads(self) -> list[Any]:
+        """Queues that hold open leads or breaches (owner counters of owner type ``queue``)."""
+        oc = t.owner_counters
+        async with self.engine.connect() as conn:
+            stmt = select(oc).where(oc.c.owner_type == "queue", or_(oc.c.open > 0, oc.c.breached > 0))
+            return list((await conn.execute(stmt)).all())
+
     async def arrivals_per_hour(self, now: datetime, hours: int = 24) -> float:
         since = bucket_start(now, "h") - timedelta(hours=hours)
         until = bucket_start(now, "h")
@@ -920,10 +938,7 @@ class OpsRepository:
                             t.reps.c.active.is_(True),
                             t.reps.c.absent.is_(False),
                             or_(t.reps.c.queue.is_(None), t.reps.c.queue.is_(False)),
-                            or_(
-                                t.reps.c.role.is_(None),
-                                t.reps.c.role.in_(("Seller", "Key Account Manager", "Team Leader")),
-                            ),
+                            or_(t.reps.c.role.is_(None), t.reps.c.role.in_(SELLING_ROLES)),  # roster.sells
                         )
                     )
                 ).scalar_one()

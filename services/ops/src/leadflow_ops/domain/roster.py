@@ -13,6 +13,20 @@ from typing import Any
 NO_TEAM = "No team in Salesforce"
 CAP_FIELDS = ("Max_Open_Leads__c", "Open_Lead_Cap__c")
 """User fields that, when present, carry the rep's open-lead cap."""
+SELLING_ROLES: tuple[str, ...] = ("Seller", "Key Account Manager", "Team Leader")
+"""Salesforce roles (``Role_Name__c``) of the users who sell: route's round-robin members (sellers, a team leader
+who sells), its key account managers. The integration user, the head of sales and finance are users, not reps:
+Staffing's available reps and Team load's reps are these (a user without a role is taken to sell)."""
+
+
+def sells(role: str | None, queue: bool = False) -> bool:
+    """Is this owner a rep (one of the selling roles), as Staffing and Team load count reps?"""
+    return not queue and (role is None or role in SELLING_ROLES)
+
+
+def queue_team(name: str | None, queue_id: str) -> str:
+    """What a queue routed to without a team is filed under: the queue itself, as Salesforce names it."""
+    return f"{name or queue_id} (queue)"
 
 
 def team_of(record: Mapping[str, Any]) -> str:

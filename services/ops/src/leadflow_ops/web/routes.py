@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -330,17 +329,18 @@ async def lead_page(request: Request, who: Who, lead_id: str) -> HTMLResponse:
 @router.get("/team", response_class=HTMLResponse)
 async def team_page(request: Request, who: Who) -> HTMLResponse:
     settings = request.app.state.settings
-    rows = await views.team(request.app.state.repo, settings, _now(request))
+    load = await views.team(request.app.state.repo, settings, _now(request))
     teams: dict[str, list[Any]] = {}
-    for r in rows:
+    for r in load.reps:
         teams.setdefault(r.team, []).append(r)
-    return _render(request, "team.html", who, teams=teams, days=settings.team_load_days)
+    return _render(
+        request, "team.html", who, teams=teams, others=load.others, queues=load.queues, days=settings.team_load_days
+    )
 
 
 @router.get("/api/team")
 async def team_api(request: Request, who: Who) -> dict[str, Any]:
-    rows = await views.team(request.app.state.repo, request.app.state.settings, _now(request))
-    return {"rows": [asdict(r) for r in rows]}
+    return views.team_json(await views.team(request.app.state.repo, request.app.state.settings, _now(request)))
 
 
 # --- Pipeline health and dead letters ---------------------------------------------------------------
