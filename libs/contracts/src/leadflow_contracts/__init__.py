@@ -40,7 +40,7 @@ from leadflow_contracts.pipeline import (
     SlaTarget,
 )
 from leadflow_contracts.roster import QueueRef, RepCapacity, RosterPublished
-from leadflow_contracts.sla import SlaEvent, SlaEventKind
+from leadflow_contracts.sla import SlaEvent, SlaEventKind, SlaLeadStatus
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
@@ -105,6 +105,7 @@ __all__ = [
     "ScoreReason",
     "SlaEvent",
     "SlaEventKind",
+    "SlaLeadStatus",
     "SlaTarget",
     "SourceInfo",
     "SyncOperation",

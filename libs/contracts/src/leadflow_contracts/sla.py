@@ -19,6 +19,15 @@ class SlaEventKind(StrEnum):
     CANCELLED = "cancelled"
 
 
+class SlaLeadStatus(StrEnum):
+    """A lead's SLA standing over all its clocks (what Salesforce's ``Lead.SLA_Status__c`` shows)."""
+
+    ON_TRACK = "on_track"
+    WARNING = "warning"
+    BREACHED = "breached"
+    MET = "met"
+
+
 class SlaEvent(Event):
     kind: SlaEventKind
     clock: Literal["first_touch", "qualify", "callback"]
@@ -35,3 +44,15 @@ class SlaEvent(Event):
     wall_seconds: float | None = None
     escalation_step: int = 0
     escalation_action: str | None = None
+    lead_status: SlaLeadStatus | None = Field(
+        default=None,
+        description="The lead's SLA standing after this event, over all its clocks in their current cycle: "
+        "breached while any clock is breached and not met since (a reassignment's new cycle starts afresh), "
+        "else warning while any is warned, else met once a clock is met, else on_track. None from older "
+        "producers (then the event's own kind is the status).",
+    )
+    merged_into: str | None = Field(
+        default=None,
+        description="The record this lead was merged into (a duplicate: 'Lead <Id or leadflow id>' or "
+        "'Contact <Id>'). Its SLA standing is its own, never written onto that record's SLA_Status__c.",
+    )
