@@ -208,3 +208,100 @@ def test_leads_older_than_the_topics_history_are_not_unknown() -> None:
     view.leads_by_ext["hist-0001"] = sf_lead("00QH", CreatedDate="2025-03-01T10:00:00.000+0000")
     view.leads_by_ext["x-late"] = sf_lead("00QL", CreatedDate=(T0 + timedelta(hours=1)).isoformat())
     assert [(d.lead_id, d.kind) for d in compare(b, view, ext)] == [("x-late", "unknown_to_leadflow")]
+
+
+# ---- the owner rule: a Lead's owner is its own last routing or a rep's change; duplicates never move it ----
+QUEUE = "00G000000000001AAA"
+
+
+def owner_change(lead_id: str, owner: str, at: Any, *, in_record: bool = False) -> CrmChange:
+    return CrmChange(
+        event_id=f"change-{lead_id}-{owner}-{at.isoformat()}-{in_record}",
+        lead_id=lead_id,
+        occurred_at=at,
+        object="Lead",
+        record_id="00QA",
+        change_type=ChangeType.UPDATED,
+        changed_at=at,
+        system_modstamp=at,
+        # a status change carries the owner only in the record as it is; a takeover names it as changed
+        record={"OwnerId": owner, "Status": "Working - Contacted"},
+        changed_fields=() if in_record else (FieldChange(field="OwnerId", old=SELLER, new=owner),),
+    )
+
+
+def test_owner_facts_are_ordered_by_when_they_reached_the_topics_not_by_their_clocks() -> None:
+    """Under ``make run`` route stamps with the demo clock (days behind) and Salesforce with the wall clock:
+    a rep's takeover followed by an escalation must end with the escalation's owner."""
+    wall = T0 + timedelta(days=3)
+    b = Belief()
+    b.routed(routed("a", owner_id=SELLER, occurred_at=T0), seen_at=wall)
+    b.change(owner_change("a", OTHER, wall + timedelta(seconds=5)), seen_at=wall + timedelta(seconds=6))
+    assert b.leads["a"].owner_id == OTHER
+    b.routed(
+        routed("a", owner_id=QUEUE, owner_type="queue", reassignment=1, occurred_at=T0 + timedelta(hours=1)),
+        seen_at=wall + timedelta(seconds=9),
+    )
+    assert b.leads["a"].owner_id == QUEUE
+
+
+def test_a_change_polled_between_a_routing_and_its_write_does_not_hide_the_write() -> None:
+    b = Belief()
+    base = T0 + timedelta(days=3)
+    b.routed(routed("a", owner_id=QUEUE, owner_type="queue", reassignment=1), seen_at=base)
+    b.change(owner_change("a", SELLER, base, in_record=True), seen_at=base + timedelta(seconds=1))
+    assert b.leads["a"].owner_id == SELLER  # what Salesforce showed when polled: the write had not landed
+    written = synced("a", "00QA", at_s=2).model_copy(update={"owner_id": QUEUE, "operation": SyncOperation.UPDATED})
+    b.synced(written, seen_at=base + timedelta(seconds=2))
+    assert b.leads["a"].owner_id == QUEUE
+
+
+def test_a_duplicate_routed_elsewhere_does_not_change_the_owner_of_its_record() -> None:
+    b, view = world()
+    b.routed(
+        routed(
+            "b",
+            owner_id=OTHER,
+            reassignment=1,
+            duplicate_of=DuplicateOf(object="Lead", record_id="a", matched_on="email", leadflow_id="a"),
+        )
+    )
+    b.synced(synced("b", "00QA", at_s=9).model_copy(update={"owner_id": OTHER}))
+    assert b.leads["a"].owner_id == SELLER
+    assert compare(b, view, ext) == []
+    view.leads_by_ext[ext("a")] = sf_lead("00QA", owner=OTHER)  # had the duplicate moved it: a difference
+    assert [(d.lead_id, d.kind) for d in compare(b, view, ext)] == [("a", "owner_differs")]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["routed", "synced", "change", "change_in_record"]),
+            st.sampled_from([SELLER, OTHER, QUEUE]),
+            st.integers(min_value=-200_000, max_value=200_000),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_the_believed_owner_is_the_last_owner_fact_whatever_the_events_own_times(facts: list[Any]) -> None:
+    b = Belief()
+    seen = T0 + timedelta(days=3)
+    b.routed(routed("a", owner_id=SELLER, occurred_at=T0), seen_at=seen)
+    expected, n = SELLER, 0
+    for kind, owner, skew in facts:
+        seen += timedelta(seconds=1)
+        own_time = T0 + timedelta(seconds=skew)  # each event's own clock: anything
+        if kind == "routed":
+            n += 1
+            b.routed(routed("a", owner_id=owner, reassignment=n, occurred_at=own_time), seen_at=seen)
+        elif kind == "synced":
+            ev = synced("a", "00QA").model_copy(
+                update={"owner_id": owner, "occurred_at": own_time, "operation": SyncOperation.UPDATED}
+            )
+            b.synced(ev, seen_at=seen)
+        else:
+            b.change(owner_change("a", owner, own_time, in_record=kind == "change_in_record"), seen_at=seen)
+        expected = owner
+    assert b.leads["a"].owner_id == expected

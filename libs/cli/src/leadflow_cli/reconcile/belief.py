@@ -9,6 +9,15 @@ machine, PostgreSQL elsewhere), and reading them to the end needs no service to 
 - ``leads.deadletter`` with ``not_in_salesforce``: leadflow knows the lead is *not* in Salesforce;
 - ``sla.events``: every clock's last state (open = not met and not cancelled);
 - ``crm.changes``: owners changed by hand in Salesforce (leadflow follows them), conversions and statuses.
+
+The owner leadflow believes for a Lead follows the one owner rule (issue 12; ``Router._duplicate`` in route,
+``mapping._DUPLICATE_SKIP`` in crm-sync): a duplicate never moves the record it is merged into, so a Lead's
+owner is the last of its *own* routings (escalation reassignments included) and of the owners Salesforce showed
+in a rep's change (crm-changes publishes the record as it is when polled; leadflow's own writes are echoes it
+skips) or in crm-sync's latest write of the Lead (``crm.synced``, which closes the window between a routing and
+its write). "Last" is by when each fact reached the topics (the Kafka record timestamp, ``seen_at``): routings are
+stamped by route's clock (the demo clock under ``make run``) and changes by Salesforce's, so their own
+timestamps cannot be compared; without ``seen_at`` (unit tests) the events' own times are used.
 """
 
 from __future__ import annotations
@@ -48,6 +57,11 @@ class LeadBelief:
     not_in_salesforce: DeadLetter | None = None
     clocks: dict[str, ClockBelief] = field(default_factory=dict)
     crm_owner: tuple[datetime, str] | None = None
+    """(when it reached the topics, owner) of the latest owner a rep's change in Salesforce showed."""
+    routed_seen: datetime | None = None
+    """When ``routed`` reached the topics (its Kafka timestamp), else its own ``occurred_at``."""
+    written_owner: tuple[datetime, str] | None = None
+    """(when it reached the topics, owner) of crm-sync's latest write of this lead's own Lead."""
     converted: bool = False
 
     @property
@@ -59,10 +73,12 @@ class LeadBelief:
         """The routed owner, unless a rep changed the owner in Salesforce after that routing."""
         if self.routed is None:
             return None
-        routed_owner = self.routed.assignment.owner_id
-        if self.crm_owner is not None and self.crm_owner[0] > self.routed.occurred_at:
-            return self.crm_owner[1]
-        return routed_owner
+        facts = [(self.routed_seen or self.routed.occurred_at, 0, self.routed.assignment.owner_id)]
+        if self.written_owner is not None:
+            facts.append((self.written_owner[0], 1, self.written_owner[1]))
+        if self.crm_owner is not None:
+            facts.append((self.crm_owner[0], 2, self.crm_owner[1]))
+        return max(facts)[2]
 
     @property
     def in_salesforce(self) -> bool:
@@ -91,18 +107,22 @@ class Belief:
         times = [b.routed.occurred_at for b in self.leads.values() if b.routed is not None]
         return min(times, default=None)
 
-    def routed(self, ev: LeadRouted) -> None:
+    def routed(self, ev: LeadRouted, seen_at: datetime | None = None) -> None:
         b = self.lead(ev.lead_id)
         if b.routed is None or (ev.reassignment, ev.occurred_at) >= (b.routed.reassignment, b.routed.occurred_at):
-            b.routed = ev
+            b.routed, b.routed_seen = ev, seen_at
         self._count("leads.routed")
 
-    def synced(self, ev: CrmSynced) -> None:
+    def synced(self, ev: CrmSynced, seen_at: datetime | None = None) -> None:
         if ev.shadow:
             return
         b = self.lead(ev.lead_id)
         if b.synced is None or ev.occurred_at >= b.synced.occurred_at:
             b.synced = ev
+        if ev.object == "Lead" and ev.owner_id and ev.operation.value in ("created", "updated"):
+            at = seen_at or ev.occurred_at
+            if b.written_owner is None or at >= b.written_owner[0]:
+                b.written_owner = (at, ev.owner_id)
         if ev.operation.value == "converted":
             b.converted = True
         self._count("crm.synced")
@@ -124,16 +144,19 @@ class Belief:
             b.clocks[ev.clock] = ClockBelief(ev.kind, ev.occurred_at, key)
         self._count("sla.events")
 
-    def change(self, ev: CrmChange) -> None:
+    def change(self, ev: CrmChange, seen_at: datetime | None = None) -> None:
         if ev.object != "Lead":
             return
         b = self.lead(ev.lead_id)
+        at = seen_at or ev.changed_at
+        owner = ev.record.get("OwnerId")  # the record as the change left it: its owner then
         for fc in ev.changed_fields:
             if fc.field == "OwnerId" and isinstance(fc.new, str) and fc.new:
-                if b.crm_owner is None or ev.changed_at >= b.crm_owner[0]:
-                    b.crm_owner = (ev.changed_at, fc.new)
+                owner = fc.new
             if fc.field == "IsConverted" and fc.new in (True, "true"):
                 b.converted = True
+        if isinstance(owner, str) and owner and (b.crm_owner is None or at >= b.crm_owner[0]):
+            b.crm_owner = (at, owner)
         self._count("crm.changes (Lead)")
 
     def _count(self, what: str) -> None:

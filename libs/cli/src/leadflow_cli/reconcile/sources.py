@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -52,7 +53,7 @@ async def read_belief(bootstrap: str, prefix: str = "", *, timeout: float = 120.
                 model, method = names[tp.topic]
                 for rec in records:
                     if tp in todo and rec.offset < todo[tp]:
-                        _fold(belief, model, method, rec.value)
+                        _fold(belief, model, method, rec.value, rec.timestamp)
             for tp in list(todo):
                 if await consumer.position(tp) >= todo[tp]:
                     del todo[tp]
@@ -62,13 +63,20 @@ async def read_belief(bootstrap: str, prefix: str = "", *, timeout: float = 120.
     return belief
 
 
-def _fold(belief: Belief, model: type[Any], method: str, raw: bytes | None) -> None:
+_SEEN_AT = frozenset({"routed", "synced", "change"})
+"""Belief methods that order facts by when they reached the topics (see ``belief``'s module note)."""
+
+
+def _fold(belief: Belief, model: type[Any], method: str, raw: bytes | None, timestamp_ms: int | None = None) -> None:
     try:
         event = model.model_validate_json(raw or b"")
     except ValidationError:
         belief.counts["unreadable records"] = belief.counts.get("unreadable records", 0) + 1
         return
-    getattr(belief, method)(event)
+    if method in _SEEN_AT and timestamp_ms is not None and timestamp_ms >= 0:
+        getattr(belief, method)(event, datetime.fromtimestamp(timestamp_ms / 1000, UTC))
+    else:
+        getattr(belief, method)(event)
 
 
 def _chunks(ids: Iterable[str], size: int = _IN_CHUNK) -> Iterator[list[str]]:
