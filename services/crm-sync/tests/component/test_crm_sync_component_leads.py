@@ -87,12 +87,16 @@ async def test_duplicate_of_a_lead_updates_it_and_of_a_contact_adds_a_task(h: Ha
     assert list(h.fake.table("Lead")) == [existing], "no new Lead"
     assert "OwnerId" not in h.fake.table("Lead")[existing], "a duplicate never moves the record's owner"
     assert h.fake.table("Lead")[existing]["Status"] == "Working", "the rep's status stays"
-    (task,) = h.fake.table("Task").values()
-    assert task["WhoId"] == contact and task["Subject"] == "Follow up: new inquiry"
+    # each repeat inquiry is a follow-up Task for its rep on the record it went into (no WhatId on a Lead)
+    tasks = {t["WhoId"]: t for t in h.fake.table("Task").values()}
+    assert set(tasks) == {existing, contact}
+    assert all(t["Subject"] == "Follow up: new inquiry" for t in tasks.values())
+    assert "WhatId" not in tasks[existing]
     by_lead = {s["lead_id"]: s for s in h.synced}
     assert by_lead["dup-lead"]["salesforce_id"] == existing and by_lead["dup-lead"]["operation"] == "updated"
+    assert by_lead["dup-lead"]["task_id"] == tasks[existing]["Id"]
     assert by_lead["dup-contact"]["object"] == "Contact" and by_lead["dup-contact"]["salesforce_id"] == contact
-    assert by_lead["dup-contact"]["task_id"] == task["Id"]
+    assert by_lead["dup-contact"]["task_id"] == tasks[contact]["Id"]
 
 
 async def test_duplicate_whose_record_is_gone_becomes_a_new_lead(h: Harness) -> None:

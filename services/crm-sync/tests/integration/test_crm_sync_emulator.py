@@ -201,6 +201,10 @@ async def test_duplicate_updates_the_existing_record(stackf: dict[str, Any], sf:
     assert rows["totalSize"] == 1
     (rec,) = rows["records"]
     assert rec["OwnerId"] == owner and rec["Score__c"] == 72.0 and rec["Status"] == "Working - Contacted"
+    # the repeat inquiry reaches the rep as an open follow-up Task on the Lead (a Lead WhoId takes no WhatId)
+    (task,) = sf.query(f"SELECT Id, Subject, OwnerId, WhatId, Status FROM Task WHERE WhoId = '{existing}'")["records"]
+    assert (task["Subject"], task["WhatId"], task["OwnerId"]) == ("Follow up: new inquiry", None, SELLER)
+    assert task["Status"] != "Completed" and s["task_id"] == task["Id"]
 
 
 @pytest.mark.parametrize("second_first", [False, True], ids=["first-written-first", "repeat-written-first"])

@@ -32,7 +32,7 @@ from leadflow_sla_monitor.domain.timers import (
     fire,
     owner_unavailable,
 )
-from leadflow_sla_monitor.service import SlaMonitor, reassign_request, sla_event
+from leadflow_sla_monitor.service import SlaMonitor, reassign_request, sla_event, stamped
 
 log = get_logger("leadflow_sla_monitor.scheduler")
 
@@ -97,7 +97,6 @@ class Scheduler:
         owners = {t.owner_id for t in claimed if t.owner_id}
         async with self.store.engine.connect() as conn:
             streaks = await self.store.streaks(conn, owners)
-            needs_lead = set()
             for timer in claimed:
                 policy = monitor.policy(timer.policy)
                 calendar = monitor.calendars.for_timer(timer.calendar, timer.timezone)
@@ -116,11 +115,13 @@ class Scheduler:
                                 escalation_action=MARK_UNAVAILABLE,
                             )
                         )
-                if any(e.reassign_target for e in transition.emissions):
-                    needs_lead.add(timer.lead_id)
                 transitions.append((transition, extra))
-            lead_records = await self.store.get_leads(conn, needs_lead)
+            lead_ids = [t.lead_id for t in claimed]
+            lead_records = await self.store.get_leads(conn, lead_ids)
+            timers_of = await self.store.get_timers_of(conn, lead_ids)
         transitions = [(_held(t, lead_records.get(t.timer.lead_id)), extra) for t, extra in transitions]
+        for transition, _ in transitions:  # the lead's clocks as they will be once this round commits
+            timers_of.setdefault(transition.timer.lead_id, {})[transition.timer.clock] = transition.timer
 
         out: list[Outgoing] = []
         for transition, extra in transitions:
@@ -132,6 +133,7 @@ class Scheduler:
                     request = reassign_request(timer, emission, lead, now)
                     if request is not None:
                         out.append(Outgoing(monitor.topics.reassign, request))
+        out = stamped(out, timers_of, lead_records)
         if out:
             await monitor.publisher.publish_all(out)
         published_at = self.clock.now()

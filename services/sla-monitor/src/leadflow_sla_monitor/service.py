@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leadflow_sla_monitor.adapters.publisher import EventPublisher, Outgoing
 from leadflow_sla_monitor.adapters.store import LeadRecord, TimerStore
-from leadflow_sla_monitor.domain.merged import activity_floor, change_keys, merged_into
+from leadflow_sla_monitor.domain.merged import activity_floor, change_keys, merged_into, merged_record
 from leadflow_sla_monitor.domain.signals import SignalRules, classify, owner_change, salesforce_ids
 from leadflow_sla_monitor.domain.timers import (
     UNMET_STATES,
@@ -37,6 +37,7 @@ from leadflow_sla_monitor.domain.timers import (
     callback_target,
     first_touch_for_callback,
     first_touch_target,
+    lead_status,
     meet,
     new_timer,
     qualify_target,
@@ -123,6 +124,26 @@ def sla_event(timer: Timer, emission: Emission, *, trace_reason: str | None = No
     )
 
 
+def stamped(
+    out: Sequence[Outgoing], timers_of: Mapping[str, Mapping[str, Timer]], leads: Mapping[str, LeadRecord]
+) -> list[Outgoing]:
+    """Each SLA event with its lead's standing over all its clocks after this batch (``lead_status``) and, for a
+    duplicate, the record it went into (``merged_into``): what crm-sync writes to ``SLA_Status__c`` (or not)."""
+    merged: dict[str, str | None] = {}
+    result: list[Outgoing] = []
+    for m in out:
+        ev = m.event
+        if isinstance(ev, SlaEvent):
+            if ev.lead_id not in merged:
+                lead = leads.get(ev.lead_id)
+                routed = LeadRouted.model_validate_json(lead.routed_json) if lead is not None else None
+                merged[ev.lead_id] = merged_record(routed) if routed is not None else None
+            status = lead_status(timers_of.get(ev.lead_id, {}).values())
+            m = Outgoing(m.topic, ev.model_copy(update={"lead_status": status, "merged_into": merged[ev.lead_id]}))
+        result.append(m)
+    return result
+
+
 def reassign_request(timer: Timer, emission: Emission, lead: LeadRecord, now: datetime) -> ReassignRequested | None:
     """The ``leads.reassign`` request for a reassign/team-queue escalation (never back to a previous owner)."""
     if emission.reassign_target is None:
@@ -205,7 +226,7 @@ class SlaMonitor:
             await work.flush(self.store, conn, now)
             # a duplicate's clocks are stopped by activity on the record it was merged into
             await self.store.add_merged(conn, [(key, r.lead_id) for r in todo for key in merged_into(r)], now)
-            await self._publish_and_commit(conn, out)
+            await self._publish_and_commit(conn, stamped(out, work.timers, work.leads))
         return len(out)
 
     async def _on_routed(
@@ -343,7 +364,7 @@ class SlaMonitor:
                 out.extend(
                     await self._on_change(conn, change, lead, timers.setdefault(lead.lead_id, {}), now, merged=merged)
                 )
-            await self._publish_and_commit(conn, out)
+            await self._publish_and_commit(conn, stamped(out, timers, {lead.lead_id: lead for _, lead, _ in relevant}))
         return len(out)
 
     async def _merged_leads(

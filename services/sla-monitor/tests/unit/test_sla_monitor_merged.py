@@ -80,3 +80,33 @@ def test_a_lead_of_its_own_is_reassigned_as_the_ladder_says() -> None:
     transition = fire(timer, policy, calendar, MONDAY_9 + timedelta(days=2))
     own = make_routed("dup", MONDAY_9)
     assert [hold_the_record(e, own) for e in transition.emissions] == list(transition.emissions)
+
+
+STATES = list(TimerState)
+
+
+@given(st.lists(st.sampled_from(STATES), min_size=1, max_size=3))
+def test_a_leads_standing_over_its_clocks(states: list[TimerState]) -> None:
+    """Breached while any clock is breached/escalated and unmet; else warning; else met; else on track."""
+    from dataclasses import replace
+
+    from leadflow_contracts.sla import SlaLeadStatus
+    from leadflow_sla_monitor.domain.timers import lead_status
+
+    timer, _, _ = hot_timer()
+    status = lead_status(replace(timer, state=s) for s in states)
+    if TimerState.BREACHED in states or TimerState.ESCALATED in states:
+        assert status is SlaLeadStatus.BREACHED
+    elif TimerState.WARNED in states:
+        assert status is SlaLeadStatus.WARNING
+    elif TimerState.MET in states:
+        assert status is SlaLeadStatus.MET
+    else:
+        assert status is SlaLeadStatus.ON_TRACK and set(states) <= {TimerState.OPEN, TimerState.CANCELLED}
+
+
+def test_merged_record_names_the_record() -> None:
+    from leadflow_sla_monitor.domain.merged import merged_record
+
+    assert [merged_record(merged(d)) for d in DUPLICATES] == ["Lead 00QOLD", "Lead first", "Contact 003C"]
+    assert merged_record(make_routed("own", MONDAY_9)) is None

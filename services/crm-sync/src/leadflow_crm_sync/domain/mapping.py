@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from leadflow_contracts import DuplicateOf, LeadRouted, SlaEvent, SlaEventKind
+from leadflow_contracts import DuplicateOf, LeadRouted, SlaEvent, SlaEventKind, SlaLeadStatus
 
 from leadflow_crm_sync.domain.fallback import precheck
 from leadflow_crm_sync.domain.ids import (
@@ -296,13 +296,20 @@ def callback_task(event: LeadRouted, who_id: str, policy: SyncPolicy) -> RecordW
     )
 
 
-def inquiry_task(event: LeadRouted, contact_id: str, policy: SyncPolicy) -> RecordWrite:
-    """A duplicate of a Contact: no new Lead; a follow-up Task on the Contact for the assigned owner."""
+def inquiry_task(event: LeadRouted, who_id: str, policy: SyncPolicy) -> RecordWrite:
+    """A repeat inquiry (a duplicate): the follow-up Task on the record it went into, for the assigned owner.
+
+    A duplicate of a Contact gets no Lead, only this Task (``WhatId`` the matched account). A duplicate of a
+    Lead updates that Lead and gets this Task on it too (no ``WhatId``: Salesforce refuses one next to a Lead
+    ``WhoId``): the Lead may have been worked long ago, and the Task is how its rep learns of the new inquiry,
+    whose SLA clock only activity after it meets (sla-monitor).
+    """
     dup = event.enrichment.duplicate_of
     owner = event.assignment.owner_id if is_user_id(event.assignment.owner_id) else (dup.owner_id if dup else None)
+    on_lead = dup is not None and dup.object == "Lead"
     lines = [
-        f"New {event.lead.lead_source.value} inquiry from an existing contact (matched on "
-        f"{dup.matched_on if dup else 'contact'}).",
+        f"New {event.lead.lead_source.value} inquiry from an existing {'lead' if on_lead else 'contact'} "
+        f"(matched on {dup.matched_on if dup else 'contact'}).",
         f"Score {event.score.score:g} ({event.score.grade.value}, {event.score.rating.value}).",
         f"Routing: {event.assignment.policy}: {event.assignment.reason}",
     ]
@@ -312,26 +319,44 @@ def inquiry_task(event: LeadRouted, contact_id: str, policy: SyncPolicy) -> Reco
         task_external_id(event.lead_id, "inquiry"),
         policy.tasks.inquiry,
         WriteKind.INQUIRY_TASK,
-        who_id=contact_id,
+        who_id=who_id,
         owner_id=owner,
         due=sla_due(event),
         tz=event.sla.timezone,
         description="\n".join(lines),
-        what_id=event.enrichment.match.account_id,
+        what_id=None if on_lead else event.enrichment.match.account_id,
     )
 
 
+_STANDING_AS_KIND = {
+    SlaLeadStatus.ON_TRACK: SlaEventKind.STARTED,
+    SlaLeadStatus.WARNING: SlaEventKind.WARNING,
+    SlaLeadStatus.BREACHED: SlaEventKind.BREACHED,
+    SlaLeadStatus.MET: SlaEventKind.MET,
+}
+"""A lead's standing (``SlaEvent.lead_status``) → the event kind whose ``policy.lead.sla_status`` value shows it."""
+
+
 def sla_status_write(event: SlaEvent, state: LeadState, policy: SyncPolicy) -> tuple[str | None, RecordWrite | None]:
-    """(the SLA_Status__c value this event means, the write to make or None)."""
-    status = policy.lead.sla_status.get(event.kind)
+    """(the SLA_Status__c value this event means, the write to make or None).
+
+    The value is the lead's standing over all its clocks in their current cycle (``event.lead_status``, set by
+    sla-monitor), so ``SLA_Status__c = 'Breached'`` on an open Lead is exactly the board's "breached"; an event
+    from an older producer falls back to its own kind. A duplicate's events (``merged_into``) are never written
+    onto the record it went into: that record's standing is its own lead's.
+    """
+    if event.merged_into is not None:
+        return None, None
+    kind = _STANDING_AS_KIND[event.lead_status] if event.lead_status is not None else event.kind
+    status = policy.lead.sla_status.get(kind)
     if status is None or state.object != "Lead":
         return status, None
     if not state.written or state.sla_status == status or state.converted:
         return status, None
-    breach = event.kind in (SlaEventKind.BREACHED, SlaEventKind.ESCALATED)
-    kind = WriteKind.SLA_BREACH if breach else WriteKind.SLA_STATUS
+    breach = kind in (SlaEventKind.BREACHED, SlaEventKind.ESCALATED)
+    write_kind = WriteKind.SLA_BREACH if breach else WriteKind.SLA_STATUS
     assert state.salesforce_id is not None
-    return status, RecordWrite("Lead", "update", state.salesforce_id, {"SLA_Status__c": status}, kind)
+    return status, RecordWrite("Lead", "update", state.salesforce_id, {"SLA_Status__c": status}, write_kind)
 
 
 def sla_warning_task(event: SlaEvent, state: LeadState, policy: SyncPolicy) -> RecordWrite | None:

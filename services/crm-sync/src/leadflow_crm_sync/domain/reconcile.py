@@ -244,6 +244,10 @@ def _apply_lead_result(
     )
     assert res.id is not None
     _callback(tasks, item, res.id, policy)
+    dup = ev.enrichment.duplicate_of
+    if dup is not None and dup.object == "Lead" and res.outcome is not Outcome.CREATED:
+        # a repeat inquiry written onto an existing Lead: its rep gets a follow-up Task on it (mapping.inquiry_task)
+        tasks.append(TaskJob(ev, item.raw, "routed", ev.lead_id, "inquiry", inquiry_task(ev, res.id, policy)))
 
 
 def _callback(tasks: list[TaskJob], item: RoutedItem, who_id: str, policy: SyncPolicy) -> None:
@@ -374,6 +378,8 @@ def apply_tasks(
 @dataclass
 class SlaPlan(Step):
     status_writes: list[tuple[SlaEvent, bytes, RecordWrite, str]] = field(default_factory=list)
+    status_write_of: dict[str, int] = field(default_factory=dict)
+    """lead id → its entry in ``status_writes`` (one per Lead and batch)."""
     tasks: list[TaskJob] = field(default_factory=list)
     applied: list[SlaEvent] = field(default_factory=list)
 
@@ -387,6 +393,15 @@ def escalations_needing_a_leader(
         for ev, _ in items
         if ev.kind is SlaEventKind.ESCALATED and (states.get(ev.lead_id) or LeadState(lead_id=ev.lead_id)).written
     ]
+
+
+def _sla_order(items: list[tuple[SlaEvent, bytes]]) -> list[tuple[SlaEvent, bytes]]:
+    """Events carrying their lead's standing (``lead_status``) in the order sla-monitor published them (one
+    partition per lead): the last one is the lead's current standing, whatever its ``occurred_at`` (a breach is
+    stamped with its due time, a late-delivered touch with when it happened). Older events by time."""
+    if all(ev.lead_status is not None for ev, _ in items):
+        return items
+    return sorted(items, key=lambda p: p[0].occurred_at)
 
 
 def plan_sla(
@@ -403,7 +418,7 @@ def plan_sla(
     """
     plan = SlaPlan()
     current = dict(states)
-    for ev, raw in sorted(items, key=lambda p: p[0].occurred_at):
+    for ev, raw in _sla_order(items):
         state = current.get(ev.lead_id) or LeadState(lead_id=ev.lead_id)
         status, write = sla_status_write(ev, state, policy)
         if status is not None and not state.written:
@@ -438,8 +453,16 @@ def _sla_status(
 ) -> None:
     decision = _allowed(write.kind, usage, policy)
     if decision.allowed:
-        plan.status_writes.append((ev, raw, write, status))
-        plan.undeferred.append(f"sla|{ev.lead_id}")
+        # One SLA_Status__c write per Lead and batch, the latest standing (Salesforce refuses a record twice in
+        # one Collections call); a later event compares with it, not with the stored status.
+        earlier = plan.status_write_of.get(ev.lead_id)
+        if earlier is not None:
+            plan.status_writes[earlier] = (ev, raw, write, status)
+        else:
+            plan.status_write_of[ev.lead_id] = len(plan.status_writes)
+            plan.status_writes.append((ev, raw, write, status))
+            plan.undeferred.append(f"sla|{ev.lead_id}")
+        current[ev.lead_id] = state.with_(sla_status=status)
         return
     plan.deferred.append(DeferredWrite("sla_status", ev.lead_id, write, sla_status=status))
     current[ev.lead_id] = plan.states[ev.lead_id] = state.with_(sla_status=status)

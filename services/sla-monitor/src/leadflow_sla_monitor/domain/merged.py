@@ -69,3 +69,12 @@ def hold_the_record(emission: Emission, routed: LeadRouted) -> Emission:
         reason=f"{emission.reason} → {EscalationAction.NOTIFY_TEAM_LEADER.value}: merged into {record}, "
         "which its rep is working; the record is not reassigned",
     )
+
+
+def merged_record(routed: LeadRouted) -> str | None:
+    """``SlaEvent.merged_into``: the record a duplicate went into (``Lead <id>`` / ``Contact <Id>``), else None.
+    crm-sync never writes a merged lead's SLA standing onto that record: the record's own lead owns it."""
+    dup = routed.enrichment.duplicate_of
+    if dup is None:
+        return None
+    return f"{dup.object} {dup.leadflow_id or dup.record_id}"

@@ -14,12 +14,14 @@ Business-time clocks pause outside working hours because their instants are comp
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
 from leadflow_businesstime import BusinessCalendar, EscalationAction, EscalationStep, SlaPolicy
+from leadflow_contracts.sla import SlaLeadStatus
 
 ClockName = Literal["first_touch", "qualify", "callback"]
 CLOCKS: tuple[ClockName, ...] = ("first_touch", "qualify", "callback")
@@ -391,3 +393,22 @@ def cancel(timer: Timer, *, at: datetime, reason: str) -> Transition:
 def owner_unavailable(consecutive_breaches: int, policy: SlaPolicy) -> bool:
     """True exactly when an owner's run of breaches reaches the policy's threshold."""
     return policy.mark_unavailable_after is not None and consecutive_breaches == policy.mark_unavailable_after
+
+
+def lead_status(timers: Iterable[Timer]) -> SlaLeadStatus:
+    """A lead's SLA standing over all its clocks, each in its current cycle (``SlaEvent.lead_status``, what
+    Salesforce's ``SLA_Status__c`` and the ops board's "breached" show).
+
+    Breached while any clock is breached and not met since (``breached`` or ``escalated``: a reassignment
+    restarts the first touch in a new cycle, so the new owner starts on track, while a breached qualify or
+    callback clock stays breached until met); else warning while any clock is warned; else met once any
+    clock is met; else on track. A cancelled clock does not count.
+    """
+    states = {t.state for t in timers}
+    if states & {TimerState.BREACHED, TimerState.ESCALATED}:
+        return SlaLeadStatus.BREACHED
+    if TimerState.WARNED in states:
+        return SlaLeadStatus.WARNING
+    if TimerState.MET in states:
+        return SlaLeadStatus.MET
+    return SlaLeadStatus.ON_TRACK
