@@ -253,7 +253,9 @@ class ChangeFeed:
         tracked = obj.tracked_fields
         echoes_of = frozenset() if obj.name in self.config.snapshot_objects else self.integration_users
         for v in versions:
-            decision = ch.decide(v, previous.get(v.record_id), tracked, echoes_of)
+            decision = ch.decide(
+                v, previous.get(v.record_id), tracked, echoes_of, ch.REP_OWNED_FIELDS.get(obj.name, ())
+            )
             VERSIONS.labels(obj.name, decision.outcome.value).inc()
             stats.read += 1
             if decision.outcome is ch.Outcome.DUPLICATE:

@@ -195,3 +195,78 @@ def test_settings_read_nested_salesforce_env(monkeypatch):
     assert s.salesforce.login_url == "https://127.0.0.1:8443"
     assert s.poll_interval_seconds == 2.0 and s.integration_user_ids == ["005000000000002AAA"]
     assert (s.http_port, s.service_name) == (8006, "crm-changes")
+
+
+# ---- a rep's status change hidden by leadflow's later write (issue 12) -------------------------------------
+def test_a_rep_status_change_under_a_leadflow_write_is_emitted_not_skipped():
+    from leadflow_crm_changes.domain.changes import REP_OWNED_FIELDS
+
+    created = to_version("Lead", lead_raw(by=INTEGRATION, stamp=T0, SLA_Status__c="On Track"))
+    first = decide(created, None, TRACKED, frozenset({INTEGRATION}), REP_OWNED_FIELDS["Lead"])
+    assert first.outcome is Outcome.ECHO
+    # the rep closed it, then leadflow wrote SLA_Status__c before the next poll: one version, by leadflow
+    hid = to_version(
+        "Lead",
+        lead_raw(
+            by=INTEGRATION,
+            stamp=T0 + timedelta(seconds=2),
+            created=T0,
+            Status="Closed - Not Converted",
+            SLA_Status__c="Breached",
+        ),
+    )
+    d = decide(hid, first.snapshot, TRACKED, frozenset({INTEGRATION}), REP_OWNED_FIELDS["Lead"])
+    assert d.outcome is Outcome.EMIT and d.reason == "changed_under_leadflow_write"
+    assert [(c.field, c.old, c.new) for c in d.changed_fields] == [
+        ("Status", "Open - Not Contacted", "Closed - Not Converted")
+    ], "only the rep's field: leadflow's own SLA_Status__c write is not reported"
+    ev = to_event(hid, d, "lf-1", "leadflow_id")
+    assert ev.changed_by == REP, "the record's user owner, never leadflow's integration user"
+    queued = to_version("Lead", lead_raw(by=INTEGRATION, stamp=T0 + timedelta(seconds=3), created=T0, OwnerId="00GQ"))
+    dq = decide(queued, snap(created), TRACKED, frozenset({INTEGRATION}), ("Status",))
+    assert dq.outcome is Outcome.ECHO  # owner moved by leadflow, status untouched: leadflow's own write
+    closed_by_queue = to_version(
+        "Lead",
+        lead_raw(by=INTEGRATION, stamp=T0 + timedelta(seconds=4), created=T0, OwnerId="00GQ", Status="Qualified"),
+    )
+    dc = decide(closed_by_queue, snap(queued), TRACKED, frozenset({INTEGRATION}), ("Status",))
+    assert to_event(closed_by_queue, dc, "lf-1", "leadflow_id").changed_by is None
+
+
+def test_without_rep_owned_fields_every_leadflow_version_is_an_echo():
+    created = to_version("Lead", lead_raw(by=INTEGRATION, stamp=T0))
+    hid = to_version("Lead", lead_raw(by=INTEGRATION, stamp=T0 + timedelta(seconds=2), created=T0, Status="Qualified"))
+    assert decide(hid, snap(created), TRACKED, frozenset({INTEGRATION})).outcome is Outcome.ECHO
+    gone = to_version("Lead", lead_raw(by=INTEGRATION, stamp=T0 + timedelta(seconds=3), deleted=True, Status="X"))
+    assert decide(gone, snap(created), TRACKED, frozenset({INTEGRATION}), ("Status",)).outcome is Outcome.ECHO
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_consumers_always_end_with_the_records_status_whatever_the_polls_saw(seed: int):
+    """A record's life: leadflow creates it, then reps change its status and leadflow writes its own fields, in
+    any interleaving; polls read only the newest version at their moment, any subset of versions. What the
+    emitted changes say about Status always ends at the record's latest status."""
+    import random
+
+    from leadflow_crm_changes.domain.changes import REP_OWNED_FIELDS
+
+    rng = random.Random(seed)
+    statuses = ["Open - Not Contacted", "Working - Contacted", "Qualified", "Unqualified", "Closed - Not Converted"]
+    at, status, sla = T0, "Open - Not Contacted", "On Track"
+    versions = [to_version("Lead", lead_raw(by=INTEGRATION, stamp=at, Status=status, SLA_Status__c=sla))]
+    for _ in range(rng.randint(1, 12)):
+        at += timedelta(seconds=rng.randint(1, 5))
+        if rng.random() < 0.5:
+            status, by = rng.choice(statuses), REP
+        else:
+            sla, by = rng.choice(["On Track", "Warning", "Breached", "Met"]), INTEGRATION
+        versions.append(to_version("Lead", lead_raw(by=by, stamp=at, created=T0, Status=status, SLA_Status__c=sla)))
+    polled = [v for v in versions[:-1] if rng.random() < 0.4] + [versions[-1]]
+    believed, snapshot = "Open - Not Contacted", None  # what consumers know from leadflow's own creation
+    for v in polled:
+        d = decide(v, snapshot, TRACKED, frozenset({INTEGRATION}), REP_OWNED_FIELDS["Lead"])
+        snapshot = d.snapshot or snapshot
+        for c in d.changed_fields if d.outcome is Outcome.EMIT else ():
+            if c.field == "Status":
+                believed = c.new
+    assert believed == status

@@ -2,6 +2,13 @@
 
 Echoes are filtered per record *version*: the version's LastModifiedById says who wrote it. A rep's
 change made a millisecond after leadflow's write is a newer version by the rep, and is emitted.
+
+A poll reads only a record's newest version, so a rep's change followed by a leadflow write before the
+next poll (a few seconds; under the demo clock SLA status writes land every few seconds) arrives as one
+version by leadflow. Fields only reps change after leadflow created the record (``REP_OWNED_FIELDS``: a
+Lead's ``Status``) that differ from the last version seen are therefore the rep's change, hidden by
+leadflow's write: they are emitted (``changed_under_leadflow_write``), or the rep's status change would be
+lost and the lead's clocks would never stop (issue 12: ``clock_open_but_closed`` / ``open_on_board_but_closed``).
 """
 
 from __future__ import annotations
@@ -17,6 +24,10 @@ from leadflow_contracts.base import TraceStep
 from leadflow_contracts.crm import ChangeType, CrmChange, FieldChange
 
 EVENT_NAMESPACE = uuid.UUID("6f1c2a52-8a0e-4c1e-9a53-0c5c8f0d7e11")
+
+REP_OWNED_FIELDS: dict[str, tuple[str, ...]] = {"Lead": ("Status",)}
+"""Per object, the fields leadflow writes only when it creates the record (crm-sync's ``FIRST_WRITE_ONLY``
+Status; SLA_Status__c is leadflow's own): a change of them in a version leadflow wrote was a rep's."""
 
 
 class Outcome(StrEnum):
@@ -56,6 +67,10 @@ class Decision:
     changed_fields: tuple[FieldChange, ...] = ()
     snapshot: Snapshot | None = None
     """What to remember for the record (None: keep what is stored)."""
+    hidden_by_leadflow: bool = False
+    """A rep's change that leadflow's later write hid: its author is unknown (``changed_by`` = the record's user
+    owner, the likeliest author, else None), never leadflow's integration user."""
+    changed_by: str | None = None
 
 
 def parse_sf_datetime(value: Any) -> datetime | None:
@@ -97,14 +112,44 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any], tracked: tuple[str, ...
 
 
 def decide(
-    version: Version, previous: Snapshot | None, tracked: tuple[str, ...], integration_users: frozenset[str]
+    version: Version,
+    previous: Snapshot | None,
+    tracked: tuple[str, ...],
+    integration_users: frozenset[str],
+    rep_owned: tuple[str, ...] = (),
 ) -> Decision:
-    """What to do with one version, given the last one seen of the same record."""
+    """What to do with one version, given the last one seen of the same record.
+
+    ``rep_owned``: the object's fields only reps change once the record exists (``REP_OWNED_FIELDS``).
+    """
     if previous is not None and previous.system_modstamp >= version.system_modstamp:
         return Decision(Outcome.DUPLICATE, "already_seen")
     values = {f: version.fields.get(f) for f in tracked}
     snapshot = Snapshot(version.system_modstamp, version.deleted, values)
     if version.last_modified_by is not None and version.last_modified_by in integration_users:
+        owned = tuple(f for f in rep_owned if f in tracked)
+        if version.deleted or (previous is not None and previous.deleted):
+            hidden: tuple[FieldChange, ...] = ()
+        elif previous is not None:
+            hidden = diff(previous.fields, values, owned)
+        elif version.created_at is not None and version.created_at != version.last_modified_at:
+            # first sight of a record leadflow created and wrote again: a rep may have changed it in between;
+            # the old values are unknown (as for ``first_seen_update``), so its rep-owned values are reported
+            hidden = diff({}, values, tuple(f for f in owned if values.get(f) is not None))
+        else:
+            hidden = ()
+        if hidden:  # a rep's change that leadflow's later write hid from the poll: the rep's, not an echo
+            owner = version.fields.get("OwnerId")
+            by = str(owner) if isinstance(owner, str) and owner.startswith("005") else None
+            return Decision(
+                Outcome.EMIT,
+                "changed_under_leadflow_write",
+                ChangeType.UPDATED,
+                hidden,
+                snapshot,
+                hidden_by_leadflow=True,
+                changed_by=by,
+            )
         return Decision(Outcome.ECHO, "written_by_leadflow", snapshot=snapshot)
     if version.deleted:
         return Decision(Outcome.EMIT, "deleted", ChangeType.DELETED, (), snapshot)
@@ -156,7 +201,7 @@ def to_event(version: Version, decision: Decision, lead_id: str, key_reason: str
         change_type=decision.change_type,
         changed_fields=decision.changed_fields,
         record=record,
-        changed_by=version.last_modified_by,
+        changed_by=decision.changed_by if decision.hidden_by_leadflow else version.last_modified_by,
         changed_at=changed_at,
         system_modstamp=version.system_modstamp,
         trace=(
