@@ -312,6 +312,23 @@ _LEAD = (
         "sla.events (policy)",
         "this lead",
     ),
+    Term(
+        "dropped_fields",
+        "Values Salesforce refused",
+        "Fields crm-sync's field-level fallback left out because Salesforce refused the value (the reason is "
+        "Salesforce's status code): the record was written without them. On a Lead the original value is kept "
+        "for the rep in the Leadflow_Dropped_Fields__c note; a Contact has no such note.",
+        "crm.synced (dropped_fields, object, salesforce_id)",
+        "this lead",
+    ),
+    Term(
+        "salesforce_record",
+        "Salesforce",
+        "The record crm-sync wrote: the lead's own Lead, or for a follow-up the existing Contact it wrote the "
+        "follow-up Task on (before that write, the Contact enrich matched).",
+        "crm.synced (object, salesforce_id), leads.routed (enrichment.duplicate_of)",
+        "this lead",
+    ),
     TIME_BASE,
 )
 

@@ -442,3 +442,49 @@ async def test_team_load_lists_reps_by_selling_role_and_others_and_queues_apart(
     assert "(none)" not in teams and {"Head of Sales", "Finance Review (queue)", "Nordics"} <= teams
     assert "Integration" not in page and 'id="others"' in page and 'id="queues"' in page
     assert "User 5 Integration" not in page  # the integration user holds nothing: not listed at all
+
+
+async def test_lead_page_shows_the_contact_a_follow_up_went_to_and_the_values_salesforce_refused(
+    harness: Harness,
+) -> None:
+    from leadflow_contracts.crm import DroppedField
+
+    t0 = harness.clock.now()
+    contact = DuplicateOf(object="Contact", record_id="0035e00000CONTACT2", matched_on="email")
+    for lead_id, dup in (("FU1", contact), ("LD1", None)):
+        routed = F.routed(lead_id, t0, due_in=900).model_copy(update={"enrichment": Enrichment(duplicate_of=dup)})
+        await harness.send(T.LEADS_ROUTED, routed)
+    async with harness.client() as c:
+        await login(c, "victor")
+        before_sync = (await c.get("/leads/FU1")).text
+        refused = (
+            DroppedField(field="Email", reason="INVALID_EMAIL_ADDRESS", message="Email: invalid email address"),
+            DroppedField(field="Title", reason="STRING_TOO_LONG", message="Title: data value too large"),
+        )
+        lead_sync = F.synced("LD1", t0 + timedelta(seconds=3), sf_id="00Q5e00000LEAD001")
+        await harness.send(T.CRM_SYNCED, lead_sync.model_copy(update={"dropped_fields": refused}))
+        await harness.send(T.CRM_SYNCED, lead_sync.model_copy(update={"dropped_fields": refused}))  # redelivered
+        contact_sync = F.synced("FU1", t0 + timedelta(seconds=4), sf_id=contact.record_id).model_copy(
+            update={"object": "Contact", "dropped_fields": refused[1:]}
+        )
+        await harness.send(T.CRM_SYNCED, contact_sync)
+        after_sync = (await c.get("/leads/FU1")).text
+        lead_page = (await c.get("/leads/LD1")).text
+
+    def record(page: str) -> str:
+        found = re.search(r'<dd id="sf-record">(.*?)</dd>', page, re.S)
+        assert found
+        return re.sub(r"<[^>]+>", "", found[1])
+
+    # before crm-sync's write: the Contact enrich matched; after it: the Contact crm-sync wrote to
+    assert "not synced yet" not in before_sync and "not synced yet" not in after_sync
+    assert record(before_sync).startswith("Contact 0035e00000CONTACT2 (matched by enrich")
+    assert record(after_sync).startswith("Contact 0035e00000CONTACT2 (crm-sync wrote the follow-up Task")
+    assert "/lightning/r/Contact/0035e00000CONTACT2/view" in after_sync
+    assert record(lead_page).startswith("Lead 00Q5e00000LEAD001")
+    # which field, why, and where the original value went — each once, whatever the redeliveries
+    rows = re.findall(r"<tr><td><code>([^<]+)</code></td><td class=\"wrap\"><b>([^<]+)</b>", lead_page)
+    assert rows == [("Lead.Email", "INVALID_EMAIL_ADDRESS"), ("Lead.Title", "STRING_TOO_LONG")]
+    assert lead_page.count("Leadflow_Dropped_Fields__c note (00Q5e00000LEAD001)") == 2
+    assert "written without Email (INVALID_EMAIL_ADDRESS), Title (STRING_TOO_LONG)" in lead_page
+    assert "Contact.Title" in after_sync and "not kept in Salesforce (a Contact has no note field)" in after_sync

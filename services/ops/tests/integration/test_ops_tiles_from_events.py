@@ -246,7 +246,9 @@ def expected_tiles(h: History, now: datetime) -> dict[str, Any]:
         not_in_sf = lead in stops and lead not in synced
         latest = max(rs, key=lambda r: r.reassignment) if rs else None
         team = (latest.assignment.team if latest else None) or next((e.team for e in events if e.team), None)
-        team = team or "(none)"
+        # a queue routed to without a team is filed under the queue itself (never "(none)")
+        queue = next((r.assignment for r in rs if r.assignment.owner_type == "queue" and not r.assignment.team), None)
+        team = team or (f"{queue.owner_name or queue.owner_id} (queue)" if queue else "(none)")
         if latest is not None:
             due = latest.sla.first_touch_due
         else:

@@ -80,6 +80,7 @@ KINDS = ("started", "warning", "breached", "escalated", "met", "cancelled")
 
 @given(st.lists(st.tuples(st.sampled_from(CLOCKS), st.sampled_from(KINDS)), max_size=12))
 def test_breached_clocks_are_those_whose_last_conclusion_is_a_breach(events: list[tuple[str, str]]) -> None:
+    """A clock's breach stands until it is met, cancelled or the clock starts a new cycle (a reassignment)."""
     state = LeadState("L1", routed_at=T0, due_at=T0 + timedelta(minutes=15), team="T")
     total: dict[tuple[str, str], int] = {}
     for i, (clock, kind) in enumerate(events):
@@ -90,7 +91,7 @@ def test_breached_clocks_are_those_whose_last_conclusion_is_a_breach(events: lis
         state = new
     expected = []
     for clock in CLOCKS:
-        last = [k for c, k in events if c == clock and k in ("breached", "met", "cancelled")]
+        last = [k for c, k in events if c == clock and k in ("breached", "met", "cancelled", "started")]
         if last and last[-1] == "breached":
             expected.append(clock)
     assert list(state.open_breaches) == expected

@@ -67,3 +67,31 @@ def test_a_producer_clock_that_is_really_ahead_still_shows_as_skew(ahead: float,
 
 def test_the_wall_clock_is_its_own_time_base() -> None:
     assert to_pipeline_time(FakeClock())(WALL0) == WALL0 and identity(WALL0) == WALL0
+
+
+FIELDS = st.sampled_from(["Email", "Title", "Phone", "Company", "Industry", "Custom_Answer__c"])
+CODES = st.sampled_from(["INVALID_EMAIL_ADDRESS", "STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"])
+
+
+@given(
+    syncs=st.lists(
+        st.tuples(
+            st.sampled_from(["Lead", "Contact"]),
+            st.lists(st.tuples(FIELDS, CODES, st.text(max_size=20)), max_size=4),
+        ),
+        max_size=5,
+    )
+)
+def test_every_refused_value_is_listed_once_with_where_it_went(
+    syncs: list[tuple[str, list[tuple[str, str, str]]]],
+) -> None:
+    stored: str | None = None
+    for obj, dropped in syncs + syncs:  # every sync delivered twice
+        ev = L.Synced(WALL0, f"{obj[:3]}-1", None, None, None, None, None, object=obj, dropped=tuple(dropped))
+        stored = L.merge_dropped(stored, ev)
+    view = L.dropped_view(stored)
+    expected = {(obj, f, r) for obj, dropped in syncs for f, r, _ in dropped}
+    assert sorted((d["object"], d["field"], d["reason"]) for d in view) == sorted(expected)
+    for d in view:
+        kept_in_note = "Leadflow_Dropped_Fields__c" in d["kept_in"]
+        assert kept_in_note == (d["object"] == "Lead")

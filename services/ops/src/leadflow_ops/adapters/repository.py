@@ -48,7 +48,11 @@ def _duplicate(item: LeadRouted) -> dict[str, str | None]:
     dup = item.enrichment.duplicate_of
     if dup is None:
         return {}
-    return {"duplicate_object": dup.object, "duplicate_of": dup.leadflow_id or dup.record_id}
+    return {
+        "duplicate_object": dup.object,
+        "duplicate_of": dup.leadflow_id or dup.record_id,
+        "duplicate_record_id": dup.record_id,
+    }
 
 
 DIMENSIONS = ("all", "team", "rep", "source", "rating")
@@ -240,6 +244,7 @@ class OpsRepository:
                 L.Routed(
                     occurred_at=item.occurred_at,
                     team=self._team_of(item),
+                    fallback_team=self._fallback_team(item),
                     rating=item.score.rating.value,
                     source=item.lead.lead_source.value,
                     owner_id=item.assignment.owner_id,
@@ -275,6 +280,7 @@ class OpsRepository:
                     rating=item.rating,
                     source=item.lead_source,
                     object=item.object,
+                    dropped=tuple((d.field, d.reason, d.message) for d in item.dropped_fields),
                 ),
                 item.lead_id,
             )
@@ -416,14 +422,17 @@ class OpsRepository:
 
     def _team_of(self, item: LeadRouted) -> str | None:
         """Route's team; for a lead routed without one, its owner's team as Salesforce names it (the head of
-        sales under "Head of Sales"), or the queue itself (the finance queue), never "(none)"."""
+        sales under "Head of Sales"); a queue without a team falls back to ``_fallback_team``."""
         a = item.assignment
         if a.team:
             return a.team
-        known = self._owner_teams.get(a.owner_id)
-        if known:
-            return known
-        return queue_team(a.owner_name, a.owner_id) if a.owner_type == "queue" else None
+        return self._owner_teams.get(a.owner_id)
+
+    @staticmethod
+    def _fallback_team(item: LeadRouted) -> str | None:
+        """A queue routed to without a team (the finance queue): the queue itself, as Salesforce names it."""
+        a = item.assignment
+        return queue_team(a.owner_name, a.owner_id) if a.owner_type == "queue" and not a.team else None
 
     async def _rep_teams(self, conn: AsyncConnection, user_ids: Iterable[str]) -> dict[str, str]:
         ids = list(user_ids)

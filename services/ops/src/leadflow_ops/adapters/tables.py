@@ -49,6 +49,9 @@ leads = Table(
     # a follow-up on an existing Contact / merged into another Lead: neither is an open Lead of its own
     Column("follow_up", Boolean),
     Column("merged_into", String(128)),
+    # the Contact enrich matched (a follow-up's record before crm-sync's write); values Salesforce refused (JSON)
+    Column("matched_contact", String(18)),
+    Column("dropped_fields", Text),
     Index("ix_ops_leads_open_due", "closed", "due_at", "breached_at"),  # covering for the Now counts
 )
 

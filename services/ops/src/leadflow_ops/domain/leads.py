@@ -7,6 +7,7 @@ Events may arrive in any order across topics: every transition tolerates missing
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -65,6 +66,12 @@ class LeadState:
     """enrich matched an existing Lead: this lead was merged into it (crm-sync wrote onto that record, no
     second Lead). The other lead's ``lead_id`` when it is leadflow's own lead in flight, else the Salesforce
     Id of the org's Lead."""
+    matched_contact: str | None = None
+    """The existing Contact enrich matched (``duplicate_of.record_id``): the follow-up's record, known before
+    crm-sync writes its Task there."""
+    dropped_fields: str | None = None
+    """Values Salesforce refused (``CrmSynced.dropped_fields``) as a JSON list of ``{field, reason, message,
+    object, record}``: the record was written without them."""
 
     @property
     def is_lead(self) -> bool:
@@ -126,6 +133,10 @@ class Routed:
     """``enrichment.duplicate_of.object`` (``Lead`` or ``Contact``) when enrich matched an existing record."""
     duplicate_of: str | None = None
     """That record: leadflow's lead id (``duplicate_of.leadflow_id``) when in flight, else its Salesforce Id."""
+    duplicate_record_id: str | None = None
+    """``duplicate_of.record_id``: the matched record's Salesforce Id (a Contact's, for a follow-up)."""
+    fallback_team: str | None = None
+    """What to file the lead under when no routing or SLA event names a team (a queue routed to without one)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,8 @@ class Synced:
     source: str | None
     object: str = "Lead"
     """``CrmSynced.object``: ``Contact`` for a follow-up on an existing Contact."""
+    dropped: tuple[tuple[str, str, str], ...] = ()
+    """``CrmSynced.dropped_fields`` as (field, reason, message): values Salesforce refused."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +200,7 @@ def on_routed(old: LeadState | None, ev: Routed, lead_id: str) -> Transition:
     first = state.routed_at is None
     new = replace(
         state,
-        team=ev.team or state.team,
+        team=ev.team or state.team or ev.fallback_team,
         rating=ev.rating or state.rating,
         source=ev.source or state.source,
         owner_id=ev.owner_id,
@@ -202,6 +215,7 @@ def on_routed(old: LeadState | None, ev: Routed, lead_id: str) -> Transition:
         follow_up=state.follow_up or ev.duplicate_object == "Contact",
         merged_into=state.merged_into
         or (ev.duplicate_of if ev.duplicate_object == "Lead" and ev.duplicate_of != lead_id else None),
+        matched_contact=state.matched_contact or (ev.duplicate_record_id if ev.duplicate_object == "Contact" else None),
     )
     if old is not None and old.routed_at is not None and ev.occurred_at < old.routed_at and ev.reassignment == 0:
         # an older first routing replayed after a reassignment: keep the newer owner
@@ -225,8 +239,44 @@ def on_synced(old: LeadState | None, ev: Synced, lead_id: str) -> Transition:
             rating=state.rating or ev.rating,
             source=state.source or ev.source,
             follow_up=state.follow_up or ev.object == "Contact",
+            dropped_fields=merge_dropped(state.dropped_fields, ev),
         )
     )
+
+
+DROPPED_VALUES_KEPT_IN: Mapping[str, str] = {"Lead": "Leadflow_Dropped_Fields__c"}
+"""Where crm-sync keeps a value Salesforce refused, for the rep, per sObject (crm-sync's field-level fallback);
+an object without one (a Contact follow-up) keeps no copy in Salesforce."""
+
+
+def merge_dropped(stored: str | None, ev: Synced) -> str | None:
+    """Add a sync's refused values to the lead's list (each field and reason once, on the record written)."""
+    if not ev.dropped:
+        return stored
+    items: list[dict[str, str]] = json.loads(stored) if stored else []
+    seen = {(d["object"], d["field"], d["reason"]) for d in items}
+    for field, reason, message in ev.dropped:
+        if (ev.object, field, reason) not in seen:
+            seen.add((ev.object, field, reason))
+            items.append(
+                {"field": field, "reason": reason, "message": message, "object": ev.object, "record": ev.salesforce_id}
+            )
+    return json.dumps(items, sort_keys=True)
+
+
+def dropped_view(stored: str | None) -> list[dict[str, str]]:
+    """Each refused value: which field, why, and where the original value went."""
+    out = []
+    for d in json.loads(stored) if stored else []:
+        note = DROPPED_VALUES_KEPT_IN.get(d["object"])
+        where = (
+            f"kept for the rep in the {d['object']}'s {note} note ({d['record']})"
+            if note
+            else f"not kept in Salesforce (a {d['object']} has no note field); the value is in the lead's "
+            "submission on leads.routed"
+        )
+        out.append({**d, "kept_in": where})
+    return out
 
 
 def on_dead_letter(old: LeadState | None, lead_id: str, event_id: str) -> Transition:
@@ -272,7 +322,9 @@ def on_sla(old: LeadState | None, ev: Sla, lead_id: str) -> Transition:
     )
     if ev.kind == "breached":
         state = replace(state, breached_clocks=_clocks_with(state.breached_clocks, ev.clock, True))
-    elif ev.kind in ("met", "cancelled"):
+    elif ev.kind in ("met", "cancelled", "started"):
+        # a "started" after a breach is a new cycle (a reassignment restarted the clock for the new owner): the
+        # board counts the current cycle's breaches, as sla-monitor's lead_status and SLA_Status__c do (issue 12)
         state = replace(state, breached_clocks=_clocks_with(state.breached_clocks, ev.clock, False))
     if ev.clock == "callback" and ev.kind in ("breached", "escalated"):
         # While a requested callback is ahead, sla-monitor's first-touch clock follows it silently and

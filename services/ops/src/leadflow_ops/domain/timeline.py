@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,11 @@ def _name(names: Mapping[str, str], user_id: str | None) -> str | None:
     if not user_id:
         return None
     return names.get(user_id, user_id)
+
+
+def _dropped(stored: str | None) -> str:
+    fields = [f"{d['field']} ({d['reason']})" for d in json.loads(stored)] if stored else []
+    return f"; written without {', '.join(fields)}: Salesforce refused the value" if fields else ""
 
 
 def build(
@@ -63,7 +69,8 @@ def build(
                             f"follow-up Task on Contact {lead.get('salesforce_id') or ''}"
                             if lead.get("follow_up")
                             else f"Lead {lead.get('salesforce_id') or ''} written with its owner"
-                        ).replace("  ", " "),
+                        ).replace("  ", " ")
+                        + _dropped(lead.get("dropped_fields")),
                         "ok",
                     ),
                 )

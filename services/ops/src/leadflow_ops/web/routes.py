@@ -25,6 +25,7 @@ from leadflow_platform.logging import get_logger
 
 from leadflow_ops import glossary, views
 from leadflow_ops.adapters.repository import DIMENSIONS
+from leadflow_ops.domain import leads as leads_domain
 from leadflow_ops.domain import timeline
 from leadflow_ops.domain.stats import WINDOWS
 from leadflow_ops.metrics import REPLAYS
@@ -309,6 +310,7 @@ async def lead_page(request: Request, who: Who, lead_id: str) -> HTMLResponse:
     rows = await repo.breaches(lead_id=lead_id, limit=20) if lead else []
     names = await repo.names()
     steps = timeline.build(lead, lead["events"] if lead else [], letters, names)
+    dropped = leads_domain.dropped_view(lead.get("dropped_fields")) if lead else []
     return _render(
         request,
         "lead.html",
@@ -320,6 +322,7 @@ async def lead_page(request: Request, who: Who, lead_id: str) -> HTMLResponse:
         now=_now(request),
         steps=steps,
         letters=letters,
+        dropped=dropped,
     )
 
 
