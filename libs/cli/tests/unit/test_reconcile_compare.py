@@ -119,7 +119,7 @@ def test_each_kind_of_difference_is_named_by_lead() -> None:
         ("d", "not_in_salesforce_but_present"),
         ("a", "owner_differs"),
         ("a", "clock_open_but_touched"),
-        ("b", "clock_open_but_touched"),  # merged into a: a's record shows the touch
+        # not b, merged into a: a rep's status on a has no time, and only activity after b's inquiry answers b
         ("c", "clock_open_but_touched"),
     }
 
@@ -155,8 +155,7 @@ def test_board_disagreement_and_shadow_syncs() -> None:
         ("a", "open_on_board_but_closed"),
         ("a", "clock_open_but_closed"),
         ("a", "clock_open_but_touched"),
-        ("b", "clock_open_but_touched"),
-    }  # b was merged into a: a's closing touched it too
+    }  # b was merged into a: a's closing (a status, no time) does not answer b's inquiry
     shadow = Belief()
     shadow.routed(routed("s", owner_id=SELLER))
     shadow.synced(synced("s", "00QS", shadow=True))  # shadow mode wrote nothing
@@ -305,3 +304,36 @@ def test_the_believed_owner_is_the_last_owner_fact_whatever_the_events_own_times
             b.change(owner_change("a", owner, own_time, in_record=kind == "change_in_record"), seen_at=seen)
         expected = owner
     assert b.leads["a"].owner_id == expected
+
+
+# ---- merged leads: only activity after their inquiry answers them (sla-monitor's rule) ----------------------
+def test_a_merged_leads_clock_is_touched_only_by_a_touch_task_after_its_inquiry() -> None:
+    b, view = world()
+    floor = T0 + timedelta(days=3)
+    b.routed(
+        routed(
+            "m",
+            owner_id=SELLER,
+            duplicate_of=DuplicateOf(object="Lead", record_id="00QA", matched_on="email"),
+        ),
+        seen_at=floor,
+    )
+    b.sla(sla("m", "first_touch", SlaEventKind.STARTED))
+    view.records_by_id["00QA"] = sf_lead("00QA", status="Working - Contacted")
+    view.touched.add("00QA")
+    view.touched_at["00QA"] = [floor - timedelta(minutes=10)]  # the call that answered an earlier inquiry
+    found = {(d.lead_id, d.kind) for d in compare(b, view, ext)}
+    assert ("m", "clock_open_but_touched") not in found
+    view.touched_at["00QA"].append(floor + timedelta(seconds=30))  # the rep answered this one too
+    found = {(d.lead_id, d.kind) for d in compare(b, view, ext)}
+    assert ("m", "clock_open_but_touched") in found
+    b.sla(sla("m", "first_touch", SlaEventKind.MET, at_s=60))
+    assert ("m", "clock_open_but_touched") not in {(d.lead_id, d.kind) for d in compare(b, view, ext)}
+
+
+def test_a_completed_follow_up_task_is_a_touch() -> None:
+    from leadflow_cli.reconcile.compare import is_touch_task
+
+    assert is_touch_task({"Status": "Completed", "Subject": "Follow up: new inquiry", "TaskSubtype": "Task"})
+    assert not is_touch_task({"Status": "Not Started", "Subject": "Follow up: new inquiry", "TaskSubtype": "Task"})
+    assert not is_touch_task({"Status": "Completed", "Subject": "SLA warning", "TaskSubtype": "Task"})

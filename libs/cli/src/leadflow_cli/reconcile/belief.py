@@ -60,6 +60,8 @@ class LeadBelief:
     """(when it reached the topics, owner) of the latest owner a rep's change in Salesforce showed."""
     routed_seen: datetime | None = None
     """When ``routed`` reached the topics (its Kafka timestamp), else its own ``occurred_at``."""
+    first_seen: datetime | None = None
+    """When the lead's first routing reached the topics (a merged lead's inquiry: see ``activity_floor``)."""
     written_owner: tuple[datetime, str] | None = None
     """(when it reached the topics, owner) of crm-sync's latest write of this lead's own Lead."""
     converted: bool = False
@@ -79,6 +81,18 @@ class LeadBelief:
         if self.crm_owner is not None:
             facts.append((self.crm_owner[0], 2, self.crm_owner[1]))
         return max(facts)[2]
+
+    @property
+    def activity_floor(self) -> datetime | None:
+        """The earliest rep activity on a merged-into record that answers this lead's inquiry (sla-monitor's
+        rule, issue 12: activity from before answered an earlier inquiry). sla-monitor takes the inquiry's own
+        time; its Kafka arrival is used when known, because under the demo clock the event times run days
+        behind Salesforce's (the two differ by the pipeline's latency otherwise)."""
+        if self.routed is None:
+            return None
+        if self.first_seen is not None:
+            return self.first_seen
+        return min(self.routed.lead.accepted_at, self.routed.occurred_at)
 
     @property
     def in_salesforce(self) -> bool:
@@ -111,6 +125,8 @@ class Belief:
         b = self.lead(ev.lead_id)
         if b.routed is None or (ev.reassignment, ev.occurred_at) >= (b.routed.reassignment, b.routed.occurred_at):
             b.routed, b.routed_seen = ev, seen_at
+        if seen_at is not None and (b.first_seen is None or seen_at < b.first_seen):
+            b.first_seen = seen_at
         self._count("leads.routed")
 
     def synced(self, ev: CrmSynced, seen_at: datetime | None = None) -> None:

@@ -11,7 +11,8 @@ were merged into, completed call/e-mail Tasks by the record they are on). ``comp
 | ``merged_target_missing`` | the Lead/Contact a lead was merged into does not exist |
 | ``salesforce_id_differs`` | crm.synced names another record than the Lead holding the lead's external id |
 | ``owner_differs`` | the owner leadflow routed to (or followed from Salesforce) is not the Lead's owner |
-| ``clock_open_but_touched`` | first-touch clock open, but the record shows a touch |
+| ``clock_open_but_touched`` | first-touch clock open, but the record shows a touch (for a lead merged into a |
+|  | record: a touch Task after its inquiry, as sla-monitor counts it) |
 | ``clock_open_but_closed`` | qualify clock open, but the record is qualified, closed or converted |
 | ``open_on_board_but_closed`` / ``closed_on_board_but_open`` | the board's open count disagrees for this lead |
 | ``unknown_to_leadflow`` | a Lead carries a leadflow external id no routed lead has (Leads created before the |
@@ -30,6 +31,8 @@ from leadflow_cli.reconcile.belief import Belief, LeadBelief
 UNTOUCHED_STATUSES = frozenset({"open - not contacted"})
 CLOSED_STATUSES = frozenset({"qualified", "unqualified", "closed - converted", "closed - not converted"})
 TOUCH_TASK_TYPES = ("call", "email")
+FOLLOW_UP_SUBJECTS = ("follow up",)
+"""A completed follow-up Task (crm-sync's "Follow up: new inquiry") is a first touch too (sla-monitor's rule)."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,9 @@ class SalesforceView:
     records_by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Leads and Contacts leads were merged into, by Id (Leads with Status, IsConverted)."""
     touched: set[str] = field(default_factory=set)
-    """Ids of records (Lead/Contact) with a completed call or e-mail Task."""
+    """Ids of records (Lead/Contact) with a completed call or e-mail (or follow-up) Task."""
+    touched_at: dict[str, list[datetime]] = field(default_factory=dict)
+    """Record id → when each of those Tasks was last modified (completed), where Salesforce said."""
 
 
 def is_touch_task(task: dict[str, Any]) -> bool:
@@ -59,7 +64,19 @@ def is_touch_task(task: dict[str, Any]) -> bool:
         return False
     subtype = str(task.get("TaskSubtype") or "").strip().lower()
     subject = str(task.get("Subject") or "").strip().lower()
-    return any(subtype == t or subject.startswith(t) for t in TOUCH_TASK_TYPES)
+    return any(subtype == t or subject.startswith(t) for t in TOUCH_TASK_TYPES) or any(
+        subject.startswith(f) for f in FOLLOW_UP_SUBJECTS
+    )
+
+
+def touched_since(record_id: str, view: SalesforceView, floor: datetime | None) -> bool:
+    """A touch Task on the record at or after ``floor`` (any touch when there is no floor or no time)."""
+    if record_id not in view.touched:
+        return False
+    times = view.touched_at.get(record_id)
+    if floor is None or not times:
+        return True
+    return any(t >= floor for t in times)
 
 
 def lead_is_open(lead: dict[str, Any]) -> bool:
@@ -127,7 +144,7 @@ def compare(belief: Belief, view: SalesforceView, ext: Callable[[str], str]) -> 
             out.append(Difference(b.lead_id, "closed_on_board_but_open", "qualified/closed", _status(own)))
     earliest = belief.earliest
     for ext_id, lead in view.leads_by_ext.items():
-        created = _sf_time(lead.get("CreatedDate"))
+        created = sf_time(lead.get("CreatedDate"))
         if earliest is not None and created is not None and created < earliest - timedelta(minutes=5):
             continue  # older than the history on the topics (e.g. before leadflow, or past retention)
         if ext_id not in known_ext:
@@ -135,7 +152,7 @@ def compare(belief: Belief, view: SalesforceView, ext: Callable[[str], str]) -> 
     return sorted(out, key=lambda d: (d.lead_id, d.kind))
 
 
-def _sf_time(value: Any) -> datetime | None:
+def sf_time(value: Any) -> datetime | None:
     """``2026-12-04T17:00:00.000+0000`` → aware datetime (None when absent or unreadable)."""
     if not value:
         return None
@@ -186,7 +203,11 @@ def _clocks(b: LeadBelief, record: dict[str, Any] | None, view: SalesforceView, 
         return []
     out: list[Difference] = []
     rid = str(record.get("Id"))
-    touched = rid in view.touched if contact else lead_is_touched(record, view.touched)
+    if b.duplicate_of is not None:
+        # merged: only activity after its inquiry answers it (sla-monitor's rule); a Lead's status has no time
+        touched = touched_since(rid, view, b.activity_floor)
+    else:
+        touched = rid in view.touched if contact else lead_is_touched(record, view.touched)
     for clock in ("first_touch",):  # a callback is met only by a touch inside its window: not checked here
         held = b.clocks.get(clock)
         if held is not None and held.open and touched:

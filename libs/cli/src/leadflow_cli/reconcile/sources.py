@@ -15,7 +15,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.format import format_soql
 
 from leadflow_cli.reconcile.belief import Belief
-from leadflow_cli.reconcile.compare import SalesforceView, is_touch_task
+from leadflow_cli.reconcile.compare import SalesforceView, is_touch_task, sf_time
 
 TOPICS: dict[str, tuple[type[Any], str]] = {
     topics.LEADS_ROUTED: (LeadRouted, "routed"),
@@ -114,8 +114,16 @@ def read_salesforce(sf: Salesforce, belief: Belief) -> tuple[SalesforceView, int
     who = {str(v["Id"]) for v in view.leads_by_ext.values()} | set(view.records_by_id)
     for part in _chunks(who):
         queries += 1
-        soql = format_soql("SELECT WhoId, Status, IsClosed, TaskSubtype, Subject FROM Task WHERE WhoId IN {}", part)
-        view.touched.update(str(t["WhoId"]) for t in _query(sf, soql) if is_touch_task(t))
+        soql = format_soql(
+            "SELECT WhoId, Status, IsClosed, TaskSubtype, Subject, LastModifiedDate FROM Task WHERE WhoId IN {}", part
+        )
+        for task in _query(sf, soql):
+            if is_touch_task(task):
+                record_id = str(task["WhoId"])
+                view.touched.add(record_id)
+                at = sf_time(task.get("LastModifiedDate"))
+                if at is not None:
+                    view.touched_at.setdefault(record_id, []).append(at)
     return view, queries
 
 
