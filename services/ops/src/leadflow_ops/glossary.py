@@ -235,6 +235,24 @@ _PIPELINE = (
         "all time",
     ),
     Term(
+        "dead_letters_attention",
+        "Dead letters that need attention",
+        "Dead letters never replayed that mean a fault inside the pipeline or in Salesforce: a record that passed "
+        "intake and a service could not process (poison, processing_error), a lead crm-sync could not write "
+        "(not in Salesforce), or an unreadable record on a dead-letter topic. Red when any.",
+        "leads.deadletter (every service), unreadable records on leads.rejected",
+        "all time",
+    ),
+    Term(
+        "input_rejects",
+        "Input rejects",
+        "Submissions intake refused as the sender wrote them (invalid JSON, schema violation, string too long, "
+        "too deep, no usable contact…): expected input errors at the edge, not an incident, so never red; the "
+        "sender fixes them, or an operator replays a fixed copy. The demo generator sends some on purpose.",
+        "leads.rejected (intake)",
+        "all time",
+    ),
+    Term(
         "waiting",
         "Waiting",
         "Dead letters never replayed.",
@@ -338,7 +356,9 @@ GLOSSARY: dict[str, tuple[Term, ...]] = {
     "breaches": _BREACHES,
     "team": _TEAM,
     "pipeline": _PIPELINE,
-    "deadletter": _PIPELINE[2:4],
+    "deadletter": tuple(
+        t for t in _PIPELINE if t.key in ("dead_letters", "dead_letters_attention", "input_rejects", "waiting")
+    ),
     "staffing": _STAFFING,
     "lead": _LEAD,
 }

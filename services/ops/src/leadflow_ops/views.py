@@ -263,11 +263,14 @@ async def org_health(
     }
     if api["limit"]:
         api["used_share"] = (api["used"] or 0) / api["limit"]
+    waiting = await repo.dead_letters_waiting_by_severity()
     return {
         "api": api,
         "change_feed": change_feed,
         "reconcile": read_reconcile(settings.reconcile_result_file),
-        "dead_letters_waiting": await repo.dead_letter_total(waiting=True),
+        "dead_letters_waiting": sum(waiting.values()),
+        "dead_letters_attention": waiting["attention"],
+        "input_rejects_waiting": waiting["input"],
     }
 
 

@@ -488,3 +488,45 @@ async def test_lead_page_shows_the_contact_a_follow_up_went_to_and_the_values_sa
     assert lead_page.count("Leadflow_Dropped_Fields__c note (00Q5e00000LEAD001)") == 2
     assert "written without Email (INVALID_EMAIL_ADDRESS), Title (STRING_TOO_LONG)" in lead_page
     assert "Contact.Title" in after_sync and "not kept in Salesforce (a Contact has no note field)" in after_sync
+
+
+async def test_dead_letters_are_coloured_by_what_needs_attention_not_by_count(harness: Harness) -> None:
+    """Every intake validation reject is an input error (neutral, counted); any dead letter from inside the
+    pipeline (poison, processing error, not in Salesforce) makes the tile red."""
+    from leadflow_contracts import RejectionReason
+
+    t0 = harness.clock.now()
+    for reason in RejectionReason:  # every kind of reject intake makes
+        await harness.send(T.LEADS_REJECTED, F.rejected(f"R-{reason.value}", t0, reason=reason.value))
+
+    async def board() -> tuple[dict[str, Any], str, str]:
+        async with harness.client() as c:
+            await login(c, "victor")
+            health = (await c.get("/api/org-health")).json()
+            page = (await c.get("/pipeline")).text
+            attention = (await c.get("/pipeline", params={"severity": "attention", "waiting": "true"})).text
+        tile = re.search(r'<div class="tile ([^"]*)" id="dl-tile">', page)
+        assert tile
+        return health, tile[1], attention
+
+    health, tile, attention = await board()
+    n = len(RejectionReason)
+    assert (health["dead_letters_attention"], health["input_rejects_waiting"], health["dead_letters_waiting"]) == (
+        0,
+        n,
+        n,
+    )
+    assert "bad" not in tile and "0 matches" in attention
+
+    for service, topic, reason in (
+        ("crm-sync", "leads.routed", "salesforce:INVALID_FIELD"),
+        ("route", "leads.scored", "processing_error"),
+        ("enrich", "leads.accepted", "invalid_event"),
+    ):
+        await harness.send(
+            T.LEADS_DEADLETTER, F.dead_letter(f"X-{service}", t0, b"{}", service=service, topic=topic, reason=reason)
+        )
+    health, tile, attention = await board()
+    assert (health["dead_letters_attention"], health["input_rejects_waiting"]) == (3, n)
+    assert health["dead_letters_waiting"] == n + 3
+    assert "bad" in tile and "3 matches" in attention

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow_ops.adapters import tables as t
 from leadflow_ops.domain import leads as L
+from leadflow_ops.domain.dead_letters import severity
 from leadflow_ops.domain.roster import SELLING_ROLES, queue_team, rep_row
 from leadflow_ops.domain.stats import (
     WRITE_GRAINS,
@@ -962,7 +963,14 @@ class OpsRepository:
                 .order_by(func.count().desc())
             )
             return [
-                {"source_topic": s, "service": sv, "reason": r, "count": int(n), "last": utc(last)}
+                {
+                    "source_topic": s,
+                    "service": sv,
+                    "reason": r,
+                    "count": int(n),
+                    "last": utc(last),
+                    "severity": severity(s, sv),
+                }
                 for s, sv, r, n, last in rows
             ]
 
@@ -974,9 +982,13 @@ class OpsRepository:
         until: datetime | None,
         lead_id: str | None = None,
         waiting: bool = False,
+        severity: str | None = None,
     ) -> list[Any]:
         d = t.dead_letters
         where: list[Any] = []
+        if severity in ("input", "attention"):
+            is_input = and_(d.c.source_topic == T.LEADS_REJECTED, d.c.service == "intake")  # dead_letters.severity
+            where.append(is_input if severity == "input" else ~is_input)
         if reason:
             where.append(d.c.reason == reason)
         if service:
@@ -1000,6 +1012,7 @@ class OpsRepository:
         until: datetime | None = None,
         lead_id: str | None = None,
         waiting: bool = False,
+        severity: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
@@ -1017,7 +1030,7 @@ class OpsRepository:
                 d.c.replay_count,
                 d.c.last_replayed_at,
             )
-            .where(*self._dead_letter_where(reason, service, since, until, lead_id, waiting))
+            .where(*self._dead_letter_where(reason, service, since, until, lead_id, waiting, severity))
             .order_by(d.c.received_at.desc(), d.c.event_id)
             .limit(limit)
             .offset(offset)
@@ -1037,11 +1050,26 @@ class OpsRepository:
         since: datetime | None = None,
         until: datetime | None = None,
         waiting: bool = False,
+        severity: str | None = None,
     ) -> int:
-        where = self._dead_letter_where(reason, service, since, until, None, waiting)
+        where = self._dead_letter_where(reason, service, since, until, None, waiting, severity)
         async with self.engine.connect() as conn:
             stmt = select(func.count()).select_from(t.dead_letters).where(*where)
             return int((await conn.execute(stmt)).scalar_one())
+
+    async def dead_letters_waiting_by_severity(self) -> dict[str, int]:
+        """Dead letters never replayed, by ``domain.dead_letters.severity`` (``attention`` / ``input``)."""
+        d = t.dead_letters
+        out = {"attention": 0, "input": 0}
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(d.c.source_topic, d.c.service, func.count())
+                .where(d.c.replay_count == 0)
+                .group_by(d.c.source_topic, d.c.service)
+            )
+            for source_topic, service, n in rows:
+                out[severity(source_topic, service)] += int(n)
+        return out
 
     async def arrivals_window(self, now: datetime, hours: int) -> tuple[int, datetime | None]:
         """(leads first routed in the last ``hours`` up to ``now``, the minute of the first of them)."""

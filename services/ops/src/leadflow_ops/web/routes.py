@@ -7,7 +7,7 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -372,6 +372,7 @@ async def pipeline_page(
     since: Annotated[str | None, Query(max_length=40)] = None,
     until: Annotated[str | None, Query(max_length=40)] = None,
     waiting: bool = False,
+    severity: Annotated[Literal["attention", "input"] | None, Query()] = None,
     page: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> HTMLResponse:
     repo = request.app.state.repo
@@ -381,6 +382,7 @@ async def pipeline_page(
         "since": _opt_time(since, "since"),
         "until": _opt_time(until, "until"),
         "waiting": waiting,
+        "severity": severity,
     }
     total = await repo.dead_letter_total(**filters)
     letters = await repo.dead_letter_list(**filters, limit=DEAD_LETTER_PAGE, offset=page * DEAD_LETTER_PAGE)
@@ -388,6 +390,8 @@ async def pipeline_page(
     query = {k: v for k, v in {"reason": reason, "service": service, "since": since, "until": until}.items() if v}
     if waiting:
         query["waiting"] = "true"
+    if severity:
+        query["severity"] = severity
     pages = max(1, -(-total // DEAD_LETTER_PAGE))
     return _render(
         request,
@@ -404,7 +408,13 @@ async def pipeline_page(
         pages=pages,
         page_size=DEAD_LETTER_PAGE,
         query=query,
-        filters={"reason": reason or "", "service": service or "", "since": since or "", "until": until or ""},
+        filters={
+            "reason": reason or "",
+            "service": service or "",
+            "since": since or "",
+            "until": until or "",
+            "severity": severity or "",
+        },
         waiting=waiting,
         reasons=sorted({c["reason"] for c in counts}),
         services=sorted({c["service"] for c in counts}),
