@@ -113,3 +113,15 @@ async def test_reconcile_reads_both_sides_and_lists_differences_by_lead(
     assert code == 1
     assert mine_now == {(ids[0], "clock_open_but_touched"), (ids[1], "owner_differs")}
     assert out["summary"]["salesforce"]["soql_queries"] >= 2
+
+    # --settle on a running system: a difference that settles between the passes (the owner put back) is left
+    # out and counted; one that persists (the open clock on the called lead) is listed
+    async def owner_put_back(seconds: float) -> None:
+        assert seconds == 5
+        await asyncio.to_thread(sf.Lead.update, lead_sf[1], {"OwnerId": owner})
+
+    settled = await reconcile(settings, settle=5, sleep=owner_put_back)
+    assert {(d.lead_id, d.kind) for d in settled.differences if d.lead_id in ids} == {
+        (ids[0], "clock_open_but_touched")
+    }
+    assert settled.transient >= 1 and settled.summary()["transient_left_out"] == settled.transient

@@ -6,7 +6,9 @@ differences, 2 when it could not read one of the sides. Settings: env prefix ``R
 ``__USERNAME`` / ``__PASSWORD`` / ``__SECURITY_TOKEN`` / ``__CA_BUNDLE``…), or the options below.
 
 Run it when the pipeline is quiet: a lead still on its way (or a rep's change not yet polled by
-crm-changes) is a real, temporary difference.
+crm-changes) is a real, temporary difference. On a running system, ``--settle SECONDS`` reconciles twice,
+that far apart, and lists only the differences found both times (the same lead, the same kind): what was
+merely in motion during the first pass has settled by the second; the summary counts what was left out.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +56,8 @@ class Report:
     view: SalesforceView
     queries: int
     seconds: float
+    transient: int = 0
+    """Differences of the first pass that were gone by the second (``--settle``)."""
 
     def summary(self) -> dict[str, Any]:
         own = self.belief.own_leads()
@@ -72,18 +77,39 @@ class Report:
                 "soql_queries": self.queries,
             },
             "seconds": round(self.seconds, 2),
+            "transient_left_out": self.transient,
         }
 
 
-async def reconcile(settings: ReconcileSettings, *, salesforce: Any = None) -> Report:
+async def reconcile(
+    settings: ReconcileSettings,
+    *,
+    salesforce: Any = None,
+    settle: float = 0.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Report:
+    """One pass; with ``settle`` > 0 a second pass that long after, keeping the differences found both times."""
     from leadflow_cli.reconcile.sources import connect_salesforce, read_belief, read_salesforce
 
     started = time.perf_counter()
-    belief = await read_belief(settings.kafka_bootstrap, settings.topic_prefix, timeout=settings.read_timeout_seconds)
     sf = salesforce if salesforce is not None else await asyncio.to_thread(connect_salesforce, settings.salesforce)
-    view, queries = await asyncio.to_thread(read_salesforce, sf, belief)
-    differences = compare(belief, view, external_id)
-    return Report(differences, belief, view, queries, time.perf_counter() - started)
+
+    async def one_pass() -> tuple[list[Difference], Belief, SalesforceView, int]:
+        belief = await read_belief(
+            settings.kafka_bootstrap, settings.topic_prefix, timeout=settings.read_timeout_seconds
+        )
+        view, queries = await asyncio.to_thread(read_salesforce, sf, belief)
+        return compare(belief, view, external_id), belief, view, queries
+
+    differences, belief, view, queries = await one_pass()
+    transient = 0
+    if settle > 0 and differences:
+        await sleep(settle)
+        first = {(d.lead_id, d.kind) for d in differences}
+        again, belief, view, more = await one_pass()
+        differences = [d for d in again if (d.lead_id, d.kind) in first]
+        transient, queries = len(first) - len(differences), queries + more
+    return Report(differences, belief, view, queries, time.perf_counter() - started, transient)
 
 
 def _print_text(report: Report, limit: int) -> None:
@@ -103,6 +129,8 @@ def _print_text(report: Report, limit: int) -> None:
         print(f"{len(report.differences)} differences: {kinds}")
     else:
         print("0 differences")
+    if report.transient:
+        print(f"({report.transient} differences of the first pass had settled by the second: left out)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         overrides["topic_prefix"] = args.topic_prefix
     try:
         settings = ReconcileSettings(**overrides)
-        report = asyncio.run(reconcile(settings))
+        report = asyncio.run(reconcile(settings, settle=args.settle))
     except Exception as e:  # the command's boundary: say what failed, exit 2
         print(f"leadflow reconcile: cannot reconcile: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
@@ -141,4 +169,11 @@ def register(sub: Any) -> None:
     parser.add_argument("--topic-prefix", default=None, help="Topic prefix (default: RECONCILE_TOPIC_PREFIX)")
     parser.add_argument("--json", action="store_true", help="One JSON document: summary and differences.")
     parser.add_argument("--limit", type=int, default=200, help="Differences printed in text mode (default 200).")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="On a running system: reconcile again after SECONDS and list only the differences found both times.",
+    )
     parser.set_defaults(func=run)
