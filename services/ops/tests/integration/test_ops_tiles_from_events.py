@@ -266,8 +266,10 @@ def expected_tiles(h: History, now: datetime) -> dict[str, Any]:
         broken = []
         for clock in CLOCKS:
             last = [
-                e.kind.value for e in events if e.clock == clock and e.kind.value in ("breached", "met", "cancelled")
-            ]
+                e.kind.value
+                for e in events
+                if e.clock == clock and e.kind.value in ("breached", "met", "cancelled", "started")
+            ]  # a breach stands until met, cancelled or a new cycle starts (a reassignment restarts the clock)
             if last and last[-1] == "breached":
                 broken.append(clock)
         if is_open:
