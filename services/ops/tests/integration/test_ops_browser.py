@@ -678,3 +678,68 @@ async def test_crawl_every_page_link_and_form(board: Console, user: str) -> None
     await page.wait_for_url("**/login")
     assert not errors_of(page), errors_of(page)
     await page.context.close()
+
+
+OVERFLOW_JS = """() => {
+  const doc = document.documentElement;
+  const out = [];
+  if (doc.scrollWidth > window.innerWidth + 1) out.push(`page ${doc.scrollWidth} > ${window.innerWidth}`);
+  document.querySelectorAll('table').forEach(t => {
+    const box = t.parentElement.getBoundingClientRect();
+    const r = t.getBoundingClientRect();
+    if (r.right > box.right + 1 || t.scrollWidth > t.parentElement.clientWidth + 1)
+      out.push(`${t.id || t.className} ${Math.round(r.width)} px in ${Math.round(box.width)} px`);
+  });
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 1400])
+async def test_breaches_and_every_table_fit_the_window_without_a_horizontal_cut(board: Console, width: int) -> None:
+    """Long real values (ids, names, teams, escalation actions, times) wrap inside their card: no table wider
+    than its card, no page wider than the window, at 1280 and 1400 px."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    for i in range(6):
+        lead = f"demo-e25360e6-137c-{i:02d}-a-rather-long-source-identifier"
+        ev = F.routed(
+            lead,
+            now - timedelta(hours=2),
+            team="UK & Ireland Enterprise Accounts",
+            owner_id=f"005FX00000000{i}YAQ",
+            owner_name="Maximiliane Vandenberghe-Oosterhuis",
+            policy="key-account-enterprise-escalation-policy",
+            due_in=60,
+        )
+        await board.send(T.LEADS_ROUTED, ev)
+        await board.send(T.CRM_SYNCED, F.synced(lead, now - timedelta(hours=2), sf_id=f"00Q8d00000000J{i}EAY"))
+        await board.send(
+            T.SLA_EVENTS,
+            F.sla(
+                lead,
+                "breached",
+                now - timedelta(minutes=90),
+                due_at=now - timedelta(minutes=119),
+                clock="qualify",
+                policy="key-account-enterprise-escalation-policy",
+                team="UK & Ireland Enterprise Accounts",
+                step=3,
+                action="reassign_team_queue_and_notify_head_of_sales",
+            ),
+        )
+    last = "demo-e25360e6-137c-05-a-rather-long-source-identifier"
+    await wait_for(lambda: board.app.state.repo.breaches(lead_id=last), timeout=30)
+    context = await board.browser.new_context(viewport={"width": width, "height": 900}, base_url=board.url)
+    page = await context.new_page()
+    await page.goto("/login")
+    await page.fill("#username", "victor")
+    await page.fill("#password", F.TEST_PASSWORDS["victor"])
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/now")
+    for path in ("/breaches", f"/leads/{last}", "/now", "/team", "/pipeline", "/speed?window=24h&by=rep"):
+        await page.goto(path)
+        assert await page.evaluate(OVERFLOW_JS) == [], f"{path} at {width} px"
+    await page.goto("/breaches")
+    await expect(page.locator("#breach-table tbody tr").first).to_contain_text("reassign")
+    if width == 1400:
+        await shot(page, "breaches")
+    await context.close()
