@@ -410,7 +410,10 @@ class SlaMonitor:
         if signal is None:
             return []
         # a merged lead is answered only by activity after its inquiry (domain.merged)
-        not_before = activity_floor(LeadRouted.model_validate_json(lead.routed_json)) if merged else None
+        not_before = None
+        if merged:
+            routed = LeadRouted.model_validate_json(lead.routed_json)
+            not_before = activity_floor(routed, from_wall(self.clock, routed.lead.accepted_at))
         out: list[Outgoing] = []
         for clock in signal.clocks:
             timer = timers.get(clock)

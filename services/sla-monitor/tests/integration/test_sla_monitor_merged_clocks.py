@@ -160,3 +160,45 @@ async def test_a_duplicate_of_a_worked_lead_is_met_by_activity_after_it_and_neve
         assert hows[("inquiry", "first_touch")] == "task:Follow-up"
     finally:
         await engine.dispose()
+
+
+async def test_on_the_demo_clock_the_inquirys_wall_stamp_is_read_in_demo_time(database_url: str) -> None:
+    """``make run``: intake stamps ``accepted_at`` on the wall clock, route and sla-monitor run on the demo clock
+    (here a demo morning *after* the wall date, at 60x). A touch Salesforce stamped before the inquiry reached
+    leadflow must not count, one after it must, whatever the two clocks read."""
+    from datetime import UTC, datetime
+
+    from leadflow_platform.clock import ScaledClock
+
+    wall0 = datetime(2026, 12, 4, 20, 0, tzinfo=UTC)
+    demo0 = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)  # a Monday, 09:00 in Oslo
+    wall = [wall0]
+    clock = ScaledClock(60, wall0, start=demo0, source=lambda: wall[0])
+    engine = create_engine(database_url)
+    store = TimerStore(engine)
+    await store.create_tables()
+    pub = RecordingPublisher()
+    monitor = SlaMonitor(store, pub, test_policies(), Calendars(test_calendars()), clock)
+    try:
+        accepted_wall = wall0 + timedelta(seconds=10)
+        wall[0] = accepted_wall + timedelta(seconds=1)
+        ev = make_routed("again", clock.now(), owner_id="005REP2")  # routed on the demo clock
+        ev = ev.model_copy(
+            update={
+                "lead": ev.lead.model_copy(update={"accepted_at": accepted_wall}),  # accepted on the wall clock
+                "enrichment": ev.enrichment.model_copy(
+                    update={"duplicate_of": DuplicateOf(object="Lead", record_id="00QW", matched_on="email")}
+                ),
+            }
+        )
+        await monitor.handle_routed([ev])
+        # Salesforce stamps on the wall clock: a status change 5 s before the inquiry, delivered late
+        await monitor.handle_changes(
+            [lead_change("00QW", wall0 + timedelta(seconds=5), status="Working", record_id="00QW")]
+        )
+        assert not met(pub)
+        call = task_change("00QW", accepted_wall + timedelta(seconds=20), who_id="00QW", record_id="00TW")
+        await monitor.handle_changes([call])
+        assert met(pub) == {("again", "first_touch")}
+    finally:
+        await engine.dispose()

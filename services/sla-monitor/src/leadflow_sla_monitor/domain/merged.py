@@ -50,10 +50,15 @@ def change_keys(change: CrmChange) -> tuple[str, ...]:
     return (f"lf:{change.lead_id}", *(f"sf:{i}" for i in salesforce_ids(change)))
 
 
-def activity_floor(routed: LeadRouted) -> datetime:
+def activity_floor(routed: LeadRouted, accepted_at: datetime | None = None) -> datetime:
     """The earliest activity on the merged-into record that answers ``routed``'s inquiry: when leadflow
-    accepted it (or when it was routed, if a clock skew puts that first)."""
-    return min(routed.lead.accepted_at, routed.occurred_at)
+    accepted it (or when it was routed, if a clock skew puts that first).
+
+    ``accepted_at``: ``routed.lead.accepted_at`` in the monitor's time. intake stamps it on the wall clock
+    while route stamps the routing on the demo clock when that is on, so the caller converts it
+    (``leadflow_platform.clock.from_wall``); None takes the stamp as it is.
+    """
+    return min(routed.lead.accepted_at if accepted_at is None else accepted_at, routed.occurred_at)
 
 
 def hold_the_record(emission: Emission, routed: LeadRouted) -> Emission:
