@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from leadflow_platform.clock import Clock
 from leadflow_platform.logging import get_logger
+from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
 from leadflow_telesales_sim.adapters.repository import PlanStore, StoredPlan
 from leadflow_telesales_sim.adapters.salesforce import Rep, SimulatorPort
@@ -122,21 +124,36 @@ class Simulator:
         for f in follow_ups:
             await self._plan_if_new(f.task_id, f.owner_id, f.who_id)
         for record_id, sp in list(self.plans.items()):
-            if sp.state != "active":
-                continue
-            if in_queue.get(record_id) != sp.plan.owner_id:
-                sp.state = "cancelled"
-                self.stats.cancelled += 1
-                await self.store.progress(record_id, sp.done, sp.state)
-                log.info("plan_cancelled", lead_id=record_id, reason="left the rep's queue")
-                continue
-            for action in due_actions(sp.plan, sp.done, sp.seen_at, now, self.time_scale):
-                await self._do(self.reps[sp.plan.owner_id], sp.plan, action.kind, action, untouched)
-                sp.done += 1
-                if sp.done == len(sp.plan.actions):
-                    sp.state = "finished"
-                await self.store.progress(record_id, sp.done, sp.state)
+            if sp.state == "active":
+                await self._advance(record_id, sp, now, in_queue.get(record_id), untouched)
         return self.stats
+
+    async def _cancel(self, record_id: str, sp: StoredPlan) -> None:
+        sp.state = "cancelled"
+        self.stats.cancelled += 1
+        await self.store.progress(record_id, sp.done, sp.state)
+
+    async def _advance(
+        self, record_id: str, sp: StoredPlan, now: datetime, queued_for: str | None, untouched: set[str]
+    ) -> None:
+        """Do what is due of one plan; cancel it if the record left the rep's queue or Salesforce refuses it."""
+        if queued_for != sp.plan.owner_id:
+            await self._cancel(record_id, sp)
+            log.info("plan_cancelled", lead_id=record_id, reason="left the rep's queue")
+            return
+        for action in due_actions(sp.plan, sp.done, sp.seen_at, now, self.time_scale):
+            try:
+                await self._do(self.reps[sp.plan.owner_id], sp.plan, action.kind, action, untouched)
+            except (SalesforceMalformedRequest, SalesforceResourceNotFound) as e:
+                # Salesforce refuses this one record (e.g. a follow-up's Lead was converted meanwhile): the rep
+                # gives up on it. An outage (any other error) stops the tick, which is retried.
+                await self._cancel(record_id, sp)
+                log.warning("plan_refused", lead_id=record_id, action=action.kind.value, error=type(e).__name__)
+                return
+            sp.done += 1
+            if sp.done == len(sp.plan.actions):
+                sp.state = "finished"
+            await self.store.progress(record_id, sp.done, sp.state)
 
     async def _plan_if_new(self, record_id: str, owner_id: str, who_id: str | None) -> None:
         existing = self.plans.get(record_id)

@@ -220,3 +220,50 @@ async def test_follow_ups_can_be_switched_off(store):
     clock.advance(3600)
     await sim.tick()
     assert org.writes == [] and sim.stats.planned == 0
+
+
+async def test_a_record_salesforce_refuses_is_given_up_and_the_rest_goes_on(store):
+    """A follow-up whose Lead was converted meanwhile: Salesforce refuses the call on it. The rep gives that one up;
+    the other plans are worked (one refused record never blocks the queue)."""
+    from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+    class Refusing(FakeOrg):
+        async def log_call(self, rep, lead_id, disposition, seconds, day: date):
+            if lead_id == "00QGONE":
+                raise SalesforceMalformedRequest("url", 400, "Task", [{"errorCode": "FIELD_INTEGRITY_EXCEPTION"}])
+            return await super().log_call(rep, lead_id, disposition, seconds, day)
+
+    org, clock = Refusing(), FakeClock()
+    org.tasks["00TF1"] = {"who": "00QGONE", "owner": "005A", "subject": FOLLOW_UP, "status": "Not Started"}
+    org.leads["00Q2"] = {"owner": "005A", "status": "Open - Not Contacted"}
+    sim = make(org, store, clock)
+    await sim.start()
+    await sim.tick()
+    clock.advance(1)
+    await sim.tick()
+    assert sim.plans["00TF1"].state == "cancelled" and org.tasks["00TF1"]["status"] == "Not Started"
+    assert ("call", "005A", "00Q2", "Connected") in org.writes
+    clock.advance(10)
+    await sim.tick()
+    assert not any(w[2] == "00QGONE" for w in org.writes)
+
+
+async def test_an_outage_stops_the_tick_and_loses_no_plan(store):
+    org, clock = FakeOrg(), FakeClock()
+    org.leads["00Q1"] = {"owner": "005A", "status": "Open - Not Contacted"}
+    sim = make(org, store, clock)
+    await sim.start()
+    await sim.tick()
+    clock.advance(1)
+    real = org.log_call
+
+    async def down(*args, **kwargs):
+        raise ConnectionError("Salesforce is down")
+
+    org.log_call = down
+    with pytest.raises(ConnectionError):
+        await sim.tick()
+    assert sim.plans["00Q1"].state == "active" and sim.plans["00Q1"].done == 0
+    org.log_call = real
+    await sim.tick()
+    assert org.writes[0] == ("call", "005A", "00Q1", "Connected")
