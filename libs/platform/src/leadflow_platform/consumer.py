@@ -397,7 +397,7 @@ class ConsumerRuntime:
         """A dead letter for a record the use case decided it cannot handle (e.g. route: no owner at all),
         built, logged and counted like the runtime's own; the use case returns it with its outputs."""
         letter = dead_letter(self.service, item.record, reason, message, now, lead_id=item.lead_id)
-        self._record_letter(letter)
+        self.record_letter(letter)
         return Outgoing.of(self.deadletter_topic, letter)
 
     async def _run(self, batch: Batch, letters: list[DeadLetter]) -> int:
@@ -452,10 +452,11 @@ class ConsumerRuntime:
         messages = out + [Outgoing.of(self.deadletter_topic, d) for d in letters]
         await self.publisher.publish_all(messages)
         for d in letters:
-            self._record_letter(d, exc)
+            self.record_letter(d, exc)
 
-    def _record_letter(self, d: DeadLetter, exc: BaseException | None = None) -> None:
-        """Count and log one dead letter: ERROR with the traceback for a record that failed twice, else WARNING."""
+    def record_letter(self, d: DeadLetter, exc: BaseException | None = None) -> None:
+        """Count and log one dead letter: ERROR with the traceback for a record that failed twice, else WARNING.
+        A use case that publishes its own dead letters (inside its transaction) calls this for each."""
         self.dead_lettered += 1
         RECORDS_DEAD_LETTERED.labels(self.service, d.topic, d.reason).inc()
         EVENTS_FAILED.labels(self.service, d.topic, d.reason).inc()
@@ -565,7 +566,9 @@ class ConsumerRuntime:
 
     def resume(self) -> None:
         """Resume the partitions this runtime paused (those still assigned); the next fetch reads them again."""
-        self._resume = None
+        if self._resume is not None:
+            self._resume.cancel()  # called early (shutdown, an operator): the timer has nothing left to do
+            self._resume = None
         consumer = self.consumer
         resumed = sorted(f"{tp.topic}/{tp.partition}" for tp in self._paused)
         if consumer is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,19 +53,51 @@ def dead_letter(
     lead_id: str | None = None,
     retriable: bool = False,
 ) -> DeadLetter:
-    """The one dead-letter builder. The event id is derived from the record's coordinates and the reason,
-    so a redelivered record dead-letters under the same id (ops counts it once)."""
+    """The one dead-letter builder for a consumed record. The event id is derived from the record's
+    coordinates and the reason, so a redelivered record dead-letters under the same id (ops counts it once)."""
     key = record.key.decode("utf-8", "replace") if record.key else None
-    return DeadLetter(
-        event_id=str(uuid.uuid5(_DLQ_NS, f"{service}:{record.topic}:{record.partition}:{record.offset}:{reason}")),
-        lead_id=(lead_id or key or "unknown")[:128],
-        occurred_at=at,
-        service=service,
+    return build_dead_letter(
+        service,
         topic=record.topic,
+        value=record.value,
         reason=reason,
-        message=message[:2000],
-        original_base64=base64.b64encode(record.value).decode(),
+        message=message,
+        at=at,
+        event_id=str(uuid.uuid5(_DLQ_NS, f"{service}:{record.topic}:{record.partition}:{record.offset}:{reason}")),
+        lead_id=lead_id or key,
         retriable=retriable,
         detail={"partition": str(record.partition), "offset": str(record.offset)},
+    )
+
+
+def build_dead_letter(
+    service: str,
+    *,
+    topic: str,
+    value: bytes,
+    reason: str,
+    message: str,
+    at: datetime,
+    event_id: str,
+    lead_id: str | None = None,
+    retriable: bool = False,
+    detail: Mapping[str, str] | None = None,
+    not_in_salesforce: bool = False,
+) -> DeadLetter:
+    """Every ``DeadLetter`` is built here: ``dead_letter`` for a record by its coordinates, and a service's
+    own decision about a parsed event (crm-sync: a value Salesforce refused, with the Salesforce error in
+    ``detail`` and ``not_in_salesforce``) with an id the service derives from that event."""
+    return DeadLetter(
+        event_id=event_id,
+        lead_id=(lead_id or "unknown")[:128],
+        occurred_at=at,
+        service=service,
+        topic=topic,
+        reason=reason,
+        message=message[:2000],
+        original_base64=base64.b64encode(value).decode(),
+        retriable=retriable,
+        detail=dict(detail or {}),
         failed_at=at,
+        not_in_salesforce=not_in_salesforce,
     )

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
-from leadflow_contracts import Event
 from leadflow_platform.broker import make_broker
 from leadflow_platform.clock import Clock, SystemClock
+from leadflow_platform.consumer import ConsumerRuntime
 from leadflow_platform.db import check_database, create_engine
 from leadflow_platform.logging import get_logger
-from leadflow_platform.metrics import EVENTS_OUT
 from leadflow_platform.service import Lifecycle, build_http_app
 from leadflow_platform.topics_admin import ensure_topics, load_topics
 
@@ -26,7 +25,7 @@ from leadflow_crm_sync.adapters.simple_salesforce_gateway import SimpleSalesforc
 from leadflow_crm_sync.directory import TeamDirectory
 from leadflow_crm_sync.domain.backoff import Backoff
 from leadflow_crm_sync.domain.policy import SyncPolicy, load_custom_answers_file, load_policy
-from leadflow_crm_sync.handlers import ConsumerPause, SharedExclusiveLock, register
+from leadflow_crm_sync.handlers import SharedExclusiveLock, publisher, register
 from leadflow_crm_sync.service import SERVICE, SyncService
 from leadflow_crm_sync.settings import CrmSyncSettings
 from leadflow_crm_sync.writer import BatchWriter, WriterConfig
@@ -52,26 +51,6 @@ def writer_config(settings: CrmSyncSettings, policy: SyncPolicy | None = None) -
     )
 
 
-def _publisher(broker: KafkaBroker, settings: CrmSyncSettings) -> Callable[[list[tuple[str, Event]]], Awaitable[None]]:
-    async def publish(outputs: list[tuple[str, Event]]) -> None:
-        """Enqueue every event, then wait for all the broker acknowledgements (before the claims commit)."""
-        pending: list[asyncio.Future[Any]] = []
-        for topic, event in outputs:
-            sent = await broker.publish(
-                event.to_json_bytes(),
-                topic=settings.topic(topic),
-                key=event.kafka_key(),
-                headers={"content-type": "application/json"},
-                no_confirm=True,
-            )
-            if isinstance(sent, asyncio.Future):
-                pending.append(sent)
-            EVENTS_OUT.labels(SERVICE, topic).inc()
-        await asyncio.gather(*pending)
-
-    return publish
-
-
 def _drain_loop(
     settings: CrmSyncSettings, service: SyncService, lock: SharedExclusiveLock
 ) -> Callable[[], Coroutine[Any, Any, None]]:
@@ -90,7 +69,7 @@ def _drain_loop(
 
 
 def _routes(
-    settings: CrmSyncSettings, service: SyncService, pause: ConsumerPause, shadow: ShadowGateway | None
+    settings: CrmSyncSettings, service: SyncService, consumers: list[ConsumerRuntime], shadow: ShadowGateway | None
 ) -> APIRouter:
     router = APIRouter()
     writer, repo = service.writer, service.repo
@@ -101,7 +80,8 @@ def _routes(
         return {
             "paused_for_seconds": round(writer.paused_for(), 3),
             "pause_reason": writer.pause_reason,
-            "consumer_paused": pause.paused,
+            "consumer_paused": any(c.paused_for() > 0 for c in consumers),
+            "consumers": [c.status() for c in consumers],
             "writer": writer.stats.__dict__,
             "api_usage": {"used": usage.used, "total": usage.total, "remaining": usage.remaining} if usage else None,
             "deferred_writes": await repo.count_deferred(),
@@ -154,15 +134,14 @@ def create_app(
         gateway=gateway,
         policy=policy,
         clock=clock,
-        publish=_publisher(broker, settings),
+        publish=publisher(broker, settings),
         directory=directory,
         budget_probe_seconds=settings.budget_probe_seconds,
         shadow=settings.shadow_mode,
         bulk_threshold=settings.bulk_threshold,
     )
-    pause = ConsumerPause()
     lock = SharedExclusiveLock()
-    register(broker, settings, service, pause, lock)
+    consumers = register(broker, settings, service, lock, clock=clock)
 
     async def create_topics() -> None:
         specs = {settings.topic(name): spec for name, spec in load_topics().items()}
@@ -180,8 +159,9 @@ def create_app(
         on_shutdown=[shutdown],
         ready_checks={"database": lambda: check_database(engine)},
         background=[_drain_loop(settings, service, lock)],
+        status={c.name: c.status for c in consumers},
     )
-    router = _routes(settings, service, pause, shadow)
+    router = _routes(settings, service, consumers, shadow)
     app = build_http_app(settings, lifecycle, routers=[router])
     app.state.broker = broker
     app.state.service = service
@@ -189,7 +169,7 @@ def create_app(
     app.state.gateway = gateway
     app.state.shadow = shadow
     app.state.repo = repo
-    app.state.pause = pause
+    app.state.consumers = consumers
     app.state.policy = policy
     app.state.engine = engine
     return app

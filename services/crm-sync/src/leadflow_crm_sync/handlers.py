@@ -1,69 +1,42 @@
-"""The FastStream batch subscriber(s): ``leads.routed`` + ``sla.events`` + ``crm.changes`` records in one batch.
+"""Thin subscriber: ``leads.routed`` + ``sla.events`` + ``crm.changes`` through the platform consumer runtime
+into ``SyncService.process`` (one batch, one transaction).
 
-Thin: it hands the records to ``SyncService.process`` and, when Salesforce could not take some of them
-(outage, REQUEST_LIMIT_EXCEEDED), pauses the consumer and rewinds to the batch (NackMessage → seek), so
-the backlog stays in Kafka: no offset is committed for an unwritten lead, nothing is dropped, and the
-pause (not a loop) decides when it is tried again.
+The runtime parses each record once by its topic (poison → ``leads.deadletter``), hands the events over with
+the backlog still in Kafka behind the batch (Bulk API 2.0 vs Collections), and applies the shared failure
+policy (database or broker failure: back-off and rewind; a record the code fails on twice: dead letter).
+When Salesforce could not take some writes (an outage, REQUEST_LIMIT_EXCEEDED, a session that cannot be
+renewed) the use case raises ``RetryAfter`` for as long as the writer is paused: the runtime pauses the
+consumer's partitions and rewinds to the batch, so the backlog stays in Kafka, no offset is committed for an
+unwritten lead, and no handler sleeps through the wait. The service publishes its own outputs (before it
+commits its event claims) through the same ``BatchPublisher``; its dead letters are logged and counted by
+the runtime like every other service's.
+
+The group uses range assignment (``CrmSyncSettings.partition_assignment_strategy``): a member gets the same
+partition numbers of all three topics, so one lead's routed, SLA and change events (all keyed by lead_id)
+are handled by one consumer, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-from aiokafka import TopicPartition
-from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from leadflow_contracts import topics
-from leadflow_platform.broker import DEFAULT_ACK_POLICY
-from leadflow_platform.logging import get_logger
-from leadflow_platform.metrics import EVENTS_IN, HANDLER_SECONDS
+from leadflow_contracts import CrmChange, CrmSynced, DeadLetter, Event, LeadRouted, SlaEvent, topics
+from leadflow_platform.clock import Clock
+from leadflow_platform.consumer import Batch, BatchPublisher, ConsumerRuntime, Outgoing, RetryAfter, register_consumer
 
-from leadflow_crm_sync.service import SERVICE, Incoming, Kind, SyncService
+from leadflow_crm_sync.adapters.gateway import SalesforceCallError
+from leadflow_crm_sync.service import Incoming, Kind, SyncService
 from leadflow_crm_sync.settings import CrmSyncSettings
+from leadflow_crm_sync.writer import Unavailable
 
-log = get_logger(__name__)
-
-
-class ConsumerPause:
-    """Pause the subscribers' partitions while Salesforce refuses work; resume on a timer."""
-
-    def __init__(self) -> None:
-        self.subscribers: list[Any] = []
-        self._resume: asyncio.TimerHandle | None = None
-        self.pauses = 0
-
-    @property
-    def paused(self) -> bool:
-        return self._resume is not None
-
-    def _consumers(self) -> list[Any]:
-        found = (getattr(s, "consumer", None) for s in self.subscribers)
-        return [c for c in found if c is not None and hasattr(c, "pause")]
-
-    def pause(self, seconds: float) -> None:
-        consumers = self._consumers()
-        if not consumers:
-            return
-        for consumer in consumers:
-            with contextlib.suppress(Exception):
-                consumer.pause(*consumer.assignment())
-        self.pauses += 1
-        if self._resume is not None:
-            self._resume.cancel()
-        self._resume = asyncio.get_running_loop().call_later(seconds, self.resume)
-        log.warning("consumption_paused", seconds=round(seconds, 3))
-
-    def resume(self) -> None:
-        self._resume = None
-        for consumer in self._consumers():
-            with contextlib.suppress(Exception):
-                consumer.resume(*consumer.paused())
-        log.info("consumption_resumed")
+_CONTRACTS: dict[Kind, tuple[str, type[Event]]] = {
+    "routed": (topics.LEADS_ROUTED, LeadRouted),
+    "sla": (topics.SLA_EVENTS, SlaEvent),
+    "changes": (topics.CRM_CHANGES, CrmChange),
+}
 
 
 class SharedExclusiveLock:
@@ -99,100 +72,70 @@ class SharedExclusiveLock:
                 self._cond.notify_all()
 
 
+def publisher(broker: KafkaBroker, settings: CrmSyncSettings) -> Callable[[list[tuple[str, Event]]], Awaitable[None]]:
+    """The service's publish step: every output handed to the producer, then one acknowledgement round."""
+    batch_publisher = BatchPublisher(broker, settings.service_name)
+
+    async def publish(outputs: list[tuple[str, Event]]) -> None:
+        await batch_publisher.publish_all([Outgoing.of(settings.topic(topic), event) for topic, event in outputs])
+
+    return publish
+
+
 def register(
     broker: KafkaBroker,
     settings: CrmSyncSettings,
     service: SyncService,
-    pause: ConsumerPause,
     lock: SharedExclusiveLock,
-) -> None:
-    kinds: dict[str, Kind] = {
-        settings.topic(topics.LEADS_ROUTED): "routed",
-        settings.topic(topics.SLA_EVENTS): "sla",
-        settings.topic(topics.CRM_CHANGES): "changes",
-    }
-    for _ in range(settings.consumers):
-        # Range assignment: a member gets the same partition numbers of all three topics, so one lead's
-        # routed, SLA and change events (all keyed by lead_id) are handled by one consumer, in order.
-        subscriber = broker.subscriber(
-            *kinds,
-            group_id=settings.consumer_group,
-            batch=True,
-            max_records=settings.batch_max_records,
-            batch_timeout_ms=settings.batch_timeout_ms,
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,  # the embedded broker holds a fetch for all of it
-            auto_offset_reset="earliest",
-            ack_policy=DEFAULT_ACK_POLICY,
-            max_poll_interval_ms=settings.max_poll_interval_ms,
-            partition_assignment_strategy=(RangePartitionAssignor,),
-            session_timeout_ms=settings.session_timeout_ms,
-            heartbeat_interval_ms=settings.session_timeout_ms // 10,
-        )
-        pause.subscribers.append(subscriber)
-        subscriber(_handler(kinds, settings, service, pause, lock))
+    *,
+    clock: Clock | None = None,
+) -> list[ConsumerRuntime]:
+    """``settings.consumers`` members of the group in this process, each a runtime over the same use case."""
+    kinds = {settings.topic(topic): kind for kind, (topic, _) in _CONTRACTS.items()}
+    contracts = {settings.topic(topic): model for topic, model in _CONTRACTS.values()}
+    runtimes: list[ConsumerRuntime] = []
+    for n in range(settings.consumers):
+        holder: list[ConsumerRuntime] = []
 
-
-def _backlog(pause: ConsumerPause, records: Any) -> int:
-    """Records still in Kafka behind this batch (high watermark − next offset), over its partitions."""
-    last: dict[tuple[str, int], int] = {}
-    for r in records:
-        key = (r.topic, r.partition)
-        last[key] = max(last.get(key, -1), r.offset)
-    behind = 0
-    for consumer in pause._consumers():
-        for (topic, partition), offset in last.items():
-            with contextlib.suppress(Exception):
-                high = consumer.highwater(TopicPartition(topic, partition))
-                if high is not None:
-                    behind += max(0, high - offset - 1)
-    return behind
-
-
-def _handler(
-    kinds: dict[str, Kind],
-    settings: CrmSyncSettings,
-    service: SyncService,
-    pause: ConsumerPause,
-    lock: SharedExclusiveLock,
-) -> Any:
-    failures = [0]
-
-    async def on_batch(message: KafkaMessage) -> None:
-        raw = message.raw_message
-        records = raw if isinstance(raw, tuple | list) else (raw,)
-        incoming = []
-        for r in records:
-            kind = kinds.get(r.topic)
-            if kind is None or r.value is None:
-                continue
-            EVENTS_IN.labels(SERVICE, r.topic).inc()
-            incoming.append(Incoming(kind, bytes(r.value)))
-        if not incoming:
-            return
-        try:
-            with HANDLER_SECONDS.labels(SERVICE, "batch").time():
+        async def use_case(batch: Batch, holder: list[ConsumerRuntime] = holder) -> None:
+            """Write the batch's leads, SLA statuses, Tasks and conversions to Salesforce; publish CrmSynced."""
+            incoming = [Incoming(kinds[c.record.topic], c.record.value, c.event) for c in batch.items]
+            if not incoming:
+                return
+            try:
                 async with lock.shared():
-                    result = await service.process(incoming, backlog=_backlog(pause, records))
-        except Exception:
-            # AckPolicy.ACK would commit the batch of a raising handler: rewind instead, after a growing pause,
-            # so an unexpected failure (database down, a bug) loses nothing. Poison messages never get here:
-            # they are dead-lettered by the service.
-            failures[0] += 1
-            wait = min(60.0, settings.retry_base_seconds * 2 ** min(failures[0], 8))
-            log.exception("batch_failed", records=len(incoming), consecutive=failures[0], resume_in=round(wait, 3))
-            pause.pause(wait)
-            raise NackMessage from None
-        failures[0] = 0
-        if result.unavailable:
-            wait = max(service.writer.paused_for(), settings.retry_base_seconds)
-            log.warning(
-                "batch_rewound",
-                records=len(incoming),
-                unavailable=result.unavailable,
-                resume_in=round(wait, 3),
-                reason=service.writer.pause_reason,
-            )
-            pause.pause(wait)
-            raise NackMessage
+                    result = await service.process(incoming, backlog=batch.behind)
+            except Unavailable as e:
+                raise _wait(service, settings, str(e)) from e
+            except SalesforceCallError as e:
+                if e.kind == "bad_request":
+                    raise
+                raise _wait(service, settings, str(e)) from e
+            for letter in result.letters:
+                holder[0].record_letter(letter)
+            if result.unavailable:
+                raise _wait(service, settings, f"{result.unavailable} events not written")
 
-    return on_batch
+        runtime = register_consumer(
+            broker,
+            settings,
+            contracts,
+            use_case,
+            clock=clock,
+            title=f"crm-sync/inputs{f'-{n}' if n else ''}",
+            description="LeadRouted (upsert Lead, callback Task), SlaEvent (SLA status, escalation Task) and "
+            "CrmChange (convertLead) into Salesforce; CrmSynced out.",
+            name=f"{settings.service_name}-{n}" if settings.consumers > 1 else "",
+        )
+        holder.append(runtime)
+        runtimes.append(runtime)
+    broker.publisher(settings.topic(topics.CRM_SYNCED), title="crm-sync/crm.synced", schema=CrmSynced)
+    broker.publisher(settings.topic(topics.LEADS_DEADLETTER), title="crm-sync/leads.deadletter", schema=DeadLetter)
+    return runtimes
+
+
+def _wait(service: SyncService, settings: CrmSyncSettings, detail: str) -> RetryAfter:
+    """Pause every partition for as long as Salesforce is paused (at least the retry base): the writer is
+    shared by all of them, so the next batch would only be refused too."""
+    seconds = max(service.writer.paused_for(), settings.retry_base_seconds)
+    return RetryAfter(seconds, service.writer.pause_reason or detail, whole_assignment=True)

@@ -1,17 +1,17 @@
 """One batch of messages in, Salesforce writes and contract events out (the service layer).
 
-``SyncService.process`` takes the raw records of one Kafka batch (``leads.routed``, ``sla.events``,
-``crm.changes``), skips events already applied, and runs the pure steps of ``domain.reconcile``: it only
+``SyncService.process`` takes the records of one Kafka batch (``leads.routed``, ``sla.events``,
+``crm.changes``) as the consumer runtime parsed them, skips events already applied, and runs the pure
+steps of ``domain.reconcile``: it only
 loads what they need, sends the writes they decide (grouped Collections calls through the ``BatchWriter``,
 convertLead in batches), publishes ``crm.synced`` / ``leads.deadletter`` and commits the new state and the
 event claims in one transaction. Events whose writes Salesforce could not take (outage, limit) are neither
-published nor claimed: the caller rewinds Kafka to them.
+published nor claimed: the caller (``handlers``) asks the runtime to pause and rewind Kafka to them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,9 +20,7 @@ from typing import Literal
 from leadflow_contracts import CrmChange, DeadLetter, Event, LeadRouted, SlaEvent, SyncOperation
 from leadflow_platform.clock import Clock
 from leadflow_platform.logging import get_logger
-from leadflow_platform.metrics import EVENTS_FAILED
 from leadflow_salesforce import LeadConvert
-from pydantic import ValidationError
 
 from leadflow_crm_sync.adapters.gateway import SalesforceCallError, SalesforceGateway
 from leadflow_crm_sync.adapters.repository import Repository, UnitOfWork
@@ -31,7 +29,7 @@ from leadflow_crm_sync.domain import budget as budget_policy
 from leadflow_crm_sync.domain import reconcile as rc
 from leadflow_crm_sync.domain.conversion import ConvertedIds
 from leadflow_crm_sync.domain.deferred import DeferredWrite
-from leadflow_crm_sync.domain.outputs import Failure, Output, dead_letter, synced
+from leadflow_crm_sync.domain.outputs import Output, synced
 from leadflow_crm_sync.domain.policy import SyncPolicy
 from leadflow_crm_sync.domain.state import LeadState
 from leadflow_crm_sync.domain.writes import RecordWrite, SaveResult
@@ -48,8 +46,15 @@ CONVERT_CHUNK = 100
 
 @dataclass(frozen=True)
 class Incoming:
+    """One consumed record: its kind, its bytes (kept for dead letters) and its event as the consumer runtime
+    parsed it (``None``: parsed here, for callers outside the runtime such as benches and tests)."""
+
     kind: Kind
     value: bytes
+    event: Event | None = None
+
+    def parsed(self) -> Event:
+        return self.event if self.event is not None else _PARSERS[self.kind].model_validate_json(self.value)
 
 
 @dataclass
@@ -60,6 +65,8 @@ class BatchResult:
     skipped_replays: int = 0
     deferred: int = 0
     reasons: list[str] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)
+    """The dead letters published for this batch (the runtime logs and counts them)."""
 
 
 class _Batch:
@@ -141,7 +148,7 @@ class SyncService:
             await self._changes(b, changes, states)  # type: ignore[arg-type]
         b.unit.claims = [e.event_id for _, e, _ in parsed if e.event_id not in b.blocked]
         b.result.unavailable = len(b.blocked)
-        _count_dead_letters(b.outputs)
+        b.result.letters = [ev for _, ev in b.outputs if isinstance(ev, DeadLetter)]
         planned = time.perf_counter()
         if b.outputs:
             await self.publish(b.outputs)
@@ -166,34 +173,15 @@ class SyncService:
         return b.result
 
     async def _parse_new(self, b: _Batch, records: list[Incoming]) -> list[tuple[Kind, Event, bytes]]:
-        """Parse the records not applied yet (redeliveries are recognised by event id before the full parse)."""
-        ids = [_event_id_guess(rec.value) for rec in records]
-        done = await self.repo.already_processed(i for i in ids if i)
-        b.result.skipped_replays = sum(1 for i in ids if i and i in done)
+        """The records whose events are not applied yet (a redelivery is recognised by its event id)."""
         parsed: list[tuple[Kind, Event, bytes]] = []
-        for n, (rec, guessed) in enumerate(zip(records, ids, strict=True)):
-            if n % 500 == 499:
-                await asyncio.sleep(0)  # a large batch: let heartbeats and publishes run
-            if guessed and guessed in done:
-                continue
-            try:
-                parsed.append((rec.kind, _PARSERS[rec.kind].model_validate_json(rec.value), rec.value))
-            except ValidationError as e:
-                self._invalid(b, rec, e)
-        late = {e.event_id for _, e, _ in parsed} - set(ids)  # ids the quick look could not read
-        if late:
-            again = await self.repo.already_processed(late)
-            b.result.skipped_replays += len(again)
-            parsed = [p for p in parsed if p[1].event_id not in again]
-        return parsed
-
-    def _invalid(self, b: _Batch, rec: Incoming, e: ValidationError) -> None:
-        errs = e.errors()
-        where = ".".join(str(p) for p in errs[0]["loc"]) if errs else "(root)"
-        why = errs[0]["msg"] if errs else str(e)
-        failure = Failure("invalid_event", f"not a valid {_PARSERS[rec.kind].__name__}: {where or '(root)'}: {why}")
-        b.outputs.append(dead_letter(rec.kind, rec.value, _lead_id_guess(rec.value), failure, self.clock.now()))
-        b.result.dead_lettered += 1
+        for n, rec in enumerate(records):
+            if n % 500 == 499 and rec.event is None:
+                await asyncio.sleep(0)  # a large batch parsed here: let heartbeats and publishes run
+            parsed.append((rec.kind, rec.parsed(), rec.value))
+        done = await self.repo.already_processed({e.event_id for _, e, _ in parsed})
+        b.result.skipped_replays = sum(1 for _, e, _ in parsed if e.event_id in done)
+        return [p for p in parsed if p[1].event_id not in done]
 
     # ---- the writes the steps decide -------------------------------------------------------------------
     async def _write(self, writes: list[RecordWrite], bulk: bool = False) -> list[rc.WriteResult]:
@@ -432,12 +420,6 @@ class SyncService:
             b.unit.tasks.append((d.write.key, d.lead_id, d.purpose or "task", res.id))
 
 
-def _count_dead_letters(outputs: list[Output]) -> None:
-    for _topic, ev in outputs:
-        if isinstance(ev, DeadLetter):
-            EVENTS_FAILED.labels(SERVICE, ev.topic, ev.reason.split(":")[0]).inc()
-
-
 def _lead_convert(job: rc.ConvertJob, contacts: dict[tuple[str, str], str]) -> LeadConvert:
     p = job.plan
     contact = contacts.get((p.account_id, p.email.lower())) if p.account_id and p.email else None
@@ -450,24 +432,6 @@ def _lead_convert(job: rc.ConvertJob, contacts: dict[tuple[str, str], str]) -> L
         do_not_create_opportunity=not p.create_opportunity,
         opportunity_name=p.opportunity_name if p.create_opportunity else None,
     )
-
-
-def _event_id_guess(raw: bytes) -> str | None:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    value = data.get("event_id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) and 0 < len(value) <= 128 else None
-
-
-def _lead_id_guess(raw: bytes) -> str:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return "unknown"
-    value = data.get("lead_id") if isinstance(data, dict) else None
-    return str(value)[:128] if value else "unknown"
 
 
 __all__ = ["SERVICE", "BatchResult", "Incoming", "Kind", "SyncService"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from leadflow_platform.settings import ServiceSettings
 from leadflow_salesforce import SalesforceSettings
@@ -34,8 +35,14 @@ class CrmSyncSettings(ServiceSettings):
     )
     batch_max_records: int = Field(default=1000, ge=1, description="Kafka records per handler call")
     batch_timeout_ms: int = Field(default=20, ge=1)
-    max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
-    session_timeout_ms: int = Field(
+    # The consumer runtime's group options (leadflow_platform.consumer.group_options), crm-sync's values:
+    partition_assignment_strategy: Literal["range", "roundrobin", "sticky"] | None = Field(
+        default="range",
+        description="range: a member gets the same partition numbers of leads.routed, sla.events and "
+        "crm.changes, so one lead's routed, SLA and change events (keyed by lead_id) reach one consumer, in order",
+    )
+    max_poll_interval_ms: int | None = Field(default=300_000, ge=10_000)
+    session_timeout_ms: int | None = Field(
         default=45_000,
         ge=6_000,
         description="Kafka group session: a large batch "

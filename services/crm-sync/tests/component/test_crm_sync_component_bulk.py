@@ -113,23 +113,33 @@ def test_bulk_csv_rows_and_results() -> None:
     assert out[2]["success"] is False and out[2]["errors"][0]["statusCode"] == "UNKNOWN_EXCEPTION"
 
 
-def test_the_backlog_is_what_kafka_still_holds_behind_the_batch() -> None:
+@pytest.mark.parametrize(("high", "operation"), [(1000, "bulk_upsert"), (100, "upsert")])
+async def test_the_backlog_the_runtime_sees_behind_the_batch_decides_bulk(
+    sqlite_url: str, high: int, operation: str
+) -> None:
+    """10 records at offsets 90-99: with the partition's high watermark at 1,000 there are 900 more in Kafka
+    (>= threshold 20: one Bulk job); at 100 nothing is behind them (Collections)."""
     from types import SimpleNamespace
 
     from aiokafka import TopicPartition
-    from leadflow_crm_sync.handlers import ConsumerPause, _backlog
+    from leadflow_contracts import topics
+    from leadflow_platform.kafka_io import RawRecord
+
+    fake = FakeSalesforce()
+    h = await _harness(sqlite_url, fake)
+    topic = h.settings.topic(topics.LEADS_ROUTED)
 
     class Consumer:
         def pause(self, *tps: TopicPartition) -> None: ...
 
         def highwater(self, tp: TopicPartition) -> int | None:
-            return {("leads.routed", 0): 1000, ("leads.routed", 1): 50}.get((tp.topic, tp.partition))
+            return {(topic, 0): high}.get((tp.topic, tp.partition))
 
-    pause = ConsumerPause()
-    pause.subscribers.append(SimpleNamespace(consumer=Consumer()))
-    records = [SimpleNamespace(topic="leads.routed", partition=0, offset=o) for o in (10, 11, 99)]
-    records += [
-        SimpleNamespace(topic="leads.routed", partition=1, offset=49),
-        SimpleNamespace(topic="sla.events", partition=0, offset=5),
-    ]  # no highwater known: not counted
-    assert _backlog(pause, records) == (1000 - 100) + 0
+    (runtime,) = h.app.state.consumers
+    records = [RawRecord(f"m-{i}".encode(), routed(f"m-{i}").to_json_bytes(), topic, 0, 90 + i) for i in range(10)]
+    async with TestKafkaBroker(h.broker):
+        runtime.subscriber = SimpleNamespace(consumer=Consumer())
+        await runtime.handle(records)
+    assert [c.operation for c in fake.calls] == [operation]
+    assert len(fake.table("Lead")) == 10 and len(h.synced) == 10
+    await h.app.state.engine.dispose()

@@ -170,8 +170,11 @@ async def test_handler_rewinds_and_pauses_the_consumer_when_salesforce_is_down(h
     async with TestKafkaBroker(h.broker):
         await h.publish(routed("lead-held"), ROUTED)
     assert h.synced == [] and h.dead == []
-    assert h.app.state.pause.pauses == 0 or h.app.state.pause.paused is not None
+    (runtime,) = h.app.state.consumers
+    assert runtime.waits == 1, "the batch waits (partitions paused, rewound), not dead-lettered, not committed"
     assert h.app.state.writer.paused_for() > 0 and h.app.state.writer.pause_reason.startswith("REQUEST_LIMIT")
+    assert await h.app.state.repo.already_processed([routed("lead-held").event_id]) == set()
+    runtime.resume()
 
 
 async def test_below_the_api_reserve_cosmetic_updates_wait_and_new_leads_do_not(h: Harness) -> None:
@@ -208,24 +211,52 @@ async def test_fake_defaults_keep_the_fake_honest() -> None:
     assert res["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
 
 
-async def test_an_unexpected_failure_rewinds_instead_of_committing(h: Harness) -> None:
+async def test_a_database_failure_rewinds_instead_of_committing(h: Harness) -> None:
+    from sqlalchemy.exc import OperationalError
+
     real_commit = h.app.state.repo.commit
 
     async def broken(*_a: object, **_k: object) -> None:
-        raise RuntimeError("database is gone")
+        raise OperationalError("COMMIT", {}, ConnectionError("database is gone"))
 
     h.app.state.repo.commit = broken
     ev = routed("lead-crash")
     async with TestKafkaBroker(h.broker):
-        # TestKafkaBroker re-raises a handler's exception into publish(); a rewind (NackMessage) does not.
-        await h.publish(ev, ROUTED)
+        # An infrastructure error: the runtime backs off and re-raises (the ack policy rewinds the batch);
+        # TestKafkaBroker re-raises a handler's exception into publish().
+        with pytest.raises(OperationalError):
+            await h.publish(ev, ROUTED)
     assert await h.app.state.repo.already_processed([ev.event_id]) == set(), "not claimed: it will be redelivered"
     assert h.synced and h.synced[0]["lead_id"] == "lead-crash", "published before the failed commit (at least once)"
+    assert h.dead == [], "an infrastructure failure never dead-letters"
     h.app.state.repo.commit = real_commit
     async with TestKafkaBroker(h.broker):
         await h.publish(ev, ROUTED)  # the redelivery
     assert await h.app.state.repo.already_processed([ev.event_id]) == {ev.event_id}
     assert len(h.fake.writes("Lead")) == 2 and len(h.fake.table("Lead")) == 1, "written twice, one record"
+
+
+async def test_a_bug_that_fails_one_lead_twice_dead_letters_it_and_the_rest_is_synced(h: Harness) -> None:
+    from leadflow_platform.kafka_io import RawRecord
+
+    real_process = h.service.process
+
+    async def process(records: list[Incoming], backlog: int = 0) -> object:
+        if any(r.event is not None and r.event.lead_id == "lead-bug" for r in records):
+            raise KeyError("team 'Ghost' has no calendar")
+        return await real_process(records, backlog=backlog)
+
+    h.service.process = process
+    (runtime,) = h.app.state.consumers
+    topic = h.settings.topic(ROUTED)
+    leads = ["lead-a", "lead-bug", "lead-b"]
+    records = [RawRecord(lead.encode(), routed(lead).to_json_bytes(), topic, 0, i) for i, lead in enumerate(leads)]
+    async with TestKafkaBroker(h.broker):
+        await runtime.handle(records)
+    assert sorted(s["lead_id"] for s in h.synced) == ["lead-a", "lead-b"]
+    (letter,) = h.dead
+    assert (letter["lead_id"], letter["reason"]) == ("lead-bug", "processing_error")
+    assert "KeyError" in letter["message"] and base64.b64decode(letter["original_base64"]) == records[1].value
 
 
 async def test_deferred_writes_probe_the_budget_when_nothing_else_calls_salesforce(h: Harness) -> None:

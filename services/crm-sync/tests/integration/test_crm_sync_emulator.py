@@ -312,7 +312,7 @@ async def test_request_limit_exceeded_pauses_and_loses_nothing(
     stackf: dict[str, Any], sf: Salesforce, emu: EmulatorHandle
 ) -> None:
     app = stackf["app"]
-    pauses_before = app.state.pause.pauses
+    waits_before = sum(c.waits for c in app.state.consumers)
     emu.add_fault(kind="REQUEST_LIMIT_EXCEEDED", path="/services/data/*", window_seconds=4)
     ids = [f"it-limit-{i}" for i in range(30)]
     for lid in ids:
@@ -322,7 +322,8 @@ async def test_request_limit_exceeded_pauses_and_loses_nothing(
     assert sf.query("SELECT COUNT() FROM Lead WHERE Leadflow_Id__c LIKE 'it-limit-%'")["totalSize"] == 30
     refused = [r for r in emu.requests_log(10_000) if r["status"] == 403]
     assert 1 <= len(refused) <= 15, f"paused with backoff instead of spinning ({len(refused)} refused calls)"
-    assert app.state.pause.pauses > pauses_before, "the consumer was paused and the batch rewound"
+    assert sum(c.waits for c in app.state.consumers) > waits_before, "the consumer was paused and the batch rewound"
+    assert not any(c.status()["waiting"] for c in app.state.consumers), "resumed once Salesforce took the writes"
     assert app.state.writer.stats.rate_limited >= 1
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from leadflow_contracts import CrmSynced, DeadLetter, Event, SyncOperation, TraceStep, topics
+from leadflow_contracts import CrmSynced, Event, SyncOperation, TraceStep, topics
 from leadflow_contracts.crm import DroppedField
+from leadflow_platform.kafka_io import build_dead_letter
 
 from leadflow_crm_sync.domain.conversion import ConvertedIds
 from leadflow_crm_sync.domain.ids import derived_event_id
@@ -83,20 +83,20 @@ def synced(
 def dead_letter(
     kind: Kind, raw: bytes, lead_id: str, failure: Failure, now: datetime, *, source_event_id: str | None = None
 ) -> Output:
-    """``leads.deadletter`` for a message that cannot be applied; the id is derived from the message."""
+    """``leads.deadletter`` for a message that cannot be applied, built by the platform's one dead-letter
+    builder; the id is derived from the message (its event id, else its bytes) and what failed, so a
+    redelivery repeats it and ops counts it once."""
     source = source_event_id or hashlib.sha256(raw).hexdigest()
     operation = failure.detail.get("operation", "")
-    return topics.LEADS_DEADLETTER, DeadLetter(
-        event_id=derived_event_id(source, f"deadletter:{failure.reason}:{operation}"),
-        lead_id=lead_id or "unknown",
-        occurred_at=now,
-        service=SERVICE,
+    return topics.LEADS_DEADLETTER, build_dead_letter(
+        SERVICE,
         topic=SOURCE_TOPIC[kind],
+        value=raw,
         reason=failure.reason,
-        message=failure.message[:2000],
-        original_base64=base64.b64encode(raw).decode(),
-        retriable=False,
+        message=failure.message,
+        at=now,
+        event_id=derived_event_id(source, f"deadletter:{failure.reason}:{operation}"),
+        lead_id=lead_id,
         detail=failure.detail,
-        failed_at=now,
         not_in_salesforce=failure.not_in_salesforce,
     )
