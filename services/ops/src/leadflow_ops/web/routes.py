@@ -7,7 +7,7 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -372,10 +372,13 @@ async def pipeline_page(
     since: Annotated[str | None, Query(max_length=40)] = None,
     until: Annotated[str | None, Query(max_length=40)] = None,
     waiting: bool = False,
-    severity: Annotated[Literal["attention", "input"] | None, Query()] = None,
+    severity: Annotated[str | None, Query(max_length=12)] = None,
     page: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> HTMLResponse:
     repo = request.app.state.repo
+    severity = severity or None
+    if severity not in (None, "attention", "input"):
+        raise HTTPException(400, "severity must be attention or input")
     filters = {
         "reason": reason or None,
         "service": service or None,
