@@ -8,8 +8,10 @@ from leadflow_salesforce.convert import (
     LeadConvertResult,
     convert_leads,
 )
+from leadflow_salesforce.limits import ApiUsage, parse_limit_info
 
 __all__ = [
+    "ApiUsage",
     "ConvertLeadFault",
     "LeadConvert",
     "LeadConvertError",
@@ -18,4 +20,5 @@ __all__ = [
     "build_session",
     "connect",
     "convert_leads",
+    "parse_limit_info",
 ]

@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field, SecretStr
 from requests.adapters import HTTPAdapter
 from simple_salesforce.api import Salesforce
 
+from leadflow_salesforce.limits import usage_hook
+
 AuthMode = Literal["soap", "oauth_password", "client_credentials", "jwt", "session_id"]
 
 
@@ -67,8 +69,12 @@ class _LoginRedirectAdapter(_TimeoutAdapter):
         return super().send(request, **kw)
 
 
-def build_session(settings: SalesforceSettings) -> requests.Session:
+def build_session(settings: SalesforceSettings, *, metrics_service: str | None = None) -> requests.Session:
+    """A verified session; with ``metrics_service``, every response's API usage is exported under that name
+    (``leadflow_salesforce.limits``)."""
     s = requests.Session()
+    if metrics_service:
+        s.hooks["response"].append(usage_hook(metrics_service))
     s.trust_env = False
     s.verify = str(settings.ca_bundle) if settings.ca_bundle else True
     adapter = _TimeoutAdapter(settings.timeout)
@@ -85,9 +91,12 @@ def _secret(v: SecretStr | None) -> str | None:
     return v.get_secret_value() if v is not None else None
 
 
-def connect(settings: SalesforceSettings, *, session: requests.Session | None = None) -> Salesforce:
-    """Log in and return the client. Raises simple_salesforce's SalesforceAuthenticationFailed on bad credentials."""
-    session = session or build_session(settings)
+def connect(
+    settings: SalesforceSettings, *, session: requests.Session | None = None, metrics_service: str | None = None
+) -> Salesforce:
+    """Log in and return the client. Raises simple_salesforce's SalesforceAuthenticationFailed on bad credentials.
+    With ``metrics_service`` the org's API usage (``Sforce-Limit-Info``) is exported as Prometheus gauges."""
+    session = session or build_session(settings, metrics_service=metrics_service)
     common: dict[str, Any] = {"session": session, "version": settings.api_version}
     if settings.auth == "session_id":
         return Salesforce(session_id=_secret(settings.session_id), instance_url=settings.instance_url, **common)

@@ -109,7 +109,7 @@ class SimpleSalesforceGateway:
         with self._lock:
             if self._sf is None:
                 try:
-                    self._sf = connect(self._settings)
+                    self._sf = connect(self._settings, metrics_service=self._service)  # exports the API usage
                 except SalesforceAuthenticationFailed as e:
                     raise SalesforceCallError("retry", 500, "LOGIN_FAILED", str(e.message)[:300]) from None
                 except requests.RequestException as e:
