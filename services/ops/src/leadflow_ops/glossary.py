@@ -262,8 +262,9 @@ _PIPELINE = (
     Term(
         "api_budget",
         "API budget",
-        "Salesforce daily API requests used and left, as crm-sync last read them (Sforce-Limit-Info).",
-        "crm-sync's /metrics",
+        "Salesforce daily API requests used, the org's limit and what is left, as the last Salesforce response to "
+        "crm-sync reported them (the Sforce-Limit-Info header, api-usage=used/limit).",
+        "crm-sync's /metrics: leadflow_salesforce_api_used / _limit / _remaining{service=crm-sync}",
         "Salesforce's rolling 24 h",
     ),
     Term(

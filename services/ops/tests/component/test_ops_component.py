@@ -530,3 +530,39 @@ async def test_dead_letters_are_coloured_by_what_needs_attention_not_by_count(ha
     assert (health["dead_letters_attention"], health["input_rejects_waiting"]) == (3, n)
     assert health["dead_letters_waiting"] == n + 3
     assert "bad" in tile and "3 matches" in attention
+
+
+async def test_org_health_shows_the_api_used_and_left_that_crm_sync_exports(tmp_path: Path) -> None:
+    """crm-sync's /metrics (leadflow_salesforce_api_used/limit/remaining{service="crm-sync"}, exported by the
+    shared Salesforce client from Sforce-Limit-Info) → ops' Org health: used, limit, left."""
+    from leadflow_platform.embedded_kafka import free_port
+    from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+    registry = CollectorRegistry()
+    for name, value in (("used", 4200), ("limit", 15000), ("remaining", 10800)):
+        gauge = Gauge(f"leadflow_salesforce_api_{name}", name, ["service"], registry=registry)
+        gauge.labels("crm-sync").set(value)
+        gauge.labels("enrich").set(1)  # another process's view (same registry in a test) is not crm-sync's
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    try:
+        settings = OpsSettings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}",
+            users_file=F.write_users(tmp_path / "users.yaml"),
+            kafka_bootstrap="127.0.0.1:1",
+            crm_sync_metrics_url=f"http://127.0.0.1:{port}/metrics",
+        )
+        broker = make_broker(settings)
+        app = create_app(settings, clock=FakeClock(), broker=broker, lag_monitor=False, create_topics=False)
+        async with TestKafkaBroker(broker), app.router.lifespan_context(app):
+            await app.state.budget.sample()
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ops.test") as c:
+                await login(c, "victor")
+                api = (await c.get("/api/org-health")).json()["api"]
+                page = (await c.get("/pipeline")).text
+    finally:
+        server.shutdown()
+        thread.join(5)
+    assert (api["used"], api["limit"], api["remaining"]) == (4200, 15000, 10800)
+    assert api["used_share"] == pytest.approx(0.28)
+    assert 'data-metric="api_remaining">10,800<' in page and "4,200 used of 15,000" in page

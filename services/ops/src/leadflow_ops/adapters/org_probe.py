@@ -27,12 +27,19 @@ class Budget:
     error: str | None = None
 
 
-def parse_budget(text: str, at: float) -> Budget:
+def parse_budget(text: str, at: float, service: str = "crm-sync") -> Budget:
+    """The budget crm-sync last read (``leadflow_salesforce_api_*{service="crm-sync"}``; a sample without that
+    label only when there is none with it)."""
     values: dict[str, float] = {}
+    exact: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name in (REMAINING, USED, LIMIT):
                 values[sample.name] = sample.value
+                if sample.labels.get("service") == service:
+                    exact[sample.name] = sample.value
+    if exact:
+        values = exact
     remaining, used, limit = values.get(REMAINING), values.get(USED), values.get(LIMIT)
     if limit is None and remaining is not None and used is not None:
         limit = remaining + used
