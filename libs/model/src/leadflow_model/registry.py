@@ -23,6 +23,7 @@ from leadflow_platform.logging import get_logger
 from leadflow_model.artifacts import ACTIVE_FILE, ArtifactError, LoadedModel, load_artifact, read_active
 from leadflow_model.explain import Explainer, bin_words, format_contribution, top_k
 from leadflow_model.features import FeatureSpec, encode
+from leadflow_model.inference import refuse_missing_modules
 from leadflow_model.intake import IntakeExtractor
 from leadflow_model.threads import limit_threads
 
@@ -108,6 +109,7 @@ class ModelRegistry:
     ) -> None:
         if threads is not None:
             limit_threads(threads)  # process-wide: OpenMP threads only slow a batch scorer on a shared host
+        refuse_missing_modules()  # process-wide: scikit-learn's per-call probe for pandas costs more than the predict
         self.root = Path(root)
         self.check_interval = check_interval
         self.top_k = top_k
