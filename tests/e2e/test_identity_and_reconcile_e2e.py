@@ -3,13 +3,16 @@
 The services run as `make run` starts them: separate processes under the supervisor (its own broker,
 emulator, ports and databases in a temporary tree; the demo clock off). The test sends > 2,000 varied
 leads (non-ASCII names and e-mails, over-long e-mails, callbacks), the same person 2-5 times within
-100 ms / 0.5 s / 2 s / 10 s, leads that repeat an open Lead of the org, follow-ups of existing Contacts;
-then reps act in Salesforce (calls logged, statuses changed) on the records leads were merged into.
+100 ms / 0.5 s / 2 s / 10 s (each repeat from another country than the first submission, so routing it on
+its own would pick another team), leads that repeat an open Lead of the org, repeats of org Leads a rep is
+already working (their owners mostly off shift at test time), follow-ups of existing Contacts; then reps act
+in Salesforce (calls logged, statuses changed) on the records leads were merged into.
 
 It asserts: every submission is accounted for (none lost), one Lead per new person (repeats update it),
-none for a person who is already a Lead or a Contact, every merged lead's first-touch clock met by the
-activity on its record, and `leadflow reconcile` finds 0 differences. It prints lost / duplicated /
-fields dropped by reason.
+none for a person who is already a Lead or a Contact, one owner per person (every repeat routed to the owner
+of the person's record, which a duplicate never moves: issue 12), every merged lead's first-touch clock met by
+the activity on its record after its inquiry, and `leadflow reconcile` finds 0 differences. It prints lost /
+duplicated / fields dropped by reason.
 """
 
 from __future__ import annotations
@@ -118,7 +121,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
 @dataclass
 class Person:
     key: str
-    kind: str  # new | repeat | lead (an open Lead of the org) | contact (an existing Contact)
+    kind: str  # new | repeat | lead (an open Lead of the org) | worked (one a rep works) | contact (a Contact)
     email: str
     phone: str | None
     target: str | None = None  # the org's Lead/Contact Id for kind lead/contact
@@ -143,11 +146,17 @@ def _email(rng: random.Random, i: int) -> str:
 
 
 def _submission(
-    rng: random.Random, person: Person, *, email: str | None = None, phone: str | None = None, callback: bool = False
+    rng: random.Random,
+    person: Person,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    callback: bool = False,
+    country: str | None = None,
 ) -> dict[str, Any]:
     lead_id = f"e2e-{uuid.uuid4().hex[:16]}"
     person.lead_ids.append(lead_id)
-    country = rng.choice(COUNTRIES)
+    country = country or rng.choice(COUNTRIES)
     body: dict[str, Any] = {
         "event_id": str(uuid.uuid4()),
         "lead_id": lead_id,
@@ -175,7 +184,10 @@ def _submission(
 
 
 def _people(
-    rng: random.Random, org_leads: list[dict[str, Any]], contacts: list[dict[str, Any]]
+    rng: random.Random,
+    org_leads: list[dict[str, Any]],
+    contacts: list[dict[str, Any]],
+    worked: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> tuple[list[Person], list[dict[str, Any]], list[tuple[float, dict[str, Any]]]]:
     people: list[Person] = []
     now_batch: list[dict[str, Any]] = []
@@ -193,18 +205,22 @@ def _people(
         people.append(p)
         times = 2 + k % 4  # 2..5 submissions within the window
         by_phone = k % 3 == 0  # what every submission of this person shares: the phone, else the e-mail
+        first_country = COUNTRIES[k % len(COUNTRIES)]
         for j in range(times):
             delay = window * j / (times - 1)
+            # every repeat from another country: routed on its own it would go to another team (issue 12)
+            other = COUNTRIES[(k + j) % len(COUNTRIES)] if j else first_country
             if j == 0:
-                sub = _submission(rng, p)
+                sub = _submission(rng, p, country=first_country)
             elif by_phone:  # the same phone, written differently, with another e-mail each time
                 d = (p.phone or "").replace(" ", "")
                 phone = d if j % 2 else f"{d[:3]} {d[3:6]} {d[6:8]} {d[8:]}"
-                sub = _submission(rng, p, email=f"other.{n}.{j}@private.example", phone=phone)
+                sub = _submission(rng, p, email=f"other.{n}.{j}@private.example", phone=phone, country=other)
             elif j % 2:  # the same e-mail, in capitals, no phone
-                sub = _submission(rng, p, email=p.email.upper() if p.email.isascii() else p.email, phone="")
+                email = p.email.upper() if p.email.isascii() else p.email
+                sub = _submission(rng, p, email=email, phone="", country=other)
             else:  # the same e-mail with another phone
-                sub = _submission(rng, p, phone=_phone("+47 4{:07d}", 5_000_000 + n * 10 + j))
+                sub = _submission(rng, p, phone=_phone("+47 4{:07d}", 5_000_000 + n * 10 + j), country=other)
             later.append((delay, sub))
     for rec in org_leads:
         p = Person(f"lead-{rec['Id']}", "lead", rec["Email"], None, target=rec["Id"])
@@ -212,6 +228,10 @@ def _people(
         now_batch.append(_submission(rng, p, phone=""))
     for rec in contacts:
         p = Person(f"contact-{rec['Id']}", "contact", rec["Email"], None, target=rec["Id"])
+        people.append(p)
+        now_batch.append(_submission(rng, p, phone=""))
+    for rec in worked:  # a new inquiry from someone a rep is already working
+        p = Person(f"worked-{rec['Id']}", "worked", rec["Email"], None, target=rec["Id"])
         people.append(p)
         now_batch.append(_submission(rng, p, phone=""))
     return people, now_batch, later
@@ -228,6 +248,8 @@ class Outputs:
         self.dead: dict[str, dict[str, Any]] = {}
         self.met: set[tuple[str, str]] = set()
         self.duplicate_of: dict[str, dict[str, Any] | None] = {}
+        self.routed: dict[str, list[dict[str, Any]]] = {}
+        """lead id → its LeadRouted events' assignments (with ``reassignment``), in arrival order."""
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -237,6 +259,7 @@ class Outputs:
             topics.LEADS_DEADLETTER,
             topics.SLA_EVENTS,
             topics.LEADS_ENRICHED,
+            topics.LEADS_ROUTED,
         ]
         consumer = AIOKafkaConsumer(
             *names,
@@ -271,6 +294,16 @@ class Outputs:
             self.met.add((lead_id, ev["clock"]))
         elif topic == topics.LEADS_ENRICHED:
             self.duplicate_of[lead_id] = ev["enrichment"].get("duplicate_of")
+        elif topic == topics.LEADS_ROUTED:
+            self.routed.setdefault(lead_id, []).append({**ev["assignment"], "reassignment": ev["reassignment"]})
+
+    def first_owner(self, lead_id: str) -> str | None:
+        first = [a for a in self.routed.get(lead_id, []) if a["reassignment"] == 0]
+        return first[0]["owner_id"] if first else None
+
+    def latest_owner(self, lead_id: str) -> str | None:
+        routings = self.routed.get(lead_id, [])
+        return max(routings, key=lambda a: a["reassignment"])["owner_id"] if routings else None
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -312,7 +345,24 @@ async def test_every_person_is_one_lead_merged_clocks_are_met_and_reconcile_agre
         for r in all_contacts
         if str(r["Email"]).lower() not in by_email and contact_emails[str(r["Email"]).lower()] == 1
     ][:30]
-    people, now_batch, later = _people(rng, org_leads, contacts)
+    taken = {str(r["Email"]).lower() for r in org_leads} | set(contact_emails)
+    working = _all(
+        sf,
+        "SELECT Id, Email, OwnerId FROM Lead WHERE Email != null AND IsConverted = false "
+        "AND Status = 'Working - Contacted'",
+    )
+    worked_emails = Counter(str(r["Email"]).lower() for r in working)
+    worked = [
+        r
+        for r in working
+        if worked_emails[str(r["Email"]).lower()] == 1
+        and str(r["Email"]).lower() not in taken
+        and by_email[str(r["Email"]).lower()] == 0
+        and str(r["OwnerId"]).startswith("005")
+    ][:20]
+    assert worked, "the demo org has Leads a rep is working"
+    owner_before = {r["Id"]: r["OwnerId"] for r in worked}
+    people, now_batch, later = _people(rng, org_leads, contacts, worked)
     submissions = len(now_batch) + len(later)
     assert submissions >= 2000
 
@@ -349,7 +399,7 @@ async def test_every_person_is_one_lead_merged_clocks_are_met_and_reconcile_agre
     wrong_target: list[str] = []
     for p in people:
         leads = [ours[i]["Id"] for i in p.lead_ids if i in ours]
-        expected = 1 if p.kind in ("new", "repeat") else 0
+        expected = 1 if p.kind in ("new", "repeat") else 0  # lead / worked / contact: the record exists
         if len(leads) > expected:
             duplicated.append(p.key)
         record = leads[0] if leads else p.target
@@ -389,6 +439,56 @@ async def test_every_person_is_one_lead_merged_clocks_are_met_and_reconcile_agre
     unaccounted = [i for i in lost if i not in outputs.rejected]
     assert unaccounted == [], unaccounted[:10]
 
+    # ---- one person, one owner: a duplicate follows its record and never moves it (issue 12) ----
+    await _until(
+        lambda: all(outputs.first_owner(i) for p in people for i in p.lead_ids if i in outputs.synced),
+        60,
+        "every routing read",
+        system,
+    )
+    sf_owner = {
+        r["Id"]: r["OwnerId"]
+        for r in _all(
+            sf, "SELECT Id, OwnerId FROM Lead WHERE Leadflow_Id__c LIKE 'e2e-%' OR Status = 'Working - Contacted'"
+        )
+    }
+    split: list[str] = []
+    repeats_routed = first_was_a_repeat = 0
+    for p in people:
+        if p.kind != "repeat":
+            continue
+        root = next((i for i in p.lead_ids if i in ours), None)
+        assert root is not None, p.key
+        firsts = {i: outputs.first_owner(i) for i in p.lead_ids}
+        if len(set(firsts.values())) != 1:
+            split.append(f"{p.key}: {firsts}")
+        if outputs.latest_owner(root) != sf_owner.get(ours[root]["Id"]):
+            split.append(
+                f"{p.key}: root {root} routed to {outputs.latest_owner(root)}, Lead owned by "
+                f"{sf_owner.get(ours[root]['Id'])}"
+            )
+        repeats_routed += len(p.lead_ids) - 1
+        policies = {i: outputs.routed[i][0]["policy"] for i in p.lead_ids}
+        first_was_a_repeat += policies[p.lead_ids[0]] == "duplicate"
+    moved: list[str] = []
+    for p in people:
+        if p.kind != "worked":
+            continue
+        assert p.target is not None
+        if sf_owner.get(p.target) != owner_before[p.target]:
+            moved.append(f"{p.key}: owner {owner_before[p.target]} -> {sf_owner.get(p.target)}")
+        for i in p.lead_ids:
+            a = outputs.routed[i][0]
+            if (a["owner_id"], a["policy"]) != (owner_before[p.target], "duplicate"):
+                moved.append(f"{p.key}:{i} routed to {a['owner_id']} by {a['policy']}: {a['reason']}")
+    print(
+        f"one person, one owner: {repeats_routed} repeats of {REPEATED_PEOPLE} people routed to their first "
+        f"lead's owner (for {first_was_a_repeat} people a repeat reached route first); {len(worked)} worked "
+        f"Leads kept their owner; disagreements {len(split) + len(moved)}"
+    )
+    assert split == [], split[:10]
+    assert moved == [], moved[:10]
+
     # ---- reps act on the records leads were merged into ----
     reps = [
         u["Username"]
@@ -396,7 +496,9 @@ async def test_every_person_is_one_lead_merged_clocks_are_met_and_reconcile_agre
         if str(u["Username"]).endswith("@leadflow-demo.example")
     ]
     rep_sf = connect(_salesforce(system, reps[0]))
-    touched = [p for p in people if p.kind == "repeat"][:40] + [p for p in people if p.kind in ("lead", "contact")]
+    touched = [p for p in people if p.kind == "repeat"][:40] + [
+        p for p in people if p.kind in ("lead", "contact", "worked")
+    ]
     for k, p in enumerate(touched):
         record = next(ours[i]["Id"] for i in p.lead_ids if i in ours) if p.kind == "repeat" else p.target
         assert record is not None
