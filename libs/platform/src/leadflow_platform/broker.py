@@ -32,7 +32,7 @@ def make_broker(settings: ServiceSettings, **overrides: Any) -> KafkaBroker:
         "acks": "all",
         "enable_idempotence": settings.kafka_idempotent_producer,
         "compression_type": settings.kafka_compression if settings.kafka_compression != "none" else None,
-        "linger_ms": 5,
+        "linger_ms": settings.kafka_linger_ms,
         "max_batch_size": 1024 * 1024,
         "graceful_timeout": settings.shutdown_grace_seconds,
         "security": security,

@@ -50,6 +50,16 @@ class ServiceSettings(BaseSettings):
         description="none or gzip (lz4/zstd need extras). aiokafka's gzip costs ~100-200 us per lead: "
         "worth it on a network, not on the loopback embedded broker.",
     )
+    kafka_linger_ms: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "How long the producer waits for more messages before sending a batch. The consumer runtime hands"
+            " a whole batch's outputs to the producer at once, so they share requests anyway; measured on the"
+            " embedded broker (load 11), publish → all acknowledged p50 for 1 / 10 / 100 messages: 1.1 / 1.9 /"
+            " 7.5 ms at 0 ms, 7.1 / 7.4 / 11.6 ms at 5 ms."
+        ),
+    )
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     database_url: str = "sqlite+aiosqlite:///./var/leadflow.db"
@@ -63,7 +73,14 @@ class ServiceSettings(BaseSettings):
     consumer_group: str | None = Field(default=None, description="Kafka consumer group; None = leadflow-<service>.")
     batch_max_records: int = Field(default=500, ge=1, description="Records per handler call at most.")
     batch_timeout_ms: int = Field(
-        default=50, ge=0, description="How long a fetch waits for more records when fewer are available."
+        default=10,
+        ge=1,
+        description=(
+            "How long a poll waits for records on an idle topic. A poll returns as soon as any record is"
+            " there, but FastStream's batch subscriber then *sleeps* this long after an empty poll, so a"
+            " record arriving during that sleep waits up to this long per hop (50 ms made a 5-hop lead wait"
+            " ~60 ms on average at low rates). Short costs ~100 empty polls/s per idle consumer."
+        ),
     )
     fetch_max_wait_ms: int = Field(
         default=10,
