@@ -88,6 +88,22 @@ async def raw_hop(bootstrap: str, n: int = 20000) -> float:
     return rate
 
 
+async def send_steady(
+    producer: AIOKafkaProducer, topic: str, run: str, rate: float, seconds: float
+) -> dict[str, float]:
+    """Publish ``rate × seconds`` leads of ``run`` at a steady rate; returns each lead id's send time
+    (``time.perf_counter``), the start of its publish → downstream latency."""
+    sent_at: dict[str, float] = {}
+    next_at = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        value, key = lead(i, run)
+        sent_at[key.decode()] = time.perf_counter()
+        await producer.send(topic, value, key=key)
+        next_at += 1 / rate
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    return sent_at
+
+
 class TopicWatcher:
     """First time each lead id (the record key) is seen on each watched topic."""
 
@@ -209,15 +225,8 @@ async def main(burst: int, rate: float, seconds: float) -> None:
             # 2) steady rate latency
             run = uuid.uuid4().hex[:6]
             prefix = f"bench-{run}-"
-            sent_at: dict[str, float] = {}
-            n = int(rate * seconds)
-            next_at = time.perf_counter()
-            for i in range(n):
-                value, key = lead(i, run)
-                sent_at[key.decode()] = time.perf_counter()
-                await producer.send(ns(topics.LEADS_INBOUND), value, key=key)
-                next_at += 1 / rate
-                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            sent_at = await send_steady(producer, ns(topics.LEADS_INBOUND), run, rate, seconds)
+            n = len(sent_at)
             deadline = time.perf_counter() + 120
             while watcher.count(synced, prefix) < n and time.perf_counter() < deadline:
                 await asyncio.sleep(0.1)

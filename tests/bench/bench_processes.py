@@ -1,6 +1,9 @@
 """The pipeline with every service as its own process, as `make run` starts it, and a latency budget per hop.
 
-    .venv/bin/python tests/bench/bench_processes.py [--burst 3000] [--rate 200] [--seconds 30]
+    .venv/bin/python tests/bench/bench_processes.py [--burst 3000] [--rate 200] [--seconds 30] [--env K=V ...]
+
+``--env`` sets a variable for every service process (after its run.yaml), e.g. to run the previous
+settings in the same conditions: ``--env INTAKE_KAFKA_LINGER_MS=5 --env INTAKE_BATCH_TIMEOUT_MS=50``.
 
 Starts the embedded broker and the Salesforce emulator (HTTPS), then intake, enrich, score, route and
 crm-sync each as a separate process with the command and environment of its services/<name>/run.yaml
@@ -42,7 +45,7 @@ from leadflow_salesforce.testing import running_emulator
 sys.path.insert(0, str(Path(__file__).parent))
 import itertools
 
-from bench_pipeline import TopicWatcher, lead, pct, raw_hop
+from bench_pipeline import TopicWatcher, lead, pct, raw_hop, send_steady
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ["intake", "enrich", "score", "route", "crm-sync"]
@@ -65,7 +68,9 @@ def cpu_seconds(pid: int) -> float:
 class Service:
     """One service process started from its run.yaml, with ports and state moved for the bench."""
 
-    def __init__(self, name: str, bootstrap: str, emulator: Any, tmp: Path, base_env: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, bootstrap: str, emulator: Any, tmp: Path, base_env: dict[str, str], extra: dict[str, str]
+    ) -> None:
         spec = yaml.safe_load((ROOT / "services" / name / "run.yaml").read_text())["processes"][0]
         self.name, self.cmd = name, [sys.executable if spec["cmd"][0] == "python" else spec["cmd"][0], *spec["cmd"][1:]]
         env = {**base_env, **{k: str(v) for k, v in (spec.get("env") or {}).items()}}
@@ -82,6 +87,7 @@ class Service:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(extra)
         self.env, self.log = env, tmp / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -122,7 +128,7 @@ async def wait_until(predicate: Any, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def main(burst: int, rate: float, seconds: float) -> None:
+async def main(burst: int, rate: float, seconds: float, extra: dict[str, str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-proc-"))
     base = yaml.safe_load((ROOT / "deploy/local/run.yaml").read_text()).get("env") or {}
     # make run's demo clock would run SLA arithmetic at 60x; the bench measures the production shape.
@@ -132,7 +138,7 @@ async def main(burst: int, rate: float, seconds: float) -> None:
         emu.configure(dailyApiLimit=10_000_000, apiUsage=0)
         await ensure_topics(kafka.bootstrap, load_topics())
         hop = await raw_hop(kafka.bootstrap)
-        services = [Service(name, kafka.bootstrap, emu, tmp, base_env) for name in SERVICES]
+        services = [Service(name, kafka.bootstrap, emu, tmp, base_env, extra or {}) for name in SERVICES]
         for service in services:
             service.start()
         try:
@@ -143,6 +149,8 @@ async def main(burst: int, rate: float, seconds: float) -> None:
             await producer.start()
             print(f"load average at start {os.getloadavg()[0]:.2f} (2 cores); state in {tmp}")
             print(f"raw aiokafka consume→produce hop (same run): {hop:,.0f} msg/s")
+            if extra:
+                print("service environment overrides: " + " ".join(f"{k}={v}" for k, v in sorted(extra.items())))
 
             # warm-up: every consumer group has joined and every service has loaded its caches
             for value, key in [lead(i, "warm") for i in range(30)]:
@@ -173,15 +181,8 @@ async def main(burst: int, rate: float, seconds: float) -> None:
             # 2) steady rate: end-to-end latencies and the budget per hop
             run = uuid.uuid4().hex[:6]
             prefix = f"bench-{run}-"
-            sent_at: dict[str, float] = {}
-            n = int(rate * seconds)
-            next_at = time.perf_counter()
-            for i in range(n):
-                value, key = lead(i, run)
-                sent_at[key.decode()] = time.perf_counter()
-                await producer.send(topics.LEADS_INBOUND, value, key=key)
-                next_at += 1 / rate
-                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            sent_at = await send_steady(producer, topics.LEADS_INBOUND, run, rate, seconds)
+            n = len(sent_at)
             with contextlib.suppress(TimeoutError):
                 await wait_until(lambda: watcher.count(topics.CRM_SYNCED, prefix) >= n, 120, "steady synced")
             at = {topics.LEADS_INBOUND: sent_at, **watcher.seen}
@@ -214,5 +215,6 @@ if __name__ == "__main__":
     parser.add_argument("--burst", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--env", action="append", default=[], metavar="K=V", help="for every service process")
     args = parser.parse_args()
-    asyncio.run(main(args.burst, args.rate, args.seconds))
+    asyncio.run(main(args.burst, args.rate, args.seconds, dict(kv.split("=", 1) for kv in args.env)))
