@@ -122,9 +122,9 @@ class TeamPage:
 async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> TeamPage:
     """Team load: the reps (``roster.sells``: the same selling roles Staffing counts), the other users who hold
     leads, and the queues — each shown as what it is."""
-    owners, rep_rows, assigned = await repo.team_load_inputs(now, settings.team_load_days)
-    queue_rows = await repo.queue_loads()
+    owners, rep_rows, assigned = await repo.team_load_inputs(now, settings.team_load_days, queues=True)
     reps = {r.user_id: r for r in rep_rows}
+    queue_rows = []
     seen: set[str] = set()
     inputs: list[RepInput] = []
     others: list[Holder] = []
@@ -134,7 +134,11 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> Tea
     for o in owners:
         rep = reps.get(o.owner_id)
         seen.add(o.owner_id)
-        if rep is not None and not sells(rep.role, bool(rep.queue)):
+        if o.owner_type == "queue" or (rep is not None and rep.queue):
+            if o.open or o.breached:
+                queue_rows.append(o)
+            continue
+        if rep is not None and not sells(rep.role):
             if o.open or assigned_by_owner.get(o.owner_id):
                 others.append(
                     Holder(
@@ -163,7 +167,7 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> Tea
             )
         )
     for rep in rep_rows:
-        if rep.user_id in seen or not rep.team or not sells(rep.role, bool(rep.queue)):
+        if rep.user_id in seen or not rep.team or not sells(rep.role, bool(rep.queue)):  # reps only
             continue
         inputs.append(
             RepInput(

@@ -407,6 +407,17 @@ async def test_team_load_lists_reps_by_selling_role_and_others_and_queues_apart(
     )
     await harness.send(T.CRM_ROSTER, roster)
     head = ROLES.index("Head of Sales")
+    # an SLA event read before its routing names the finance queue as a plain owner: still a queue
+    early = F.sla("F0", "started", t0, due_at=t0 + timedelta(hours=1), owner_id="00GFIN", team=None)
+    await harness.send(T.SLA_EVENTS, early)
+    async with harness.client() as c:
+        await login(c, "victor")
+        early_load = (await c.get("/api/team")).json()
+    assert [q["name"] for q in early_load["queues"]] == ["Finance Review"] and early_load["others"] == []
+    await harness.send(
+        T.LEADS_ROUTED,
+        F.routed("F0", t0, team="", owner_id="00GFIN", owner_type="queue", owner_name="Finance Review"),
+    )
     # the head of sales and the finance queue get leads route files under no team
     await harness.send(T.LEADS_ROUTED, F.routed("H1", t0, team="", owner_id=f"005U{head}", owner_name="Head"))
     await harness.send(
@@ -436,7 +447,7 @@ async def test_team_load_lists_reps_by_selling_role_and_others_and_queues_apart(
         (f"005U{head}", "Head of Sales", 1)
     ]
     queues = {q["name"]: q for q in data["queues"]}
-    assert queues["Finance Review"]["team"] == "Finance Review (queue)" and queues["Finance Review"]["open_leads"] == 1
+    assert queues["Finance Review"]["team"] == "Finance Review (queue)" and queues["Finance Review"]["open_leads"] == 2
     assert queues["Nordics Leads"]["team"] == "Nordics"
     teams = {t["team"] for t in now["teams"]}
     assert "(none)" not in teams and {"Head of Sales", "Finance Review (queue)", "Nordics"} <= teams

@@ -892,13 +892,13 @@ class OpsRepository:
         return d
 
     async def team_load_inputs(
-        self, now: datetime, days: int
+        self, now: datetime, days: int, *, queues: bool = False
     ) -> tuple[list[Any], list[Any], dict[tuple[str, str], int]]:
+        """(owner counters — users only unless ``queues`` —, rep rows, assignments per (owner, team) in the window)."""
         since = bucket_start(now, "d") - timedelta(days=days - 1)
+        oc = t.owner_counters
         async with self.engine.connect() as conn:
-            owners = (
-                await conn.execute(select(t.owner_counters).where(t.owner_counters.c.owner_type != "queue"))
-            ).all()
+            owners = (await conn.execute(select(oc) if queues else select(oc).where(oc.c.owner_type != "queue"))).all()
             rep_rows = (await conn.execute(select(t.reps))).all()
             assigned_rows = await conn.execute(
                 select(t.assignments.c.owner_id, t.assignments.c.team, func.sum(t.assignments.c.n))
@@ -907,13 +907,6 @@ class OpsRepository:
             )
             assigned = {(o, tm): int(n) for o, tm, n in assigned_rows}
         return list(owners), list(rep_rows), assigned
-
-    async def queue_loads(self) -> list[Any]:
-        """Queues that hold open leads or breaches (owner counters of owner type ``queue``)."""
-        oc = t.owner_counters
-        async with self.engine.connect() as conn:
-            stmt = select(oc).where(oc.c.owner_type == "queue", or_(oc.c.open > 0, oc.c.breached > 0))
-            return list((await conn.execute(stmt)).all())
 
     async def arrivals_per_hour(self, now: datetime, hours: int = 24) -> float:
         since = bucket_start(now, "h") - timedelta(hours=hours)
