@@ -1,6 +1,11 @@
 """Scoring cost of ModelRegistry.score_batch: leads/s in batches and the latency each batch adds (p50/p99).
 
     .venv/bin/python libs/model/bench/bench_model.py [--artifacts var/models] [--batch 1000] [--batches 40]
+        [--no-shadow] [--search-missing-modules]
+
+Small batches (``--batch 20``) show the fixed cost per call, what a score hop pays at a steady low rate;
+``--search-missing-modules`` removes the registry's ``MissingModuleFinder`` (leadflow_model.inference) to
+show what scikit-learn's per-call probing for pandas cost before it.
 
 Uses --artifacts' active model (copied; the directory is not changed); a shadow candidate, or both models
 when there is no active one, are trained on the shared export with quick settings. Leads are
@@ -31,6 +36,7 @@ from leadflow_contracts import (
 from leadflow_contracts.lead import Campaign
 from leadflow_model.artifacts import ActivePointer, read_active, write_active
 from leadflow_model.history import read_csv_history
+from leadflow_model.inference import MissingModuleFinder
 from leadflow_model.mapping import load_mapping
 from leadflow_model.registry import ModelRegistry
 from leadflow_model.threads import limit_threads
@@ -75,7 +81,7 @@ def leads(n: int, seed: int = 1) -> list[LeadEnriched]:
     return out
 
 
-def ensure_models(root: Path, source: Path | None) -> tuple[str, str]:
+def ensure_models(root: Path, source: Path | None, want_shadow: bool = True) -> tuple[str, str | None]:
     """Active + shadow versions in ``root`` (a scratch dir): copied from ``source``'s active model when it has
     one (never changing ``source``), the missing ones trained on the shared export with quick settings."""
     active = shadow = None
@@ -84,7 +90,7 @@ def ensure_models(root: Path, source: Path | None) -> tuple[str, str]:
         for v in [pointer.active, *pointer.shadow]:
             shutil.copytree(source / v, root / v)
         active, shadow = pointer.active, (pointer.shadow[0] if pointer.shadow else None)
-    if active is None or shadow is None:
+    if active is None or (shadow is None and want_shadow):
         csv = next(p for p in CSV if p.exists())
         mapping = load_mapping(REPO / "deploy" / "model" / "x-education-mapping.yaml")
         history = read_csv_history(csv, mapping)
@@ -95,6 +101,8 @@ def ensure_models(root: Path, source: Path | None) -> tuple[str, str]:
         cfg = TrainConfig(cv_folds=3, param_grid=({"max_iter": 150, "max_leaf_nodes": 15},), baseline=False)
         if active is None:
             active = train_and_write(history, mapping, root, cfg, now=datetime(2026, 1, 1, tzinfo=UTC)).version
+        if not want_shadow:
+            return active, None
         cfg2 = TrainConfig(cv_folds=3, param_grid=({"max_iter": 100},), baseline=False)
         shadow = train_and_write(history, mapping, root, cfg2, now=datetime(2026, 1, 2, tzinfo=UTC)).version
     return active, shadow
@@ -122,23 +130,31 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--batches", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1, help="OpenMP threads for predict (ModelRegistry(threads=…))")
+    ap.add_argument("--no-shadow", action="store_true", help="skip the shadow row (no candidate is trained)")
+    ap.add_argument(
+        "--search-missing-modules", action="store_true", help="without the missing-module finder (the old cost)"
+    )
     args = ap.parse_args()
     limit_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        active, shadow = ensure_models(root, args.artifacts)
+        active, shadow = ensure_models(root, args.artifacts, want_shadow=not args.no_shadow)
         batch = leads(args.batch)
         print(
             f"active {active}, shadow {shadow}; batch {args.batch} leads x {args.batches} batches, "
-            f"{args.threads} thread(s)"
+            f"{args.threads} thread(s), missing modules {'searched' if args.search_missing_modules else 'refused'}"
         )
         for label, explain, with_shadow in [
             ("probability only", False, False),
             ("+ top-3 contributions", True, False),
             ("+ contributions + 1 shadow", True, True),
         ]:
-            write_active(root, ActivePointer(active=active, shadow=(shadow,) if with_shadow else ()))
+            if with_shadow and shadow is None:
+                continue
+            write_active(root, ActivePointer(active=active, shadow=(shadow,) if with_shadow and shadow else ()))
             reg = ModelRegistry(root, explain=explain, threads=args.threads)
+            if args.search_missing_modules:
+                sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, MissingModuleFinder)]
             rate, cpu_rate, p50, p99 = run(reg, batch, args.batches)
             print(
                 f"{label:<28} {rate:>9,.0f} leads/s wall  {cpu_rate:>9,.0f} leads/CPU-s   "
