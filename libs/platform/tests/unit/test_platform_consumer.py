@@ -6,13 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import random
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from leadflow_contracts import DeadLetter, Event
+from leadflow_contracts import DeadLetter
 from leadflow_platform.clock import FakeClock
 from leadflow_platform.consumer import (
     Batch,
@@ -24,6 +23,8 @@ from leadflow_platform.consumer import (
     is_infrastructure_error,
 )
 from leadflow_platform.kafka_io import RawRecord
+from leadflow_platform.testing.consumer import Envelope, RecordingPublisher
+from leadflow_platform.testing.consumer import lead_record as envelope_record
 
 pytestmark = pytest.mark.unit
 
@@ -31,37 +32,21 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TOPIC = "leads.routed"
 
 
-class _Minimal(Event):
-    """The envelope alone: what every contract event has."""
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[Outgoing] = []
-
-    async def publish_all(self, messages: Sequence[Outgoing]) -> None:
-        self.sent.extend(messages)
-
-    def on(self, topic: str) -> list[dict]:
-        return [json.loads(m.value) for m in self.sent if m.topic == topic]
-
-
 def record(value: bytes, offset: int, key: str | None = None, partition: int = 0) -> RawRecord:
     return RawRecord(key.encode() if key else None, value, TOPIC, partition, offset)
 
 
 def lead_record(lead: str, offset: int, partition: int = 0) -> RawRecord:
-    payload = {"event_id": f"e-{lead}", "lead_id": lead, "occurred_at": NOW.isoformat()}
-    return record(json.dumps(payload).encode(), offset, key=lead, partition=partition)
+    return envelope_record(lead, offset, at=NOW, topic=TOPIC, partition=partition)
 
 
-def runtime(use_case, publisher: Recorder, sleeps: list[float]) -> ConsumerRuntime:
+def runtime(use_case, publisher: RecordingPublisher, sleeps: list[float]) -> ConsumerRuntime:
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
     return ConsumerRuntime(
         service="test",
-        contracts={TOPIC: _Minimal},
+        contracts={TOPIC: Envelope},
         use_case=use_case,
         publisher=publisher,  # type: ignore[arg-type]
         deadletter_topic="leads.deadletter",
@@ -87,7 +72,7 @@ def echo(seen: list[str], fail: dict[str, Exception] | None = None, times: dict[
 
 
 async def test_a_clean_batch_is_parsed_once_and_published_in_one_call():
-    pub, seen, sleeps = Recorder(), [], []
+    pub, seen, sleeps = RecordingPublisher(), [], []
     rt = runtime(echo(seen), pub, sleeps)
     await rt.handle([lead_record(f"L{i}", i) for i in range(5)])
     assert seen == [f"L{i}" for i in range(5)]
@@ -96,7 +81,7 @@ async def test_a_clean_batch_is_parsed_once_and_published_in_one_call():
 
 
 async def test_poison_is_dead_lettered_with_reason_bytes_key_and_a_deterministic_id():
-    pub, seen, sleeps = Recorder(), [], []
+    pub, seen, sleeps = RecordingPublisher(), [], []
     rt = runtime(echo(seen), pub, sleeps)
     bad = record(b'{"lead_id": 7', 3, key="L-bad")
     batch = [lead_record("L1", 1), bad, lead_record("L2", 2)]
@@ -108,14 +93,14 @@ async def test_poison_is_dead_lettered_with_reason_bytes_key_and_a_deterministic
     assert (letter.lead_id, letter.reason, letter.service, letter.topic) == ("L-bad", "invalid_event", "test", TOPIC)
     assert base64.b64decode(letter.original_base64) == bad.value
     assert letter.message
-    again = Recorder()
+    again = RecordingPublisher()
     await runtime(echo([]), again, []).handle(batch)
     assert [d["event_id"] for d in again.on("leads.deadletter")] == [letter.event_id]
 
 
 @pytest.mark.parametrize("error", [ValueError("no calendar time"), KeyError("team"), DomainError("bad lead")])
 async def test_a_record_failing_the_same_way_twice_is_dead_lettered_and_the_rest_flows(error):
-    pub, seen, sleeps = Recorder(), [], []
+    pub, seen, sleeps = RecordingPublisher(), [], []
     rt = runtime(echo(seen, fail={"L3": error}), pub, sleeps)
     bad = lead_record("L3", 3)
     await rt.handle([lead_record(f"L{i}", i) for i in range(3)] + [bad] + [lead_record(f"L{i}", i) for i in (4, 5)])
@@ -129,7 +114,7 @@ async def test_a_record_failing_the_same_way_twice_is_dead_lettered_and_the_rest
 
 
 async def test_a_record_that_fails_once_then_succeeds_is_processed_not_dead_lettered():
-    pub, seen, sleeps = Recorder(), [], []
+    pub, seen, sleeps = RecordingPublisher(), [], []
     rt = runtime(echo(seen, fail={"L1": ValueError("flaky")}, times={"L1": 1}), pub, sleeps)
     await rt.handle([lead_record("L0", 0), lead_record("L1", 1)])
     assert sorted(seen) == ["L0", "L1"] and pub.on("leads.deadletter") == []
@@ -142,7 +127,7 @@ async def test_a_record_that_fails_differently_the_second_time_is_retried_not_de
         calls["n"] += 1
         raise ValueError(f"attempt {calls['n']}")
 
-    pub, sleeps = Recorder(), []
+    pub, sleeps = RecordingPublisher(), []
     rt = runtime(use_case, pub, sleeps)
     with pytest.raises(ValueError):
         await rt.handle([lead_record("L0", 0)])
@@ -156,7 +141,7 @@ async def test_infrastructure_errors_back_off_with_a_growing_capped_delay_and_re
     async def use_case(batch: Batch) -> list[Outgoing]:
         raise error
 
-    pub, sleeps = Recorder(), []
+    pub, sleeps = RecordingPublisher(), []
     rt = runtime(use_case, pub, sleeps)
     for _ in range(8):
         with pytest.raises(type(error)):
@@ -195,7 +180,7 @@ async def test_every_record_is_processed_or_dead_lettered_exactly_once(size, bad
         record(b"not json", i, key=f"L{i}") if i in poison else lead_record(f"L{i}", i, partition=i % 3)
         for i in range(size)
     ]
-    pub, seen, sleeps = Recorder(), [], []
+    pub, seen, sleeps = RecordingPublisher(), [], []
     rt = runtime(echo(seen, fail={f"L{i}": ValueError(f"bad {i}") for i in bad}), pub, sleeps)
     await rt.handle(records)
     letters = [DeadLetter.model_validate(d) for d in pub.on("leads.deadletter")]
@@ -225,7 +210,7 @@ async def test_raw_topics_are_handed_over_unparsed_and_a_failing_raw_record_is_i
         seen.extend(r.value for r in batch.raw)
         return []
 
-    pub = Recorder()
+    pub = RecordingPublisher()
     rt = ConsumerRuntime(
         service="intake-like",
         contracts={"leads.inbound": None},

@@ -5,8 +5,6 @@ group options and the backlog behind a batch come from the settings and the cons
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -18,7 +16,6 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from leadflow_contracts import Event
 from leadflow_platform.clock import FakeClock
 from leadflow_platform.consumer import (
     Batch,
@@ -32,23 +29,13 @@ from leadflow_platform.consumer import (
 from leadflow_platform.kafka_io import RawRecord
 from leadflow_platform.service import Lifecycle, build_http_app
 from leadflow_platform.settings import ServiceSettings
+from leadflow_platform.testing.consumer import Envelope, RecordingPublisher
+from leadflow_platform.testing.consumer import lead_record as envelope_record
 
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TOPIC = "leads.routed"
-
-
-class _Minimal(Event):
-    """The envelope alone."""
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[Outgoing] = []
-
-    async def publish_all(self, messages: Sequence[Outgoing]) -> None:
-        self.sent.extend(messages)
 
 
 class FakeConsumer:
@@ -93,8 +80,7 @@ class Monotonic:
 
 
 def lead_record(lead: str, offset: int, partition: int = 0, topic: str = TOPIC) -> RawRecord:
-    payload = {"event_id": f"e-{lead}", "lead_id": lead, "occurred_at": NOW.isoformat()}
-    return RawRecord(lead.encode(), json.dumps(payload).encode(), topic, partition, offset)
+    return envelope_record(lead, offset, at=NOW, topic=topic, partition=partition)
 
 
 def make_runtime(use_case: Any, consumer: FakeConsumer | None, sleeps: list[float], **kw: Any) -> ConsumerRuntime:
@@ -103,9 +89,9 @@ def make_runtime(use_case: Any, consumer: FakeConsumer | None, sleeps: list[floa
 
     return ConsumerRuntime(
         service="test",
-        contracts={TOPIC: _Minimal, "crm.changes": _Minimal},
+        contracts={TOPIC: Envelope, "crm.changes": Envelope},
         use_case=use_case,
-        publisher=Recorder(),  # type: ignore[arg-type]
+        publisher=RecordingPublisher(),  # type: ignore[arg-type]
         deadletter_topic="leads.deadletter",
         clock=FakeClock(NOW),
         retry=RetryPolicy(0.1, 1.0),
