@@ -494,7 +494,7 @@ async def test_lead_page_shows_the_contact_a_follow_up_went_to_and_the_values_sa
     assert "/lightning/r/Contact/0035e00000CONTACT2/view" in after_sync
     assert record(lead_page).startswith("Lead 00Q5e00000LEAD001")
     # which field, why, and where the original value went — each once, whatever the redeliveries
-    rows = re.findall(r"<tr><td><code>([^<]+)</code></td><td class=\"wrap\"><b>([^<]+)</b>", lead_page)
+    rows = re.findall(r"<tr><td class=\"nw\"><code>([^<]+)</code></td><td class=\"wrap\"><b>([^<]+)</b>", lead_page)
     assert rows == [("Lead.Email", "INVALID_EMAIL_ADDRESS"), ("Lead.Title", "STRING_TOO_LONG")]
     assert lead_page.count("Leadflow_Dropped_Fields__c note (00Q5e00000LEAD001)") == 2
     assert "written without Email (INVALID_EMAIL_ADDRESS), Title (STRING_TOO_LONG)" in lead_page

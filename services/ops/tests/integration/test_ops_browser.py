@@ -692,6 +692,10 @@ OVERFLOW_JS = """() => {
     const r = t.getBoundingClientRect();
     if (r.right > box.right + 1 || t.scrollWidth > t.parentElement.clientWidth + 1)
       out.push(`${t.id || t.className} ${Math.round(r.width)} px in ${Math.round(box.width)} px`);
+    t.querySelectorAll('td').forEach(td => {  // and no column squeezed to a letter per line to make it fit
+      const text = td.textContent.trim();
+      if (text.length > 3 && td.getBoundingClientRect().width < 40) out.push(`squeezed cell "${text.slice(0, 20)}"`);
+    });
   });
   return out;
 }"""
