@@ -397,8 +397,13 @@ async def test_every_now_tile_equals_the_figure_computed_from_the_raw_events(boa
     for team, counts in expected["teams"].items():
         row = next(r for r in rows if r.split("\t")[0] == team)
         cells = row.split("\t")
-        open_, breached, _queued, not_in_sf = (int(c) for c in cells[-4:])
-        assert (open_, breached, not_in_sf) == (counts["open"], counts["breached"], counts["not_in_salesforce"])
+        open_, breached, _queued, not_in_sf, follow_ups = (int(c) for c in cells[-5:])
+        assert (open_, breached, not_in_sf, follow_ups) == (
+            counts["open"],
+            counts["breached"],
+            counts["not_in_salesforce"],
+            counts["follow_ups"],
+        )
     # each clock's part of the tile opens the breaches of that clock, still open: the same leads
     for clock in ("first_touch", "qualify", "callback"):
         await page.click(f"#tile-breached a[href*='clock={clock}']")

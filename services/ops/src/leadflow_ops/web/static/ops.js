@@ -59,7 +59,7 @@
       while (head.firstChild) { head.removeChild(head.firstChild); }
       head.appendChild(cell("th", "Team"));
       snap.ratings.forEach(function (r) { head.appendChild(cell("th", r, "n")); });
-      ["Open", "Breached", "In queue", "Not in Salesforce"].forEach(function (h) { head.appendChild(cell("th", h, "n")); });
+      ["Open", "Breached", "In queue", "Not in Salesforce", "Contact follow-ups"].forEach(function (h) { head.appendChild(cell("th", h, "n")); });
       var body = table.tBodies[0];
       while (body.firstChild) { body.removeChild(body.firstChild); }
       snap.teams.forEach(function (t) {
@@ -67,9 +67,10 @@
         tr.appendChild(cell("td", t.team));
         snap.ratings.forEach(function (r) { tr.appendChild(cell("td", t.by_rating[r] || 0, "n")); });
         tr.appendChild(cell("td", t.open, "n"));
-        tr.appendChild(cell("td", t.breached, "n bad"));
+        tr.appendChild(cell("td", t.breached, t.breached ? "n bad" : "n"));
         tr.appendChild(cell("td", t.queued, "n"));
         tr.appendChild(cell("td", t.not_in_salesforce || 0, "n"));
+        tr.appendChild(cell("td", t.follow_ups || 0, "n"));
         body.appendChild(tr);
       });
     }
