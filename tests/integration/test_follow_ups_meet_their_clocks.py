@@ -14,13 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from leadflow_contracts.crm import CrmChange
 from leadflow_contracts.pipeline import DuplicateOf, LeadRouted
 from leadflow_contracts.sla import SlaEvent
-from leadflow_crm_changes.adapters.repository import Repository
-from leadflow_crm_changes.adapters.salesforce import SimpleSalesforceGateway
-from leadflow_crm_changes.domain.feed import DEFAULT_OBJECTS
-from leadflow_crm_changes.poller import ChangeFeed, FeedConfig
+from leadflow_crm_changes.testing import recording_feed
 from leadflow_crm_sync.domain.mapping import inquiry_task
 from leadflow_crm_sync.domain.policy import load_policy
 from leadflow_platform.clock import FakeClock, SystemClock
@@ -83,29 +79,7 @@ async def test_a_repeat_of_a_worked_lead_and_a_contact_follow_up_end_met(
     )["id"]
     contact = sf.Contact.create({"LastName": "Berg", "OwnerId": SELLER})["id"]
 
-    published: list[CrmChange] = []
-
-    async def collect(events: list[CrmChange]) -> None:
-        published.extend(events)
-
-    feed_engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'feed.db'}")
-    feed_repo = Repository(feed_engine)
-    await feed_repo.create_tables()
-    feed = ChangeFeed(
-        FeedConfig(
-            objects=DEFAULT_OBJECTS,
-            poll_interval=0.1,
-            overlap=timedelta(seconds=1),
-            start_from="beginning",
-            lease_name="feed",
-            lease_ttl=10,
-            holder="t",
-        ),
-        feed_repo,
-        SimpleSalesforceGateway(org.salesforce_settings()),
-        collect,
-        SystemClock(),
-    )
+    feed, published, feed_engine = await recording_feed(tmp_path, org.salesforce_settings())
     engine = create_engine(database_url)
     store = TimerStore(engine)
     await store.create_tables()

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from leadflow_crm_changes.adapters.repository import Repository
-from leadflow_crm_changes.adapters.salesforce import SimpleSalesforceGateway
-from leadflow_crm_changes.domain.feed import DEFAULT_OBJECTS
-from leadflow_crm_changes.poller import ChangeFeed, FeedConfig
-from leadflow_platform.clock import FakeClock, SystemClock
-from leadflow_platform.db import create_engine
+from leadflow_crm_changes.testing import recording_feed
+from leadflow_platform.clock import FakeClock
 from leadflow_telesales_sim.app import create_app
 from leadflow_telesales_sim.settings import TelesalesSimSettings
 
@@ -38,29 +32,7 @@ async def test_rep_works_lead_as_itself_and_the_feed_sees_rep_changes(
         {"LastName": "Lambert", "Company": "Delta NV", "Leadflow_Id__c": "lf-sim-2", "OwnerId": sim_reps["finance"]}
     )["id"]  # not a simulated rep's lead
     # crm-changes, as it runs in production (its own DB and gateway), collecting what it would publish
-    published = []
-
-    async def collect(events):
-        published.extend(events)
-
-    feed_engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'feed.db'}")
-    feed_repo = Repository(feed_engine)
-    await feed_repo.create_tables()
-    feed = ChangeFeed(
-        FeedConfig(
-            objects=DEFAULT_OBJECTS,
-            poll_interval=0.1,
-            overlap=timedelta(seconds=1),
-            start_from="beginning",
-            lease_name="feed",
-            lease_ttl=10,
-            holder="t",
-        ),
-        feed_repo,
-        SimpleSalesforceGateway(emu.salesforce_settings()),
-        collect,
-        SystemClock(),
-    )
+    feed, published, feed_engine = await recording_feed(tmp_path, emu.salesforce_settings())
     await feed.step()  # leadflow's own lead creations: echoes
     assert published == []
 
@@ -124,29 +96,7 @@ async def test_rep_works_a_follow_up_on_a_contact_and_the_feed_keys_it_by_the_co
     integration_sf.Task.create(  # a reminder is not a follow-up: left alone
         {"WhoId": contact, "OwnerId": seller, "Subject": "SLA reminder: lead due", "TaskSubtype": "Task"}
     )
-    published = []
-
-    async def collect(events):
-        published.extend(events)
-
-    feed_engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'feed.db'}")
-    feed_repo = Repository(feed_engine)
-    await feed_repo.create_tables()
-    feed = ChangeFeed(
-        FeedConfig(
-            objects=DEFAULT_OBJECTS,
-            poll_interval=0.1,
-            overlap=timedelta(seconds=1),
-            start_from="beginning",
-            lease_name="feed",
-            lease_ttl=10,
-            holder="t",
-        ),
-        feed_repo,
-        SimpleSalesforceGateway(emu.salesforce_settings()),
-        collect,
-        SystemClock(),
-    )
+    feed, published, feed_engine = await recording_feed(tmp_path, emu.salesforce_settings())
     await feed.step()
     assert published == []  # the integration user's writes are echoes
 
