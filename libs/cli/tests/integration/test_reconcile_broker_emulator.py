@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -31,7 +32,11 @@ def emu() -> Iterator[EmulatorHandle]:
 
 
 async def test_reconcile_reads_both_sides_and_lists_differences_by_lead(
-    emu: EmulatorHandle, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    emu: EmulatorHandle,
+    kafka_bootstrap: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     sf = connect(emu.salesforce_settings())
     owner = sf.query("SELECT Id FROM User WHERE IsActive = true LIMIT 1")["records"][0]["Id"]
@@ -106,9 +111,12 @@ async def test_reconcile_reads_both_sides_and_lists_differences_by_lead(
         if value is not None:
             value = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
             monkeypatch.setenv(f"RECONCILE_SALESFORCE__{name.upper()}", value)
-    args = ["reconcile", "--bootstrap", kafka_bootstrap, "--topic-prefix", ns.prefix, "--json"]
+    written = tmp_path / "reconcile" / "last.json"
+    args = ["reconcile", "--bootstrap", kafka_bootstrap, "--topic-prefix", ns.prefix, "--json", "--write", str(written)]
     code = await asyncio.to_thread(main, args)  # the command runs its own event loop
     out = json.loads(capsys.readouterr().out)
+    assert json.loads(written.read_text()) == out  # the console's "last reconcile" is what was printed
+    assert datetime.fromisoformat(out["summary"]["finished_at"]) >= NOW
     mine_now = {(d["lead_id"], d["kind"]) for d in out["differences"] if d["lead_id"] in ids}
     assert code == 1
     assert mine_now == {(ids[0], "clock_open_but_touched"), (ids[1], "owner_differs")}

@@ -236,6 +236,7 @@ def read_reconcile(path: Path | None) -> dict[str, Any] | None:
         "differences": count if isinstance(count, int) else None,
         "ok": (count == 0) if isinstance(count, int) else data.get("ok"),
         "by_kind": by_kind if isinstance(by_kind, dict) else {},
+        **({"error": str(data["error"])[:300], "ok": False} if data.get("error") else {}),
     }
 
 

@@ -9,6 +9,10 @@ Run it when the pipeline is quiet: a lead still on its way (or a rep's change no
 crm-changes) is a real, temporary difference. On a running system, ``--settle SECONDS`` reconciles twice,
 that far apart, and lists only the differences found both times (the same lead, the same kind): what was
 merely in motion during the first pass has settled by the second; the summary counts what was left out.
+
+``--write FILE`` also writes the JSON document to FILE (atomically; the ops console's Pipeline health shows the
+last one, ``OPS_RECONCILE_RESULT_FILE``), and ``--every SECONDS`` repeats the reconcile until stopped (``make run``
+runs it that way); a pass that cannot read a side writes ``{"error": …}`` and the loop goes on.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from leadflow_platform.settings import ServiceSettings
@@ -133,6 +140,41 @@ def _print_text(report: Report, limit: int) -> None:
         print(f"({report.transient} differences of the first pass had settled by the second: left out)")
 
 
+def document(report: Report, finished_at: datetime) -> dict[str, Any]:
+    """The ``--json`` / ``--write`` document: the summary (with when the run finished) and every difference."""
+    summary = {**report.summary(), "finished_at": finished_at.isoformat()}
+    return {"summary": summary, "differences": [d.as_dict() for d in report.differences]}
+
+
+def write_atomically(path: Path, doc: dict[str, Any]) -> None:
+    """Write ``doc`` to ``path`` so a reader sees the previous file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _once(args: argparse.Namespace, settings: ReconcileSettings) -> int:
+    try:
+        report = asyncio.run(reconcile(settings, settle=args.settle))
+    except Exception as e:  # the command's boundary: say what failed, exit 2
+        message = f"cannot reconcile: {type(e).__name__}: {e}"
+        print(f"leadflow reconcile: {message}", file=sys.stderr)
+        if args.write:
+            write_atomically(args.write, {"error": message, "finished_at": datetime.now(UTC).isoformat()})
+        return 2
+    doc = document(report, datetime.now(UTC))
+    if args.write:
+        write_atomically(args.write, doc)
+    if args.json:
+        json.dump(doc, sys.stdout, indent=2)
+        print()
+    else:
+        _print_text(report, args.limit)
+    sys.stdout.flush()
+    return 1 if report.differences else 0
+
+
 def run(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
     if args.bootstrap:
@@ -141,20 +183,15 @@ def run(args: argparse.Namespace) -> int:
         overrides["topic_prefix"] = args.topic_prefix
     try:
         settings = ReconcileSettings(**overrides)
-        report = asyncio.run(reconcile(settings, settle=args.settle))
-    except Exception as e:  # the command's boundary: say what failed, exit 2
+    except Exception as e:
         print(f"leadflow reconcile: cannot reconcile: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
-    if args.json:
-        json.dump(
-            {"summary": report.summary(), "differences": [d.as_dict() for d in report.differences]},
-            sys.stdout,
-            indent=2,
-        )
-        print()
-    else:
-        _print_text(report, args.limit)
-    return 1 if report.differences else 0
+    while True:
+        started = time.monotonic()
+        code = _once(args, settings)
+        if not args.every:
+            return code
+        time.sleep(max(1.0, args.every - (time.monotonic() - started)))
 
 
 def register(sub: Any) -> None:
@@ -175,5 +212,19 @@ def register(sub: Any) -> None:
         default=0.0,
         metavar="SECONDS",
         help="On a running system: reconcile again after SECONDS and list only the differences found both times.",
+    )
+    parser.add_argument(
+        "--write",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="Also write the JSON document to FILE, atomically (the console's last reconcile).",
+    )
+    parser.add_argument(
+        "--every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="Reconcile again every SECONDS until stopped (with --write: the console's periodic check).",
     )
     parser.set_defaults(func=run)
