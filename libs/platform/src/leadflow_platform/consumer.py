@@ -16,9 +16,11 @@ Failure policy, the same in every service:
 
 - **Infrastructure errors** (connection, timeout, database, broker — see ``is_infrastructure_error``)
   are logged with their message (``consumer_batch_failed``), counted
-  (``leadflow_consumer_batch_failures_total``), followed by a capped, jittered exponential back-off
-  *once*, and re-raised: the ack policy nacks the batch and FastStream ≥ 0.7.8 rewinds *every*
-  partition of the batch to its first record, so the batch is read again. No in-handler retry loop.
+  (``leadflow_consumer_batch_failures_total``) and re-raised: the ack policy nacks the batch and
+  FastStream ≥ 0.7.8 rewinds *every* partition of the batch to its first record. The capped, jittered
+  exponential back-off is a pause, as for a wait (below): the batch's partitions are paused on the consumer
+  and resumed by a loop timer, so the handler returns at once, the fetch loop and heartbeats go on and the
+  member's other partitions keep flowing during the back-off. No in-handler retry loop, no sleep.
 - **Deterministic errors** (anything else: a ``ValueError``/``KeyError`` in domain code, a calendar that
   cannot produce a due time, an explicit ``DomainError``): the batch is split in halves until the
   failing record is alone; that record is tried once more, and if it fails *the same way twice*
@@ -31,8 +33,12 @@ Failure policy, the same in every service:
   consumer (``AIOKafkaConsumer.pause``; the whole assignment with ``whole_assignment=True``), nacks the
   batch so FastStream seeks every partition back to its first record, and resumes them from a loop timer.
   Nothing sleeps in the handler: the fetch loop keeps polling (empty) and heartbeats run, so a wait of
-  minutes keeps the group membership; ``/readyz`` shows the wait (``ConsumerRuntime.status``), metric
-  ``leadflow_consumer_waits_total`` counts them and ``leadflow_consumer_paused_seconds`` shows what is left.
+  minutes keeps the group membership; metric ``leadflow_consumer_waits_total`` counts them and
+  ``leadflow_consumer_paused_seconds`` shows what is left of a wait or back-off.
+
+Every runtime ``subscribe`` registers is recorded for its broker (``consumers_of``): the service's
+``/readyz`` (``build_http_app``) shows each one's ``status()`` (waiting or backing off, paused partitions,
+consecutive failures, age of the last batch) and turns red when its fetch task is gone (``fetching()``).
 
 Example (what a service's ``handlers.py`` looks like)::
 
@@ -67,6 +73,7 @@ import inspect
 import random
 import sqlite3
 import time
+import weakref
 from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -313,7 +320,6 @@ class ConsumerRuntime:
     keep_poison_from: frozenset[str] = frozenset()
     count_in: bool = True
     """Count consumed records in ``leadflow_events_in_total`` (off when the use case counts them itself)."""
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     subscriber: Any = None
     """The FastStream subscriber ``subscribe`` registered (its ``consumer`` shows the partition assignment)."""
     monotonic: Callable[[], float] = time.monotonic
@@ -325,6 +331,8 @@ class ConsumerRuntime:
     paused_until: float = 0.0
     """``monotonic()`` time until which partitions are paused (0 = not waiting)."""
     wait_reason: str | None = None
+    last_batch_at: float | None = None
+    """``monotonic()`` time the last batch was processed (None before the first)."""
     _paused: set[TopicPartition] = field(default_factory=set)
     _resume: asyncio.TimerHandle | None = None
 
@@ -340,7 +348,8 @@ class ConsumerRuntime:
     # -- the batch -------------------------------------------------------------------------------
 
     async def handle(self, records: Sequence[RawRecord]) -> None:
-        """The FastStream handler body. Raises only on an infrastructure error (after the back-off)."""
+        """The FastStream handler body. Raises on a wait (``RetryAfter``) or an infrastructure error, after
+        pausing the batch's partitions for the wait or back-off; the caller nacks, so the batch is rewound."""
         started = time.perf_counter()
         now = self.clock.now()
         if self.count_in:
@@ -353,10 +362,11 @@ class ConsumerRuntime:
             self.wait(records, wait)
             raise
         except Exception as exc:
-            await self._back_off(records, exc)
+            self._back_off(records, exc)
             raise
         self.consecutive_failures = 0
         self.processed += len(records)
+        self.last_batch_at = self.monotonic()
         HANDLER_SECONDS.labels(self.service, self.name).observe(time.perf_counter() - started)
         log.info(
             "batch_processed",
@@ -474,7 +484,10 @@ class ConsumerRuntime:
             exc_info=exc,
         )
 
-    async def _back_off(self, records: Sequence[RawRecord], exc: Exception) -> None:
+    def _back_off(self, records: Sequence[RawRecord], exc: Exception) -> None:
+        """Log and count a failed batch, and pause its partitions for the capped, jittered back-off: the
+        handler returns at once (the caller re-raises, the batch is nacked and rewound) and the timer resumes
+        the partitions, while the consumer's other partitions go on."""
         assert self.retry is not None
         self.consecutive_failures += 1
         delay = self.retry.delay(self.consecutive_failures)
@@ -492,7 +505,7 @@ class ConsumerRuntime:
             exc_info=exc,
         )
         if delay > 0:
-            await self.sleep(delay)
+            self._pause(records, delay, f"back-off after {describe(exc)}"[:300])
 
     # -- waits (RetryAfter): pause the partitions, rewind, resume on a timer ----------------------------
 
@@ -522,9 +535,23 @@ class ConsumerRuntime:
     def paused_for(self) -> float:
         return max(0.0, self.paused_until - self.monotonic()) if self.paused_until else 0.0
 
+    def fetching(self) -> bool | None:
+        """Whether the subscriber's fetch task runs (None when there is no running Kafka consumer: not
+        started, stopped, or the in-memory ``TestKafkaBroker``). FastStream restarts a fetch loop that
+        raised; False means none is left, and ``/readyz`` turns red."""
+        subscriber = self.subscriber
+        if subscriber is None or self.consumer is None or not getattr(subscriber, "running", False):
+            return None
+        tasks = getattr(subscriber, "tasks", None)
+        if tasks is None:
+            return None
+        return any(not task.done() for task in tasks)
+
     def status(self) -> dict[str, Any]:
-        """What ``/readyz`` shows for this subscriber: waiting or consuming, why, and for how long."""
+        """What ``/readyz`` shows for this subscriber: consuming, waiting or backing off (why, for how long,
+        which partitions), failures in a row, the age of the last batch and whether the fetch task runs."""
         left = self.paused_for()
+        now = self.monotonic()
         return {
             "subscriber": self.name,
             "waiting": left > 0,
@@ -532,37 +559,52 @@ class ConsumerRuntime:
             "wait_reason": self.wait_reason if left > 0 else None,
             "paused_partitions": sorted(f"{tp.topic}/{tp.partition}" for tp in self._paused),
             "waits": self.waits,
+            "consecutive_failures": self.consecutive_failures,
+            "last_batch_age_seconds": None if self.last_batch_at is None else round(now - self.last_batch_at, 3),
+            "processed": self.processed,
+            "dead_lettered": self.dead_lettered,
+            "fetching": self.fetching(),
         }
 
     def wait(self, records: Sequence[RawRecord], request: RetryAfter) -> None:
         """Pause the batch's partitions (or the whole assignment) for ``request.seconds``; the caller nacks."""
-        now = self.monotonic()
         self.waits += 1
-        self.paused_until = max(self.paused_until, now + request.seconds)
-        self.wait_reason = request.reason or self.wait_reason
         CONSUMER_WAITS.labels(self.service, self.name).inc()
+        partitions = self._pause(records, request.seconds, request.reason, whole_assignment=request.whole_assignment)
+        log.warning(
+            "consumer_waiting",
+            subscriber=self.name,
+            seconds=round(self.paused_for(), 3),
+            reason=request.reason,
+            size=len(records),
+            partitions=sorted(f"{tp.topic}/{tp.partition}" for tp in partitions),
+        )
+
+    def _pause(
+        self, records: Sequence[RawRecord], seconds: float, reason: str, *, whole_assignment: bool = False
+    ) -> set[TopicPartition]:
+        """Pause the records' partitions (or every assigned one) until ``seconds`` from now, or longer if a
+        pause already runs: one deadline, one timer that resumes them all. Returns the partitions paused."""
+        now = self.monotonic()
+        until = now + seconds
+        if until >= self.paused_until:
+            self.wait_reason = reason or self.wait_reason
+        self.paused_until = max(self.paused_until, until)
         CONSUMER_PAUSED_SECONDS.labels(self.service, self.name).set(self.paused_until - now)
         partitions = {TopicPartition(r.topic, r.partition) for r in records}
         consumer = self.consumer
         if consumer is not None:
-            if request.whole_assignment:
+            if whole_assignment:
                 with contextlib.suppress(Exception):
                     partitions |= set(consumer.assignment())
             for tp in partitions:
                 with contextlib.suppress(Exception):  # revoked meanwhile: nothing to pause
                     consumer.pause(tp)
                     self._paused.add(tp)
-        log.warning(
-            "consumer_waiting",
-            subscriber=self.name,
-            seconds=round(self.paused_until - now, 3),
-            reason=request.reason,
-            size=len(records),
-            partitions=sorted(f"{tp.topic}/{tp.partition}" for tp in partitions),
-        )
         if self._resume is not None:
             self._resume.cancel()
         self._resume = asyncio.get_running_loop().call_later(self.paused_until - now, self.resume)
+        return partitions
 
     def resume(self) -> None:
         """Resume the partitions this runtime paused (those still assigned); the next fetch reads them again."""
@@ -657,7 +699,18 @@ def subscribe(
     consume.__doc__ = description or runtime.use_case.__doc__ or f"{runtime.service} consumer"
     subscriber(consume)
     runtime.subscriber = subscriber
+    _RUNTIMES.setdefault(broker, []).append(runtime)
     return subscriber
+
+
+_RUNTIMES: weakref.WeakKeyDictionary[Any, list[ConsumerRuntime]] = weakref.WeakKeyDictionary()
+
+
+def consumers_of(broker: Any) -> list[ConsumerRuntime]:
+    """The runtimes ``subscribe`` registered on ``broker``, in order (what ``/readyz`` shows)."""
+    if broker is None:
+        return []
+    return list(_RUNTIMES.get(broker, ()))
 
 
 def register_consumer(

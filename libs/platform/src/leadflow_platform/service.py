@@ -1,5 +1,8 @@
 """The HTTP face every service has: ``/healthz``, ``/readyz``, ``/metrics``, and a lifespan that
 starts the Kafka broker and stops it gracefully (in-flight handlers finish, offsets are committed).
+
+``/readyz`` shows every consumer runtime registered on the lifecycle's broker (``consumers_of``) under
+``status`` by its name, and is red while one of them has no fetch task left; no service wires this itself.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
 
 from leadflow_platform.broker import broker_ping
+from leadflow_platform.consumer import consumers_of
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import BACKGROUND_RESTARTS, render
 from leadflow_platform.settings import ServiceSettings
@@ -35,8 +39,9 @@ class Lifecycle:
     ready_checks: dict[str, ReadyCheck] = field(default_factory=dict)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     status: dict[str, Callable[[], Any]] = field(default_factory=dict)
-    """Shown in ``/readyz`` under ``status`` without deciding readiness (e.g. a consumer waiting out a
-    Salesforce limit: ``ConsumerRuntime.status``; the process is healthy, a restart would not help)."""
+    """Shown in ``/readyz`` under ``status`` without deciding readiness. The broker's consumer runtimes are
+    shown there without being listed here (``ConsumerRuntime.status``: a wait for a Salesforce limit or a
+    back-off does not turn the service red, a restart would not help)."""
 
 
 def tune_gc(gen0_threshold: int = 50_000) -> None:
@@ -166,11 +171,16 @@ def build_http_app(
                 checks[name] = False
         for sup in supervised:  # a background job waiting to be restarted turns /readyz red
             checks[f"task:{sup.name}"] = sup.healthy
+        status: dict[str, Any] = {}
+        for runtime in consumers_of(lifecycle.broker):  # a consumer whose fetch task is gone turns it red
+            checks[f"consumer:{runtime.name}"] = runtime.fetching() is not False
+            status[runtime.name] = runtime.status()
+        status.update({name: show() for name, show in lifecycle.status.items()})
         ready = all(checks.values())
         response.status_code = 200 if ready else 503
         body: dict[str, Any] = {"ready": ready, "checks": checks}
-        if lifecycle.status:
-            body["status"] = {name: show() for name, show in lifecycle.status.items()}
+        if status:
+            body["status"] = status
         return body
 
     @app.get("/metrics", include_in_schema=False)

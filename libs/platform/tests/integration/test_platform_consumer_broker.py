@@ -1,7 +1,8 @@
 """The consumer runtime over the real embedded broker: a multi-partition batch that fails once is read
 again from every partition (FastStream >= 0.7.8 rewinds each one) and every record is processed exactly
-once; a record the use case fails on deterministically is dead-lettered within seconds while the rest of
-its partition flows."""
+once; the back-off after a failed batch pauses its partitions only, so another partition's records flow
+during it; a record the use case fails on deterministically is dead-lettered within seconds while the rest
+of its partition flows; /readyz shows the running consumer and turns red when its fetch task is gone."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import uuid
 from collections import Counter
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from leadflow_contracts import DeadLetter, Event, topics
 from leadflow_platform.broker import make_broker
 from leadflow_platform.consumer import Batch, BatchPublisher, ConsumerRuntime, Outgoing, subscribe
+from leadflow_platform.service import Lifecycle, build_http_app
 from leadflow_platform.settings import ServiceSettings
 from leadflow_platform.testing.fixtures import consume, wait_for
 
@@ -30,12 +33,13 @@ def ping(lead: str) -> bytes:
     return Ping(event_id=f"e-{lead}", lead_id=lead, occurred_at="2026-03-02T09:00:00Z").to_json_bytes()
 
 
-async def produce(bootstrap: str, topic: str, leads: list[str]) -> None:
+async def produce(bootstrap: str, topic: str, leads: list[str], partition: int | None = None) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        for i, lead in enumerate(leads):  # explicit partitions: every batch spans all three
-            await producer.send(topic, ping(lead), key=lead.encode(), partition=i % 3)
+        for i, lead in enumerate(leads):  # explicit partitions: every batch spans all three (or one given)
+            target = i % 3 if partition is None else partition
+            await producer.send(topic, ping(lead), key=lead.encode(), partition=target)
         await producer.flush()
     finally:
         await producer.stop()
@@ -98,6 +102,85 @@ async def test_a_failed_multi_partition_batch_is_rewound_on_every_partition_and_
     out = await consume(kafka_bootstrap, sink, len(leads) + 1, timeout=3)
     assert Counter(r.key.decode() for r in out) == Counter(leads)
     assert runtime.consecutive_failures == 0
+
+
+async def test_during_the_back_off_of_a_failed_partition_another_partition_flows(
+    kafka_bootstrap: str, topic_namespace: Any
+) -> None:
+    """Partition 0's batch fails (the database went away): its back-off (1.5-3 s) is a pause of partition 0,
+    not a sleep in the handler, so records arriving on partition 1 meanwhile are processed at once; partition
+    0's records are read again after the back-off, each processed once."""
+    settings = make_settings(kafka_bootstrap, topic_namespace.prefix).model_copy(
+        update={"retry_backoff_initial_seconds": 3.0, "retry_backoff_max_seconds": 3.0}
+    )
+    source = settings.topic(topics.LEADS_SCORED)
+    held, flowing = [f"H{i:02d}" for i in range(10)], [f"F{i:02d}" for i in range(10)]
+    processed: dict[str, float] = {}
+    counts: Counter[str] = Counter()
+    failed_at: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        if not failed_at:
+            assert {item.record.partition for item in batch.items} == {0}
+            failed_at.append(loop.time())
+            raise ConnectionError("database went away")
+        for item in batch.items:
+            processed.setdefault(item.lead_id, loop.time())
+        counts.update(item.lead_id for item in batch.items)
+        return []
+
+    broker, runtime = await run(settings, use_case, source)
+    try:
+        await asyncio.sleep(0.2)
+        await produce(kafka_bootstrap, source, held, partition=0)
+        await wait_for(lambda: failed_at, timeout=60)
+        paused = runtime.status()
+        await produce(kafka_bootstrap, source, flowing, partition=1)
+        await wait_for(lambda: set(flowing) <= set(processed), timeout=30)
+        flowed_after = max(processed[lead] for lead in flowing) - failed_at[0]
+        held_meanwhile = set(held) & set(processed)
+        await wait_for(lambda: set(held) <= set(processed), timeout=30)
+        await asyncio.sleep(0.5)  # anything processed twice would show up now
+    finally:
+        await broker.stop()
+    assert paused["paused_partitions"] == [f"{source}/0"] and paused["consecutive_failures"] == 1
+    assert paused["wait_reason"] == "back-off after ConnectionError: database went away"
+    assert flowed_after < 1.5 and held_meanwhile == set(), "partition 1 flowed while partition 0 backed off"
+    assert min(processed[lead] for lead in held) - failed_at[0] >= 1.4, "partition 0 waited its back-off"
+    assert set(counts) == set(held) | set(flowing) and all(n == 1 for n in counts.values())
+    assert runtime.consecutive_failures == 0 and not runtime.status()["paused_partitions"]
+
+
+async def test_readyz_shows_the_running_consumer_and_turns_red_when_its_fetch_task_is_gone(
+    kafka_bootstrap: str, topic_namespace: Any
+) -> None:
+    settings = make_settings(kafka_bootstrap, topic_namespace.prefix)
+    source = settings.topic(topics.LEADS_SCORED)
+    processed: list[str] = []
+
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        processed.extend(item.lead_id for item in batch.items)
+        return []
+
+    broker, runtime = await run(settings, use_case, source)
+    app = build_http_app(settings, Lifecycle(broker=broker))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            await produce(kafka_bootstrap, source, ["R1", "R2", "R3"])
+            await wait_for(lambda: len(processed) == 3, timeout=30)
+            healthy = await client.get("/readyz")
+            for task in runtime.subscriber.tasks:  # the fetch loop is gone (FastStream restarts a crashed
+                task.cancel()  # one; a cancelled one stays gone)
+            await asyncio.sleep(0.1)
+            dead = await client.get("/readyz")
+    finally:
+        await broker.stop()
+    shown = healthy.json()["status"]["runtime-test"]
+    assert healthy.status_code == 200 and healthy.json()["checks"]["consumer:runtime-test"] is True
+    assert shown["fetching"] is True and shown["processed"] == 3 and shown["last_batch_age_seconds"] < 30
+    assert dead.status_code == 503 and dead.json()["checks"]["consumer:runtime-test"] is False
+    assert dead.json()["status"]["runtime-test"]["fetching"] is False
 
 
 async def test_a_domain_error_is_dead_lettered_within_seconds_while_the_partition_flows(

@@ -1,5 +1,6 @@
 """The consumer runtime's policy, with a recording publisher (no broker): parse once, poison and
-deterministic errors dead-lettered, infrastructure errors backed off and re-raised (rewind)."""
+deterministic errors dead-lettered, infrastructure errors backed off (a pause, not a sleep) and re-raised
+(rewind)."""
 
 from __future__ import annotations
 
@@ -40,10 +41,7 @@ def lead_record(lead: str, offset: int, partition: int = 0) -> RawRecord:
     return envelope_record(lead, offset, at=NOW, topic=TOPIC, partition=partition)
 
 
-def runtime(use_case, publisher: RecordingPublisher, sleeps: list[float]) -> ConsumerRuntime:
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-
+def runtime(use_case, publisher: RecordingPublisher) -> ConsumerRuntime:
     return ConsumerRuntime(
         service="test",
         contracts={TOPIC: Envelope},
@@ -52,8 +50,17 @@ def runtime(use_case, publisher: RecordingPublisher, sleeps: list[float]) -> Con
         deadletter_topic="leads.deadletter",
         clock=FakeClock(NOW),
         retry=RetryPolicy(0.1, 1.0),
-        sleep=sleep,
+        monotonic=lambda: 1000.0,  # frozen: paused_for() is the back-off the runtime paused for
     )
+
+
+async def back_off_of(rt: ConsumerRuntime, batch: list[RawRecord], error: type[BaseException]) -> float:
+    """Hand ``rt`` a batch that fails with ``error``: the back-off it paused for (then resumed at once)."""
+    with pytest.raises(error):
+        await rt.handle(batch)
+    paused = rt.paused_for()
+    rt.resume()
+    return paused
 
 
 def echo(seen: list[str], fail: dict[str, Exception] | None = None, times: dict[str, int] | None = None):
@@ -72,17 +79,17 @@ def echo(seen: list[str], fail: dict[str, Exception] | None = None, times: dict[
 
 
 async def test_a_clean_batch_is_parsed_once_and_published_in_one_call():
-    pub, seen, sleeps = RecordingPublisher(), [], []
-    rt = runtime(echo(seen), pub, sleeps)
+    pub, seen = RecordingPublisher(), []
+    rt = runtime(echo(seen), pub)
     await rt.handle([lead_record(f"L{i}", i) for i in range(5)])
     assert seen == [f"L{i}" for i in range(5)]
     assert [json.loads(m.value)["lead_id"] for m in pub.sent] == seen
-    assert sleeps == [] and rt.dead_lettered == 0
+    assert rt.paused_for() == 0 and rt.dead_lettered == 0
 
 
 async def test_poison_is_dead_lettered_with_reason_bytes_key_and_a_deterministic_id():
-    pub, seen, sleeps = RecordingPublisher(), [], []
-    rt = runtime(echo(seen), pub, sleeps)
+    pub, seen = RecordingPublisher(), []
+    rt = runtime(echo(seen), pub)
     bad = record(b'{"lead_id": 7', 3, key="L-bad")
     batch = [lead_record("L1", 1), bad, lead_record("L2", 2)]
     await rt.handle(batch)
@@ -94,14 +101,14 @@ async def test_poison_is_dead_lettered_with_reason_bytes_key_and_a_deterministic
     assert base64.b64decode(letter.original_base64) == bad.value
     assert letter.message
     again = RecordingPublisher()
-    await runtime(echo([]), again, []).handle(batch)
+    await runtime(echo([]), again).handle(batch)
     assert [d["event_id"] for d in again.on("leads.deadletter")] == [letter.event_id]
 
 
 @pytest.mark.parametrize("error", [ValueError("no calendar time"), KeyError("team"), DomainError("bad lead")])
 async def test_a_record_failing_the_same_way_twice_is_dead_lettered_and_the_rest_flows(error):
-    pub, seen, sleeps = RecordingPublisher(), [], []
-    rt = runtime(echo(seen, fail={"L3": error}), pub, sleeps)
+    pub, seen = RecordingPublisher(), []
+    rt = runtime(echo(seen, fail={"L3": error}), pub)
     bad = lead_record("L3", 3)
     await rt.handle([lead_record(f"L{i}", i) for i in range(3)] + [bad] + [lead_record(f"L{i}", i) for i in (4, 5)])
     assert sorted(seen) == ["L0", "L1", "L2", "L4", "L5"]
@@ -110,12 +117,12 @@ async def test_a_record_failing_the_same_way_twice_is_dead_lettered_and_the_rest
     assert type(error).__name__ in letters[0].message and str(error.args[0]) in letters[0].message
     assert base64.b64decode(letters[0].original_base64) == bad.value
     assert sorted(json.loads(m.value)["lead_id"] for m in pub.sent if m.topic == "out") == sorted(seen)
-    assert sleeps == []
+    assert rt.paused_for() == 0 and rt.consecutive_failures == 0
 
 
 async def test_a_record_that_fails_once_then_succeeds_is_processed_not_dead_lettered():
-    pub, seen, sleeps = RecordingPublisher(), [], []
-    rt = runtime(echo(seen, fail={"L1": ValueError("flaky")}, times={"L1": 1}), pub, sleeps)
+    pub, seen = RecordingPublisher(), []
+    rt = runtime(echo(seen, fail={"L1": ValueError("flaky")}, times={"L1": 1}), pub)
     await rt.handle([lead_record("L0", 0), lead_record("L1", 1)])
     assert sorted(seen) == ["L0", "L1"] and pub.on("leads.deadletter") == []
 
@@ -127,11 +134,10 @@ async def test_a_record_that_fails_differently_the_second_time_is_retried_not_de
         calls["n"] += 1
         raise ValueError(f"attempt {calls['n']}")
 
-    pub, sleeps = RecordingPublisher(), []
-    rt = runtime(use_case, pub, sleeps)
-    with pytest.raises(ValueError):
-        await rt.handle([lead_record("L0", 0)])
-    assert pub.on("leads.deadletter") == [] and len(sleeps) == 1
+    pub = RecordingPublisher()
+    rt = runtime(use_case, pub)
+    assert await back_off_of(rt, [lead_record("L0", 0)], ValueError) > 0
+    assert pub.on("leads.deadletter") == [] and rt.consecutive_failures == 1
 
 
 @pytest.mark.parametrize(
@@ -141,15 +147,15 @@ async def test_infrastructure_errors_back_off_with_a_growing_capped_delay_and_re
     async def use_case(batch: Batch) -> list[Outgoing]:
         raise error
 
-    pub, sleeps = RecordingPublisher(), []
-    rt = runtime(use_case, pub, sleeps)
-    for _ in range(8):
-        with pytest.raises(type(error)):
-            await rt.handle([lead_record("L0", 0), lead_record("L1", 1, partition=1)])
+    pub = RecordingPublisher()
+    rt = runtime(use_case, pub)
+    batch = [lead_record("L0", 0), lead_record("L1", 1, partition=1)]
+    pauses = [await back_off_of(rt, batch, type(error)) for _ in range(8)]
     assert pub.sent == []  # nothing dead-lettered: the batch is rewound and read again
-    assert all(0 < s <= 1.0 for s in sleeps) and len(sleeps) == 8
-    assert sleeps[0] <= 0.1 and max(sleeps[-3:]) >= 0.5
-    ok = runtime(echo([]), pub, sleeps)
+    assert all(0 < s <= 1.0 for s in pauses)
+    assert pauses[0] <= 0.1 and max(pauses[-3:]) >= 0.5
+    assert rt.status()["consecutive_failures"] == 8 and rt.waits == 0  # a back-off, not a wait
+    ok = runtime(echo([]), pub)
     ok.consecutive_failures = 5
     await ok.handle([lead_record("L0", 0)])
     assert ok.consecutive_failures == 0
@@ -180,8 +186,8 @@ async def test_every_record_is_processed_or_dead_lettered_exactly_once(size, bad
         record(b"not json", i, key=f"L{i}") if i in poison else lead_record(f"L{i}", i, partition=i % 3)
         for i in range(size)
     ]
-    pub, seen, sleeps = RecordingPublisher(), [], []
-    rt = runtime(echo(seen, fail={f"L{i}": ValueError(f"bad {i}") for i in bad}), pub, sleeps)
+    pub, seen = RecordingPublisher(), []
+    rt = runtime(echo(seen, fail={f"L{i}": ValueError(f"bad {i}") for i in bad}), pub)
     await rt.handle(records)
     letters = [DeadLetter.model_validate(d) for d in pub.on("leads.deadletter")]
     assert sorted(seen) == sorted(f"L{i}" for i in range(size) if i not in bad | poison)

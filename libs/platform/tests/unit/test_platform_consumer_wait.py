@@ -1,6 +1,8 @@
 """The runtime's wait policy (``RetryAfter``): the batch's partitions are paused on the consumer, the batch is
-rewound, the partitions resume on a timer; nothing sleeps in the handler, nothing is dead-lettered; the
-group options and the backlog behind a batch come from the settings and the consumer."""
+rewound, the partitions resume on a timer; nothing sleeps in the handler, nothing is dead-lettered; an
+infrastructure error's back-off is the same pause, of the batch's partitions only; ``/readyz`` shows every
+consumer runtime of the service's broker and is red when one has no fetch task left; the group options
+and the backlog behind a batch come from the settings and the consumer."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
+from faststream.kafka import KafkaBroker
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from leadflow_platform.clock import FakeClock
@@ -23,8 +26,10 @@ from leadflow_platform.consumer import (
     Outgoing,
     RetryAfter,
     RetryPolicy,
+    consumers_of,
     group_options,
     is_infrastructure_error,
+    subscribe,
 )
 from leadflow_platform.kafka_io import RawRecord
 from leadflow_platform.service import Lifecycle, build_http_app
@@ -83,10 +88,8 @@ def lead_record(lead: str, offset: int, partition: int = 0, topic: str = TOPIC) 
     return envelope_record(lead, offset, at=NOW, topic=topic, partition=partition)
 
 
-def make_runtime(use_case: Any, consumer: FakeConsumer | None, sleeps: list[float], **kw: Any) -> ConsumerRuntime:
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-
+def make_runtime(use_case: Any, consumer: FakeConsumer | None, **kw: Any) -> ConsumerRuntime:
+    options: dict[str, Any] = {"retry": RetryPolicy(0.1, 1.0), **kw}
     return ConsumerRuntime(
         service="test",
         contracts={TOPIC: Envelope, "crm.changes": Envelope},
@@ -94,10 +97,8 @@ def make_runtime(use_case: Any, consumer: FakeConsumer | None, sleeps: list[floa
         publisher=RecordingPublisher(),  # type: ignore[arg-type]
         deadletter_topic="leads.deadletter",
         clock=FakeClock(NOW),
-        retry=RetryPolicy(0.1, 1.0),
-        sleep=sleep,
         subscriber=SimpleNamespace(consumer=consumer),
-        **kw,
+        **options,
     )
 
 
@@ -110,13 +111,12 @@ def limited(seconds: float, *, whole: bool = False):
 
 async def test_a_retry_after_pauses_the_batch_partitions_rewinds_and_resumes_on_a_timer() -> None:
     tps = {TopicPartition(TOPIC, p) for p in range(3)}
-    consumer, sleeps = FakeConsumer(tps), []
-    rt = make_runtime(limited(0.05), consumer, sleeps)
+    consumer = FakeConsumer(tps)
+    rt = make_runtime(limited(0.05), consumer)
     batch = [lead_record("L0", 0, 0), lead_record("L1", 4, 2)]
     with pytest.raises(RetryAfter):
         await rt.handle(batch)
     assert consumer.paused() == {TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 2)}, "only the batch's partitions"
-    assert sleeps == [], "the handler does not sleep"
     assert rt.publisher.sent == [] and rt.dead_lettered == 0 and rt.consecutive_failures == 0  # type: ignore[attr-defined]
     status = rt.status()
     assert status["waiting"] and status["wait_reason"].startswith("REQUEST_LIMIT_EXCEEDED")
@@ -128,7 +128,7 @@ async def test_a_retry_after_pauses_the_batch_partitions_rewinds_and_resumes_on_
 async def test_whole_assignment_pauses_every_assigned_partition() -> None:
     tps = {TopicPartition(TOPIC, p) for p in range(3)} | {TopicPartition("crm.changes", 1)}
     consumer = FakeConsumer(tps)
-    rt = make_runtime(limited(30, whole=True), consumer, [])
+    rt = make_runtime(limited(30, whole=True), consumer)
     with pytest.raises(RetryAfter):
         await rt.handle([lead_record("L0", 0, 1)])
     assert consumer.paused() == tps
@@ -138,7 +138,7 @@ async def test_whole_assignment_pauses_every_assigned_partition() -> None:
 
 async def test_a_later_wait_extends_the_pause_and_one_timer_resumes() -> None:
     consumer, clock = FakeConsumer({TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)}), Monotonic()
-    rt = make_runtime(limited(0.05), consumer, [], monotonic=clock)
+    rt = make_runtime(limited(0.05), consumer, monotonic=clock)
     with pytest.raises(RetryAfter):
         await rt.handle([lead_record("L0", 0, 0)])
     rt.use_case = limited(10)
@@ -156,7 +156,7 @@ async def test_a_later_wait_extends_the_pause_and_one_timer_resumes() -> None:
 async def test_partitions_revoked_during_the_wait_are_skipped_at_resume() -> None:
     mine, gone = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
     consumer = FakeConsumer({mine, gone})
-    rt = make_runtime(limited(30), consumer, [])
+    rt = make_runtime(limited(30), consumer)
     with pytest.raises(RetryAfter):
         await rt.handle([lead_record("L0", 0, 0), lead_record("L1", 0, 1)])
     consumer.assigned.discard(gone)  # a rebalance took it away
@@ -166,7 +166,7 @@ async def test_partitions_revoked_during_the_wait_are_skipped_at_resume() -> Non
 
 
 async def test_without_a_consumer_the_wait_is_recorded_and_nothing_breaks() -> None:
-    rt = make_runtime(limited(0.01), None, [])
+    rt = make_runtime(limited(0.01), None)
     with pytest.raises(RetryAfter):
         await rt.handle([lead_record("L0", 0)])
     assert rt.waits == 1 and rt.behind([lead_record("L0", 0)]) == 0
@@ -183,7 +183,7 @@ async def test_a_retry_after_inside_an_isolation_split_rewinds_the_batch_without
         raise RetryAfter(5, "outage")
 
     consumer = FakeConsumer({TopicPartition(TOPIC, 0)})
-    rt = make_runtime(use_case, consumer, [])
+    rt = make_runtime(use_case, consumer)
     with pytest.raises(RetryAfter):
         await rt.handle([lead_record(f"L{i}", i) for i in range(4)])
     assert rt.dead_lettered == 0 and rt.publisher.sent == []  # type: ignore[attr-defined]
@@ -212,7 +212,7 @@ def test_behind_is_the_high_watermark_minus_the_next_offset_per_partition(coords
         tp = TopicPartition(topic, partition)
         last[tp] = max(last.get(tp, -1), offset)
     high = {tp: off + 1 + extra for tp, off in last.items()}
-    rt = make_runtime(limited(1), FakeConsumer(set(high), high), [])
+    rt = make_runtime(limited(1), FakeConsumer(set(high), high))
     records = [lead_record(f"L{i}", off, p, t) for i, (t, p, off) in enumerate(coords)]
     assert rt.behind(records) == extra * len(last)
 
@@ -225,7 +225,7 @@ async def test_the_use_case_sees_the_backlog_behind_its_batch() -> None:
         return []
 
     tp = TopicPartition(TOPIC, 0)
-    rt = make_runtime(use_case, FakeConsumer({tp}, {tp: 1000}), [])
+    rt = make_runtime(use_case, FakeConsumer({tp}, {tp: 1000}))
     await rt.handle([lead_record(f"L{i}", 90 + i) for i in range(10)])
     assert seen == [1000 - 99 - 1]
 
@@ -263,19 +263,92 @@ def test_group_options_are_read_from_the_service_prefix(monkeypatch: pytest.Monk
         XSettings()
 
 
-async def test_readyz_shows_the_wait_without_turning_red() -> None:
+class RunningSubscriber:
+    """What the runtime reads on a started FastStream subscriber: its consumer, ``running`` and fetch tasks."""
+
+    def __init__(self, consumer: FakeConsumer, tasks: list[asyncio.Task[Any]]) -> None:
+        self.consumer = consumer
+        self.running = True
+        self.tasks = tasks
+
+
+def registered(use_case: Any, consumer: FakeConsumer, fetch: asyncio.Task[Any]) -> tuple[ConsumerRuntime, Any]:
+    """A runtime subscribed on a broker the way every service does it; its subscriber then stands for a
+    started one whose fetch task is ``fetch``."""
+    broker = KafkaBroker()
+    rt = make_runtime(use_case, consumer, name="inputs")
+    subscribe(broker, ServiceSettings(service_name="svc"), rt)
+    assert consumers_of(broker) == [rt]
+    rt.subscriber = RunningSubscriber(consumer, [fetch])
+    return rt, broker
+
+
+async def test_an_infrastructure_error_pauses_only_the_batch_partitions_for_the_back_off() -> None:
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        raise ConnectionError("database unavailable")
+
+    tps = {TopicPartition(TOPIC, p) for p in range(3)}
+    consumer = FakeConsumer(tps)
+    rt = make_runtime(use_case, consumer, retry=RetryPolicy(0.2, 0.2))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(ConnectionError):
+        await rt.handle([lead_record("L0", 0, 1), lead_record("L1", 1, 1)])
+    assert loop.time() - started < 0.05, "the handler returns at once: the back-off is a pause"
+    assert consumer.paused() == {TopicPartition(TOPIC, 1)}, "the other partitions go on"
+    status = rt.status()
+    assert status["waiting"] and 0.1 <= status["wait_seconds_left"] <= 0.2
+    assert status["wait_reason"] == "back-off after ConnectionError: database unavailable"
+    assert status["consecutive_failures"] == 1 and rt.waits == 0 and status["last_batch_age_seconds"] is None
+    await asyncio.sleep(0.3)
+    assert consumer.paused() == set() and not rt.status()["waiting"]
+
+
+async def test_readyz_shows_every_consumer_of_the_broker_and_a_wait_does_not_turn_it_red() -> None:
     consumer = FakeConsumer({TopicPartition(TOPIC, 0)})
-    rt = make_runtime(limited(30), consumer, [])
-    app = build_http_app(ServiceSettings(), Lifecycle(status={"consumer": rt.status}), start_broker=False)
+    fetch = asyncio.create_task(asyncio.Event().wait())
+    rt, broker = registered(limited(30), consumer, fetch)
+    app = build_http_app(ServiceSettings(), Lifecycle(broker=broker), start_broker=False)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        assert (await client.get("/readyz")).json()["status"]["consumer"]["waiting"] is False
+        first = (await client.get("/readyz")).json()
         with pytest.raises(RetryAfter):
             await rt.handle([lead_record("L0", 0)])
         response = await client.get("/readyz")
+    fetch.cancel()
+    assert first["status"]["inputs"]["waiting"] is False and first["status"]["inputs"]["fetching"] is True
     body = response.json()
-    assert response.status_code == 200 and body["ready"] is True
-    shown = body["status"]["consumer"]
+    assert response.status_code == 200 and body["ready"] is True and body["checks"]["consumer:inputs"] is True
+    shown = body["status"]["inputs"]
     assert shown["waiting"] is True and 0 < shown["wait_seconds_left"] <= 30
     assert shown["wait_reason"].startswith("REQUEST_LIMIT_EXCEEDED") and shown["paused_partitions"] == [f"{TOPIC}/0"]
     rt.resume()
+
+
+async def test_readyz_is_red_when_a_consumer_has_no_fetch_task_left_and_shows_its_last_batch() -> None:
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        return []
+
+    async def fetch_loop_that_died() -> None:
+        raise RuntimeError("fetch loop crashed")
+
+    dead = asyncio.create_task(fetch_loop_that_died())
+    with pytest.raises(RuntimeError):
+        await dead
+    clock = Monotonic()
+    rt, broker = registered(use_case, FakeConsumer({TopicPartition(TOPIC, 0)}), dead)
+    rt.monotonic = clock
+    await rt.handle([lead_record("L0", 0)])
+    clock.t += 12.5
+    app = build_http_app(ServiceSettings(), Lifecycle(broker=broker), start_broker=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        response = await client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 503 and body["ready"] is False and body["checks"]["consumer:inputs"] is False
+    shown = body["status"]["inputs"]
+    assert shown["fetching"] is False and shown["last_batch_age_seconds"] == 12.5 and shown["processed"] == 1
+
+
+def test_a_runtime_without_a_started_consumer_does_not_decide_readiness() -> None:
+    rt = make_runtime(limited(1), None)
+    assert rt.fetching() is None and rt.status()["fetching"] is None and consumers_of(None) == []

@@ -159,7 +159,6 @@ def create_app(
         on_shutdown=[shutdown],
         ready_checks={"database": lambda: check_database(engine)},
         background=[_drain_loop(settings, service, lock)],
-        status={c.name: c.status for c in consumers},
     )
     router = _routes(settings, service, consumers, shadow)
     app = build_http_app(settings, lifecycle, routers=[router])
