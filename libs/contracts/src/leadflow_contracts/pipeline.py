@@ -137,6 +137,12 @@ class Assignment(Contract):
     policy: str = Field(description="Routing policy (rule) that decided.")
     reason: str
     previous_owner_ids: tuple[str, ...] = ()
+    round_robin: bool = Field(
+        default=False,
+        description="Route dealt this lead by weighted round-robin among its team's rotation (the only "
+        "assignments expected to follow the weights); false for a person's repeat to its owner, an existing "
+        "customer or key account to its manager, a queue, a reassignment to the team leader.",
+    )
 
 
 class LeadRouted(Event):

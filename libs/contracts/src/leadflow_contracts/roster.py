@@ -22,6 +22,11 @@ class RepCapacity(Contract):
     max_open: int | None = Field(default=None, ge=1, description="Route's cap: open leads the rep may hold.")
     per_hour: int | None = Field(default=None, ge=1, description="Route's cap: leads per hour.")
     per_day: int | None = Field(default=None, ge=1, description="Route's cap: leads per day.")
+    in_rotation: bool | None = Field(
+        default=None,
+        description="Is the rep in its team's round-robin pool (route's own member rule: a seller role of the "
+        "team, or its leader when the leader sells, and a weight above 0)? None: not said (older route).",
+    )
 
 
 class QueueRef(Contract):

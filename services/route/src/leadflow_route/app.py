@@ -70,7 +70,7 @@ def create_app(
     published: dict[str, str] = {}
 
     async def publish_roster(source: str) -> None:
-        event = roster_event(roster.current, config, clock.now(), source)
+        event = roster_event(roster.current, service.router, clock.now(), source)
         if published.get("event_id") == event.event_id:
             return  # unchanged since the last one (e.g. a periodic refresh): nothing new to say
         await broker.publish(

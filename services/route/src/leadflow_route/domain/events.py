@@ -161,6 +161,7 @@ def routed_event(
             policy=decision.policy,
             reason=decision.reason,
             previous_owner_ids=owners,
+            round_robin=decision.round_robin,
         ),
         sla=sla,
         reassignment=reassignment,

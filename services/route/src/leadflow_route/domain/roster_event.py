@@ -1,9 +1,9 @@
-"""The roster contract route publishes (``RosterPublished`` on ``crm.roster``): pure, roster + config in.
+"""The roster contract route publishes (``RosterPublished`` on ``crm.roster``): pure, roster + router in.
 
-Each rep carries route's own numbers: its weight as route reads it from Salesforce and the caps of its
-team in the routing configuration (a rep outside every configured team gets the default team's caps),
-so the console shows what route routes with. The event id is derived from the content: the same roster
-published twice is the same event.
+Each rep carries route's own numbers: its weight as route reads it from Salesforce, the caps of its
+team in the routing configuration (a rep outside every configured team gets the default team's caps) and
+whether the router deals it round-robin leads (``Router.in_rotation``), so the console shows what route
+routes with. The event id is derived from the content: the same roster published twice is the same event.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from datetime import datetime
 
 from leadflow_contracts import QueueRef, RepCapacity, RosterPublished, TraceStep, derive_event_id
 
-from leadflow_route.domain.config import RoutingConfig
 from leadflow_route.domain.roster import Roster
+from leadflow_route.domain.routing import Router
 
 ROSTER_KEY = "roster"
 
 
-def roster_event(roster: Roster, config: RoutingConfig, at: datetime, source: str) -> RosterPublished:
+def roster_event(roster: Roster, router: Router, at: datetime, source: str) -> RosterPublished:
+    config = router.config
+    rotation = router.in_rotation(roster)
     default = config.teams.get(config.default_team)
     reps = []
     for rep in sorted(roster.reps.values(), key=lambda r: r.id):
@@ -38,6 +40,7 @@ def roster_event(roster: Roster, config: RoutingConfig, at: datetime, source: st
                 max_open=caps.max_open if caps else None,
                 per_hour=caps.per_hour if caps else None,
                 per_day=caps.per_day if caps else None,
+                in_rotation=rep.id in rotation,
             )
         )
     queues = tuple(

@@ -233,6 +233,15 @@ class Router:
         self._members_cache[key] = (roster, members)
         return members
 
+    def in_rotation(self, roster: Roster) -> frozenset[str]:
+        """Ids of the reps who can win a new lead's weighted round-robin: each configured team's members
+        (``_members``, the pool ``_new_lead`` deals from). The roster contract says it per rep."""
+        return frozenset(
+            rep.id
+            for name, cfg in self.config.teams.items()
+            for rep in self._members(TeamChoice(name, cfg, ""), roster)
+        )
+
     # ---- policies ------------------------------------------------------------------------------------
     def _credit_hold(self, req: RoutingRequest, roster: Roster, ledger: Ledger, now: datetime) -> Decision | None:
         if req.client_type != ClientType.CREDIT_HOLD:
