@@ -170,8 +170,9 @@ _TEAM = (
         "Reps",
         "Salesforce users with a selling role (Seller, Key Account Manager, Team Leader — the same filter as "
         "Staffing's available reps), grouped by their Salesforce team (Team__c, else the role). Users without one "
-        "(the integration user, the head of sales, finance) are not reps: they are listed under “Others holding "
-        "leads” only while they hold leads, without a weight share.",
+        "(the integration user, the head of sales, finance) are not reps (unless route's roster puts them in a "
+        "team's round-robin rotation): they are listed under “Others holding leads” only while they hold leads, "
+        "without a weight share.",
         "crm.changes (User), crm.roster",
         "now",
     ),
@@ -193,25 +194,52 @@ _TEAM = (
         "now",
     ),
     Term(
+        "assigned",
+        "Assigned",
+        "Every lead routed to the rep: round-robin deals and also a person's repeat routed to that person's owner "
+        "(one person, one owner), existing customers to their account owner, key accounts to their manager, "
+        "reassignments and callbacks. Not compared with the weight.",
+        "leads.routed",
+        "last N days (UTC days)",
+    ),
+    Term(
+        "round_robin",
+        "Round-robin",
+        "Of the assigned leads, the ones route dealt by weighted round-robin among the team's rotation "
+        "(LeadRouted assignment.round_robin): the only assignments the weights govern.",
+        "leads.routed (assignment.round_robin)",
+        "last N days (UTC days)",
+    ),
+    Term(
+        "in_rotation",
+        "Not in rotation",
+        "A rep route never deals a round-robin lead: not in its team's pool (a team leader when the leader does "
+        "not sell, a role the team does not sell with, weight 0), as route says in its roster (until it has: the "
+        "selling roles above). Shown without share, weight share or Δ, never flagged as unfair.",
+        "crm.roster (in_rotation)",
+        "now",
+    ),
+    Term(
         "share",
         "Share",
-        "The rep's routed leads ÷ the team's, first routings and reassignments.",
-        "leads.routed",
+        "The rep's round-robin deals ÷ the round-robin deals of the team's reps in rotation.",
+        "leads.routed (assignment.round_robin)",
         "last N days (UTC days)",
     ),
     Term(
         "weight_share",
         "Weight share",
-        "The rep's routing weight ÷ the weights of the team's available reps (Salesforce Weight__c).",
-        "crm.changes (User)",
+        "The rep's routing weight ÷ the weights of the team's available reps in rotation (route's weight, "
+        "Salesforce Weight__c).",
+        "crm.roster, crm.changes (User)",
         "now",
     ),
     Term(
         "deviation",
         "Δ pts",
-        "Share − weight share, in percentage points; highlighted only when it is beyond chance (|z| > 3 "
-        "for that many assignments).",
-        "leads.routed, crm.changes (User)",
+        "Share − weight share, in percentage points, for reps in rotation; highlighted only when it is beyond "
+        "chance (|z| > 3 for that many round-robin deals).",
+        "leads.routed (assignment.round_robin), crm.roster",
         "last N days",
     ),
 )

@@ -26,6 +26,7 @@ def roster_entry(rep: RepCapacity) -> dict[str, Any]:
         "cap": rep.max_open,
         "active": rep.active,
         "absent": rep.absent,
+        "in_rotation": rep.in_rotation,  # None (an older route): unknown, the row keeps what it had
     }
 
 

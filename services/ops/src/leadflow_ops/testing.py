@@ -64,6 +64,7 @@ def routed(
     due_in: float = 900.0,
     reassignment: int = 0,
     event_id: str | None = None,
+    round_robin: bool = False,
 ) -> LeadRouted:
     submitted = at - timedelta(seconds=submitted_delay)
     lead = NormalizedLead(
@@ -89,7 +90,13 @@ def routed(
         enrichment=Enrichment(),
         score=Score(score=80, fit=40, engagement=40, grade=Grade.A, rating=Rating(rating), ruleset_version="t1"),
         assignment=Assignment(
-            owner_id=owner_id, owner_type=owner_type, owner_name=owner_name, team=team, policy=policy, reason="test"
+            owner_id=owner_id,
+            owner_type=owner_type,
+            owner_name=owner_name,
+            team=team,
+            policy=policy,
+            reason="test",
+            round_robin=round_robin,
         ),
         sla=SlaTarget(policy=policy, first_touch_due=at + timedelta(seconds=due_in), calendar="24x7", timezone="UTC"),
         reassignment=reassignment,

@@ -29,7 +29,7 @@ from leadflow_ops.adapters.kafka_lag import PipelineMonitor
 from leadflow_ops.adapters.repository import OpsRepository
 from leadflow_ops.domain import erlang
 from leadflow_ops.domain.arrivals import arrival_rate
-from leadflow_ops.domain.fairness import RepInput, RepLoad, team_load
+from leadflow_ops.domain.fairness import RepInput, RepLoad, rotation, team_load
 from leadflow_ops.domain.masking import mask_payload, mask_text, restore_payload
 from leadflow_ops.domain.roster import NO_TEAM, queue_team, sells
 from leadflow_ops.domain.stats import SpeedRow, speed_rows
@@ -120,8 +120,9 @@ class TeamPage:
 
 
 async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> TeamPage:
-    """Team load: the reps (``roster.sells``: the same selling roles Staffing counts), the other users who hold
-    leads, and the queues — each shown as what it is."""
+    """Team load: the reps (``roster.sells``: the same selling roles Staffing counts, and whoever route deals
+    round-robin leads to), the other users who hold leads, and the queues — each shown as what it is. Shares are
+    of route's round-robin deals among the reps in its rotation (``fairness``)."""
     owners, rep_rows, assigned = await repo.team_load_inputs(now, settings.team_load_days, queues=True)
     reps = {r.user_id: r for r in rep_rows}
     queue_rows = []
@@ -129,8 +130,10 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> Tea
     inputs: list[RepInput] = []
     others: list[Holder] = []
     assigned_by_owner: dict[str, int] = {}
+    dealt_by_owner: dict[str, int] = {}
     for (owner_id, _team), n in assigned.items():
-        assigned_by_owner[owner_id] = assigned_by_owner.get(owner_id, 0) + n
+        assigned_by_owner[owner_id] = assigned_by_owner.get(owner_id, 0) + n.total
+        dealt_by_owner[owner_id] = dealt_by_owner.get(owner_id, 0) + n.round_robin
     for o in owners:
         rep = reps.get(o.owner_id)
         seen.add(o.owner_id)
@@ -138,7 +141,7 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> Tea
             if o.open or o.breached:
                 queue_rows.append(o)
             continue
-        if rep is not None and not sells(rep.role):
+        if rep is not None and not sells(rep.role) and not rep.in_rotation:
             if o.open or assigned_by_owner.get(o.owner_id):
                 others.append(
                     Holder(
@@ -164,10 +167,14 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> Tea
                 cap=_cap(rep, o.owner_id, settings),
                 active=rep.active if rep else True,
                 absent=rep.absent if rep else False,
+                round_robin=dealt_by_owner.get(o.owner_id, 0),
+                in_rotation=rotation(rep.in_rotation if rep else None, rep.role if rep else None),
             )
         )
     for rep in rep_rows:
-        if rep.user_id in seen or not rep.team or not sells(rep.role, bool(rep.queue)):  # reps only
+        if rep.user_id in seen or not rep.team or rep.queue:  # reps only
+            continue
+        if not sells(rep.role) and not rep.in_rotation:
             continue
         inputs.append(
             RepInput(
@@ -181,6 +188,8 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> Tea
                 cap=_cap(rep, rep.user_id, settings),
                 active=rep.active,
                 absent=rep.absent,
+                round_robin=dealt_by_owner.get(rep.user_id, 0),
+                in_rotation=rotation(rep.in_rotation, rep.role),
             )
         )
     queues = [

@@ -294,8 +294,8 @@ async def test_team_load_uses_salesforce_users_for_weight_and_availability(harne
     await harness.send(T.CRM_CHANGES, F.user_change("R1", t0, name="Rita One", team="DACH", weight=2))
     await harness.send(T.CRM_CHANGES, F.user_change("R2", t0, name="Ravi Two", team="DACH", weight=1, absent=True))
     for i in range(3):
-        await harness.send(T.LEADS_ROUTED, F.routed(f"A{i}", t0, team="DACH", owner_id="R1"))
-    await harness.send(T.LEADS_ROUTED, F.routed("B1", t0, team="DACH", owner_id="R2"))
+        await harness.send(T.LEADS_ROUTED, F.routed(f"A{i}", t0, team="DACH", owner_id="R1", round_robin=True))
+    await harness.send(T.LEADS_ROUTED, F.routed("B1", t0, team="DACH", owner_id="R2", round_robin=True))
     async with harness.client() as c:
         await login(c, "victor")
         rows = {r["owner_id"]: r for r in (await c.get("/api/team")).json()["rows"]}

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from faststream.kafka import TestKafkaBroker
+from leadflow_contracts import RepCapacity, RosterPublished, derive_event_id
 from leadflow_contracts import topics as T
 from leadflow_ops import testing as F
 from leadflow_ops.app import create_app
@@ -28,6 +29,9 @@ pytestmark = pytest.mark.component
 
 TEAMS = {"Inbound DACH": ["005A01", "005A02", "005A03"], "Nordics": ["005N01", "005N02"]}
 WEIGHTS = {"005A01": 1.0, "005A02": 2.0, "005A03": 1.0, "005N01": 0.5, "005N02": 1.5}
+LEADER = "005A0L"
+"""Inbound DACH's team leader: a rep by role, out of route's round-robin rotation (its roster says so), holding
+escalations and repeats of the people it owns."""
 
 
 @pytest.fixture
@@ -85,13 +89,48 @@ async def test_speed_team_staffing_and_pipeline_figures_equal_the_raw_events(
         await emit(
             T.CRM_CHANGES, F.user_change(user, now - timedelta(hours=5), name=f"Rep {user}", team=team, weight=weight)
         )
+    leader = F.user_change(LEADER, now - timedelta(hours=5), name="Lea Leader", team="Inbound DACH", role="Team Leader")
+    await emit(T.CRM_CHANGES, leader)
+    # route's roster: who is in its round-robin rotation (the leader does not sell)
+    in_rotation = {**dict.fromkeys(WEIGHTS, True), LEADER: False}
+    await emit(
+        T.CRM_ROSTER,
+        RosterPublished(
+            event_id=derive_event_id("roster:figures", "route.roster"),
+            lead_id="roster",
+            occurred_at=now - timedelta(hours=5),
+            reps=tuple(
+                RepCapacity(
+                    user_id=u,
+                    name=f"Rep {u}",
+                    team="Inbound DACH" if u == LEADER else next(t for t, us in TEAMS.items() if u in us),
+                    role="Team Leader" if u == LEADER else "Seller",
+                    weight=WEIGHTS.get(u, 1.0),
+                    in_rotation=inside,
+                )
+                for u, inside in in_rotation.items()
+            ),
+        ),
+    )
     for i in range(160):
         team = rng.choice(list(TEAMS))
-        owner = rng.choice(TEAMS[team])
+        # most leads are round-robin deals; the rest (a person's repeat to its owner, a key account, an
+        # escalation) go to a rep, or the leader, without the round-robin
+        round_robin = rng.random() < 0.6
+        members = TEAMS[team] + ([LEADER] if team == "Inbound DACH" and not round_robin else [])
+        owner = rng.choice(members)
         routed_at = now - timedelta(minutes=rng.randrange(5, 300))
         submitted_delay = rng.uniform(5, 120)
         due_in = rng.choice([300, 900, 3600])
-        ev = F.routed(f"S{i:03d}", routed_at, team=team, owner_id=owner, due_in=due_in, submitted_delay=submitted_delay)
+        ev = F.routed(
+            f"S{i:03d}",
+            routed_at,
+            team=team,
+            owner_id=owner,
+            due_in=due_in,
+            submitted_delay=submitted_delay,
+            round_robin=round_robin,
+        )
         await emit(T.LEADS_ROUTED, ev)
         synced_at = routed_at + timedelta(seconds=rng.uniform(1, 20))
         await emit(T.CRM_SYNCED, F.synced(ev.lead_id, synced_at, owner_id=owner))
@@ -149,27 +188,34 @@ async def test_speed_team_staffing_and_pipeline_figures_equal_the_raw_events(
         assert row["total_p50"] == pytest.approx(exact_median(totals), rel=0.1)
         assert row["human_p50"] == pytest.approx(exact_median(human), rel=0.1)
 
-    # --- Team load: open, assigned, share, weight share per rep ---
+    # --- Team load: open, assigned (all), round-robin deals, share and weight share within the rotation ---
     concluded_first_touch = {e.lead_id for e in sent[T.SLA_EVENTS] if e.kind.value == "met"}
     open_by_owner = Counter(e.assignment.owner_id for e in routed.values() if e.lead_id not in concluded_first_touch)
     assigned = Counter(e.assignment.owner_id for e in routed.values())
+    dealt = Counter(e.assignment.owner_id for e in routed.values() if e.assignment.round_robin)
     rows = {r["owner_id"]: r for r in team_rows}
     for team, users in TEAMS.items():
-        team_assigned = sum(assigned[u] for u in users)
-        team_weight = sum(WEIGHTS[u] for u in users)
+        rotation = [u for u in users if in_rotation[u]]
+        team_dealt = sum(dealt[u] for u in rotation)
+        team_weight = sum(WEIGHTS[u] for u in rotation)
         for u in users:
-            assert rows[u]["team"] == team
+            assert rows[u]["team"] == team and rows[u]["in_rotation"]
             assert rows[u]["open_leads"] == open_by_owner[u]
-            assert rows[u]["assigned"] == assigned[u]
-            assert rows[u]["share"] == pytest.approx(assigned[u] / team_assigned)
+            assert rows[u]["assigned"] == assigned[u] and rows[u]["round_robin"] == dealt[u]
+            assert rows[u]["share"] == pytest.approx(dealt[u] / team_dealt)
             assert rows[u]["weight_share"] == pytest.approx(WEIGHTS[u] / team_weight)
+    assert sum(assigned.values()) > sum(dealt.values())  # repeats and escalations were routed, not counted
+    lead = rows[LEADER]
+    assert lead["team"] == "Inbound DACH" and not lead["in_rotation"] and lead["assigned"] == assigned[LEADER] > 0
+    assert (lead["share"], lead["weight_share"], lead["deviation"]) == (None, None, None)
+    assert "unfair_share" not in lead["attention"]
 
     # --- Staffing: arrivals over the hours the data covers ---
     first = min(e.occurred_at for e in routed.values()).replace(second=0, microsecond=0)
     hours = (now - first).total_seconds() / 3600
     assert staffing["measured_hours"] == pytest.approx(hours)
     assert staffing["measured_arrivals"] == pytest.approx(len(routed) / hours)
-    assert staffing["available_reps"] == len(WEIGHTS)
+    assert staffing["available_reps"] == len(WEIGHTS) + 1  # the leader sells by role (Staffing's rule)
 
     # --- Pipeline health: dead letters by service and reason, and waiting ---
     expected = Counter((d.service, d.reason) for d in sent[T.LEADS_DEADLETTER])

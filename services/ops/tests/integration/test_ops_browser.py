@@ -580,6 +580,13 @@ async def test_team_load_names_teams_from_salesforce_and_colours_only_what_needs
     for i in range(3):
         await board.send(T.LEADS_ROUTED, F.routed(f"CAP-{i}", now, owner_id="005R1", owner_name="Greta Lind"))
     await board.app.state.repo.apply_roster([{"user_id": "005R1", "cap": 2}], now)  # route's cap for Greta
+    # a team leader route keeps out of its round-robin (its roster says so), holding escalations only
+    await board.send(
+        T.CRM_CHANGES, F.user_change("005TL", now, name="Tove Leader", team="Inbound DACH", role="Team Leader")
+    )
+    await board.app.state.repo.apply_roster([{"user_id": "005TL", "in_rotation": False}], now)
+    for i in range(4):
+        await board.send(T.LEADS_ROUTED, F.routed(f"ESC-{i}", now, owner_id="005TL", owner_name="Tove Leader"))
     # the head of sales (not a rep: no weight share) holds a lead route filed under no team
     await board.send(T.LEADS_ROUTED, F.routed("HOS-1", now, team="", owner_id="005HEAD", owner_name="Hanne Head"))
     await wait_for(lambda: board.app.state.repo.lead("HOS-1"), timeout=30)
@@ -593,6 +600,9 @@ async def test_team_load_names_teams_from_salesforce_and_colours_only_what_needs
     calm = page.locator("section.team tr", has_text="Carl Calm")
     await expect(calm).to_have_count(1)
     assert await calm.locator("td.bad, td.warn").count() == 0  # a rep with nothing wrong is not coloured
+    leader = page.locator("section.team tr", has_text="Tove Leader")
+    await expect(leader.locator("[data-rotation=out]")).to_have_text("not in rotation", timeout=30_000)
+    assert await leader.locator("[data-attention=unfair_share]").count() == 0  # no share, never "unfair"
     flagged_rows = await page.locator("section.team tbody tr:has(td.bad, td.warn)").count()
     rows = await page.locator("section.team tbody tr").count()
     assert flagged_rows < rows  # not everything is red

@@ -62,10 +62,23 @@ async def test_batch_apply_and_queries(repo: OpsRepository) -> None:
     assert lead is not None and [e["kind"] for e in lead["events"]] == ["breached"]
     owners, reps, assigned = await repo.team_load_inputs(t0, 7)
     assert {o.owner_id for o in owners} == {"005REP0000000001", "R9"}
-    assert [r.name for r in reps] == ["Ravi Nine"] and assigned[("R9", "Nordics")] == 1
+    assert [r.name for r in reps] == ["Ravi Nine"] and assigned[("R9", "Nordics")] == (1, 0)
     assert await repo.available_reps() == 1
     assert (await repo.dead_letter_counts())[0]["reason"] == "invalid_email"
     assert await repo.arrivals_per_hour(t0 + timedelta(hours=1, minutes=1)) == pytest.approx(3 / 24)
+
+
+async def test_round_robin_deals_are_counted_apart_from_every_assignment(repo: OpsRepository) -> None:
+    """ops_assignments keeps every LeadRouted (n) and, apart, route's round-robin deals; across batches and
+    days in the window, summed per (owner, team); a replayed event counts once."""
+    t0 = FakeClock().now()
+    deals = [F.routed(f"RR{i}", t0 - timedelta(days=i % 2), owner_id="R1", round_robin=True) for i in range(5)]
+    repeats = [F.routed(f"RP{i}", t0, owner_id="R1", policy="duplicate") for i in range(3)]
+    await repo.apply([*deals[:3], repeats[0]], t0)
+    await repo.apply([*deals[3:], *repeats[1:], deals[0]], t0)
+    _, _, assigned = await repo.team_load_inputs(t0, 7)
+    assert assigned[("R1", "Inbound DACH")] == (8, 5)
+    assert assigned[("R1", "Inbound DACH")].round_robin == 5
 
 
 async def test_counters_survive_many_small_batches(repo: OpsRepository) -> None:

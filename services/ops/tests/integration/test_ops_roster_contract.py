@@ -53,3 +53,19 @@ async def test_routes_roster_sets_weights_caps_and_availability(repo: OpsReposit
     assert (by_id["005A"].weight, by_id["005A"].cap, by_id["005A"].team) == (3.5, 25, "Nordics")
     assert (by_id["005B"].weight, by_id["005B"].cap, by_id["005B"].absent) == (0.5, 40, True)
     assert await repo.available_reps() == 1  # Bo is absent
+
+
+async def test_in_rotation_from_routes_roster_survives_user_changes_and_an_older_route(repo: OpsRepository) -> None:
+    from leadflow_ops import testing as F
+
+    consumer = OpsConsumer(repo)
+    lead = RepCapacity(user_id="005L", name="Lea", team="Nordics", role="Team Leader", in_rotation=False)
+    seller = RepCapacity(user_id="005S", name="Sam", team="Nordics", role="Seller", in_rotation=True)
+    await consumer(batch(roster(T0, lead, seller)))
+    # a Salesforce User change (no word on the rotation) and a roster from a route that does not say it
+    await repo.apply([F.user_change("005L", T0, name="Lea", team="Nordics", role="Team Leader")], T0)
+    unsaid = RepCapacity(user_id="005L", name="Lea", team="Nordics", role="Team Leader")
+    await consumer(batch(roster(T0 + timedelta(minutes=1), unsaid)))
+    _, reps, _ = await repo.team_load_inputs(T0, 1)
+    by_id = {r.user_id: r for r in reps}
+    assert (by_id["005L"].in_rotation, by_id["005S"].in_rotation) == (False, True)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from leadflow_contracts import CrmChange, CrmSynced, DeadLetter, LeadRejected, LeadRouted, SlaEvent
 from leadflow_contracts import topics as T
@@ -78,6 +78,15 @@ class RawDeadLetter:
     lead_id: str | None = None
 
 
+class Assigned(NamedTuple):
+    """An owner's assignments in a team over Team load's window."""
+
+    total: int
+    """Every LeadRouted to the owner: repeats to a person's owner, account owners, key accounts, reassignments."""
+    round_robin: int
+    """The ones route dealt by weighted round-robin (``Assignment.round_robin``): the ones weights govern."""
+
+
 @dataclass
 class ApplyResult:
     applied: int = 0
@@ -132,7 +141,8 @@ class _Batch:
         self.hists: dict[tuple[str, str, datetime, str, str], dict[int, int]] = defaultdict(dict)
         self.outcomes: dict[tuple[str, str, datetime, str], list[int]] = defaultdict(lambda: [0, 0])
         self.arrivals: dict[datetime, int] = defaultdict(int)
-        self.assignments: dict[tuple[datetime, str, str], int] = defaultdict(int)
+        self.assignments: dict[tuple[datetime, str, str], list[int]] = defaultdict(lambda: [0, 0])
+        """(day, team, owner) → [every LeadRouted, round-robin deals]"""
         self.sla_rows: list[dict[str, Any]] = []
         self.breach_rows: list[dict[str, Any]] = []
         self.breach_updates: list[tuple[str, str, dict[str, Any]]] = []
@@ -265,9 +275,11 @@ class OpsRepository:
             if tr.new_arrival:
                 batch.arrivals[bucket_start(item.occurred_at, "h")] += 1
                 batch.arrivals_minute[item.occurred_at.replace(second=0, microsecond=0)] += 1
-            batch.assignments[
+            counts = batch.assignments[
                 (bucket_start(item.occurred_at, "d"), item.assignment.team or "(none)", item.assignment.owner_id)
-            ] += 1
+            ]
+            counts[0] += 1
+            counts[1] += item.assignment.round_robin
         elif isinstance(item, CrmSynced):
             old = states.get(item.lead_id)
             tr = L.on_synced(
@@ -510,8 +522,11 @@ class OpsRepository:
             )
         if b.assignments:
             await conn.execute(
-                _increment(conn, t.assignments, ["bucket", "team", "owner_id"], ["n"]),
-                [{"bucket": k[0], "team": k[1], "owner_id": k[2], "n": n} for k, n in b.assignments.items()],
+                _increment(conn, t.assignments, ["bucket", "team", "owner_id"], ["n", "round_robin"]),
+                [
+                    {"bucket": k[0], "team": k[1], "owner_id": k[2], "n": n, "round_robin": rr}
+                    for k, (n, rr) in b.assignments.items()
+                ],
             )
         if b.sla_rows:
             await conn.execute(insert_ignore(conn, t.sla_events), b.sla_rows)
@@ -552,6 +567,7 @@ class OpsRepository:
             stmt = dialect.insert(t.reps)
             set_ = {c.name: stmt.excluded[c.name] for c in t.reps.columns if c.name != "user_id"}
             set_["cap"] = func.coalesce(stmt.excluded.cap, t.reps.c.cap)
+            set_["in_rotation"] = func.coalesce(stmt.excluded.in_rotation, t.reps.c.in_rotation)  # route's, too
             await conn.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_=set_), list(b.reps.values()))
         metric_rows = [{"team": k[0], "metric": k[1], "n": n} for k, n in b.metrics.items() if n]
         if metric_rows:
@@ -600,9 +616,10 @@ class OpsRepository:
 
     async def apply_roster(self, entries: Sequence[dict[str, Any]], now: datetime) -> int:
         """Route's roster (weights, caps, teams, availability per rep) onto ``ops_reps``: each entry has
-        ``user_id`` and any of ``name``, ``team``, ``role``, ``weight``, ``cap``, ``active``, ``absent``;
-        fields an entry leaves out keep their value. For the roster contract of the integrity issue."""
-        allowed = {"name", "team", "role", "weight", "cap", "active", "absent", "queue"}
+        ``user_id`` and any of ``name``, ``team``, ``role``, ``weight``, ``cap``, ``active``, ``absent``,
+        ``in_rotation``; fields an entry leaves out keep their value. For the roster contract of the integrity
+        issue."""
+        allowed = {"name", "team", "role", "weight", "cap", "active", "absent", "queue", "in_rotation"}
         n = 0
         async with self._write_lock, self.engine.begin() as conn:
             for entry in entries:
@@ -893,19 +910,21 @@ class OpsRepository:
 
     async def team_load_inputs(
         self, now: datetime, days: int, *, queues: bool = False
-    ) -> tuple[list[Any], list[Any], dict[tuple[str, str], int]]:
-        """(owner counters — users only unless ``queues`` —, rep rows, assignments per (owner, team) in the window)."""
+    ) -> tuple[list[Any], list[Any], dict[tuple[str, str], Assigned]]:
+        """(owner counters — users only unless ``queues`` —, rep rows, assignments per (owner, team) in the window:
+        every LeadRouted and the round-robin deals among them)."""
         since = bucket_start(now, "d") - timedelta(days=days - 1)
         oc = t.owner_counters
         async with self.engine.connect() as conn:
             owners = (await conn.execute(select(oc) if queues else select(oc).where(oc.c.owner_type != "queue"))).all()
             rep_rows = (await conn.execute(select(t.reps))).all()
+            a = t.assignments
             assigned_rows = await conn.execute(
-                select(t.assignments.c.owner_id, t.assignments.c.team, func.sum(t.assignments.c.n))
-                .where(t.assignments.c.bucket >= since)
-                .group_by(t.assignments.c.owner_id, t.assignments.c.team)
+                select(a.c.owner_id, a.c.team, func.sum(a.c.n), func.sum(a.c.round_robin))
+                .where(a.c.bucket >= since)
+                .group_by(a.c.owner_id, a.c.team)
             )
-            assigned = {(o, tm): int(n) for o, tm, n in assigned_rows}
+            assigned = {(o, tm): Assigned(int(n), int(rr or 0)) for o, tm, n, rr in assigned_rows}
         return list(owners), list(rep_rows), assigned
 
     async def arrivals_per_hour(self, now: datetime, hours: int = 24) -> float:

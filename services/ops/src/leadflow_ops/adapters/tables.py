@@ -112,7 +112,9 @@ assignments = Table(
     Column("bucket", TS, primary_key=True),
     Column("team", String(80), primary_key=True),
     Column("owner_id", String(40), primary_key=True),
-    Column("n", Integer, nullable=False),
+    Column("n", Integer, nullable=False),  # every LeadRouted to the owner (repeats, key accounts, reassignments…)
+    # of those, the ones route dealt by weighted round-robin (Assignment.round_robin): what Team load's share is of
+    Column("round_robin", Integer, nullable=False, default=0, server_default="0"),
 )
 
 sla_events = Table(
@@ -169,6 +171,7 @@ reps = Table(
     Column("updated_at", TS),
     Column("cap", Integer),  # open-lead cap from route's roster (None: not known yet)
     Column("queue", Boolean),
+    Column("in_rotation", Boolean),  # route's roster: in its team's round-robin pool (None: route never said)
 )
 
 dead_letters = Table(

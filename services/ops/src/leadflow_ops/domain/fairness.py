@@ -1,10 +1,19 @@
-"""Team load: is round-robin distribution fair to each rep's weight, and how full is each rep?"""
+"""Team load: is round-robin distribution fair to each rep's weight, and how full is each rep?
+
+Fairness compares like with like: only the leads route dealt by weighted round-robin
+(``Assignment.round_robin``) follow the weights, and only among the reps route deals them to (its rotation,
+``RepCapacity.in_rotation``). A person's repeat routed to its owner, an existing customer or key account to its
+manager, a reassignment to a leader: all count in a rep's assigned leads, none in the share. A rep out of the
+rotation (a team leader who does not sell, weight 0, a role the team does not sell with) has no share.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from leadflow_ops.domain.roster import sells
 
 UNKNOWN_TEAM = "Team not known yet (no Salesforce user seen)"
 
@@ -21,6 +30,16 @@ class RepInput:
     cap: int | None
     active: bool
     absent: bool
+    round_robin: int = 0
+    """Of ``assigned``, the leads route dealt by weighted round-robin."""
+    in_rotation: bool = True
+    """In its team's round-robin pool (``rotation``)."""
+
+
+def rotation(said: bool | None, role: str | None) -> bool:
+    """Is the rep in its team's round-robin pool? Route says so in its roster; until it has (an older route),
+    the selling roles stand in (``roster.sells``)."""
+    return said if said is not None else sells(role)
 
 
 @dataclass(frozen=True)
@@ -36,11 +55,15 @@ class RepLoad:
     available: bool
     availability: str
     assigned: int
+    """Every lead routed to the rep in the window (round-robin or not)."""
+    round_robin: int
+    """Of those, the ones route dealt by weighted round-robin."""
+    in_rotation: bool
     share: float | None
-    """Share of the team's assignments in the window (0..1)."""
+    """The rep's round-robin deals over the team's, among reps in rotation (0..1); None out of rotation."""
     weight: float
     weight_share: float | None
-    """This rep's weight over the weights of the team's available reps (0..1)."""
+    """This rep's weight over the weights of the team's available reps in rotation (0..1); None out of it."""
     deviation: float | None
     """share − weight_share, in percentage points."""
     deviation_z: float | None = None
@@ -83,13 +106,15 @@ def availability(active: bool, absent: bool) -> str:
 
 
 def team_load(reps: Iterable[RepInput]) -> list[RepLoad]:
-    """One row per rep, sorted by team then name; shares are computed within each team."""
+    """One row per rep, sorted by team then name; shares are of round-robin deals, within each team's rotation."""
     items = list(reps)
-    assigned_by_team: dict[str, int] = {}
+    dealt_by_team: dict[str, int] = {}
     weight_by_team: dict[str, float] = {}
     for r in items:
+        if not r.in_rotation:
+            continue
         team = r.team or UNKNOWN_TEAM
-        assigned_by_team[team] = assigned_by_team.get(team, 0) + r.assigned
+        dealt_by_team[team] = dealt_by_team.get(team, 0) + r.round_robin
         if r.active and not r.absent:
             weight_by_team[team] = weight_by_team.get(team, 0.0) + (r.weight if r.weight is not None else 1.0)
     rows = []
@@ -97,12 +122,14 @@ def team_load(reps: Iterable[RepInput]) -> list[RepLoad]:
         team = r.team or UNKNOWN_TEAM
         weight = r.weight if r.weight is not None else 1.0
         available = r.active and not r.absent
-        team_assigned = assigned_by_team.get(team, 0)
-        team_weight = weight_by_team.get(team, 0.0)
-        share = r.assigned / team_assigned if team_assigned else None
-        weight_share = (weight / team_weight) if available and team_weight else (0.0 if team_weight else None)
-        deviation = (share - weight_share) * 100 if share is not None and weight_share is not None else None
-        z = share_z(r.assigned, team_assigned, weight_share)
+        share = weight_share = deviation = z = None
+        if r.in_rotation:
+            team_dealt = dealt_by_team.get(team, 0)
+            team_weight = weight_by_team.get(team, 0.0)
+            share = r.round_robin / team_dealt if team_dealt else None
+            weight_share = (weight / team_weight) if available and team_weight else (0.0 if team_weight else None)
+            deviation = (share - weight_share) * 100 if share is not None and weight_share is not None else None
+            z = share_z(r.round_robin, team_dealt, weight_share)
         rows.append(
             RepLoad(
                 owner_id=r.owner_id,
@@ -115,6 +142,8 @@ def team_load(reps: Iterable[RepInput]) -> list[RepLoad]:
                 available=available,
                 availability=availability(r.active, r.absent),
                 assigned=r.assigned,
+                round_robin=r.round_robin,
+                in_rotation=r.in_rotation,
                 share=share,
                 weight=weight,
                 weight_share=weight_share,
