@@ -108,6 +108,25 @@ async def salesforce_side(sf: Any, bootstrap: str) -> tuple[int, int]:
     return open_, len(breached & set(records))
 
 
+def weight_share_differences(team: list[dict[str, Any]], users: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Team load's weight share per rep in rotation against ``Weight__c`` / the team's sum over the present reps
+    in rotation, from Salesforce's own weights and absences (the rotation itself is route's, from the console)."""
+    rotation = [r for r in team if r.get("in_rotation", True) and r["owner_id"] in users]
+    totals: dict[str, float] = {}
+    for r in rotation:
+        u = users[r["owner_id"]]
+        if not u.get("Is_Absent__c"):
+            totals[r["team"]] = totals.get(r["team"], 0.0) + float(u.get("Weight__c") or 1.0)
+    out = []
+    for r in rotation:
+        u = users[r["owner_id"]]
+        expected = 0.0 if u.get("Is_Absent__c") else float(u.get("Weight__c") or 1.0) / totals[r["team"]]
+        shown = r.get("weight_share")
+        if shown is None or abs(float(shown) - expected) > 1e-9:
+            out.append({"rep": r["owner_id"], "console": shown, "salesforce": round(expected, 6)})
+    return out
+
+
 def sample(args: argparse.Namespace, client: httpx.Client, sf: Any) -> dict[str, Any]:
     now = client.get("/api/now").json()
     staffing = client.get("/api/staffing").json()
@@ -123,20 +142,25 @@ def sample(args: argparse.Namespace, client: httpx.Client, sf: Any) -> dict[str,
         ),
     )
     users = {
-        u["Id"]: u.get("Weight__c")
-        for u in sf.query_all("SELECT Id, Weight__c FROM User WHERE IsActive = true")["records"]
+        u["Id"]: u
+        for u in sf.query_all("SELECT Id, Weight__c, Is_Absent__c, Team__c FROM User WHERE IsActive = true")["records"]
     }
     weight_diffs = [
-        {"rep": r["owner_id"], "console": r.get("weight"), "salesforce": users.get(r["owner_id"])}
+        {"rep": r["owner_id"], "console": r.get("weight"), "salesforce": users[r["owner_id"]].get("Weight__c")}
         for r in team
-        if r["owner_id"] in users and float(r.get("weight") or 0) != float(users[r["owner_id"]] or 1.0)
+        if r["owner_id"] in users and float(r.get("weight") or 0) != float(users[r["owner_id"]].get("Weight__c") or 1.0)
     ]
+    share_diffs = weight_share_differences(team, users)
     out: dict[str, Any] = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "open": {"board": board_open, "salesforce": sf_open},
         "breached": {"board": board_breached, "salesforce": sf_breached},
         "reps": {"staffing": staffing["plan"]["roster"], "salesforce": sf_reps},
         "weights": {"reps_compared": sum(1 for r in team if r["owner_id"] in users), "differ": weight_diffs},
+        "weight_shares": {
+            "reps_in_rotation": sum(1 for r in team if r.get("in_rotation", True) and r["owner_id"] in users),
+            "differ": share_diffs,
+        },
         "follow_ups": now.get("follow_ups"),
         "not_in_salesforce": now.get("not_in_salesforce"),
     }
