@@ -626,6 +626,11 @@ async def test_org_health_panel(board: Console) -> None:
     await expect(page.locator("#org-health")).to_contain_text("change-feed lag")
     await expect(page.locator("#org-health")).to_contain_text("API requests left")
     await shot(page, "pipeline")
+    # a later pass that could not read a side (`leadflow reconcile --write` leaves its error): no stale "3"
+    result.write_text(json.dumps({"error": "cannot reconcile: TimeoutError: topics not read to the end"}))
+    await page.goto("/pipeline")
+    await expect(page.locator('[data-metric="reconcile_differences"]')).to_have_text("–")
+    await expect(page.locator("#org-health")).to_contain_text("cannot reconcile: TimeoutError")
     await page.context.close()
 
 
