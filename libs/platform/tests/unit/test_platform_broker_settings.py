@@ -23,7 +23,7 @@ def test_defaults_wait_on_nothing_idle(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = ServiceSettings()
     assert _kwargs(monkeypatch, settings)["linger_ms"] == 0
     assert settings.batch_timeout_ms <= 10  # FastStream sleeps this long after an empty poll
-    assert settings.fetch_max_wait_ms <= 10
+    assert settings.fetch_max_wait_ms <= 50  # the broker's hold vs the CPU of idle fetches (see the setting)
 
 
 @given(st.integers(min_value=0, max_value=1000))

@@ -17,6 +17,9 @@ class DemoSettings(ServiceSettings):
     bad_ratio: float = Field(default=0.04, ge=0, le=1)
     replay_ratio: float = Field(default=0.03, ge=0, le=1)
     progress_interval: float = Field(default=3.0, gt=0)
+    fetch_max_wait_ms: int = Field(
+        default=10, ge=0, description="Its watcher reports pipeline latency: a short fetch wait adds little of its own."
+    )
     salesforce: SalesforceSettings | None = Field(
         default=None, description="Where to read real account/contact names from; None = built-in names only."
     )
