@@ -346,11 +346,7 @@ async def test_a_failing_database_is_retried_not_skipped(harness: Harness) -> No
             raise failures.pop(0)
         return await original(items, now)
 
-    async def no_wait(_seconds: float) -> None:
-        return None
-
     repo.apply = flaky
-    harness.app.state.runtime.sleep = no_wait
     event = F.routed("L1", harness.clock.now())
     for expected in (sqlite3.OperationalError, ConnectionResetError):
         with pytest.raises(expected):

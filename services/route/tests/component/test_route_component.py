@@ -218,10 +218,6 @@ async def test_lead_no_one_can_take_is_dead_lettered_not_dropped(harness: Harnes
     assert base64.b64decode(letter.original_base64) == ev.to_json_bytes()
 
 
-async def _no_wait(_seconds: float) -> None:
-    return None
-
-
 async def test_a_database_outage_is_backed_off_and_rewound_not_skipped(harness: Harness) -> None:
     """The handler raises after the back-off (the in-memory broker surfaces it; on Kafka the nack rewinds
     the batch); the redelivered record is routed once."""
@@ -235,7 +231,6 @@ async def test_a_database_outage_is_backed_off_and_rewound_not_skipped(harness: 
         return await original(events)
 
     service.route = flaky
-    harness.app.state.handlers.runtime.sleep = _no_wait
     ev = scored_event("lead-7")
     with pytest.raises(ConnectionError):
         await harness.publish(topics.LEADS_SCORED, ev.to_json_bytes(), ev.lead_id)
@@ -272,7 +267,6 @@ async def test_roster_refresh_retries_quickly_until_salesforce_answers(tmp_path:
 
 async def test_a_failed_publish_is_retried_so_the_decision_is_not_lost(harness: Harness) -> None:
     handlers = harness.app.state.handlers
-    handlers.runtime.sleep = _no_wait
     original, failures = handlers.runtime.publisher.publish_all, []
 
     async def flaky(messages):  # type: ignore[no-untyped-def]
