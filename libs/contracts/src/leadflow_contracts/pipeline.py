@@ -129,6 +129,13 @@ class SlaTarget(Contract):
     timezone: str
 
 
+class PoolMember(Contract):
+    """A rep the weighted round-robin could have dealt the lead to, with the weight it drew with."""
+
+    user_id: str
+    weight: float = Field(ge=0)
+
+
 class Assignment(Contract):
     owner_id: str
     owner_type: Literal["user", "queue"]
@@ -142,6 +149,12 @@ class Assignment(Contract):
         description="Route dealt this lead by weighted round-robin among its team's rotation (the only "
         "assignments expected to follow the weights); false for a person's repeat to its owner, an existing "
         "customer or key account to its manager, a queue, a reassignment to the team leader.",
+    )
+    pool: tuple[PoolMember, ...] = Field(
+        default=(),
+        description="The candidates and weights the round-robin drew the owner from (available, under their cap, "
+        "and the speakers of the lead's language when one is free): each could have won with weight / the pool's "
+        "weights. Empty when the lead was not dealt by round-robin (and in older events).",
     )
 
 

@@ -216,6 +216,27 @@ def test_absent_and_inactive_reps_are_skipped() -> None:
     assert owners == {"N3"}
 
 
+def test_round_robin_decision_carries_the_pool_it_drew_from_with_weights() -> None:
+    """The pool is exactly who could have won: the available reps in rotation, narrowed to the speakers of the
+    lead's language when one is free; each with its weight. Not round-robin: no pool."""
+    rost = roster(rep("N1", absent=True))
+    ledger = Ledger()
+    swedish = route(RoutingRequest("l1", country="NO", language="sv"), rost, ledger)
+    assert swedish.round_robin and swedish.pool == (("N3", 3.0),) and swedish.owner_id == "N3"
+    any_language = route(RoutingRequest("l2", country="NO"), rost, ledger)
+    assert sorted(any_language.pool) == [("N2", 2.0), ("N3", 3.0)]  # N1 absent, the leader out of rotation
+    assert any_language.owner_id in dict(any_language.pool)
+    nobody_speaks = route(RoutingRequest("l3", country="NO", language="fi"), rost, ledger)
+    assert sorted(nobody_speaks.pool) == [("N2", 2.0), ("N3", 3.0)]  # nobody free speaks it: all available
+    early = datetime(2026, 1, 5, 7, 30, tzinfo=UTC)  # 02:30 in New York: N1 off shift
+    off_shift = route(RoutingRequest("l4", country="NO"), roster(rep("N1", timezone="America/New_York")), now=early)
+    assert sorted(off_shift.pool) == [("N2", 2.0), ("N3", 3.0)]
+    repeat = route(RoutingRequest("l5", country="NO", duplicate_owner_id="N2"), rost, ledger)
+    assert not repeat.round_robin and repeat.pool == ()
+    queued = route(RoutingRequest("l6", country="NO"), now=datetime(2026, 1, 10, 11, 0, tzinfo=UTC))
+    assert queued.owner_type == "queue" and queued.pool == ()
+
+
 def test_working_hours_are_read_in_each_reps_time_zone() -> None:
     # 07:30 UTC on a Monday: 08:30 in Oslo (on shift), 02:30 in New York (off shift).
     early = datetime(2026, 1, 5, 7, 30, tzinfo=UTC)

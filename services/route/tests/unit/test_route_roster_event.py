@@ -98,4 +98,7 @@ def test_in_rotation_is_who_can_win_the_round_robin() -> None:
     event = scored_event("r1", country="NO")
     assert routed_event(event, repeat, SLA, history=[], now=MONDAY_10_UTC).assignment.round_robin is False
     dealt = router.route(RoutingRequest("n1", country="NO"), roster, ledger, MONDAY_10_UTC)
-    assert routed_event(scored_event("n1"), dealt, SLA, history=[], now=MONDAY_10_UTC).assignment.round_robin
+    assignment = routed_event(scored_event("n1"), dealt, SLA, history=[], now=MONDAY_10_UTC).assignment
+    assert assignment.round_robin
+    assert {(m.user_id, m.weight) for m in assignment.pool} == {("N1", 1.0), ("N2", 2.0)}  # the Nordics rotation
+    assert routed_event(event, repeat, SLA, history=[], now=MONDAY_10_UTC).assignment.pool == ()

@@ -7,7 +7,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from leadflow_contracts import Assignment, LeadRouted, LeadScored, ReassignRequested, SlaTarget, TraceStep
+from leadflow_contracts import (
+    Assignment,
+    LeadRouted,
+    LeadScored,
+    PoolMember,
+    ReassignRequested,
+    SlaTarget,
+    TraceStep,
+)
 
 from leadflow_route.domain.routing import Decision, RoutingRequest
 from leadflow_route.domain.sla import SlaInput
@@ -162,6 +170,7 @@ def routed_event(
             reason=decision.reason,
             previous_owner_ids=owners,
             round_robin=decision.round_robin,
+            pool=tuple(PoolMember(user_id=rep_id, weight=weight) for rep_id, weight in decision.pool),
         ),
         sla=sla,
         reassignment=reassignment,

@@ -50,6 +50,8 @@ class Decision:
     policy: str
     reason: str
     round_robin: bool = False
+    pool: tuple[tuple[str, float], ...] = ()
+    """(rep id, weight) of every rep the round-robin drew from (the winner is one); empty when not round-robin."""
     data: dict[str, str | int | float | bool | None] = field(default_factory=dict)
 
 
@@ -389,7 +391,8 @@ class Router:
             return self._queue_decision(
                 team, roster, "new_lead", f"new lead: {team.reason}; nobody available ({detail})"
             )
-        winner_id = ledger.pick_weighted([(r.id, r.weight) for r in pool])
+        candidates = tuple((r.id, r.weight) for r in pool)
+        winner_id = ledger.pick_weighted(candidates)
         winner = roster.reps[winner_id]
         decision = self._user(
             winner,
@@ -399,7 +402,7 @@ class Router:
             weight=winner.weight,
             candidates=len(pool),
         )
-        return replace(decision, round_robin=True)
+        return replace(decision, round_robin=True, pool=candidates)
 
     def _team_leader(self, req: RoutingRequest, roster: Roster, now: datetime) -> Decision:
         team = self.select_team(req, roster)
