@@ -230,16 +230,28 @@ _TEAM = (
         "weight_share",
         "Weight share",
         "The rep's routing weight ÷ the weights of the team's available reps in rotation (route's weight, "
-        "Salesforce Weight__c).",
+        "Salesforce Weight__c). Shown for reference: the fairness is judged against Expected, which also knows "
+        "who was available and who spoke the lead's language.",
         "crm.roster, crm.changes (User)",
         "now",
     ),
     Term(
+        "expected",
+        "Expected",
+        "The round-robin deals the rep could expect given who could win each lead: route draws every lead from a "
+        "pool (the reps available, under their caps and, when one is free, speaking the lead's language), where "
+        "a rep wins with its weight ÷ the pool's weights; Expected adds those chances over the pools the rep was "
+        "in. The only Dutch speaker expects the Dutch leads. Deals without a pool (from an older route) count at "
+        "the weight share instead.",
+        "leads.routed (assignment.pool), crm.roster",
+        "last N days (UTC days)",
+    ),
+    Term(
         "deviation",
-        "Δ pts",
-        "Share − weight share, in percentage points, for reps in rotation; highlighted only when it is beyond "
-        "chance (|z| > 3 for that many round-robin deals).",
-        "leads.routed (assignment.round_robin), crm.roster",
+        "Δ",
+        "Round-robin − expected, in deals, for reps in rotation; highlighted only when it is beyond chance "
+        "(|z| > 3, z = Δ ÷ the standard deviation of the draws: the square root of Σ p(1 − p) over the pools).",
+        "leads.routed (assignment.round_robin, assignment.pool), crm.roster",
         "last N days",
     ),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from leadflow_contracts import (
     LeadRouted,
     LeadSourceKind,
     NormalizedLead,
+    PoolMember,
     Rating,
     RejectionReason,
     Score,
@@ -65,6 +67,7 @@ def routed(
     reassignment: int = 0,
     event_id: str | None = None,
     round_robin: bool = False,
+    pool: Sequence[tuple[str, float]] = (),
 ) -> LeadRouted:
     submitted = at - timedelta(seconds=submitted_delay)
     lead = NormalizedLead(
@@ -97,6 +100,7 @@ def routed(
             policy=policy,
             reason="test",
             round_robin=round_robin,
+            pool=tuple(PoolMember(user_id=u, weight=w) for u, w in pool),
         ),
         sla=SlaTarget(policy=policy, first_touch_due=at + timedelta(seconds=due_in), calendar="24x7", timezone="UTC"),
         reassignment=reassignment,

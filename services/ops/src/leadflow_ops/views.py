@@ -131,9 +131,12 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> Tea
     others: list[Holder] = []
     assigned_by_owner: dict[str, int] = {}
     dealt_by_owner: dict[str, int] = {}
+    odds_by_owner: dict[str, tuple[float, float]] = {}
     for (owner_id, _team), n in assigned.items():
         assigned_by_owner[owner_id] = assigned_by_owner.get(owner_id, 0) + n.total
         dealt_by_owner[owner_id] = dealt_by_owner.get(owner_id, 0) + n.round_robin
+        ex, var = odds_by_owner.get(owner_id, (0.0, 0.0))
+        odds_by_owner[owner_id] = (ex + n.expected, var + n.variance)
     for o in owners:
         rep = reps.get(o.owner_id)
         seen.add(o.owner_id)
@@ -168,6 +171,8 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> Tea
                 active=rep.active if rep else True,
                 absent=rep.absent if rep else False,
                 round_robin=dealt_by_owner.get(o.owner_id, 0),
+                expected=odds_by_owner.get(o.owner_id, (0.0, 0.0))[0],
+                variance=odds_by_owner.get(o.owner_id, (0.0, 0.0))[1],
                 in_rotation=rotation(rep.in_rotation if rep else None, rep.role if rep else None),
             )
         )
@@ -189,6 +194,8 @@ async def team(repo: OpsRepository, settings: OpsSettings, now: datetime) -> Tea
                 active=rep.active,
                 absent=rep.absent,
                 round_robin=dealt_by_owner.get(rep.user_id, 0),
+                expected=odds_by_owner.get(rep.user_id, (0.0, 0.0))[0],
+                variance=odds_by_owner.get(rep.user_id, (0.0, 0.0))[1],
                 in_rotation=rotation(rep.in_rotation, rep.role),
             )
         )

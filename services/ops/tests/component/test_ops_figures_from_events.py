@@ -119,6 +119,11 @@ async def test_speed_team_staffing_and_pipeline_figures_equal_the_raw_events(
         round_robin = rng.random() < 0.6
         members = TEAMS[team] + ([LEADER] if team == "Inbound DACH" and not round_robin else [])
         owner = rng.choice(members)
+        pool: list[tuple[str, float]] = []
+        if round_robin and rng.random() < 0.8:  # the rest come from an older route: no pool
+            # who could win this lead (on shift, under the caps, speaking its language): route's pool, by weight
+            pool = [(u, WEIGHTS[u]) for u in TEAMS[team] if rng.random() < 0.7] or [(TEAMS[team][0], 1.0)]
+            owner = rng.choices([u for u, _ in pool], [w for _, w in pool])[0]
         routed_at = now - timedelta(minutes=rng.randrange(5, 300))
         submitted_delay = rng.uniform(5, 120)
         due_in = rng.choice([300, 900, 3600])
@@ -130,6 +135,7 @@ async def test_speed_team_staffing_and_pipeline_figures_equal_the_raw_events(
             due_in=due_in,
             submitted_delay=submitted_delay,
             round_robin=round_robin,
+            pool=pool,
         )
         await emit(T.LEADS_ROUTED, ev)
         synced_at = routed_at + timedelta(seconds=rng.uniform(1, 20))
@@ -193,12 +199,33 @@ async def test_speed_team_staffing_and_pipeline_figures_equal_the_raw_events(
     open_by_owner = Counter(e.assignment.owner_id for e in routed.values() if e.lead_id not in concluded_first_touch)
     assigned = Counter(e.assignment.owner_id for e in routed.values())
     dealt = Counter(e.assignment.owner_id for e in routed.values() if e.assignment.round_robin)
+    # expected deals: Σ weight ÷ pool weight over the pools a rep was in; the team's deals without a pool
+    # (older events) by weight share; variance Σ p(1 − p) likewise
+    expected: dict[str, float] = defaultdict(float)
+    variance: dict[str, float] = defaultdict(float)
+    pooled: Counter[str] = Counter()
+    for e in routed.values():
+        if e.assignment.round_robin and e.assignment.pool:
+            pooled[e.assignment.team] += 1
+            total = sum(m.weight for m in e.assignment.pool)
+            for m in e.assignment.pool:
+                expected[m.user_id] += m.weight / total
+                variance[m.user_id] += m.weight / total * (1 - m.weight / total)
     rows = {r["owner_id"]: r for r in team_rows}
     for team, users in TEAMS.items():
         rotation = [u for u in users if in_rotation[u]]
         team_dealt = sum(dealt[u] for u in rotation)
         team_weight = sum(WEIGHTS[u] for u in rotation)
+        unpooled = team_dealt - pooled[team]
+        assert 0 < unpooled < team_dealt  # both kinds were dealt
         for u in users:
+            ws = WEIGHTS[u] / team_weight
+            exp = expected[u] + unpooled * ws
+            var = variance[u] + unpooled * ws * (1 - ws)
+            assert rows[u]["expected"] == pytest.approx(exp)
+            assert rows[u]["deviation"] == pytest.approx(dealt[u] - exp)
+            assert rows[u]["deviation_z"] == pytest.approx((dealt[u] - exp) / math.sqrt(var))
+            assert ("unfair_share" in rows[u]["attention"]) == (abs(dealt[u] - exp) / math.sqrt(var) > 3)
             assert rows[u]["team"] == team and rows[u]["in_rotation"]
             assert rows[u]["open_leads"] == open_by_owner[u]
             assert rows[u]["assigned"] == assigned[u] and rows[u]["round_robin"] == dealt[u]
@@ -207,7 +234,7 @@ async def test_speed_team_staffing_and_pipeline_figures_equal_the_raw_events(
     assert sum(assigned.values()) > sum(dealt.values())  # repeats and escalations were routed, not counted
     lead = rows[LEADER]
     assert lead["team"] == "Inbound DACH" and not lead["in_rotation"] and lead["assigned"] == assigned[LEADER] > 0
-    assert (lead["share"], lead["weight_share"], lead["deviation"]) == (None, None, None)
+    assert (lead["share"], lead["weight_share"], lead["expected"], lead["deviation"]) == (None, None, None, None)
     assert "unfair_share" not in lead["attention"]
 
     # --- Staffing: arrivals over the hours the data covers ---

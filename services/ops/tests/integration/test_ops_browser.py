@@ -587,6 +587,14 @@ async def test_team_load_names_teams_from_salesforce_and_colours_only_what_needs
     await board.app.state.repo.apply_roster([{"user_id": "005TL", "in_rotation": False}], now)
     for i in range(4):
         await board.send(T.LEADS_ROUTED, F.routed(f"ESC-{i}", now, owner_id="005TL", owner_name="Tove Leader"))
+    # the team's only Dutch speaker, dealt every Dutch lead by round-robin (alone in each pool): all of its
+    # round-robin deals against a third of the weight, yet exactly what it could win, so not flagged
+    await board.send(T.CRM_CHANGES, F.user_change("005NL", now, name="Nina Dekker", team="Inbound DACH"))
+    for i in range(12):
+        dutch = F.routed(
+            f"NL-{i}", now, owner_id="005NL", owner_name="Nina Dekker", round_robin=True, pool=[("005NL", 1.0)]
+        )
+        await board.send(T.LEADS_ROUTED, dutch)
     # the head of sales (not a rep: no weight share) holds a lead route filed under no team
     await board.send(T.LEADS_ROUTED, F.routed("HOS-1", now, team="", owner_id="005HEAD", owner_name="Hanne Head"))
     await wait_for(lambda: board.app.state.repo.lead("HOS-1"), timeout=30)
@@ -603,6 +611,9 @@ async def test_team_load_names_teams_from_salesforce_and_colours_only_what_needs
     leader = page.locator("section.team tr", has_text="Tove Leader")
     await expect(leader.locator("[data-rotation=out]")).to_have_text("not in rotation", timeout=30_000)
     assert await leader.locator("[data-attention=unfair_share]").count() == 0  # no share, never "unfair"
+    nina = page.locator("section.team tr", has_text="Nina Dekker")
+    await expect(nina.locator("td.n").nth(8)).to_have_text("12.0", timeout=30_000)  # Expected
+    assert await nina.locator("[data-attention=unfair_share]").count() == 0
     flagged_rows = await page.locator("section.team tbody tr:has(td.bad, td.warn)").count()
     rows = await page.locator("section.team tbody tr").count()
     assert flagged_rows < rows  # not everything is red

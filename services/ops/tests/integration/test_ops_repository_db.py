@@ -62,7 +62,7 @@ async def test_batch_apply_and_queries(repo: OpsRepository) -> None:
     assert lead is not None and [e["kind"] for e in lead["events"]] == ["breached"]
     owners, reps, assigned = await repo.team_load_inputs(t0, 7)
     assert {o.owner_id for o in owners} == {"005REP0000000001", "R9"}
-    assert [r.name for r in reps] == ["Ravi Nine"] and assigned[("R9", "Nordics")] == (1, 0)
+    assert [r.name for r in reps] == ["Ravi Nine"] and assigned[("R9", "Nordics")] == (1, 0, 0.0, 0.0)
     assert await repo.available_reps() == 1
     assert (await repo.dead_letter_counts())[0]["reason"] == "invalid_email"
     assert await repo.arrivals_per_hour(t0 + timedelta(hours=1, minutes=1)) == pytest.approx(3 / 24)
@@ -77,8 +77,32 @@ async def test_round_robin_deals_are_counted_apart_from_every_assignment(repo: O
     await repo.apply([*deals[:3], repeats[0]], t0)
     await repo.apply([*deals[3:], *repeats[1:], deals[0]], t0)
     _, _, assigned = await repo.team_load_inputs(t0, 7)
-    assert assigned[("R1", "Inbound DACH")] == (8, 5)
+    assert assigned[("R1", "Inbound DACH")][:2] == (8, 5)
     assert assigned[("R1", "Inbound DACH")].round_robin == 5
+
+
+async def test_expected_deals_and_variance_are_summed_over_each_pool_member(repo: OpsRepository) -> None:
+    """Every member of a round-robin deal's pool gets p = weight ÷ pool weight in expected and p(1 − p) in
+    variance, winner or not, per (day, team, owner); summed over the window; a replayed event counts once;
+    a deal that is not round-robin adds nothing."""
+    t0 = FakeClock().now()
+    three = [("R1", 2.0), ("R2", 1.0), ("R3", 1.0)]
+    deals = [
+        F.routed("P1", t0, owner_id="R1", round_robin=True, pool=three),
+        F.routed("P2", t0 - timedelta(days=1), owner_id="R2", round_robin=True, pool=three),
+        F.routed("P3", t0, owner_id="R3", round_robin=True, pool=[("R3", 1.0)]),  # the only one who could
+        F.routed("P4", t0, owner_id="R2", policy="duplicate", pool=three),  # not round-robin: ignored
+    ]
+    await repo.apply(deals[:2], t0)
+    await repo.apply([*deals[2:], deals[0]], t0)
+    _, _, assigned = await repo.team_load_inputs(t0, 7)
+    r1, r2, r3 = (assigned[(u, "Inbound DACH")] for u in ("R1", "R2", "R3"))
+    assert (r1.total, r1.round_robin) == (1, 1) and r1.expected == pytest.approx(1.0)
+    assert r1.variance == pytest.approx(2 * 0.5 * 0.5)
+    assert (r2.total, r2.round_robin) == (2, 1) and r2.expected == pytest.approx(0.5)
+    assert r2.variance == pytest.approx(2 * 0.25 * 0.75)
+    assert (r3.total, r3.round_robin) == (1, 1) and r3.expected == pytest.approx(1.5)
+    assert r3.variance == pytest.approx(2 * 0.25 * 0.75)
 
 
 async def test_counters_survive_many_small_batches(repo: OpsRepository) -> None:

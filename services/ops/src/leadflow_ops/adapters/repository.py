@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from leadflow_ops.adapters import tables as t
 from leadflow_ops.domain import leads as L
 from leadflow_ops.domain.dead_letters import severity
+from leadflow_ops.domain.fairness import pool_odds
 from leadflow_ops.domain.roster import SELLING_ROLES, queue_team, rep_row
 from leadflow_ops.domain.stats import (
     WRITE_GRAINS,
@@ -85,6 +86,10 @@ class Assigned(NamedTuple):
     """Every LeadRouted to the owner: repeats to a person's owner, account owners, key accounts, reassignments."""
     round_robin: int
     """The ones route dealt by weighted round-robin (``Assignment.round_robin``): the ones weights govern."""
+    expected: float = 0.0
+    """Round-robin deals the owner could be expected to win given every pool it was in (Σ p)."""
+    variance: float = 0.0
+    """Variance of that count (Σ p(1 − p)); 0 when no deal with a pool counted the owner in."""
 
 
 @dataclass
@@ -141,8 +146,8 @@ class _Batch:
         self.hists: dict[tuple[str, str, datetime, str, str], dict[int, int]] = defaultdict(dict)
         self.outcomes: dict[tuple[str, str, datetime, str], list[int]] = defaultdict(lambda: [0, 0])
         self.arrivals: dict[datetime, int] = defaultdict(int)
-        self.assignments: dict[tuple[datetime, str, str], list[int]] = defaultdict(lambda: [0, 0])
-        """(day, team, owner) → [every LeadRouted, round-robin deals]"""
+        self.assignments: dict[tuple[datetime, str, str], list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])
+        """(day, team, owner) → [every LeadRouted, round-robin deals, expected deals, variance]"""
         self.sla_rows: list[dict[str, Any]] = []
         self.breach_rows: list[dict[str, Any]] = []
         self.breach_updates: list[tuple[str, str, dict[str, Any]]] = []
@@ -275,11 +280,15 @@ class OpsRepository:
             if tr.new_arrival:
                 batch.arrivals[bucket_start(item.occurred_at, "h")] += 1
                 batch.arrivals_minute[item.occurred_at.replace(second=0, microsecond=0)] += 1
-            counts = batch.assignments[
-                (bucket_start(item.occurred_at, "d"), item.assignment.team or "(none)", item.assignment.owner_id)
-            ]
+            day, team = bucket_start(item.occurred_at, "d"), item.assignment.team or "(none)"
+            counts = batch.assignments[(day, team, item.assignment.owner_id)]
             counts[0] += 1
             counts[1] += item.assignment.round_robin
+            if item.assignment.round_robin:
+                for owner_id, p in pool_odds((m.user_id, m.weight) for m in item.assignment.pool):
+                    member = batch.assignments[(day, team, owner_id)]
+                    member[2] += p
+                    member[3] += p * (1 - p)
         elif isinstance(item, CrmSynced):
             old = states.get(item.lead_id)
             tr = L.on_synced(
@@ -522,10 +531,20 @@ class OpsRepository:
             )
         if b.assignments:
             await conn.execute(
-                _increment(conn, t.assignments, ["bucket", "team", "owner_id"], ["n", "round_robin"]),
+                _increment(
+                    conn, t.assignments, ["bucket", "team", "owner_id"], ["n", "round_robin", "expected", "variance"]
+                ),
                 [
-                    {"bucket": k[0], "team": k[1], "owner_id": k[2], "n": n, "round_robin": rr}
-                    for k, (n, rr) in b.assignments.items()
+                    {
+                        "bucket": k[0],
+                        "team": k[1],
+                        "owner_id": k[2],
+                        "n": int(n),
+                        "round_robin": int(rr),
+                        "expected": ex,
+                        "variance": var,
+                    }
+                    for k, (n, rr, ex, var) in b.assignments.items()
                 ],
             )
         if b.sla_rows:
@@ -920,11 +939,21 @@ class OpsRepository:
             rep_rows = (await conn.execute(select(t.reps))).all()
             a = t.assignments
             assigned_rows = await conn.execute(
-                select(a.c.owner_id, a.c.team, func.sum(a.c.n), func.sum(a.c.round_robin))
+                select(
+                    a.c.owner_id,
+                    a.c.team,
+                    func.sum(a.c.n),
+                    func.sum(a.c.round_robin),
+                    func.sum(a.c.expected),
+                    func.sum(a.c.variance),
+                )
                 .where(a.c.bucket >= since)
                 .group_by(a.c.owner_id, a.c.team)
             )
-            assigned = {(o, tm): Assigned(int(n), int(rr or 0)) for o, tm, n, rr in assigned_rows}
+            assigned = {
+                (o, tm): Assigned(int(n), int(rr or 0), float(ex or 0.0), float(var or 0.0))
+                for o, tm, n, rr, ex, var in assigned_rows
+            }
         return list(owners), list(rep_rows), assigned
 
     async def arrivals_per_hour(self, now: datetime, hours: int = 24) -> float:

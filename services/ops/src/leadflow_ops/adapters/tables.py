@@ -115,6 +115,10 @@ assignments = Table(
     Column("n", Integer, nullable=False),  # every LeadRouted to the owner (repeats, key accounts, reassignments…)
     # of those, the ones route dealt by weighted round-robin (Assignment.round_robin): what Team load's share is of
     Column("round_robin", Integer, nullable=False, default=0, server_default="0"),
+    # the round-robin deals the owner could have won given each deal's pool (Assignment.pool): Σ p and Σ p(1 − p),
+    # p = its weight ÷ the pool's weights; Team load's expected deals and their variance
+    Column("expected", Float, nullable=False, default=0.0, server_default="0"),
+    Column("variance", Float, nullable=False, default=0.0, server_default="0"),
 )
 
 sla_events = Table(

@@ -5,6 +5,13 @@ Fairness compares like with like: only the leads route dealt by weighted round-r
 ``RepCapacity.in_rotation``). A person's repeat routed to its owner, an existing customer or key account to its
 manager, a reassignment to a leader: all count in a rep's assigned leads, none in the share. A rep out of the
 rotation (a team leader who does not sell, weight 0, a role the team does not sell with) has no share.
+
+And each deal is judged against who could have won it: route draws every round-robin lead from a pool that
+changes per lead (the reps available and under their caps, narrowed to the speakers of the lead's language
+when one is free), and says so in ``Assignment.pool``. A pool member i wins with p_i = w_i / Σ pool weights,
+so over the window a rep expects Σ p_i deals with variance Σ p_i(1 − p_i) (``pool_odds``): the only Dutch
+speaker who wins every Dutch lead is fair, a rep in every pool who never wins is not. Deals without a pool
+(older events) are judged against the rep's weight share of the team's available rotation instead.
 """
 
 from __future__ import annotations
@@ -34,6 +41,20 @@ class RepInput:
     """Of ``assigned``, the leads route dealt by weighted round-robin."""
     in_rotation: bool = True
     """In its team's round-robin pool (``rotation``)."""
+    expected: float = 0.0
+    """Σ p over the round-robin deals whose pool held the rep (``pool_odds``)."""
+    variance: float = 0.0
+    """Σ p(1 − p) over the same deals."""
+
+
+def pool_odds(pool: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
+    """(rep, chance of winning) for each member of a round-robin pool of (rep, weight): weight ÷ the pool's
+    weights. Empty for an empty pool or one without weight."""
+    weights: dict[str, float] = {}
+    for rep_id, weight in pool:
+        weights[rep_id] = weights.get(rep_id, 0.0) + max(weight, 0.0)
+    total = sum(weights.values())
+    return [(rep_id, w / total) for rep_id, w in weights.items()] if total > 0 else []
 
 
 def rotation(said: bool | None, role: str | None) -> bool:
@@ -64,10 +85,13 @@ class RepLoad:
     weight: float
     weight_share: float | None
     """This rep's weight over the weights of the team's available reps in rotation (0..1); None out of it."""
+    expected: float | None
+    """Round-robin deals the rep could expect given who could win each lead (Σ p over the pools it was in,
+    plus its weight share of the team's deals without a pool); None out of rotation."""
     deviation: float | None
-    """share − weight_share, in percentage points."""
+    """round_robin − expected, in deals."""
     deviation_z: float | None = None
-    """(assigned − expected) / binomial standard deviation for the team's assignments."""
+    """(round_robin − expected) / its standard deviation (Poisson-binomial over the pools)."""
     attention: tuple[str, ...] = ()
     """What needs a look: ``over_cap``, ``over_cap_breached``, ``unfair_share``, ``breached``."""
 
@@ -86,6 +110,13 @@ def share_z(assigned: int, team_assigned: int, weight_share: float | None) -> fl
     if var <= 0:
         return 0.0 if assigned == expected else math.copysign(math.inf, assigned - expected)
     return (assigned - expected) / math.sqrt(var)
+
+
+def expected_z(dealt: int, expected: float, variance: float) -> float:
+    """How many standard deviations ``dealt`` is from ``expected``; a certain count (variance 0) is 0 if met."""
+    if variance <= 1e-9:
+        return 0.0 if abs(dealt - expected) < 1e-6 else math.copysign(math.inf, dealt - expected)
+    return (dealt - expected) / math.sqrt(variance)
 
 
 def attention(open_leads: int, cap: int | None, breached: int, z: float | None) -> tuple[str, ...]:
@@ -109,12 +140,15 @@ def team_load(reps: Iterable[RepInput]) -> list[RepLoad]:
     """One row per rep, sorted by team then name; shares are of round-robin deals, within each team's rotation."""
     items = list(reps)
     dealt_by_team: dict[str, int] = {}
+    pooled_by_team: dict[str, float] = {}
     weight_by_team: dict[str, float] = {}
     for r in items:
         if not r.in_rotation:
             continue
         team = r.team or UNKNOWN_TEAM
         dealt_by_team[team] = dealt_by_team.get(team, 0) + r.round_robin
+        # Σ p over a pool is 1: the team's expected deals add up to its deals that carried a pool
+        pooled_by_team[team] = pooled_by_team.get(team, 0.0) + r.expected
         if r.active and not r.absent:
             weight_by_team[team] = weight_by_team.get(team, 0.0) + (r.weight if r.weight is not None else 1.0)
     rows = []
@@ -122,14 +156,22 @@ def team_load(reps: Iterable[RepInput]) -> list[RepLoad]:
         team = r.team or UNKNOWN_TEAM
         weight = r.weight if r.weight is not None else 1.0
         available = r.active and not r.absent
-        share = weight_share = deviation = z = None
+        share = weight_share = expected = deviation = z = None
+        variance = 0.0
         if r.in_rotation:
             team_dealt = dealt_by_team.get(team, 0)
             team_weight = weight_by_team.get(team, 0.0)
             share = r.round_robin / team_dealt if team_dealt else None
             weight_share = (weight / team_weight) if available and team_weight else (0.0 if team_weight else None)
-            deviation = (share - weight_share) * 100 if share is not None and weight_share is not None else None
-            z = share_z(r.round_robin, team_dealt, weight_share)
+            unpooled = team_dealt - pooled_by_team.get(team, 0.0)
+            if unpooled < 1e-6:  # every deal carried its pool: judged against the pools alone
+                expected, variance = r.expected, r.variance
+            elif weight_share is not None:  # older deals without a pool: against the weight share
+                expected = r.expected + unpooled * weight_share
+                variance = r.variance + unpooled * weight_share * (1 - weight_share)
+            if expected is not None and team_dealt:
+                deviation = r.round_robin - expected
+                z = expected_z(r.round_robin, expected, variance)
         rows.append(
             RepLoad(
                 owner_id=r.owner_id,
@@ -147,6 +189,7 @@ def team_load(reps: Iterable[RepInput]) -> list[RepLoad]:
                 share=share,
                 weight=weight,
                 weight_share=weight_share,
+                expected=expected,
                 deviation=deviation,
                 deviation_z=z,
                 attention=attention(r.open_leads, r.cap, r.breached, z),
