@@ -144,4 +144,8 @@ async def test_http_over_a_real_socket(kafka_bootstrap, live):
         b"evt-902" in base64.b64decode(LeadRejected.model_validate_json(r.value).original_base64) for r in rejected
     )
     ready = await client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"broker": True, "database": True}
+    assert ready.status_code == 200 and ready.json()["checks"] == {
+        "broker": True,
+        "database": True,
+        "consumer:intake": True,  # the fetch task of intake's subscriber runs
+    }
