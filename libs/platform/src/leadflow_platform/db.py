@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import os
 import sqlite3
 from collections.abc import Generator, Iterable
 from datetime import datetime
@@ -76,16 +76,14 @@ class InlineSqliteConnection(aiosqlite.Connection):
             self._connection = None
 
 
-def create_engine(url: str, *, inline: bool | None = None, **kwargs: Any) -> AsyncEngine:
-    """An async engine for ``url``. For SQLite, ``inline`` (default: ``LEADFLOW_SQLITE_INLINE``) runs the
-    driver on the event loop's thread with one pooled connection (``InlineSqliteConnection``)."""
+def create_engine(url: str, *, inline: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An async engine for ``url``. For SQLite, ``inline`` runs the driver on the event loop's thread with
+    one pooled connection (``InlineSqliteConnection``); services pass ``settings.sqlite_inline``."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        if inline is None:
-            inline = os.environ.get("LEADFLOW_SQLITE_INLINE", "") in ("1", "true")
         if inline:
             database = parsed.database or ":memory:"
 
@@ -129,10 +127,16 @@ def upsert(conn: AsyncConnection | AsyncEngine, table: Table, keys: list[str], u
     return stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update})
 
 
-async def check_database(engine: AsyncEngine) -> bool:
-    try:
+async def check_database(engine: AsyncEngine, timeout: float = 5.0) -> bool:
+    """``SELECT 1`` within ``timeout`` seconds (a readiness probe must answer, also while an inline SQLite
+    engine's one connection is busy)."""
+
+    async def probe() -> None:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    try:
+        await asyncio.wait_for(probe(), timeout)
         return True
     except Exception:
         return False

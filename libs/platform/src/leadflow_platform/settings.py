@@ -63,6 +63,16 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     database_url: str = "sqlite+aiosqlite:///./var/leadflow.db"
+    sqlite_inline: bool = Field(
+        default=True,
+        description=(
+            "On SQLite, run the driver on the event loop's thread with one pooled connection"
+            " (leadflow_platform.db.InlineSqliteConnection) instead of aiosqlite's worker thread. Each"
+            " hand-off to that thread cost ~0.5-1 ms on a loaded 2-core machine: intake's claim (begin, two"
+            " inserts) took 6.7 ms p50 of its 11 ms batch. make bench-processes at 200 leads/s: publish ->"
+            " LeadRouted p50 230 -> 142 ms, -> CrmSynced 416 -> 283 ms. No effect on PostgreSQL."
+        ),
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"

@@ -55,7 +55,7 @@ def create_app(
     """``run_feed=False``: tests step the feed by hand; ``create_topics=False``: no admin client (TestKafkaBroker)."""
     clock = clock or SystemClock()
     broker = broker or make_broker(settings)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, inline=settings.sqlite_inline)
     repo = Repository(engine)
     gateway = salesforce or SimpleSalesforceGateway(settings.salesforce, page_size=settings.page_size)
     topic = settings.topic(CRM_CHANGES)

@@ -119,7 +119,7 @@ def create_app(
     if shadow is not None:
         gateway = shadow
         log.warning("shadow_mode", detail="decisions are recorded and published; nothing is written to Salesforce")
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, inline=settings.sqlite_inline)
     repo = Repository(engine)
     writer = BatchWriter(gateway, writer_config(settings, policy))
 

@@ -60,7 +60,7 @@ def create_app(
             }
         )
     broker = broker or make_broker(settings)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, inline=settings.sqlite_inline)
     repo = MirrorRepository(engine)
     index = MirrorIndex(policy.free_mail_domains, policy.duplicates)
     reader = salesforce if salesforce is not None else _salesforce_reader(settings)

@@ -86,7 +86,7 @@ def create_app(
         sources=sources,
         custom_answers=load_custom_answers(settings.custom_answers_file) if settings.custom_answers_file else None,
     )
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, inline=settings.sqlite_inline)
     repository = SeenEventsRepository(engine)
     service = IntakeService(
         policy=policy,

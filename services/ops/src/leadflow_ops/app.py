@@ -46,7 +46,7 @@ def create_app(
 ) -> FastAPI:
     clock = clock or clock_for(settings.demo_clock)  # "due in", breached: on the demo clock when it is on
     broker = broker if broker is not None else make_broker(settings)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, inline=settings.sqlite_inline)
     repo = OpsRepository(engine, to_pipeline_time(clock))  # wall-clock stamps onto the SLA clocks' time
     feed = NowFeed(repo)
 

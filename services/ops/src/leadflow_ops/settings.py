@@ -15,6 +15,14 @@ class OpsSettings(ServiceSettings):
     service_name: str = "ops"
     http_port: int = 8080
     database_url: str = "sqlite+aiosqlite:///./var/ops.db"
+    sqlite_inline: bool = Field(
+        default=False,
+        description=(
+            "Off for the console: its page queries scan up to 100k leads (make bench-ops), and on the loop's"
+            " thread they would hold up every other request and the event consumer; aiosqlite's pool of"
+            " connections reads side by side instead."
+        ),
+    )
 
     users_file: Path | None = Field(
         default=None, description="YAML with users and roles (see services/ops/config/users.demo.yaml)."

@@ -57,7 +57,7 @@ def create_app(
         load_sla_policies(settings.sla_policies), load_calendar_file(settings.calendars)
     )
     broker = broker or make_broker(settings)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, inline=settings.sqlite_inline)
     store = RouteStore(engine)
     source = roster_source if roster_source is not None else default_roster_source(settings)
     roster = RosterManager(store, source, clock)

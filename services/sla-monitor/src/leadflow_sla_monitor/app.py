@@ -71,7 +71,7 @@ def create_app(
     problems = policies.check_calendars(calendars.calendars)
     if problems:
         raise ConfigError(str(settings.policies_file), problems)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, inline=settings.sqlite_inline)
     store = TimerStore(engine)
     monitor = SlaMonitor(
         store,

@@ -32,7 +32,7 @@ def create_app(
     """``run_simulation=False``: tests drive ``app.state.simulator.tick()`` with a FakeClock."""
     clock = clock or SystemClock()
     behaviour = load_behaviour(settings.behaviour_file, settings.behaviour)  # bad config fails at start-up
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, inline=settings.sqlite_inline)
     store = PlanStore(engine)
     port = salesforce or SimpleSalesforceSimulator(settings.salesforce, rep_passwords=settings.rep_passwords)
     sim = Simulator(
