@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
+import weakref
 from collections.abc import Generator, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -76,6 +77,12 @@ class InlineSqliteConnection(aiosqlite.Connection):
             self._connection = None
 
 
+_INLINE_FILES: weakref.WeakValueDictionary[str, AsyncEngine] = weakref.WeakValueDictionary()
+"""The SQLite files an inline engine of this process uses. A second engine on the same file gets aiosqlite's
+worker thread instead: two inline connections in one process would wait for each other's lock on the loop's
+own thread (the first holds a transaction across an await, the second blocks the loop it needs)."""
+
+
 def create_engine(url: str, *, inline: bool = False, **kwargs: Any) -> AsyncEngine:
     """An async engine for ``url``. For SQLite, ``inline`` runs the driver on the event loop's thread with
     one pooled connection (``InlineSqliteConnection``); services pass ``settings.sqlite_inline``."""
@@ -84,8 +91,10 @@ def create_engine(url: str, *, inline: bool = False, **kwargs: Any) -> AsyncEngi
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        if inline:
-            database = parsed.database or ":memory:"
+        database = str(Path(parsed.database).resolve()) if parsed.database and parsed.database != ":memory:" else None
+        if inline and database is not None and _INLINE_FILES.get(database) is not None:
+            inline = False  # a second engine on this file in this process: see _INLINE_FILES
+        if inline and database is not None:
 
             def connect() -> InlineSqliteConnection:
                 return InlineSqliteConnection(
@@ -94,6 +103,7 @@ def create_engine(url: str, *, inline: bool = False, **kwargs: Any) -> AsyncEngi
 
             options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60, **kwargs}
             engine = create_async_engine(url, async_creator=connect, **options)
+            _INLINE_FILES[database] = engine
         else:
             engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 

@@ -109,3 +109,43 @@ async def test_readiness_probe_answers_while_the_one_connection_is_busy(tmp_path
         assert await check_database(engine) is True
     finally:
         await engine.dispose()
+
+
+async def test_a_second_inline_engine_on_the_same_file_uses_the_worker_thread(tmp_path: Path) -> None:
+    """Two replicas' claims in one process (a rebalance test): the second must wait for the first's
+    transaction without blocking the loop the first needs to finish."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'e.db'}"
+    first, second = create_engine(url, inline=True), create_engine(url, inline=True)
+    try:
+        async with first.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        inside, release = asyncio.Event(), asyncio.Event()
+
+        async def holder() -> None:
+            async with first.begin() as conn:
+                await conn.execute(items.insert().values(id=1, name="first"))
+                inside.set()
+                await release.wait()
+
+        async def waiter() -> list[int]:
+            await inside.wait()
+            async with second.begin() as conn:
+                return list(
+                    (
+                        await conn.execute(insert_ignore(conn, items).values(id=1, name="second").returning(items.c.id))
+                    ).scalars()
+                )
+
+        held, waiting = asyncio.create_task(holder()), asyncio.create_task(waiter())
+        await inside.wait()
+        await asyncio.sleep(0.2)  # the loop still runs while the second engine waits for the lock
+        assert not waiting.done()
+        release.set()
+        await asyncio.wait_for(held, 10)
+        assert await asyncio.wait_for(waiting, 10) == []
+        async with second.connect() as conn:
+            raw = await conn.get_raw_connection()
+            assert not isinstance(raw.driver_connection, InlineSqliteConnection)
+    finally:
+        await first.dispose()
+        await second.dispose()
