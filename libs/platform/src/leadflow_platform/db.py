@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
-import weakref
 from collections.abc import Generator, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +41,11 @@ class _RunNow:
             future.set_result(result)
 
 
+_BUSY = {5, 261}
+"""SQLITE_BUSY and SQLITE_BUSY_RECOVERY: another connection holds the lock, try again. Not
+SQLITE_BUSY_SNAPSHOT (517): a read transaction whose snapshot is stale cannot become a writer by waiting."""
+
+
 class InlineSqliteConnection(aiosqlite.Connection):
     """aiosqlite's interface with every call run on the event loop's own thread.
 
@@ -49,18 +53,39 @@ class InlineSqliteConnection(aiosqlite.Connection):
     loaded 2-core machine that hand-off costs ~0.5-1 ms, and a batch's claim (begin, two inserts, commit)
     took 6.7 ms p50 of intake's 11 ms per batch. A small SQLite write in WAL mode with
     ``synchronous=NORMAL`` takes tens of microseconds, so running it inline is cheaper than the hand-off.
-    The engine then keeps ONE connection (the pool serialises the coroutines asynchronously), so a
-    coroutine can never block the loop waiting on a lock held by another coroutine of the same process.
+
+    Waiting for a lock must not block the loop (the holder may be a coroutine of this very process, holding
+    its transaction across an await): the connection has no busy timeout, and a call refused with
+    SQLITE_BUSY is retried after an asynchronous sleep (1 ms doubling to 50 ms) for up to ``busy_seconds``.
+    A refused statement did nothing, so trying it again is safe. The engine keeps one pooled connection.
     """
 
-    def __init__(self, connector: Any, iter_chunk_size: int = 64) -> None:
+    def __init__(self, connector: Any, iter_chunk_size: int = 64, busy_seconds: float = 30.0) -> None:
         super().__init__(connector, iter_chunk_size)
         self._tx = _RunNow()  # type: ignore[assignment]  # SQLAlchemy puts some calls on this queue itself
+        self.busy_seconds = busy_seconds
+        self.busy_waits = 0
+        """Calls that found the database locked and waited (diagnostics, tests)."""
 
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if not self._running or self._connection is None:
             raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) not in _BUSY:
+                raise
+        self.busy_waits += 1
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + self.busy_seconds, 0.001
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", None) not in _BUSY or loop.time() >= deadline:
+                    raise
 
     async def _connect(self) -> InlineSqliteConnection:
         if self._connection is None:
@@ -77,33 +102,25 @@ class InlineSqliteConnection(aiosqlite.Connection):
             self._connection = None
 
 
-_INLINE_FILES: weakref.WeakValueDictionary[str, AsyncEngine] = weakref.WeakValueDictionary()
-"""The SQLite files an inline engine of this process uses. A second engine on the same file gets aiosqlite's
-worker thread instead: two inline connections in one process would wait for each other's lock on the loop's
-own thread (the first holds a transaction across an await, the second blocks the loop it needs)."""
-
-
-def create_engine(url: str, *, inline: bool = False, **kwargs: Any) -> AsyncEngine:
-    """An async engine for ``url``. For SQLite, ``inline`` runs the driver on the event loop's thread with
-    one pooled connection (``InlineSqliteConnection``); services pass ``settings.sqlite_inline``."""
+def create_engine(url: str, *, inline: bool = True, **kwargs: Any) -> AsyncEngine:
+    """An async engine for ``url``. A SQLite file runs on the event loop's thread with one pooled connection
+    (``InlineSqliteConnection``) unless ``inline`` is False (services: ``settings.sqlite_inline``)."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        inline = inline and bool(parsed.database) and parsed.database != ":memory:"
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        database = str(Path(parsed.database).resolve()) if parsed.database and parsed.database != ":memory:" else None
-        if inline and database is not None and _INLINE_FILES.get(database) is not None:
-            inline = False  # a second engine on this file in this process: see _INLINE_FILES
-        if inline and database is not None:
+        if inline:
+            database = parsed.database
 
             def connect() -> InlineSqliteConnection:
                 return InlineSqliteConnection(
-                    functools.partial(sqlite3.connect, database, timeout=30, check_same_thread=False)
+                    functools.partial(sqlite3.connect, database, timeout=0, check_same_thread=False)
                 )
 
             options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60, **kwargs}
             engine = create_async_engine(url, async_creator=connect, **options)
-            _INLINE_FILES[database] = engine
         else:
             engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -112,7 +129,7 @@ def create_engine(url: str, *, inline: bool = False, **kwargs: Any) -> AsyncEngi
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={0 if inline else 30000}")  # inline: waits asynchronously
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 

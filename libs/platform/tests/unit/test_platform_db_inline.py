@@ -32,7 +32,7 @@ async def _fill(engine, names):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("names", [["anna", "björn", "Zoë"], [], ["x" * 50] * 3])
 async def test_inline_gives_the_same_results_as_the_worker_thread(tmp_path: Path, names: list[str]) -> None:
-    threaded = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'threaded.db'}")
+    threaded = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'threaded.db'}", inline=False)
     inline = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}", inline=True)
     try:
         assert await _fill(inline, names) == await _fill(threaded, names)
@@ -111,41 +111,45 @@ async def test_readiness_probe_answers_while_the_one_connection_is_busy(tmp_path
         await engine.dispose()
 
 
-async def test_a_second_inline_engine_on_the_same_file_uses_the_worker_thread(tmp_path: Path) -> None:
-    """Two replicas' claims in one process (a rebalance test): the second must wait for the first's
-    transaction without blocking the loop the first needs to finish."""
+@pytest.mark.parametrize("holder_inline", [True, False])
+async def test_a_lock_held_by_another_connection_is_waited_for_without_blocking_the_loop(
+    tmp_path: Path, holder_inline: bool
+) -> None:
+    """Two replicas' claims in one process (a rebalance test), or another process: the inline engine finds
+    the database locked and waits asynchronously, so the holder (here a coroutine of the same loop, holding
+    its transaction across an await) can finish. A blocking busy wait would stall the loop for 30 s."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'e.db'}"
-    first, second = create_engine(url, inline=True), create_engine(url, inline=True)
+    holder_engine, waiter_engine = create_engine(url, inline=holder_inline), create_engine(url, inline=True)
     try:
-        async with first.begin() as conn:
+        async with holder_engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
         inside, release = asyncio.Event(), asyncio.Event()
 
         async def holder() -> None:
-            async with first.begin() as conn:
+            async with holder_engine.begin() as conn:
                 await conn.execute(items.insert().values(id=1, name="first"))
                 inside.set()
                 await release.wait()
 
         async def waiter() -> list[int]:
             await inside.wait()
-            async with second.begin() as conn:
-                return list(
-                    (
-                        await conn.execute(insert_ignore(conn, items).values(id=1, name="second").returning(items.c.id))
-                    ).scalars()
-                )
+            async with waiter_engine.begin() as conn:
+                stmt = insert_ignore(conn, items).values([{"id": 1, "name": "again"}, {"id": 2, "name": "second"}])
+                return list((await conn.execute(stmt.returning(items.c.id))).scalars())
 
         held, waiting = asyncio.create_task(holder()), asyncio.create_task(waiter())
         await inside.wait()
-        await asyncio.sleep(0.2)  # the loop still runs while the second engine waits for the lock
-        assert not waiting.done()
+        ticks = 0
+        for _ in range(20):  # the loop keeps running while the waiter waits for the lock
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not waiting.done()
         release.set()
         await asyncio.wait_for(held, 10)
-        assert await asyncio.wait_for(waiting, 10) == []
-        async with second.connect() as conn:
+        assert await asyncio.wait_for(waiting, 10) == [2]  # id 1 was the holder's: the database decided
+        async with waiter_engine.connect() as conn:
             raw = await conn.get_raw_connection()
-            assert not isinstance(raw.driver_connection, InlineSqliteConnection)
+            assert raw.driver_connection.busy_waits >= 1
     finally:
-        await first.dispose()
-        await second.dispose()
+        await holder_engine.dispose()
+        await waiter_engine.dispose()
