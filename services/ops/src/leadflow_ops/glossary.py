@@ -242,7 +242,8 @@ _TEAM = (
         "pool (the reps available, under their caps and, when one is free, speaking the lead's language), where "
         "a rep wins with its weight ÷ the pool's weights; Expected adds those chances over the pools the rep was "
         "in. The only Dutch speaker expects the Dutch leads. Deals without a pool (from an older route) count at "
-        "the weight share instead.",
+        "the weight share instead. The chart's expected share is Expected ÷ the team's round-robin deals, what "
+        "the share beside it is compared with.",
         "leads.routed (assignment.pool), crm.roster",
         "last N days (UTC days)",
     ),

@@ -614,6 +614,10 @@ async def test_team_load_names_teams_from_salesforce_and_colours_only_what_needs
     nina = page.locator("section.team tr", has_text="Nina Dekker")
     await expect(nina.locator("td.n").nth(8)).to_have_text("12.0", timeout=30_000)  # Expected
     assert await nina.locator("[data-attention=unfair_share]").count() == 0
+    # the chart beside the deals shows what the pools let each rep win, not the weights alone
+    dach = page.locator("section.team", has_text="Nina Dekker")
+    await expect(dach.locator('svg[aria-label="expected share"]')).to_have_count(1)
+    assert await dach.locator('svg[aria-label="weight share"]').count() == 0
     flagged_rows = await page.locator("section.team tbody tr:has(td.bad, td.warn)").count()
     rows = await page.locator("section.team tbody tr").count()
     assert flagged_rows < rows  # not everything is red

@@ -70,6 +70,7 @@ def test_a_leader_out_of_rotation_has_no_share_and_takes_none_of_the_weight() ->
     lead = rows["lead"]
     assert not lead.in_rotation and lead.assigned == 40 and lead.open_leads == 5
     assert (lead.share, lead.weight_share, lead.deviation, lead.deviation_z) == (None, None, None, None)
+    assert lead.expected_share is None
     assert "unfair_share" not in lead.attention
     # the weight shares are of the rotation only: 2/3 and 1/3, matching route's deals
     assert rows["a"].weight_share == pytest.approx(2 / 3) and rows["b"].weight_share == pytest.approx(1 / 3)
@@ -112,6 +113,10 @@ def test_the_only_speaker_of_a_language_who_wins_its_leads_is_not_flagged() -> N
     assert not any("unfair_share" in r.attention for r in rows.values())
     assert nl.weight_share == pytest.approx(1 / 6)  # the Salesforce weight share is shown as it was
     assert sum(r.expected or 0 for r in rows.values()) == pytest.approx(500)
+    # the chart's expected share: the pools' odds over the team's deals, adding up to the whole team
+    assert nl.expected_share == pytest.approx((100 + 400 / 6) / 500)
+    assert sum(r.expected_share or 0 for r in rows.values()) == pytest.approx(1.0)
+    assert abs((nl.share or 0) - (nl.expected_share or 0)) < abs((nl.share or 0) - (nl.weight_share or 0))
 
 
 def test_a_rep_in_every_pool_who_never_wins_is_flagged() -> None:

@@ -90,6 +90,9 @@ class RepLoad:
     plus its weight share of the team's deals without a pool); None out of rotation."""
     deviation: float | None
     """round_robin − expected, in deals."""
+    expected_share: float | None = None
+    """expected over the team's round-robin deals (0..1): the share a fair draw among each deal's pool
+    would give this rep, what ``share`` is compared with; None out of rotation or before any deal."""
     deviation_z: float | None = None
     """(round_robin − expected) / its standard deviation (Poisson-binomial over the pools)."""
     attention: tuple[str, ...] = ()
@@ -156,7 +159,7 @@ def team_load(reps: Iterable[RepInput]) -> list[RepLoad]:
         team = r.team or UNKNOWN_TEAM
         weight = r.weight if r.weight is not None else 1.0
         available = r.active and not r.absent
-        share = weight_share = expected = deviation = z = None
+        share = weight_share = expected = expected_share = deviation = z = None
         variance = 0.0
         if r.in_rotation:
             team_dealt = dealt_by_team.get(team, 0)
@@ -170,6 +173,7 @@ def team_load(reps: Iterable[RepInput]) -> list[RepLoad]:
                 expected = r.expected + unpooled * weight_share
                 variance = r.variance + unpooled * weight_share * (1 - weight_share)
             if expected is not None and team_dealt:
+                expected_share = expected / team_dealt
                 deviation = r.round_robin - expected
                 z = expected_z(r.round_robin, expected, variance)
         rows.append(
@@ -190,6 +194,7 @@ def team_load(reps: Iterable[RepInput]) -> list[RepLoad]:
                 weight=weight,
                 weight_share=weight_share,
                 expected=expected,
+                expected_share=expected_share,
                 deviation=deviation,
                 deviation_z=z,
                 attention=attention(r.open_leads, r.cap, r.breached, z),
