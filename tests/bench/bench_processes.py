@@ -38,7 +38,6 @@ from typing import Any
 import yaml
 from aiokafka import AIOKafkaProducer
 from leadflow_contracts import topics
-from leadflow_platform.embedded_kafka import EmbeddedKafka
 from leadflow_platform.topics_admin import ensure_topics, load_topics
 from leadflow_salesforce.testing import running_emulator
 
@@ -111,6 +110,25 @@ class Service:
         assert self.proc is not None
         return cpu_seconds(self.proc.pid)
 
+    def batches(self) -> tuple[float, float, float]:
+        """(batches handled, seconds in the handler, records in) so far, from the service's /metrics."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        sums = {
+            "leadflow_handler_seconds_count": 0.0,
+            "leadflow_handler_seconds_sum": 0.0,
+            "leadflow_events_in_total": 0.0,
+        }
+        for line in text.splitlines():
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            if name in sums:
+                sums[name] += float(line.rsplit(" ", 1)[1])
+        return (
+            sums["leadflow_handler_seconds_count"],
+            sums["leadflow_handler_seconds_sum"],
+            sums["leadflow_events_in_total"],
+        )
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -128,16 +146,60 @@ async def wait_until(predicate: Any, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def main(burst: int, rate: float, seconds: float, extra: dict[str, str] | None = None) -> None:
+class BrokerProcess:
+    """The embedded broker as `make run` starts it: its own process, the front door on the bootstrap port
+    answering fetches as records arrive (``--prompt-fetch``), or with ``door=False`` the broker alone."""
+
+    def __init__(self, tmp: Path, door: bool) -> None:
+        self.port, self.door_port = free_port(), free_port()
+        self.door = door
+        cmd = [sys.executable, "-m", "leadflow_platform.embedded_kafka", "--port", str(self.port), "--no-topics"]
+        if door:
+            cmd += ["--bootstrap-port", str(self.door_port), "--prompt-fetch"]
+        self.log = tmp / "kafka.log"
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+    @property
+    def direct(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.door_port if self.door else self.port}"
+
+    def ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"broker exited with {self.proc.returncode}: see {self.log}")
+        return "ready" in self.log.read_text(errors="replace")
+
+    def cpu(self) -> float:
+        """The launcher (and its front door) plus the Tansu process it started."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return sum(cpu_seconds(pid) for pid in [self.proc.pid, *map(int, children)])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+async def main(burst: int, rate: float, seconds: float, extra: dict[str, str] | None = None, door: bool = True) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-proc-"))
     base = yaml.safe_load((ROOT / "deploy/local/run.yaml").read_text()).get("env") or {}
     # make run's demo clock would run SLA arithmetic at 60x; the bench measures the production shape.
     base_env = {k: str(v) for k, v in base.items() if not k.startswith("LEADFLOW_DEMO_CLOCK")}
-    with EmbeddedKafka() as kafka, running_emulator() as emu:
+    kafka = BrokerProcess(tmp, door)
+    with contextlib.ExitStack() as stack, running_emulator() as emu:
+        stack.callback(kafka.stop)
+        await wait_until(kafka.ready, 30, "broker ready")
         emu.seed("demo")
         emu.configure(dailyApiLimit=10_000_000, apiUsage=0)
-        await ensure_topics(kafka.bootstrap, load_topics())
-        hop = await raw_hop(kafka.bootstrap)
+        await ensure_topics(kafka.direct, load_topics())
+        hop = await raw_hop(kafka.direct)
         services = [Service(name, kafka.bootstrap, emu, tmp, base_env, extra or {}) for name in SERVICES]
         for service in services:
             service.start()
@@ -148,7 +210,11 @@ async def main(burst: int, rate: float, seconds: float, extra: dict[str, str] | 
             producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, linger_ms=1, acks="all")
             await producer.start()
             print(f"load average at start {os.getloadavg()[0]:.2f} (2 cores); state in {tmp}")
-            print(f"raw aiokafka consume→produce hop (same run): {hop:,.0f} msg/s")
+            print(
+                "clients connect to "
+                + ("the front door with prompt fetch (as make run)" if door else "the broker directly")
+            )
+            print(f"raw aiokafka consume→produce hop on the broker itself (same run): {hop:,.0f} msg/s")
             if extra:
                 print("service environment overrides: " + " ".join(f"{k}={v}" for k, v in sorted(extra.items())))
 
@@ -162,6 +228,7 @@ async def main(burst: int, rate: float, seconds: float, extra: dict[str, str] | 
             run = uuid.uuid4().hex[:6]
             msgs = [lead(i, run) for i in range(burst)]
             cpu0 = {s.name: s.cpu() for s in services}
+            broker_cpu0 = kafka.cpu()
             started = time.perf_counter()
             for value, key in msgs:
                 await producer.send(topics.LEADS_INBOUND, value, key=key)
@@ -170,6 +237,7 @@ async def main(burst: int, rate: float, seconds: float, extra: dict[str, str] | 
             await wait_until(lambda: watcher.count(topics.CRM_SYNCED, prefix) >= burst, 600, "burst synced")
             elapsed = time.perf_counter() - started
             cpu = {s.name: (s.cpu() - cpu0[s.name]) / burst * 1e6 for s in services}
+            cpu["broker" + (" + front door" if door else "")] = (kafka.cpu() - broker_cpu0) / burst * 1e6
             calls = len([r for r in emu.requests_log(limit=100_000) if "/services/" in r.get("path", "")])
             print(
                 f"burst: {burst:,} leads inbound → CrmSynced in {elapsed:.1f} s = {burst / elapsed:,.0f} leads/s "
@@ -181,6 +249,7 @@ async def main(burst: int, rate: float, seconds: float, extra: dict[str, str] | 
             # 2) steady rate: end-to-end latencies and the budget per hop
             run = uuid.uuid4().hex[:6]
             prefix = f"bench-{run}-"
+            batches0 = {s.name: s.batches() for s in services}
             sent_at = await send_steady(producer, topics.LEADS_INBOUND, run, rate, seconds)
             n = len(sent_at)
             with contextlib.suppress(TimeoutError):
@@ -202,6 +271,14 @@ async def main(burst: int, rate: float, seconds: float, extra: dict[str, str] | 
             for src, dst in itertools.pairwise(HOPS):
                 values = lat(src, dst)
                 print(f"  {src:>15} → {dst:<15} ({owners[dst]:>8}): {pct(values, 50):7.1f} / {pct(values, 99):7.1f}")
+            print("batches in the steady phase (handler = parse + use case + database + publish confirm):")
+            for service in services:
+                (b0, h0, r0), (b1, h1, r1) = batches0[service.name], service.batches()
+                count = max(b1 - b0, 1)
+                print(
+                    f"  {service.name:>8}: {b1 - b0:,.0f} batches, {(r1 - r0) / count:.1f} records each, "
+                    f"handler {(h1 - h0) / count * 1000:.1f} ms per batch, busy {(h1 - h0) / seconds * 100:.0f} % of the time"
+                )
             print(f"load average at end {os.getloadavg()[0]:.2f}")
             await watcher.stop()
             await producer.stop()
@@ -216,5 +293,9 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--env", action="append", default=[], metavar="K=V", help="for every service process")
+    parser.add_argument(
+        "--direct", action="store_true", help="clients talk to the broker itself, without the prompt-fetch front door"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.burst, args.rate, args.seconds, dict(kv.split("=", 1) for kv in args.env)))
+    extra = dict(kv.split("=", 1) for kv in args.env)
+    asyncio.run(main(args.burst, args.rate, args.seconds, extra, door=not args.direct))

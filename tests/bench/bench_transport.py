@@ -7,6 +7,8 @@ On the embedded broker, for each client, prints:
   microseconds per message of this process;
 - produce → consume round-trip latency of single messages at a low rate (p50/p90/p99 ms), the floor
   of any per-hop latency budget.
+Both on the broker itself and through the front door with prompt fetch that ``make run`` puts before it
+(``leadflow_platform.kafka_compat``; here in a thread of this process, so its CPU counts in the figures).
 Each client uses its batch-friendly settings (aiokafka getmany + gathered sends; confluent-kafka
 consume(num_messages) + produce + one flush per batch), with acks=all as the services publish.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import math
 import os
@@ -188,25 +191,31 @@ def describe(name: str, values: list[float]) -> str:
 
 
 async def main_async(messages: int, pings: int, gap: float) -> None:
-    with EmbeddedKafka() as kafka:
+    with EmbeddedKafka(compat_port=0, prompt_fetch=True) as kafka:
         bootstrap = kafka.bootstrap
+        door = kafka.compat_bootstrap or bootstrap
         run = uuid.uuid4().hex[:6]
-        names = {k: f"bench-{k}-{run}" for k in ("src", "dst-a", "dst-c", "ping-a", "ping-c", "ping-a2", "ping-c2")}
+        names = {k: f"bench-{k}-{run}" for k in ("src", *(f"{kind}-{i}" for kind in ("dst", "ping") for i in range(6)))}
         await ensure_topics(bootstrap, {n: TopicSpec(partitions=3) for n in names.values()})
         await fill(bootstrap, names["src"], messages)
         print(f"embedded broker {bootstrap}; {messages:,} leads of {len(PAYLOAD)} bytes on 3 partitions")
-        rate, us = await aiokafka_hop(bootstrap, names["src"], names["dst-a"], messages)
-        print(f"aiokafka        consume→JSON→produce hop: {rate:,.0f} msg/s, {us:,.0f} µs CPU/msg")
-        hop: Callable[[], tuple[float, float]] = lambda: confluent_hop(  # noqa: E731
-            bootstrap, names["src"], names["dst-c"], messages
-        )
-        rate, us = await asyncio.to_thread(hop)
-        print(f"confluent-kafka consume→JSON→produce hop: {rate:,.0f} msg/s, {us:,.0f} µs CPU/msg")
-        for wait, suffix in ((500, ""), (10, "2")):  # the clients' default fetch wait (aiokafka 500 ms), then 10 ms
-            a = await aiokafka_pings(bootstrap, names["ping-a" + suffix], pings, gap, wait)
-            print(describe(f"aiokafka        produce→consume, fetch max wait {wait:>3} ms", a))
-            c = await asyncio.to_thread(confluent_pings, bootstrap, names["ping-c" + suffix], pings, gap, wait)
-            print(describe(f"confluent-kafka produce→consume, fetch max wait {wait:>3} ms", c))
+        print(f"front door with prompt fetch (leadflow_platform.kafka_compat, as make run): {door}")
+        for i, (where, addr) in enumerate((("broker", bootstrap), ("front door", door))):
+            rate, us = await aiokafka_hop(addr, names["src"], names[f"dst-{2 * i}"], messages)
+            print(f"{where:<10} aiokafka        consume→JSON→produce hop: {rate:,.0f} msg/s, {us:,.0f} µs CPU/msg")
+            hop: Callable[[], tuple[float, float]] = functools.partial(
+                confluent_hop, addr, names["src"], names[f"dst-{2 * i + 1}"], messages
+            )
+            rate, us = await asyncio.to_thread(hop)
+            print(f"{where:<10} confluent-kafka consume→JSON→produce hop: {rate:,.0f} msg/s, {us:,.0f} µs CPU/msg")
+        # the clients' default fetch wait (aiokafka 500 ms), 10 ms, then 500 ms through the front door
+        for i, (where, addr, wait) in enumerate(
+            (("broker", bootstrap, 500), ("broker", bootstrap, 10), ("front door", door, 500))
+        ):
+            a = await aiokafka_pings(addr, names[f"ping-{2 * i}"], pings, gap, wait)
+            print(describe(f"{where:<10} aiokafka        produce→consume, fetch max wait {wait:>3} ms", a))
+            c = await asyncio.to_thread(confluent_pings, addr, names[f"ping-{2 * i + 1}"], pings, gap, wait)
+            print(describe(f"{where:<10} confluent-kafka produce→consume, fetch max wait {wait:>3} ms", c))
         print(f"load average {os.getloadavg()[0]:.2f} (2 cores)")
 
 

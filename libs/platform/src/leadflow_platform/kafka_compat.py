@@ -26,9 +26,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import struct
 import threading
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from leadflow_platform.kafka_wire import (
+    API_FETCH,
+    API_PRODUCE,
+    FetchRequestInfo,
+    _Reader,
+    _string,
+    _tags,
+    _uvarint,
+    fetch_request,
+    fetch_response_bytes,
+    produce_request,
+    with_max_wait,
+)
 
 __all__ = ["CompatFrontDoor", "old_librdkafka", "rewrite_response"]
 
@@ -36,65 +53,6 @@ API_METADATA = 3
 API_FIND_COORDINATOR = 10
 API_VERSIONS = 18
 _TRACKED = {API_METADATA, API_FIND_COORDINATOR, API_VERSIONS}
-
-
-class _Reader:
-    def __init__(self, data: bytes, pos: int = 0) -> None:
-        self.data = data
-        self.pos = pos
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
-            raise ValueError("short Kafka frame")
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def int16(self) -> int:
-        return int(struct.unpack(">h", self.take(2))[0])
-
-    def int32(self) -> int:
-        return int(struct.unpack(">i", self.take(4))[0])
-
-    def uvarint(self) -> int:
-        shift = value = 0
-        while True:
-            byte = self.take(1)[0]
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return value
-            shift += 7
-            if shift > 63:
-                raise ValueError("bad varint")
-
-    def string(self, compact: bool) -> bytes | None:
-        n = self.uvarint() - 1 if compact else self.int16()
-        return None if n < 0 else self.take(n)
-
-    def tags(self) -> list[tuple[int, bytes]]:
-        return [(self.uvarint(), self.take(self.uvarint())) for _ in range(self.uvarint())]
-
-
-def _uvarint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _string(value: bytes | None, compact: bool) -> bytes:
-    if compact:
-        return _uvarint(0 if value is None else len(value) + 1) + (value or b"")
-    return struct.pack(">h", -1 if value is None else len(value)) + (value or b"")
-
-
-def _tags(tags: list[tuple[int, bytes]]) -> bytes:
-    return _uvarint(len(tags)) + b"".join(_uvarint(t) + _uvarint(len(v)) + v for t, v in tags)
 
 
 # ApiVersionsResponse tagged fields and the encoding of their default value
@@ -222,6 +180,52 @@ async def _read_frame(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(size)
 
 
+class _Wakeups:
+    """Produce answers seen per topic, and the prompt fetches waiting for the next one.
+
+    A fetch that names its topics by id (Fetch v13+), or names none (an incremental fetch session),
+    waits on ``None``: it wakes on any produce."""
+
+    def __init__(self) -> None:
+        self._seq: dict[str | None, int] = {None: 0}
+        self._waiters: dict[str | None, set[asyncio.Future[None]]] = {}
+
+    @staticmethod
+    def keys(topics: frozenset[str | bytes] | None) -> tuple[str | None, ...]:
+        if not topics or any(isinstance(t, bytes) for t in topics):
+            return (None,)
+        return tuple(t for t in topics if isinstance(t, str))
+
+    def mark(self, keys: tuple[str | None, ...]) -> int:
+        return sum(self._seq.get(k, 0) for k in keys)
+
+    def notify(self, topics: frozenset[str] | None) -> None:
+        touched: tuple[str | None, ...] = (None, *topics) if topics else (None,)
+        if topics is None:  # topics not known: wake every waiter
+            touched = (None, *[k for k in self._waiters if k is not None])
+        for key in touched:
+            self._seq[key] = self._seq.get(key, 0) + 1
+            for fut in self._waiters.pop(key, ()):
+                if not fut.done():
+                    fut.set_result(None)
+
+    async def wait(self, keys: tuple[str | None, ...], mark: int, timeout: float) -> None:
+        if self.mark(keys) != mark or timeout <= 0:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for key in keys:
+            self._waiters.setdefault(key, set()).add(fut)
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            for key in keys:
+                waiting = self._waiters.get(key)
+                if waiting is not None:
+                    waiting.discard(fut)
+
+
 @dataclass
 class CompatFrontDoor:
     """Listen on ``host:port`` and forward to the broker at ``upstream_host:upstream_port``."""
@@ -234,11 +238,47 @@ class CompatFrontDoor:
     """True: every client's Metadata points here (a separate port for old clients). False: only
     librdkafka < 2.2 stays on the front door; other clients get the broker's own address and connect
     to it directly after bootstrap (the front door then costs them nothing)."""
+    prompt_fetch: bool = False
+    """Answer a Fetch as soon as records are there, as Apache Kafka does (see ``_prompt_fetch``).
+    Only clients that stay on the front door get it: use with ``redirect_all``."""
 
     def __post_init__(self) -> None:
         self._server: asyncio.base_events.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._wakeups = _Wakeups()
+        self.fetches: Counter[str] = Counter()
+        """Fetches seen, by how they were answered: ``prompt vN`` (by the front door, as records arrived)
+        or ``passed vN`` (forwarded as they came: prompt fetch off, no wait, or a request it cannot read)."""
+
+    def _produced(self, topics: frozenset[str] | None, _answer: asyncio.Future[bytes]) -> None:
+        self._wakeups.notify(topics)
+
+    async def _prompt_fetch(
+        self, frame: bytes, info: FetchRequestInfo, ask: Callable[[bytes], asyncio.Future[bytes]]
+    ) -> bytes:
+        """Tansu 0.6.0 holds every Fetch for its whole MaxWaitMs, records or not: ``FetchService``
+        sleeps out the remaining wait after its one read (fixed upstream later). So the front door asks
+        the broker with MaxWaitMs 1 (0 makes Tansu 0.6.0 answer with no topics at all), answers at once
+        when records (or an error) come back, and otherwise waits, up to the client's own MaxWaitMs, for
+        a Produce answer on one of the fetched topics, then asks again. The client sees Apache Kafka's
+        behaviour: a fetch returns when data arrives, or empty when its wait runs out. Records produced
+        past the front door are still seen, at the latest when the client's wait runs out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + info.max_wait_ms / 1000
+        quick = with_max_wait(frame, info, 1)
+        keys = self._wakeups.keys(info.topics)
+        while True:
+            mark = self._wakeups.mark(keys)
+            answer = await ask(quick)
+            try:
+                size = fetch_response_bytes(answer, info.version)
+            except ValueError:
+                return answer
+            remaining = deadline - loop.time()
+            if size < 0 or size >= max(info.min_bytes, 1) or remaining <= 0:
+                return answer
+            await self._wakeups.wait(keys, mark, remaining)
 
     async def _pipe(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         try:
@@ -246,33 +286,77 @@ class CompatFrontDoor:
         except OSError:
             client_w.close()
             return
-        pending: dict[int, tuple[int, int]] = {}
+        loop = asyncio.get_running_loop()
+        asked: dict[int, asyncio.Future[bytes]] = {}
+        answers: asyncio.Queue[tuple[Awaitable[bytes], tuple[int, int] | None]] = asyncio.Queue()
         advertised = self.host.encode()
         redirect = [self.redirect_all]
+
+        def ask(frame: bytes) -> asyncio.Future[bytes]:
+            fut: asyncio.Future[bytes] = loop.create_future()
+            asked[struct.unpack(">i", frame[4:8])[0]] = fut
+            up_w.write(struct.pack(">i", len(frame)) + frame)
+            return fut
 
         async def requests() -> None:
             while True:
                 frame = await _read_frame(client_r)
-                api_key, version, correlation = struct.unpack(">hhi", frame[:8])
+                api_key, version = struct.unpack(">hh", frame[:4])
                 if api_key == API_VERSIONS and not self.redirect_all:
                     redirect[0] = old_librdkafka(frame)
-                if api_key == API_VERSIONS or (api_key in _TRACKED and redirect[0]):
-                    pending[correlation] = (api_key, version)
-                up_w.write(struct.pack(">i", len(frame)) + frame)
+                rewrite = (
+                    (api_key, version) if api_key == API_VERSIONS or (api_key in _TRACKED and redirect[0]) else None
+                )
+                answer: Awaitable[bytes]
+                if api_key == API_PRODUCE:
+                    try:
+                        acks, topics = produce_request(frame)
+                    except ValueError:
+                        acks, topics = -1, None
+                    if acks == 0:  # no answer will come
+                        up_w.write(struct.pack(">i", len(frame)) + frame)
+                        self._wakeups.notify(topics)
+                        await up_w.drain()
+                        continue
+                    produced = ask(frame)
+                    produced.add_done_callback(functools.partial(self._produced, topics))
+                    answer = produced
+                elif api_key == API_FETCH and self.prompt_fetch:
+                    try:
+                        info: FetchRequestInfo | None = fetch_request(frame)
+                    except ValueError:
+                        info = None
+                    if info is not None and info.max_wait_ms > 0:
+                        self.fetches[f"prompt v{version}"] += 1
+                        answer = asyncio.ensure_future(self._prompt_fetch(frame, info, ask))
+                    else:
+                        self.fetches[f"passed v{version}"] += 1
+                        answer = ask(frame)
+                else:
+                    answer = ask(frame)
+                answers.put_nowait((answer, rewrite))
                 await up_w.drain()
 
-        async def responses() -> None:
+        async def from_broker() -> None:
             while True:
                 frame = await _read_frame(up_r)
-                (correlation,) = struct.unpack(">i", frame[:4])
-                tracked = pending.pop(correlation, None)
-                if tracked is not None:
-                    with contextlib.suppress(ValueError):  # an answer we cannot parse goes through as is
-                        frame = rewrite_response(tracked[0], tracked[1], frame, advertised, self.port)
-                client_w.write(struct.pack(">i", len(frame)) + frame)
-                await client_w.drain()
+                fut = asked.pop(struct.unpack(">i", frame[:4])[0], None)
+                if fut is not None and not fut.done():
+                    fut.set_result(frame)
 
-        tasks = [asyncio.create_task(requests()), asyncio.create_task(responses())]
+        async def to_client() -> None:
+            """Answers in the order of the client's requests, as a broker sends them."""
+            while True:
+                answer, rewrite = await answers.get()
+                frame = await answer
+                if rewrite is not None:
+                    with contextlib.suppress(ValueError):  # an answer we cannot parse goes through as is
+                        frame = rewrite_response(rewrite[0], rewrite[1], frame, advertised, self.port)
+                client_w.write(struct.pack(">i", len(frame)) + frame)
+                if answers.empty():
+                    await client_w.drain()
+
+        tasks = [asyncio.create_task(requests()), asyncio.create_task(from_broker()), asyncio.create_task(to_client())]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
