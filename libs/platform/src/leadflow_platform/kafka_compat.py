@@ -18,8 +18,11 @@ The front door forwards bytes both ways, frame by frame, and changes three kinds
 - Metadata and FindCoordinator: the broker address becomes the front door's own, so the client's
   next connections come back through it.
 
-Everything else is passed through unchanged. It is a development aid for ``make run``; leadflow's
-services talk to the broker directly.
+Everything else is passed through unchanged, in the order the client asked, except with
+``prompt_fetch``: a Fetch is then answered as soon as records arrive instead of when its wait runs out
+(Tansu 0.6.0 holds every fetch for its whole wait; see ``CompatFrontDoor._prompt_fetch``).
+
+It is a development aid for ``make run``; leadflow's services talk to the broker directly.
 """
 
 from __future__ import annotations
@@ -291,6 +294,7 @@ class CompatFrontDoor:
         answers: asyncio.Queue[tuple[Awaitable[bytes], tuple[int, int] | None]] = asyncio.Queue()
         advertised = self.host.encode()
         redirect = [self.redirect_all]
+        parked: set[asyncio.Future[bytes]] = set()  # prompt fetches of this connection
 
         def ask(frame: bytes) -> asyncio.Future[bytes]:
             fut: asyncio.Future[bytes] = loop.create_future()
@@ -329,6 +333,8 @@ class CompatFrontDoor:
                     if info is not None and info.max_wait_ms > 0:
                         self.fetches[f"prompt v{version}"] += 1
                         answer = asyncio.ensure_future(self._prompt_fetch(frame, info, ask))
+                        parked.add(answer)
+                        answer.add_done_callback(parked.discard)
                     else:
                         self.fetches[f"passed v{version}"] += 1
                         answer = ask(frame)
@@ -359,9 +365,13 @@ class CompatFrontDoor:
         tasks = [asyncio.create_task(requests()), asyncio.create_task(from_broker()), asyncio.create_task(to_client())]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            pass  # the front door is stopping; asyncio's stream callback would report a cancelled _pipe
         finally:
             for task in tasks:
                 task.cancel()
+            for fetch in parked:
+                fetch.cancel()
             for w in (up_w, client_w):
                 with contextlib.suppress(Exception):
                     w.close()
@@ -400,7 +410,15 @@ class CompatFrontDoor:
     def stop(self) -> None:
         loop, server = self._loop, self._server
         if loop is not None and server is not None:
-            loop.call_soon_threadsafe(server.close)
-            loop.call_soon_threadsafe(loop.stop)
+
+            async def shut() -> None:
+                server.close()
+                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for task in tasks:  # open connections: end them before the loop closes
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                loop.stop()
+
+            loop.call_soon_threadsafe(lambda: loop.create_task(shut()))
         if self._thread is not None:
             self._thread.join(5)

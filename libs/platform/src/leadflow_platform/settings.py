@@ -87,9 +87,9 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description=(
             "How long a poll waits for records on an idle topic. A poll returns as soon as any record is"
-            " there, but FastStream's batch subscriber then *sleeps* this long after an empty poll, so a"
-            " record arriving during that sleep waits up to this long per hop (50 ms made a 5-hop lead wait"
-            " ~60 ms on average at low rates). Short costs ~100 empty polls/s per idle consumer."
+            " there. FastStream's batch subscriber sleeps this long after an empty poll; the runtime's"
+            " subscribers poll again at once instead (consumer._poll_without_idle_sleep), so this only sets"
+            " how often an idle consumer's loop turns."
         ),
     )
     fetch_max_wait_ms: int = Field(
@@ -102,8 +102,9 @@ class ServiceSettings(BaseSettings):
             " (five services, seven consumers) kept Tansu at 36 % of a core at 10 ms and 14 % at 50 ms (services"
             " 32 % → 20 %), and on 2 cores that CPU is what a lead waits for under load: make bench-processes at"
             " 200 leads/s, publish → CrmSynced p50 566-676 ms at 50 ms vs 736-799 ms at 10 ms (3-4 runs each),"
-            " at 20 leads/s 119 vs 138 ms. Apache Kafka answers as soon as records arrive, so there a longer wait"
-            " only saves idle requests."
+            " at 20 leads/s 119 vs 138 ms. Apache Kafka answers as soon as records arrive, and so does the"
+            " embedded broker's front door with --prompt-fetch (make run), so there a longer wait only saves"
+            " idle requests."
         ),
     )
     partition_assignment_strategy: Literal["range", "roundrobin", "sticky"] | None = Field(

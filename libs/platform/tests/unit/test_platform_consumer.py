@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -22,8 +23,10 @@ from leadflow_platform.consumer import (
     Outgoing,
     RetryPolicy,
     is_infrastructure_error,
+    subscribe,
 )
 from leadflow_platform.kafka_io import RawRecord
+from leadflow_platform.settings import ServiceSettings
 from leadflow_platform.testing.consumer import Envelope, RecordingPublisher
 from leadflow_platform.testing.consumer import lead_record as envelope_record
 
@@ -256,3 +259,48 @@ def test_database_errors_are_classified_by_what_a_retry_can_fix():
     assert is_infrastructure_error(sa_exc.DBAPIError("UPDATE t", {}, Deadlock()))
     assert is_infrastructure_error(sa_exc.DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True))
     assert not is_infrastructure_error(sa_exc.IntegrityError("INSERT", {}, UniqueViolation()))
+
+
+class _IdleConsumer:
+    """aiokafka's getmany on an idle topic: nothing for a while, then one record."""
+
+    def __init__(self, empty_polls: int) -> None:
+        self.empty_polls = empty_polls
+        self.calls: list[tuple[int, int | None]] = []
+
+    async def getmany(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[str, list[str]]:
+        self.calls.append((timeout_ms, max_records))
+        if len(self.calls) <= self.empty_polls:
+            return {}
+        return {"tp0": ["r1", "r2"], "tp1": ["r3"]}
+
+
+async def test_an_empty_poll_is_not_followed_by_a_sleep():
+    """FastStream's batch subscriber sleeps batch_timeout_ms after an empty poll, so a record arriving
+    then waits up to that long per hop; the runtime's subscribers poll again at once."""
+    from faststream.kafka import KafkaBroker
+    from faststream.kafka.subscriber.usecase import BatchSubscriber
+
+    settings = ServiceSettings(service_name="runtime-test", batch_timeout_ms=400, batch_max_records=7)
+    broker = KafkaBroker("127.0.0.1:1")
+    runtime = ConsumerRuntime(
+        service="runtime-test",
+        contracts={"t": Envelope},
+        use_case=lambda batch: [],
+        publisher=RecordingPublisher(),
+        deadletter_topic="dlq",
+        settings=settings,
+    )
+    subscriber = subscribe(broker, settings, runtime)
+    idle = _IdleConsumer(empty_polls=1)
+    started = time.perf_counter()
+    assert await subscriber.get_msg(idle) == ()
+    assert await subscriber.get_msg(idle) == ("r1", "r2", "r3")
+    assert time.perf_counter() - started < 0.2
+    assert idle.calls == [(400, 7), (400, 7)]
+    # FastStream's own get_msg, on the same idle consumer, does sleep (why the runtime replaces it)
+    plain = BatchSubscriber.get_msg
+    idle = _IdleConsumer(empty_polls=1)
+    started = time.perf_counter()
+    assert await plain(subscriber, idle) == ()
+    assert time.perf_counter() - started >= 0.39
