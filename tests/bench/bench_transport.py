@@ -199,7 +199,7 @@ async def main_async(messages: int, pings: int, gap: float) -> None:
         await ensure_topics(bootstrap, {n: TopicSpec(partitions=3) for n in names.values()})
         await fill(bootstrap, names["src"], messages)
         print(f"embedded broker {bootstrap}; {messages:,} leads of {len(PAYLOAD)} bytes on 3 partitions")
-        print(f"front door with prompt fetch (leadflow_platform.kafka_compat, as make run): {door}")
+        print(f"front door with prompt fetch (leadflow_platform.kafka_compat, embedded_kafka --prompt-fetch): {door}")
         for i, (where, addr) in enumerate((("broker", bootstrap), ("front door", door))):
             rate, us = await aiokafka_hop(addr, names["src"], names[f"dst-{2 * i}"], messages)
             print(f"{where:<10} aiokafka        consume→JSON→produce hop: {rate:,.0f} msg/s, {us:,.0f} µs CPU/msg")

@@ -8,7 +8,9 @@ an idle fetch still ends when its wait runs out.
 from __future__ import annotations
 
 import asyncio
+import socket
 import statistics
+import struct
 import tempfile
 import threading
 import time
@@ -19,6 +21,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.protocol import fetch as f
 from aiokafka.protocol.fetch import FetchRequest
 from confluent_kafka import Consumer, Producer
 from leadflow_platform.embedded_kafka import EmbeddedKafka, free_port
@@ -216,3 +219,29 @@ def test_an_idle_fetch_is_answered_empty_when_its_wait_runs_out_and_at_once_when
     took, size = asyncio.run(_fetch_timed(door, topic, 0, 300))
     assert size > 0
     assert took < 150, took  # the broker itself would hold this one for the whole 300 ms
+
+
+def _parked_fetches(door: Any) -> int:
+    async def count() -> int:
+        return sum(1 for t in asyncio.all_tasks() if t.get_coro().__qualname__.endswith("_prompt_fetch"))
+
+    return asyncio.run_coroutine_threadsafe(count(), door._loop).result(5)
+
+
+def test_a_client_that_hangs_up_leaves_no_parked_fetch_behind(broker: EmbeddedKafka) -> None:
+    door = broker._front_door
+    assert door is not None
+    topic = _topic(broker)
+    body = f.FetchRequest_v4(-1, 10_000, 1, 1 << 20, 0, [(topic, [(0, 0, 1 << 20)])]).encode()
+    frame = struct.pack(">hhih", 1, 4, 1, 4) + b"test" + body  # Fetch v4, correlation 1, client "test"
+    before = _parked_fetches(door)
+    with socket.create_connection((door.host, door.port)) as sock:
+        sock.sendall(struct.pack(">i", len(frame)) + frame)
+        deadline = time.monotonic() + 5
+        while _parked_fetches(door) == before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _parked_fetches(door) == before + 1  # waiting for records, up to its 10 s
+    deadline = time.monotonic() + 5
+    while _parked_fetches(door) > before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _parked_fetches(door) == before
