@@ -120,13 +120,19 @@ class FetchRequestInfo:
     """Empty for an incremental fetch-session request that names no partition."""
 
 
-def fetch_request(frame: bytes) -> FetchRequestInfo:
-    api_key, version = struct.unpack(">hh", frame[:4])
-    if api_key != API_FETCH:
-        raise ValueError("not a Fetch request")
-    flexible = _flexible(API_FETCH, version)
+def _request_body(frame: bytes, api_key: int) -> tuple[int, bool, _Reader]:
+    """(version, flexible, a reader at the start of the body) of a request of kind ``api_key``."""
+    key, version = struct.unpack(">hh", frame[:4])
+    if key != api_key:
+        raise ValueError(f"not a request of API key {api_key}")
+    flexible = _flexible(api_key, version)
     r = _Reader(frame)
     _skip_request_header(r, flexible)
+    return version, flexible, r
+
+
+def fetch_request(frame: bytes) -> FetchRequestInfo:
+    version, flexible, r = _request_body(frame, API_FETCH)
     if version < 15:
         r.take(4)  # replica id
     wait_offset = r.pos
@@ -217,12 +223,7 @@ def produce_request(frame: bytes) -> tuple[int, frozenset[str] | None]:
     """A Produce request's acks and the topics it writes to (None: not known, v13+ names them by id).
 
     acks 0 means the broker sends no answer at all."""
-    api_key, version = struct.unpack(">hh", frame[:4])
-    if api_key != API_PRODUCE:
-        raise ValueError("not a Produce request")
-    flexible = _flexible(API_PRODUCE, version)
-    r = _Reader(frame)
-    _skip_request_header(r, flexible)
+    version, flexible, r = _request_body(frame, API_PRODUCE)
     if version >= 3:
         r.string(flexible)  # transactional id
     acks = r.int16()
