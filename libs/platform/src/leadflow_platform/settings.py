@@ -102,9 +102,9 @@ class ServiceSettings(BaseSettings):
             " (five services, seven consumers) kept Tansu at 36 % of a core at 10 ms and 14 % at 50 ms (services"
             " 32 % → 20 %), and on 2 cores that CPU is what a lead waits for under load: make bench-processes at"
             " 200 leads/s, publish → CrmSynced p50 566-676 ms at 50 ms vs 736-799 ms at 10 ms (3-4 runs each),"
-            " at 20 leads/s 119 vs 138 ms. Apache Kafka answers as soon as records arrive, and so does the"
-            " embedded broker's front door with --prompt-fetch (make run), so there a longer wait only saves"
-            " idle requests."
+            " at 20 leads/s 119 vs 138 ms; 10 ms was again slower on 2026-12-05 (CrmSynced p50 375-382 vs"
+            " 295-302 ms). Apache Kafka answers as soon as records arrive, and so does the embedded broker's"
+            " front door with --prompt-fetch (off in make run), so there a longer wait only saves idle requests."
         ),
     )
     partition_assignment_strategy: Literal["range", "roundrobin", "sticky"] | None = Field(
