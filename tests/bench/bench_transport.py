@@ -7,8 +7,9 @@ On the embedded broker, for each client, prints:
   microseconds per message of this process;
 - produce → consume round-trip latency of single messages at a low rate (p50/p90/p99 ms), the floor
   of any per-hop latency budget.
-Both on the broker itself and through the front door with prompt fetch that ``make run`` puts before it
-(``leadflow_platform.kafka_compat``; here in a thread of this process, so its CPU counts in the figures).
+Both on the broker itself and through its front door with prompt fetch (``leadflow_platform.kafka_compat``,
+``embedded_kafka --prompt-fetch``, off in ``make run``; here in a thread of this process, so its CPU counts
+in the figures).
 Each client uses its batch-friendly settings (aiokafka getmany + gathered sends; confluent-kafka
 consume(num_messages) + produce + one flush per batch), with acks=all as the services publish.
 """

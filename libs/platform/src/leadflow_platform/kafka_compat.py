@@ -203,9 +203,10 @@ class _Wakeups:
         return sum(self._seq.get(k, 0) for k in keys)
 
     def notify(self, topics: frozenset[str] | None) -> None:
-        touched: tuple[str | None, ...] = (None, *topics) if topics else (None,)
         if topics is None:  # topics not known: wake every waiter
-            touched = (None, *[k for k in self._waiters if k is not None])
+            touched: tuple[str | None, ...] = (None, *[k for k in self._waiters if k is not None])
+        else:
+            touched = (None, *topics)
         for key in touched:
             self._seq[key] = self._seq.get(key, 0) + 1
             for fut in self._waiters.pop(key, ()):
@@ -296,10 +297,14 @@ class CompatFrontDoor:
         redirect = [self.redirect_all]
         parked: set[asyncio.Future[bytes]] = set()  # prompt fetches of this connection
 
+        def send(frame: bytes) -> None:
+            up_w.write(struct.pack(">i", len(frame)) + frame)
+
         def ask(frame: bytes) -> asyncio.Future[bytes]:
+            """Send a request to the broker; the future gets its answer (matched by correlation id)."""
             fut: asyncio.Future[bytes] = loop.create_future()
             asked[struct.unpack(">i", frame[4:8])[0]] = fut
-            up_w.write(struct.pack(">i", len(frame)) + frame)
+            send(frame)
             return fut
 
         async def requests() -> None:
@@ -318,7 +323,7 @@ class CompatFrontDoor:
                     except ValueError:
                         acks, topics = -1, None
                     if acks == 0:  # no answer will come
-                        up_w.write(struct.pack(">i", len(frame)) + frame)
+                        send(frame)
                         self._wakeups.notify(topics)
                         await up_w.drain()
                         continue

@@ -30,12 +30,16 @@ class _Reader:
         self.data = data
         self.pos = pos
 
-    def take(self, n: int) -> bytes:
+    def skip(self, n: int) -> None:
+        """Move past ``n`` bytes without copying them (record batches can be megabytes)."""
         if n < 0 or self.pos + n > len(self.data):
             raise ValueError("short Kafka frame")
-        out = self.data[self.pos : self.pos + n]
         self.pos += n
-        return out
+
+    def take(self, n: int) -> bytes:
+        start = self.pos
+        self.skip(n)
+        return self.data[start : self.pos]
 
     def int16(self) -> int:
         return int(struct.unpack(">h", self.take(2))[0])
@@ -93,7 +97,7 @@ def _flexible(api_key: int, version: int) -> bool:
 
 
 def _skip_request_header(r: _Reader, flexible: bool) -> None:
-    r.take(8)  # api key, version, correlation id
+    r.skip(8)  # api key, version, correlation id
     r.string(compact=False)  # client id: never compact, even in header v2
     if flexible:
         r.tags()
@@ -134,16 +138,16 @@ def _request_body(frame: bytes, api_key: int) -> tuple[int, bool, _Reader]:
 def fetch_request(frame: bytes) -> FetchRequestInfo:
     version, flexible, r = _request_body(frame, API_FETCH)
     if version < 15:
-        r.take(4)  # replica id
+        r.skip(4)  # replica id
     wait_offset = r.pos
     max_wait = r.int32()
     min_bytes = r.int32()
     if version >= 3:
-        r.take(4)  # max bytes
+        r.skip(4)  # max bytes
     if version >= 4:
-        r.take(1)  # isolation level
+        r.skip(1)  # isolation level
     if version >= 7:
-        r.take(8)  # session id, session epoch
+        r.skip(8)  # session id, session epoch
     topics: set[TopicKey] = set()
     for _ in range(_array_len(r, flexible)):
         if version >= 13:
@@ -151,15 +155,15 @@ def fetch_request(frame: bytes) -> FetchRequestInfo:
         else:
             topics.add((r.string(flexible) or b"").decode("utf-8", "replace"))
         for _ in range(_array_len(r, flexible)):
-            r.take(4)  # partition
+            r.skip(4)  # partition
             if version >= 9:
-                r.take(4)  # current leader epoch
-            r.take(8)  # fetch offset
+                r.skip(4)  # current leader epoch
+            r.skip(8)  # fetch offset
             if version >= 12:
-                r.take(4)  # last fetched epoch
+                r.skip(4)  # last fetched epoch
             if version >= 5:
-                r.take(8)  # log start offset
-            r.take(4)  # partition max bytes
+                r.skip(8)  # log start offset
+            r.skip(4)  # partition max bytes
             if flexible:
                 r.tags()
         if flexible:
@@ -177,40 +181,40 @@ def fetch_response_bytes(frame: bytes, version: int) -> int:
     """Record bytes in a Fetch response, or -1 when the response carries an error (answer it at once)."""
     flexible = _flexible(API_FETCH, version)
     r = _Reader(frame)
-    r.take(4)  # correlation id
+    r.skip(4)  # correlation id
     if flexible:
         r.tags()
     if version >= 1:
-        r.take(4)  # throttle time
+        r.skip(4)  # throttle time
     if version >= 7:
         if r.int16() != 0:
             return -1
-        r.take(4)  # session id
+        r.skip(4)  # session id
     total = 0
     error = False
     for _ in range(_array_len(r, flexible)):
         if version >= 13:
-            r.take(16)
+            r.skip(16)
         else:
             r.string(flexible)
         for _ in range(_array_len(r, flexible)):
-            r.take(4)  # partition index
+            r.skip(4)  # partition index
             error |= r.int16() != 0
-            r.take(8)  # high watermark
+            r.skip(8)  # high watermark
             if version >= 4:
-                r.take(8)  # last stable offset
+                r.skip(8)  # last stable offset
             if version >= 5:
-                r.take(8)  # log start offset
+                r.skip(8)  # log start offset
             if version >= 4:
                 for _ in range(_array_len(r, flexible)):  # aborted transactions (null reads as 0)
-                    r.take(16)
+                    r.skip(16)
                     if flexible:
                         r.tags()
             if version >= 11:
-                r.take(4)  # preferred read replica
+                r.skip(4)  # preferred read replica
             size = _bytes_len(r, flexible)
             if size > 0:
-                r.take(size)
+                r.skip(size)
                 total += size
             if flexible:
                 r.tags()
@@ -229,15 +233,15 @@ def produce_request(frame: bytes) -> tuple[int, frozenset[str] | None]:
     acks = r.int16()
     if version >= 13:
         return acks, None
-    r.take(4)  # timeout
+    r.skip(4)  # timeout
     topics: set[str] = set()
     for _ in range(_array_len(r, flexible)):
         topics.add((r.string(flexible) or b"").decode("utf-8", "replace"))
         for _ in range(_array_len(r, flexible)):
-            r.take(4)  # partition
+            r.skip(4)  # partition
             size = _bytes_len(r, flexible)
             if size > 0:
-                r.take(size)
+                r.skip(size)
             if flexible:
                 r.tags()
         if flexible:
