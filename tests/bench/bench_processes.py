@@ -258,12 +258,18 @@ async def main(burst: int, rate: float, seconds: float, extra: dict[str, str] | 
             run = uuid.uuid4().hex[:6]
             prefix = f"bench-{run}-"
             batches0 = {s.name: s.batches() for s in services}
+            steady_cpu0 = {s.name: s.cpu() for s in services}
+            steady_cpu0["broker"], steady_cpu0["emulator"] = kafka.cpu(), cpu_seconds(emu.process.pid)
+            steady_cpu0["bench"] = time.process_time()
             steady_started = time.perf_counter()
             sent_at = await send_steady(producer, topics.LEADS_INBOUND, run, rate, seconds)
             n = len(sent_at)
             with contextlib.suppress(TimeoutError):
                 await wait_until(lambda: watcher.count(topics.CRM_SYNCED, prefix) >= n, 120, "steady synced")
             steady_seconds = time.perf_counter() - steady_started
+            steady_cpu = {s.name: s.cpu() for s in services}
+            steady_cpu["broker"], steady_cpu["emulator"] = kafka.cpu(), cpu_seconds(emu.process.pid)
+            steady_cpu["bench"] = time.process_time()
             at = {topics.LEADS_INBOUND: sent_at, **watcher.seen}
 
             def lat(src: str, dst: str) -> list[float]:
@@ -276,6 +282,11 @@ async def main(burst: int, rate: float, seconds: float, extra: dict[str, str] | 
                     f"p50 {pct(values, 50):.0f} ms, p90 {pct(values, 90):.0f} ms, p99 {pct(values, 99):.0f} ms, "
                     f"max {max(values):.0f} ms"
                 )
+            used = {k: steady_cpu[k] - steady_cpu0[k] for k in steady_cpu}
+            print(
+                f"CPU in the steady phase ({sum(used.values()) / steady_seconds:.2f} of 2 cores), µs per lead: "
+                + ", ".join(f"{k} {v / n * 1e6:,.0f}" for k, v in used.items())
+            )
             print("latency budget per hop (p50 / p99 ms):")
             owners = dict(zip(HOPS[1:], SERVICES, strict=True))
             for src, dst in itertools.pairwise(HOPS):

@@ -56,6 +56,28 @@ API_METADATA = 3
 API_FIND_COORDINATOR = 10
 API_VERSIONS = 18
 _TRACKED = {API_METADATA, API_FIND_COORDINATOR, API_VERSIONS}
+BROKER_FETCHES = -1
+"""Key in ``CompatFrontDoor.requests`` for the fetches the front door itself sent the broker."""
+API_NAMES = {
+    API_PRODUCE: "Produce",
+    API_FETCH: "Fetch",
+    2: "ListOffsets",
+    API_METADATA: "Metadata",
+    8: "OffsetCommit",
+    9: "OffsetFetch",
+    API_FIND_COORDINATOR: "FindCoordinator",
+    11: "JoinGroup",
+    12: "Heartbeat",
+    13: "LeaveGroup",
+    14: "SyncGroup",
+    API_VERSIONS: "ApiVersions",
+    BROKER_FETCHES: "Fetch sent to the broker",
+}
+
+
+def request_counts(requests: Counter[int]) -> str:
+    """``Produce 812, Fetch 3,001, ...``: the front door's requests by API, most first."""
+    return ", ".join(f"{API_NAMES.get(key, f'API {key}')} {n:,}" for key, n in requests.most_common())
 
 
 # ApiVersionsResponse tagged fields and the encoding of their default value
@@ -254,6 +276,9 @@ class CompatFrontDoor:
         self.fetches: Counter[str] = Counter()
         """Fetches seen, by how they were answered: ``prompt vN`` (by the front door, as records arrived)
         or ``passed vN`` (forwarded as they came: prompt fetch off, no wait, or a request it cannot read)."""
+        self.requests: Counter[int] = Counter()
+        """Requests by API key: from clients, and ``BROKER_FETCHES`` for the fetches the front door sent the
+        broker on their behalf (a prompt fetch asks again after each wake-up)."""
 
     def _produced(self, topics: frozenset[str] | None, _answer: asyncio.Future[bytes]) -> None:
         self._wakeups.notify(topics)
@@ -274,6 +299,7 @@ class CompatFrontDoor:
         keys = self._wakeups.keys(info.topics)
         while True:
             mark = self._wakeups.mark(keys)
+            self.requests[BROKER_FETCHES] += 1
             answer = await ask(quick)
             try:
                 size = fetch_response_bytes(answer, info.version)
@@ -311,6 +337,7 @@ class CompatFrontDoor:
             while True:
                 frame = await _read_frame(client_r)
                 api_key, version = struct.unpack(">hh", frame[:4])
+                self.requests[api_key] += 1
                 if api_key == API_VERSIONS and not self.redirect_all:
                     redirect[0] = old_librdkafka(frame)
                 rewrite = (

@@ -24,6 +24,14 @@ async def test_claim_new_events_is_idempotent_on_both_databases(database_url):
                 raise RuntimeError("crash before commit")
         async with engine.begin() as conn:
             assert await claim_new_events(conn, "c", ["d"], now) == {"d"}
+            assert await claim_new_events(conn, "c", [], now) == set()
+        # more rows than one multi-row INSERT page (the driver's parameter limit, insertmanyvalues' 1,000),
+        # every other one claimed before: exactly the new ones come back
+        async with engine.begin() as conn:
+            assert len(await claim_new_events(conn, "big", [f"x{i}" for i in range(0, 2_500, 2)], now)) == 1_250
+        async with engine.begin() as conn:
+            fresh = await claim_new_events(conn, "big", [f"x{i}" for i in range(2_500)], now)
+        assert fresh == {f"x{i}" for i in range(1, 2_500, 2)}
     finally:
         await engine.dispose()
 

@@ -1,6 +1,10 @@
+import os
+from pathlib import Path
+
 import pytest
 from aiokafka import AIOKafkaProducer
 from leadflow_contracts import topics
+from leadflow_platform.embedded_kafka import EmbeddedKafka
 from leadflow_platform.testing.fixtures import consume
 from leadflow_platform.topics_admin import load_topics
 
@@ -26,3 +30,23 @@ async def test_embedded_broker_round_trip_with_contract_topics(kafka_bootstrap, 
 
 def test_topics_file_covers_every_contract_topic():
     assert set(load_topics()) >= set(topics.ALL_TOPICS)
+
+
+def _tokio_workers(pid: int) -> int:
+    tasks = Path(f"/proc/{pid}/task")
+    return sum(1 for t in tasks.iterdir() if (t / "comm").read_text().strip().startswith("tokio-rt-worker"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the broker's threads from /proc")
+@pytest.mark.parametrize(("worker_threads", "env", "expected"), [(1, None, 1), (None, None, 0), (1, "3", 3)])
+def test_the_broker_runs_the_worker_threads_it_is_given(monkeypatch, worker_threads, env, expected):
+    """One tokio worker by default; None leaves tokio's default (one per core); TOKIO_WORKER_THREADS set by
+    the operator wins over the default."""
+    if env is None:
+        monkeypatch.delenv("TOKIO_WORKER_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("TOKIO_WORKER_THREADS", env)
+    with EmbeddedKafka(worker_threads=worker_threads) as broker:
+        assert broker._proc is not None
+        workers = _tokio_workers(broker._proc.pid)
+    assert workers == (expected or len(os.sched_getaffinity(0)))
