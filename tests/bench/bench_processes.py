@@ -346,4 +346,6 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     extra = dict(kv.split("=", 1) for kv in args.env)
-    asyncio.run(main(args.burst, args.rate, args.seconds, extra, door=args.prompt_fetch, watch_wait_ms=args.watch_wait_ms))
+    asyncio.run(
+        main(args.burst, args.rate, args.seconds, extra, door=args.prompt_fetch, watch_wait_ms=args.watch_wait_ms)
+    )
