@@ -143,15 +143,27 @@ def is_sqlite(engine: AsyncEngine | AsyncConnection) -> bool:
 
 def insert_ignore(conn: AsyncConnection | AsyncEngine, table: Table) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` for either dialect."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+    return _insert_ignore(conn.dialect.name, table)
 
 
 def upsert(conn: AsyncConnection | AsyncEngine, table: Table, keys: list[str], update: list[str]) -> Any:
     """``INSERT … ON CONFLICT (keys) DO UPDATE SET update = excluded.update`` for either dialect."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return _upsert(conn.dialect.name, table, tuple(keys), tuple(update))
+
+
+# Statements are immutable: build each once per process (a per-batch build, with its ``excluded`` columns,
+# and the cache key SQLAlchemy then derives from it cost crm-sync ~4 % of its CPU at 20 leads/s).
+@functools.lru_cache(maxsize=256)
+def _insert_ignore(dialect_name: str, table: Table) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert(dialect_name: str, table: Table, keys: tuple[str, ...], update: tuple[str, ...]) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(table)
-    return stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update})
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in update})
 
 
 async def check_database(engine: AsyncEngine, timeout: float = 5.0) -> bool:
