@@ -271,6 +271,7 @@ async def main(
             run = uuid.uuid4().hex[:6]
             prefix = f"bench-{run}-"
             batches0 = {s.name: s.batches() for s in services}
+            emu.control("DELETE", "requests")
             steady_cpu0 = {s.name: s.cpu() for s in services}
             steady_cpu0["broker"], steady_cpu0["emulator"] = kafka.cpu(), cpu_seconds(emu.process.pid)
             steady_cpu0["bench"] = time.process_time()
@@ -309,6 +310,7 @@ async def main(
             for src, dst in itertools.pairwise(HOPS):
                 values = lat(src, dst)
                 print(f"  {src:>15} → {dst:<15} ({owners[dst]:>8}): {pct(values, 50):7.1f} / {pct(values, 99):7.1f}")
+            print_salesforce_requests(emu.requests_log(limit=100_000), n)
             print("batches in the steady phase (handler = parse + use case + database + publish confirm):")
             for service in services:
                 (b0, h0, r0), (b1, h1, r1) = batches0[service.name], service.batches()
@@ -324,6 +326,26 @@ async def main(
         finally:
             for service in reversed(services):
                 service.stop()
+
+
+def print_salesforce_requests(log: list[dict[str, Any]], leads: int) -> None:
+    """The steady phase's Salesforce API requests by method and path (ids folded), with the emulator's own time."""
+    groups: dict[str, list[float]] = {}
+    for r in log:
+        if "/services/" not in r.get("path", ""):
+            continue
+        path = "/".join(
+            "{id}" if len(p) in (15, 18) and p[:3].isalnum() and any(c.isdigit() for c in p) else p
+            for p in r["path"].split("?")[0].split("/")
+        )
+        groups.setdefault(f"{r['method']} {path.split('/services/', 1)[1]}", []).append(r["duration_ms"])
+    total = sum(len(v) for v in groups.values())
+    print(
+        f"Salesforce API requests in the steady phase: {total} = {total / max(leads, 1):.2f} per lead "
+        "(emulator time p50 / p99 ms):"
+    )
+    for name, values in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        print(f"  {len(values):6,} {name}: {pct(values, 50):.1f} / {pct(values, 99):.1f}")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,17 @@ class CrmSyncSettings(ServiceSettings):
         "(backlog mode) keeps the event loop busy for seconds; heartbeats must survive it",
     )
     flush_size: int = Field(default=200, ge=1, le=200, description="records per sObject Collections call")
-    linger_ms: float = Field(default=5.0, ge=0, description="wait this long for more writes before a call")
+    linger_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description=(
+            "How long a Collections call waits for more writes. 0: it goes out at the end of the event-loop turn,"
+            " so every write a batch (or several consumers in the same turn) submits together still shares one call."
+            " A wait only helps when other consumers of this process (CRMSYNC_CONSUMERS > 1) submit a moment"
+            " later, and it is paid by every call: at 20 leads/s, where each batch holds one lead and makes a"
+            " Lead then a Task call, 5 ms gave publish -> CrmSynced p50 75 ms vs 55 ms at 0 (2026-12-06)."
+        ),
+    )
     salesforce_concurrency: int = Field(default=2, ge=1, le=16)
 
     retry_base_seconds: float = Field(default=0.5, gt=0)

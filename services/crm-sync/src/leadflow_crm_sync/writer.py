@@ -1,7 +1,8 @@
 """The micro-batcher and retry engine between crm-sync's handlers and Salesforce.
 
 Writes submitted at about the same time (from any handler) are grouped per (mode, sObject, external-id
-field) and sent as one sObject Collections call when 200 are waiting or ``linger`` has passed. Each call
+field) and sent as one sObject Collections call when 200 are waiting or ``linger`` has passed (by default
+at the end of the event-loop turn in which the first of them was submitted). Each call
 is retried the way Salesforce needs:
 
 - per-record ``UNABLE_TO_LOCK_ROW`` (and other retriable codes): only those records again, with backoff;
@@ -51,7 +52,8 @@ class Unavailable(Exception):
 @dataclass(frozen=True)
 class WriterConfig:
     flush_size: int = MAX_COLLECTION
-    linger_seconds: float = 0.005
+    linger_seconds: float = 0.0
+    """0: a group goes out at the end of the event-loop turn (``CrmSyncSettings.linger_ms``)."""
     backoff: Backoff = field(default_factory=lambda: Backoff(base=0.5, cap=30.0))
     rate_limit_backoff: Backoff = field(default_factory=lambda: Backoff(base=5.0, cap=300.0, jitter=0.2))
     hold_seconds: float = 60.0

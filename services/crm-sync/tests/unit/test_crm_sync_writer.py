@@ -142,3 +142,32 @@ async def test_generic_call_retries_transient_errors_and_raises_bad_requests() -
     fake.fail_calls = [SalesforceCallError("bad_request", 400, "MALFORMED_QUERY", "bad")]
     with pytest.raises(SalesforceCallError):
         await writer.call(lambda: fake.query("SELECT"))
+
+
+async def test_without_a_linger_a_batch_and_callers_of_the_same_loop_turn_share_one_call() -> None:
+    fake = FakeSalesforce()
+    writer = BatchWriter(fake, WriterConfig())
+    assert writer.config.linger_seconds == 0
+    a, b = await asyncio.gather(writer.write([lead(1), lead(2)]), writer.write([lead(3)]))
+    assert [len(c.records) for c in fake.writes()] == [3]
+    await writer.write([lead(4)])
+    assert [len(c.records) for c in fake.writes()] == [3, 1]
+
+
+async def test_without_a_linger_a_write_does_not_wait_for_a_timer() -> None:
+    fake = FakeSalesforce()
+    writer = BatchWriter(fake, WriterConfig(linger_seconds=0))
+    loop = asyncio.get_running_loop()
+    timers: list[float] = []
+    original = loop.call_later
+
+    def call_later(delay: float, *args: object) -> asyncio.TimerHandle:
+        timers.append(delay)
+        return original(delay, *args)  # type: ignore[arg-type]
+
+    loop.call_later = call_later  # type: ignore[method-assign]
+    try:
+        await writer.write([lead(1)])
+    finally:
+        del loop.call_later  # type: ignore[method-assign]
+    assert fake.writes() and all(delay == 0 for delay in timers)
