@@ -58,6 +58,8 @@ from bench_pipeline import TopicWatcher, lead, pct, raw_hop, send_steady
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ["intake", "enrich", "score", "route", "crm-sync"]
+PHASES = ["waited", "parse", "use_case", "publish", "ack"]
+Phases = dict[str, tuple[float, float]]
 HOPS = [topics.LEADS_INBOUND, topics.LEADS_ACCEPTED, topics.LEADS_ENRICHED, topics.LEADS_SCORED, topics.LEADS_ROUTED]
 HOPS.append(topics.CRM_SYNCED)
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -129,6 +131,19 @@ class Service:
     def cpu(self) -> float:
         assert self.proc is not None
         return cpu_seconds(self.proc.pid)
+
+    def phases(self) -> Phases:
+        """(count, seconds) of each phase of the consumer runtime's batch budget so far, from /metrics."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        out: dict[str, list[float]] = {}
+        for line in text.splitlines():
+            name = line.split("{", 1)[0]
+            if name not in ("leadflow_consumer_phase_seconds_count", "leadflow_consumer_phase_seconds_sum"):
+                continue
+            phase = line.split('phase="', 1)[1].split('"', 1)[0]
+            out.setdefault(phase, [0.0, 0.0])[name.endswith("_sum")] += float(line.rsplit(" ", 1)[1])
+        return {k: (v[0], v[1]) for k, v in out.items()}
 
     def batches(self) -> tuple[float, float, float]:
         """(batches handled, seconds in the handler, records in) so far, from the service's /metrics."""
@@ -271,6 +286,7 @@ async def main(
             run = uuid.uuid4().hex[:6]
             prefix = f"bench-{run}-"
             batches0 = {s.name: s.batches() for s in services}
+            phases0 = {s.name: s.phases() for s in services}
             emu.control("DELETE", "requests")
             steady_cpu0 = {s.name: s.cpu() for s in services}
             steady_cpu0["broker"], steady_cpu0["emulator"] = kafka.cpu(), cpu_seconds(emu.process.pid)
@@ -320,12 +336,30 @@ async def main(
                     f"handler {(h1 - h0) / count * 1000:.1f} ms per batch, "
                     f"busy {(h1 - h0) / steady_seconds * 100:.0f} % of the time"
                 )
+            print_phases({s.name: (phases0[s.name], s.phases()) for s in services})
             print(f"load average at end {os.getloadavg()[0]:.2f}")
             await watcher.stop()
             await producer.stop()
         finally:
             for service in reversed(services):
                 service.stop()
+
+
+def print_phases(before_after: dict[str, tuple[Phases, Phases]]) -> None:
+    """The consumer runtime's budget of a batch in the steady phase, mean ms per batch of each service."""
+    print(
+        "budget of a batch, mean ms (waited = age of its records when the handler starts: broker, fetch, batch"
+        " window and the batch before it; use_case = database, Salesforce, its own publishes; publish = the"
+        " runtime's confirm; ack = FastStream's offset commit until the next poll):"
+    )
+    for name, (before, after) in before_after.items():
+        cells = []
+        for phase in PHASES:
+            n0, s0 = before.get(phase, (0.0, 0.0))
+            n1, s1 = after.get(phase, (0.0, 0.0))
+            if n1 > n0:
+                cells.append(f"{phase} {(s1 - s0) / (n1 - n0) * 1000:.1f}")
+        print(f"  {name:>8}: " + ", ".join(cells))
 
 
 def print_salesforce_requests(log: list[dict[str, Any]], leads: int) -> None:

@@ -99,6 +99,7 @@ from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import (
     CONSUMER_BATCH_FAILURES,
     CONSUMER_PAUSED_SECONDS,
+    CONSUMER_PHASE_SECONDS,
     CONSUMER_WAITS,
     EVENTS_FAILED,
     EVENTS_IN,
@@ -111,6 +112,7 @@ from leadflow_platform.settings import ServiceSettings
 log = get_logger("leadflow_platform.consumer")
 
 E = TypeVar("E", bound=Event)
+T = TypeVar("T")
 
 PROCESSING_ERROR = "processing_error"
 INVALID_EVENT = "invalid_event"
@@ -336,6 +338,8 @@ class ConsumerRuntime:
     """``monotonic()`` time the last batch was processed (None before the first)."""
     _paused: set[TopicPartition] = field(default_factory=set)
     _resume: asyncio.TimerHandle | None = None
+    _phases: dict[str, float] = field(default_factory=dict)
+    _handled_at: float | None = None
 
     def __post_init__(self) -> None:
         if self.retry is None:
@@ -352,11 +356,14 @@ class ConsumerRuntime:
         """The FastStream handler body. Raises on a wait (``RetryAfter``) or an infrastructure error, after
         pausing the batch's partitions for the wait or back-off; the caller nacks, so the batch is rewound."""
         started = time.perf_counter()
+        self._handled_at = None
+        self._phases = {"waited": _mean_age(records, time.time())}
         now = self.clock.now()
         if self.count_in:
             for topic, n in Tally(r.topic for r in records).items():
                 EVENTS_IN.labels(self.service, topic).inc(n)
         items, poison, raw, letters = self.parse(records, now)
+        self._phases["parse"] = time.perf_counter() - started
         try:
             out = await self._run(Batch(items, now, poison, raw, self.behind(records)), letters)
         except RetryAfter as wait:
@@ -369,6 +376,9 @@ class ConsumerRuntime:
         self.processed += len(records)
         self.last_batch_at = self.monotonic()
         HANDLER_SECONDS.labels(self.service, self.name).observe(time.perf_counter() - started)
+        for phase, seconds in self._phases.items():
+            CONSUMER_PHASE_SECONDS.labels(self.service, self.name, phase).observe(seconds)
+        self._handled_at = time.perf_counter()
         log.info(
             "batch_processed",
             subscriber=self.name,
@@ -404,6 +414,22 @@ class ConsumerRuntime:
                 letters.append(dead_letter(self.service, rec, reason, message, now))
         return items, poison, raw, letters
 
+    async def _timed(self, phase: str, step: Awaitable[T]) -> T:
+        """Await ``step`` and add its time to ``phase`` of the batch's budget (``leadflow_consumer_phase_seconds``)."""
+        started = time.perf_counter()
+        try:
+            return await step
+        finally:
+            self._phases[phase] = self._phases.get(phase, 0.0) + time.perf_counter() - started
+
+    def polled(self) -> None:
+        """The subscriber asks for its next batch: the time since the last handler returned is FastStream's
+        acknowledgement (the offset commit), the ``ack`` phase."""
+        if self._handled_at is not None:
+            seconds = time.perf_counter() - self._handled_at
+            CONSUMER_PHASE_SECONDS.labels(self.service, self.name, "ack").observe(seconds)
+            self._handled_at = None
+
     def reject(self, item: Consumed[Any], reason: str, message: str, now: datetime) -> Outgoing:
         """A dead letter for a record the use case decided it cannot handle (e.g. route: no owner at all),
         built, logged and counted like the runtime's own; the use case returns it with its outputs."""
@@ -414,7 +440,8 @@ class ConsumerRuntime:
     async def _run(self, batch: Batch, letters: list[DeadLetter]) -> int:
         """Run the use case on the whole batch; on a non-infrastructure error, isolate the failing records."""
         try:
-            out = list(await self.use_case(batch) or ())
+            done = await self._timed("use_case", self.use_case(batch))
+            out = list(done or ())
         except Exception as exc:
             if isinstance(exc, RetryAfter) or is_infrastructure_error(exc) or len(batch) == 0:
                 raise
@@ -435,7 +462,8 @@ class ConsumerRuntime:
 
     async def _second_chance(self, batch: Batch, first: Exception) -> int:
         try:
-            out = list(await self.use_case(batch) or ())
+            done = await self._timed("use_case", self.use_case(batch))
+            out = list(done or ())
         except Exception as again:
             if (
                 isinstance(again, RetryAfter)
@@ -461,7 +489,7 @@ class ConsumerRuntime:
 
     async def _publish(self, out: list[Outgoing], letters: list[DeadLetter], exc: BaseException | None = None) -> None:
         messages = out + [Outgoing.of(self.deadletter_topic, d) for d in letters]
-        await self.publisher.publish_all(messages)
+        await self._timed("publish", self.publisher.publish_all(messages))
         for d in letters:
             self.record_letter(d, exc)
 
@@ -649,6 +677,12 @@ def group_options(settings: ServiceSettings) -> dict[str, Any]:
     return options
 
 
+def _mean_age(records: Sequence[RawRecord], now: float) -> float:
+    """Mean seconds since the records' timestamps (0 when none has one; never negative)."""
+    stamps = [r.timestamp_ms for r in records if r.timestamp_ms is not None and r.timestamp_ms > 0]
+    return max(0.0, now - sum(stamps) / len(stamps) / 1000) if stamps else 0.0
+
+
 def _split(batch: Batch) -> list[Batch]:
     """Two non-empty halves in arrival order (kept poison counts as records of its own)."""
     units: list[Consumed[Any] | Poison | RawRecord] = [*batch.items, *batch.raw, *batch.poison]
@@ -691,7 +725,7 @@ def subscribe(
         **group_options(settings),
     )
 
-    _poll_without_idle_sleep(subscriber)
+    _poll_without_idle_sleep(subscriber, runtime)
 
     async def consume(records: list[Any]) -> None:
         try:
@@ -706,7 +740,7 @@ def subscribe(
     return subscriber
 
 
-def _poll_without_idle_sleep(subscriber: Any) -> None:
+def _poll_without_idle_sleep(subscriber: Any, runtime: ConsumerRuntime | None = None) -> None:
     """FastStream's batch subscriber (``BatchSubscriber.get_msg``, 0.6 and 0.7) sleeps ``batch_timeout_ms``
     after every empty poll, on top of the poll's own wait. aiokafka's ``getmany`` already returns as soon
     as a record is there, so the sleep only delays a record that arrives during it: up to
@@ -718,6 +752,8 @@ def _poll_without_idle_sleep(subscriber: Any) -> None:
         return
 
     async def get_msg(consumer: Any) -> tuple[Any, ...]:
+        if runtime is not None:
+            runtime.polled()
         messages = await consumer.getmany(timeout_ms=subscriber.batch_timeout_ms, max_records=subscriber.max_records)
         return tuple(itertools.chain.from_iterable(messages.values()))
 

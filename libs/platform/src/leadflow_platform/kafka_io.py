@@ -28,11 +28,16 @@ class RawRecord:
     topic: str
     partition: int
     offset: int
+    timestamp_ms: int | None = None
+    """The record's timestamp (its producer's send time unless the topic sets LogAppendTime)."""
 
 
 async def raw_batch_decoder(msg: Any) -> list[RawRecord]:
     """FastStream decoder for batch subscribers: the records as they came, nothing parsed."""
-    return [RawRecord(r.key, r.value or b"", r.topic, r.partition, r.offset) for r in msg.raw_message]
+    return [
+        RawRecord(r.key, r.value or b"", r.topic, r.partition, r.offset, getattr(r, "timestamp", None))
+        for r in msg.raw_message
+    ]
 
 
 def validation_summary(err: ValidationError, limit: int = 5) -> str:

@@ -4,10 +4,12 @@ deterministic errors dead-lettered, infrastructure errors backed off (a pause, n
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import random
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -22,6 +24,7 @@ from leadflow_platform.consumer import (
     InfrastructureError,
     Outgoing,
     RetryPolicy,
+    _mean_age,
     is_infrastructure_error,
     subscribe,
 )
@@ -29,6 +32,7 @@ from leadflow_platform.kafka_io import RawRecord
 from leadflow_platform.settings import ServiceSettings
 from leadflow_platform.testing.consumer import Envelope, RecordingPublisher
 from leadflow_platform.testing.consumer import lead_record as envelope_record
+from prometheus_client import REGISTRY
 
 pytestmark = pytest.mark.unit
 
@@ -304,3 +308,58 @@ async def test_an_empty_poll_is_not_followed_by_a_sleep():
     started = time.perf_counter()
     assert await plain(subscriber, idle) == ()
     assert time.perf_counter() - started >= 0.39
+
+
+def phase_sums(service: str) -> dict[str, tuple[float, float]]:
+    """(count, sum) of ``leadflow_consumer_phase_seconds`` per phase for ``service``."""
+    out: dict[str, tuple[float, float]] = {}
+    for metric in REGISTRY.collect():
+        if metric.name != "leadflow_consumer_phase_seconds":
+            continue
+        for sample in metric.samples:
+            if sample.labels.get("service") != service or sample.name.endswith("_bucket"):
+                continue
+            count, total = out.get(sample.labels["phase"], (0.0, 0.0))
+            if sample.name.endswith("_count"):
+                count = sample.value
+            elif sample.name.endswith("_sum"):
+                total = sample.value
+            out[sample.labels["phase"]] = (count, total)
+    return out
+
+
+async def test_a_batch_s_time_is_split_into_the_phases_of_its_budget() -> None:
+    class SlowPublisher(RecordingPublisher):
+        async def publish_all(self, messages):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(0.03)
+            await super().publish_all(messages)
+
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        await asyncio.sleep(0.05)
+        return [Outgoing("out", item.event.kafka_key(), item.record.value) for item in batch.items]
+
+    rt = runtime(use_case, SlowPublisher())
+    rt.service = "phases"
+    aged = int((time.time() - 2.0) * 1000)
+    batch = [replace(lead_record(f"L{i}", i), timestamp_ms=aged) for i in range(3)]
+    before = phase_sums("phases")
+    await rt.handle(batch)
+    time.sleep(0.02)  # FastStream's ack (the offset commit) runs here, before the next poll
+    rt.polled()
+    rt.polled()  # a second poll without a batch in between adds nothing
+    after = phase_sums("phases")
+    delta = {p: (after[p][0] - before.get(p, (0, 0))[0], after[p][1] - before.get(p, (0, 0))[1]) for p in after}
+    assert {p: c for p, (c, _) in delta.items()} == dict.fromkeys(["waited", "parse", "use_case", "publish", "ack"], 1)
+    assert 1.9 < delta["waited"][1] < 3.0
+    assert 0.05 <= delta["use_case"][1] < 0.5
+    assert 0.03 <= delta["publish"][1] < 0.5
+    assert 0.02 <= delta["ack"][1] < 0.5
+    assert 0 <= delta["parse"][1] < 0.05
+
+
+async def test_records_without_a_timestamp_have_no_age() -> None:
+    assert _mean_age([record(b"{}", 0)], time.time()) == 0.0
+    now = time.time()
+    stamped = [RawRecord(None, b"", TOPIC, 0, i, int((now - age) * 1000)) for i, age in enumerate((1.0, 3.0))]
+    assert _mean_age(stamped, now) == pytest.approx(2.0, abs=0.01)
+    assert _mean_age([RawRecord(None, b"", TOPIC, 0, 0, int((now + 5) * 1000))], now) == 0.0

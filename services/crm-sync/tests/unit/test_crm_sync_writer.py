@@ -150,6 +150,7 @@ async def test_without_a_linger_a_batch_and_callers_of_the_same_loop_turn_share_
     assert writer.config.linger_seconds == 0
     a, b = await asyncio.gather(writer.write([lead(1), lead(2)]), writer.write([lead(3)]))
     assert [len(c.records) for c in fake.writes()] == [3]
+    assert all(isinstance(r, SaveResult) and r.ok for r in (*a, *b))
     await writer.write([lead(4)])
     assert [len(c.records) for c in fake.writes()] == [3, 1]
 
