@@ -350,7 +350,8 @@ def print_phases(before_after: dict[str, tuple[Phases, Phases]]) -> None:
     print(
         "budget of a batch, mean ms (waited = age of its records when the handler starts: broker, fetch, batch"
         " window and the batch before it; use_case = database, Salesforce, its own publishes; publish = the"
-        " runtime's confirm; ack = FastStream's offset commit until the next poll):"
+        " runtime's confirm; ack = FastStream's acknowledgement until the next poll, the offset commit unless"
+        " it runs in the background):"
     )
     for name, (before, after) in before_after.items():
         cells = []

@@ -10,7 +10,9 @@ One FastStream batch subscriber per service hands the records as they came (``Ra
    (``Outgoing``), or publishes them itself through the same ``BatchPublisher`` when it must publish
    inside its own transaction;
 3. publishes the outputs and the dead letters with one acknowledgement round per batch;
-4. returns, and FastStream commits the offsets (``AckPolicy.NACK_ON_ERROR``).
+4. returns; the batch's own offsets are committed by a background task (``BackgroundCommitter``, setting
+   ``commit_in_background``), so the consume loop does not wait a broker round trip per batch; a failed
+   batch is nacked and rewound (``AckPolicy.NACK_ON_ERROR``) and none of its offsets is committed.
 
 Failure policy, the same in every service:
 
@@ -86,7 +88,9 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from aiokafka.errors import KafkaError
+from faststream import Context
 from faststream.exceptions import FastStreamException, NackMessage
+from faststream.message import AckStatus
 from leadflow_contracts import DeadLetter, Event
 from leadflow_contracts.topics import LEADS_DEADLETTER as DEADLETTER_TOPIC
 from pydantic import ValidationError
@@ -98,6 +102,7 @@ from leadflow_platform.kafka_io import JSON_HEADERS, RawRecord, dead_letter, raw
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import (
     CONSUMER_BATCH_FAILURES,
+    CONSUMER_COMMITS,
     CONSUMER_PAUSED_SECONDS,
     CONSUMER_PHASE_SECONDS,
     CONSUMER_WAITS,
@@ -424,7 +429,7 @@ class ConsumerRuntime:
 
     def polled(self) -> None:
         """The subscriber asks for its next batch: the time since the last handler returned is FastStream's
-        acknowledgement (the offset commit), the ``ack`` phase."""
+        acknowledgement, the ``ack`` phase (the offset commit round trip, unless it runs in the background)."""
         if self._handled_at is not None:
             seconds = time.perf_counter() - self._handled_at
             CONSUMER_PHASE_SECONDS.labels(self.service, self.name, "ack").observe(seconds)
@@ -726,18 +731,95 @@ def subscribe(
     )
 
     _poll_without_idle_sleep(subscriber, runtime)
+    committer = BackgroundCommitter(runtime.service, runtime.name) if settings.commit_in_background else None
+    if committer is not None:
+        _flush_before_stop(subscriber, committer)
 
-    async def consume(records: list[Any]) -> None:
+    async def consume(records: list[Any], message: Any = Context("message")) -> None:
         try:
             await runtime.handle(records)
         except RetryAfter:
             raise NackMessage() from None  # partitions paused by the runtime; rewind, nothing to log twice
+        if committer is not None and committer.take(message, records):
+            message.committed = AckStatus.ACKED  # FastStream's acknowledgement has nothing left to commit
 
     consume.__doc__ = description or runtime.use_case.__doc__ or f"{runtime.service} consumer"
     subscriber(consume)
     runtime.subscriber = subscriber
     _RUNTIMES.setdefault(broker, []).append(runtime)
     return subscriber
+
+
+class BackgroundCommitter:
+    """Commits a consumer's offsets off its consume loop (``ServiceSettings.commit_in_background``).
+
+    ``take`` is called after a batch was handled and its outputs confirmed: it notes each partition's last
+    record + 1 and starts a commit task unless one is running; acks that arrive while a commit is in flight
+    are merged (highest offset per partition) and sent together next. The consume loop goes on to the next
+    batch at once instead of waiting a broker round trip per batch. A failed commit (a rebalance took the
+    partitions, the broker is gone) is logged and counted; offsets of partitions still assigned wait for the
+    next commit. Anything not committed is read again after a restart or rebalance and recognised by its
+    event ids, as after any crash between publish and commit."""
+
+    def __init__(self, service: str, name: str) -> None:
+        self.service, self.name = service, name
+        self.pending: dict[TopicPartition, int] = {}
+        self._consumer: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    def take(self, message: Any, records: Sequence[RawRecord]) -> bool:
+        """Queue the batch's offsets; False when ``message`` has no real consumer (FastStream's test broker),
+        which then acknowledges the usual way."""
+        consumer = getattr(message, "consumer", None)
+        if consumer is None or not hasattr(consumer, "commit") or getattr(message, "committed", None) is not None:
+            return False
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            if r.offset + 1 > self.pending.get(tp, -1):
+                self.pending[tp] = r.offset + 1
+        self._consumer = consumer
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"commit:{self.name}")
+        return True
+
+    async def _run(self) -> None:
+        while self.pending:
+            offsets, self.pending = self.pending, {}
+            try:
+                await self._consumer.commit(offsets)
+            except Exception as exc:
+                CONSUMER_COMMITS.labels(self.service, self.name, "failed").inc()
+                log.warning("offset_commit_failed", subscriber=self.name, error=describe(exc))
+                with contextlib.suppress(Exception):
+                    assigned = self._consumer.assignment()
+                    for tp, offset in offsets.items():
+                        if tp in assigned and offset > self.pending.get(tp, -1):
+                            self.pending[tp] = offset
+                return
+            CONSUMER_COMMITS.labels(self.service, self.name, "ok").inc()
+
+    async def flush(self) -> None:
+        """Wait for the commit in flight and send what is pending (before the consumer stops)."""
+        if self._task is not None and not self._task.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._task)
+        if self.pending and self._consumer is not None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+            with contextlib.suppress(Exception):
+                await self._task
+
+
+def _flush_before_stop(subscriber: Any, committer: BackgroundCommitter) -> None:
+    """The subscriber's ``stop`` sends the pending commit first, so a graceful stop reads nothing twice."""
+    stop = getattr(subscriber, "stop", None)
+    if stop is None:
+        return
+
+    async def flushing_stop(*args: Any, **kwargs: Any) -> Any:
+        await committer.flush()
+        return await stop(*args, **kwargs)
+
+    subscriber.stop = flushing_stop
 
 
 def _poll_without_idle_sleep(subscriber: Any, runtime: ConsumerRuntime | None = None) -> None:

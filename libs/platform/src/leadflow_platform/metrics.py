@@ -20,9 +20,15 @@ CONSUMER_PHASE_SECONDS = Histogram(
     "leadflow_consumer_phase_seconds",
     "Where a batch's time goes (consumer runtime): waited = mean age of its records when the handler starts"
     " (broker, fetch, batch window, the batch before it), parse, use_case (database, Salesforce, own publishes),"
-    " publish (the runtime's one confirm), ack = handler return to the next poll (FastStream's offset commit)",
+    " publish (the runtime's one confirm), ack = handler return to the next poll (FastStream's acknowledgement:"
+    " the offset commit unless commit_in_background)",
     ["service", "consumer", "phase"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CONSUMER_COMMITS = Counter(
+    "leadflow_consumer_commits_total",
+    "Offset commits the consumer runtime sent in the background, by result (ok, failed)",
+    ["service", "consumer", "result"],
 )
 CONSUMER_BATCH_FAILURES = Counter(
     "leadflow_consumer_batch_failures_total",

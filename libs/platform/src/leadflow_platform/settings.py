@@ -130,6 +130,18 @@ class ServiceSettings(BaseSettings):
         default=0.2, ge=0, description="Back-off after the first infrastructure failure of a batch (doubles, jittered)."
     )
     retry_backoff_max_seconds: float = Field(default=10.0, ge=0, description="Cap of the back-off.")
+    commit_in_background: bool = Field(
+        default=True,
+        description=(
+            "Commit a batch's offsets in a background task instead of awaiting the commit before the next poll."
+            " The offsets are the batch's own (each partition's last record + 1), taken only after it was handled"
+            " and published, so nothing is committed past an unprocessed record; a commit still in flight when the"
+            " process dies means those records are read again and recognised by their event ids, as after any"
+            " crash between publish and commit. Commits never overlap: acks that come while one is in flight go"
+            " out together in the next. False: FastStream's acknowledgement awaits the commit (one round trip to"
+            " the broker per batch on the consume loop)."
+        ),
+    )
     gc_freeze: bool = Field(
         default=True, description="gc.freeze() start-up objects, raise the gen-0 threshold (service.tune_gc)."
     )

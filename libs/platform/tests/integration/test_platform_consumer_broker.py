@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from leadflow_contracts import DeadLetter, Event, topics
 from leadflow_platform.broker import make_broker
 from leadflow_platform.consumer import Batch, BatchPublisher, ConsumerRuntime, Outgoing, subscribe
@@ -269,3 +269,48 @@ async def test_a_retry_after_pauses_past_the_poll_interval_without_losing_the_gr
     assert memberships[0][0] >= 0 and memberships[0][1], memberships[0]
     assert set(processed) == set(leads) and all(n == 1 for n in processed.values())
     assert not runtime.status()["waiting"] and runtime.consecutive_failures == 0
+
+
+async def test_offsets_committed_in_the_background_reach_the_group_and_a_graceful_stop_reads_nothing_twice(
+    kafka_bootstrap: str, topic_namespace: Any
+) -> None:
+    """The runtime commits off the consume loop (``commit_in_background``, the default): after a graceful stop
+    the group's committed offsets are each partition's end, and a new member of the group reads nothing again."""
+    settings = make_settings(kafka_bootstrap, topic_namespace.prefix)
+    assert settings.commit_in_background
+    source, sink = settings.topic(topics.LEADS_SCORED), settings.topic(topics.LEADS_ROUTED)
+    leads = [f"C{i:03d}" for i in range(60)]
+    processed: Counter[str] = Counter()
+
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        processed.update(item.lead_id for item in batch.items)
+        return [Outgoing(sink, item.record.key, item.record.value) for item in batch.items]
+
+    await produce(kafka_bootstrap, source, leads)
+    broker, _ = await run(settings, use_case, source)
+    try:
+        await wait_for(lambda: sum(processed.values()) >= len(leads), timeout=60)
+    finally:
+        await broker.stop()
+    reader = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=settings.group_id())
+    await reader.start()
+    try:
+        committed = {p: await reader.committed(TopicPartition(source, p)) for p in range(3)}
+    finally:
+        await reader.stop()
+    assert committed == {0: 20, 1: 20, 2: 20}
+
+    again: Counter[str] = Counter()
+
+    async def second(batch: Batch) -> list[Outgoing]:
+        again.update(item.lead_id for item in batch.items)
+        return []
+
+    await produce(kafka_bootstrap, source, ["C-after"])
+    broker, _ = await run(settings, second, source)
+    try:
+        await wait_for(lambda: sum(again.values()) >= 1, timeout=60)
+        await asyncio.sleep(0.5)
+    finally:
+        await broker.stop()
+    assert again == Counter({"C-after": 1})

@@ -11,13 +11,16 @@ import random
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from leadflow_contracts import DeadLetter
 from leadflow_platform.clock import FakeClock
 from leadflow_platform.consumer import (
+    BackgroundCommitter,
     Batch,
     ConsumerRuntime,
     DomainError,
@@ -363,3 +366,61 @@ async def test_records_without_a_timestamp_have_no_age() -> None:
     stamped = [RawRecord(None, b"", TOPIC, 0, i, int((now - age) * 1000)) for i, age in enumerate((1.0, 3.0))]
     assert _mean_age(stamped, now) == pytest.approx(2.0, abs=0.01)
     assert _mean_age([RawRecord(None, b"", TOPIC, 0, 0, int((now + 5) * 1000))], now) == 0.0
+
+
+class CommittingConsumer:
+    """Stands in for aiokafka's consumer: records each commit; the first one waits until released."""
+
+    def __init__(self, assigned: set[Any], fail: bool = False) -> None:
+        self.commits: list[dict[Any, int]] = []
+        self.release = asyncio.Event()
+        self.assigned, self.fail = assigned, fail
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        if not self.commits:
+            await self.release.wait()
+        self.commits.append(dict(offsets))
+        if self.fail:
+            raise ConnectionError("coordinator gone")
+
+    def assignment(self) -> set[Any]:
+        return self.assigned
+
+
+class Message:
+    def __init__(self, consumer: Any) -> None:
+        self.consumer, self.committed = consumer, None
+
+
+async def test_background_commits_never_overlap_and_acks_in_flight_go_out_together() -> None:
+    consumer = CommittingConsumer(set())
+    committer = BackgroundCommitter("test", "test")
+    assert committer.take(Message(consumer), [record(b"{}", 4, partition=0), record(b"{}", 9, partition=1)])
+    await asyncio.sleep(0)  # the first commit is in flight (waiting)
+    committer.take(Message(consumer), [record(b"{}", 5, partition=0)])
+    committer.take(Message(consumer), [record(b"{}", 7, partition=0), record(b"{}", 2, partition=2)])
+    consumer.release.set()
+    await committer.flush()
+    p0, p1, p2 = (TopicPartition(TOPIC, p) for p in range(3))
+    assert consumer.commits == [{p0: 5, p1: 10}, {p0: 8, p2: 3}]
+    assert not committer.pending
+
+
+async def test_a_failed_background_commit_keeps_only_the_partitions_still_assigned() -> None:
+    p0, p1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
+    consumer = CommittingConsumer({p0}, fail=True)
+    consumer.release.set()
+    committer = BackgroundCommitter("test", "test")
+    committer.take(Message(consumer), [record(b"{}", 3, partition=0), record(b"{}", 6, partition=1)])
+    await committer.flush()
+    assert consumer.commits[0] == {p0: 4, p1: 7}
+    assert committer.pending == {p0: 4}  # p1 was taken by a rebalance: its new owner reads from the group's offset
+
+
+async def test_a_message_without_a_real_consumer_is_acknowledged_the_usual_way() -> None:
+    committer = BackgroundCommitter("test", "test")
+    assert not committer.take(Message(None), [record(b"{}", 1)])
+    acked = Message(CommittingConsumer(set()))
+    acked.committed = "ACKED"  # type: ignore[assignment]
+    assert not committer.take(acked, [record(b"{}", 1)])
+    assert not committer.pending
