@@ -60,6 +60,19 @@ async def run(settings: ServiceSettings, use_case: Any, source: str) -> tuple[An
     return broker, runtime
 
 
+async def run_until(
+    settings: ServiceSettings, use_case: Any, source: str, done: Any, settle: float = 0.0
+) -> ConsumerRuntime:
+    """Run the subscriber until ``done()``, ``settle`` seconds more, then stop it gracefully."""
+    broker, runtime = await run(settings, use_case, source)
+    try:
+        await wait_for(done, timeout=60)
+        await asyncio.sleep(settle)
+    finally:
+        await broker.stop()
+    return runtime
+
+
 def make_settings(bootstrap: str, prefix: str) -> ServiceSettings:
     return ServiceSettings(
         service_name="runtime-test",
@@ -90,12 +103,8 @@ async def test_a_failed_multi_partition_batch_is_rewound_on_every_partition_and_
         return [Outgoing(sink, item.record.key, item.record.value) for item in batch.items]
 
     await produce(kafka_bootstrap, source, leads)
-    broker, runtime = await run(settings, use_case, source)
-    try:
-        await wait_for(lambda: sum(processed.values()) >= len(leads), timeout=60)
-        await asyncio.sleep(0.5)  # anything processed twice would show up now
-    finally:
-        await broker.stop()
+    # anything processed twice would show up during the settle time
+    runtime = await run_until(settings, use_case, source, lambda: sum(processed.values()) >= len(leads), settle=0.5)
     assert failed_batches and len(failed_batches[0]) > 1
     assert set(processed) == set(leads)
     assert all(n == 1 for n in processed.values()), {k: n for k, n in processed.items() if n > 1}
@@ -287,11 +296,7 @@ async def test_offsets_committed_in_the_background_reach_the_group_and_a_gracefu
         return [Outgoing(sink, item.record.key, item.record.value) for item in batch.items]
 
     await produce(kafka_bootstrap, source, leads)
-    broker, _ = await run(settings, use_case, source)
-    try:
-        await wait_for(lambda: sum(processed.values()) >= len(leads), timeout=60)
-    finally:
-        await broker.stop()
+    await run_until(settings, use_case, source, lambda: sum(processed.values()) >= len(leads))
     reader = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=settings.group_id())
     await reader.start()
     try:
@@ -307,10 +312,5 @@ async def test_offsets_committed_in_the_background_reach_the_group_and_a_gracefu
         return []
 
     await produce(kafka_bootstrap, source, ["C-after"])
-    broker, _ = await run(settings, second, source)
-    try:
-        await wait_for(lambda: sum(again.values()) >= 1, timeout=60)
-        await asyncio.sleep(0.5)
-    finally:
-        await broker.stop()
+    await run_until(settings, second, source, lambda: sum(again.values()) >= 1, settle=0.5)
     assert again == Counter({"C-after": 1})
