@@ -132,12 +132,15 @@ class Service:
         assert self.proc is not None
         return cpu_seconds(self.proc.pid)
 
+    def metrics(self) -> str:
+        """The service's /metrics page."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            return r.read().decode()  # type: ignore[no-any-return]
+
     def phases(self) -> Phases:
         """(count, seconds) of each phase of the consumer runtime's batch budget so far, from /metrics."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
-            text = r.read().decode()
         out: dict[str, list[float]] = {}
-        for line in text.splitlines():
+        for line in self.metrics().splitlines():
             name = line.split("{", 1)[0]
             if name not in ("leadflow_consumer_phase_seconds_count", "leadflow_consumer_phase_seconds_sum"):
                 continue
@@ -147,8 +150,7 @@ class Service:
 
     def batches(self) -> tuple[float, float, float]:
         """(batches handled, seconds in the handler, records in) so far, from the service's /metrics."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
-            text = r.read().decode()
+        text = self.metrics()
         sums = {
             "leadflow_handler_seconds_count": 0.0,
             "leadflow_handler_seconds_sum": 0.0,
@@ -288,18 +290,23 @@ async def main(
             batches0 = {s.name: s.batches() for s in services}
             phases0 = {s.name: s.phases() for s in services}
             emu.control("DELETE", "requests")
-            steady_cpu0 = {s.name: s.cpu() for s in services}
-            steady_cpu0["broker"], steady_cpu0["emulator"] = kafka.cpu(), cpu_seconds(emu.process.pid)
-            steady_cpu0["bench"] = time.process_time()
+            emulator = emu.process
+            assert emulator is not None
+
+            def cpu_now() -> dict[str, float]:
+                """CPU seconds so far of every process in the run, the bench's own included."""
+                used = {s.name: s.cpu() for s in services}
+                used["broker"], used["emulator"] = kafka.cpu(), cpu_seconds(emulator.pid)
+                return used | {"bench": time.process_time()}
+
+            steady_cpu0 = cpu_now()
             steady_started = time.perf_counter()
             sent_at = await send_steady(producer, topics.LEADS_INBOUND, run, rate, seconds)
             n = len(sent_at)
             with contextlib.suppress(TimeoutError):
                 await wait_until(lambda: watcher.count(topics.CRM_SYNCED, prefix) >= n, 120, "steady synced")
             steady_seconds = time.perf_counter() - steady_started
-            steady_cpu = {s.name: s.cpu() for s in services}
-            steady_cpu["broker"], steady_cpu["emulator"] = kafka.cpu(), cpu_seconds(emu.process.pid)
-            steady_cpu["bench"] = time.process_time()
+            steady_cpu = cpu_now()
             at = {topics.LEADS_INBOUND: sent_at, **watcher.published}
 
             def lat(src: str, dst: str, at: dict[str, dict[str, float]] = at) -> list[float]:

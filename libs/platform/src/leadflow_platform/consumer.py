@@ -779,8 +779,12 @@ class BackgroundCommitter:
                 self.pending[tp] = r.offset + 1
         self._consumer = consumer
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"commit:{self.name}")
+            self._start()
         return True
+
+    def _start(self) -> asyncio.Task[None]:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"commit:{self.name}")
+        return self._task
 
     async def _run(self) -> None:
         while self.pending:
@@ -804,9 +808,8 @@ class BackgroundCommitter:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._task)
         if self.pending and self._consumer is not None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
             with contextlib.suppress(Exception):
-                await self._task
+                await self._start()
 
 
 def _flush_before_stop(subscriber: Any, committer: BackgroundCommitter) -> None:
