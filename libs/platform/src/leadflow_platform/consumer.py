@@ -88,7 +88,6 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from aiokafka.errors import KafkaError
-from faststream import Context
 from faststream.exceptions import FastStreamException, NackMessage
 from faststream.message import AckStatus
 from leadflow_contracts import DeadLetter, Event
@@ -731,16 +730,28 @@ def subscribe(
     )
 
     _poll_without_idle_sleep(subscriber, runtime)
-    committer = BackgroundCommitter(runtime.service, runtime.name) if settings.commit_in_background else None
+    committer = (
+        BackgroundCommitter(runtime.service, runtime.name, settings.commit_interval_ms / 1000)
+        if settings.commit_in_background
+        else None
+    )
     if committer is not None:
         _flush_before_stop(subscriber, committer)
 
-    async def consume(records: list[Any], message: Any = Context("message")) -> None:
+    # The message comes from the broker's context, not from a ``Context("message")`` parameter: FastDepends
+    # resolves such a parameter by running its (sync) getter in anyio's worker thread, a thread hand-off per
+    # batch that took 13 % of intake's CPU samples at 200 leads/s.
+    scope = getattr(broker, "context", None)
+
+    async def consume(records: list[Any]) -> None:
         try:
             await runtime.handle(records)
         except RetryAfter:
             raise NackMessage() from None  # partitions paused by the runtime; rewind, nothing to log twice
-        if committer is not None and committer.take(message, records):
+        if committer is None or scope is None:
+            return
+        message = scope.get_local("message")
+        if committer.take(message, records):
             message.committed = AckStatus.ACKED  # FastStream's acknowledgement has nothing left to commit
 
     consume.__doc__ = description or runtime.use_case.__doc__ or f"{runtime.service} consumer"
@@ -759,13 +770,17 @@ class BackgroundCommitter:
     batch at once instead of waiting a broker round trip per batch. A failed commit (a rebalance took the
     partitions, the broker is gone) is logged and counted; offsets of partitions still assigned wait for the
     next commit. Anything not committed is read again after a restart or rebalance and recognised by its
-    event ids, as after any crash between publish and commit."""
+    event ids, as after any crash between publish and commit. ``interval`` (``commit_interval_ms``) spaces
+    the commits: one goes out at most that often, carrying every ack since the one before; ``flush`` sends
+    the pending ones at once."""
 
-    def __init__(self, service: str, name: str) -> None:
-        self.service, self.name = service, name
+    def __init__(self, service: str, name: str, interval: float = 0.0) -> None:
+        self.service, self.name, self.interval = service, name, interval
         self.pending: dict[TopicPartition, int] = {}
         self._consumer: Any = None
         self._task: asyncio.Task[None] | None = None
+        self._last = -float("inf")  # loop time the last commit went out
+        self._spacing = False  # the task is only waiting out the interval (safe to cancel)
 
     def take(self, message: Any, records: Sequence[RawRecord]) -> bool:
         """Queue the batch's offsets; False when ``message`` has no real consumer (FastStream's test broker),
@@ -787,7 +802,16 @@ class BackgroundCommitter:
         return self._task
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while self.pending:
+            delay = self._last + self.interval - loop.time()
+            if delay > 0:
+                self._spacing = True
+                try:
+                    await asyncio.sleep(delay)  # acks meanwhile join this commit
+                finally:
+                    self._spacing = False
+            self._last = loop.time()
             offsets, self.pending = self.pending, {}
             try:
                 await self._consumer.commit(offsets)
@@ -805,8 +829,10 @@ class BackgroundCommitter:
     async def flush(self) -> None:
         """Wait for the commit in flight and send what is pending (before the consumer stops)."""
         if self._task is not None and not self._task.done():
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._task)
+            if self._spacing:  # no commit in flight: send what is pending now instead of after the interval
+                self._task.cancel()
+                self._last = -float("inf")
+            await asyncio.wait([self._task])  # never raises the task's error; leaves it running if we are cancelled
         if self.pending and self._consumer is not None:
             with contextlib.suppress(Exception):
                 await self._start()

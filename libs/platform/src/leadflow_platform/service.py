@@ -203,5 +203,6 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         lifespan="on",
+        loop=settings.event_loop,
     )
     uvicorn.Server(config).run()  # uvicorn turns SIGTERM/SIGINT into a lifespan shutdown

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from leadflow_contracts import DeadLetter, Event, topics
 from leadflow_platform.broker import make_broker
 from leadflow_platform.consumer import Batch, BatchPublisher, ConsumerRuntime, Outgoing, subscribe
+from leadflow_platform.metrics import CONSUMER_COMMITS
 from leadflow_platform.service import Lifecycle, build_http_app
 from leadflow_platform.settings import ServiceSettings
 from leadflow_platform.testing.fixtures import consume, wait_for
@@ -295,8 +296,10 @@ async def test_offsets_committed_in_the_background_reach_the_group_and_a_gracefu
         processed.update(item.lead_id for item in batch.items)
         return [Outgoing(sink, item.record.key, item.record.value) for item in batch.items]
 
+    commits_before = _background_commits(settings.service_name)
     await produce(kafka_bootstrap, source, leads)
     await run_until(settings, use_case, source, lambda: sum(processed.values()) >= len(leads))
+    assert _background_commits(settings.service_name) > commits_before, "the runtime's committer sent the commits"
     reader = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=settings.group_id())
     await reader.start()
     try:
@@ -314,3 +317,15 @@ async def test_offsets_committed_in_the_background_reach_the_group_and_a_gracefu
     await produce(kafka_bootstrap, source, ["C-after"])
     await run_until(settings, second, source, lambda: sum(again.values()) >= 1, settle=0.5)
     assert again == Counter({"C-after": 1})
+
+
+def _background_commits(service: str) -> float:
+    """Commits the runtime's ``BackgroundCommitter`` sent for ``service`` (all its consumers)."""
+    return sum(
+        sample.value
+        for metric in CONSUMER_COMMITS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+        and sample.labels.get("service") == service
+        and sample.labels.get("result") == "ok"
+    )

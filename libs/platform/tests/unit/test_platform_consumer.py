@@ -417,6 +417,38 @@ async def test_a_failed_background_commit_keeps_only_the_partitions_still_assign
     assert committer.pending == {p0: 4}  # p1 was taken by a rebalance: its new owner reads from the group's offset
 
 
+async def test_commit_interval_spaces_the_commits_and_each_carries_every_ack_since_the_last() -> None:
+    consumer = CommittingConsumer(set())
+    consumer.release.set()
+    committer = BackgroundCommitter("test", "test", interval=0.3)
+    loop = asyncio.get_running_loop()
+    committer.take(Message(consumer), [record(b"{}", 1, partition=0)])
+    await asyncio.sleep(0.01)
+    first = loop.time()
+    assert len(consumer.commits) == 1  # the first ack is committed at once
+    for offset in (2, 3, 4):
+        committer.take(Message(consumer), [record(b"{}", offset, partition=0)])
+        await asyncio.sleep(0.02)
+    assert len(consumer.commits) == 1, "acks within the interval wait for the next commit"
+    while len(consumer.commits) < 2:
+        await asyncio.sleep(0.01)
+    p0 = TopicPartition(TOPIC, 0)
+    assert consumer.commits == [{p0: 2}, {p0: 5}]
+    assert loop.time() - first >= 0.25
+
+
+async def test_a_graceful_stop_does_not_wait_out_the_commit_interval() -> None:
+    consumer = CommittingConsumer(set())
+    consumer.release.set()
+    committer = BackgroundCommitter("test", "test", interval=60.0)
+    committer.take(Message(consumer), [record(b"{}", 1, partition=0)])
+    await asyncio.sleep(0.01)
+    committer.take(Message(consumer), [record(b"{}", 7, partition=1)])
+    await asyncio.wait_for(committer.flush(), timeout=2.0)
+    assert consumer.commits == [{TopicPartition(TOPIC, 0): 2}, {TopicPartition(TOPIC, 1): 8}]
+    assert not committer.pending
+
+
 async def test_a_message_without_a_real_consumer_is_acknowledged_the_usual_way() -> None:
     committer = BackgroundCommitter("test", "test")
     assert not committer.take(Message(None), [record(b"{}", 1)])

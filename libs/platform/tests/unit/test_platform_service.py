@@ -63,3 +63,25 @@ def test_tune_gc_raises_the_young_generation_threshold():
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+@pytest.mark.parametrize(("event_loop", "module"), [("auto", "uvloop"), ("uvloop", "uvloop"), ("asyncio", "asyncio")])
+def test_serve_runs_the_service_on_the_configured_event_loop(
+    monkeypatch: pytest.MonkeyPatch, event_loop: str, module: str
+) -> None:
+    """uvloop is a platform dependency, so a service runs on it by default (``event_loop=auto``);
+    ``<PREFIX>_EVENT_LOOP=asyncio`` gives asyncio's own loop."""
+    import uvicorn
+    from fastapi import FastAPI
+    from leadflow_platform.service import serve
+
+    started: list[uvicorn.Config] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, *a, **kw: started.append(self.config))
+    serve(FastAPI(), ServiceSettings(service_name="t", event_loop=event_loop))
+    factory = started[0].get_loop_factory()
+    assert factory is not None
+    loop = factory()
+    try:
+        assert type(loop).__module__.split(".")[0] == module, type(loop)
+    finally:
+        loop.close()
