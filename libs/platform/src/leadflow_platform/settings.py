@@ -143,13 +143,15 @@ class ServiceSettings(BaseSettings):
         ),
     )
     commit_interval_ms: int = Field(
-        default=0,
+        default=100,
         ge=0,
         description=(
             "With commit_in_background: at most one offset commit per consumer this often, carrying every"
             " batch acknowledged since the one before (0 = after each batch, merged only while one is in"
             " flight). Longer saves broker requests; a crash re-reads up to this much more, recognised by"
-            " event id. A graceful stop commits what is pending at once."
+            " event id. A graceful stop commits what is pending at once. make bench-processes at 200 leads/s"
+            " (2026-12-06, 2 runs each): 1.49-1.51 cores at 100 ms vs 1.54-1.59 at 0 (broker 2,052-2,150 vs"
+            " 2,255-2,267 us per lead), publish -> CrmSynced p50 96-100 vs 98-104 ms."
         ),
     )
     event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
