@@ -9,7 +9,7 @@ from aiokafka.protocol.coordination import FindCoordinatorResponse_v0, FindCoord
 from aiokafka.protocol.metadata import MetadataResponse_v0, MetadataResponse_v1, MetadataResponse_v5
 from hypothesis import given
 from hypothesis import strategies as st
-from leadflow_platform.kafka_compat import API_VERSIONS, old_librdkafka, rewrite_response
+from leadflow_platform.kafka_compat import API_VERSIONS, new_event_loop, old_librdkafka, rewrite_response
 
 pytestmark = pytest.mark.unit
 
@@ -112,3 +112,12 @@ def test_requests_that_do_not_name_the_client_are_not_old_librdkafka() -> None:
     v0 = struct.pack(">hhih", API_VERSIONS, 0, 1, 7) + b"aiokafk"
     assert old_librdkafka(v0) is False
     assert old_librdkafka(b"\x00\x12") is False
+
+
+def test_the_front_door_runs_on_uvloop_when_it_is_installed() -> None:
+    pytest.importorskip("uvloop")
+    loop = new_event_loop()
+    try:
+        assert type(loop).__module__.split(".")[0] == "uvloop", type(loop)
+    finally:
+        loop.close()
