@@ -9,10 +9,13 @@ Three known differences from Apache Kafka, all in Tansu 0.6.0 (the newest ``calf
 - librdkafka < 2.2 (Debian 12's kcat) cannot parse its ApiVersions answer: ``--bootstrap-port`` puts a
   front door (``leadflow_platform.kafka_compat``) on the address every client bootstraps from (``make
   run``: 19092, the broker itself on 19094); ``--compat-port`` opens one beside the direct port instead.
-- A Fetch is held for its whole MaxWaitMs even when records are there or arrive, so every consumer hop
-  costs up to a fetch wait: ``--prompt-fetch`` makes the front door answer as Apache Kafka does, as soon
-  as records arrive (see ``CompatFrontDoor._prompt_fetch``). ``make run`` leaves it off: on 2 cores the
-  extra process on every request costs more under load than the fetch wait it saves (README, bench rows).
+- A Fetch that finds no records is held, and records that arrive meanwhile are seen only when Tansu reads
+  again, about half the wait later (it does not wake on a Produce; a Fetch that finds records answers at
+  once). Measured 2026-12-06, produce → consume on an idle topic: p50 7.7 ms, max 26.5 ms at MaxWaitMs 50;
+  p50 131 ms, max 250 ms at 500. So every consumer hop costs up to half a fetch wait: ``--prompt-fetch``
+  makes the front door answer as Apache Kafka does, as soon as records arrive (see
+  ``CompatFrontDoor._prompt_fetch``). ``make run`` leaves it off: on 2 cores the extra process on every
+  request costs more under load than the fetch wait it saves (README, bench rows).
 """
 
 from __future__ import annotations

@@ -96,9 +96,10 @@ class ServiceSettings(BaseSettings):
         default=50,
         ge=0,
         description=(
-            "How long the broker may hold a fetch with no new records. The embedded broker (Tansu) holds it"
-            " for the whole wait even when records arrive: produce → consume on an idle topic p50 3 / 8 / 13 /"
-            " 26 ms at 10 / 25 / 50 / 100 ms. But each short fetch costs CPU on both sides: the idle pipeline"
+            "How long the broker may hold a fetch with no new records. The embedded broker (Tansu) does not"
+            " wake a held fetch when records arrive; it reads again about half the wait later: produce →"
+            " consume on an idle topic p50 3 / 8 / 13 / 26 ms at 10 / 25 / 50 / 100 ms (max 26.5 ms at 50)."
+            " But each short fetch costs CPU on both sides: the idle pipeline"
             " (five services, seven consumers) kept Tansu at 36 % of a core at 10 ms and 14 % at 50 ms (services"
             " 32 % → 20 %), and on 2 cores that CPU is what a lead waits for under load: make bench-processes at"
             " 200 leads/s, publish → CrmSynced p50 566-676 ms at 50 ms vs 736-799 ms at 10 ms (3-4 runs each),"
@@ -107,6 +108,9 @@ class ServiceSettings(BaseSettings):
             " front door with --prompt-fetch (off in make run), so there a longer wait only saves idle requests;"
             " but a Tansu 0.6.0 fetch costs ~0.7 ms of broker CPU whatever its wait, and with prompt fetch it"
             " serves 2.4 fetches per lead: at 200 leads/s CrmSynced p50 242-283 vs 153-156 ms (2026-12-06)."
+            " Third session of 2026-12-06, 2 runs each at 200 leads/s: 25 ms CrmSynced p50 158-172 ms at 1.94"
+            " cores, 50 ms 101-119 ms at 1.54-1.55 cores, 100 ms 139-145 ms at 1.13-1.21 cores: the wait trades"
+            " the broker's fetch CPU against the time a record sits in a held fetch."
         ),
     )
     partition_assignment_strategy: Literal["range", "roundrobin", "sticky"] | None = Field(

@@ -1,8 +1,8 @@
 """The front door's prompt fetch over the real embedded broker, with two client libraries.
 
-Tansu 0.6.0 holds a fetch for its whole max wait; through the front door (as `make run` starts it,
-``--prompt-fetch``) a consumer asking for up to 500 ms gets a record as soon as it is produced, and
-an idle fetch still ends when its wait runs out.
+Tansu 0.6.0 holds a fetch that finds no records for about half its max wait; through the front door
+(as `make run` starts it, ``--prompt-fetch``) a consumer asking for up to 500 ms gets a record as soon
+as it is produced, and an idle fetch still ends when its wait runs out.
 """
 
 from __future__ import annotations
