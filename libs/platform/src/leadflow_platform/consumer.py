@@ -740,7 +740,7 @@ def subscribe(
 
     # The message comes from the broker's context, not from a ``Context("message")`` parameter: FastDepends
     # resolves such a parameter by running its (sync) getter in anyio's worker thread, a thread hand-off per
-    # batch that took 13 % of intake's CPU samples at 200 leads/s.
+    # batch: 5.6 % of intake's CPU samples at 200 leads/s on the consume loop, plus the worker thread's.
     scope = getattr(broker, "context", None)
 
     async def consume(records: list[Any]) -> None:
@@ -780,7 +780,7 @@ class BackgroundCommitter:
         self._consumer: Any = None
         self._task: asyncio.Task[None] | None = None
         self._last = -float("inf")  # loop time the last commit went out
-        self._spacing = False  # the task is only waiting out the interval (safe to cancel)
+        self._hurry = asyncio.Event()  # set by flush: what is pending goes out without waiting the interval
 
     def take(self, message: Any, records: Sequence[RawRecord]) -> bool:
         """Queue the batch's offsets; False when ``message`` has no real consumer (FastStream's test broker),
@@ -805,12 +805,9 @@ class BackgroundCommitter:
         loop = asyncio.get_running_loop()
         while self.pending:
             delay = self._last + self.interval - loop.time()
-            if delay > 0:
-                self._spacing = True
-                try:
-                    await asyncio.sleep(delay)  # acks meanwhile join this commit
-                finally:
-                    self._spacing = False
+            if delay > 0 and not self._hurry.is_set():
+                with contextlib.suppress(TimeoutError):  # acks meanwhile join this commit
+                    await asyncio.wait_for(self._hurry.wait(), delay)
             self._last = loop.time()
             offsets, self.pending = self.pending, {}
             try:
@@ -827,15 +824,17 @@ class BackgroundCommitter:
             CONSUMER_COMMITS.labels(self.service, self.name, "ok").inc()
 
     async def flush(self) -> None:
-        """Wait for the commit in flight and send what is pending (before the consumer stops)."""
-        if self._task is not None and not self._task.done():
-            if self._spacing:  # no commit in flight: send what is pending now instead of after the interval
-                self._task.cancel()
-                self._last = -float("inf")
-            await asyncio.wait([self._task])  # never raises the task's error; leaves it running if we are cancelled
-        if self.pending and self._consumer is not None:
-            with contextlib.suppress(Exception):
-                await self._start()
+        """Wait for the commit in flight and send what is pending, without waiting out the interval (before
+        the consumer stops)."""
+        self._hurry.set()
+        try:
+            if self._task is not None and not self._task.done():
+                await asyncio.wait([self._task])  # never raises the task's error; leaves it running if cancelled
+            if self.pending and self._consumer is not None:
+                with contextlib.suppress(Exception):
+                    await self._start()
+        finally:
+            self._hurry.clear()
 
 
 def _flush_before_stop(subscriber: Any, committer: BackgroundCommitter) -> None:

@@ -449,6 +449,20 @@ async def test_a_graceful_stop_does_not_wait_out_the_commit_interval() -> None:
     assert not committer.pending
 
 
+async def test_a_graceful_stop_during_a_commit_sends_the_acks_behind_it_without_waiting_out_the_interval() -> None:
+    consumer = CommittingConsumer(set())  # the first commit waits until released
+    committer = BackgroundCommitter("test", "test", interval=60.0)
+    committer.take(Message(consumer), [record(b"{}", 1, partition=0)])
+    await asyncio.sleep(0.01)
+    committer.take(Message(consumer), [record(b"{}", 7, partition=1)])
+    flushing = asyncio.ensure_future(committer.flush())
+    await asyncio.sleep(0.01)
+    consumer.release.set()
+    await asyncio.wait_for(flushing, timeout=2.0)
+    assert consumer.commits == [{TopicPartition(TOPIC, 0): 2}, {TopicPartition(TOPIC, 1): 8}]
+    assert not committer.pending
+
+
 async def test_a_message_without_a_real_consumer_is_acknowledged_the_usual_way() -> None:
     committer = BackgroundCommitter("test", "test")
     assert not committer.take(Message(None), [record(b"{}", 1)])
