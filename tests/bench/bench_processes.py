@@ -1,7 +1,7 @@
 """The pipeline with every service as its own process, as `make run` starts it, and a latency budget per hop.
 
     .venv/bin/python tests/bench/bench_processes.py [--burst 3000] [--rate 200] [--seconds 30] [--env K=V ...]
-        [--prompt-fetch] [--watch-wait-ms 500]
+        [--prompt-fetch] [--watch-wait-ms 500] [--watch-all] [--partitions N]
 
 ``--env`` sets a variable for every service process (after its run.yaml), e.g. to run the previous
 settings in the same conditions: ``--env INTAKE_KAFKA_LINGER_MS=5 --env INTAKE_BATCH_TIMEOUT_MS=50``.
@@ -18,13 +18,17 @@ in the same run:
   (broker + batch window + handler + database commit + publish confirm; crm-sync's hop includes the
   Salesforce call).
 Latencies are measured from the record timestamps: each event's time is when its producer sent it, so
-the figures do not depend on when the bench's own consumer fetched it. That consumer reads with
-``--watch-wait-ms`` (default 500): a fetch costs the embedded broker ~0.7 ms of CPU whatever its wait,
-and the 10 ms wait used before 2026-12-06 was 100 fetches a second, ~7 % of a core of broker CPU taken
-from the pipeline it measured. With a wait of 20 ms or less the bench also prints the time the watcher
-saw each event (the earlier method).
+the figures do not depend on when the bench's own consumer fetched it. So that consumer takes as little
+as it can from the pipeline it measures: it reads with ``--watch-wait-ms`` (default 500; the 10 ms wait
+used before 2026-12-06 was 100 fetches a second), and while the pipeline runs it fetches crm.synced only
+(to see when every lead is through) and reads the hops in between at the end (``TopicWatcher.focus``;
+``--watch-all`` fetches every hop all along: 5-8 % more broker CPU per lead, 2026-12-06). Every fetch
+that finds records costs the embedded broker CPU in proportion to the batches stored in the partition
+(``embedded_kafka``'s docstring). With a wait of 20 ms or less the bench also prints the time the
+watcher saw each event (the earlier method).
 Then, per service, the batches of the steady phase: how many, records per batch, handler time per batch
 and the share of the time its handler was busy (from its /metrics).
+``--partitions N`` creates every keyed topic with N partitions instead of deploy/topics.yaml's.
 ``--prompt-fetch`` puts every client on the embedded broker's front door with prompt fetch
 (``leadflow_platform.kafka_compat``), to compare with the broker itself in the same conditions.
 """
@@ -224,6 +228,8 @@ async def main(
     extra: dict[str, str] | None = None,
     door: bool = True,
     watch_wait_ms: int = 500,
+    partitions: int | None = None,
+    watch_all: bool = False,
 ) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-proc-"))
     base = yaml.safe_load((ROOT / "deploy/local/run.yaml").read_text()).get("env") or {}
@@ -235,7 +241,12 @@ async def main(
         await wait_until(kafka.ready, 30, "broker ready")
         emu.seed("demo")
         emu.configure(dailyApiLimit=10_000_000, apiUsage=0)
-        await ensure_topics(kafka.direct, load_topics())
+        specs = load_topics()
+        if partitions:  # every keyed topic; crm.roster keeps its single partition
+            specs = {
+                n: s.model_copy(update={"partitions": partitions}) if s.partitions > 1 else s for n, s in specs.items()
+            }
+        await ensure_topics(kafka.direct, specs)
         hop = await raw_hop(kafka.direct)
         services = [Service(name, kafka.bootstrap, emu, tmp, base_env, extra or {}) for name in SERVICES]
         for service in services:
@@ -244,6 +255,8 @@ async def main(
             await wait_until(lambda: all(s.ready() for s in services), 180, "services ready")
             watcher = TopicWatcher(kafka.bootstrap, HOPS[1:], fetch_max_wait_ms=watch_wait_ms)
             await watcher.start()
+            if not watch_all:  # the hops in between are read at the end (see TopicWatcher.focus)
+                watcher.focus([topics.CRM_SYNCED])
             producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, linger_ms=1, acks="all")
             await producer.start()
             print(f"load average at start {os.getloadavg()[0]:.2f} (2 cores); state in {tmp}")
@@ -307,6 +320,10 @@ async def main(
                 await wait_until(lambda: watcher.count(topics.CRM_SYNCED, prefix) >= n, 120, "steady synced")
             steady_seconds = time.perf_counter() - steady_started
             steady_cpu = cpu_now()
+            if not watch_all:
+                watcher.focus(None)
+                with contextlib.suppress(TimeoutError):
+                    await wait_until(lambda: all(watcher.count(t, prefix) >= n for t in HOPS[1:]), 60, "every hop read")
             at = {topics.LEADS_INBOUND: sent_at, **watcher.published}
 
             def lat(src: str, dst: str, at: dict[str, dict[str, float]] = at) -> list[float]:
@@ -315,7 +332,7 @@ async def main(
             seen = {topics.LEADS_INBOUND: sent_at, **watcher.seen}
             for dst in (topics.LEADS_ROUTED, topics.CRM_SYNCED):
                 for how, when in [("published", at), (f"seen by a consumer (fetch wait {watch_wait_ms} ms)", seen)]:
-                    if when is seen and watch_wait_ms > 20:
+                    if when is seen and (watch_wait_ms > 20 or not (watch_all or dst == topics.CRM_SYNCED)):
                         continue
                     values = lat(topics.LEADS_INBOUND, dst, when)
                     print(
@@ -408,8 +425,29 @@ if __name__ == "__main__":
         default=500,
         help="fetch wait of the bench's own consumer (latencies come from record timestamps either way)",
     )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="partitions of every keyed topic instead of deploy/topics.yaml's",
+    )
+    parser.add_argument(
+        "--watch-all",
+        action="store_true",
+        help="the bench's consumer fetches every hop while the pipeline runs (before 2026-12-06's fourth "
+        "session); by default it fetches crm.synced only and reads the other hops at the end",
+    )
     args = parser.parse_args()
     extra = dict(kv.split("=", 1) for kv in args.env)
     asyncio.run(
-        main(args.burst, args.rate, args.seconds, extra, door=args.prompt_fetch, watch_wait_ms=args.watch_wait_ms)
+        main(
+            args.burst,
+            args.rate,
+            args.seconds,
+            extra,
+            door=args.prompt_fetch,
+            watch_wait_ms=args.watch_wait_ms,
+            partitions=args.partitions,
+            watch_all=args.watch_all,
+        )
     )

@@ -6,7 +6,10 @@ On the embedded broker, for each client, prints:
 - the consume → JSON → produce hop (the work every leadflow service does per lead), messages/s and CPU
   microseconds per message of this process;
 - produce → consume round-trip latency of single messages at a low rate (p50/p90/p99 ms), the floor
-  of any per-hop latency budget.
+  of any per-hop latency budget;
+- the broker's CPU for one Fetch that returns records, against the record batches stored in the partition
+  (``--stored``): Tansu 0.6.0 lists every stored batch of a partition to answer it; and the broker memory
+  each stored batch keeps (memory:// applies no retention).
 Both on the broker itself and through its front door with prompt fetch (``leadflow_platform.kafka_compat``,
 ``embedded_kafka --prompt-fetch``, off in ``make run``; here in a thread of this process, so its CPU counts
 in the figures).
@@ -28,8 +31,9 @@ import uuid
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from bench_processes import cpu_seconds
 from confluent_kafka import Consumer, Producer
-from leadflow_platform.embedded_kafka import EmbeddedKafka
+from leadflow_platform.embedded_kafka import EmbeddedKafka, resident_kb
 from leadflow_platform.topics_admin import TopicSpec, ensure_topics
 
 PAYLOAD = json.dumps(
@@ -184,6 +188,47 @@ def confluent_pings(bootstrap: str, topic: str, pings: int, gap: float, max_wait
     return out
 
 
+async def fetch_cost_by_stored_batches(bootstrap: str, pid: int, topic: str, steps: list[int], fetches: int) -> None:
+    """Broker CPU of one Fetch that returns records, against the record batches stored in the partition.
+
+    Each produce request writes one batch per partition it touches; Tansu 0.6.0's storage (memory://,
+    ``dynostore``) answers a Fetch below the high watermark by listing every batch object of the partition,
+    so the cost grows with what the partition holds, and nothing deletes old batches (its DeleteRecords is
+    not implemented, retention is not applied). One partition, batches of one record, each Fetch reads the
+    last record again."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10)
+    await producer.start()
+    await consumer.start()
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    stored, memory = 0, [(0, (resident_kb(pid) or 0))]
+    for target in steps:
+        while stored < target:
+            await (await producer.send(topic, PAYLOAD, partition=0))
+            stored += 1
+        c0, t0 = cpu_seconds(pid), time.perf_counter()
+        for _ in range(fetches):
+            consumer.seek(tp, stored - 1)
+            if not await consumer.getmany(tp, timeout_ms=1000):
+                raise RuntimeError(f"no record fetched from {topic} at offset {stored - 1}")
+        used, wall = cpu_seconds(pid) - c0, time.perf_counter() - t0
+        memory.append((stored, (resident_kb(pid) or 0)))
+        print(
+            f"broker     fetch of 1 record with {stored:>6,} batches stored in the partition:"
+            f" {used / fetches * 1e6:6,.0f} µs broker CPU, {wall / fetches * 1e3:5.2f} ms round trip,"
+            f" broker memory {memory[-1][1] / 1024:,.0f} MB"
+        )
+    (n0, kb0), (n1, kb1) = memory[0], memory[-1]
+    print(
+        f"broker     memory kept per stored batch of one {len(PAYLOAD)}-byte record:"
+        f" {(kb1 - kb0) / max(n1 - n0, 1):.2f} kB"
+        " (the topic's retention.ms is 1,000: not applied)"
+    )
+    await consumer.stop()
+    await producer.stop()
+
+
 def describe(name: str, values: list[float]) -> str:
     return (
         f"{name}: n={len(values)} p50 {pct(values, 50):.1f} ms, p90 {pct(values, 90):.1f} ms, "
@@ -191,7 +236,7 @@ def describe(name: str, values: list[float]) -> str:
     )
 
 
-async def main_async(messages: int, pings: int, gap: float) -> None:
+async def main_async(messages: int, pings: int, gap: float, stored_steps: list[int]) -> None:
     with EmbeddedKafka(compat_port=0, prompt_fetch=True) as kafka:
         bootstrap = kafka.bootstrap
         door = kafka.compat_bootstrap or bootstrap
@@ -224,6 +269,10 @@ async def main_async(messages: int, pings: int, gap: float) -> None:
             print(describe(f"{where:<10} aiokafka        produce→consume, fetch max wait {wait:>3} ms", a))
             c = await asyncio.to_thread(confluent_pings, addr, names[f"ping-{2 * i + 1}"], pings, gap, wait)
             print(describe(f"{where:<10} confluent-kafka produce→consume, fetch max wait {wait:>3} ms", c))
+        if kafka.pid is not None and stored_steps:
+            stored = f"bench-stored-{run}"
+            await ensure_topics(bootstrap, {stored: TopicSpec(partitions=1, retention_ms=1000)})
+            await fetch_cost_by_stored_batches(bootstrap, kafka.pid, stored, stored_steps, 200)
         print(f"load average {os.getloadavg()[0]:.2f} (2 cores)")
 
 
@@ -232,8 +281,15 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--pings", type=int, default=300)
     parser.add_argument("--gap", type=float, default=0.02, help="seconds between pings")
+    parser.add_argument(
+        "--stored",
+        type=int,
+        nargs="*",
+        default=[10, 1000, 5000, 10000],
+        help="batches stored in one partition at which a Fetch's broker CPU is measured (none: skip)",
+    )
     args = parser.parse_args()
-    asyncio.run(main_async(args.messages, args.pings, args.gap))
+    asyncio.run(main_async(args.messages, args.pings, args.gap, args.stored))
 
 
 if __name__ == "__main__":

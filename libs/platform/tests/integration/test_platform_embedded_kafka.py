@@ -1,4 +1,8 @@
 import os
+import select
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,6 +51,30 @@ def test_the_broker_runs_the_worker_threads_it_is_given(monkeypatch, worker_thre
     else:
         monkeypatch.setenv("TOKIO_WORKER_THREADS", env)
     with EmbeddedKafka(worker_threads=worker_threads) as broker:
-        assert broker._proc is not None
-        workers = _tokio_workers(broker._proc.pid)
+        pid = broker.pid
+        assert pid is not None, "a running broker has a process id"
+        workers = _tokio_workers(pid)
     assert workers == (expected or len(os.sched_getaffinity(0)))
+    assert broker.pid is None, "a stopped broker has none"
+    assert not Path(f"/proc/{pid}").exists(), "the id was the broker's own: its process is gone"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the broker's memory from /proc")
+def test_the_launcher_warns_when_the_broker_memory_passes_the_threshold():
+    """make run's broker keeps every record: its launcher says so once the memory passes --warn-memory-mb
+    (1 MB here, so at the first check), and goes on serving."""
+    from leadflow_platform.embedded_kafka import free_port
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "leadflow_platform.embedded_kafka", "--port", str(port), "--no-topics"]
+    proc = subprocess.Popen([*cmd, "--warn-memory-mb", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        readable, _, _ = select.select([proc.stderr], [], [], 20)
+        assert readable, "no warning within 20 s"
+        line = proc.stderr.readline()
+        assert "embedded broker memory" in line and "passed 1 MB" in line, line
+        assert proc.poll() is None, "a warning, not a stop"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
