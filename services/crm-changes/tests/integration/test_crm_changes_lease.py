@@ -62,13 +62,17 @@ async def test_two_instances_only_one_polls_and_the_standby_takes_over(
         await asyncio.sleep(1.0)
         assert not standby.feed.active and standby.feed.polls_completed == 0
         # the active instance hangs (no more renewals): the standby takes over once the lease expires
-        hung = asyncio.Event()
+        hung, hanging = asyncio.Event(), asyncio.Event()
 
         async def hang() -> bool:
+            hanging.set()
             await hung.wait()
             return False
 
         active.feed.step = hang
+        # a poll already under way when the step is replaced could still see the new leads (seen in CI under
+        # load: the standby then emits fewer than 2): create them once the active instance really hangs
+        await asyncio.wait_for(hanging.wait(), timeout=30)
         second = [
             rep_sf.Lead.create({"LastName": f"M{i}", "Company": "Kraft", "Leadflow_Id__c": f"y{i}"})["id"]
             for i in range(2)
