@@ -31,9 +31,9 @@ import uuid
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from bench_processes import cpu_seconds
 from confluent_kafka import Consumer, Producer
 from leadflow_platform.embedded_kafka import EmbeddedKafka, resident_kb
+from leadflow_platform.testing.bench import process_cpu_seconds
 from leadflow_platform.topics_admin import TopicSpec, ensure_topics
 
 PAYLOAD = json.dumps(
@@ -202,27 +202,27 @@ async def fetch_cost_by_stored_batches(bootstrap: str, pid: int, topic: str, ste
     await consumer.start()
     tp = TopicPartition(topic, 0)
     consumer.assign([tp])
-    stored, memory = 0, [(0, (resident_kb(pid) or 0))]
+    stored, kb0 = 0, resident_kb(pid) or 0
+    kb = kb0
     for target in steps:
         while stored < target:
             await (await producer.send(topic, PAYLOAD, partition=0))
             stored += 1
-        c0, t0 = cpu_seconds(pid), time.perf_counter()
+        c0, t0 = process_cpu_seconds(pid), time.perf_counter()
         for _ in range(fetches):
             consumer.seek(tp, stored - 1)
             if not await consumer.getmany(tp, timeout_ms=1000):
                 raise RuntimeError(f"no record fetched from {topic} at offset {stored - 1}")
-        used, wall = cpu_seconds(pid) - c0, time.perf_counter() - t0
-        memory.append((stored, (resident_kb(pid) or 0)))
+        used, wall = process_cpu_seconds(pid) - c0, time.perf_counter() - t0
+        kb = resident_kb(pid) or 0
         print(
             f"broker     fetch of 1 record with {stored:>6,} batches stored in the partition:"
             f" {used / fetches * 1e6:6,.0f} µs broker CPU, {wall / fetches * 1e3:5.2f} ms round trip,"
-            f" broker memory {memory[-1][1] / 1024:,.0f} MB"
+            f" broker memory {kb / 1024:,.0f} MB"
         )
-    (n0, kb0), (n1, kb1) = memory[0], memory[-1]
     print(
         f"broker     memory kept per stored batch of one {len(PAYLOAD)}-byte record:"
-        f" {(kb1 - kb0) / max(n1 - n0, 1):.2f} kB"
+        f" {(kb - kb0) / max(stored, 1):.2f} kB"
         " (the topic's retention.ms is 1,000: not applied)"
     )
     await consumer.stop()

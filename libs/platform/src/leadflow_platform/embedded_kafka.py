@@ -311,8 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         while not stop and broker.running:
             time.sleep(0.2)
-            if time.monotonic() - checked >= 10 and broker.pid is not None:
-                checked, kb = time.monotonic(), resident_kb(broker.pid)
+            pid = broker.pid
+            if pid is not None and time.monotonic() - checked >= 10:
+                checked, kb = time.monotonic(), resident_kb(pid)
                 warning = watch.check(kb / 1024) if kb is not None else None
                 if warning:
                     print(warning, file=sys.stderr, flush=True)
