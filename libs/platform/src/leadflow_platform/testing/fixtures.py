@@ -40,6 +40,49 @@ def kafka_bootstrap(embedded_kafka: EmbeddedKafka) -> str:
     return embedded_kafka.bootstrap
 
 
+TEST_SESSION_TIMEOUT_MS = 2_000
+"""The consumer-group session of every service settings object a test on the embedded broker builds.
+
+Tansu 0.6.0 answers a JoinGroup only once half the member's session timeout has passed (it sleeps in 1 s
+steps: ``join`` in tansu-broker's coordinator/group/administrator.rs), so each group join and each rebalance
+costs the client's default 10 s / 2 = 5 s, and crm-sync's 45 s / 2 = 22.5 s. At 2 s a join takes 1 s.
+A setting the test passes itself still wins (constructor arguments come before the environment)."""
+
+
+def settings_env_prefixes() -> dict[str, int]:
+    """Env prefix of every loaded ``ServiceSettings`` class → the smallest session timeout it accepts."""
+    from leadflow_platform.settings import ServiceSettings
+
+    out: dict[str, int] = {}
+    todo: list[type[ServiceSettings]] = [ServiceSettings]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        field = cls.model_fields["session_timeout_ms"]
+        floor = max((int(m.ge) for m in field.metadata if getattr(m, "ge", None) is not None), default=0)
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        out[prefix] = max(out.get(prefix, 0), floor)
+    return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def quick_group_joins(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test module with tests on the embedded broker: every service's group session is
+    ``TEST_SESSION_TIMEOUT_MS`` (or the smallest its settings accept), so a join or rebalance takes ~1 s
+    instead of 5-22 s. Module-scoped, so the module's own module-scoped stacks get it too."""
+    module = request.node
+    if not any(
+        item.getparent(pytest.Module) is module and "embedded_kafka" in getattr(item, "fixturenames", ())
+        for item in request.session.items
+    ):
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        for prefix, floor in settings_env_prefixes().items():
+            patch.setenv(f"{prefix}SESSION_TIMEOUT_MS", str(max(TEST_SESSION_TIMEOUT_MS, floor)))
+        yield
+
+
 class TopicNamespace:
     """Contract topics under a unique prefix, so one test's messages never reach another's."""
 
