@@ -25,6 +25,7 @@ from aiokafka.protocol import fetch as f
 from aiokafka.protocol.fetch import FetchRequest
 from confluent_kafka import Consumer, Producer
 from leadflow_platform.embedded_kafka import EmbeddedKafka, free_port
+from leadflow_platform.testing.fixtures import TEST_SESSION_TIMEOUT_MS
 from leadflow_platform.topics_admin import TopicSpec, ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -53,6 +54,8 @@ async def _aiokafka_round_trips(bootstrap: str, topic: str, n: int, gap: float) 
         group_id=f"g-{topic}",
         auto_offset_reset="earliest",
         fetch_max_wait_ms=WAIT_MS,
+        session_timeout_ms=TEST_SESSION_TIMEOUT_MS,  # Tansu answers a join after half the session
+        heartbeat_interval_ms=TEST_SESSION_TIMEOUT_MS // 10,
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await consumer.start()
@@ -102,6 +105,7 @@ def test_confluent_kafka_gets_each_record_promptly(broker: EmbeddedKafka) -> Non
             "group.id": f"g-{topic}",
             "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": WAIT_MS,
+            "session.timeout.ms": 6_000,  # librdkafka's default 45 s would hold the join 22.5 s on Tansu
         }
     )
     consumer.subscribe([topic])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from pathlib import Path
 
@@ -82,10 +83,28 @@ def main(argv: list[str] | None = None) -> None:
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     if args.ready_file:
         _announce_when_ready(server, args.ready_file, "https" if settings.tls else "http")
     server.run()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, but a stop does not wait for idle keep-alive connections.
+
+    uvicorn closes an idle connection on shutdown, but over TLS asyncio's close sends close_notify and waits
+    for the client's, which an idle client (a requests or httpx session between calls) never sends: every
+    stop waited the whole ``timeout_graceful_shutdown`` (5 s). Idle connections are aborted instead; a request
+    still in flight keeps its grace period and finishes (its connection then closes as uvicorn's does).
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for connection in list(self.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            transport = getattr(connection, "transport", None)
+            if transport is not None and (cycle is None or cycle.response_complete):
+                transport.abort()
+        await super().shutdown(sockets)
 
 
 def _announce_when_ready(server: uvicorn.Server, path: Path, scheme: str) -> None:

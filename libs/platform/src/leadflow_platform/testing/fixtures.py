@@ -40,12 +40,13 @@ def kafka_bootstrap(embedded_kafka: EmbeddedKafka) -> str:
     return embedded_kafka.bootstrap
 
 
-TEST_SESSION_TIMEOUT_MS = 2_000
+TEST_SESSION_TIMEOUT_MS = 4_000
 """The consumer-group session of every service settings object a test on the embedded broker builds.
 
 Tansu 0.6.0 answers a JoinGroup only once half the member's session timeout has passed (it sleeps in 1 s
 steps: ``join`` in tansu-broker's coordinator/group/administrator.rs), so each group join and each rebalance
-costs the client's default 10 s / 2 = 5 s, and crm-sync's 45 s / 2 = 22.5 s. At 2 s a join takes 1 s.
+costs the client's default 10 s / 2 = 5 s, and crm-sync's 45 s / 2 = 22.5 s. At 4 s a join takes 2 s (3 s
+would too), and a test that holds the event loop for up to 4 s does not cost its consumers their membership.
 A setting the test passes itself still wins (constructor arguments come before the environment)."""
 
 
@@ -68,7 +69,7 @@ def settings_env_prefixes() -> dict[str, int]:
 @pytest.fixture(scope="module", autouse=True)
 def quick_group_joins(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test module with tests on the embedded broker: every service's group session is
-    ``TEST_SESSION_TIMEOUT_MS`` (or the smallest its settings accept), so a join or rebalance takes ~1 s
+    ``TEST_SESSION_TIMEOUT_MS`` (or the smallest its settings accept), so a join or rebalance takes ~2 s
     instead of 5-22 s. Module-scoped, so the module's own module-scoped stacks get it too."""
     module = request.node
     if not any(
