@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -38,6 +39,14 @@ def test_every_settings_class_of_a_broker_module_gets_the_short_session(kafka_bo
     assert ServiceSettings().session_timeout_ms == TEST_SESSION_TIMEOUT_MS
     assert StrictSettings().session_timeout_ms == 6_000  # the smallest it accepts, not a validation error
     assert ServiceSettings(session_timeout_ms=30_000).session_timeout_ms == 30_000  # the test's own value wins
+
+
+def test_a_member_this_module_never_imports_gets_it_too(kafka_bootstrap: str) -> None:
+    """A test module may import its service only inside a fixture (tests/e2e/test_pipeline_end_to_end.py):
+    every installed member's settings are found, here crm-sync's (its floor is 6 s)."""
+    pytest.importorskip("leadflow_crm_sync")
+    assert os.environ["CRMSYNC_SESSION_TIMEOUT_MS"] == "6000"
+    assert os.environ["INTAKE_SESSION_TIMEOUT_MS"] == str(TEST_SESSION_TIMEOUT_MS)
 
 
 async def test_a_join_waits_half_the_session_so_the_short_one_joins_sooner(

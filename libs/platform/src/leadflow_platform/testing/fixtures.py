@@ -8,8 +8,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import importlib
+import importlib.util
 import itertools
 import os
+import pkgutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -50,9 +55,24 @@ would too), and a test that holds the event loop for up to 4 s does not cost its
 A setting the test passes itself still wins (constructor arguments come before the environment)."""
 
 
+@functools.cache
+def _import_settings_modules() -> None:
+    """Import ``leadflow_*.settings`` of every installed member, so a test module that imports its service
+    only inside a fixture still has the service's settings class known here."""
+    for module in pkgutil.iter_modules():
+        if not module.name.startswith("leadflow_"):
+            continue
+        with contextlib.suppress(ImportError):
+            if importlib.util.find_spec(f"{module.name}.settings") is not None:
+                importlib.import_module(f"{module.name}.settings")
+
+
 def settings_env_prefixes() -> dict[str, int]:
-    """Env prefix of every loaded ``ServiceSettings`` class → the smallest session timeout it accepts."""
+    """Env prefix of every ``ServiceSettings`` class of the installed members (and of any other loaded one)
+    → the smallest session timeout it accepts."""
     from leadflow_platform.settings import ServiceSettings
+
+    _import_settings_modules()
 
     out: dict[str, int] = {}
     todo: list[type[ServiceSettings]] = [ServiceSettings]
