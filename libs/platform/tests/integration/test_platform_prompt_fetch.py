@@ -24,7 +24,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.protocol import fetch as f
 from aiokafka.protocol.fetch import FetchRequest
 from confluent_kafka import Consumer, Producer
+from leadflow_platform.consumer import group_options
 from leadflow_platform.embedded_kafka import EmbeddedKafka, free_port
+from leadflow_platform.settings import ServiceSettings
 from leadflow_platform.testing.fixtures import TEST_SESSION_TIMEOUT_MS
 from leadflow_platform.topics_admin import TopicSpec, ensure_topics
 
@@ -54,8 +56,8 @@ async def _aiokafka_round_trips(bootstrap: str, topic: str, n: int, gap: float) 
         group_id=f"g-{topic}",
         auto_offset_reset="earliest",
         fetch_max_wait_ms=WAIT_MS,
-        session_timeout_ms=TEST_SESSION_TIMEOUT_MS,  # Tansu answers a join after half the session
-        heartbeat_interval_ms=TEST_SESSION_TIMEOUT_MS // 10,
+        # Tansu answers a join after half the session: the tests' short one (and its heartbeat)
+        **group_options(ServiceSettings(session_timeout_ms=TEST_SESSION_TIMEOUT_MS)),
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await consumer.start()

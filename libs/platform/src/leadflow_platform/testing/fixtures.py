@@ -86,16 +86,23 @@ def settings_env_prefixes() -> dict[str, int]:
     return out
 
 
+@pytest.fixture(scope="session")
+def broker_test_modules(request: pytest.FixtureRequest) -> frozenset[pytest.Module]:
+    """The collected test modules with at least one test on the embedded broker (found once per session)."""
+    return frozenset(
+        module
+        for item in request.session.items
+        if "embedded_kafka" in getattr(item, "fixturenames", ())
+        and (module := item.getparent(pytest.Module)) is not None
+    )
+
+
 @pytest.fixture(scope="module", autouse=True)
-def quick_group_joins(request: pytest.FixtureRequest) -> Iterator[None]:
+def quick_group_joins(request: pytest.FixtureRequest, broker_test_modules: frozenset[pytest.Module]) -> Iterator[None]:
     """A test module with tests on the embedded broker: every service's group session is
     ``TEST_SESSION_TIMEOUT_MS`` (or the smallest its settings accept), so a join or rebalance takes ~2 s
     instead of 5-22 s. Module-scoped, so the module's own module-scoped stacks get it too."""
-    module = request.node
-    if not any(
-        item.getparent(pytest.Module) is module and "embedded_kafka" in getattr(item, "fixturenames", ())
-        for item in request.session.items
-    ):
+    if request.node not in broker_test_modules:
         yield
         return
     with pytest.MonkeyPatch.context() as patch:
