@@ -1,7 +1,7 @@
 """The pipeline with every service as its own process, as `make run` starts it, and a latency budget per hop.
 
     .venv/bin/python tests/bench/bench_processes.py [--burst 3000] [--rate 200] [--seconds 30] [--env K=V ...]
-        [--prompt-fetch] [--watch-wait-ms 500] [--watch-all] [--partitions N]
+        [--prompt-fetch] [--watch-wait-ms 500] [--watch-all] [--partitions N] [--stages 5000]
 
 ``--env`` sets a variable for every service process (after its run.yaml), e.g. to run the previous
 settings in the same conditions: ``--env INTAKE_KAFKA_LINGER_MS=5 --env INTAKE_BATCH_TIMEOUT_MS=50``.
@@ -27,7 +27,10 @@ that finds records costs the embedded broker CPU in proportion to the batches st
 (``embedded_kafka``'s docstring). With a wait of 20 ms or less the bench also prints the time the
 watcher saw each event (the earlier method).
 Then, per service, the batches of the steady phase: how many, records per batch, handler time per batch
-and the share of the time its handler was busy (from its /metrics).
+and the share of the time its handler was busy (from its /metrics). Last, the stage capacity
+(``--stages N``, default 5,000; 0 skips it): each service alone on N records waiting on its input topic,
+its leads/s and CPU per lead; the slowest stage over the raw hop is the burst ratio a machine with a core
+for every process would reach (``stage_capacity``).
 ``--partitions N`` creates every keyed topic with N partitions instead of deploy/topics.yaml's.
 ``--prompt-fetch`` puts every client on the embedded broker's front door with prompt fetch
 (``leadflow_platform.kafka_compat``), to compare with the broker itself in the same conditions.
@@ -100,7 +103,7 @@ class Service:
         self.name, self.cmd = name, [sys.executable if spec["cmd"][0] == "python" else spec["cmd"][0], *spec["cmd"][1:]]
         env = {**base_env, **{k: str(v) for k, v in (spec.get("env") or {}).items()}}
         prefix = next(k.split("_", 1)[0] + "_" for k in spec["env"] if k.endswith("_HTTP_PORT"))
-        self.port = free_port()
+        self.prefix, self.port = prefix, free_port()
         env.update(
             {
                 f"{prefix}HTTP_PORT": str(self.port),
@@ -230,6 +233,7 @@ async def main(
     watch_wait_ms: int = 500,
     partitions: int | None = None,
     watch_all: bool = False,
+    stages: int = 0,
 ) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-proc-"))
     base = yaml.safe_load((ROOT / "deploy/local/run.yaml").read_text()).get("env") or {}
@@ -361,12 +365,71 @@ async def main(
                     f"busy {(h1 - h0) / steady_seconds * 100:.0f} % of the time"
                 )
             print_phases({s.name: (phases0[s.name], s.phases()) for s in services})
+            if stages:
+                watcher.focus(None)
+                await stage_capacity(services, kafka, producer, watcher, stages, hop)
             print(f"load average at end {os.getloadavg()[0]:.2f}")
             await watcher.stop()
             await producer.stop()
         finally:
             for service in reversed(services):
                 service.stop()
+
+
+async def stage_capacity(
+    services: list[Service], kafka: BrokerProcess, producer: AIOKafkaProducer, watcher: TopicWatcher, n: int, hop: float
+) -> None:
+    """Each service alone on a full input topic: the leads/s it reaches when it has a core to itself.
+
+    Every service is stopped (a graceful stop commits its offsets), ``n`` leads go to leads.inbound, and then
+    the services run one at a time in pipeline order, each on the records the one before it left on its
+    input topic, and stop again. A stage is timed from the first answer of its /metrics that counts records
+    in (polled every 5 ms) to its last output record's timestamp, over the leads not yet counted then. The
+    service's event loop answers /metrics only between the steps of a batch, so that moment falls inside
+    or at the end of the first batch; the figure leaves the first batch out, and its start-up and group
+    join with it. On this 2-core machine a lone service gets
+    about one core while the broker and the emulator share the other; with all five running at once, as in
+    the burst above, they share two. So the slowest stage is what the burst can reach on a machine with a
+    core for every process, if the broker keeps up with all of them (not shown here). The restarted services
+    use a 6 s group session (crm-sync's floor) so each joins in ~3 s instead of up to 22 s (the embedded
+    broker answers a join after half the session: ``leadflow_platform.testing.fixtures``); the session does
+    not change how fast a member consumes."""
+    for service in services:
+        service.stop()
+    run = uuid.uuid4().hex[:6]
+    prefix = f"bench-{run}-"
+    for value, key in (lead(i, run) for i in range(n)):
+        await producer.send(topics.LEADS_INBOUND, value, key=key)
+    await producer.flush()
+    print(f"stage capacity: each service alone on {n:,} records waiting on its input topic (leads/s, CPU µs per lead):")
+    rates: dict[str, float] = {}
+    for service, out in zip(services, HOPS[1:], strict=True):
+        service.env[f"{service.prefix}SESSION_TIMEOUT_MS"] = "6000"
+        service.start()
+        try:
+            await wait_until(service.ready, 120, f"{service.name} ready")
+            deadline = time.perf_counter() + 60
+            while not (first := service.batches()[2]):  # its group joined and its first batch is in the handler
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(f"{service.name} stage: no record in")
+                await asyncio.sleep(0.005)
+            started, cpu0, broker0 = time.time(), service.cpu(), kafka.cpu()
+            await wait_until(lambda o=out: watcher.count(o, prefix) >= n, 600, f"{service.name} stage")
+            cpu, broker = service.cpu() - cpu0, kafka.cpu() - broker0
+        finally:
+            service.stop()
+        last = max(t for k, t in watcher.published[out].items() if k.startswith(prefix))
+        counted = n - int(first)  # the first batch (its records) is mostly done before /metrics can answer
+        rates[service.name] = counted / max(last - started, 1e-3)
+        print(
+            f"  {service.name:>8}: {rates[service.name]:7,.0f} leads/s over {counted:,} leads; "
+            f"CPU per lead {cpu / counted * 1e6:5,.0f} µs, broker {broker / counted * 1e6:4,.0f} µs"
+        )
+    slowest = min(rates, key=lambda k: rates[k])
+    print(
+        f"  slowest stage {slowest}: {rates[slowest]:,.0f} leads/s = {rates[slowest] / hop:.3f} of the raw hop "
+        "(the burst's ceiling with a core for every process)"
+    )
 
 
 def print_phases(before_after: dict[str, tuple[Phases, Phases]]) -> None:
@@ -437,6 +500,13 @@ if __name__ == "__main__":
         help="the bench's consumer fetches every hop while the pipeline runs (before 2026-12-06's fourth "
         "session); by default it fetches crm.synced only and reads the other hops at the end",
     )
+    parser.add_argument(
+        "--stages",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="then each service alone on N leads waiting on its input topic (stage capacity); 0: skip",
+    )
     args = parser.parse_args()
     extra = dict(kv.split("=", 1) for kv in args.env)
     asyncio.run(
@@ -449,5 +519,6 @@ if __name__ == "__main__":
             watch_wait_ms=args.watch_wait_ms,
             partitions=args.partitions,
             watch_all=args.watch_all,
+            stages=args.stages,
         )
     )
