@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(sort $(dir $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock run test test-fast browser-deps lint typecheck schemas asyncapi asyncapi-check schema-compat bench bench-intake bench-enrich bench-score bench-ops bench-crm-changes bench-crm-sync bench-sla bench-route bench-transport bench-processes model-report bench-model salesforce-metadata bench-emulator bench-import tail clean
+.PHONY: help install lock run test test-fast browser-deps lint typecheck schemas asyncapi asyncapi-check schema-compat bench bench-single bench-intake bench-enrich bench-score bench-ops bench-crm-changes bench-crm-sync bench-sla bench-route bench-transport bench-processes model-report bench-model salesforce-metadata bench-emulator bench-import tail clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -76,7 +76,11 @@ asyncapi-check: $(STAMP) ## Fail if the committed AsyncAPI documents are stale (
 schema-compat: $(STAMP) ## Fail on a breaking change against the last released schemas (deploy/schemas/released/v1)
 	$(PY) -m leadflow_contracts.compat deploy/schemas/released/v1 deploy/schemas
 
-bench: $(STAMP) ## End-to-end: raw hop, burst leads/s to CrmSynced, API calls per 1,000, latency at 200 leads/s
+bench: $(STAMP) ## Issue 13's figures, services as separate processes (bench-processes, ARGS), then the same pipeline in one process for comparison (bench-single, SINGLE_ARGS)
+	$(PY) tests/bench/bench_processes.py $(ARGS)
+	$(PY) tests/bench/bench_pipeline.py $(SINGLE_ARGS)
+
+bench-single: $(STAMP) ## End to end with the five pipeline services in ONE process: raw hop, burst leads/s to CrmSynced, API calls per 1,000, latency at 200 leads/s
 	$(PY) tests/bench/bench_pipeline.py $(ARGS)
 
 bench-processes: $(STAMP) ## Pipeline with each service as its own process (as make run): leads/s vs raw hop, CPU µs/lead per service, latency budget per hop

@@ -420,11 +420,19 @@ async def stage_capacity(
             service.stop()
         last = max(t for k, t in watcher.published[out].items() if k.startswith(prefix))
         counted = n - int(first)  # the first batch (its records) is mostly done before /metrics can answer
+        if counted < n / 2:
+            print(
+                f"  {service.name:>8}: its first batch held {int(first):,} of the {n:,} (no rate): "
+                "give --stages at least 3 × its batch size"
+            )
+            continue
         rates[service.name] = counted / max(last - started, 1e-3)
         print(
             f"  {service.name:>8}: {rates[service.name]:7,.0f} leads/s over {counted:,} leads; "
             f"CPU per lead {cpu / counted * 1e6:5,.0f} µs, broker {broker / counted * 1e6:4,.0f} µs"
         )
+    if len(rates) < len(services):
+        return  # a stage without a rate: no slowest stage to name
     slowest = min(rates, key=lambda k: rates[k])
     print(
         f"  slowest stage {slowest}: {rates[slowest]:,.0f} leads/s = {rates[slowest] / hop:.3f} of the raw hop "
