@@ -1,9 +1,9 @@
 """kill -9 of a service mid-stream loses and doubles nothing (issue 13's fault behaviour, kept over the runtime).
 
 The pipeline runs as `make run` runs it: the supervisor and one process per service on the embedded broker
-and the Salesforce emulator. While leads stream in, enrich, route and crm-sync are each killed with SIGKILL
-in the middle of their batches; the supervisor restarts them; every lead must end as exactly one Lead in
-Salesforce, with its owner.
+and the Salesforce emulator. While leads stream in, each of the five pipeline services (intake, enrich, score,
+route and crm-sync, one after the other) is killed with SIGKILL in the middle of its batches; the supervisor
+restarts them; every lead must end as exactly one Lead in Salesforce, with its owner.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pydantic import SecretStr
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("kafka", "salesforce", "intake", "enrich", "score", "route", "crm-sync")
-VICTIMS = ("leadflow_enrich", "leadflow_route", "leadflow_crm_sync")
+VICTIMS = ("leadflow_intake", "leadflow_enrich", "leadflow_score", "leadflow_route", "leadflow_crm_sync")
 LEADS = 600
 
 
