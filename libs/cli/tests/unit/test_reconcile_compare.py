@@ -213,9 +213,11 @@ def test_leads_older_than_the_topics_history_are_not_unknown() -> None:
 QUEUE = "00G000000000001AAA"
 
 
-def owner_change(lead_id: str, owner: str, at: Any, *, in_record: bool = False) -> CrmChange:
+def owner_change(
+    lead_id: str, owner: str, at: Any, *, in_record: bool = False, hidden_by_leadflow: bool = False
+) -> CrmChange:
     return CrmChange(
-        event_id=f"change-{lead_id}-{owner}-{at.isoformat()}-{in_record}",
+        event_id=f"change-{lead_id}-{owner}-{at.isoformat()}-{in_record}-{hidden_by_leadflow}",
         lead_id=lead_id,
         occurred_at=at,
         object="Lead",
@@ -226,6 +228,7 @@ def owner_change(lead_id: str, owner: str, at: Any, *, in_record: bool = False) 
         # a status change carries the owner only in the record as it is; a takeover names it as changed
         record={"OwnerId": owner, "Status": "Working - Contacted"},
         changed_fields=() if in_record else (FieldChange(field="OwnerId", old=SELLER, new=owner),),
+        hidden_by_leadflow=hidden_by_leadflow,
     )
 
 
@@ -255,6 +258,31 @@ def test_a_change_polled_between_a_routing_and_its_write_does_not_hide_the_write
     assert b.leads["a"].owner_id == QUEUE
 
 
+def test_a_status_change_hidden_by_leadflows_write_does_not_outrank_leadflows_next_write() -> None:
+    """Seen in the identity e2e (2026-12-07): crm-sync created the Lead under the integration user, wrote it
+    again, and crm-changes reported that version's Status as a rep's hidden change. The version's owner (the
+    integration user) was leadflow's own, its poll older than crm-sync's next write (the routed queue), yet
+    the change reached the topic 13 ms after that write's CrmSynced."""
+    integration = "005000000000009AAA"
+    b = Belief()
+    base = T0 + timedelta(days=3)
+    b.routed(routed("a", owner_id=QUEUE, owner_type="queue"), seen_at=base)
+    written = synced("a", "00QA", at_s=2).model_copy(update={"owner_id": QUEUE, "operation": SyncOperation.UPDATED})
+    b.synced(written, seen_at=base + timedelta(seconds=2))
+    hidden = owner_change("a", integration, base + timedelta(seconds=1), in_record=True, hidden_by_leadflow=True)
+    b.change(
+        hidden.model_copy(update={"changed_fields": (FieldChange(field="Status", old=None, new="Open"),)}),
+        seen_at=base + timedelta(seconds=2, milliseconds=13),
+    )
+    assert b.leads["a"].owner_id == QUEUE
+    view = SalesforceView()
+    view.leads_by_ext[ext("a")] = sf_lead("00QA", owner=QUEUE)
+    assert [d for d in compare(b, view, ext) if d.kind == "owner_differs"] == []
+    # the same snapshot from a rep's own version is a fact about the owner, and the latest one
+    b.change(owner_change("a", OTHER, base + timedelta(seconds=3), in_record=True), seen_at=base + timedelta(seconds=4))
+    assert b.leads["a"].owner_id == OTHER
+
+
 def test_a_duplicate_routed_elsewhere_does_not_change_the_owner_of_its_record() -> None:
     b, view = world()
     b.routed(
@@ -276,7 +304,7 @@ def test_a_duplicate_routed_elsewhere_does_not_change_the_owner_of_its_record() 
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["routed", "synced", "change", "change_in_record"]),
+            st.sampled_from(["routed", "synced", "change", "change_in_record", "hidden_by_leadflow"]),
             st.sampled_from([SELLER, OTHER, QUEUE]),
             st.integers(min_value=-200_000, max_value=200_000),
         ),
@@ -300,6 +328,9 @@ def test_the_believed_owner_is_the_last_owner_fact_whatever_the_events_own_times
                 update={"owner_id": owner, "occurred_at": own_time, "operation": SyncOperation.UPDATED}
             )
             b.synced(ev, seen_at=seen)
+        elif kind == "hidden_by_leadflow":  # a version leadflow wrote: its owner is not a new fact
+            b.change(owner_change("a", owner, own_time, in_record=True, hidden_by_leadflow=True), seen_at=seen)
+            continue
         else:
             b.change(owner_change("a", owner, own_time, in_record=kind == "change_in_record"), seen_at=seen)
         expected = owner

@@ -74,3 +74,8 @@ class CrmChange(Event):
     changed_by: str | None = None
     changed_at: UtcDatetime
     system_modstamp: UtcDatetime
+    hidden_by_leadflow: bool = Field(
+        default=False,
+        description="The version was written by leadflow: only changed_fields are a rep's change (one that "
+        "leadflow's later write hid from the poll); the rest of record, the owner included, is leadflow's own write.",
+    )

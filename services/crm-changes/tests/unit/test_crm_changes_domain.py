@@ -222,6 +222,7 @@ def test_a_rep_status_change_under_a_leadflow_write_is_emitted_not_skipped():
     ], "only the rep's field: leadflow's own SLA_Status__c write is not reported"
     ev = to_event(hid, d, "lf-1", "leadflow_id")
     assert ev.changed_by == REP, "the record's user owner, never leadflow's integration user"
+    assert ev.hidden_by_leadflow, "the rest of the record (its owner) is leadflow's own write"
     queued = to_version("Lead", lead_raw(by=INTEGRATION, stamp=T0 + timedelta(seconds=3), created=T0, OwnerId="00GQ"))
     dq = decide(queued, snap(created), TRACKED, frozenset({INTEGRATION}), ("Status",))
     assert dq.outcome is Outcome.ECHO  # owner moved by leadflow, status untouched: leadflow's own write

@@ -14,8 +14,9 @@ The owner leadflow believes for a Lead follows the one owner rule (issue 12; ``R
 ``mapping._DUPLICATE_SKIP`` in crm-sync): a duplicate never moves the record it is merged into, so a Lead's
 owner is the last of its *own* routings (escalation reassignments included) and of the owners Salesforce showed
 in a rep's change (crm-changes publishes the record as it is when polled; leadflow's own writes are echoes it
-skips) or in crm-sync's latest write of the Lead (``crm.synced``, which closes the window between a routing and
-its write). "Last" is by when each fact reached the topics (the Kafka record timestamp, ``seen_at``): routings are
+skips, and a version leadflow wrote over a rep's hidden Status change, ``hidden_by_leadflow``, shows leadflow's
+owner, not a rep's) or in crm-sync's latest write of the Lead (``crm.synced``, which closes the window between
+a routing and its write). "Last" is by when each fact reached the topics (the Kafka record timestamp, ``seen_at``): routings are
 stamped by route's clock (the demo clock under ``make run``) and changes by Salesforce's, so their own
 timestamps cannot be compared; without ``seen_at`` (unit tests) the events' own times are used.
 """
@@ -165,7 +166,10 @@ class Belief:
             return
         b = self.lead(ev.lead_id)
         at = seen_at or ev.changed_at
-        owner = ev.record.get("OwnerId")  # the record as the change left it: its owner then
+        # the record as the change left it: its owner then. Not when leadflow wrote that version (a rep's Status
+        # change hidden by leadflow's write): its owner is leadflow's own write, which ``synced`` already holds,
+        # and the poll may be older than leadflow's next write yet reach the topic after it.
+        owner = None if ev.hidden_by_leadflow else ev.record.get("OwnerId")
         for fc in ev.changed_fields:
             if fc.field == "OwnerId" and isinstance(fc.new, str) and fc.new:
                 owner = fc.new

@@ -204,6 +204,7 @@ def to_event(version: Version, decision: Decision, lead_id: str, key_reason: str
         changed_by=decision.changed_by if decision.hidden_by_leadflow else version.last_modified_by,
         changed_at=changed_at,
         system_modstamp=version.system_modstamp,
+        hidden_by_leadflow=decision.hidden_by_leadflow,
         trace=(
             TraceStep(
                 service="crm-changes",
