@@ -16,9 +16,10 @@ owner is the last of its *own* routings (escalation reassignments included) and 
 in a rep's change (crm-changes publishes the record as it is when polled; leadflow's own writes are echoes it
 skips, and a version leadflow wrote over a rep's hidden Status change, ``hidden_by_leadflow``, shows leadflow's
 owner, not a rep's) or in crm-sync's latest write of the Lead (``crm.synced``, which closes the window between
-a routing and its write). "Last" is by when each fact reached the topics (the Kafka record timestamp, ``seen_at``): routings are
-stamped by route's clock (the demo clock under ``make run``) and changes by Salesforce's, so their own
-timestamps cannot be compared; without ``seen_at`` (unit tests) the events' own times are used.
+a routing and its write). "Last" is by when each fact reached the topics (the Kafka record timestamp,
+``seen_at``): routings are stamped by route's clock (the demo clock under ``make run``) and changes by
+Salesforce's, so their own timestamps cannot be compared; without ``seen_at`` (unit tests) the events' own
+times are used.
 """
 
 from __future__ import annotations
