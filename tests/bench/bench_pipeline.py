@@ -26,7 +26,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from leadflow_contracts import topics
 from leadflow_platform.embedded_kafka import EmbeddedKafka
-from leadflow_platform.testing.fixtures import TopicNamespace
+from leadflow_platform.testing.fixtures import TopicNamespace, running_apps
 from leadflow_salesforce.testing import running_emulator
 
 COUNTRIES = [("DE", "+49 30 {n}"), ("NO", "+47 22 {n}"), ("GB", "+44 20 7{n}"), ("NL", "+31 20 {n}")]
@@ -214,9 +214,7 @@ async def main(burst: int, rate: float, seconds: float) -> None:
         await producer.start()
         synced = ns(topics.CRM_SYNCED)
         watcher = TopicWatcher(kafka.bootstrap, [synced])
-        async with contextlib.AsyncExitStack() as stack:
-            for app in apps:
-                await stack.enter_async_context(app.router.lifespan_context(app))
+        async with running_apps(apps):
             await watcher.start()
             # warm-up: consumer groups join (~5 s each on Tansu) before anything is timed
             warm = [lead(i, "warm") for i in range(20)]

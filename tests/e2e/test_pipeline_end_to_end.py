@@ -8,7 +8,6 @@ simple-salesforce client, as a telesales rep would find the leads in their queue
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -20,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from leadflow_contracts import topics
 from leadflow_platform.settings import DemoClockSettings
-from leadflow_platform.testing.fixtures import TopicNamespace, consume, wait_for
+from leadflow_platform.testing.fixtures import TopicNamespace, consume, running_apps, wait_for
 from leadflow_salesforce import connect
 from leadflow_salesforce.testing import EmulatorHandle
 
@@ -96,9 +95,7 @@ async def system(kafka_bootstrap: str, salesforce_emulator: EmulatorHandle, tmp_
     ]
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
-    async with contextlib.AsyncExitStack() as stack:
-        for app in apps:
-            await stack.enter_async_context(app.router.lifespan_context(app))
+    async with running_apps(apps):
 
         async def publish(value: bytes, key: bytes) -> None:
             await producer.send_and_wait(ns(topics.LEADS_INBOUND), value, key=key)

@@ -17,7 +17,7 @@ import os
 import pkgutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +164,47 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+
+
+@contextlib.asynccontextmanager
+async def running_apps(apps: Sequence[Any]) -> AsyncIterator[None]:
+    """Run the lifespans of several service apps (``create_app``) side by side, as ``make run`` starts its
+    services in one phase: each app's start-up, its consumer groups' joins included, overlaps the others'
+    instead of following them. Each lifespan is entered and left in a task of its own (a lifespan may hold
+    task-bound scopes); they stop in reverse order. A start-up that fails stops those already up and raises."""
+    stops = [asyncio.Event() for _ in apps]
+    started = [asyncio.get_running_loop().create_future() for _ in apps]
+
+    async def run(app: Any, up: asyncio.Future[None], stop: asyncio.Event) -> None:
+        try:
+            async with app.router.lifespan_context(app):
+                up.set_result(None)
+                await stop.wait()
+        except BaseException as exc:
+            if not up.done():
+                up.set_exception(exc)
+                return
+            raise
+
+    tasks = [asyncio.create_task(run(app, up, stop)) for app, up, stop in zip(apps, started, stops, strict=True)]
+
+    async def stop_all() -> None:
+        for task, stop in reversed(list(zip(tasks, stops, strict=True))):
+            stop.set()
+            with contextlib.suppress(BaseException):
+                await task
+
+    try:
+        await asyncio.gather(*started)
+    except BaseException:
+        await stop_all()
+        raise
+    try:
+        yield
+    finally:
+        for task, stop in reversed(list(zip(tasks, stops, strict=True))):
+            stop.set()
+            await task
 
 
 async def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
