@@ -55,6 +55,7 @@ from typing import Any
 import yaml
 from aiokafka import AIOKafkaProducer
 from leadflow_contracts import topics
+from leadflow_platform.testing.fixtures import wait_for
 from leadflow_platform.topics_admin import ensure_topics, load_topics
 from leadflow_salesforce.testing import running_emulator
 
@@ -381,19 +382,18 @@ async def stage_capacity(
 ) -> None:
     """Each service alone on a full input topic: the leads/s it reaches when it has a core to itself.
 
-    Every service is stopped (a graceful stop commits its offsets), ``n`` leads go to leads.inbound, and then
-    the services run one at a time in pipeline order, each on the records the one before it left on its
-    input topic, and stop again. A stage is timed from the first answer of its /metrics that counts records
-    in (polled every 5 ms) to its last output record's timestamp, over the leads not yet counted then. The
-    service's event loop answers /metrics only between the steps of a batch, so that moment falls inside
-    or at the end of the first batch; the figure leaves the first batch out, and its start-up and group
-    join with it. On this 2-core machine a lone service gets
-    about one core while the broker and the emulator share the other; with all five running at once, as in
-    the burst above, they share two. So the slowest stage is what the burst can reach on a machine with a
-    core for every process, if the broker keeps up with all of them (not shown here). The restarted services
-    use a 6 s group session (crm-sync's floor) so each joins in ~3 s instead of up to 22 s (the embedded
-    broker answers a join after half the session: ``leadflow_platform.testing.fixtures``); the session does
-    not change how fast a member consumes."""
+    Every service is stopped (a graceful stop commits its offsets), ``n`` leads go to leads.inbound, and then the
+    services run one at a time in pipeline order, each on the records the one before it left on its input topic, and
+    stop again. A stage is timed from the first answer of its /metrics that counts records in (polled every 5 ms) to
+    its last output record's timestamp, over the leads not yet counted then. The service's event loop answers
+    /metrics only between the steps of a batch, so that moment falls inside or at the end of the first batch; the
+    figure leaves the first batch out, and its start-up and group join with it. On this 2-core machine a lone
+    service gets about one core while the broker and the emulator share the other; with all five running at once, as
+    in the burst above, they share two. So the slowest stage is what the burst can reach on a machine with a core
+    for every process, if the broker keeps up with all of them (not shown here). The restarted services use a 6 s
+    group session (crm-sync's floor) so each joins in ~3 s instead of up to 22 s (the embedded broker answers a join
+    after half the session: ``leadflow_platform.testing.fixtures``); the session does not change how fast a member
+    consumes."""
     for service in services:
         service.stop()
     run = uuid.uuid4().hex[:6]
@@ -408,11 +408,8 @@ async def stage_capacity(
         service.start()
         try:
             await wait_until(service.ready, 120, f"{service.name} ready")
-            deadline = time.perf_counter() + 60
-            while not (first := service.batches()[2]):  # its group joined and its first batch is in the handler
-                if time.perf_counter() > deadline:
-                    raise TimeoutError(f"{service.name} stage: no record in")
-                await asyncio.sleep(0.005)
+            # records in: its group joined and its first batch reached the handler
+            first = await wait_for(lambda s=service: s.batches()[2], timeout=60, interval=0.005)
             started, cpu0, broker0 = time.time(), service.cpu(), kafka.cpu()
             await wait_until(lambda o=out: watcher.count(o, prefix) >= n, 600, f"{service.name} stage")
             cpu, broker = service.cpu() - cpu0, kafka.cpu() - broker0

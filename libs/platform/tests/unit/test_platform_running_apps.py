@@ -13,7 +13,9 @@ import pytest
 from leadflow_platform.testing.fixtures import running_apps
 
 
-def fake_app(name: str, log: list[str], start_seconds: float = 0.0, fail: bool = False) -> Any:
+def fake_app(
+    name: str, log: list[str], start_seconds: float = 0.0, fail: bool = False, fail_on_stop: bool = False
+) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         log.append(f"start {name}")
@@ -27,6 +29,8 @@ def fake_app(name: str, log: list[str], start_seconds: float = 0.0, fail: bool =
         finally:
             assert asyncio.current_task() is task, "a lifespan is left in the task that entered it"
             log.append(f"stop {name}")
+            if fail_on_stop:
+                raise RuntimeError(f"{name} failed to stop")
 
     return SimpleNamespace(router=SimpleNamespace(lifespan_context=lifespan))
 
@@ -52,3 +56,12 @@ async def test_a_failed_start_stops_the_apps_already_up_and_raises() -> None:
     assert "up b" not in log
     assert {"stop a", "stop c"} <= set(log)
     assert log.index("stop c") < log.index("stop a")
+
+
+async def test_an_app_that_fails_to_stop_does_not_keep_the_others_running() -> None:
+    log: list[str] = []
+    apps = [fake_app("a", log), fake_app("b", log, fail_on_stop=True), fake_app("c", log)]
+    with pytest.raises(RuntimeError, match="b failed to stop"):
+        async with running_apps(apps):
+            pass
+    assert log[-3:] == ["stop c", "stop b", "stop a"]

@@ -188,23 +188,28 @@ async def running_apps(apps: Sequence[Any]) -> AsyncIterator[None]:
 
     tasks = [asyncio.create_task(run(app, up, stop)) for app, up, stop in zip(apps, started, stops, strict=True)]
 
-    async def stop_all() -> None:
+    async def stop_all() -> list[BaseException]:
+        """Stop every app, last first, whatever one of them raises on the way out; what they raised."""
+        errors: list[BaseException] = []
         for task, stop in reversed(list(zip(tasks, stops, strict=True))):
             stop.set()
-            with contextlib.suppress(BaseException):
+            try:
                 await task
+            except BaseException as exc:
+                errors.append(exc)
+        return errors
 
     try:
         await asyncio.gather(*started)
     except BaseException:
-        await stop_all()
+        await stop_all()  # the start-up's error is the one to raise
         raise
     try:
         yield
     finally:
-        for task, stop in reversed(list(zip(tasks, stops, strict=True))):
-            stop.set()
-            await task
+        errors = await stop_all()
+        if errors:
+            raise errors[0]
 
 
 async def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
