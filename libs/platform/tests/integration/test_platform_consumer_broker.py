@@ -329,3 +329,40 @@ def _background_commits(service: str) -> float:
         and sample.labels.get("service") == service
         and sample.labels.get("result") == "ok"
     )
+
+
+async def test_a_record_reaching_an_idle_consumer_is_handled_without_waiting_out_its_poll_timeout(
+    kafka_bootstrap: str, topic_namespace: Any
+) -> None:
+    """``batch_timeout_ms`` only sets how often an idle consumer's loop turns: a poll wakes on the fetch that
+    brings a record. With a 5 s poll timeout, five records produced 0.4 s apart into an idle topic are each
+    handled within a second of their send. Were a poll to wait out its timeout, at least one of them would
+    wait more than 1.6 s (five sends span 1.6 s, and turns are 5 s apart)."""
+    settings = make_settings(kafka_bootstrap, topic_namespace.prefix).model_copy(update={"batch_timeout_ms": 5_000})
+    source = settings.topic(topics.LEADS_SCORED)
+    handled: dict[str, float] = {}
+
+    async def use_case(batch: Batch) -> list[Outgoing]:
+        now = asyncio.get_running_loop().time()
+        handled.update((item.lead_id, now) for item in batch.items)
+        return []
+
+    broker, _runtime = await run(settings, use_case, source)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    sent: dict[str, float] = {}
+    try:
+        await producer.send_and_wait(source, ping("warm"), key=b"warm")
+        await wait_for(lambda: "warm" in handled, timeout=60)  # joined, assigned, and polling
+        await asyncio.sleep(0.3)  # now inside an idle poll
+        for i in range(5):
+            lead = f"idle-{i}"
+            sent[lead] = asyncio.get_running_loop().time()
+            await producer.send_and_wait(source, ping(lead), key=lead.encode())
+            await asyncio.sleep(0.4)
+        await wait_for(lambda: set(sent) <= set(handled), timeout=30)
+    finally:
+        await producer.stop()
+        await broker.stop()
+    waits = {lead: round(handled[lead] - at, 3) for lead, at in sent.items()}
+    assert max(waits.values()) < 1.0, waits

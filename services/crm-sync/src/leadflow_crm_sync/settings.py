@@ -34,7 +34,6 @@ class CrmSyncSettings(ServiceSettings):
         description="Kafka consumers in this process (partitions in parallel; writes still share Collections calls)",
     )
     batch_max_records: int = Field(default=1000, ge=1, description="Kafka records per handler call")
-    batch_timeout_ms: int = Field(default=20, ge=1)
     # The consumer runtime's group options (leadflow_platform.consumer.group_options), crm-sync's values:
     partition_assignment_strategy: Literal["range", "roundrobin", "sticky"] | None = Field(
         default="range",
