@@ -20,15 +20,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from leadflow_contracts import CrmChange, CrmSynced, DeadLetter, Event, LeadRouted, SlaEvent, topics
 from leadflow_platform.clock import Clock
-from leadflow_platform.consumer import Batch, BatchPublisher, ConsumerRuntime, Outgoing, RetryAfter, register_consumer
+from leadflow_platform.consumer import (
+    Batch,
+    BatchPublisher,
+    Consumed,
+    ConsumerRuntime,
+    Outgoing,
+    RetryAfter,
+    register_consumer,
+)
 
 from leadflow_crm_sync.adapters.gateway import SalesforceCallError
-from leadflow_crm_sync.service import Incoming, Kind, SyncService
+from leadflow_crm_sync.service import BatchResult, Incoming, Kind, SyncService
 from leadflow_crm_sync.settings import CrmSyncSettings
 from leadflow_crm_sync.writer import Unavailable
 
@@ -72,6 +81,20 @@ class SharedExclusiveLock:
                 self._cond.notify_all()
 
 
+def by_partition(items: Sequence[Consumed[Any]], parts: int, min_records: int) -> list[list[Consumed[Any]]]:
+    """A large batch in up to ``parts`` groups of whole partitions (partition number modulo ``parts``), in
+    arrival order within each, so the use case can write one group to Salesforce while it plans another;
+    a batch under ``min_records`` stays whole. A lead's events all share one partition number (keyed by
+    lead_id, range-assigned: see the module docstring), so each lead stays in one group, in order, as it
+    does with several consumers (``CRMSYNC_CONSUMERS``)."""
+    if parts <= 1 or len(items) < min_records:
+        return [list(items)] if items else []
+    groups: dict[int, list[Consumed[Any]]] = {}
+    for item in items:
+        groups.setdefault(item.record.partition % parts, []).append(item)
+    return [groups[k] for k in sorted(groups)]
+
+
 def publisher(broker: KafkaBroker, settings: CrmSyncSettings) -> Callable[[list[tuple[str, Event]]], Awaitable[None]]:
     """The service's publish step: every output handed to the producer, then one acknowledgement round."""
     batch_publisher = BatchPublisher(broker, settings.service_name)
@@ -92,6 +115,7 @@ def register(
 ) -> list[ConsumerRuntime]:
     """``settings.consumers`` members of the group in this process, each a runtime over the same use case."""
     kinds = {settings.topic(topic): kind for kind, (topic, _) in _CONTRACTS.items()}
+
     contracts = {settings.topic(topic): model for topic, model in _CONTRACTS.values()}
     runtimes: list[ConsumerRuntime] = []
     for n in range(settings.consumers):
@@ -99,22 +123,22 @@ def register(
 
         async def use_case(batch: Batch, holder: list[ConsumerRuntime] = holder) -> None:
             """Write the batch's leads, SLA statuses, Tasks and conversions to Salesforce; publish CrmSynced."""
-            incoming = [Incoming(kinds[c.record.topic], c.record.value, c.event) for c in batch.items]
-            if not incoming:
-                return
-            try:
-                async with lock.shared():
-                    result = await service.process(incoming, backlog=batch.behind)
-            except Unavailable as e:
-                raise _wait(service, settings, str(e)) from e
-            except SalesforceCallError as e:
-                if e.kind == "bad_request":
-                    raise
-                raise _wait(service, settings, str(e)) from e
-            for letter in result.letters:
-                holder[0].record_letter(letter)
-            if result.unavailable:
-                raise _wait(service, settings, f"{result.unavailable} events not written")
+            parts = [
+                [Incoming(kinds[c.record.topic], c.record.value, c.event) for c in part]
+                for part in by_partition(batch.items, settings.parallel_parts, settings.parallel_min_records)
+            ]
+            outcomes = await asyncio.gather(
+                *(_process(service, settings, lock, part, batch.behind) for part in parts), return_exceptions=True
+            )
+            failures = [o for o in outcomes if isinstance(o, BaseException)]
+            results = [o for o in outcomes if isinstance(o, BatchResult)]
+            for result in results:  # a part that succeeded published its letters, whatever the other did
+                for letter in result.letters:
+                    holder[0].record_letter(letter)
+            if failures:
+                raise failures[0]
+            if unavailable := sum(r.unavailable for r in results):
+                raise _wait(service, settings, f"{unavailable} events not written")
 
         runtime = register_consumer(
             broker,
@@ -132,6 +156,21 @@ def register(
     broker.publisher(settings.topic(topics.CRM_SYNCED), title="crm-sync/crm.synced", schema=CrmSynced)
     broker.publisher(settings.topic(topics.LEADS_DEADLETTER), title="crm-sync/leads.deadletter", schema=DeadLetter)
     return runtimes
+
+
+async def _process(
+    service: SyncService, settings: CrmSyncSettings, lock: SharedExclusiveLock, records: list[Incoming], behind: int
+) -> BatchResult:
+    """One group of a batch through the use case, beside the others (the deferred drain waits for all of them)."""
+    try:
+        async with lock.shared():
+            return await service.process(records, backlog=behind)
+    except Unavailable as e:
+        raise _wait(service, settings, str(e)) from e
+    except SalesforceCallError as e:
+        if e.kind == "bad_request":
+            raise
+        raise _wait(service, settings, str(e)) from e
 
 
 def _wait(service: SyncService, settings: CrmSyncSettings, detail: str) -> RetryAfter:

@@ -34,6 +34,14 @@ class CrmSyncSettings(ServiceSettings):
         description="Kafka consumers in this process (partitions in parallel; writes still share Collections calls)",
     )
     batch_max_records: int = Field(default=1000, ge=1, description="Kafka records per handler call")
+    parallel_parts: int = Field(
+        default=2,
+        ge=1,
+        le=12,
+        description="A batch of at least parallel_min_records is handled in this many groups of whole"
+        " partitions side by side, so one group's Salesforce calls overlap another's planning (1: never).",
+    )
+    parallel_min_records: int = Field(default=400, ge=1)
     # The consumer runtime's group options (leadflow_platform.consumer.group_options), crm-sync's values:
     partition_assignment_strategy: Literal["range", "roundrobin", "sticky"] | None = Field(
         default="range",

@@ -5,6 +5,7 @@ refused values are logged and counted by the runtime and keep what ops reads."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from types import SimpleNamespace
 from typing import Any
@@ -153,3 +154,92 @@ def test_crm_sync_runs_one_range_assigned_group_member_per_consumer(sqlite_url: 
     assert options["partition_assignment_strategy"] == (RangePartitionAssignor,)
     assert options["session_timeout_ms"] == 45_000 and options["heartbeat_interval_ms"] == 4_500
     assert options["max_poll_interval_ms"] == 300_000
+
+
+def _spread(h: Harness, leads: list[str], partitions: int) -> list[RawRecord]:
+    topic = h.settings.topic(topics.LEADS_ROUTED)
+    return [
+        RawRecord(lead.encode(), routed(lead).to_json_bytes(), topic, i % partitions, i // partitions)
+        for i, lead in enumerate(leads)
+    ]
+
+
+def _watch_parts(h: Harness, fail_once_on: str | None = None) -> list[tuple[str, Any]]:
+    """Wrap the use case's ``process``: record each call's entry and exit (with its leads), and raise once for
+    the call holding ``fail_once_on``, after the other calls of its batch have done their work."""
+    service = h.app.state.service
+    original = service.process
+    seen: list[tuple[str, Any]] = []
+    failed: list[bool] = []
+
+    async def process(records: list[Any], backlog: int = 0) -> Any:
+        leads = sorted(r.parsed().lead_id for r in records)
+        seen.append(("enter", leads))
+        if fail_once_on in leads and not failed:
+            failed.append(True)
+            await asyncio.sleep(0.05)  # the other group commits meanwhile
+            seen.append(("raise", leads))
+            raise RuntimeError("the code failed on this group, once")
+        result = await original(records, backlog=backlog)
+        seen.append(("exit", leads))
+        return result
+
+    service.process = process
+    return seen
+
+
+async def test_a_large_batch_is_written_in_groups_of_whole_partitions_side_by_side_each_lead_once(
+    sqlite_url: str,
+) -> None:
+    h = build_harness(sqlite_url, parallel_parts=2, parallel_min_records=8)
+    await h.app.state.repo.create_tables()
+    seen = _watch_parts(h)
+    leads = [f"big-{i:02d}" for i in range(12)]
+    records = _spread(h, leads, 4)
+    (runtime,) = h.app.state.consumers
+    async with TestKafkaBroker(h.broker):
+        await runtime.handle(records)
+        await runtime.handle(records)  # a redelivery: every event is claimed already
+    even = sorted(r.key.decode() for r in records if r.partition % 2 == 0)
+    odd = sorted(r.key.decode() for r in records if r.partition % 2 == 1)
+    first = seen[:4]
+    assert [step for step, _ in first] == ["enter", "enter", "exit", "exit"], "the two groups ran side by side"
+    assert sorted(leads_ for _, leads_ in first[:2]) == sorted([even, odd]), "whole partitions, by parity"
+    assert sorted(s["lead_id"] for s in h.synced) == leads, "each lead synced once"
+    assert sorted(r["Leadflow_Id__c"] for r in h.fake.table("Lead").values()) == leads
+    assert runtime.dead_lettered == 0
+    await h.app.state.engine.dispose()
+
+
+async def test_a_small_batch_stays_whole(sqlite_url: str) -> None:
+    h = build_harness(sqlite_url, parallel_parts=2, parallel_min_records=8)
+    await h.app.state.repo.create_tables()
+    seen = _watch_parts(h)
+    (runtime,) = h.app.state.consumers
+    async with TestKafkaBroker(h.broker):
+        await runtime.handle(_spread(h, [f"small-{i}" for i in range(7)], 4))
+    assert [step for step, _ in seen] == ["enter", "exit"]
+    assert len(h.synced) == 7
+    await h.app.state.engine.dispose()
+
+
+async def test_when_one_group_fails_the_runtime_reads_the_batch_again_and_the_other_groups_leads_are_written_once(
+    sqlite_url: str,
+) -> None:
+    """One group commits, the other raises: the runtime isolates the failure by running the batch again in
+    halves, and the group that was done is skipped as already processed: every lead once in Salesforce and
+    once on crm.synced."""
+    h = build_harness(sqlite_url, parallel_parts=2, parallel_min_records=2)
+    await h.app.state.repo.create_tables()
+    leads = [f"part-{i:02d}" for i in range(8)]
+    records = _spread(h, leads, 2)
+    seen = _watch_parts(h, fail_once_on=records[1].key.decode())  # a lead of the odd group
+    (runtime,) = h.app.state.consumers
+    async with TestKafkaBroker(h.broker):
+        await runtime.handle(records)
+    assert any(step == "raise" for step, _ in seen) and any(step == "exit" for step, _ in seen[:3])
+    assert sorted(s["lead_id"] for s in h.synced) == leads, "each lead synced once"
+    lead_writes = [r["Leadflow_Id__c"] for call in h.fake.writes("Lead") for r in call.records]
+    assert sorted(lead_writes) == leads, "no lead written twice"
+    assert runtime.dead_lettered == 0
+    await h.app.state.engine.dispose()
