@@ -18,7 +18,7 @@ import uvicorn
 from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
 
-from leadflow_platform.broker import broker_ping
+from leadflow_platform.broker import broker_ping, start_broker_joining_together
 from leadflow_platform.consumer import consumers_of
 from leadflow_platform.logging import get_logger
 from leadflow_platform.metrics import BACKGROUND_RESTARTS, render
@@ -126,7 +126,7 @@ def build_http_app(
         for hook in lifecycle.on_startup:
             await hook()
         if lifecycle.broker is not None and start_broker:
-            await lifecycle.broker.start()
+            await start_broker_joining_together(lifecycle.broker)
         supervised[:] = [Supervised(_job_name(job, i), job) for i, job in enumerate(lifecycle.background)]
         for sup in supervised:
             tasks.append(asyncio.create_task(sup.run(log), name=f"{settings.service_name}:{sup.name}"))
