@@ -189,9 +189,9 @@ def _watch_parts(h: Harness, fail_once_on: str | None = None) -> list[tuple[str,
 
 
 async def test_a_large_batch_is_written_in_groups_of_whole_partitions_side_by_side_each_lead_once(
-    sqlite_url: str,
+    database_url: str,
 ) -> None:
-    h = build_harness(sqlite_url, parallel_parts=2, parallel_min_records=8)
+    h = build_harness(database_url, parallel_parts=2, parallel_min_records=8)
     await h.app.state.repo.create_tables()
     seen = _watch_parts(h)
     leads = [f"big-{i:02d}" for i in range(12)]
@@ -211,8 +211,8 @@ async def test_a_large_batch_is_written_in_groups_of_whole_partitions_side_by_si
     await h.app.state.engine.dispose()
 
 
-async def test_a_small_batch_stays_whole(sqlite_url: str) -> None:
-    h = build_harness(sqlite_url, parallel_parts=2, parallel_min_records=8)
+async def test_a_small_batch_stays_whole(database_url: str) -> None:
+    h = build_harness(database_url, parallel_parts=2, parallel_min_records=8)
     await h.app.state.repo.create_tables()
     seen = _watch_parts(h)
     (runtime,) = h.app.state.consumers
@@ -224,12 +224,12 @@ async def test_a_small_batch_stays_whole(sqlite_url: str) -> None:
 
 
 async def test_when_one_group_fails_the_runtime_reads_the_batch_again_and_the_other_groups_leads_are_written_once(
-    sqlite_url: str,
+    database_url: str,
 ) -> None:
     """One group commits, the other raises: the runtime isolates the failure by running the batch again in
     halves, and the group that was done is skipped as already processed: every lead once in Salesforce and
     once on crm.synced."""
-    h = build_harness(sqlite_url, parallel_parts=2, parallel_min_records=2)
+    h = build_harness(database_url, parallel_parts=2, parallel_min_records=2)
     await h.app.state.repo.create_tables()
     leads = [f"part-{i:02d}" for i in range(8)]
     records = _spread(h, leads, 2)
