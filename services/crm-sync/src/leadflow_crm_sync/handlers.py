@@ -1,5 +1,6 @@
 """Thin subscriber: ``leads.routed`` + ``sla.events`` + ``crm.changes`` through the platform consumer runtime
-into ``SyncService.process`` (one batch, one transaction).
+into ``SyncService.process`` (one batch, one transaction; a batch of ``parallel_min_records`` or more in
+``parallel_parts`` groups of whole partitions side by side, a transaction each: ``by_partition``).
 
 The runtime parses each record once by its topic (poison → ``leads.deadletter``), hands the events over with
 the backlog still in Kafka behind the batch (Bulk API 2.0 vs Collections), and applies the shared failure
@@ -115,7 +116,6 @@ def register(
 ) -> list[ConsumerRuntime]:
     """``settings.consumers`` members of the group in this process, each a runtime over the same use case."""
     kinds = {settings.topic(topic): kind for kind, (topic, _) in _CONTRACTS.items()}
-
     contracts = {settings.topic(topic): model for topic, model in _CONTRACTS.values()}
     runtimes: list[ConsumerRuntime] = []
     for n in range(settings.consumers):
