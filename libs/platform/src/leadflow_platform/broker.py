@@ -73,6 +73,7 @@ async def start_broker_joining_together(broker: Any) -> None:
     except BaseException:
         for started in starts:
             started.cancel()
+        await asyncio.gather(*starts, return_exceptions=True)  # every start's outcome is collected
         raise
     finally:
         for sub in subscribers:
