@@ -413,8 +413,6 @@ async def stage_capacity(
         service.env[f"{service.prefix}SESSION_TIMEOUT_MS"] = "6000"
         emu.control("DELETE", "requests")
         service.start()
-        samples: list[tuple[float, float, float]] = []  # (time, service CPU, broker CPU), every 5 ms
-        sampler = asyncio.create_task(sample_cpu(service, kafka, samples))
         try:
             await wait_until(service.ready, 120, f"{service.name} ready")
             # records in: its group joined and its first batch reached the handler
@@ -423,28 +421,21 @@ async def stage_capacity(
             await wait_until(lambda o=out: watcher.count(o, prefix) >= n, 600, f"{service.name} stage")
             cpu, broker = service.cpu() - cpu0, kafka.cpu() - broker0
         finally:
-            sampler.cancel()
             service.stop()
         calls = len([r for r in emu.requests_log(limit=100_000) if "/services/" in r.get("path", "")])
         api = f"; {calls / n * 1000:.2f} Salesforce API requests per 1,000 leads" if calls else ""
-        stamps = sorted(t for k, t in watcher.published[out].items() if k.startswith(prefix))
-        last, counted, how = stamps[-1], n - int(first), ""  # the first batch is mostly done before /metrics answers
-        if counted < n / 2 and (after := after_first_batch(stamps)) is not None:
-            # /metrics answered late (a service whose HTTP side comes up only once all its consumers have joined
-            # its groups, e.g. enrich's two): time from the end of its first batch, read in the output timestamps
-            counted, started = after
-            (_, c0, b0), (_, c1, b1) = cpu_at(samples, started), cpu_at(samples, last)
-            cpu, broker, how = c1 - c0, b1 - b0, " (from its first batch's last output)"
+        last = max(t for k, t in watcher.published[out].items() if k.startswith(prefix))
+        counted = n - int(first)  # the first batch (its records) is mostly done before /metrics can answer
         if counted < n / 2:
             print(
-                f"  {service.name:>8}: its first batch held {n - counted:,} of the {n:,} (no rate): "
+                f"  {service.name:>8}: its first batch held {int(first):,} of the {n:,} (no rate): "
                 "give --stages at least 3 × its batch size"
             )
             continue
         rates[service.name] = counted / max(last - started, 1e-3)
         print(
             f"  {service.name:>8}: {rates[service.name]:7,.0f} leads/s over {counted:,} leads; "
-            f"CPU per lead {cpu / counted * 1e6:5,.0f} µs, broker {broker / counted * 1e6:4,.0f} µs{how}{api}"
+            f"CPU per lead {cpu / counted * 1e6:5,.0f} µs, broker {broker / counted * 1e6:4,.0f} µs{api}"
         )
     if len(rates) < len(services):
         return  # a stage without a rate: no slowest stage to name
@@ -453,30 +444,6 @@ async def stage_capacity(
         f"  slowest stage {slowest}: {rates[slowest]:,.0f} leads/s = {rates[slowest] / hop:.3f} of the raw hop "
         "(the burst's ceiling with a core for every process)"
     )
-
-
-async def sample_cpu(service: Service, kafka: BrokerProcess, into: list[tuple[float, float, float]]) -> None:
-    """(time, the service's CPU seconds, the broker's) every 5 ms until cancelled."""
-    while True:
-        with contextlib.suppress(OSError, AssertionError):
-            into.append((time.time(), service.cpu(), kafka.cpu()))
-        await asyncio.sleep(0.005)
-
-
-def cpu_at(samples: list[tuple[float, float, float]], at: float) -> tuple[float, float, float]:
-    """The last CPU sample taken at or before ``at`` (the first one if none was)."""
-    return max((s for s in samples if s[0] <= at), default=samples[0], key=lambda s: s[0])
-
-
-def after_first_batch(stamps: list[float], gap: float = 0.02) -> tuple[int, float] | None:
-    """(outputs after the first batch, the time of its last output), from a stage's sorted output timestamps.
-
-    A batch's outputs are sent together (one publish step) and the next batch's only after its handler ran, so the
-    first batch ends at the first gap of ``gap`` seconds or more. None when there is no such gap."""
-    for i in range(1, len(stamps)):
-        if stamps[i] - stamps[i - 1] >= gap:
-            return len(stamps) - i, stamps[i - 1]
-    return None
 
 
 def print_phases(before_after: dict[str, tuple[Phases, Phases]]) -> None:
