@@ -294,7 +294,7 @@ async def main(
             elapsed = max(t for k, t in synced_at.items() if k.startswith(prefix)) - started
             cpu = {s.name: (s.cpu() - cpu0[s.name]) / burst * 1e6 for s in services}
             cpu["broker" + (" + front door" if door else "")] = (kafka.cpu() - broker_cpu0) / burst * 1e6
-            calls = len([r for r in emu.requests_log(limit=100_000) if "/services/" in r.get("path", "")])
+            calls = len(api_requests(emu))
             print(
                 f"burst: {burst:,} leads inbound → CrmSynced in {elapsed:.1f} s = {burst / elapsed:,.0f} leads/s "
                 f"(ratio to the raw hop: {burst / elapsed / hop:.3f})"
@@ -355,7 +355,7 @@ async def main(
             for src, dst in itertools.pairwise(HOPS):
                 values = lat(src, dst)
                 print(f"  {src:>15} → {dst:<15} ({owners[dst]:>8}): {pct(values, 50):7.1f} / {pct(values, 99):7.1f}")
-            print_salesforce_requests(emu.requests_log(limit=100_000), n)
+            print_salesforce_requests(api_requests(emu), n)
             print("batches in the steady phase (handler = parse + use case + database + publish confirm):")
             for service in services:
                 (b0, h0, r0), (b1, h1, r1) = batches0[service.name], service.batches()
@@ -422,7 +422,7 @@ async def stage_capacity(
             cpu, broker = service.cpu() - cpu0, kafka.cpu() - broker0
         finally:
             service.stop()
-        calls = len([r for r in emu.requests_log(limit=100_000) if "/services/" in r.get("path", "")])
+        calls = len(api_requests(emu))
         api = f"; {calls / n * 1000:.2f} Salesforce API requests per 1,000 leads" if calls else ""
         last = max(t for k, t in watcher.published[out].items() if k.startswith(prefix))
         counted = n - int(first)  # the first batch (its records) is mostly done before /metrics can answer
@@ -464,12 +464,15 @@ def print_phases(before_after: dict[str, tuple[Phases, Phases]]) -> None:
         print(f"  {name:>8}: " + ", ".join(cells))
 
 
+def api_requests(emu: Any) -> list[dict[str, Any]]:
+    """The Salesforce API requests in the emulator's log since it was last cleared (its control calls left out)."""
+    return [r for r in emu.requests_log(limit=100_000) if "/services/" in r.get("path", "")]
+
+
 def print_salesforce_requests(log: list[dict[str, Any]], leads: int) -> None:
     """The steady phase's Salesforce API requests by method and path (ids folded), with the emulator's own time."""
     groups: dict[str, list[float]] = {}
     for r in log:
-        if "/services/" not in r.get("path", ""):
-            continue
         path = "/".join(
             "{id}" if len(p) in (15, 18) and p[:3].isalnum() and any(c.isdigit() for c in p) else p
             for p in r["path"].split("?")[0].split("/")
