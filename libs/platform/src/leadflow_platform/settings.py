@@ -92,8 +92,9 @@ class ServiceSettings(BaseSettings):
             " subscribers poll again at once instead (consumer._poll_without_idle_sleep), so it only sets"
             " how often an idle consumer's loop turns. Each turn costs CPU (FastStream's consume loop,"
             " getmany): 10 ms turned it 100 times a second per consumer, and make bench-processes at 20"
-            " leads/s (2026-12-07, alternated 2 x 2) gave intake, enrich and score 5-9 % less CPU per lead"
-            " at 200 ms than at 10 ms, with the same publish -> CrmSynced p50 (43-46 ms)."
+            " leads/s (2026-12-07, alternated 2 x 2) gave intake, enrich, score and route 1-22 % less CPU per"
+            " lead at 100 ms than at 10 ms (intake 4,375-4,575 vs 4,975-5,225 us; crm-sync, at 20 ms before,"
+            " within the noise), with the same publish -> CrmSynced p50 (45-48 vs 46-47 ms)."
         ),
     )
     fetch_max_wait_ms: int = Field(
