@@ -12,7 +12,10 @@ crm-sync each as a separate process with the command and environment of its serv
 in the same run:
 - the raw aiokafka consume → produce hop (the ceiling of any service);
 - burst: leads.inbound → CrmSynced leads/s and its ratio to the raw hop, Salesforce API calls per
-  1,000 leads, and CPU µs per lead of each service process (from /proc);
+  1,000 leads, CPU µs per lead of every process (from /proc: the services, the broker, the emulator and
+  the bench itself), and the CPU ceiling: the leads/s this machine's cores would give if every one of
+  them were busy for the burst and nothing waited (cores / CPU per lead in all processes), against
+  which the burst's leads/s is a share;
 - steady rate: publish → LeadRouted (no Salesforce call) and publish → CrmSynced percentiles, and the
   latency budget per hop: the time from a lead's event on one topic to its event on the next
   (broker + batch window + handler + database commit + publish confirm; crm-sync's hop includes the
@@ -71,6 +74,7 @@ Phases = dict[str, tuple[float, float]]
 HOPS = [topics.LEADS_INBOUND, topics.LEADS_ACCEPTED, topics.LEADS_ENRICHED, topics.LEADS_SCORED, topics.LEADS_ROUTED]
 HOPS.append(topics.CRM_SYNCED)
 TICKS = os.sysconf("SC_CLK_TCK")
+CORES = len(os.sched_getaffinity(0))  # the cores this run may use
 
 
 def free_port() -> int:
@@ -264,7 +268,7 @@ async def main(
                 watcher.focus([topics.CRM_SYNCED])
             producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, linger_ms=1, acks="all")
             await producer.start()
-            print(f"load average at start {os.getloadavg()[0]:.2f} (2 cores); state in {tmp}")
+            print(f"load average at start {os.getloadavg()[0]:.2f} ({CORES} cores); state in {tmp}")
             print(
                 "clients connect to "
                 + ("the front door with prompt fetch" if door else "the broker itself (as make run)")
@@ -278,12 +282,21 @@ async def main(
                 await producer.send(topics.LEADS_INBOUND, value, key=key)
             await wait_until(lambda: watcher.count(topics.CRM_SYNCED, "bench-warm-") >= 30, 180, "warm-up synced")
 
+            emulator = emu.process
+            assert emulator is not None
+            broker_name = "broker" + (" + front door" if door else "")
+
+            def cpu_now() -> dict[str, float]:
+                """CPU seconds so far of every process in the run, the bench's own included."""
+                used = {s.name: s.cpu() for s in services}
+                used[broker_name], used["emulator"] = kafka.cpu(), cpu_seconds(emulator.pid)
+                return used | {"bench": time.process_time()}
+
             # 1) burst
             emu.control("DELETE", "requests")
             run = uuid.uuid4().hex[:6]
             msgs = [lead(i, run) for i in range(burst)]
-            cpu0 = {s.name: s.cpu() for s in services}
-            broker_cpu0 = kafka.cpu()
+            burst_cpu0 = cpu_now()
             started = time.time()
             for value, key in msgs:
                 await producer.send(topics.LEADS_INBOUND, value, key=key)
@@ -292,8 +305,8 @@ async def main(
             await wait_until(lambda: watcher.count(topics.CRM_SYNCED, prefix) >= burst, 600, "burst synced")
             synced_at = watcher.published[topics.CRM_SYNCED]
             elapsed = max(t for k, t in synced_at.items() if k.startswith(prefix)) - started
-            cpu = {s.name: (s.cpu() - cpu0[s.name]) / burst * 1e6 for s in services}
-            cpu["broker" + (" + front door" if door else "")] = (kafka.cpu() - broker_cpu0) / burst * 1e6
+            burst_cpu1 = cpu_now()
+            cpu = {k: (burst_cpu1[k] - burst_cpu0[k]) / burst * 1e6 for k in burst_cpu1}
             calls = len(api_requests(emu))
             print(
                 f"burst: {burst:,} leads inbound → CrmSynced in {elapsed:.1f} s = {burst / elapsed:,.0f} leads/s "
@@ -301,6 +314,13 @@ async def main(
             )
             print(f"Salesforce API requests during the burst: {calls} = {calls / burst * 1000:.2f} per 1,000 leads")
             print("CPU per lead: " + ", ".join(f"{name} {us:,.0f} µs" for name, us in cpu.items()))
+            # What this machine could reach at best: every core busy for the burst, nothing waiting.
+            ceiling = CORES / (sum(cpu.values()) / 1e6)
+            print(
+                f"CPU ceiling: {CORES} cores / {sum(cpu.values()):,.0f} µs of CPU per lead in all the processes = "
+                f"{ceiling:,.0f} leads/s = {ceiling / hop:.3f} of the raw hop; the burst reached "
+                f"{burst / elapsed / ceiling:.0%} of it"
+            )
 
             # 2) steady rate: end-to-end latencies and the budget per hop
             run = uuid.uuid4().hex[:6]
@@ -308,15 +328,6 @@ async def main(
             batches0 = {s.name: s.batches() for s in services}
             phases0 = {s.name: s.phases() for s in services}
             emu.control("DELETE", "requests")
-            emulator = emu.process
-            assert emulator is not None
-
-            def cpu_now() -> dict[str, float]:
-                """CPU seconds so far of every process in the run, the bench's own included."""
-                used = {s.name: s.cpu() for s in services}
-                used["broker"], used["emulator"] = kafka.cpu(), cpu_seconds(emulator.pid)
-                return used | {"bench": time.process_time()}
-
             steady_cpu0 = cpu_now()
             steady_started = time.perf_counter()
             sent_at = await send_steady(producer, topics.LEADS_INBOUND, run, rate, seconds)
@@ -347,7 +358,7 @@ async def main(
                     )
             used = {k: steady_cpu[k] - steady_cpu0[k] for k in steady_cpu}
             print(
-                f"CPU in the steady phase ({sum(used.values()) / steady_seconds:.2f} of 2 cores), µs per lead: "
+                f"CPU in the steady phase ({sum(used.values()) / steady_seconds:.2f} of {CORES} cores), µs per lead: "
                 + ", ".join(f"{k} {v / n * 1e6:,.0f}" for k, v in used.items())
             )
             print("latency budget per hop (p50 / p99 ms):")
