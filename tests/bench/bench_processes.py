@@ -58,6 +58,7 @@ from typing import Any
 import yaml
 from aiokafka import AIOKafkaProducer
 from leadflow_contracts import topics
+from leadflow_platform.testing.bench import process_cpu_seconds
 from leadflow_platform.testing.fixtures import wait_for
 from leadflow_platform.topics_admin import ensure_topics, load_topics
 from leadflow_salesforce.testing import running_emulator
@@ -73,7 +74,6 @@ PHASES = ["waited", "parse", "use_case", "publish", "ack"]
 Phases = dict[str, tuple[float, float]]
 HOPS = [topics.LEADS_INBOUND, topics.LEADS_ACCEPTED, topics.LEADS_ENRICHED, topics.LEADS_SCORED, topics.LEADS_ROUTED]
 HOPS.append(topics.CRM_SYNCED)
-TICKS = os.sysconf("SC_CLK_TCK")
 CORES = len(os.sched_getaffinity(0))  # the cores this run may use
 
 
@@ -91,11 +91,6 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
 class Service:
@@ -142,7 +137,7 @@ class Service:
 
     def cpu(self) -> float:
         assert self.proc is not None
-        return cpu_seconds(self.proc.pid)
+        return process_cpu_seconds(self.proc.pid)
 
     def metrics(self) -> str:
         """The service's /metrics page."""
@@ -223,7 +218,7 @@ class BrokerProcess:
     def cpu(self) -> float:
         """The launcher (and its front door) plus the Tansu process it started."""
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
-        return sum(cpu_seconds(pid) for pid in [self.proc.pid, *map(int, children)])
+        return sum(process_cpu_seconds(pid) for pid in [self.proc.pid, *map(int, children)])
 
     def stop(self) -> None:
         stop_process(self.proc)
@@ -289,7 +284,7 @@ async def main(
             def cpu_now() -> dict[str, float]:
                 """CPU seconds so far of every process in the run, the bench's own included."""
                 used = {s.name: s.cpu() for s in services}
-                used[broker_name], used["emulator"] = kafka.cpu(), cpu_seconds(emulator.pid)
+                used[broker_name], used["emulator"] = kafka.cpu(), process_cpu_seconds(emulator.pid)
                 return used | {"bench": time.process_time()}
 
             # 1) burst

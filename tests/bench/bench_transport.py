@@ -5,6 +5,9 @@
 On the embedded broker, for each client, prints:
 - the consume → JSON → produce hop (the work every leadflow service does per lead), messages/s and CPU
   microseconds per message of this process;
+- the same hop at a steady rate (``--paced-rate``, default 200 records/s, in a child process so its CPU is
+  its own): batches of one or a few records, as each service sees the pipeline's steady flow, and the CPU
+  per record and per batch, fetches while idle included;
 - produce → consume round-trip latency of single messages at a low rate (p50/p90/p99 ms), the floor
   of any per-hop latency budget;
 - the broker's CPU for one Fetch that returns records, against the record batches stored in the partition
@@ -25,11 +28,13 @@ import functools
 import json
 import math
 import os
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 
+import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from confluent_kafka import Consumer, Producer
 from leadflow_platform.embedded_kafka import EmbeddedKafka, resident_kb
@@ -112,7 +117,7 @@ def confluent_hop(bootstrap: str, src: str, dst: str, n: int) -> tuple[float, fl
         if first and batch:  # exclude the group join, as the aiokafka side assigns directly
             c0, t0, first = cpu(), time.perf_counter(), False
         for m in batch:
-            producer.produce(dst, json.dumps(json.loads(m.value())).encode(), key=m.key())
+            producer.produce(dst, json.dumps(json.loads(m.value() or b"null")).encode(), key=m.key())
         if batch:
             producer.flush()
             consumer.commit(asynchronous=False)
@@ -120,6 +125,107 @@ def confluent_hop(bootstrap: str, src: str, dst: str, n: int) -> tuple[float, fl
     wall, used = time.perf_counter() - t0, cpu() - c0
     consumer.close()
     return n / wall, used / n * 1e6
+
+
+async def _aiokafka_paced_hop(bootstrap: str, src: str, dst: str, n: int, wait_ms: int) -> tuple[int, float]:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    consumer = AIOKafkaConsumer(
+        src, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4()}", enable_auto_commit=False,
+        auto_offset_reset="earliest", fetch_max_wait_ms=wait_ms,
+    )  # fmt: skip
+    await producer.start()
+    await consumer.start()
+    while not consumer.assignment():
+        await consumer.getmany(timeout_ms=100)
+    print("ready", flush=True)
+    done, batches, c0 = 0, 0, cpu()
+    while done < n:
+        batch = await consumer.getmany(timeout_ms=100, max_records=500)
+        records = [r for rs in batch.values() for r in rs]
+        if not records:
+            continue
+        futures = [await producer.send(dst, json.dumps(json.loads(r.value)).encode(), key=r.key) for r in records]
+        await asyncio.gather(*futures)
+        await consumer.commit()
+        done, batches = done + len(records), batches + 1
+    used = cpu() - c0
+    await consumer.stop()
+    await producer.stop()
+    return batches, used
+
+
+def _confluent_paced_hop(bootstrap: str, src: str, dst: str, n: int, wait_ms: int) -> tuple[int, float]:
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"g-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": wait_ms,
+        }
+    )
+    consumer.subscribe([src])
+    while not consumer.assignment():
+        consumer.poll(0.1)
+    print("ready", flush=True)
+    done, batches, c0 = 0, 0, cpu()
+    while done < n:
+        # poll returns as soon as a record is there; consume(timeout=0) takes what else is queued (consume
+        # with a timeout would wait to fill num_messages: a batch window the aiokafka side does not have)
+        first = consumer.poll(0.1)
+        if first is None:
+            continue
+        records = [m for m in [first, *consumer.consume(num_messages=499, timeout=0)] if m.error() is None]
+        for m in records:
+            producer.produce(dst, json.dumps(json.loads(m.value() or b"null")).encode(), key=m.key())
+        producer.flush()
+        consumer.commit(asynchronous=False)
+        done, batches = done + len(records), batches + 1
+    used = cpu() - c0
+    consumer.close()
+    return batches, used
+
+
+def paced_hop_child(client: str, bootstrap: str, src: str, dst: str, n: int, wait_ms: int) -> None:
+    """In a process of its own (``--paced-hop-child``): one client's consume → JSON → produce → commit
+    hop, in a group as the services consume, until ``n`` records are through; prints its batches and the
+    CPU this process used from the moment it had its partitions (idle fetches included; librdkafka's
+    threads count, os.times covers the whole process)."""
+    if client == "aiokafka":
+        # on uvloop, as the services run (ServiceSettings.event_loop): 20-25 % less CPU here than asyncio's loop
+        batches, used = uvloop.run(_aiokafka_paced_hop(bootstrap, src, dst, n, wait_ms))
+    else:
+        batches, used = _confluent_paced_hop(bootstrap, src, dst, n, wait_ms)
+    print(f"done {batches} {used}", flush=True)
+
+
+async def paced_hop(client: str, bootstrap: str, src: str, dst: str, rate: float, seconds: float, wait_ms: int) -> str:
+    """The hop at a steady rate, as a service sees the pipeline's steady flow: batches of one or a few
+    records, each paying a fetch, a produce and a commit. The hop runs in a child process so that its CPU
+    is its own, while this process sends ``rate`` records a second, one produce request each."""
+    n = int(rate * seconds)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--paced-hop-child", client, bootstrap, src, dst, str(n), str(wait_ms),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdout is not None
+    if (await asyncio.wait_for(child.stdout.readline(), 60)).strip() != b"ready":
+        raise RuntimeError(f"the {client} hop did not start")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    next_at = time.perf_counter()
+    for i in range(n):
+        await producer.send(src, PAYLOAD, key=str(i).encode())
+        next_at += 1 / rate
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    await producer.stop()
+    _, batches, used = (await asyncio.wait_for(child.stdout.readline(), 120)).split()
+    await child.wait()
+    return (
+        f"{int(batches):,} batches ({n / int(batches):.2f} records each), "
+        f"{float(used) / n * 1e6:,.0f} µs CPU per record, {float(used) / int(batches) * 1e6:,.0f} µs per batch"
+    )
 
 
 async def aiokafka_pings(bootstrap: str, topic: str, pings: int, gap: float, max_wait_ms: int) -> list[float]:
@@ -171,8 +277,9 @@ def confluent_pings(bootstrap: str, topic: str, pings: int, gap: float, max_wait
     def receive() -> None:
         while not stop.is_set() and len(out) < pings:
             m = consumer.poll(0.05)
-            if m is not None and m.error() is None and m.key() in sent:
-                out.append((time.perf_counter() - sent[m.key()]) * 1000)
+            key = m.key() if m is not None and m.error() is None else None
+            if key is not None and key in sent:
+                out.append((time.perf_counter() - sent[key]) * 1000)
 
     thread = threading.Thread(target=receive)
     thread.start()
@@ -236,12 +343,17 @@ def describe(name: str, values: list[float]) -> str:
     )
 
 
-async def main_async(messages: int, pings: int, gap: float, stored_steps: list[int]) -> None:
+async def main_async(
+    messages: int, pings: int, gap: float, stored_steps: list[int], paced_rate: float, paced_seconds: float
+) -> None:
     with EmbeddedKafka(compat_port=0, prompt_fetch=True) as kafka:
         bootstrap = kafka.bootstrap
         door = kafka.compat_bootstrap or bootstrap
         run = uuid.uuid4().hex[:6]
-        names = {k: f"bench-{k}-{run}" for k in ("src", *(f"{kind}-{i}" for kind in ("dst", "ping") for i in range(8)))}
+        names = {
+            k: f"bench-{k}-{run}"
+            for k in ("src", *(f"{kind}-{i}" for kind in ("dst", "ping", "paced", "paced-out") for i in range(8)))
+        }
         await ensure_topics(bootstrap, {n: TopicSpec(partitions=3) for n in names.values()})
         await fill(bootstrap, names["src"], messages)
         print(f"embedded broker {bootstrap}; {messages:,} leads of {len(PAYLOAD)} bytes on 3 partitions")
@@ -254,6 +366,12 @@ async def main_async(messages: int, pings: int, gap: float, stored_steps: list[i
             )
             rate, us = await asyncio.to_thread(hop)
             print(f"{where:<10} confluent-kafka consume→JSON→produce hop: {rate:,.0f} msg/s, {us:,.0f} µs CPU/msg")
+        # the steady flow: batches of a record or two, at the services' fetch wait (50 ms)
+        for i, client in enumerate(("aiokafka", "confluent-kafka")):
+            line = await paced_hop(
+                client, bootstrap, names[f"paced-{i}"], names[f"paced-out-{i}"], paced_rate, paced_seconds, 50
+            )
+            print(f"broker     {client:<15} hop at {paced_rate:,.0f} records/s for {paced_seconds:.0f} s: {line}")
         # the clients' default fetch wait (aiokafka 500 ms), the services' (50 ms), 10 ms, then 500 ms through
         # the front door. On the broker itself a record produced into a held fetch is seen when Tansu reads
         # again, about half the wait later: max ≈ wait / 2.
@@ -288,8 +406,15 @@ def main() -> None:
         default=[10, 1000, 5000, 10000],
         help="batches stored in one partition at which a Fetch's broker CPU is measured (none: skip)",
     )
+    parser.add_argument("--paced-rate", type=float, default=200, help="records/s of the paced hop")
+    parser.add_argument("--paced-seconds", type=float, default=10, help="length of the paced hop")
+    parser.add_argument("--paced-hop-child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    asyncio.run(main_async(args.messages, args.pings, args.gap, args.stored))
+    if args.paced_hop_child:
+        client, bootstrap, src, dst, n, wait_ms = args.paced_hop_child
+        paced_hop_child(client, bootstrap, src, dst, int(n), int(wait_ms))
+        return
+    asyncio.run(main_async(args.messages, args.pings, args.gap, args.stored, args.paced_rate, args.paced_seconds))
 
 
 if __name__ == "__main__":
