@@ -99,17 +99,25 @@ async def aiokafka_hop(bootstrap: str, src: str, dst: str, n: int) -> tuple[floa
     return n / wall, used / n * 1e6
 
 
-def confluent_hop(bootstrap: str, src: str, dst: str, n: int) -> tuple[float, float]:
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 1})
+def confluent_pair(bootstrap: str, src: str, linger_ms: int, **consumer_extra: object) -> tuple[Producer, Consumer]:
+    """A producer (acks=all, as the services publish) and a consumer of ``src`` in a new group from the start,
+    without auto-commit."""
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": linger_ms})
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
             "group.id": f"g-{uuid.uuid4()}",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
+            **consumer_extra,
         }
     )
     consumer.subscribe([src])
+    return producer, consumer
+
+
+def confluent_hop(bootstrap: str, src: str, dst: str, n: int) -> tuple[float, float]:
+    producer, consumer = confluent_pair(bootstrap, src, 1)
     done, c0, t0 = 0, cpu(), time.perf_counter()
     first = True
     while done < n:
@@ -155,17 +163,7 @@ async def _aiokafka_paced_hop(bootstrap: str, src: str, dst: str, n: int, wait_m
 
 
 def _confluent_paced_hop(bootstrap: str, src: str, dst: str, n: int, wait_ms: int) -> tuple[int, float]:
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0})
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"g-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "fetch.wait.max.ms": wait_ms,
-        }
-    )
-    consumer.subscribe([src])
+    producer, consumer = confluent_pair(bootstrap, src, 0, **{"fetch.wait.max.ms": wait_ms})
     while not consumer.assignment():
         consumer.poll(0.1)
     print("ready", flush=True)
