@@ -200,3 +200,41 @@ async def test_leads_flow_from_kafka_into_salesforce_with_owner_score_and_sla(sy
     after = sf.query(f"SELECT Id, SystemModstamp FROM Lead WHERE Leadflow_Id__c = '{new_lead['lead_id']}'")
     assert before["records"] == after["records"]
     assert sf.query(f"SELECT COUNT() FROM Lead WHERE Leadflow_Id__c = '{new_lead['lead_id']}'")["totalSize"] == 1
+
+
+async def test_values_longer_than_salesforce_fields_cost_no_lead_through_every_service(system: dict[str, Any]) -> None:
+    """A web form sends what people type: a title, a company name and a name longer than Salesforce's fields,
+    in Cyrillic, Greek and with emoji. The lead passes every service and lands once, cut to what fits, with
+    the whole values on the record for the rep."""
+    sf = system["sf"]
+    title = "Руководитель отдела цифровой трансформации, клиентского опыта и операционной эффективности, EMEA 🚀 " * 2
+    company = "Παράδειγμα Ναυτιλιακή και Εμπορική Ανώνυμη Εταιρεία " * 8
+    last = "Kuznetsova-Papadopoulou-Ødegård-Wiśniewska-Dvořáková-Müller-Lüdenscheidt-Ivanova-Smith"
+    lead = _lead(
+        person={
+            "first_name": "Olga",
+            "last_name": last,
+            "email": "olga.k@paradeigma.example",
+            "job_title": title.strip(),
+        },
+        company={"name": company.strip(), "country": "Ελλάδα", "city": "Θεσσαλονίκη"},
+    )
+    await system["publish"](json.dumps(lead).encode(), lead["lead_id"].encode())
+    rec = await wait_for(
+        lambda: (
+            sf.query(
+                "SELECT LastName, Title, Company, Country, Leadflow_Dropped_Fields__c FROM Lead "
+                f"WHERE Leadflow_Id__c = '{lead['lead_id']}'"
+            )["records"]
+            or [None]
+        )[0],
+        timeout=90,
+        interval=0.5,
+    )
+    assert rec["Country"] == "GR"
+    sent_values = (("LastName", last, 80), ("Title", title.strip(), 128), ("Company", company.strip(), 255))
+    for field, sent, limit in sent_values:
+        assert sent.startswith(rec[field]) and len(rec[field]) <= limit and len(rec[field]) >= limit - 10, field
+        assert sent in rec["Leadflow_Dropped_Fields__c"], field
+    count = f"SELECT COUNT() FROM Lead WHERE Leadflow_Id__c = '{lead['lead_id']}'"
+    assert sf.query(count)["totalSize"] == 1

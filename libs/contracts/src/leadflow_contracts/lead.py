@@ -34,6 +34,20 @@ class Campaign(Contract):
     form_id: str | None = Field(default=None, max_length=255)
 
 
+FREE_TEXT_MAX = 1000
+"""Names, job titles, company names, cities…: what a person typed is accepted up to this length, even past the
+Salesforce field it lands in (FirstName 40, LastName 80, Title 128, Company 255, City 40…). crm-sync writes the
+longest prefix Salesforce stores and keeps the whole value for the rep on the record (``Leadflow_Dropped_Fields__c``):
+a long value costs its tail, never the lead. Longer than this is not a name but broken input (``string_too_long``)."""
+
+URL_MAX = 2048
+"""A website as a browser sends it (with a path and tracking parameters); intake keeps its domain."""
+
+_LONGER_THAN_SALESFORCE = (
+    "Longer than its Salesforce field is accepted: crm-sync writes what fits and keeps the whole value on the record."
+)
+
+
 class SourceInfo(Contract):
     system: str = Field(min_length=1, max_length=100, description="Publishing system, e.g. 'hubspot-forms'.")
     record_id: str | None = Field(default=None, max_length=255, description="The lead's id in that system.")
@@ -41,24 +55,26 @@ class SourceInfo(Contract):
 
 
 class Person(Contract):
-    first_name: str | None = Field(default=None, max_length=100)
-    last_name: str | None = Field(default=None, max_length=100)
+    first_name: str | None = Field(default=None, max_length=FREE_TEXT_MAX, description=_LONGER_THAN_SALESFORCE)
+    last_name: str | None = Field(default=None, max_length=FREE_TEXT_MAX, description=_LONGER_THAN_SALESFORCE)
     email: str | None = Field(default=None, max_length=254)
-    phone: str | None = Field(default=None, max_length=40)
-    job_title: str | None = Field(default=None, max_length=128)
+    phone: str | None = Field(
+        default=None, max_length=100, description="Any format; one Salesforce cannot store (over 40) is cut there."
+    )
+    job_title: str | None = Field(default=None, max_length=FREE_TEXT_MAX, description=_LONGER_THAN_SALESFORCE)
     language: str | None = Field(default=None, max_length=35, description="BCP 47 tag, e.g. 'de' or 'nb-NO'.")
 
 
 class Company(Contract):
-    name: str | None = Field(default=None, max_length=255)
-    website: str | None = Field(default=None, max_length=255)
+    name: str | None = Field(default=None, max_length=FREE_TEXT_MAX, description=_LONGER_THAN_SALESFORCE)
+    website: str | None = Field(default=None, max_length=URL_MAX)
     domain: str | None = Field(default=None, max_length=255)
     employees: int | None = Field(default=None, ge=0)
-    industry: str | None = Field(default=None, max_length=100)
+    industry: str | None = Field(default=None, max_length=FREE_TEXT_MAX, description=_LONGER_THAN_SALESFORCE)
     country: str | None = Field(default=None, max_length=80, description="ISO 3166 code or country name.")
-    region: str | None = Field(default=None, max_length=80)
+    region: str | None = Field(default=None, max_length=FREE_TEXT_MAX, description=_LONGER_THAN_SALESFORCE)
     postcode: str | None = Field(default=None, max_length=20)
-    city: str | None = Field(default=None, max_length=80)
+    city: str | None = Field(default=None, max_length=FREE_TEXT_MAX, description=_LONGER_THAN_SALESFORCE)
 
 
 class Consent(Contract):

@@ -73,3 +73,30 @@ async def test_event_ids_of_what_crm_sync_publishes_are_the_same_on_every_redeli
         runs.append(sorted(e["event_id"] for e in h.synced + h.dead))
         await h.app.state.engine.dispose()
     assert runs[0] == runs[1] and len(set(runs[0])) == 2
+
+
+async def test_values_longer_than_their_fields_are_cut_in_one_call_and_kept_whole(database_url: str) -> None:
+    """As long as intake accepts (1,000 characters): one call, each field cut to what fits, the whole values in the
+    note, and crm-sync's own row (company: 255 on PostgreSQL) stores it too. Conversion reads that row later."""
+    from leadflow_contracts.lead import FREE_TEXT_MAX
+    from leadflow_crm_sync.domain.fallback import fit
+
+    company = ("Nordisk Fjordlogistikk og Havbruk 🚢 " * 40)[:FREE_TEXT_MAX]
+    title = "Leiar for digital omstilling, kundeoppleving og drift i Norden og Baltikum " * 3
+    first = "Ødegård-" * 10
+    h = build_harness(database_url, FakeSalesforce())
+    await h.app.state.repo.create_tables()
+    async with TestKafkaBroker(h.broker):
+        await h.publish(routed("long-values", company=company, job_title=title, first_name=first), topics.LEADS_ROUTED)
+    assert h.dead == []
+    (call,) = [r for c in h.fake.writes("Lead") for r in c.records if r["Leadflow_Id__c"] == "long-values"]
+    assert call["Company"] == fit(company, 255) and call["Title"] == fit(title, 128)
+    assert call["FirstName"] == fit(first, 40)
+    assert company in call[NOTE] and title in call[NOTE] and first in call[NOTE]
+    (synced,) = h.synced
+    assert synced["operation"] == "created"
+    assert {d["field"] for d in synced["dropped_fields"]} == {"Company", "Title", "FirstName"}
+    assert "cut Company (STRING_TOO_LONG)" in synced["trace"][-1]["reason"]
+    state = (await h.app.state.repo.load_states(["long-values"]))["long-values"]
+    assert state.company is not None and company.startswith(state.company) and len(state.company) <= 255
+    await h.app.state.engine.dispose()

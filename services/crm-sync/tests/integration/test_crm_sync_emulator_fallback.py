@@ -310,3 +310,48 @@ async def test_every_writable_lead_field_salesforce_refuses_costs_only_that_valu
                 assert rec[name] == "[not provided]"
         kept = [n for n in written if n not in case and n not in ("SLA_Due__c", "Callback_At__c")]
         assert all(rec[n] is not None for n in kept), [n for n in kept if rec[n] is None]
+
+
+async def test_values_longer_than_their_field_are_cut_to_what_fits_and_kept_whole_for_the_rep(
+    stack: dict[str, Any], emu: EmulatorHandle
+) -> None:
+    """Names, titles and company names as long as intake accepts (1,000 characters), in several scripts: the lead
+    is written in one call with the longest start each field stores, and the whole values in the note."""
+    from leadflow_contracts.lead import FREE_TEXT_MAX
+    from leadflow_crm_sync.domain.fallback import fit
+
+    sf: Salesforce = connect(emu.salesforce_settings())
+    values = {
+        "first_name": ("Zoë-Ștefania-Ødegård-Παπαδοπούλου-" * 40)[:FREE_TEXT_MAX],
+        "last_name": "Ødegård-Wiśniewska 😀 " * 6,
+        "job_title": "Head of Digital Transformation, Customer Experience and Operations, EMEA and APAC",
+        "company": "株式会社 " + "Nordisk Fjordlogistikk og Havbruk " * 10,
+        "city": "Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch",
+    }
+    values["job_title"] = values["job_title"] * 2
+    await stack["publish"]("fb-longvalues", **values)
+    out = stack["out"]
+    await wait_for(lambda: any(s["lead_id"] == "fb-longvalues" for s in out["synced"]), timeout=60)
+
+    (rec,) = sf.query(
+        "SELECT FirstName, LastName, Title, Company, City, Leadflow_Dropped_Fields__c "
+        "FROM Lead WHERE Leadflow_Id__c = 'fb-longvalues'"
+    )["records"]
+    limits = {"FirstName": 40, "LastName": 80, "Title": 128, "Company": 255, "City": 40}
+    given = {
+        "FirstName": values["first_name"],
+        "LastName": values["last_name"].strip(),
+        "Title": values["job_title"],
+        "Company": values["company"].strip(),
+        "City": values["city"],
+    }
+    for field, limit in limits.items():
+        assert rec[field] == fit(given[field], limit), field
+        assert rec[field] and given[field].startswith(rec[field])
+        assert given[field] in rec[NOTE], field  # the whole value, for the rep
+    synced = next(s for s in out["synced"] if s["lead_id"] == "fb-longvalues")
+    assert synced["operation"] == "created"
+    assert {d["field"] for d in synced["dropped_fields"]} == set(limits)
+    assert all(d["reason"] == "STRING_TOO_LONG" for d in synced["dropped_fields"])
+    assert not any(given["Title"] in d["message"] for d in synced["dropped_fields"])  # no value in the event
+    assert "fb-longvalues" not in {d["lead_id"] for d in out["dead"]}

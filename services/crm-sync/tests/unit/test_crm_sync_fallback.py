@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from leadflow_crm_sync.domain.backoff import Backoff
-from leadflow_crm_sync.domain.fallback import NOTE_FIELDS, UNDROPPABLE_CODES, precheck, without_refused
+from leadflow_crm_sync.domain.fallback import (
+    CUT_TO_FIT,
+    NOTE_FIELDS,
+    UNDROPPABLE_CODES,
+    _extends,
+    fit,
+    precheck,
+    utf16_length,
+    without_refused,
+)
 from leadflow_crm_sync.domain.ids import LEAD_EXTERNAL_ID
 from leadflow_crm_sync.domain.outcomes import classify_save_result
 from leadflow_crm_sync.domain.policy import WriteKind
@@ -234,3 +243,90 @@ def test_the_note_lists_every_refused_field_even_next_to_a_huge_value() -> None:
     assert write is not None
     note = write.fields[NOTE]
     assert len(note) < 32768 and "(40000 characters)" in note and "- Email = bad@ (INVALID_EMAIL_ADDRESS" in note
+
+
+# ---- values longer than their standard field: cut to what fits, kept whole for the rep ----------------------
+# Scripts and the characters that make cutting hard: accents written as combining marks, emoji outside the BMP
+# (Salesforce counts them as 2), skin tones, ZWJ families, flags (two regional indicators), CJK, Greek, Cyrillic.
+_HARD = [
+    "a",
+    "Ø",
+    "é",
+    "e\u0301",
+    "ш",
+    "λ",
+    "山",
+    "😀",
+    "👍🏽",
+    "👨\u200d👩\u200d👧",
+    "🇳🇴",
+    "❤\ufe0f",
+    " ",
+    "𠮟",
+]
+
+
+@given(parts=st.lists(st.sampled_from(_HARD), min_size=1, max_size=200), limit=st.integers(min_value=1, max_value=90))
+def test_fit_keeps_the_longest_start_salesforce_stores_and_never_half_a_character(parts: list[str], limit: int) -> None:
+    value = "".join(parts)
+    short = fit(value, limit)
+    assert utf16_length(short) <= limit
+    assert value.startswith(short)
+    if utf16_length(value) <= limit:
+        assert short == value
+        return
+    # never half a character: what follows the cut starts a new one (no mark, joiner, selector or skin tone) …
+    rest = value[len(short) :].lstrip()
+    assert rest and not _extends(rest[0]) and not short.endswith("\u200d")
+    # … and a flag is kept whole or not at all
+    flags = sum(1 for ch in short if 0x1F1E6 <= ord(ch) <= 0x1F1FF)
+    assert flags % 2 == 0
+    # the longest such start: every whole part that fits (parts are whole characters here), trailing spaces gone
+    built = ""
+    for p in parts:
+        if utf16_length(built + p) > limit:
+            break
+        built += p
+    assert short == built.rstrip()
+
+
+def test_fit_cuts_plain_text_at_the_limit_and_counts_an_emoji_as_two() -> None:
+    assert fit("x" * 129, 128) == "x" * 128
+    assert fit("Head of sales " + "x" * 200, 14) == "Head of sales"  # trailing space gone
+    assert utf16_length("😀" * 40) == 80 and fit("😀" * 41, 80) == "😀" * 40
+    assert fit("😀" * 41, 81) == "😀" * 40  # 81 units: the 41st emoji would need 82
+    assert fit("Zoe\u0301" * 20, 4) == "Zoe\u0301"  # "Zoé" written with a combining accent: 4 units
+    assert fit("Zoe\u0301" * 20, 3) == "Zo"  # not an "e" without its accent
+    assert fit("Ab🇳🇴🇸🇪", 5) == "Ab"  # 2 + one flag (4 units) = 6 > 5
+
+
+def test_precheck_cuts_long_names_titles_and_companies_and_keeps_them_whole_in_the_note() -> None:
+    title = "Head of " + "Digital Transformation and Customer Experience, " * 4
+    first = "Maria-Magdalena-Alexandra-Konstantina-Theodora"
+    company = "Ø" * 300
+    write = precheck(lead(Title=title, FirstName=first, Company=company, City="Oslo", Email="a" * 81 + "@x.no"))
+    assert write.fields["Title"] == fit(title, 128) and len(write.fields["Title"]) <= 128
+    assert write.fields["FirstName"] == first[:40]
+    assert write.fields["Company"] == "Ø" * 255
+    assert write.fields["City"] == "Oslo"
+    assert "Email" not in write.fields  # a cut address would be a wrong one: left out, as before
+    by_field = {d.field: d for d in write.dropped}
+    assert set(by_field) == {"Title", "FirstName", "Company", "Email"}
+    assert by_field["Title"].value == title and by_field["Title"].code == "STRING_TOO_LONG"
+    assert "cut to its first" in by_field["Title"].message
+    note = write.fields[NOTE]
+    assert title.strip() in note and first in note and company in note
+
+
+@given(
+    field=st.sampled_from(sorted(name for obj, name in CUT_TO_FIT if obj == "Lead")),
+    text=st.text(min_size=1, max_size=400).filter(lambda t: t.strip() == t and t),
+)
+def test_precheck_cuts_every_standard_text_field_only_when_it_is_too_long(field: str, text: str) -> None:
+    limit = CUT_TO_FIT[("Lead", field)]
+    write = precheck(lead(**{field: text}))
+    if utf16_length(text) <= limit:
+        assert write.fields[field] == text and not write.dropped
+    else:
+        assert utf16_length(write.fields[field]) <= limit and text.startswith(write.fields[field])
+        assert [d.field for d in write.dropped] == [field] and write.dropped[0].value == text

@@ -361,7 +361,7 @@ async def test_http_source_that_opted_out_of_signatures_needs_only_its_key(intak
         ),  # the path where the 33rd level starts
         (b"[" * 20_000 + b"]" * 20_000, 422, "too_deep", None),  # beyond what a JSON parser recurses into
         (
-            lead_bytes(1, person={"first_name": "x" * 500, "email": "a@b.de"}),
+            lead_bytes(1, person={"first_name": "x" * 5000, "email": "a@b.de"}),
             422,
             "string_too_long",
             "person.first_name",

@@ -3,6 +3,7 @@ code and English name, e-mails in every script, phones of every region in every 
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from babel import Locale
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from leadflow_contracts import LeadSubmitted, RejectionReason
+from leadflow_contracts.lead import FREE_TEXT_MAX
 from leadflow_intake.domain.contact import ContactError
 from leadflow_intake.domain.countries import MARKET_LOCALES, NOT_COUNTRIES, resolve_country
 from leadflow_intake.domain.decide import Accepted, DecisionContext, decide
@@ -371,6 +373,47 @@ def test_huge_strings_are_string_too_long_naming_the_field():
     result = _parse(raw)
     assert isinstance(result, Unparsed) and result.rejection.reason is RejectionReason.STRING_TOO_LONG
     assert result.rejection.field == "original.blob"
+
+
+_FREE_TEXT = [
+    ("person", "first_name", "first_name"),
+    ("person", "last_name", "last_name"),
+    ("person", "job_title", "job_title"),
+    ("company", "name", "company_name"),
+    ("company", "industry", "industry"),
+    ("company", "region", "region"),
+    ("company", "city", "city"),
+]
+
+
+@pytest.mark.parametrize(("part", "key", "normalised"), _FREE_TEXT)
+@pytest.mark.parametrize("script", ["Ab", "Øå", "Ψω", "Жы", "山田", "😀"])
+def test_a_value_longer_than_its_salesforce_field_costs_no_lead_and_reaches_the_lead_whole(
+    part, key, normalised, script
+):
+    """Salesforce's fields are short (FirstName 40, Title 128, Company 255…): that is crm-sync's to fit; intake
+    accepts up to FREE_TEXT_MAX characters and hands the value on whole. One more is broken input, named."""
+    value = (script * FREE_TEXT_MAX)[:FREE_TEXT_MAX]
+    raw = json.dumps(
+        {
+            "event_id": "long-1",
+            "occurred_at": "2026-12-04T10:00:00Z",
+            "source": {"system": "s"},
+            "person": {"email": "kari@fjord.example", **({key: value} if part == "person" else {})},
+            "company": {key: value} if part == "company" else {},
+        }
+    ).encode()
+    parsed = _parse(raw)
+    assert isinstance(parsed, Parsed), parsed
+    result = verdict(parsed.lead)
+    assert isinstance(result, Accepted), result
+    kept = getattr(result.lead, normalised)
+    assert kept is not None and len(kept) >= FREE_TEXT_MAX - 2  # whitespace tidied, case fixed, never cut
+    over = json.loads(raw)
+    over[part][key] = value + script[0]
+    rejected = _parse(json.dumps(over).encode())
+    assert isinstance(rejected, Unparsed) and rejected.rejection.reason is RejectionReason.STRING_TOO_LONG
+    assert rejected.rejection.field == f"{part}.{key}"
 
 
 def test_a_normal_original_passes():

@@ -25,20 +25,9 @@ from leadflow_crm_sync.domain.policy import SyncPolicy, TaskTemplate, WriteKind
 from leadflow_crm_sync.domain.state import LeadState
 from leadflow_crm_sync.domain.writes import RecordWrite, Unstorable
 
-# Field lengths of the Lead object (Salesforce standard fields and our custom fields).
+# Lengths of the fields leadflow itself fills (its own texts: cut silently). What a person typed (names, title,
+# company…) is cut by fallback.precheck instead, which keeps the whole value for the rep (fallback.CUT_TO_FIT).
 _LIMITS = {
-    "FirstName": 40,
-    "LastName": 80,
-    "Company": 255,
-    "Title": 128,
-    "City": 40,
-    "State": 80,
-    "PostalCode": 20,
-    "Country": 80,
-    "Phone": 40,
-    "Website": 255,
-    "Description": 32000,
-    "Industry": 255,
     "Grade__c": 10,
     "Routing_Reason__c": 255,
     "Language__c": 10,

@@ -56,7 +56,7 @@ def synced(
 ) -> Output:
     """``crm.synced`` for one applied event; its id is derived from the event, so a redelivery repeats it."""
     assert state.salesforce_id is not None
-    why = reason + "".join(f"; dropped {d.field} ({d.code})" for d in dropped)
+    why = reason + "".join(f"; {'cut' if d.cut else 'dropped'} {d.field} ({d.code})" for d in dropped)
     return topics.CRM_SYNCED, CrmSynced(
         event_id=derived_event_id(event.event_id, f"synced:{state.lead_id}"),
         lead_id=state.lead_id,

@@ -64,7 +64,7 @@ def state_from_event(state: LeadState, ev: LeadRouted) -> LeadState:
         account_owner_id=m.owner_id,
         key_account=m.key_account,
         client_type=ev.enrichment.client_type.value,
-        company=ev.lead.company_name or m.account_name,
+        company=(ev.lead.company_name or m.account_name or "")[:255] or None,
         email=ev.lead.email,
         campaign=campaign.utm_campaign or campaign.campaign_id,
         last_event_id=ev.event_id,

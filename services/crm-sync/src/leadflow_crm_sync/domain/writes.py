@@ -30,6 +30,8 @@ class Dropped:
     code: str
     message: str
     value: Any
+    cut: bool = False
+    """True: not left out but written cut to what fits (``fallback.fit``); ``value`` is the whole one."""
 
 
 @dataclass(frozen=True)

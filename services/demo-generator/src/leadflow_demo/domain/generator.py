@@ -191,7 +191,7 @@ class LeadFactory:
                     "event_id": event_id,
                     "occurred_at": now.isoformat(),
                     "source": {"system": "demo"},
-                    "person": {"email": "long@name.example", "last_name": "X" * 500},
+                    "person": {"email": "long@name.example", "last_name": "X" * 5000},
                 }
             ).encode()
             label = "bad: string too long"
