@@ -278,6 +278,21 @@ async def test_http_defaults_source_and_time_for_web_forms(intake):
     assert event.lead.submitted_at == intake.clock.now()
 
 
+async def test_http_and_kafka_read_null_as_not_given_and_lead_source_in_any_spelling(intake):
+    """What a form tool or a Jackson/.NET writer sends: every key, null where nothing was entered."""
+    nulls = {"company": None, "consent": None, "engagement": None, "callback": None, "lead_id": None}
+    body = lead_bytes(1, lead_source="Callback Request", **nulls)
+    response = await intake.post(body)
+    assert response.status_code == 202, response.text
+    await intake.broker.publish(
+        lead_bytes(2, lead_source=None, person={"email": "b@acme-industries.de", "phone": None}, **nulls),
+        "leads.inbound",
+    )
+    first, second = intake.accepted_events()
+    assert first.lead.lead_source.value == "callback_request" and second.lead.lead_source.value == "web_form"
+    assert second.lead.phone_e164 is None and second.lead.email == "b@acme-industries.de"
+
+
 def _without(headers: dict[str, str], name: str) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k != name}
 

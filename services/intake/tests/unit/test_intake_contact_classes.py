@@ -256,6 +256,30 @@ def test_every_region_national_and_international_formats_with_the_country_named(
     assert wrong == []
 
 
+def test_every_region_international_number_in_any_written_form_is_verified_without_a_country():
+    """ "(+47) 22 12 34 56", "tel:+4722123456", full-width digits from a Japanese or Chinese keyboard: all are
+    international form, so no country is needed (phonenumbers decides, not a leading "+")."""
+    wrong = []
+    for region in REGIONS:
+        number = phonenumbers.example_number(region)
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        national = phonenumbers.national_significant_number(number)
+        cc = number.country_code
+        full_width = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() or c == "+" else c for c in e164)
+        for text in (f"(+{cc}) {national}", f"tel:{e164}", full_width, f"+{cc}-{national}", f" +{cc} {national} "):
+            result = verdict(submitted(person={"phone": text}))
+            if not isinstance(result, Accepted) or result.lead.phone_e164 != e164:
+                wrong.append((region, text))
+    assert wrong == []
+
+
+def test_a_number_with_an_unknown_country_code_is_named_so_not_as_missing_one():
+    result = verdict(submitted(person={"phone": "+999 1234 5678"}))
+    assert isinstance(result, Rejection) and "unknown country code" in result.message
+    result = verdict(submitted(person={"phone": "22 12 34 56"}))
+    assert isinstance(result, Rejection) and "no country code" in result.message
+
+
 @pytest.mark.parametrize("region", ["RO", "NO", "NL", "PL", "FR", "SE", "FI", "DK", "PT", "IT", "ES", "GB"])
 def test_a_national_number_is_never_made_into_a_default_region_number(region):
     number = phonenumbers.example_number(region)
@@ -454,3 +478,46 @@ def test_a_suppressed_person_stays_suppressed_whatever_salesforce_can_store(addr
     for written in (address, address.upper(), f"  <{address}> "):
         r = verdict(submitted(person={"email": written, "phone": "+33 1 23 45 67 89"}), suppression=suppression)
         assert isinstance(r, Rejection) and r.reason is RejectionReason.SUPPRESSED, written
+
+
+# ---- one Unicode spelling, and addresses as they are pasted -------------------------------------------------
+_ACCENTED = "éèêëáàâäåãóòôöõøíìîïúùûüñçšžčćđłńśźżőűăâîșțåæœÿýþðě"
+
+
+@given(
+    local=st.text(alphabet="abcdefghijklmnopqrstuvwxyz" + _ACCENTED, min_size=1, max_size=20),
+    domain=st.text(alphabet="abcdefghijklmnopqrstuvwxyz" + _ACCENTED, min_size=1, max_size=20),
+    upper=st.booleans(),
+)
+def test_an_address_written_with_combining_accents_gets_the_verdict_of_its_composed_form(local, domain, upper):
+    composed = f"{local}@{domain}.no"
+    if upper:
+        composed = composed.upper()
+    decomposed = unicodedata.normalize("NFD", composed)
+    for policy in (EmailPolicy(), EmailPolicy(internationalized=True)):
+        assert decide_email(decomposed, policy) == decide_email(unicodedata.normalize("NFC", composed), policy)
+
+
+@given(first=st.text(alphabet="abcdefghijklmnopqrstuvwxyz ABCDEFGHIJ" + _ACCENTED, min_size=1, max_size=30))
+def test_names_and_titles_are_stored_in_one_unicode_spelling(first):
+    decomposed = unicodedata.normalize("NFD", first)
+    a = verdict(submitted(person={"email": "a@b.no", "first_name": decomposed, "job_title": decomposed}))
+    b = verdict(submitted(person={"email": "a@b.no", "first_name": first, "job_title": first}))
+    assert isinstance(a, Accepted) and isinstance(b, Accepted)
+    assert a.lead.first_name == b.lead.first_name and a.lead.job_title == b.lead.job_title
+    assert a.lead.first_name is None or unicodedata.is_normalized("NFC", a.lead.first_name)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "Anna Berg <anna.berg@example.com>",
+        '"Berg, Anna" <anna.berg@example.com>',
+        "<anna.berg@example.com>",
+        "mailto:anna.berg@example.com",
+        "  ANNA.BERG@EXAMPLE.COM  ",
+    ],
+)
+def test_an_address_pasted_with_its_display_name_or_brackets_is_the_address(written):
+    result = verdict(submitted(person={"email": written}))
+    assert isinstance(result, Accepted) and result.lead.email.lower() == "anna.berg@example.com"

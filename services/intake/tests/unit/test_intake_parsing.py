@@ -135,3 +135,93 @@ def test_defaults_fill_only_missing_keys():
     assert result.lead.source.system == "web"
     kept = parse_submission(raw(lead()), max_bytes=LIMIT, defaults={"source": {"system": "web"}})
     assert isinstance(kept, Parsed) and kept.lead.source.system == "hubspot-forms"
+
+
+# ---- null = not given; lead_source in any spelling -------------------------------------------------------------
+def _optional_paths(model, prefix=()):
+    """Every field with a default, at every level of the contract (``("company", "employees")``…)."""
+    from leadflow_intake.domain.parsing import _model_in
+
+    for name, field in model.model_fields.items():
+        path = (*prefix, name)
+        if not field.is_required():
+            yield path
+        sub = _model_in(field.annotation)
+        if sub is not None and name not in ("original", "custom_answers"):
+            yield from _optional_paths(sub, path)
+
+
+def _full_lead():
+    return lead(
+        lead_id="lead-1",
+        lead_source="callback_request",
+        source={"system": "hubspot-forms", "record_id": "r-1", "campaign": {"utm_source": "x", "form_id": "f"}},
+        person={"first_name": "Anna", "last_name": "Berg", "email": "anna@example.com", "phone": "+4722123456"},
+        company={"name": "Acme", "country": "NO", "employees": 12, "city": "Oslo"},
+        consent={"may_call": True, "may_email": False},
+        engagement={"page_views": 3, "visits": 1, "content_downloads": 2},
+        callback={"start": "2026-11-27T10:00:00+01:00", "timezone": "Europe/Oslo"},
+        message="hi",
+        original={"a": None},
+        custom_answers={"occupation": "Student"},
+    )
+
+
+def _set(obj, path, value):
+    node = obj
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+
+
+def _drop(obj, path):
+    node = obj
+    for key in path[:-1]:
+        node = node.get(key, {})
+    node.pop(path[-1], None)
+
+
+def test_every_optional_field_sent_as_null_is_read_as_not_given():
+    """Many JSON writers emit every key (Jackson, .NET, form tools): ``"company": null`` is no reason to lose a
+    lead. The sweep covers every field with a default at every level; each gives the lead without that key."""
+    from leadflow_contracts import LeadSubmitted
+
+    paths = list(_optional_paths(LeadSubmitted))
+    assert ("company", "employees") in paths and ("source", "campaign", "utm_source") in paths
+    for path in paths:
+        with_null, without = _full_lead(), _full_lead()
+        _set(with_null, path, None)
+        _drop(without, path)
+        got, expected = (
+            parse_submission(raw(with_null), max_bytes=LIMIT),
+            parse_submission(raw(without), max_bytes=LIMIT),
+        )
+        assert isinstance(got, Parsed), (path, got)
+        assert isinstance(expected, Parsed), (path, expected)
+        assert got.lead.model_dump(exclude={"event_id"}) == expected.lead.model_dump(exclude={"event_id"}), path
+    # inside the publisher's own payload a null is kept as sent
+    kept = parse_submission(raw(_full_lead()), max_bytes=LIMIT)
+    assert isinstance(kept, Parsed) and kept.lead.original == {"a": None}
+
+
+@pytest.mark.parametrize("field", ["occurred_at", "source"])
+def test_a_required_field_sent_as_null_is_still_named(field):
+    result = parse_submission(raw(lead(**{field: None})), max_bytes=LIMIT)
+    assert isinstance(result, Unparsed) and result.rejection.field == field
+
+
+def test_lead_source_is_read_in_any_case_with_spaces_or_hyphens_and_an_unknown_one_is_named():
+    from leadflow_contracts import LeadSourceKind
+
+    for kind in LeadSourceKind:
+        words = kind.value.split("_")
+        for spelled in (
+            kind.value.upper(),
+            " ".join(w.capitalize() for w in words),
+            "-".join(words),
+            f"  {' '.join(words).title()}  ",
+        ):
+            result = parse_submission(raw(lead(lead_source=spelled)), max_bytes=LIMIT)
+            assert isinstance(result, Parsed) and result.lead.lead_source is kind, spelled
+    unknown = parse_submission(raw(lead(lead_source="Carrier Pigeon")), max_bytes=LIMIT)
+    assert isinstance(unknown, Unparsed) and unknown.rejection.field == "lead_source"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -83,11 +84,13 @@ def normalise_domain(raw: str) -> str:
 
 def normalise_email(raw: str) -> Email:
     """Clean and check an address. Raises ContactError naming what is wrong."""
-    text = raw.strip()
+    # One Unicode spelling (NFC: an accent typed as a combining mark is the same letter), then the forms an
+    # address is pasted in: "mailto:…", "<…>", and with a display name, "Anna Berg <anna@example.com>".
+    text = unicodedata.normalize("NFC", raw).strip()
     if text.lower().startswith("mailto:"):
         text = text[7:].strip()
-    if text.startswith("<") and text.endswith(">"):
-        text = text[1:-1].strip()
+    if text.endswith(">") and "<" in text:
+        text = text[text.rindex("<") + 1 : -1].strip()
     if not text:
         raise ContactError("it is empty")
     if _WHITESPACE.search(text):
@@ -117,11 +120,14 @@ def normalise_phone(raw: str, region: str | None) -> Phone:
         raise ContactError("it is empty")
     if text.startswith("00") and region is None:
         text = "+" + text[2:]
-    if not text.startswith("+") and region is None:
-        raise ContactError("it has no country code and neither the lead nor the source gives a country")
     try:
+        # Without a region, phonenumbers reads a number only in international form, however it is written:
+        # "+47 …", "(+47) …", "tel:+47…", a full-width "＋４７…".
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
+        no_plus = "+" not in text and "\uff0b" not in text  # ＋, the full-width plus
+        if region is None and no_plus and exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            raise ContactError("it has no country code and neither the lead nor the source gives a country") from exc
         raise ContactError(f"it cannot be read as a phone number ({_parse_error(exc)})") from exc
     if text.startswith("00") and region is not None and not phonenumbers.is_valid_number(number):
         # "00" is the international prefix of most of the world; where the region's own differs (US: 011)

@@ -27,6 +27,7 @@ Consent: ``may_call is False`` → accepted with ``do_not_call``; ``may_email is
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,9 +86,10 @@ def _blank(value: str | None) -> bool:
 
 
 def _clean(value: str | None) -> str | None:
+    """Whitespace collapsed, and one Unicode spelling (NFC): ``e`` + combining accent becomes ``é``."""
     if value is None:
         return None
-    text = " ".join(value.split())
+    text = " ".join(unicodedata.normalize("NFC", value).split())
     return text or None
 
 

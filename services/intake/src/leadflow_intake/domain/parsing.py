@@ -9,19 +9,27 @@ exceeded, else ``schema_violation``), each naming the field by its dotted path.
 
 A submission without ``event_id`` gets one derived from the SHA-256 of its bytes, so replaying
 the same bytes is recognised as a replay.
+
+Read as their writers mean them (``as_meant``): ``null`` for a field that has a default is "not given" (many JSON
+writers emit every key: ``"company": null``, ``"consent": null``, ``"lead_source": null``), and ``lead_source`` is
+read in any case with spaces or hyphens (``"Web Form"``, ``"CALLBACK-REQUEST"``). A required field that is
+``null`` is still named (``occurred_at``), and a value of the wrong type is still ``schema_violation``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+import types
+import typing
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from leadflow_contracts import LeadSubmitted, RejectionReason
-from pydantic import ValidationError
+from leadflow_contracts import LeadSourceKind, LeadSubmitted, RejectionReason
+from pydantic import BaseModel, ValidationError
 
 from leadflow_intake.domain.rejections import Rejection
 
@@ -120,6 +128,44 @@ _LENGTH_REASONS = {
 }
 
 
+_SEPARATORS = re.compile(r"[\s\-]+")
+_LEAD_SOURCES = {kind.value for kind in LeadSourceKind}
+_FREE_FORM = frozenset({"original", "custom_answers"})
+"""Keys whose content is the publisher's own (kept as sent inside: a null there may mean something)."""
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The contract model a field holds (``Person``, ``CallbackWindow | None`` → ``CallbackWindow``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return next((m for a in typing.get_args(annotation) if (m := _model_in(a)) is not None), None)
+    return None
+
+
+def as_meant(data: dict[str, Any], model: type[BaseModel] = LeadSubmitted) -> dict[str, Any]:
+    """``data`` without the ``null``s that stand for "not given" (fields with a default, at every level of the
+    contract), with ``lead_source`` in its canonical spelling when it names a known kind."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            out[key] = value
+            continue
+        if value is None and not field.is_required():
+            continue
+        sub = None if key in _FREE_FORM else _model_in(field.annotation)
+        if sub is not None and isinstance(value, dict):
+            value = as_meant(value, sub)
+        out[key] = value
+    source = out.get("lead_source")
+    if model is LeadSubmitted and isinstance(source, str):
+        spelled = _SEPARATORS.sub("_", source.strip()).lower()
+        if spelled in _LEAD_SOURCES:
+            out["lead_source"] = spelled
+    return out
+
+
 def _str_or_none(value: Any) -> str | None:
     return value[:128] if isinstance(value, str) and value else None
 
@@ -181,6 +227,7 @@ def parse_submission(
         )
     if defaults:
         data = {**defaults, **data}
+    data = as_meant(data)
     source = data.get("source")
     hints = {
         "event_id": _str_or_none(data.get("event_id")),
