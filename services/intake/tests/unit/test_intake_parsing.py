@@ -225,3 +225,12 @@ def test_lead_source_is_read_in_any_case_with_spaces_or_hyphens_and_an_unknown_o
             assert isinstance(result, Parsed) and result.lead.lead_source is kind, spelled
     unknown = parse_submission(raw(lead(lead_source="Carrier Pigeon")), max_bytes=LIMIT)
     assert isinstance(unknown, Unparsed) and unknown.rejection.field == "lead_source"
+
+
+def test_a_utf8_byte_order_mark_is_not_content():
+    """.NET's Encoding.UTF8, PowerShell and Notepad write one: the lead is the same lead, with the same id."""
+    body = raw(lead())
+    with_bom = parse_submission(b"\xef\xbb\xbf" + body, max_bytes=LIMIT)
+    assert isinstance(with_bom, Parsed)
+    plain = parse_submission(body, max_bytes=LIMIT)
+    assert isinstance(plain, Parsed) and with_bom.lead == plain.lead

@@ -195,7 +195,7 @@ def parse_submission(
                 problem, event_id=lead.event_id or None, lead_id=lead.lead_id or None, source_system=lead.source.system
             )
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark (.NET, PowerShell and Notepad write one) is not content
     except UnicodeDecodeError as exc:
         return Unparsed(
             Rejection(RejectionReason.INVALID_UTF8, f"payload is not valid UTF-8 (byte {exc.start}: {exc.reason})")
