@@ -102,16 +102,65 @@ def test_iso_codes_alpha2_and_alpha3_resolve():
         ("Россия", "RU"),
         ("Polska", "PL"),
         ("the Netherlands", "NL"),
+        ("EL", "GR"),
+        ("Republic of Korea", "KR"),
     ],
 )
 def test_local_names_people_type(raw, code):
     assert resolve_country(raw) == code
 
 
-@pytest.mark.parametrize("raw", ["Atlantis", "Narnia", "Europe", "EU", "ZZ", "123", "-"])
+@pytest.mark.parametrize(
+    "raw",
+    ["Atlantis", "Narnia", "Europe", "EU", "ZZ", "123", "-", "Georgia, USA", "Paris, Texas", "XX-YY", "Narnia / Oz"],
+)
 def test_an_unknown_country_is_an_error_not_a_guess(raw):
     with pytest.raises(ContactError):
         resolve_country(raw)
+
+
+def test_every_iso_3166_2_subdivision_code_resolves_to_its_country():
+    """ "DE-BY", "GB-SCT", "ES-CT", "NO-03": forms and CRMs that store a region code in the country field."""
+    wrong = []
+    for sub in pycountry.subdivisions:
+        for written in (sub.code, sub.code.lower()):
+            try:
+                got = resolve_country(written)
+            except ContactError:
+                got = None
+            if got != sub.country_code:
+                wrong.append((written, got, sub.country_code))
+    assert len(list(pycountry.subdivisions)) > 4000 and wrong == []
+
+
+def test_iso_names_written_in_natural_order_resolve():
+    """ISO writes "Korea, Republic of", "Iran, Islamic Republic of"; people write them the other way round."""
+    inverted = [c for c in pycountry.countries if ", " in c.name]
+    assert len(inverted) >= 10
+    for country in inverted:
+        head, _, tail = country.name.partition(", ")
+        assert resolve_country(f"{tail} {head}") == country.alpha_2, country.name
+
+
+@pytest.mark.parametrize(("first", "second"), [("fr", "nl"), ("de", "fr"), ("fr", "it"), ("nb", "en"), ("sv", "fi")])
+def test_a_country_written_in_two_languages_or_with_its_code_or_a_city_resolves(first, second):
+    """Belgium and Switzerland write bilingual addresses ("Belgique / België", "Schweiz/Suisse"); forms add the
+    code ("Deutschland (DE)") or the city ("Munich, Germany"). The parts that name a country must agree."""
+    one, two = Locale.parse(first).territories, Locale.parse(second).territories
+    wrong = []
+    for country in pycountry.countries:
+        code = country.alpha_2
+        a, b = one.get(code), two.get(code)
+        if not a or not b or resolve_country(a) != code or resolve_country(b) != code:
+            continue  # a name shared by two territories: the plain name's own rule decides (tested above)
+        for written in (f"{a} / {b}", f"{a}/{b}", f"{a} ({code})", f"{b} [{country.alpha_3}]", f"Springfield, {a}"):
+            try:
+                got = resolve_country(written)
+            except ContactError:
+                got = None
+            if got != code:
+                wrong.append((written, got, code))
+    assert wrong == []
 
 
 # -- languages -------------------------------------------------------------------------------------

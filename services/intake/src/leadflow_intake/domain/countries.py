@@ -12,12 +12,20 @@ removed, ``casefold``), with dots, a leading "the " and surrounding punctuation 
 "romania", "România" and "Romania." are one key. Only real countries (two-letter CLDR territories,
 not "EU"/"UN"/"ZZ"/pseudo-locales) are indexed.
 
-A handful of colloquial names that neither ISO nor CLDR lists ("UK", "USA", "Holland", "England")
-are added on top as :data:`COLLOQUIAL`.
+A handful of colloquial names that neither ISO nor CLDR lists ("UK", "USA", "Holland", "England", the
+EU's "EL" for Greece) are added on top as :data:`COLLOQUIAL`. ISO's inverted names are indexed in natural
+order too ("Korea, Republic of" → "Republic of Korea").
+
+When the whole text names no country, two forms people write are read (``_by_form``):
+- an ISO 3166-2 subdivision code (``DE-BY``, ``GB-SCT``, ``ES-CT``: ``pycountry.subdivisions``) → its country;
+- several parts (``Belgique / België``, ``Deutschland (DE)``, ``Schweiz/Suisse``, ``Munich, Germany``): the
+  country the parts that name one agree on. Parts naming different countries (``Georgia, USA``) resolve to
+  nothing, never to a guess.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -70,6 +78,7 @@ COLLOQUIAL: dict[str, str] = {
     "burma": "MM",
     "cape verde": "CV",
     "east timor": "TL",
+    "el": "GR",  # the EU's own code for Greece (Interinstitutional Style Guide), beside ISO's GR
 }
 
 
@@ -127,6 +136,10 @@ def _index() -> dict[str, str]:
             if value:
                 for key in _keys(value):
                     index.setdefault(key, country.alpha_2)
+                head, sep, tail = value.partition(", ")
+                if sep and attr != "alpha_2":  # "Korea, Republic of" is also written "Republic of Korea"
+                    for key in _keys(f"{tail} {head}"):
+                        index.setdefault(key, country.alpha_2)
     others = sorted(i for i in localedata.locale_identifiers() if "_" not in i and i not in MARKET_LOCALES)
     for ident in (*MARKET_LOCALES, *others):
         try:
@@ -154,10 +167,48 @@ def resolve_country(raw: str) -> str:
     key = fold(raw)
     if not key:
         raise CountryError("it is empty")
-    code = _index().get(key)
+    code = _index().get(key) or _by_form(raw)
     if code is None:
         raise CountryError("it is not an ISO 3166 code or a country name in any CLDR language")
     return code
+
+
+_SUBDIVISION = re.compile(r"\s*([A-Za-z]{2})-[A-Za-z0-9]{1,3}\s*")
+_ALTERNATIVES = re.compile(r"\s*[/|;]\s*")
+_TRAILING_BRACKET = re.compile(r"(.+?)\s*[(\[]([^()\[\]]+)[)\]]\s*")
+_COMMA = re.compile(r"\s*,\s+")
+_PARTS = re.compile(r"\s*(?:[/|;()\[\]]|,\s)\s*")
+
+
+@lru_cache(maxsize=1)
+def _subdivisions() -> dict[str, str]:
+    """ISO 3166-2 code → the country's alpha-2 (``pycountry``)."""
+    return {str(sub.code).upper(): str(sub.country_code) for sub in pycountry.subdivisions}
+
+
+def _splits(raw: str) -> list[list[str]]:
+    """Ways to read ``raw`` as parts, coarsest first, so a name holding brackets itself stays whole as long as
+    possible: alternatives ("A / B"), a trailing bracket ("A (DE)"), a comma ("Munich, A"), then every part."""
+    out = [_ALTERNATIVES.split(raw)]
+    if (m := _TRAILING_BRACKET.fullmatch(raw)) is not None:
+        out.append([m.group(1), m.group(2)])
+    out += [_COMMA.split(raw), _PARTS.split(raw)]
+    return [[p for p in parts if p.strip()] for parts in out]
+
+
+def _by_form(raw: str) -> str | None:
+    """A subdivision code, or the one country the parts of ``raw`` that name a country agree on."""
+    if _SUBDIVISION.fullmatch(raw) is not None:
+        return _subdivisions().get(raw.strip().upper())
+    for parts in _splits(raw):
+        if len(parts) < 2:
+            continue
+        found = {code for p in parts if (code := _index().get(fold(p)))}
+        if len(found) > 1:
+            return None  # the parts name different countries: no guess
+        if found:
+            return found.pop()
+    return None
 
 
 def country_names(code: str, locales: tuple[str, ...] = MARKET_LOCALES) -> dict[str, str]:
