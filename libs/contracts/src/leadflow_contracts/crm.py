@@ -19,12 +19,17 @@ class SyncOperation(StrEnum):
 
 
 class DroppedField(Contract):
-    """A value Salesforce refused: the record was written without it (the value itself is kept for the rep in
-    Salesforce, ``Lead.Leadflow_Dropped_Fields__c``, not in this event)."""
+    """A value Salesforce refused, or would refuse: the record was written without it, or (``cut``) with the
+    longest start of it the field stores. The whole value is kept for the rep in Salesforce
+    (``Lead.Leadflow_Dropped_Fields__c``), not in this event."""
 
     field: str = Field(description="The Salesforce field name, e.g. Email.")
     reason: str = Field(description="Salesforce's statusCode, e.g. INVALID_EMAIL_ADDRESS or STRING_TOO_LONG.")
     message: str = Field(default="", description="Why, without the refused value.")
+    cut: bool = Field(
+        default=False,
+        description="True: not left out but written cut to the field's length (a long name, title or company).",
+    )
 
 
 class CrmSynced(Event):
@@ -42,7 +47,8 @@ class CrmSynced(Event):
     rating: str | None = None
     lead_source: str | None = None
     dropped_fields: tuple[DroppedField, ...] = Field(
-        default=(), description="Values Salesforce refused: the record was written without them."
+        default=(),
+        description="Values Salesforce refused (written without them) or would refuse (cut: written with what fits).",
     )
     shadow: bool = Field(
         default=False,

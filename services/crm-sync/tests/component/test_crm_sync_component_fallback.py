@@ -38,7 +38,7 @@ async def test_refused_and_over_long_emails_cost_the_value_not_the_lead(sqlite_u
     synced = {s["lead_id"]: s for s in h.synced}
     assert synced["good"]["dropped_fields"] == []
     assert synced["unicode"]["dropped_fields"] == [
-        {"field": "Email", "reason": "INVALID_EMAIL_ADDRESS", "message": "Email: bad value: …"}
+        {"field": "Email", "reason": "INVALID_EMAIL_ADDRESS", "message": "Email: bad value: …", "cut": False}
     ]
     assert synced["long"]["dropped_fields"][0]["reason"] == "STRING_TOO_LONG"
     assert "dropped Email (INVALID_EMAIL_ADDRESS)" in synced["unicode"]["trace"][-1]["reason"]
@@ -96,6 +96,7 @@ async def test_values_longer_than_their_fields_are_cut_in_one_call_and_kept_whol
     (synced,) = h.synced
     assert synced["operation"] == "created"
     assert {d["field"] for d in synced["dropped_fields"]} == {"Company", "Title", "FirstName"}
+    assert all(d["cut"] for d in synced["dropped_fields"])
     assert "cut Company (STRING_TOO_LONG)" in synced["trace"][-1]["reason"]
     state = (await h.app.state.repo.load_states(["long-values"]))["long-values"]
     assert state.company is not None and company.startswith(state.company) and len(state.company) <= 255

@@ -352,6 +352,6 @@ async def test_values_longer_than_their_field_are_cut_to_what_fits_and_kept_whol
     synced = next(s for s in out["synced"] if s["lead_id"] == "fb-longvalues")
     assert synced["operation"] == "created"
     assert {d["field"] for d in synced["dropped_fields"]} == set(limits)
-    assert all(d["reason"] == "STRING_TOO_LONG" for d in synced["dropped_fields"])
+    assert all(d["reason"] == "STRING_TOO_LONG" and d["cut"] for d in synced["dropped_fields"])
     assert not any(given["Title"] in d["message"] for d in synced["dropped_fields"])  # no value in the event
     assert "fb-longvalues" not in {d["lead_id"] for d in out["dead"]}

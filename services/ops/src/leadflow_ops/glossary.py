@@ -376,7 +376,8 @@ _LEAD = (
         "dropped_fields",
         "Values Salesforce refused",
         "Fields crm-sync's field-level fallback left out because Salesforce refused the value (the reason is "
-        "Salesforce's status code): the record was written without them. On a Lead the original value is kept "
+        "Salesforce's status code): the record was written without them. A name, title or company longer than "
+        "its field is written cut to fit instead (STRING_TOO_LONG, 'cut'). On a Lead the whole value is kept "
         "for the rep in the Leadflow_Dropped_Fields__c note; a Contact has no such note.",
         "crm.synced (dropped_fields, object, salesforce_id)",
         "this lead",

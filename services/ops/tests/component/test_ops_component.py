@@ -467,12 +467,13 @@ async def test_lead_page_shows_the_contact_a_follow_up_went_to_and_the_values_sa
         refused = (
             DroppedField(field="Email", reason="INVALID_EMAIL_ADDRESS", message="Email: invalid email address"),
             DroppedField(field="Title", reason="STRING_TOO_LONG", message="Title: data value too large"),
+            DroppedField(field="Company", reason="STRING_TOO_LONG", message="cut to its first 255", cut=True),
         )
         lead_sync = F.synced("LD1", t0 + timedelta(seconds=3), sf_id="00Q5e00000LEAD001")
         await harness.send(T.CRM_SYNCED, lead_sync.model_copy(update={"dropped_fields": refused}))
         await harness.send(T.CRM_SYNCED, lead_sync.model_copy(update={"dropped_fields": refused}))  # redelivered
         contact_sync = F.synced("FU1", t0 + timedelta(seconds=4), sf_id=contact.record_id).model_copy(
-            update={"object": "Contact", "dropped_fields": refused[1:]}
+            update={"object": "Contact", "dropped_fields": refused[1:2]}
         )
         await harness.send(T.CRM_SYNCED, contact_sync)
         after_sync = (await c.get("/leads/FU1")).text
@@ -491,9 +492,17 @@ async def test_lead_page_shows_the_contact_a_follow_up_went_to_and_the_values_sa
     assert record(lead_page).startswith("Lead 00Q5e00000LEAD001")
     # which field, why, and where the original value went — each once, whatever the redeliveries
     rows = re.findall(r"<tr><td class=\"nw\"><code>([^<]+)</code></td><td class=\"wrap\"><b>([^<]+)</b>", lead_page)
-    assert rows == [("Lead.Email", "INVALID_EMAIL_ADDRESS"), ("Lead.Title", "STRING_TOO_LONG")]
-    assert lead_page.count("Leadflow_Dropped_Fields__c note (00Q5e00000LEAD001)") == 2
+    assert rows == [
+        ("Lead.Email", "INVALID_EMAIL_ADDRESS"),
+        ("Lead.Title", "STRING_TOO_LONG"),
+        ("Lead.Company", "STRING_TOO_LONG"),
+    ]
+    assert lead_page.count("Leadflow_Dropped_Fields__c note (00Q5e00000LEAD001)") == 3
     assert "written without Email (INVALID_EMAIL_ADDRESS), Title (STRING_TOO_LONG)" in lead_page
+    assert (
+        "Company cut to fit Salesforce&#39;s field" in lead_page or "Company cut to fit Salesforce's field" in lead_page
+    )
+    assert "written cut to fit; the whole value kept for the rep" in lead_page
     assert "Contact.Title" in after_sync and "not kept in Salesforce (a Contact has no note field)" in after_sync
 
 

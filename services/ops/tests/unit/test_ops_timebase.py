@@ -77,21 +77,28 @@ CODES = st.sampled_from(["INVALID_EMAIL_ADDRESS", "STRING_TOO_LONG", "INVALID_OR
     syncs=st.lists(
         st.tuples(
             st.sampled_from(["Lead", "Contact"]),
-            st.lists(st.tuples(FIELDS, CODES, st.text(max_size=20)), max_size=4),
+            st.lists(st.tuples(FIELDS, CODES, st.text(max_size=20), st.booleans()), max_size=4),
         ),
         max_size=5,
     )
 )
 def test_every_refused_value_is_listed_once_with_where_it_went(
-    syncs: list[tuple[str, list[tuple[str, str, str]]]],
+    syncs: list[tuple[str, list[tuple[str, str, str, bool]]]],
 ) -> None:
     stored: str | None = None
     for obj, dropped in syncs + syncs:  # every sync delivered twice
         ev = L.Synced(WALL0, f"{obj[:3]}-1", None, None, None, None, None, object=obj, dropped=tuple(dropped))
         stored = L.merge_dropped(stored, ev)
     view = L.dropped_view(stored)
-    expected = {(obj, f, r) for obj, dropped in syncs for f, r, _ in dropped}
+    expected = {(obj, f, r) for obj, dropped in syncs for f, r, _, _ in dropped}
     assert sorted((d["object"], d["field"], d["reason"]) for d in view) == sorted(expected)
     for d in view:
         kept_in_note = "Leadflow_Dropped_Fields__c" in d["kept_in"]
         assert kept_in_note == (d["object"] == "Lead")
+        first_cut = next(
+            c
+            for obj, dropped in syncs
+            for f, r, _, c in dropped
+            if (obj, f, r) == (d["object"], d["field"], d["reason"])
+        )
+        assert ("written cut to fit" in d["kept_in"]) == (first_cut and d["object"] == "Lead")

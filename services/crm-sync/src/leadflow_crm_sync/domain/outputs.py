@@ -75,7 +75,7 @@ def synced(
         account_id=ids.account_id if ids else None,
         contact_id=ids.contact_id if ids else None,
         opportunity_id=ids.opportunity_id if ids else None,
-        dropped_fields=tuple(DroppedField(field=d.field, reason=d.code, message=d.message) for d in dropped),
+        dropped_fields=tuple(DroppedField(field=d.field, reason=d.code, message=d.message, cut=d.cut) for d in dropped),
         shadow=shadow,
     )
 

@@ -302,7 +302,7 @@ class OpsRepository:
                     rating=item.rating,
                     source=item.lead_source,
                     object=item.object,
-                    dropped=tuple((d.field, d.reason, d.message) for d in item.dropped_fields),
+                    dropped=tuple((d.field, d.reason, d.message, d.cut) for d in item.dropped_fields),
                 ),
                 item.lead_id,
             )

@@ -150,8 +150,9 @@ class Synced:
     source: str | None
     object: str = "Lead"
     """``CrmSynced.object``: ``Contact`` for a follow-up on an existing Contact."""
-    dropped: tuple[tuple[str, str, str], ...] = ()
-    """``CrmSynced.dropped_fields`` as (field, reason, message): values Salesforce refused."""
+    dropped: tuple[tuple[str, str, str, bool], ...] = ()
+    """``CrmSynced.dropped_fields`` as (field, reason, message, cut): values Salesforce refused (or, cut, would
+    refuse: written with what fits)."""
 
 
 @dataclass(frozen=True)
@@ -255,12 +256,11 @@ def merge_dropped(stored: str | None, ev: Synced) -> str | None:
         return stored
     items: list[dict[str, str]] = json.loads(stored) if stored else []
     seen = {(d["object"], d["field"], d["reason"]) for d in items}
-    for field, reason, message in ev.dropped:
+    for field, reason, message, cut in ev.dropped:
         if (ev.object, field, reason) not in seen:
             seen.add((ev.object, field, reason))
-            items.append(
-                {"field": field, "reason": reason, "message": message, "object": ev.object, "record": ev.salesforce_id}
-            )
+            item = {"field": field, "reason": reason, "message": message, "object": ev.object}
+            items.append({**item, "record": ev.salesforce_id, **({"cut": True} if cut else {})})
     return json.dumps(items, sort_keys=True)
 
 
@@ -269,8 +269,10 @@ def dropped_view(stored: str | None) -> list[dict[str, str]]:
     out = []
     for d in json.loads(stored) if stored else []:
         note = DROPPED_VALUES_KEPT_IN.get(d["object"])
+        whole = "the whole value " if d.get("cut") else ""
         where = (
-            f"kept for the rep in the {d['object']}'s {note} note ({d['record']})"
+            f"{'written cut to fit; ' if d.get('cut') else ''}{whole}kept for the rep in the {d['object']}'s "
+            f"{note} note ({d['record']})"
             if note
             else f"not kept in Salesforce (a {d['object']} has no note field); the value is in the lead's "
             "submission on leads.routed"

@@ -32,8 +32,11 @@ def _name(names: Mapping[str, str], user_id: str | None) -> str | None:
 
 
 def _dropped(stored: str | None) -> str:
-    fields = [f"{d['field']} ({d['reason']})" for d in json.loads(stored)] if stored else []
-    return f"; written without {', '.join(fields)}: Salesforce refused the value" if fields else ""
+    items = json.loads(stored) if stored else []
+    left_out = [f"{d['field']} ({d['reason']})" for d in items if not d.get("cut")]
+    cut = [d["field"] for d in items if d.get("cut")]
+    text = f"; written without {', '.join(left_out)}: Salesforce refused the value" if left_out else ""
+    return text + (f"; {', '.join(cut)} cut to fit Salesforce's field (the whole value in the note)" if cut else "")
 
 
 def build(
