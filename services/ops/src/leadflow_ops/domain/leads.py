@@ -254,12 +254,12 @@ def merge_dropped(stored: str | None, ev: Synced) -> str | None:
     """Add a sync's refused values to the lead's list (each field and reason once, on the record written)."""
     if not ev.dropped:
         return stored
-    items: list[dict[str, str]] = json.loads(stored) if stored else []
+    items: list[dict[str, str | bool]] = json.loads(stored) if stored else []
     seen = {(d["object"], d["field"], d["reason"]) for d in items}
     for field, reason, message, cut in ev.dropped:
         if (ev.object, field, reason) not in seen:
             seen.add((ev.object, field, reason))
-            item = {"field": field, "reason": reason, "message": message, "object": ev.object}
+            item: dict[str, str | bool] = {"field": field, "reason": reason, "message": message, "object": ev.object}
             items.append({**item, "record": ev.salesforce_id, **({"cut": True} if cut else {})})
     return json.dumps(items, sort_keys=True)
 
