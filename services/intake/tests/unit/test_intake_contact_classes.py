@@ -570,3 +570,45 @@ def test_names_and_titles_are_stored_in_one_unicode_spelling(first):
 def test_an_address_pasted_with_its_display_name_or_brackets_is_the_address(written):
     result = verdict(submitted(person={"email": written}))
     assert isinstance(result, Accepted) and result.lead.email.lower() == "anna.berg@example.com"
+
+
+# ---- invisible characters from copy and paste ---------------------------------------------------------------
+_INVISIBLE = ["\u200b", "\ufeff", "\u00ad", "\u200e", "\u200f", "\u202a", "\u202c", "\u2060", "\u2066", "\u2069"]
+"""Zero-width space, BOM, soft hyphen, LRM/RLM, bidi embeddings and isolates, word joiner (all Unicode Cf)."""
+_SPACES = ["\u00a0", "\u202f", "\u2009", "\u3000", "\u2007"]
+"""No-break, narrow no-break (the French separator), thin, ideographic and figure spaces (all Unicode Zs)."""
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), region=st.sampled_from(MARKET_COUNTRIES))
+def test_invisible_characters_and_unusual_spaces_pasted_into_contact_data_change_nothing(data, region):
+    number = phonenumbers.example_number(region)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    written = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    space = data.draw(st.sampled_from(_SPACES))
+    phone = list(written.replace(" ", space))
+    for _ in range(data.draw(st.integers(1, 3))):
+        phone.insert(data.draw(st.integers(0, len(phone))), data.draw(st.sampled_from(_INVISIBLE)))
+    email = list("kari.nordmann@fjord-logistics.example")
+    for _ in range(data.draw(st.integers(1, 3))):
+        email.insert(data.draw(st.integers(0, len(email))), data.draw(st.sampled_from(_INVISIBLE)))
+    name = list("Kari Nordmann")
+    name.insert(data.draw(st.integers(0, len(name))), data.draw(st.sampled_from(_INVISIBLE)))
+    result = verdict(
+        submitted(
+            person={"phone": "".join(phone), "email": space + "".join(email), "first_name": "".join(name)},
+            company={"country": data.draw(st.sampled_from(_INVISIBLE)) + region},
+        )
+    )
+    assert isinstance(result, Accepted), result
+    assert result.lead.phone_e164 == e164 and result.lead.country == region
+    assert result.lead.email == "kari.nordmann@fjord-logistics.example"
+    assert result.lead.first_name == "Kari Nordmann"
+
+
+def test_the_joiners_that_spell_words_stay_in_names():
+    """Persian and Indic names are written with the zero-width non-joiner; emoji sequences with the joiner."""
+    persian = "\u0645\u06cc\u200c\u0631\u0636\u0627"  # one name, two parts kept apart by ZWNJ
+    result = verdict(submitted(person={"email": "a@b.no", "first_name": persian, "job_title": "👨\u200d💻 Lead"}))
+    assert isinstance(result, Accepted)
+    assert result.lead.first_name == persian and result.lead.job_title == "👨\u200d💻 Lead"

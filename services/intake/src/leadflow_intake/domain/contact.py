@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
 import phonenumbers
+
+from leadflow_intake.domain.text import visible
 
 _LOCAL_PART = re.compile(r"^[\w!#$%&'*+/=?^`{|}~\-]+(?:\.[\w!#$%&'*+/=?^`{|}~\-]+)*$")
 _WHITESPACE = re.compile(r"\s")
@@ -86,7 +87,7 @@ def normalise_email(raw: str) -> Email:
     """Clean and check an address. Raises ContactError naming what is wrong."""
     # One Unicode spelling (NFC: an accent typed as a combining mark is the same letter), then the forms an
     # address is pasted in: "mailto:…", "<…>", and with a display name, "Anna Berg <anna@example.com>".
-    text = unicodedata.normalize("NFC", raw).strip()
+    text = visible(raw, keep_joiners=False).strip()
     if text.lower().startswith("mailto:"):
         text = text[7:].strip()
     if text.endswith(">") and "<" in text:
@@ -115,7 +116,7 @@ def normalise_email(raw: str) -> Email:
 
 def normalise_phone(raw: str, region: str | None) -> Phone:
     """Parse ``raw`` (national numbers in ``region``) into E.164. Raises ContactError naming what is wrong."""
-    text = raw.strip()
+    text = visible(raw, keep_joiners=False).strip()  # no-break spaces, bidi marks around a number
     if not text:
         raise ContactError("it is empty")
     if text.startswith("00") and region is None:

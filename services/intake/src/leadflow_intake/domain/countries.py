@@ -33,6 +33,7 @@ import pycountry
 from babel import Locale, localedata
 
 from leadflow_intake.domain.contact import ContactError
+from leadflow_intake.domain.text import visible
 
 MARKET_LOCALES: tuple[str, ...] = (
     "en",
@@ -112,7 +113,7 @@ _TRANSLITERATED = str.maketrans(
 def fold(text: str) -> str:
     """The comparison key: NFKD without combining marks (and ø/æ/ß/ł … spelled out), case-folded,
     dots removed, spaces collapsed, a leading "the " dropped."""
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFC", text).translate(_NO_DECOMPOSITION))
+    decomposed = unicodedata.normalize("NFKD", visible(text, keep_joiners=False).translate(_NO_DECOMPOSITION))
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     key = " ".join(stripped.replace(".", "").replace("_", " ").split()).casefold().strip(" ,;:()[]\"'")
     return key[4:] if key.startswith("the ") else key

@@ -27,7 +27,6 @@ Consent: ``may_call is False`` → accepted with ``do_not_call``; ``may_email is
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +42,7 @@ from leadflow_intake.domain.names import normalise_name
 from leadflow_intake.domain.parsing import INTAKE_NAMESPACE
 from leadflow_intake.domain.rejections import Rejection
 from leadflow_intake.domain.suppression import SuppressionList
+from leadflow_intake.domain.text import visible
 
 SERVICE = "intake"
 
@@ -86,10 +86,10 @@ def _blank(value: str | None) -> bool:
 
 
 def _clean(value: str | None) -> str | None:
-    """Whitespace collapsed, and one Unicode spelling (NFC): ``e`` + combining accent becomes ``é``."""
+    """Whitespace collapsed, invisible characters gone, one Unicode spelling (``text.visible``)."""
     if value is None:
         return None
-    text = " ".join(unicodedata.normalize("NFC", value).split())
+    text = " ".join(visible(value).split())
     return text or None
 
 

@@ -10,8 +10,9 @@ handled (``McDonald``) and nobiliary particles kept lower case (``van der Berg``
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
+
+from leadflow_intake.domain.text import visible
 
 PARTICLES = frozenset(
     {
@@ -73,7 +74,7 @@ def _normalise_name(raw: str, surname: bool) -> str | None:
     Particles stay lower case only in surnames (``van der Berg``); a first name ``la toya`` becomes
     ``La Toya``.
     """
-    text = _SPACES.sub(" ", unicodedata.normalize("NFC", raw)).strip()
+    text = _SPACES.sub(" ", visible(raw)).strip()
     if not text:
         return None
     words = text.split(" ")
