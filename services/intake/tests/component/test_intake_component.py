@@ -269,8 +269,10 @@ async def test_http_replay_answers_duplicate_and_publishes_nothing_new(intake):
     assert len(intake.accepted) == 1
 
 
-async def test_http_defaults_source_and_time_for_web_forms(intake):
-    body = json.dumps({"person": {"email": "anna@acme-industries.de"}}).encode()
+@pytest.mark.parametrize("nulls", [{}, {"occurred_at": None, "source": None}])
+async def test_http_defaults_source_and_time_for_web_forms(intake, nulls):
+    """Left out or sent as null: a web form's time is the receipt time and its source the authenticated one."""
+    body = json.dumps({"person": {"email": "anna@acme-industries.de"}, **nulls}).encode()
     response = await intake.post(body)
     assert response.status_code == 202, response.text
     [event] = intake.accepted_events()

@@ -225,8 +225,8 @@ def parse_submission(
                 "(root)",
             )
         )
-    if defaults:
-        data = {**defaults, **data}
+    if defaults:  # a null is "not given" here too: the default (receipt time, the authenticated source) applies
+        data = {**defaults, **{k: v for k, v in data.items() if v is not None or k not in defaults}}
     data = as_meant(data)
     source = data.get("source")
     hints = {
