@@ -358,7 +358,7 @@ async def test_http_source_that_opted_out_of_signatures_needs_only_its_key(intak
     [
         (b'{"person": ', 400, "invalid_json", None),
         (b'{"person": "\xff"}', 400, "invalid_utf8", None),
-        (lead_bytes(1, occurred_at=None), 422, "schema_violation", "occurred_at"),
+        (lead_bytes(1, occurred_at="yesterday"), 422, "schema_violation", "occurred_at"),  # null: receipt time
         (
             json.dumps({"event_id": "e", "person": {"email": "anna@acme.de"}, "source": {}}).encode(),
             422,
