@@ -78,19 +78,19 @@ def _extends(ch: str) -> bool:
 
 def utf16_length(value: str) -> int:
     """Length as Salesforce counts it (Java strings: a character outside the BMP, e.g. an emoji, counts 2)."""
-    return len(value) + sum(1 for ch in value if ord(ch) > 0xFFFF)
+    return len(value.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def fit(value: str, limit: int) -> str:
     """The longest start of ``value`` Salesforce stores in a field of ``limit`` characters, ending on a whole
     character: never a letter without its accents, half an emoji sequence or half a flag; trailing spaces go."""
-    if utf16_length(value) <= limit:
-        return value
+    if 2 * len(value) <= limit or (len(value) <= limit and utf16_length(value) <= limit):
+        return value  # every lead passes here: at most 2 units a character, counted in C
     units = end = 0
     for i, ch in enumerate(value):
         units += 2 if ord(ch) > 0xFFFF else 1
         if units > limit:
-            end = i
+            end = i  # the first character that does not fit
             break
     while end > 0 and (_extends(value[end]) or value[end - 1] in _JOINERS):
         end -= 1

@@ -27,6 +27,7 @@ from leadflow_crm_sync.domain.conversion import (
     wants_conversion,
 )
 from leadflow_crm_sync.domain.deferred import DeferredWrite, write_key
+from leadflow_crm_sync.domain.fallback import CUT_TO_FIT, fit
 from leadflow_crm_sync.domain.mapping import (
     LeadPlan,
     callback_task,
@@ -54,6 +55,7 @@ WriteResult = SaveResult | Unwritten
 def state_from_event(state: LeadState, ev: LeadRouted) -> LeadState:
     m = ev.enrichment.match
     campaign = ev.lead.source.campaign
+    company = ev.lead.company_name or m.account_name
     return state.with_(
         owner_id=ev.assignment.owner_id,
         team=ev.assignment.team,
@@ -64,7 +66,7 @@ def state_from_event(state: LeadState, ev: LeadRouted) -> LeadState:
         account_owner_id=m.owner_id,
         key_account=m.key_account,
         client_type=ev.enrichment.client_type.value,
-        company=(ev.lead.company_name or m.account_name or "")[:255] or None,
+        company=fit(company, CUT_TO_FIT[("Lead", "Company")]) if company else None,  # as written: VARCHAR(255)
         email=ev.lead.email,
         campaign=campaign.utm_campaign or campaign.campaign_id,
         last_event_id=ev.event_id,
